@@ -1,0 +1,37 @@
+# Segment Workbench — the two front-door commands: `make run` and `make test`.
+# Needs only Python 3.11+ and make; everything else goes into .venv.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cksum < requirements.txt | cut -d' ' -f1)
+DB     ?= data/workbench.duckdb
+PORT   ?= 8501
+
+# numba (used by umap-learn and hdbscan) compiles on first use; keep its cache in the project.
+export NUMBA_CACHE_DIR := $(CURDIR)/.cache/numba
+export SEGMENTATION_DB ?= $(DB)
+export PYTHONDONTWRITEBYTECODE :=
+
+.PHONY: run test setup demo clean-venv
+
+setup: $(STAMP)
+
+$(STAMP): requirements.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed (found %s); set PYTHON=..." % sys.version.split()[0])'
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --disable-pip-version-check -q -r requirements.txt
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+demo: $(STAMP)
+	$(BIN)/python -m segmentation first-run
+
+run: demo
+	$(BIN)/python -m streamlit run app.py --server.port $(PORT) --server.headless true
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+clean-venv:
+	rm -rf $(VENV)

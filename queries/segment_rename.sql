@@ -1,0 +1,8 @@
+-- Name (and optionally describe) one segment; keeps who and when.
+UPDATE segments
+SET name = $name,
+    description = coalesce($description, description),
+    named_by = $who,
+    named_at = $at
+WHERE run_id = $run_id AND segment_id = $segment_id
+RETURNING run_id, segment_id, lineage_id, name, description, named_by, named_at

@@ -1,0 +1,134 @@
+"""Run commands: ``run``, ``runs``, ``segments``, ``name``, ``assign``."""
+
+from __future__ import annotations
+
+import getpass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from . import results, store
+from .cli import command, db, emit, step
+from .errors import InputError
+
+
+def parse_date(value: str, option: str) -> date:
+    try:
+        return datetime.strptime(value.strip(), "%Y-%m-%d").date()
+    except ValueError:
+        raise InputError(f"{option} {value!r} is not a date; use YYYY-MM-DD (e.g. 2025-12-31)") from None
+
+
+def _segment_table(frame) -> None:
+    if frame.empty:
+        typer.echo("no segments")
+        return
+    for row in frame.itertuples(index=False):
+        label = row.name or row.suggested_name or ""
+        typer.echo(
+            f"run {row.run_id:>3}  segment {row.segment_id:>3}  {row.size:>8,}  "
+            f"{(row.transition or ''):<9} {label}"
+        )
+
+
+@command
+def run(
+    as_of: str = typer.Option(..., "--as-of", help="Snapshot date (YYYY-MM-DD), inclusive."),
+    window_days: int = typer.Option(90, min=1, max=3650, help="Look-back window in days."),
+    seed: int = typer.Option(0, help="Random seed (same data + seed, same segments)."),
+    fit_sample: int = typer.Option(50_000, min=100, help="Customers used to fit UMAP/HDBSCAN."),
+    min_cluster_share: float = typer.Option(
+        0.01, min=0.0001, max=0.5, help="Smallest segment as a share of the fitted sample."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
+) -> None:
+    """One snapshot: features, fit, assign, profile, track vs the previous snapshot, store."""
+    from .snapshot import SnapshotParams, run_snapshot
+
+    params = SnapshotParams(
+        window_days=window_days, seed=seed, fit_sample_size=fit_sample,
+        min_cluster_share=min_cluster_share,
+    )
+    document = run_snapshot(db(), parse_date(as_of, "--as-of"), params, progress=step)
+
+    def human() -> None:
+        typer.echo(
+            f"run {document['run_id']} as of {document['as_of']}: {document['n_segments']} segments, "
+            f"{document['n_customers']:,} customers, noise {document['noise_share']:.1%} "
+            f"({document['seconds']:.0f} s)"
+        )
+        for segment in document["segments"]:
+            typer.echo(f"  {segment['segment_id']:>3}  {segment['size']:>8,}  {segment['suggested_name']}")
+
+    emit(document, as_json, human)
+
+
+@command
+def runs(as_json: bool = typer.Option(False, "--json", help="Print one JSON document.")) -> None:
+    """List the stored (complete) snapshots."""
+    with store.connect(db(), read_only=True) as con:
+        frame = results.list_runs(con)
+    records = frame.to_dict(orient="records")
+
+    def human() -> None:
+        if frame.empty:
+            typer.echo("no runs yet: try `python -m segmentation run --as-of YYYY-MM-DD`")
+        for row in records:
+            typer.echo(
+                f"run {row['run_id']:>3}  as of {row['as_of']}  window {row['window_days']} d  "
+                f"{row['n_customers']:>9,} customers  {row['n_segments']:>3} segments  "
+                f"noise {row['noise_share']:.1%}"
+            )
+
+    emit(records, as_json, human)
+
+
+@command
+def segments(
+    run_id: Optional[int] = typer.Option(None, "--run", help="Run id (default: the latest run)."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
+) -> None:
+    """List the segments of a run."""
+    with store.connect(db(), read_only=True) as con:
+        frame = results.list_segments(con, run_id)
+    emit(results.records(frame), as_json, lambda: _segment_table(frame))
+
+
+@command
+def name(
+    run_id: int = typer.Option(..., "--run", help="Run id."),
+    segment_id: int = typer.Option(..., "--segment", help="Segment id."),
+    text: str = typer.Option(..., "--name", help="The segment's name."),
+    description: Optional[str] = typer.Option(None, help="A description for marketers."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
+) -> None:
+    """Name a segment (its lineage keeps the name in later snapshots)."""
+    with store.connect(db()) as con:
+        document = results.name_segment(
+            con, run_id, segment_id, text, description, who=f"cli:{getpass.getuser()}"
+        )
+    emit(document, as_json, lambda: typer.echo(
+        f"run {run_id} segment {segment_id} is now named {document['name']!r}"
+    ))
+
+
+@command
+def assign(
+    run_id: int = typer.Option(..., "--run", help="Run id whose models score the customers."),
+    out: Optional[Path] = typer.Option(None, help="Write the scores to this CSV or Parquet file."),
+    as_of: Optional[str] = typer.Option(None, "--as-of", help="Score behaviour up to this date (default: the run's)."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
+) -> None:
+    """Score customers (also ones not in the run) with a stored run's models."""
+    from .snapshot import assign_customers
+
+    when = parse_date(as_of, "--as-of") if as_of else None
+    document = assign_customers(db(), run_id, as_of=when, out=out, progress=step)
+    emit(document, as_json, lambda: typer.echo(
+        f"scored {document['n_scored']:,} customers with run {run_id} "
+        f"({document['customers_per_second']:,.0f} per second); "
+        f"{document['n_new_customers']:,} were not in the run"
+        + (f"; written to {out}" if out else "")
+    ))

@@ -1,0 +1,239 @@
+"""One snapshot end to end: features → pipeline → profiles → tracking → store.
+
+Connections are short-lived: the features are read with a read-only
+connection that is closed before the (long) fit, and the results are written
+in one transaction at the end, so the app and other commands can use the
+database while a snapshot is being computed.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, Callable, Optional, Sequence
+
+import numpy as np
+import pandas as pd
+
+from . import results, store
+from .errors import InputError, WorkbenchError
+from .queries import load_query
+
+__all__ = ["SnapshotParams", "run_snapshot", "assign_customers", "snapshot_inputs"]
+
+Progress = Optional[Callable[[str], None]]
+MONEY_AND_COUNT_KINDS = ("count", "money", "days")
+
+
+@dataclass
+class SnapshotParams:
+    """Parameters of a snapshot (stored with the run in ``runs.params``)."""
+
+    window_days: int = 90
+    seed: int = 0
+    fit_sample_size: int = 50_000
+    min_cluster_share: float = 0.01
+    latent_dim: int = 8
+    max_epochs: int = 40
+    outlier_floor: Optional[float] = None
+    extra: dict = field(default_factory=dict)
+
+
+def _say(progress: Progress, message: str) -> None:
+    if progress is not None:
+        progress(message)
+
+
+def snapshot_inputs(db: Any, as_of: date, window_days: int):
+    """Feature table and (for demo data) the ground truth of the snapshot month."""
+    from .features import build_features
+
+    with store.connect(db, read_only=True) as con:
+        table = build_features(con, as_of, window_days)
+        truth = con.execute(load_query("demo_truth_at"), {"as_of": as_of}).df()
+    truth = truth.set_index("customer_id")["persona"] if not truth.empty else None
+    return table, truth
+
+
+def make_pipeline(table, params: SnapshotParams, callbacks: Sequence = ()):
+    from .pipeline import SegmentationPipeline
+
+    log_columns = [f.name for f in table.catalog if f.kind in MONEY_AND_COUNT_KINDS]
+    return SegmentationPipeline(
+        latent_dim=params.latent_dim,
+        max_epochs=params.max_epochs,
+        log_columns=log_columns,
+        fit_sample_size=params.fit_sample_size,
+        min_cluster_size=params.min_cluster_share,
+        outlier_floor=params.outlier_floor,
+        random_state=params.seed,
+        **params.extra,
+    )
+
+
+def run_snapshot(
+    db: Any,
+    as_of: date,
+    params: SnapshotParams | None = None,
+    progress: Progress = None,
+    callbacks: Sequence = (),
+) -> dict[str, Any]:
+    """Compute and store one snapshot; return its summary (JSON-friendly)."""
+    from .metrics import quality_report
+    from .profiles import profile_segments
+    from .tracking import track_snapshot
+
+    params = params or SnapshotParams()
+    started = time.perf_counter()
+    timings: dict[str, float] = {}
+
+    def lap(stage: str, t0: float) -> float:
+        timings[stage] = round(time.perf_counter() - t0, 3)
+        return time.perf_counter()
+
+    t = time.perf_counter()
+    _say(progress, f"features: customers active in the {params.window_days} days up to {as_of} …")
+    table, truth = snapshot_inputs(db, as_of, params.window_days)
+    for note in table.notes:
+        _say(progress, f"  note: {note}")
+    t = lap("features", t)
+    _say(progress, f"training: autoencoder on {len(table.frame):,} customers × {table.frame.shape[1]} features …")
+    pipeline = make_pipeline(table, params, callbacks)
+    pipeline.fit(table.frame)
+    t = lap("fit", t)
+
+    assignments = pd.DataFrame(
+        {
+            "customer_id": table.frame.index.astype(str),
+            "segment_id": pipeline.labels_.astype(int),
+            "probability": pipeline.probabilities_.astype(float),
+            "x": pipeline.map_embedding_[:, 0].astype(float),
+            "y": pipeline.map_embedding_[:, 1].astype(float),
+            "reconstruction_error": pipeline.reconstruction_error_.astype(float),
+        }
+    )
+    _say(progress, f"clustering: {pipeline.n_segments_} segments, noise {pipeline.noise_share_:.1%}")
+
+    _say(progress, "profiles: traits, KPIs and suggested names …")
+    segments = profile_segments(table, assignments)
+    t = lap("profiles", t)
+
+    truth_aligned = truth.reindex(table.frame.index) if truth is not None else None
+    metrics = quality_report(pipeline, table.frame, truth=truth_aligned)
+    t = lap("metrics", t)
+
+    _say(progress, "tracking: comparing with the previous snapshot …")
+    with store.connect(db, read_only=True) as con:
+        segments, transitions, tracking_summary = track_snapshot(con, as_of, segments, assignments)
+    metrics["tracking"] = tracking_summary
+    t = lap("tracking", t)
+
+    models_root = store.models_dir(db)
+    models_root.mkdir(parents=True, exist_ok=True)
+    tmp_models = models_root / f".tmp-{uuid.uuid4().hex}"
+    try:
+        pipeline.save(tmp_models)
+        run_row = {
+            "as_of": as_of,
+            "window_days": params.window_days,
+            "n_customers": len(assignments),
+            "n_segments": int(pipeline.n_segments_),
+            "noise_share": float(pipeline.noise_share_),
+            "params": {**asdict(params), "feature_names": list(table.frame.columns),
+                       "feature_notes": table.notes},
+            "metrics": {**metrics, "timings": timings},
+            "created_at": datetime.now(),
+        }
+        _say(progress, "store: writing the run …")
+        with store.connect(db) as con:
+            run_id = results.save_run(
+                con, run_row, segments, assignments, transitions,
+                model_tmp_dir=tmp_models, model_dir=models_root,
+            )
+    finally:
+        if tmp_models.exists():
+            shutil.rmtree(tmp_models, ignore_errors=True)
+    timings["store"] = round(time.perf_counter() - t, 3)
+    seconds = time.perf_counter() - started
+    _say(progress, f"stored: run {run_id} ({seconds:.0f} s)")
+    return {
+        "run_id": run_id,
+        "as_of": as_of.isoformat(),
+        "window_days": params.window_days,
+        "n_customers": len(assignments),
+        "n_segments": int(pipeline.n_segments_),
+        "noise_share": float(pipeline.noise_share_),
+        "metrics": metrics,
+        "timings": timings,
+        "seconds": round(seconds, 2),
+        "segments": results.records(
+            segments.drop(columns=["profile"], errors="ignore")
+        ),
+    }
+
+
+def assign_customers(
+    db: Any,
+    run_id: int,
+    as_of: date | None = None,
+    out: Path | None = None,
+    progress: Progress = None,
+) -> dict[str, Any]:
+    """Score every customer active in the run's window (or up to ``as_of``) with the run's models."""
+    from .features import build_features
+    from .pipeline import SegmentationPipeline
+
+    with store.connect(db, read_only=True) as con:
+        run = results.get_run(con, run_id)
+        when = as_of or run["as_of"]
+        table = build_features(con, when, int(run["window_days"]))
+        stored = con.execute(load_query("assignments_of_run"), {"run_id": int(run_id)}).df()
+    model_path = Path(run["model_path"] or "")
+    if not run["model_path"] or not model_path.is_dir():
+        raise WorkbenchError(f"the models of run {run_id} are missing (expected {model_path})")
+    pipeline = SegmentationPipeline.load(model_path)
+    expected = list(pipeline.feature_names_in_)
+    missing = [name for name in expected if name not in table.frame.columns]
+    if missing:
+        # Categories or channels absent from the new data: the run saw them, these customers have none.
+        _say(progress, f"note: {len(missing)} features absent from the data are set to 0: {', '.join(missing[:5])}")
+    frame = table.frame.reindex(columns=expected, fill_value=0.0)
+    _say(progress, f"scoring {len(frame):,} customers with run {run_id} …")
+    started = time.perf_counter()
+    scores = pipeline.assign(frame)
+    seconds = time.perf_counter() - started
+    scores = scores.reset_index(names="customer_id")
+    scores["customer_id"] = scores["customer_id"].astype(str)
+    in_run = scores["customer_id"].isin(set(stored["customer_id"]))
+    merged = scores.merge(stored[["customer_id", "segment_id"]], on="customer_id", how="left",
+                          suffixes=("", "_stored"))
+    both = merged["segment_id_stored"].notna()
+    agreement = float((merged.loc[both, "segment_id"] == merged.loc[both, "segment_id_stored"]).mean()) if both.any() else None
+    if out is not None:
+        out = Path(out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        columns = ["customer_id", "segment_id", "probability", "x", "y", "reconstruction_error"]
+        tmp = out.with_name(f".{out.name}.tmp")
+        if out.suffix.lower() == ".parquet":
+            scores[columns].to_parquet(tmp, index=False)
+        elif out.suffix.lower() in (".csv", ""):
+            scores[columns].to_csv(tmp, index=False)
+        else:
+            raise InputError(f"--out {out}: use a .csv or .parquet file name")
+        tmp.replace(out)
+    counts = scores["segment_id"].value_counts().sort_index()
+    return {
+        "run_id": int(run_id),
+        "as_of": str(when),
+        "n_scored": int(len(scores)),
+        "n_new_customers": int((~in_run).sum()),
+        "agreement_with_run": agreement,
+        "seconds": round(seconds, 3),
+        "customers_per_second": float(len(scores) / seconds) if seconds > 0 else float("inf"),
+        "segment_counts": {int(k): int(v) for k, v in counts.items()},
+        "out": str(out) if out else None,
+    }

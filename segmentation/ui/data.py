@@ -1,0 +1,79 @@
+"""Data page: what the database holds, the event and channel mix over time, imports."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from segmentation import plotting, store
+from segmentation.errors import WorkbenchError
+from segmentation.ui import common
+
+
+def _create_demo() -> None:
+    from segmentation.demo import create_demo
+
+    with st.status("Creating demo data…", expanded=True) as status:
+        try:
+            with store.connect(common.current_db()) as con:
+                summary = create_demo(con, progress=status.write)
+        except WorkbenchError as exc:
+            status.update(label="Demo data not created", state="error")
+            common.show_error(exc)
+            return
+        status.update(
+            label=f"Demo data created: {summary['customers']:,} customers, {summary['events']:,} events",
+            state="complete",
+        )
+    common.after_write()
+    st.rerun()
+
+
+def _empty_state() -> None:
+    st.info(
+        "The database holds no events yet. Create the demo data (synthetic customers with "
+        "planted, evolving personas) or import your own events with "
+        "`python -m segmentation ingest FILE`.",
+        icon=":material/inbox:",
+    )
+    if st.button("Create demo data", type="primary", key="create_demo"):
+        _create_demo()
+
+
+def render() -> None:
+    st.title("Data")
+    db = common.current_db()
+    st.caption(f"Database: `{db}` ({common.environment_db_note()})")
+    try:
+        summary = common.data_summary()
+    except WorkbenchError as exc:
+        common.show_error(exc)
+        return
+    if not summary["n_events"]:
+        _empty_state()
+        return
+
+    columns = st.columns(4)
+    columns[0].metric("Customers with events", f"{summary['n_customers_with_events']:,}")
+    columns[1].metric("Events", f"{summary['n_events']:,}")
+    columns[2].metric("First event", f"{pd.Timestamp(summary['first_event']):%Y-%m-%d}")
+    columns[3].metric("Last event", f"{pd.Timestamp(summary['last_event']):%Y-%m-%d}")
+    if summary["n_customers"]:
+        st.caption(f"{summary['n_customers']:,} customer records (contact data stays out of every chart).")
+
+    mix = common.query("events_mix_weekly")
+    by_type, by_channel = st.tabs(["Events by type", "Events by channel"])
+    with by_type:
+        st.plotly_chart(plotting.event_mix_over_time(mix, by="event_type"), key="mix_type")
+    with by_channel:
+        st.plotly_chart(plotting.event_mix_over_time(mix, by="channel"), key="mix_channel")
+
+    st.subheader("Imports")
+    imports = common.query("ingests_list")
+    if imports.empty:
+        st.caption("No imports recorded.")
+    else:
+        st.dataframe(imports, hide_index=True, width="stretch")
+
+
+render()

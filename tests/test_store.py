@@ -1,0 +1,95 @@
+"""Store: schema creation and migration, short-lived connections, busy-file message."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import duckdb
+import pytest
+
+from segmentation import store
+from segmentation.errors import StoreBusyError
+
+CONTRACT_COLUMNS = {
+    "events": ["customer_id", "ts", "event_type", "channel", "category", "amount", "quantity"],
+    "customers": ["customer_id", "email", "phone", "first_name", "last_name", "country", "zip",
+                  "city", "state", "consent_ads"],
+    "runs": ["run_id", "created_at", "as_of", "window_days", "status", "n_customers", "n_segments",
+             "noise_share", "params", "metrics"],
+    "segments": ["run_id", "segment_id", "lineage_id", "size", "name", "suggested_name",
+                 "description", "transition"],
+    "assignments": ["run_id", "customer_id", "segment_id", "probability", "x", "y"],
+    "transitions": ["from_run", "to_run", "from_segment", "to_segment", "kind", "overlap"],
+    "exports": ["export_id", "created_at", "run_id", "segment_id", "platform", "n_rows",
+                "n_excluded", "path", "sha256"],
+    "demo_truth": ["customer_id", "month", "persona"],
+}
+
+
+def test_schema_has_contract_columns(db_file):
+    with store.connect(db_file) as con:
+        for table, expected in CONTRACT_COLUMNS.items():
+            columns = [row[0] for row in con.execute(f"DESCRIBE {table}").fetchall()]
+            assert columns[: len(expected)] == expected, table
+
+
+def test_schema_creation_is_idempotent(db_file):
+    for _ in range(3):
+        with store.connect(db_file) as con:
+            assert store.ensure_schema(con) == store.SCHEMA_VERSION
+    with store.connect(db_file, read_only=True) as con:
+        versions = con.execute("SELECT version FROM schema_version").fetchall()
+    assert versions == [(store.SCHEMA_VERSION,)]
+
+
+def test_read_only_on_missing_file_creates_schema(db_file):
+    with store.connect(db_file, read_only=True) as con:
+        assert store.table_count(con, "events") == 0
+    assert db_file.exists()
+
+
+def test_connections_are_short_lived(db_file):
+    with store.connect(db_file) as con:
+        con.execute("INSERT INTO demo_truth VALUES ('C1', DATE '2025-01-01', 'p')")
+    # Closed on exit: another handle in this process can write the file.
+    handle = duckdb.connect(str(db_file))
+    assert handle.execute("SELECT count(*) FROM demo_truth").fetchone()[0] == 1
+    handle.close()
+
+
+def test_db_path_honours_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("SEGMENTATION_DB", str(tmp_path / "env.duckdb"))
+    assert store.db_path() == tmp_path / "env.duckdb"
+    assert store.db_path(tmp_path / "explicit.duckdb") == tmp_path / "explicit.duckdb"
+    monkeypatch.delenv("SEGMENTATION_DB")
+    assert store.db_path() == store.DEFAULT_DB
+
+
+def test_locked_file_gives_clear_busy_message(db_file):
+    with store.connect(db_file):
+        pass
+    holder = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(f"""
+            import duckdb, sys, time
+            con = duckdb.connect({str(db_file)!r})
+            print("locked", flush=True)
+            time.sleep(30)
+        """)],
+        stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        with pytest.raises(StoreBusyError) as info:
+            with store.connect(db_file, wait_seconds=0.5):
+                pass
+        message = str(info.value)
+        assert str(db_file) in message and "busy" in message
+        assert f"process {holder.pid}" in message
+    finally:
+        holder.kill()
+        holder.wait()
+    # Once the other process is gone the file opens again.
+    with store.connect(db_file) as con:
+        assert store.table_count(con, "runs") == 0
