@@ -142,12 +142,12 @@ def table_count(con: duckdb.DuckDBPyConnection, table: str) -> int:
     """Row count of one of our own tables (``table`` is checked, never user text)."""
     if not _TABLE_NAME.match(table):
         raise ValueError(f"not a table name: {table!r}")
-    return con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+    return con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
 
 
 def summary(con: duckdb.DuckDBPyConnection) -> dict:
     """Counts and date range of the stored data (see queries/data_summary.sql)."""
     cursor = con.execute(load_query("data_summary"))
     names = [d[0] for d in cursor.description]
-    row = cursor.fetchone()
+    row = cursor.fetchall()[0]
     return dict(zip(names, row))

@@ -1,0 +1,13 @@
+-- Category affinity per customer, long form: customer_id, category, n_events
+-- (category-tagged events only; features.py turns counts into shares of the
+-- customer's tagged events, 0 for customers without any).
+-- Window as in features_customer.sql: ts in [$as_of - $window_days days, $as_of + 1 day).
+SELECT
+    customer_id,
+    trim(category) AS category,
+    count(*) AS n_events
+FROM events
+WHERE ts >= CAST(CAST($as_of AS DATE) - CAST($window_days AS INTEGER) AS TIMESTAMP)
+  AND ts <  CAST(CAST($as_of AS DATE) + 1 AS TIMESTAMP)
+  AND nullif(trim(category), '') IS NOT NULL
+GROUP BY customer_id, trim(category)

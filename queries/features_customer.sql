@@ -1,0 +1,92 @@
+-- One row per customer active in the look-back window (the behavioural feature table).
+-- Window: events with ts in [$as_of - $window_days days, $as_of + 1 day), so the
+-- snapshot date itself is included up to its last second.
+-- Every ratio whose denominator is empty gets a neutral value (0, the window length
+-- for intervals, the median basket) so no NULL/NaN leaves this query; the catalog in
+-- segmentation/features.py documents each fill.
+WITH windowed AS (
+    SELECT
+        customer_id,
+        ts,
+        event_type,
+        coalesce(amount, 0)  AS amount,
+        CAST(ts AS DATE)     AS day,
+        hour(ts)             AS hour_of_day
+    FROM events
+    WHERE ts >= CAST(CAST($as_of AS DATE) - CAST($window_days AS INTEGER) AS TIMESTAMP)
+      AND ts <  CAST(CAST($as_of AS DATE) + 1 AS TIMESTAMP)
+),
+per_customer AS (
+    SELECT
+        customer_id,
+        count(*)                                              AS n_events,
+        -- distinct days as a bitmap of day offsets in the window: much cheaper than count(DISTINCT)
+        bit_count(bitstring_agg(date_diff('day', CAST($as_of AS DATE), day) + CAST($window_days AS INTEGER),
+                                0, CAST($window_days AS INTEGER)))            AS n_active_days,
+        max(day)                                              AS last_day,
+        count_if(event_type = 'view')                         AS n_view,
+        count_if(event_type = 'search')                       AS n_search,
+        count_if(event_type = 'cart')                         AS n_cart,
+        count_if(event_type = 'purchase')                     AS n_purchase,
+        count_if(event_type = 'refund')                       AS n_refund,
+        count_if(event_type = 'email_open')                   AS n_email_open,
+        count_if(event_type = 'email_click')                  AS n_email_click,
+        count_if(event_type = 'app_open')                     AS n_app_open,
+        count_if(event_type = 'store_visit')                  AS n_store_visit,
+        count_if(event_type = 'other')                        AS n_other,
+        coalesce(sum(amount) FILTER (WHERE event_type = 'purchase'), 0) AS purchase_amount,
+        bit_count(bitstring_agg(date_diff('day', CAST($as_of AS DATE), day) + CAST($window_days AS INTEGER),
+                                0, CAST($window_days AS INTEGER))
+                  FILTER (WHERE event_type = 'purchase'))                   AS n_purchase_days,
+        min(day) FILTER (WHERE event_type = 'purchase')                 AS first_purchase_day,
+        max(day) FILTER (WHERE event_type = 'purchase')                 AS last_purchase_day,
+        count_if(hour_of_day < 6)                             AS n_night,
+        count_if(hour_of_day >= 6 AND hour_of_day < 12)       AS n_morning,
+        count_if(hour_of_day >= 12 AND hour_of_day < 18)      AS n_afternoon,
+        count_if(hour_of_day >= 18)                           AS n_evening,
+        count_if(isodow(ts) >= 6)                             AS n_weekend,
+        -- the recent half starts half the window length before the window's end
+        count_if(epoch(ts) >= epoch(CAST(CAST($as_of AS DATE) + 1 AS TIMESTAMP))
+                              - (CAST($window_days AS DOUBLE) + 1) * 43200.0) AS n_recent
+    FROM windowed
+    GROUP BY customer_id
+)
+SELECT
+    customer_id,
+    CAST(date_diff('day', last_day, CAST($as_of AS DATE)) AS DOUBLE)   AS recency_days,
+    CAST(n_events AS DOUBLE)                                           AS frequency,
+    CAST(n_active_days AS DOUBLE)                                      AS active_days,
+    CAST(n_purchase AS DOUBLE)                                         AS n_purchases,
+    purchase_amount                                                    AS monetary,
+    -- non-buyers get the median basket of the buyers: a zero would make them look like a
+    -- group of their own (zero-value baskets) and split otherwise alike customers
+    coalesce(purchase_amount / nullif(n_purchase, 0),
+             median(purchase_amount / nullif(n_purchase, 0)) OVER (), 0) AS avg_basket,
+    CASE WHEN n_purchase_days >= 2
+         THEN date_diff('day', first_purchase_day, last_purchase_day) / (n_purchase_days - 1.0)
+         ELSE CAST($window_days AS DOUBLE) END                         AS purchase_interval_days,
+    CASE WHEN n_view > 0 THEN least(n_purchase / n_view, 1.0)
+         WHEN n_purchase > 0 THEN 1.0   -- bought without viewing (e.g. in store): fully converted
+         ELSE 0 END                                                    AS conversion,
+    CASE WHEN n_cart > 0 THEN greatest(n_cart - n_purchase, 0) / n_cart ELSE 0 END AS cart_abandonment,
+    CASE WHEN n_purchase > 0 THEN least(n_refund / n_purchase, 1.0) ELSE 0 END AS refund_rate,
+    n_email_open * 30.0 / (CAST($window_days AS DOUBLE) + 1)           AS email_open_rate,
+    CASE WHEN n_email_open > 0 THEN least(n_email_click / n_email_open, 1.0) ELSE 0 END AS email_click_rate,
+    n_view        / n_events AS event_view,
+    n_search      / n_events AS event_search,
+    n_cart        / n_events AS event_cart,
+    n_purchase    / n_events AS event_purchase,
+    n_refund      / n_events AS event_refund,
+    n_email_open  / n_events AS event_email_open,
+    n_email_click / n_events AS event_email_click,
+    n_app_open    / n_events AS event_app_open,
+    n_store_visit / n_events AS event_store_visit,
+    n_other       / n_events AS event_other,
+    n_night       / n_events AS time_night,
+    n_morning     / n_events AS time_morning,
+    n_afternoon   / n_events AS time_afternoon,
+    n_evening     / n_events AS time_evening,
+    n_weekend     / n_events AS weekend,
+    n_recent      / n_events AS trend
+FROM per_customer
+ORDER BY customer_id

@@ -1,0 +1,5 @@
+-- Record one import.
+INSERT INTO ingests (ingest_id, created_at, kind, file, fingerprint, n_rows, n_rejected,
+                     n_warnings, options)
+VALUES ($ingest_id, $created_at, $kind, $file, $fingerprint, $n_rows, $n_rejected,
+        $n_warnings, $options::JSON)

@@ -1,0 +1,104 @@
+"""The Lightning autoencoder: training, determinism, inference helpers, persistence."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from pytorch_lightning.callbacks import Callback
+from sklearn.datasets import make_blobs
+from sklearn.preprocessing import StandardScaler
+
+from segmentation.autoencoder import (AutoEncoder, LitAutoEncoder, encode, fit_autoencoder, load_autoencoder,
+                                      reconstruction_error, save_autoencoder)
+
+
+class EpochCounter(Callback):
+    def __init__(self):
+        self.epochs = 0
+
+    def on_train_epoch_end(self, trainer, pl_module):
+        self.epochs += 1
+
+
+@pytest.fixture(scope="module")
+def data() -> np.ndarray:
+    X, _ = make_blobs(n_samples=600, n_features=10, centers=4, random_state=3)
+    return StandardScaler().fit_transform(X).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def trained(data):
+    counter = EpochCounter()
+    model = fit_autoencoder(data, latent_dim=3, hidden_dims=(16,), max_epochs=15, batch_size=64,
+                            random_state=5, callbacks=[counter])
+    return model, counter
+
+
+def test_module_shapes():
+    net = AutoEncoder(n_features=10, hidden_dims=(16, 8), latent_dim=3, dropout=0.0)
+    x = torch.zeros(4, 10)
+    assert net.encoder(x).shape == (4, 3)
+    assert net(x).shape == (4, 10)
+
+
+def test_hyperparameters_saved_and_optimizer_from_hparams():
+    system = LitAutoEncoder(10, (16,), 3, lr=0.01, weight_decay=0.001)
+    assert system.hparams.latent_dim == 3 and system.hparams.hidden_dims == [16]
+    opt = system.configure_optimizers()
+    assert isinstance(opt, torch.optim.Adam)
+    assert opt.param_groups[0]["lr"] == 0.01 and opt.param_groups[0]["weight_decay"] == 0.001
+
+
+def test_training_logs_both_stage_losses_and_runs_callbacks(trained):
+    model, counter = trained
+    metrics = model.trainer.callback_metrics
+    assert {"train_loss", "val_loss"} <= set(metrics)
+    assert counter.epochs == model.trainer.current_epoch >= 1
+    assert not model.training  # returned in eval mode
+
+
+def test_learns_to_reconstruct(data, trained):
+    model, _ = trained
+    errors = reconstruction_error(model, data)
+    assert errors.shape == (len(data),) and errors.dtype == np.float32
+    # Features are standardised: predicting the mean would give an MSE of ~1.
+    assert errors.mean() < 0.5
+    # Rows far outside the training distribution are explained worse (novelty score).
+    outliers = np.full((20, data.shape[1]), 6.0, dtype=np.float32)
+    assert reconstruction_error(model, outliers).mean() > 5 * errors.mean()
+
+
+def test_encode_is_chunked_and_float32(data, trained):
+    model, _ = trained
+    whole = encode(model, data)
+    chunked = encode(model, data, batch_size=7)
+    assert whole.shape == (len(data), 3) and whole.dtype == np.float32
+    np.testing.assert_allclose(whole, chunked, rtol=1e-5, atol=1e-6)
+    assert encode(model, data[:0]).shape == (0, 3)
+
+
+def test_same_seed_same_model(data, trained):
+    model, _ = trained
+    again = fit_autoencoder(data, latent_dim=3, hidden_dims=(16,), max_epochs=15, batch_size=64, random_state=5)
+    np.testing.assert_array_equal(encode(model, data), encode(again, data))
+
+
+def test_max_train_rows_limits_training(data):
+    model = fit_autoencoder(data, latent_dim=2, hidden_dims=(8,), max_epochs=1, batch_size=10,
+                            max_train_rows=100, val_fraction=0.1)
+    # 90 training rows in batches of 10 -> 9 optimiser steps in the single epoch.
+    assert model.trainer.global_step == 9
+
+
+def test_save_and_load_round_trip(tmp_path, data, trained):
+    model, _ = trained
+    save_autoencoder(model, tmp_path / "ae.pt")
+    loaded = load_autoencoder(tmp_path / "ae.pt")
+    assert dict(loaded.hparams) == dict(model.hparams)
+    np.testing.assert_array_equal(encode(loaded, data), encode(model, data))
+
+
+def test_rejects_non_table_input():
+    with pytest.raises(ValueError, match="2-D"):
+        fit_autoencoder(np.zeros(10))

@@ -1,0 +1,231 @@
+"""SegmentationPipeline: estimator contract, quality on a planted set, reproducibility,
+fit-sample/assign agreement, persistence in a new process, bad input."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import clone
+from sklearn.cluster import KMeans
+from sklearn.datasets import make_blobs
+from sklearn.decomposition import PCA
+from sklearn.exceptions import NotFittedError
+
+from segmentation.errors import InputError
+from segmentation.metrics import adjusted_rand
+from segmentation.pipeline import FeaturePreprocessor, PipelineInputError, SegmentationPipeline
+
+ROOT = Path(__file__).resolve().parent.parent
+
+PARAMS = dict(latent_dim=8, hidden_dims=(32,), max_epochs=30, min_cluster_size=0.05, random_state=11)
+
+
+@pytest.fixture(scope="session")
+def planted():
+    """900 customers, 8 features, 5 planted segments; index = customer ids."""
+    X, y = make_blobs(n_samples=900, n_features=8, centers=5, cluster_std=1.2, random_state=4)
+    frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(8)], index=[f"c{i}" for i in range(900)])
+    return frame, y
+
+
+@pytest.fixture(scope="session")
+def fitted(planted):
+    X, _ = planted
+    pipeline = SegmentationPipeline(**PARAMS)
+    returned = pipeline.fit(X)
+    assert returned is pipeline  # fit returns self
+    return pipeline
+
+
+@pytest.fixture(scope="session")
+def sampled(planted):
+    """Fitted on a 500-row sample, the other 400 rows assigned."""
+    X, _ = planted
+    return SegmentationPipeline(**{**PARAMS, "fit_sample_size": 500}).fit(X)
+
+
+def fast(**kw) -> SegmentationPipeline:
+    """No autoencoder, no UMAP: a pipeline that fits in well under a second."""
+    return SegmentationPipeline(**{"encoder": "passthrough", "reducer": "passthrough", "map_reducer": "drop",
+                                   "min_cluster_size": 0.05, **kw})
+
+
+def test_recovers_planted_segments(planted, fitted):
+    _, y = planted
+    assert adjusted_rand(y, fitted.labels_) >= 0.95
+    assert fitted.n_segments_ == 5
+    assert fitted.noise_share_ <= 0.05
+
+
+def test_fitted_attributes(planted, fitted):
+    X, _ = planted
+    n = len(X)
+    assert list(fitted.feature_names_in_) == list(X.columns) and fitted.n_features_in_ == 8
+    assert fitted.labels_.shape == (n,) and fitted.probabilities_.shape == (n,)
+    assert fitted.map_embedding_.shape == (n, 2) and np.isfinite(fitted.map_embedding_).all()
+    assert fitted.reconstruction_error_.shape == (n,) and (fitted.reconstruction_error_ >= 0).all()
+    assert ((fitted.probabilities_ >= 0) & (fitted.probabilities_ <= 1)).all()
+    assert fitted.noise_share_ == pytest.approx(np.mean(fitted.labels_ == -1))
+    assert fitted.min_cluster_size_ == 45  # 5 % of 900 rows
+    assert fitted.transform(X.iloc[:10]).shape == (10, 8)  # cluster_dims
+
+
+def test_not_fitted_errors():
+    pipeline = SegmentationPipeline()
+    for call in (lambda: pipeline.assign(np.zeros((3, 2))), lambda: pipeline.predict(np.zeros((3, 2))),
+                 lambda: pipeline.transform(np.zeros((3, 2))), lambda: pipeline.save("unused")):
+        with pytest.raises(NotFittedError):
+            call()
+
+
+def test_init_only_stores_params_and_clone_round_trips(fitted):
+    odd = SegmentationPipeline(min_cluster_size=-3, encoder="no-such-thing")  # validated in fit, not here
+    assert odd.get_params()["min_cluster_size"] == -3
+    copy = clone(fitted)
+    assert copy.get_params() == fitted.get_params()
+    assert not hasattr(copy, "labels_")
+    copy.set_params(latent_dim=6, outlier_floor=0.2)
+    assert copy.get_params()["latent_dim"] == 6 and copy.get_params()["outlier_floor"] == 0.2
+
+
+def test_same_seed_gives_identical_labels(planted, fitted):
+    X, _ = planted
+    again = SegmentationPipeline(**PARAMS).fit(X)
+    np.testing.assert_array_equal(again.labels_, fitted.labels_)
+    np.testing.assert_array_equal(again.map_embedding_, fitted.map_embedding_)
+
+
+def test_assign_agrees_with_fit_labels(planted, fitted):
+    X, _ = planted
+    scored = fitted.assign(X, batch_size=250)
+    assert list(scored.columns) == ["segment_id", "probability", "x", "y", "reconstruction_error"]
+    assert scored.index.equals(X.index)
+    assert np.mean(scored["segment_id"].to_numpy() == fitted.labels_) >= 0.95
+    np.testing.assert_allclose(scored["reconstruction_error"], fitted.reconstruction_error_, rtol=1e-4, atol=1e-6)
+    np.testing.assert_array_equal(fitted.predict(X), scored["segment_id"].to_numpy())
+
+
+def test_fit_on_sample_assigns_everyone(planted, sampled):
+    X, y = planted
+    assert len(sampled.fit_sample_index_) == 500 and len(sampled.labels_) == 900
+    out = np.setdiff1d(np.arange(900), sampled.fit_sample_index_)
+    assert adjusted_rand(y[out], sampled.labels_[out]) >= 0.95  # rows the models never saw
+    assert np.mean(sampled.assign(X)["segment_id"].to_numpy() == sampled.labels_) >= 0.95
+    # UMAP/HDBSCAN only ever saw the sample.
+    assert sampled.reducer_.embedding_.shape[0] == 500
+
+
+def test_columns_are_matched_by_name(planted, fitted):
+    X, _ = planted
+    shuffled = X[X.columns[::-1]].assign(extra=1.0)
+    np.testing.assert_array_equal(fitted.predict(shuffled.iloc[:50]), fitted.predict(X.iloc[:50]))
+    with pytest.raises(PipelineInputError, match="missing for scoring: f3"):
+        fitted.assign(X.drop(columns="f3"))
+
+
+def test_save_and_load_in_a_new_process(tmp_path, planted, fitted):
+    X, _ = planted
+    fitted.save(tmp_path / "model")
+    X.to_parquet(tmp_path / "X.parquet")
+    script = textwrap.dedent(f"""
+        import sys; sys.path.insert(0, {str(ROOT)!r})
+        import pandas as pd
+        from segmentation.pipeline import SegmentationPipeline
+        model = SegmentationPipeline.load({str(tmp_path / "model")!r})
+        model.assign(pd.read_parquet({str(tmp_path / "X.parquet")!r})).to_parquet({str(tmp_path / "out.parquet")!r})
+    """)
+    subprocess.run([sys.executable, "-c", script], check=True, timeout=300)
+    reloaded = pd.read_parquet(tmp_path / "out.parquet")
+    expected = fitted.assign(X)
+    pd.testing.assert_frame_equal(reloaded, expected, check_exact=False, rtol=1e-5)
+    assert not hasattr(SegmentationPipeline.load(tmp_path / "model"), "labels_")  # per-row results not stored
+
+
+def test_load_missing_directory_is_a_clear_error(tmp_path):
+    with pytest.raises(InputError, match="no saved segmentation model"):
+        SegmentationPipeline.load(tmp_path)
+
+
+def test_swappable_steps(planted):
+    X, y = planted
+    model = SegmentationPipeline(encoder=PCA(n_components=4), reducer="passthrough", map_reducer="drop",
+                                 clusterer=KMeans(n_clusters=5, n_init=4, random_state=0)).fit(X)
+    assert adjusted_rand(y, model.labels_) >= 0.95
+    assert np.isnan(model.map_embedding_).all()
+    assert (model.reconstruction_error_ >= 0).all() and model.reconstruction_error_.mean() > 0
+    np.testing.assert_array_equal(model.predict(X), model.labels_)
+
+
+def test_outlier_reduction_only_lowers_noise():
+    X, _ = make_blobs(n_samples=600, n_features=4, centers=4, cluster_std=1.5, random_state=4)
+    background = np.random.default_rng(0).uniform(X.min(0), X.max(0), size=(60, 4))
+    X = np.vstack([X, background])
+    plain = fast().fit(X)
+    reduced = fast(outlier_floor=0.05).fit(X)
+    assert plain.noise_share_ > 0.05
+    assert reduced.noise_share_ < 0.02
+    clustered = plain.labels_ >= 0
+    np.testing.assert_array_equal(reduced.labels_[clustered], plain.labels_[clustered])
+    # A floor above every membership changes nothing.
+    np.testing.assert_array_equal(fast(outlier_floor=1.01).fit(X).labels_, plain.labels_)
+
+
+def test_log_columns_and_constant_columns():
+    X = pd.DataFrame({"orders": [0, 1, 10, 100, 1000.0], "flat": 3.0, "refunds": [-10, 0, 1, 2, 3.0]})
+    pre = FeaturePreprocessor(log_columns=[0, 2], scaler="global").fit(X.to_numpy())
+    assert list(pre.keep_) == [0, 2]  # the constant column is dropped
+    out = pre.transform(X.to_numpy())
+    assert out.dtype == np.float32 and out.shape == (5, 2)
+    # log1p makes the orders column evenly spaced-ish; signed log keeps refunds ordered.
+    assert np.all(np.diff(out[:, 1]) > 0)
+
+
+@pytest.mark.parametrize("scaler", ["standard", "quantile", "global"])
+def test_scalers_give_finite_output(scaler, planted):
+    X, _ = planted
+    out = FeaturePreprocessor(scaler=scaler).fit(X.to_numpy()).transform(X.to_numpy())
+    assert np.isfinite(out).all() and out.shape == (900, 8)
+
+
+def test_too_few_customers(planted):
+    X, _ = planted
+    with pytest.raises(PipelineInputError, match="12 customers are too few to segment: need at least 20"):
+        fast().fit(X.iloc[:12])
+    with pytest.raises(InputError):  # user-facing error class too
+        fast(min_cluster_size=50).fit(X.iloc[:80])
+
+
+def test_all_constant_columns():
+    X = pd.DataFrame({"a": np.ones(50), "b": np.zeros(50)})
+    with pytest.raises(PipelineInputError, match="no features left: all 2 feature columns are constant"):
+        fast().fit(X)
+
+
+def test_nan_and_inf_are_named(planted):
+    X, _ = planted
+    bad = X.copy()
+    bad.loc["c7", "f2"] = np.nan
+    with pytest.raises(PipelineInputError, match=r"feature 'f2' has a missing or infinite value \(nan\) at row 'c7'"):
+        fast().fit(bad)
+    arr = X.to_numpy().copy()
+    arr[3, 1] = np.inf
+    with pytest.raises(ValueError, match="'x1'.*at row 3"):
+        fast().fit(arr)
+
+
+def test_non_numeric_column(planted):
+    X, _ = planted
+    with pytest.raises(PipelineInputError, match="'name' is not numeric"):
+        fast().fit(X.assign(name="x"))
+
+
+def test_unknown_log_column(planted):
+    X, _ = planted
+    with pytest.raises(PipelineInputError, match="log_columns names unknown feature"):
+        fast(log_columns=["nope"]).fit(X)
