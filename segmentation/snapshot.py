@@ -103,7 +103,8 @@ def run_snapshot(
     t = lap("features", t)
     _say(progress, f"training: autoencoder on {len(table.frame):,} customers × {table.frame.shape[1]} features …")
     pipeline = make_pipeline(table, params, callbacks)
-    pipeline.fit(table.frame)
+    pipeline.fit(table.frame, callbacks=callbacks,
+                 on_step=lambda name: _say(progress, f"  {name} …"))
     t = lap("fit", t)
 
     assignments = pd.DataFrame(
@@ -122,8 +123,8 @@ def run_snapshot(
     segments = profile_segments(table, assignments)
     t = lap("profiles", t)
 
-    truth_aligned = truth.reindex(table.frame.index) if truth is not None else None
-    metrics = quality_report(pipeline, table.frame, truth=truth_aligned)
+    truth_aligned = truth.reindex(table.frame.index).fillna("(unknown)") if truth is not None else None
+    metrics = quality_report(pipeline, table.frame, truth=truth_aligned, labels=pipeline.labels_)
     t = lap("metrics", t)
 
     _say(progress, "tracking: comparing with the previous snapshot …")
