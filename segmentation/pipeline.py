@@ -191,7 +191,8 @@ class SegmentationPipeline(BaseEstimator):
 
     def __init__(self, encoder="autoencoder", reducer=None, clusterer=None, map_reducer=None, *,
                  latent_dim=8, hidden_dims=(64, 32), dropout=0.1, max_epochs=100, cluster_dims=8,
-                 n_neighbors=15, min_cluster_size=0.01, min_samples=None, scaler="standard",
+                 n_neighbors=15, min_cluster_size=0.01, min_samples=None,
+                 cluster_selection_epsilon=0.0, scaler="standard",
                  log_columns=None, fit_sample_size=50_000, outlier_floor=None, random_state=0):
         self.encoder = encoder
         self.reducer = reducer
@@ -205,6 +206,7 @@ class SegmentationPipeline(BaseEstimator):
         self.n_neighbors = n_neighbors
         self.min_cluster_size = min_cluster_size
         self.min_samples = min_samples
+        self.cluster_selection_epsilon = cluster_selection_epsilon
         self.scaler = scaler
         self.log_columns = log_columns
         self.fit_sample_size = fit_sample_size
@@ -276,6 +278,7 @@ class SegmentationPipeline(BaseEstimator):
     def _make_clusterer(self, n_rows: int):
         if self.clusterer is None:
             return hdbscan.HDBSCAN(min_cluster_size=self.min_cluster_size_, min_samples=self.min_samples,
+                                   cluster_selection_epsilon=float(self.cluster_selection_epsilon),
                                    prediction_data=True, core_dist_n_jobs=1)
         return clone(self.clusterer)
 

@@ -1,0 +1,116 @@
+"""Command line contract (DESIGN.md §4): JSON on stdout, one-line errors, exit codes,
+and a stored run that can be listed, named and re-scored in a new process."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+
+
+def cli(db: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env.pop("SEGMENTATION_DB", None)
+    result = subprocess.run(
+        [sys.executable, "-m", "segmentation", "--db", str(db), *args],
+        capture_output=True, text=True, cwd=ROOT, env=env, timeout=600,
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(f"{args} failed ({result.returncode}): {result.stderr}")
+    return result
+
+
+@pytest.fixture(scope="session")
+def stored_run(tmp_path_factory):
+    """A small demo database with one stored snapshot (fitted once per session)."""
+    db = tmp_path_factory.mktemp("cli") / "cli.duckdb"
+    demo = json.loads(cli(db, "demo", "--customers", "2500", "--months", "4", "--json").stdout)
+    run = json.loads(cli(db, "run", "--as-of", "2025-04-30", "--window-days", "60",
+                         "--min-cluster-share", "0.02", "--json").stdout)
+    return db, demo, run
+
+
+def test_demo_json_document(stored_run):
+    _, demo, _ = stored_run
+    assert demo["customers"] == 2500 and demo["months"] == 4 and demo["events"] > 50_000
+
+
+def test_status_reports_counts(stored_run):
+    db, demo, _ = stored_run
+    status = json.loads(cli(db, "status", "--json").stdout)
+    assert status["n_events"] == demo["events"]
+    assert status["n_runs"] == 1
+
+
+def test_run_document_and_listing(stored_run):
+    db, _, run = stored_run
+    assert run["run_id"] == 1 and run["n_segments"] >= 5
+    assert run["metrics"]["ari"] >= 0.8  # small data, few months: a sanity floor, the benchmark holds the bar
+    runs = json.loads(cli(db, "runs", "--json").stdout)
+    assert [r["run_id"] for r in runs] == [1]
+    assert runs[0]["n_customers"] == run["n_customers"]
+    params = runs[0]["params"]
+    feature_names = (json.loads(params) if isinstance(params, str) else params)["feature_names"]
+    segments = json.loads(cli(db, "segments", "--run", "1", "--json").stdout)
+    real = [s for s in segments if s["segment_id"] != -1]
+    assert len(real) == run["n_segments"]
+    assert all(s["transition"] == "new" and s["lineage_id"] for s in real)
+    names = [s["suggested_name"] for s in real]
+    assert len(set(names)) == len(names)
+    for segment in real:
+        profile = segment["profile"]
+        assert profile["kpis"]["avg_monetary"] >= 0 and profile["top_traits"]
+        assert len(profile["traits"]) == len(feature_names)
+
+
+def test_name_persists(stored_run):
+    db, _, _ = stored_run
+    named = json.loads(cli(db, "name", "--run", "1", "--segment", "0", "--name", "Night owls",
+                           "--description", "Late buyers", "--json").stdout)
+    assert named["name"] == "Night owls" and named["named_by"].startswith("cli:")
+    segments = json.loads(cli(db, "segments", "--json").stdout)
+    first = next(s for s in segments if s["segment_id"] == 0)
+    assert (first["name"], first["description"]) == ("Night owls", "Late buyers")
+
+
+def test_assign_in_new_process_agrees(stored_run, tmp_path):
+    db, _, run = stored_run
+    out = tmp_path / "scores.csv"
+    document = json.loads(cli(db, "assign", "--run", "1", "--out", str(out), "--json").stdout)
+    assert document["n_scored"] == run["n_customers"]
+    assert document["agreement_with_run"] >= 0.95
+    assert out.read_text().splitlines()[0] == "customer_id,segment_id,probability,x,y,reconstruction_error"
+    assert len(out.read_text().splitlines()) == run["n_customers"] + 1
+
+
+@pytest.mark.parametrize("args, code, fragment", [
+    (["segments", "--run", "99"], 4, "no run 99"),
+    (["name", "--run", "1", "--segment", "77", "--name", "x"], 4, "no segment 77"),
+    (["name", "--run", "1", "--segment", "0", "--name", "  "], 2, "cannot be empty"),
+    (["run", "--as-of", "2031-02-30"], 2, "is not a date"),
+    (["run", "--as-of", "2030-01-01"], 2, "2030-01-01"),
+    (["assign", "--run", "42"], 4, "no run 42"),
+    (["ingest", "missing-file.csv"], 4, "missing-file.csv"),
+])
+def test_errors_are_one_line_without_traceback(stored_run, args, code, fragment):
+    db, _, _ = stored_run
+    result = cli(db, *args, check=False)
+    assert result.returncode == code, result.stderr
+    lines = result.stderr.strip().splitlines()  # progress lines may come first
+    errors = [line for line in lines if line.startswith("error: ")]
+    assert len(errors) == 1 and errors[0] == lines[-1] and fragment in errors[0]
+    assert "Traceback" not in result.stderr and result.stdout == ""
+
+
+def test_too_few_customers_is_a_clear_error(tmp_path):
+    db = tmp_path / "tiny.duckdb"
+    cli(db, "demo", "--customers", "12", "--months", "1")
+    result = cli(db, "run", "--as-of", "2025-01-31", check=False)
+    assert result.returncode == 2, result.stderr
+    assert "customers" in result.stderr and "Traceback" not in result.stderr
