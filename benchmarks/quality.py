@@ -77,14 +77,45 @@ def digits_frame() -> tuple[pd.DataFrame, np.ndarray]:
     return digits.data, digits.target.to_numpy()
 
 
+def demo_frame(customers: int = 20_000, months: int = 12, seed: int = 7, window_days: int = 90):
+    """Demo data (a temporary database) as the feature table of its last day, the true
+    persona of each customer, and the pipeline settings a snapshot uses for it."""
+    import tempfile
+    from datetime import timedelta
+
+    from segmentation import store
+    from segmentation.demo import create_demo
+    from segmentation.snapshot import SnapshotParams, clustering_frame, make_pipeline, snapshot_inputs
+
+    db = Path(tempfile.mkdtemp()) / "quality.duckdb"
+    with store.connect(db) as con:
+        summary = create_demo(con, customers=customers, months=months, seed=seed)
+    as_of = summary["end"] if not isinstance(summary["end"], str) else pd.Timestamp(summary["end"]).date()
+    table, truth = snapshot_inputs(db, as_of, window_days)
+    params = SnapshotParams(window_days=window_days)
+    settings = make_pipeline(table, params).get_params()
+    for step in ("encoder", "reducer", "clusterer", "map_reducer", "random_state"):
+        settings.pop(step, None)
+    frame = clustering_frame(table, params)
+    return frame, truth.reindex(frame.index).fillna("(unknown)").to_numpy(), settings
+
+
 def main(argv: list[str] | None = None) -> pd.DataFrame:
-    """Print the digits table and save it as CSV; returns it."""
+    """Print the digits and demo tables and save them as CSV; returns them."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, default=RESULTS / "quality_digits.csv")
+    parser.add_argument("--out", type=Path, default=RESULTS / "quality.csv")
+    parser.add_argument("--skip-digits", action="store_true")
+    parser.add_argument("--skip-demo", action="store_true")
     args = parser.parse_args(argv)
-    X, truth = digits_frame()
-    table = compare("digits", X, truth, random_state=args.seed, **DIGITS_SETTINGS)
+    tables = []
+    if not args.skip_demo:
+        X, truth, settings = demo_frame()
+        tables.append(compare("demo (20k, seed 7, last day)", X, truth, random_state=args.seed, **settings))
+    if not args.skip_digits:
+        X, truth = digits_frame()
+        tables.append(compare("digits", X, truth, random_state=args.seed, **DIGITS_SETTINGS))
+    table = pd.concat(tables, ignore_index=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(args.out, index=False)
     with pd.option_context("display.float_format", "{:.3f}".format, "display.width", 120):

@@ -40,6 +40,12 @@ class SnapshotParams:
     latent_dim: int = 8
     max_epochs: int = 40
     outlier_floor: Optional[float] = None
+    # Profile-only features: kept for KPIs and trait lifts, left out of the clustering.
+    # Whether a customer happened to buy inside the window moves spend, purchase count and
+    # purchase interval all at once (log1p(0) is far from log1p(30)), which split every
+    # persona into buyers and non-buyers; the behaviour mix (shares and rates) is what
+    # segments should be found on. Measured on the demo (20k, last day): ARI 0.939 -> 0.979.
+    profile_only_features: tuple = ("monetary", "n_purchases", "purchase_interval_days")
     extra: dict = field(default_factory=dict)
 
 
@@ -59,10 +65,17 @@ def snapshot_inputs(db: Any, as_of: date, window_days: int):
     return table, truth
 
 
+def clustering_frame(table, params: SnapshotParams) -> pd.DataFrame:
+    """The feature columns the segments are found on (all but the profile-only ones)."""
+    keep = [c for c in table.frame.columns if c not in set(params.profile_only_features)]
+    return table.frame[keep]
+
+
 def make_pipeline(table, params: SnapshotParams, callbacks: Sequence = ()):
     from .pipeline import SegmentationPipeline
 
-    log_columns = [f.name for f in table.catalog if f.kind in MONEY_AND_COUNT_KINDS]
+    excluded = set(params.profile_only_features)
+    log_columns = [f.name for f in table.catalog if f.kind in MONEY_AND_COUNT_KINDS and f.name not in excluded]
     return SegmentationPipeline(
         latent_dim=params.latent_dim,
         max_epochs=params.max_epochs,
@@ -101,9 +114,10 @@ def run_snapshot(
     for note in table.notes:
         _say(progress, f"  note: {note}")
     t = lap("features", t)
-    _say(progress, f"training: autoencoder on {len(table.frame):,} customers × {table.frame.shape[1]} features …")
+    features = clustering_frame(table, params)
+    _say(progress, f"training: autoencoder on {len(features):,} customers × {features.shape[1]} features …")
     pipeline = make_pipeline(table, params, callbacks)
-    pipeline.fit(table.frame, callbacks=callbacks,
+    pipeline.fit(features, callbacks=callbacks,
                  on_step=lambda name: _say(progress, f"  {name} …"))
     t = lap("fit", t)
 
@@ -124,7 +138,8 @@ def run_snapshot(
     t = lap("profiles", t)
 
     truth_aligned = truth.reindex(table.frame.index).fillna("(unknown)") if truth is not None else None
-    metrics = quality_report(pipeline, table.frame, truth=truth_aligned, labels=pipeline.labels_)
+    metrics = quality_report(pipeline, clustering_frame(table, params), truth=truth_aligned,
+                             labels=pipeline.labels_)
     t = lap("metrics", t)
 
     _say(progress, "tracking: comparing with the previous snapshot …")
@@ -145,6 +160,7 @@ def run_snapshot(
             "n_segments": int(pipeline.n_segments_),
             "noise_share": float(pipeline.noise_share_),
             "params": {**asdict(params), "feature_names": list(table.frame.columns),
+                       "clustering_features": list(pipeline.feature_names_in_),
                        "feature_notes": table.notes},
             "metrics": {**metrics, "timings": timings},
             "created_at": datetime.now(),
