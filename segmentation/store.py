@@ -105,6 +105,8 @@ def connect(
         path.parent.mkdir(parents=True, exist_ok=True)
     con = _open(path, read_only, wait_seconds)
     try:
+        # DuckDB draws a progress bar on stdout for long queries; it would break --json output.
+        con.execute("SET enable_progress_bar = false")
         if not read_only:
             ensure_schema(con)
         yield con
