@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+import sys
 from datetime import date, datetime
 from pathlib import Path
 from typing import Optional
@@ -51,7 +52,8 @@ def run(
         window_days=window_days, seed=seed, fit_sample_size=fit_sample,
         min_cluster_share=min_cluster_share,
     )
-    document = run_snapshot(db(), parse_date(as_of, "--as-of"), params, progress=step)
+    document = run_snapshot(db(), parse_date(as_of, "--as-of"), params, progress=step,
+                            progress_bar=sys.stderr.isatty())
 
     def human() -> None:
         typer.echo(
@@ -132,3 +134,33 @@ def assign(
         f"{document['n_new_customers']:,} were not in the run"
         + (f"; written to {out}" if out else "")
     ))
+
+
+@command
+def timeline(
+    start: str = typer.Option(..., "--start", help="First snapshot date (YYYY-MM-DD)."),
+    end: str = typer.Option(..., "--end", help="Last possible snapshot date (YYYY-MM-DD)."),
+    every: int = typer.Option(30, "--every", help="Days between snapshots."),
+    window_days: int = typer.Option(90, min=1, max=3650, help="Look-back window in days."),
+    seed: int = typer.Option(0, help="Random seed."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
+) -> None:
+    """A series of snapshots, each tracked against the previous one (existing dates are skipped)."""
+    from .snapshot import SnapshotParams, run_timeline
+
+    document = run_timeline(
+        db(), parse_date(start, "--start"), parse_date(end, "--end"), every,
+        SnapshotParams(window_days=window_days, seed=seed), progress=step,
+        progress_bar=sys.stderr.isatty(),
+    )
+
+    def human() -> None:
+        for snap in document["snapshots"]:
+            if snap["skipped"]:
+                typer.echo(f"{snap['as_of']}: run {snap['run_id']} (already there)")
+                continue
+            counts = snap["metrics"].get("tracking", {}).get("counts", {})
+            changes = ", ".join(f"{v} {k}" for k, v in sorted(counts.items()))
+            typer.echo(f"{snap['as_of']}: run {snap['run_id']}, {snap['n_segments']} segments ({changes})")
+
+    emit(document, as_json, human)

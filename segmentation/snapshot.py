@@ -23,7 +23,8 @@ from . import results, store
 from .errors import InputError, WorkbenchError
 from .queries import load_query
 
-__all__ = ["SnapshotParams", "run_snapshot", "assign_customers", "snapshot_inputs"]
+__all__ = ["SnapshotParams", "run_snapshot", "run_timeline", "timeline_dates", "assign_customers",
+           "snapshot_inputs", "clustering_frame", "make_pipeline"]
 
 Progress = Optional[Callable[[str], None]]
 MONEY_AND_COUNT_KINDS = ("count", "money", "days")
@@ -94,8 +95,13 @@ def run_snapshot(
     params: SnapshotParams | None = None,
     progress: Progress = None,
     callbacks: Sequence = (),
+    progress_bar: bool = False,
 ) -> dict[str, Any]:
-    """Compute and store one snapshot; return its summary (JSON-friendly)."""
+    """Compute and store one snapshot; return its summary (JSON-friendly).
+
+    ``progress`` receives step messages; ``callbacks`` (Lightning callbacks) and
+    ``progress_bar`` (Lightning's bar, for a terminal) go to the autoencoder's training.
+    """
     from .metrics import quality_report
     from .profiles import profile_segments
     from .tracking import track_snapshot
@@ -117,7 +123,7 @@ def run_snapshot(
     features = clustering_frame(table, params)
     _say(progress, f"training: autoencoder on {len(features):,} customers × {features.shape[1]} features …")
     pipeline = make_pipeline(table, params, callbacks)
-    pipeline.fit(features, callbacks=callbacks,
+    pipeline.fit(features, callbacks=callbacks, progress_bar=progress_bar,
                  on_step=lambda name: _say(progress, f"  {name} …"))
     t = lap("fit", t)
 
@@ -254,3 +260,50 @@ def assign_customers(
         "segment_counts": {int(k): int(v) for k, v in counts.items()},
         "out": str(out) if out else None,
     }
+
+
+def timeline_dates(start: date, end: date, every_days: int) -> list[date]:
+    """Snapshot dates from ``start`` to ``end`` (inclusive) every ``every_days`` days."""
+    from datetime import timedelta
+
+    if every_days < 1:
+        raise InputError(f"--every must be at least 1 day (got {every_days})")
+    if end < start:
+        raise InputError(f"--end {end} is before --start {start}")
+    dates, current = [], start
+    while current <= end:
+        dates.append(current)
+        current += timedelta(days=every_days)
+    return dates
+
+
+def run_timeline(
+    db: Any,
+    start: date,
+    end: date,
+    every_days: int,
+    params: SnapshotParams | None = None,
+    progress: Progress = None,
+    progress_bar: bool = False,
+) -> dict[str, Any]:
+    """One snapshot per date, each tracked against the one before.
+
+    Dates that already have a complete run with the same window are skipped
+    (re-running a timeline does not duplicate runs).
+    """
+    params = params or SnapshotParams()
+    dates = timeline_dates(start, end, every_days)
+    snapshots = []
+    for index, when in enumerate(dates, start=1):
+        with store.connect(db, read_only=True) as con:
+            existing = con.execute(load_query("run_at_date"),
+                                   {"as_of": when, "window_days": params.window_days}).fetchall()
+        if existing:
+            _say(progress, f"[{index}/{len(dates)}] {when}: run {existing[0][0]} exists, skipped")
+            snapshots.append({"as_of": when.isoformat(), "run_id": int(existing[0][0]), "skipped": True})
+            continue
+        _say(progress, f"[{index}/{len(dates)}] snapshot {when}")
+        document = run_snapshot(db, when, params, progress=progress, progress_bar=progress_bar)
+        snapshots.append({**document, "skipped": False})
+    return {"start": start.isoformat(), "end": end.isoformat(), "every_days": every_days,
+            "window_days": params.window_days, "snapshots": snapshots}
