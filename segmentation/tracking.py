@@ -33,6 +33,8 @@ __all__ = [
     "carry_lineage",
     "emerged_sources",
     "track_snapshot",
+    "customer_flows",
+    "sizes_over_time",
 ]
 
 NOISE = -1
@@ -260,3 +262,42 @@ def _finish(tracked: pd.DataFrame, sources: pd.DataFrame | None = None) -> pd.Da
         profiles.append(profile)
     out["profile"] = profiles
     return out.drop(columns=["parents", "review"])
+
+
+def customer_flows(previous: pd.DataFrame, current: pd.DataFrame) -> pd.DataFrame:
+    """Customers moving between two snapshots (for a Sankey).
+
+    Returns ``source, target, customers`` where sources are ``segment N``,
+    ``noise`` or ``new customers`` and targets ``segment N``, ``noise`` or
+    ``left`` (not in the later snapshot).
+    """
+    def label(values: pd.Series, missing: str) -> pd.Series:
+        text = "segment " + values.fillna(0).astype(int).astype(str)
+        text = text.where(values != NOISE, "noise")
+        return text.where(values.notna(), missing)
+
+    joined = previous[["customer_id", "segment_id"]].merge(
+        current[["customer_id", "segment_id"]], on="customer_id", how="outer", suffixes=("_from", "_to"))
+    frame = pd.DataFrame({
+        "source": label(joined["segment_id_from"], NEW_CUSTOMERS),
+        "target": label(joined["segment_id_to"], "left"),
+    })
+    flows = frame.groupby(["source", "target"]).size().rename("customers").reset_index()
+    return flows.sort_values("customers", ascending=False).reset_index(drop=True)
+
+
+def sizes_over_time(segments: pd.DataFrame) -> pd.DataFrame:
+    """Tidy sizes per lineage and snapshot, from stored segment rows.
+
+    ``segments``: ``as_of, run_id, segment_id, lineage_id, size, name,
+    suggested_name, transition`` (noise rows are dropped). Returns ``as_of,
+    lineage_id, label, size, share, transition`` with ``label`` the latest name
+    (given, else suggested) of the lineage.
+    """
+    frame = segments[segments["segment_id"] != NOISE].copy()
+    frame["display"] = frame["name"].where(frame["name"].notna(), frame["suggested_name"])
+    latest = frame.sort_values("as_of").groupby("lineage_id")["display"].last()
+    frame["label"] = frame["lineage_id"].map(latest)
+    frame["share"] = frame["size"] / frame.groupby("as_of")["size"].transform("sum")
+    columns = ["as_of", "lineage_id", "label", "size", "share", "transition"]
+    return frame[columns].sort_values(["as_of", "lineage_id"]).reset_index(drop=True)

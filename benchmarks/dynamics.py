@@ -1,0 +1,118 @@
+"""Dynamics benchmark: is the planted emerging persona flagged `emerged` in time, and do
+stable segments survive?
+
+    .venv/bin/python -m benchmarks.dynamics [--customers 20000] [--stationary-snapshots 6]
+
+On the demo timeline (month-end snapshots, 90-day window) it reports, per snapshot, the
+emerging persona's share of the customers, the segments flagged `emerged` and whether one of
+them is mostly (≥ 50 %) that persona; then the first snapshot where the persona holds ≥ 2 %,
+the first where it is flagged `emerged`, and the false `emerged` events before that (the first
+snapshot aside). On the stationary demo (no emergence, no migration) it reports the share of
+segments that survive from each snapshot to the next. Printed and saved to
+benchmarks/results/dynamics*.csv and dynamics.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import calendar
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+
+from segmentation import store
+from segmentation.demo import EMERGING, create_demo
+from segmentation.snapshot import SnapshotParams, run_snapshot
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def month_ends(first_month: int, last_month: int, year: int = 2025) -> list[date]:
+    return [date(year, m, calendar.monthrange(year, m)[1]) for m in range(first_month, last_month + 1)]
+
+
+def run_series(stationary: bool, customers: int, dates: list[date], window_days: int) -> pd.DataFrame:
+    db = Path(tempfile.mkdtemp()) / "dynamics.duckdb"
+    with store.connect(db) as con:
+        create_demo(con, customers=customers, months=12, seed=7, stationary=stationary)
+    rows = []
+    for when in dates:
+        started = time.perf_counter()
+        document = run_snapshot(db, when, SnapshotParams(window_days=window_days))
+        with store.connect(db, read_only=True) as con:
+            mix = con.execute(
+                """
+                WITH truth AS (SELECT customer_id, arg_max(persona, month) AS persona FROM demo_truth
+                               WHERE month <= date_trunc('month', $as_of::DATE) GROUP BY 1)
+                SELECT a.segment_id, s.transition, avg((t.persona = $persona)::INT) AS emerging_share,
+                       count(*) AS size
+                FROM assignments a JOIN segments s USING (run_id, segment_id)
+                LEFT JOIN truth t USING (customer_id)
+                WHERE a.run_id = $run_id GROUP BY ALL
+                """,
+                {"as_of": when, "persona": EMERGING, "run_id": document["run_id"]},
+            ).df()
+        total = mix["size"].sum()
+        persona_share = float((mix["emerging_share"] * mix["size"]).sum() / total)
+        emerged = mix[mix["transition"] == "emerged"]
+        counts = document["metrics"]["tracking"].get("counts", {})
+        real = sum(v for k, v in counts.items() if k != "disappeared") or 1
+        rows.append({
+            "as_of": when.isoformat(), "run_id": document["run_id"], "n_segments": document["n_segments"],
+            "emerging_persona_share": round(persona_share, 4),
+            "n_emerged": int(len(emerged)),
+            "emerging_persona_flagged": bool((emerged["emerging_share"] >= 0.5).any()),
+            "false_emerged": int((emerged["emerging_share"] < 0.5).sum()),
+            "survived": int(counts.get("survived", 0)), "transitions": counts,
+            "survived_share": counts.get("survived", 0) / real if document["metrics"]["tracking"]["previous_run"] else None,
+            "ari": document["metrics"].get("ari"), "seconds": round(time.perf_counter() - started, 1),
+        })
+        print(rows[-1], flush=True)
+    return pd.DataFrame(rows)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--customers", type=int, default=20_000)
+    parser.add_argument("--window-days", type=int, default=90)
+    parser.add_argument("--stationary-snapshots", type=int, default=6)
+    args = parser.parse_args(argv)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+
+    evolving = run_series(False, args.customers, month_ends(3, 12), args.window_days)
+    evolving.to_csv(RESULTS / "dynamics_timeline.csv", index=False)
+    reached = evolving[evolving["emerging_persona_share"] >= 0.02]
+    flagged = evolving[evolving["emerging_persona_flagged"]]
+    first_reached = reached["as_of"].iloc[0] if not reached.empty else None
+    first_flagged = flagged["as_of"].iloc[0] if not flagged.empty else None
+    before = evolving.iloc[1:]
+    if first_flagged:
+        before = before[before["as_of"] < first_flagged]
+    false_before = int(before["n_emerged"].sum())
+
+    stationary = run_series(True, args.customers, month_ends(3, 2 + args.stationary_snapshots),
+                            args.window_days)
+    stationary.to_csv(RESULTS / "dynamics_stationary.csv", index=False)
+    steps = stationary.iloc[1:]
+    survived_share = float(steps["survived"].sum() / max(1, (steps["transitions"].map(
+        lambda c: sum(v for k, v in c.items() if k != "disappeared"))).sum()))
+
+    summary = [
+        f"emerging persona first >= 2 % of customers: {first_reached}",
+        f"first snapshot with a segment mostly of it flagged `emerged`: {first_flagged}",
+        f"false `emerged` events before it (first snapshot aside): {false_before}",
+        f"stationary demo: {survived_share:.1%} of segments survived snapshot to snapshot "
+        f"({len(steps)} steps)",
+    ]
+    text = "\n".join(["# Dynamics benchmark", "", *[f"- {line}" for line in summary], "",
+                      "## Evolving demo", "", "```", evolving.drop(columns=["transitions"]).to_string(index=False),
+                      "```", ""])
+    (RESULTS / "dynamics.md").write_text(text)
+    print("\n".join(summary))
+
+
+if __name__ == "__main__":
+    main()
