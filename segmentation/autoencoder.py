@@ -228,16 +228,21 @@ def _batches(X: np.ndarray, batch_size: int) -> Iterator[torch.Tensor]:
         yield torch.from_numpy(_as_float32(X[start:start + batch_size]))
 
 
+def _map_batches(net: nn.Module, X: np.ndarray, batch_size: int, apply) -> list[np.ndarray]:
+    """``apply(chunk)`` over ``X`` in evaluation mode without gradients; the mode is restored."""
+    was_training = net.training
+    net.eval()
+    try:
+        with torch.no_grad():
+            return [apply(chunk).numpy() for chunk in _batches(X, batch_size)]
+    finally:
+        net.train(was_training)
+
+
 def encode(model: nn.Module, X: np.ndarray, batch_size: int = 65_536) -> np.ndarray:
     """Latent vectors (rows x latent_dim, float32) of preprocessed ``X``, in chunks of ``batch_size`` rows."""
     net = _module_of(model)
-    was_training = net.training
-    net.eval()
-    parts = []
-    with torch.no_grad():
-        for chunk in _batches(X, batch_size):
-            parts.append(net.encoder(chunk).numpy())
-    net.train(was_training)
+    parts = _map_batches(net, X, batch_size, net.encoder)
     if not parts:
         return np.empty((0, net.encoder[-1].out_features), dtype=np.float32)
     return np.concatenate(parts)
@@ -249,13 +254,7 @@ def reconstruction_error(model: nn.Module, X: np.ndarray, batch_size: int = 65_5
     A novelty score: high values are customers the model does not explain.
     """
     net = _module_of(model)
-    was_training = net.training
-    net.eval()
-    parts = []
-    with torch.no_grad():
-        for chunk in _batches(X, batch_size):
-            parts.append(((net(chunk) - chunk) ** 2).mean(dim=1).numpy())
-    net.train(was_training)
+    parts = _map_batches(net, X, batch_size, lambda chunk: ((net(chunk) - chunk) ** 2).mean(dim=1))
     return np.concatenate(parts) if parts else np.empty(0, dtype=np.float32)
 
 

@@ -28,6 +28,7 @@ import pyarrow.compute as pc
 
 from .errors import InputError
 from .queries import load_query
+from .store import fetch_row
 
 __all__ = [
     "KINDS",
@@ -293,7 +294,7 @@ def _dimension_features(
 
 def _empty_window_error(con: duckdb.DuckDBPyConnection, as_of: date, window_days: int) -> InputError:
     start = date.fromordinal(as_of.toordinal() - window_days)
-    n_events, first, last = con.execute(load_query("features_data_range")).fetchone()
+    n_events, first, last = fetch_row(con, "features_data_range")
     window = (f"the look-back window {start.isoformat()} .. {as_of.isoformat()} "
               f"({window_days} days back from the as-of date {as_of.isoformat()})")
     if not n_events:

@@ -18,6 +18,7 @@ import pandas as pd
 
 from .errors import InputError, NotFoundError
 from .queries import load_query
+from .store import fetch_row
 
 __all__ = [
     "next_run_id",
@@ -44,7 +45,7 @@ def _frame(con: duckdb.DuckDBPyConnection, query: str, params: dict | None = Non
 
 
 def next_run_id(con: duckdb.DuckDBPyConnection) -> int:
-    return int(con.execute(load_query("run_next_id")).fetchone()[0])
+    return int(fetch_row(con, "run_next_id")[0])
 
 
 def save_run(
@@ -131,13 +132,13 @@ def get_run(con: duckdb.DuckDBPyConnection, run_id: int) -> dict[str, Any]:
 
 
 def latest_run_id(con: duckdb.DuckDBPyConnection) -> int | None:
-    row = con.execute(load_query("run_latest")).fetchone()
+    row = fetch_row(con, "run_latest")
     return int(row[0]) if row else None
 
 
 def previous_run(con: duckdb.DuckDBPyConnection, as_of) -> dict[str, Any] | None:
     """The complete run just before ``as_of`` (what a new snapshot is compared with)."""
-    row = con.execute(load_query("run_previous"), {"as_of": as_of}).fetchone()
+    row = fetch_row(con, "run_previous", {"as_of": as_of})
     return {"run_id": int(row[0]), "as_of": row[1]} if row else None
 
 
@@ -176,7 +177,7 @@ def name_segment(
     }
     con.execute("BEGIN TRANSACTION")
     try:
-        row = con.execute(load_query("segment_rename"), params).fetchone()
+        row = fetch_row(con, "segment_rename", params)
         if row is None:
             raise NotFoundError(f"run {run_id} has no segment {segment_id}")
         con.execute(load_query("name_history_insert"), {**params, "lineage_id": row[2],

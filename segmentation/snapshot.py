@@ -72,11 +72,12 @@ def clustering_frame(table, params: SnapshotParams) -> pd.DataFrame:
     return table.frame[keep]
 
 
-def make_pipeline(table, params: SnapshotParams, callbacks: Sequence = ()):
+def make_pipeline(table, params: SnapshotParams):
+    """The snapshot's pipeline; counts, money and days of the clustering features get log1p."""
     from .pipeline import SegmentationPipeline
 
-    excluded = set(params.profile_only_features)
-    log_columns = [f.name for f in table.catalog if f.kind in MONEY_AND_COUNT_KINDS and f.name not in excluded]
+    clustered = set(clustering_frame(table, params).columns)
+    log_columns = [f.name for f in table.catalog if f.kind in MONEY_AND_COUNT_KINDS and f.name in clustered]
     return SegmentationPipeline(
         latent_dim=params.latent_dim,
         max_epochs=params.max_epochs,
@@ -122,7 +123,7 @@ def run_snapshot(
     t = lap("features", t)
     features = clustering_frame(table, params)
     _say(progress, f"training: autoencoder on {len(features):,} customers × {features.shape[1]} features …")
-    pipeline = make_pipeline(table, params, callbacks)
+    pipeline = make_pipeline(table, params)
     pipeline.fit(features, callbacks=callbacks, progress_bar=progress_bar,
                  on_step=lambda name: _say(progress, f"  {name} …"))
     t = lap("fit", t)
@@ -144,8 +145,7 @@ def run_snapshot(
     t = lap("profiles", t)
 
     truth_aligned = truth.reindex(table.frame.index).fillna("(unknown)") if truth is not None else None
-    metrics = quality_report(pipeline, clustering_frame(table, params), truth=truth_aligned,
-                             labels=pipeline.labels_)
+    metrics = quality_report(pipeline, features, truth=truth_aligned, labels=pipeline.labels_)
     t = lap("metrics", t)
 
     _say(progress, "tracking: comparing with the previous snapshot …")
@@ -296,11 +296,10 @@ def run_timeline(
     snapshots = []
     for index, when in enumerate(dates, start=1):
         with store.connect(db, read_only=True) as con:
-            existing = con.execute(load_query("run_at_date"),
-                                   {"as_of": when, "window_days": params.window_days}).fetchall()
+            existing = store.fetch_row(con, "run_at_date", {"as_of": when, "window_days": params.window_days})
         if existing:
-            _say(progress, f"[{index}/{len(dates)}] {when}: run {existing[0][0]} exists, skipped")
-            snapshots.append({"as_of": when.isoformat(), "run_id": int(existing[0][0]), "skipped": True})
+            _say(progress, f"[{index}/{len(dates)}] {when}: run {existing[0]} exists, skipped")
+            snapshots.append({"as_of": when.isoformat(), "run_id": int(existing[0]), "skipped": True})
             continue
         _say(progress, f"[{index}/{len(dates)}] snapshot {when}")
         document = run_snapshot(db, when, params, progress=progress, progress_bar=progress_bar)

@@ -34,6 +34,7 @@ __all__ = [
     "models_dir",
     "table_count",
     "summary",
+    "fetch_row",
 ]
 
 DEFAULT_DB = Path("data") / "workbench.duckdb"
@@ -147,9 +148,19 @@ def table_count(con: duckdb.DuckDBPyConnection, table: str) -> int:
     return con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
 
 
+def fetch_row(con: duckdb.DuckDBPyConnection, query: str, params: dict | None = None) -> tuple | None:
+    """First row of ``queries/QUERY.sql`` (or None), reading the result to its end.
+
+    DuckDB 2 refuses further work on a connection (``con.register`` among it)
+    while a result is only partly fetched, so single-row reads go through here
+    instead of ``fetchone()``.
+    """
+    rows = con.execute(load_query(query), params or {}).fetchall()
+    return rows[0] if rows else None
+
+
 def summary(con: duckdb.DuckDBPyConnection) -> dict:
     """Counts and date range of the stored data (see queries/data_summary.sql)."""
     cursor = con.execute(load_query("data_summary"))
     names = [d[0] for d in cursor.description]
-    row = cursor.fetchall()[0]
-    return dict(zip(names, row))
+    return dict(zip(names, cursor.fetchall()[0]))

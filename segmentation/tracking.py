@@ -199,17 +199,13 @@ def emerged_sources(
     """Where the members of each given (emerged) segment came from.
 
     Returns ``segment_id, source, customers, share`` with sources ``segment N``,
-    ``noise`` and ``new customers`` (not in the previous snapshot).
+    ``noise`` and ``new customers`` (not in the previous snapshot): the
+    :func:`customer_flows` into those segments.
     """
-    members = current[current["segment_id"].isin(segment_ids)][["customer_id", "segment_id"]]
-    before = previous.set_index("customer_id")["segment_id"]
-    origin = members["customer_id"].map(before)
-    source = np.where(
-        origin.isna(), NEW_CUSTOMERS,
-        np.where(origin == NOISE, "noise", "segment " + origin.fillna(0).astype(int).astype(str)),
-    )
-    frame = members.assign(source=source).groupby(["segment_id", "source"]).size().rename("customers")
-    frame = frame.reset_index()
+    targets = {f"segment {s}": int(s) for s in segment_ids}
+    flows = customer_flows(previous, current)
+    frame = flows[flows["target"].isin(targets)].assign(segment_id=lambda f: f["target"].map(targets))
+    frame = frame[["segment_id", "source", "customers"]]
     frame["share"] = frame["customers"] / frame.groupby("segment_id")["customers"].transform("sum")
     return frame.sort_values(["segment_id", "customers"], ascending=[True, False]).reset_index(drop=True)
 
@@ -223,9 +219,9 @@ def track_snapshot(con, as_of, segments: pd.DataFrame, assignments: pd.DataFrame
     (``from_run`` filled); a JSON-friendly summary including the sources of
     emerged segments.
     """
-    from . import results
+    from . import results, store
 
-    next_lineage = int(con.execute(load_query("lineage_next_id")).fetchone()[0])
+    next_lineage = int(store.fetch_row(con, "lineage_next_id")[0])
     previous_run = results.previous_run(con, as_of)
     if previous_run is None:
         tracked = carry_lineage(None, segments, None, next_lineage)
