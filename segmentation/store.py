@@ -41,7 +41,7 @@ DEFAULT_DB = Path("data") / "workbench.duckdb"
 DB_ENV = "SEGMENTATION_DB"
 
 # (version, script in queries/) in the order they must run.
-MIGRATIONS: list[tuple[int, str]] = [(1, "schema")]
+MIGRATIONS: list[tuple[int, str]] = [(1, "schema"), (2, "schema_v2_exports")]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
 _LOCK_PATTERN = re.compile(r"lock", re.IGNORECASE)

@@ -109,6 +109,7 @@ def _defaults(folder: Path) -> dict:
         # exports
         "export_id": 1, "platform": "meta", "n_excluded": 0, "sha256": "0" * 64,
         "excluded_by_reason": "{}", "limit": 10, "offset": 0, "version": 1,
+        "lineage_key": "1", "segment_ids": "[0]", "parent_export_id": 1, "previous_export_id": 1,
     }
 
 

@@ -1,0 +1,235 @@
+"""Writing a planned export: atomic files, one audit row per file, the export's members.
+
+The files are first written to temporary files next to their destination (and
+flushed to disk); then, inside one DuckDB transaction, the plan is checked to
+still match the database, the audit rows and members are inserted, the files are
+renamed into place (``os.replace``) and the transaction commits. Any failure
+rolls the transaction back, removes the new files and puts back a file that was
+overwritten, so there is never a half-written file nor a file without its audit
+row (or the reverse).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import duckdb
+import pandas as pd
+
+from .errors import InputError
+from .queries import load_query
+from .store import fetch_row
+
+if TYPE_CHECKING:
+    from .export import ExportPlan
+
+__all__ = ["ExportResult", "write_export", "list_exports", "delta_paths"]
+
+_JSON_COLUMNS = ("excluded_by_reason", "segment_ids", "options")
+
+
+def _connection(db: Any, read_only: bool):
+    from .export import _connection as connection
+
+    return connection(db, read_only)
+
+
+@dataclass
+class ExportResult:
+    """What ``write_export`` wrote: the audience file and, when there was an earlier export
+    of the same lineage to the same platform, its adds and removes files."""
+
+    export_id: int
+    platform: str
+    path: Path
+    sha256: str
+    n_rows: int
+    n_excluded: int
+    excluded: dict[str, int]
+    warnings: list[str] = field(default_factory=list)
+    previous_export_id: int | None = None
+    adds_path: Path | None = None
+    adds_sha256: str | None = None
+    n_adds: int | None = None
+    removes_path: Path | None = None
+    removes_sha256: str | None = None
+    n_removes: int | None = None
+    removes_without_identifier: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-friendly (paths as text)."""
+        return {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(self).items()}
+
+
+def delta_paths(out_path: str | os.PathLike) -> tuple[Path, Path]:
+    """Where the adds and removes files of ``out_path`` go: ``aud.csv`` -> ``aud.adds.csv``, ``aud.removes.csv``."""
+    out = Path(out_path)
+    return (out.with_name(f"{out.stem}.adds{out.suffix}"), out.with_name(f"{out.stem}.removes{out.suffix}"))
+
+
+def _write_temp(folder: Path, payload: bytes) -> Path:
+    handle = tempfile.NamedTemporaryFile(dir=folder, prefix=".export-", suffix=".tmp", delete=False)
+    try:
+        with handle:
+            handle.write(payload)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except BaseException:
+        Path(handle.name).unlink(missing_ok=True)
+        raise
+    return Path(handle.name)
+
+
+class _FileSwap:
+    """Moves finished temporary files into place, and undoes it all on failure."""
+
+    def __init__(self) -> None:
+        self.installed: list[tuple[Path, Path | None]] = []  # (final, backup of what it replaced)
+
+    def install(self, temp: Path, final: Path) -> None:
+        backup = None
+        if final.exists():
+            backup = final.with_name(f".{final.name}.{os.getpid()}.replaced")
+            os.replace(final, backup)
+        try:
+            os.replace(temp, final)
+        except BaseException:
+            if backup is not None:
+                os.replace(backup, final)
+            raise
+        self.installed.append((final, backup))
+
+    def undo(self) -> None:
+        for final, backup in reversed(self.installed):
+            with contextlib.suppress(OSError):
+                final.unlink(missing_ok=True)
+                if backup is not None:
+                    os.replace(backup, final)
+        self.installed.clear()
+
+    def commit(self) -> None:
+        for _, backup in self.installed:
+            if backup is not None:
+                backup.unlink(missing_ok=True)
+
+
+def _check_unchanged(con: duckdb.DuckDBPyConnection, plan: ExportPlan) -> None:
+    from . import export  # export.py imports this module at its end
+
+    segments = export._segments(con, plan.run_id, plan.segment_ids)
+    candidates = export._candidates(con, plan.run_id, plan.run_date, segments)
+    previous = export._previous(con, plan.platform, plan.lineage_key)
+    if export._fingerprint(candidates, previous) != plan.fingerprint:
+        raise InputError("the segment members or names, their contact data or consent, or the earlier exports "
+                         "changed since this export was planned; plan it again (nothing was written)")
+
+
+def _audit(con: duckdb.DuckDBPyConnection, plan: ExportPlan, export_id: int, kind: str, path: Path,
+           digest: str, n_rows: int, excluded: dict[str, int], parent: int | None, at: datetime) -> None:
+    con.execute(load_query("export_insert"), {
+        "export_id": export_id, "created_at": at, "run_id": plan.run_id,
+        "segment_id": plan.segment_ids[0], "platform": plan.platform, "n_rows": n_rows,
+        "n_excluded": int(sum(excluded.values())), "path": str(path), "sha256": digest,
+        "excluded_by_reason": json.dumps(excluded), "kind": kind, "lineage_key": plan.lineage_key,
+        "segment_ids": json.dumps(plan.segment_ids), "parent_export_id": parent,
+        "previous_export_id": plan.previous_export_id,
+        "options": json.dumps({**plan.options, "warnings": plan.warnings}),
+    })
+
+
+def write_export(db: Any, plan: ExportPlan, out_path: str | os.PathLike, *,
+                 overwrite: bool = False) -> ExportResult:
+    """Write ``plan``'s file to ``out_path`` atomically, with its audit row (and delta files).
+
+    Raises InputError when the plan was refused, a file exists and ``overwrite`` is
+    False, or the data changed since the plan was made; nothing is written then.
+    """
+    if not plan.ok:
+        raise InputError(f"export refused: {plan.refusal}")
+    out = Path(out_path).expanduser().absolute()
+    if out.is_dir():
+        raise InputError(f"--out {out} is a folder; give a file name such as {out / plan.filename}")
+    adds_path, removes_path = delta_paths(out)
+    files: dict[str, Path] = {"full": out}
+    if plan.has_delta:
+        files.update(adds=adds_path, removes=removes_path)
+    existing = [str(p) for p in files.values() if p.exists()]
+    if existing and not overwrite:
+        raise InputError(f"{', '.join(existing)} already exists; choose another --out or pass --force to replace it")
+    payloads = {kind: plan.to_bytes(kind) for kind in files}
+    digests = {kind: hashlib.sha256(data).hexdigest() for kind, data in payloads.items()}
+    counts = {"full": plan.n_rows, "adds": len(plan.adds) if plan.adds is not None else 0,
+              "removes": len(plan.removes) if plan.removes is not None else 0}
+    excluded = {"full": plan.excluded, "adds": {},
+                "removes": {"no_identifier": plan.removes_without_identifier}}
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    temps: dict[str, Path] = {}
+    swap = _FileSwap()
+    try:
+        for kind, data in payloads.items():
+            temps[kind] = _write_temp(out.parent, data)
+        with _connection(db, read_only=False) as con:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                _check_unchanged(con, plan)
+                export_id = int(fetch_row(con, "export_next_id")[0])
+                at = datetime.now()
+                ids = {"full": export_id, "adds": export_id + 1, "removes": export_id + 2}
+                for kind, path in files.items():
+                    _audit(con, plan, ids[kind], kind, path, digests[kind], counts[kind], excluded[kind],
+                           None if kind == "full" else export_id, at)
+                con.register("staged_export_members", pd.DataFrame({"customer_id": plan.customer_ids.astype(str)}))
+                con.execute(load_query("export_members_insert"), {"export_id": export_id})
+                for kind, path in files.items():
+                    swap.install(temps[kind], path)
+                    del temps[kind]  # moved into place: no temporary file left to clean up
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                swap.undo()
+                raise
+            finally:
+                with contextlib.suppress(Exception):
+                    con.unregister("staged_export_members")
+        swap.commit()
+    finally:
+        for temp in temps.values():
+            temp.unlink(missing_ok=True)
+
+    return ExportResult(
+        export_id=export_id, platform=plan.platform, path=out, sha256=digests["full"],
+        n_rows=plan.n_rows, n_excluded=plan.n_excluded, excluded=dict(plan.excluded),
+        warnings=list(plan.warnings), previous_export_id=plan.previous_export_id,
+        adds_path=files.get("adds"), adds_sha256=digests.get("adds"),
+        n_adds=counts["adds"] if plan.has_delta else None,
+        removes_path=files.get("removes"), removes_sha256=digests.get("removes"),
+        n_removes=counts["removes"] if plan.has_delta else None,
+        removes_without_identifier=plan.removes_without_identifier,
+    )
+
+
+_LIST_COLUMNS = ["export_id", "created_at", "run_id", "segment_id", "segment_ids", "lineage_key", "platform",
+                 "kind", "n_rows", "n_excluded", "excluded_by_reason", "path", "sha256", "parent_export_id",
+                 "previous_export_id", "options"]
+
+
+def list_exports(db: Any = None) -> pd.DataFrame:
+    """The audit history, newest first: one row per written file (kind full, adds or removes),
+    with ``excluded_by_reason``, ``segment_ids`` and ``options`` as Python objects."""
+    with _connection(db, read_only=True) as con:
+        try:
+            frame = con.execute(load_query("export_list")).df()
+        except (duckdb.CatalogException, duckdb.BinderException):
+            return pd.DataFrame(columns=_LIST_COLUMNS)  # schema 1 (read-only, never migrated): no exports
+    for column in _JSON_COLUMNS:
+        frame[column] = frame[column].map(lambda v: json.loads(v) if isinstance(v, str) else v)
+    return frame
