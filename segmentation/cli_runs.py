@@ -22,6 +22,11 @@ def parse_date(value: str, option: str) -> date:
         raise InputError(f"{option} {value!r} is not a date; use YYYY-MM-DD (e.g. 2025-12-31)") from None
 
 
+REFIT_HELP = ("Fit new models even when the previous snapshot's models still explain the data "
+              "(by default they are reused unless drift is detected; see README, Snapshots).")
+REFIT_EVERY_HELP = "Refit once the models are this many snapshots old, drift or not (default: only on drift)."
+
+
 def _segment_table(frame) -> None:
     if frame.empty:
         typer.echo("no segments")
@@ -43,17 +48,24 @@ def run(
     min_cluster_share: float = typer.Option(
         0.01, min=0.0001, max=0.5, help="Smallest segment as a share of the fitted sample."
     ),
+    refit: bool = typer.Option(False, "--refit", help=REFIT_HELP),
+    refit_every: Optional[int] = typer.Option(None, "--refit-every", min=1, help=REFIT_EVERY_HELP),
+    again: bool = typer.Option(False, "--again", help="Compute another snapshot even if the date has one."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
 ) -> None:
-    """One snapshot: features, fit, assign, profile, track vs the previous snapshot, store."""
-    from .snapshot import SnapshotParams, run_snapshot
+    """One snapshot: features, fit (or reuse the last models), assign, profile, track, store."""
+    from .snapshot import SnapshotParams, existing_run, run_snapshot
 
     params = SnapshotParams(
         window_days=window_days, seed=seed, fit_sample_size=fit_sample,
-        min_cluster_share=min_cluster_share,
+        min_cluster_share=min_cluster_share, refit=refit, refit_every=refit_every,
     )
-    document = run_snapshot(db(), parse_date(as_of, "--as-of"), params, progress=step,
-                            progress_bar=sys.stderr.isatty())
+    when = parse_date(as_of, "--as-of")
+    previous = existing_run(db(), when, window_days)
+    if previous is not None and not again:
+        raise InputError(f"run {previous} already covers {when} with a {window_days}-day window "
+                         f"(see `segments --run {previous}`); add --again to compute another one")
+    document = run_snapshot(db(), when, params, progress=step, progress_bar=sys.stderr.isatty())
 
     def human() -> None:
         typer.echo(
@@ -92,10 +104,19 @@ def segments(
     run_id: Optional[int] = typer.Option(None, "--run", help="Run id (default: the latest run)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
 ) -> None:
-    """List the segments of a run."""
+    """List the segments of a run (emerged ones with their sources and growth since)."""
+    from .tracking import emerging_alerts
+
     with store.connect(db(), read_only=True) as con:
         frame = results.list_segments(con, run_id)
-    emit(results.records(frame), as_json, lambda: _segment_table(frame))
+        history = results.segment_history(con)
+    alerts = {a["segment_id"]: a for a in emerging_alerts(history, frame["run_id"].unique().tolist())}
+    documents = results.records(frame)
+    for document in documents:
+        alert = alerts.get(document["segment_id"])
+        document["sources"] = alert["sources"] if alert else None
+        document["growth"] = alert["growth"] if alert else None
+    emit(documents, as_json, lambda: _segment_table(frame))
 
 
 @command
@@ -143,16 +164,28 @@ def timeline(
     every: int = typer.Option(30, "--every", help="Days between snapshots."),
     window_days: int = typer.Option(90, min=1, max=3650, help="Look-back window in days."),
     seed: int = typer.Option(0, help="Random seed."),
+    fit_sample: int = typer.Option(50_000, min=100, help="Customers used to fit UMAP/HDBSCAN."),
+    min_cluster_share: float = typer.Option(
+        0.01, min=0.0001, max=0.5, help="Smallest segment as a share of the fitted sample."
+    ),
+    refit: bool = typer.Option(False, "--refit", help=REFIT_HELP),
+    refit_every: Optional[int] = typer.Option(None, "--refit-every", min=1, help=REFIT_EVERY_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
 ) -> None:
     """A series of snapshots, each tracked against the previous one (existing dates are skipped)."""
     from .snapshot import SnapshotParams, run_timeline
 
+    params = SnapshotParams(window_days=window_days, seed=seed, fit_sample_size=fit_sample,
+                            min_cluster_share=min_cluster_share, refit=refit, refit_every=refit_every)
+    from .tracking import emerging_alerts
+
     document = run_timeline(
-        db(), parse_date(start, "--start"), parse_date(end, "--end"), every,
-        SnapshotParams(window_days=window_days, seed=seed), progress=step,
+        db(), parse_date(start, "--start"), parse_date(end, "--end"), every, params, progress=step,
         progress_bar=sys.stderr.isatty(),
     )
+    with store.connect(db(), read_only=True) as con:
+        history = results.segment_history(con)
+    document["emerging_alerts"] = emerging_alerts(history, [s["run_id"] for s in document["snapshots"]])
 
     def human() -> None:
         for snap in document["snapshots"]:
@@ -162,5 +195,11 @@ def timeline(
             counts = snap["metrics"].get("tracking", {}).get("counts", {})
             changes = ", ".join(f"{v} {k}" for k, v in sorted(counts.items()))
             typer.echo(f"{snap['as_of']}: run {snap['run_id']}, {snap['n_segments']} segments ({changes})")
+        for alert in document["emerging_alerts"]:
+            path = " → ".join(f"{g['share']:.1%}" for g in alert["growth"])
+            sources = ", ".join(f"{s['source']} {s['share']:.0%}" for s in alert["sources"][:3])
+            typer.echo(f"emerged {alert['as_of']}: {alert['name'] or alert['suggested_name']} "
+                       f"({alert['size']:,}, {alert['share']:.1%}{' → ' + path if path else ''}; "
+                       f"from {sources or 'unknown'}); {', '.join(alert['top_traits'][:3])}")
 
     emit(document, as_json, human)

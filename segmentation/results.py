@@ -155,6 +155,13 @@ def list_segments(con: duckdb.DuckDBPyConnection, run_id: int | None = None) -> 
     return frame
 
 
+def segment_history(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Every segment of every complete run, oldest snapshot first (profile parsed)."""
+    frame = _frame(con, "segments_history")
+    frame["profile"] = frame["profile"].map(lambda p: json.loads(p) if isinstance(p, str) else p)
+    return frame
+
+
 def name_segment(
     con: duckdb.DuckDBPyConnection,
     run_id: int,

@@ -8,9 +8,9 @@ database while a snapshot is being computed.
 
 from __future__ import annotations
 
+import json
 import shutil
 import time
-import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -24,7 +24,7 @@ from .errors import InputError, WorkbenchError
 from .queries import load_query
 
 __all__ = ["SnapshotParams", "run_snapshot", "run_timeline", "timeline_dates", "assign_customers",
-           "snapshot_inputs", "clustering_frame", "make_pipeline"]
+           "snapshot_inputs", "clustering_frame", "make_pipeline", "fit_or_reuse", "existing_run"]
 
 Progress = Optional[Callable[[str], None]]
 MONEY_AND_COUNT_KINDS = ("count", "money", "days")
@@ -48,6 +48,10 @@ class SnapshotParams:
     # segments should be found on. Measured on the demo (20k, last day): ARI 0.939 -> 0.979.
     profile_only_features: tuple = ("monetary", "n_purchases", "purchase_interval_days")
     extra: dict = field(default_factory=dict)
+    # Model reuse (see segmentation/drift.py): refit=True always fits new models; refit_every=N
+    # refits once the models are N snapshots old even without drift (None: only on drift).
+    refit: bool = False
+    refit_every: Optional[int] = None
 
 
 def _say(progress: Progress, message: str) -> None:
@@ -90,6 +94,70 @@ def make_pipeline(table, params: SnapshotParams):
     )
 
 
+def _previous_models(db: Any, as_of: date, params: SnapshotParams, features: pd.DataFrame):
+    """The previous snapshot's model state when it may be reused, else ``(None, reason)``."""
+    from . import drift
+
+    with store.connect(db, read_only=True) as con:
+        previous = results.previous_run(con, as_of)
+        run = results.get_run(con, previous["run_id"]) if previous else None
+    if run is None:
+        return None, "first snapshot"
+    wanted = drift.comparable_params(json.loads(json.dumps(asdict(params), default=str)))
+    stored = drift.comparable_params({k: run["params"].get(k) for k in asdict(params)})
+    state = run["metrics"].get("model")
+    if params.refit:
+        return None, "refit requested"
+    if int(run["window_days"]) != params.window_days or stored != wanted:
+        return None, f"parameters differ from run {run['run_id']}"
+    if list(run["params"].get("clustering_features", [])) != list(map(str, features.columns)):
+        return None, f"the features differ from run {run['run_id']}'s"
+    if not state or not run["model_path"] or not Path(run["model_path"]).is_dir():
+        return None, f"run {run['run_id']} has no reusable models"
+    if params.refit_every is not None and int(state.get("age", 0)) + 1 >= params.refit_every:
+        return None, f"models are {int(state.get('age', 0)) + 1} snapshots old (refit_every={params.refit_every})"
+    if state.get("from_run") is None:  # fitted by that run itself
+        state = {**state, "from_run": int(run["run_id"])}
+    return (run, state), None
+
+
+def fit_or_reuse(db: Any, as_of: date, features: pd.DataFrame, pipeline, params: SnapshotParams,
+                 progress: Progress = None, callbacks: Sequence = (), progress_bar: bool = False):
+    """Score with the previous snapshot's models when no drift calls for a refit, else fit ``pipeline``.
+
+    Returns ``(pipeline, scores, decision)``: ``scores`` has segment_id, probability,
+    x, y, reconstruction_error per row of ``features``; ``decision`` a
+    :class:`segmentation.drift.ModelDecision` (see that module for the rules).
+    """
+    from . import drift
+    from .pipeline import SegmentationPipeline
+
+    found, reason = _previous_models(db, as_of, params, features)
+    if found is not None:
+        run, state = found
+        _say(progress, f"drift check: scoring {len(features):,} customers with the models of run {run['run_id']} …")
+        previous = SegmentationPipeline.load(run["model_path"])
+        scores = previous.assign(features)
+        decision = drift.assess(scores, state, params.min_cluster_share)
+        _say(progress, f"  {'refit: ' if decision.refit else ''}{'; '.join(decision.reasons)}")
+        if not decision.refit:
+            return previous, scores.reset_index(drop=True), decision
+        reason = "; ".join(decision.reasons)
+    else:
+        _say(progress, f"fitting new models ({reason})")
+    _say(progress, f"training: autoencoder on {len(features):,} customers × {features.shape[1]} features …")
+    pipeline.fit(features, callbacks=callbacks, progress_bar=progress_bar,
+                 on_step=lambda name: _say(progress, f"  {name} …"))
+    scores = pd.DataFrame({"segment_id": pipeline.labels_, "probability": pipeline.probabilities_,
+                           "x": pipeline.map_embedding_[:, 0], "y": pipeline.map_embedding_[:, 1],
+                           "reconstruction_error": pipeline.reconstruction_error_})
+    threshold, noise = drift.baseline_of(pipeline.labels_, pipeline.reconstruction_error_)
+    decision = drift.ModelDecision(refit=True, reasons=[reason], from_run=None, age=0,
+                                   novelty_threshold=threshold, baseline_noise_share=noise,
+                                   novelty_share=1.0 - drift.NOVELTY_QUANTILE, noise_share=noise)
+    return pipeline, scores, decision
+
+
 def run_snapshot(
     db: Any,
     as_of: date,
@@ -122,30 +190,24 @@ def run_snapshot(
         _say(progress, f"  note: {note}")
     t = lap("features", t)
     features = clustering_frame(table, params)
-    _say(progress, f"training: autoencoder on {len(features):,} customers × {features.shape[1]} features …")
-    pipeline = make_pipeline(table, params)
-    pipeline.fit(features, callbacks=callbacks, progress_bar=progress_bar,
-                 on_step=lambda name: _say(progress, f"  {name} …"))
+    pipeline, scores, decision = fit_or_reuse(db, as_of, features, make_pipeline(table, params), params,
+                                              progress, callbacks, progress_bar)
     t = lap("fit", t)
 
-    assignments = pd.DataFrame(
-        {
-            "customer_id": table.frame.index.astype(str),
-            "segment_id": pipeline.labels_.astype(int),
-            "probability": pipeline.probabilities_.astype(float),
-            "x": pipeline.map_embedding_[:, 0].astype(float),
-            "y": pipeline.map_embedding_[:, 1].astype(float),
-            "reconstruction_error": pipeline.reconstruction_error_.astype(float),
-        }
-    )
-    _say(progress, f"clustering: {pipeline.n_segments_} segments, noise {pipeline.noise_share_:.1%}")
+    assignments = pd.DataFrame({"customer_id": table.frame.index.astype(str), **{
+        column: scores[column].to_numpy(dtype=int if column == "segment_id" else float)
+        for column in ("segment_id", "probability", "x", "y", "reconstruction_error")}})
+    labels = assignments["segment_id"].to_numpy()
+    n_segments, noise_share = int(len(np.unique(labels[labels >= 0]))), float(np.mean(labels == -1))
+    _say(progress, f"clustering: {n_segments} segments, noise {noise_share:.1%}")
 
     _say(progress, "profiles: traits, KPIs and suggested names …")
     segments = profile_segments(table, assignments)
     t = lap("profiles", t)
 
     truth_aligned = truth.reindex(table.frame.index).fillna("(unknown)") if truth is not None else None
-    metrics = quality_report(pipeline, features, truth=truth_aligned, labels=pipeline.labels_)
+    metrics = quality_report(pipeline, features, truth=truth_aligned, labels=labels)
+    metrics["model"] = decision.to_dict()
     t = lap("metrics", t)
 
     _say(progress, "tracking: comparing with the previous snapshot …")
@@ -156,15 +218,15 @@ def run_snapshot(
 
     models_root = store.models_dir(db)
     models_root.mkdir(parents=True, exist_ok=True)
-    tmp_models = models_root / f".tmp-{uuid.uuid4().hex}"
+    tmp_models = results.model_staging_dir(models_root)
     try:
         pipeline.save(tmp_models)
         run_row = {
             "as_of": as_of,
             "window_days": params.window_days,
             "n_customers": len(assignments),
-            "n_segments": int(pipeline.n_segments_),
-            "noise_share": float(pipeline.noise_share_),
+            "n_segments": n_segments,
+            "noise_share": noise_share,
             "params": {**asdict(params), "feature_names": list(table.frame.columns),
                        "clustering_features": list(pipeline.feature_names_in_),
                        "feature_notes": table.notes},
@@ -188,8 +250,8 @@ def run_snapshot(
         "as_of": as_of.isoformat(),
         "window_days": params.window_days,
         "n_customers": len(assignments),
-        "n_segments": int(pipeline.n_segments_),
-        "noise_share": float(pipeline.noise_share_),
+        "n_segments": n_segments,
+        "noise_share": noise_share,
         "metrics": metrics,
         "timings": timings,
         "seconds": round(seconds, 2),
@@ -262,6 +324,13 @@ def assign_customers(
     }
 
 
+def existing_run(db: Any, as_of: date, window_days: int) -> int | None:
+    """The complete run for ``as_of`` with this window, if there is one."""
+    with store.connect(db, read_only=True) as con:
+        row = store.fetch_row(con, "run_at_date", {"as_of": as_of, "window_days": window_days})
+    return int(row[0]) if row else None
+
+
 def timeline_dates(start: date, end: date, every_days: int) -> list[date]:
     """Snapshot dates from ``start`` to ``end`` (inclusive) every ``every_days`` days."""
     from datetime import timedelta
@@ -295,11 +364,10 @@ def run_timeline(
     dates = timeline_dates(start, end, every_days)
     snapshots = []
     for index, when in enumerate(dates, start=1):
-        with store.connect(db, read_only=True) as con:
-            existing = store.fetch_row(con, "run_at_date", {"as_of": when, "window_days": params.window_days})
-        if existing:
-            _say(progress, f"[{index}/{len(dates)}] {when}: run {existing[0]} exists, skipped")
-            snapshots.append({"as_of": when.isoformat(), "run_id": int(existing[0]), "skipped": True})
+        existing = existing_run(db, when, params.window_days)
+        if existing is not None:
+            _say(progress, f"[{index}/{len(dates)}] {when}: run {existing} exists, skipped")
+            snapshots.append({"as_of": when.isoformat(), "run_id": existing, "skipped": True})
             continue
         _say(progress, f"[{index}/{len(dates)}] snapshot {when}")
         document = run_snapshot(db, when, params, progress=progress, progress_bar=progress_bar)

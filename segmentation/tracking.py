@@ -19,7 +19,7 @@ except :func:`track_snapshot`, which reads the previous run.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
@@ -35,6 +35,7 @@ __all__ = [
     "track_snapshot",
     "customer_flows",
     "sizes_over_time",
+    "emerging_alerts",
 ]
 
 NOISE = -1
@@ -297,3 +298,40 @@ def sizes_over_time(segments: pd.DataFrame) -> pd.DataFrame:
     frame["share"] = frame["size"] / frame.groupby("as_of")["size"].transform("sum")
     columns = ["as_of", "lineage_id", "label", "size", "share", "transition"]
     return frame[columns].sort_values(["as_of", "lineage_id"]).reset_index(drop=True)
+
+
+def emerging_alerts(history: pd.DataFrame, run_ids: Sequence[int] | None = None) -> list[dict]:
+    """One alert per emerged segment: size, growth over the following snapshots, sources, traits.
+
+    ``history``: stored segments of all runs (``results.segment_history``: run_id,
+    as_of, n_customers, segment_id, lineage_id, size, name, suggested_name,
+    transition, profile). ``run_ids`` limits the alerts to segments that emerged
+    in those runs. ``growth`` follows the lineage through the later snapshots
+    (``share`` of that snapshot's customers; ``transition`` there).
+    """
+    frame = history[history["segment_id"] != NOISE]
+    emerged = frame[frame["transition"] == "emerged"]
+    if run_ids is not None:
+        emerged = emerged[emerged["run_id"].isin(list(run_ids))]
+    alerts = []
+    for row in emerged.itertuples(index=False):
+        profile = row.profile if isinstance(row.profile, dict) else {}
+        later = frame[(frame["lineage_id"] == row.lineage_id) & (frame["as_of"] > row.as_of)]
+        later = later.groupby(["as_of", "run_id", "n_customers"], as_index=False).agg(
+            size=("size", "sum"), transition=("transition", "first"))
+        growth = [{"as_of": str(g.as_of), "run_id": int(g.run_id), "size": int(g.size),
+                   "share": float(g.size / g.n_customers) if g.n_customers else None,
+                   "transition": g.transition} for g in later.itertuples(index=False)]
+        share = float(row.size / row.n_customers) if row.n_customers else None
+        alerts.append({
+            "run_id": int(row.run_id), "as_of": str(row.as_of), "segment_id": int(row.segment_id),
+            "lineage_id": int(row.lineage_id),
+            "name": row.name if isinstance(row.name, str) else None,
+            "suggested_name": row.suggested_name,
+            "size": int(row.size), "share": share,
+            "growth": growth,
+            "latest_share": growth[-1]["share"] if growth else share,
+            "sources": profile.get("sources", []),
+            "top_traits": profile.get("top_traits", []),
+        })
+    return alerts

@@ -96,6 +96,7 @@ def test_assign_in_new_process_agrees(stored_run, tmp_path):
     (["run", "--as-of", "2031-02-30"], 2, "is not a date"),
     (["run", "--as-of", "2030-01-01"], 2, "2030-01-01"),
     (["assign", "--run", "42"], 4, "no run 42"),
+    (["run", "--as-of", "2025-04-30", "--window-days", "60"], 2, "run 1 already covers 2025-04-30"),
     (["ingest", "missing-file.csv"], 4, "missing-file.csv"),
 ])
 def test_errors_are_one_line_without_traceback(stored_run, args, code, fragment):
@@ -106,6 +107,14 @@ def test_errors_are_one_line_without_traceback(stored_run, args, code, fragment)
     errors = [line for line in lines if line.startswith("error: ")]
     assert len(errors) == 1 and errors[0] == lines[-1] and fragment in errors[0]
     assert "Traceback" not in result.stderr and result.stdout == ""
+
+
+def test_running_a_covered_date_again_adds_no_run(stored_run):
+    db, _, _ = stored_run
+    before = json.loads(cli(db, "runs", "--json").stdout)
+    result = cli(db, "run", "--as-of", "2025-04-30", "--window-days", "60", check=False)
+    assert result.returncode == 2 and "--again" in result.stderr
+    assert json.loads(cli(db, "runs", "--json").stdout) == before
 
 
 def test_too_few_customers_is_a_clear_error(tmp_path):

@@ -1,0 +1,102 @@
+"""Keeping consecutive snapshots comparable: reuse the previous models unless the data drifted.
+
+Refitting the whole pipeline at every snapshot re-draws the segment borders
+each time (a new autoencoder, a new UMAP layout, a new HDBSCAN tree), so an
+unchanged population can appear to split or merge. A snapshot therefore first
+scores its customers with the models of the previous snapshot and keeps them
+when they still explain the data; it refits only when drift calls for it:
+
+* **novelty** — the share of customers whose reconstruction error is above the
+  99th percentile seen when the models were fitted. The autoencoder learned the
+  behaviour that existed then; customers it can no longer reconstruct behave in
+  a new way. By construction about 1 % are above it without drift, so the
+  *excess* over that is what is new.
+* **noise** — the share of customers HDBSCAN cannot place, against the noise
+  share when the models were fitted.
+
+When either excess reaches ``min_cluster_share`` — as many customers as the
+smallest segment the run may find — a new segment could be forming, and the
+models are refitted. Changed features or parameters always refit; so does the
+user (``run --refit``) or an age limit (``refit_every`` snapshots).
+
+The baselines (error threshold, noise share) are those of the run that *fitted*
+the models and are carried along while they are reused, so slow drift adds up
+instead of being compared with itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Optional
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["NOVELTY_QUANTILE", "ModelDecision", "baseline_of", "assess", "comparable_params"]
+
+_EPS = 1e-9  # shares are ratios of counts: compare without floating-point misses at the boundary
+NOVELTY_QUANTILE = 0.99  # reconstruction-error quantile that marks "not explained" at fit time
+
+# Parameters that do not change the models (a reused model stays valid when only these differ).
+_NOT_MODEL_PARAMS = ("refit", "refit_every")
+
+
+@dataclass
+class ModelDecision:
+    """Why a snapshot refitted its models or reused the previous ones (stored in run metrics)."""
+
+    refit: bool
+    reasons: list[str] = field(default_factory=list)
+    from_run: Optional[int] = None  # the run whose models were fitted (itself when refit)
+    age: int = 0  # snapshots since the models were fitted
+    novelty_threshold: Optional[float] = None
+    baseline_noise_share: Optional[float] = None
+    novelty_share: Optional[float] = None
+    noise_share: Optional[float] = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def comparable_params(params: dict) -> dict:
+    """The snapshot parameters that define the models (a reused model must match them)."""
+    return {k: v for k, v in params.items() if k not in _NOT_MODEL_PARAMS}
+
+
+def baseline_of(labels: np.ndarray, errors: np.ndarray) -> tuple[float, float]:
+    """``(novelty_threshold, noise_share)`` of a freshly fitted snapshot."""
+    errors = np.asarray(errors, dtype=np.float64)
+    threshold = float(np.quantile(errors, NOVELTY_QUANTILE)) if len(errors) else float("inf")
+    return threshold, float(np.mean(np.asarray(labels) == -1)) if len(labels) else 0.0
+
+
+def assess(scores: pd.DataFrame, previous: dict, min_cluster_share: float) -> ModelDecision:
+    """Decide whether the previous snapshot's models still explain ``scores``.
+
+    ``scores``: the current customers scored with the previous models (columns
+    ``segment_id`` and ``reconstruction_error``). ``previous``: the previous
+    run's stored ``metrics["model"]`` (see :class:`ModelDecision`).
+    """
+    threshold = float(previous["novelty_threshold"])
+    base_noise = float(previous["baseline_noise_share"])
+    novelty = float(np.mean(scores["reconstruction_error"].to_numpy() > threshold)) if len(scores) else 0.0
+    noise = float(np.mean(scores["segment_id"].to_numpy() == -1)) if len(scores) else 0.0
+    novelty_excess = novelty - (1.0 - NOVELTY_QUANTILE)
+    reasons = []
+    if novelty_excess + _EPS >= min_cluster_share:
+        reasons.append(f"{novelty:.1%} of customers are not explained by the models "
+                       f"(reconstruction error above the fit's {NOVELTY_QUANTILE:.0%} quantile; "
+                       f"{1 - NOVELTY_QUANTILE:.0%} expected)")
+    if noise - base_noise + _EPS >= min_cluster_share:
+        reasons.append(f"noise grew from {base_noise:.1%} to {noise:.1%}")
+    return ModelDecision(
+        refit=bool(reasons),
+        reasons=reasons or [f"no drift: {novelty:.1%} unexplained, noise {noise:.1%} "
+                            f"(fit: {base_noise:.1%}); models of run {previous['from_run']} reused"],
+        from_run=int(previous["from_run"]),
+        age=int(previous.get("age", 0)) + 1,
+        novelty_threshold=threshold,
+        baseline_noise_share=base_noise,
+        novelty_share=novelty,
+        noise_share=noise,
+    )

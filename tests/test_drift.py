@@ -1,0 +1,92 @@
+"""Model reuse between snapshots: the drift rules and emerging-segment alerts."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from segmentation import drift
+from segmentation.tracking import emerging_alerts
+
+FITTED = {"from_run": 3, "age": 0, "novelty_threshold": 1.0, "baseline_noise_share": 0.02}
+
+
+def _scores(n: int, unexplained: int, noise: int) -> pd.DataFrame:
+    errors = np.full(n, 0.5)
+    errors[:unexplained] = 2.0
+    segments = np.zeros(n, dtype=int)
+    segments[n - noise:] = -1
+    return pd.DataFrame({"segment_id": segments, "reconstruction_error": errors})
+
+
+def test_baseline_is_the_fit_quantile_and_noise_share():
+    errors = np.arange(1, 1001, dtype=float)
+    labels = np.r_[np.full(950, 0), np.full(50, -1)]
+    threshold, noise = drift.baseline_of(labels, errors)
+    assert threshold == pytest.approx(np.quantile(errors, 0.99))
+    assert noise == pytest.approx(0.05)
+
+
+def test_no_drift_reuses_the_models_and_ages_them():
+    decision = drift.assess(_scores(10_000, unexplained=150, noise=250), FITTED, min_cluster_share=0.01)
+    assert not decision.refit
+    assert decision.from_run == 3 and decision.age == 1
+    assert decision.novelty_share == pytest.approx(0.015) and decision.noise_share == pytest.approx(0.025)
+    assert "reused" in decision.reasons[0]
+
+
+def test_unexplained_customers_as_many_as_a_segment_refit():
+    # 1 % above the 99th percentile is expected; 1 % more is a possible new segment.
+    decision = drift.assess(_scores(10_000, unexplained=200, noise=0), FITTED, min_cluster_share=0.01)
+    assert decision.refit and "not explained" in decision.reasons[0]
+    assert not drift.assess(_scores(10_000, unexplained=199, noise=0), FITTED, min_cluster_share=0.01).refit
+
+
+def test_noise_growth_of_a_segment_refits():
+    decision = drift.assess(_scores(10_000, unexplained=0, noise=400), FITTED, min_cluster_share=0.02)
+    assert decision.refit and decision.reasons == ["noise grew from 2.0% to 4.0%"]
+    assert not drift.assess(_scores(10_000, unexplained=0, noise=399), FITTED, min_cluster_share=0.02).refit
+
+
+def test_comparable_params_ignore_the_refit_policy_only():
+    a = {"window_days": 90, "seed": 0, "refit": True, "refit_every": 3}
+    assert drift.comparable_params(a) == {"window_days": 90, "seed": 0}
+
+
+def _history() -> pd.DataFrame:
+    rows = [
+        # run, as_of, n, segment, lineage, size, transition, profile
+        (1, date(2025, 3, 31), 1000, 0, 1, 600, "new", {}),
+        (1, date(2025, 3, 31), 1000, 1, 2, 400, "new", {}),
+        (2, date(2025, 4, 30), 1000, 0, 1, 560, "survived", {}),
+        (2, date(2025, 4, 30), 1000, 1, 2, 390, "survived", {}),
+        (2, date(2025, 4, 30), 1000, 2, 3, 50, "emerged",
+         {"sources": [{"source": "new customers", "customers": 30, "share": 0.6},
+                      {"source": "segment 0", "customers": 20, "share": 0.4}],
+          "top_traits": ["4.0× more social", "buys mostly at night"]}),
+        (3, date(2025, 5, 31), 1100, 0, 1, 560, "survived", {}),
+        (3, date(2025, 5, 31), 1100, 1, 2, 430, "survived", {}),
+        (3, date(2025, 5, 31), 1100, 2, 3, 110, "survived", {}),
+    ]
+    frame = pd.DataFrame(rows, columns=["run_id", "as_of", "n_customers", "segment_id", "lineage_id", "size",
+                                        "transition", "profile"])
+    frame["name"] = None
+    frame["suggested_name"] = "Social night owls"
+    return frame
+
+
+def test_emerging_alert_has_size_growth_sources_and_traits():
+    alerts = emerging_alerts(_history())
+    assert len(alerts) == 1
+    alert = alerts[0]
+    assert (alert["run_id"], alert["segment_id"], alert["lineage_id"]) == (2, 2, 3)
+    assert alert["size"] == 50 and alert["share"] == pytest.approx(0.05)
+    assert alert["growth"] == [{"as_of": "2025-05-31", "run_id": 3, "size": 110, "share": pytest.approx(0.1),
+                                "transition": "survived"}]
+    assert alert["latest_share"] == pytest.approx(0.1)
+    assert [s["source"] for s in alert["sources"]] == ["new customers", "segment 0"]
+    assert alert["top_traits"][0] == "4.0× more social"
+    assert emerging_alerts(_history(), run_ids=[3]) == []
