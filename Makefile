@@ -13,7 +13,7 @@ export NUMBA_CACHE_DIR := $(CURDIR)/.cache/numba
 export SEGMENTATION_DB ?= $(DB)
 export PYTHONDONTWRITEBYTECODE :=
 
-.PHONY: run test setup demo clean-venv
+.PHONY: run test setup demo clean-venv audit deps-check
 
 setup: $(STAMP)
 
@@ -35,3 +35,23 @@ test: $(STAMP)
 
 clean-venv:
 	rm -rf $(VENV)
+
+# Known vulnerabilities in the pinned requirements (pip-audit queries the PyPI/OSV advisories,
+# so it needs the network); runs only where pip-audit is installed.
+audit: $(STAMP)
+	@if $(BIN)/python -m pip_audit --version >/dev/null 2>&1; then \
+		$(BIN)/python -m pip_audit --strict -r requirements.txt; \
+	elif command -v pip-audit >/dev/null 2>&1; then \
+		pip-audit --strict -r requirements.txt; \
+	else \
+		echo "pip-audit is not installed: run '$(BIN)/python -m pip install pip-audit' (needs the network), then 'make audit'"; \
+	fi
+
+# The requirements install from scratch into a throw-away venv, and pip finds no conflicts there.
+DEPS_CHECK_VENV := .cache/deps-check
+deps-check:
+	rm -rf $(DEPS_CHECK_VENV)
+	$(PYTHON) -m venv $(DEPS_CHECK_VENV)
+	$(DEPS_CHECK_VENV)/bin/python -m pip install --disable-pip-version-check -q -r requirements.txt
+	$(DEPS_CHECK_VENV)/bin/python -m pip check
+	rm -rf $(DEPS_CHECK_VENV)

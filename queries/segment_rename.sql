@@ -1,6 +1,6 @@
--- Name (and optionally describe) one segment; keeps who and when.
+-- Name and/or describe one segment (a NULL field is left as it is); keeps who and when.
 UPDATE segments
-SET name = $name,
+SET name = coalesce($name, name),
     description = coalesce($description, description),
     named_by = $who,
     named_at = $at

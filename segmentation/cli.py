@@ -18,7 +18,7 @@ from typing import Any, Callable, Optional
 
 import typer
 
-from .errors import WorkbenchError
+from .errors import WorkbenchError, redact
 
 app = typer.Typer(
     add_completion=False,
@@ -27,7 +27,7 @@ app = typer.Typer(
     help="Segment Workbench: find, track, name and export customer segments.",
 )
 
-_state: dict[str, Any] = {"db": None, "debug": False}
+_state: dict[str, Any] = {"db": None, "debug": False, "recovered": []}
 log = logging.getLogger("segmentation")
 
 
@@ -72,13 +72,68 @@ def step(message: str) -> None:
     typer.echo(message, err=True)
 
 
+# Long writing commands leave a marker while they run (segmentation/journal.py), with the
+# options that tell the next command what was interrupted.
+_MARKED: dict[str, tuple[str, ...]] = {
+    "run": ("as_of", "window_days"),
+    "timeline": ("start", "end", "every", "window_days"),
+    "ingest": ("file", "kind"),
+    "export": ("run_id", "segment", "platform", "out"),
+    "demo": ("customers", "months"),
+    "first_run": (),
+}
+
+
+def _marker_detail(name: str, kwargs: dict[str, Any]) -> dict[str, Any]:
+    detail: dict[str, Any] = {}
+    for key in _MARKED[name]:
+        value = kwargs.get(key)
+        if isinstance(value, Path):
+            value = str(value.expanduser().resolve())
+        elif isinstance(value, (list, tuple)):
+            value = ",".join(str(v) for v in value)
+        if value is not None:
+            detail[key.removesuffix("_id") if key == "run_id" else key] = value
+    return detail
+
+
+def _recover(name: str) -> None:
+    """Clean up after commands that were killed, and say so (stderr; never fails the command)."""
+    from . import journal, store
+
+    try:
+        notes = journal.recover(store.db_path(db()), check_models=name == "status")
+    except Exception as exc:  # noqa: BLE001 - recovery must never stop the command itself
+        log.debug("recovery failed: %s", exc)
+        notes = []
+    _state["recovered"] = notes
+    for note in notes:
+        typer.echo(f"note: {note}", err=True)
+
+
+def recovered() -> list[str]:
+    """What this command's start-up cleaned up after interrupted commands (one sentence each)."""
+    return list(_state.get("recovered") or [])
+
+
 def command(func: Callable) -> Callable:
-    """Register a command whose user-facing errors become a one-line message and exit code."""
+    """Register a command whose user-facing errors become a one-line message and exit code.
+
+    Before the command runs, leftovers of killed commands are cleaned up and reported
+    (:func:`segmentation.journal.recover`); long writing commands are marked while they run.
+    """
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from . import journal, store
+
         try:
-            return func(*args, **kwargs)
+            _recover(func.__name__)
+            if func.__name__ not in _MARKED:
+                return func(*args, **kwargs)
+            with journal.operation(store.db_path(db()), func.__name__.replace("_", "-"),
+                                   **_marker_detail(func.__name__, kwargs)):
+                return func(*args, **kwargs)
         except WorkbenchError as exc:
             if _state["debug"]:
                 traceback.print_exc()
@@ -92,7 +147,8 @@ def command(func: Callable) -> Callable:
         except Exception as exc:  # noqa: BLE001 - last line of defence for a clean CLI
             if _state["debug"]:
                 traceback.print_exc()
-            first_line = str(exc).splitlines()[0] if str(exc) else ""
+            # Library messages may quote the offending value (a customer's e-mail, say): redacted.
+            first_line = redact(str(exc).splitlines()[0]) if str(exc) else ""
             typer.echo(
                 f"error: unexpected {type(exc).__name__}: {first_line} (run with --debug for details)",
                 err=True,

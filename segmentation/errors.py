@@ -6,7 +6,9 @@ thing to fix. The command line prints the message and exits non-zero; the app
 shows it. Programming errors stay ordinary exceptions.
 """
 
-__all__ = ["WorkbenchError", "StoreBusyError", "InputError", "NotFoundError"]
+import re
+
+__all__ = ["WorkbenchError", "StoreBusyError", "InputError", "NotFoundError", "ConflictError", "redact"]
 
 
 class WorkbenchError(Exception):
@@ -31,3 +33,34 @@ class NotFoundError(WorkbenchError):
     """A run, segment or file that the user named does not exist."""
 
     exit_code = 4
+
+
+class ConflictError(WorkbenchError):
+    """Someone else changed the same thing (e.g. a segment's name) while it was being edited."""
+
+    exit_code = 1
+
+
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
+_EMAIL = re.compile(r"[^\s@'\"<>(),;:]+@[^\s@'\"<>(),;:]+\.[^\s@'\"<>(),;:]{2,}")
+_PHONE = re.compile(r"[+(]?\d[\d\s().\-/]{6,}\d")
+
+
+def _phone_or_keep(match: re.Match) -> str:
+    text = match.group(0)
+    digits = sum(ch.isdigit() for ch in text)
+    looks_like_phone = digits >= 8 and (text[0] in "+(0" or digits >= 10) and not re.fullmatch(
+        r"\d{4}-\d{2}-\d{2}(?:[ T]\d{2})?", text)
+    return "[number]" if looks_like_phone else text
+
+
+def redact(text: str) -> str:
+    """``text`` without values that may be personal data: quoted values become ``'…'``,
+    e-mail addresses ``[e-mail]`` and phone-like numbers ``[number]``.
+
+    For messages whose content we do not control (unexpected errors from libraries,
+    which quote the offending value); our own messages never hold PII to begin with.
+    """
+    text = _QUOTED.sub("'…'", text)
+    text = _EMAIL.sub("[e-mail]", text)
+    return _PHONE.sub(_phone_or_keep, text)

@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
 import re
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 import duckdb
@@ -36,6 +38,7 @@ from .queries import load_query
 __all__ = [
     "PLATFORMS", "PlatformSpec", "MIN_AUDIENCE_SIZE", "EXCLUSION_REASONS", "ExportPlan",
     "ExportResult", "plan_export", "write_export", "list_exports", "delta_paths", "sensitive_terms",
+    "safe_export_path",
     "normalise_email", "normalise_email_tiktok", "normalise_phone", "phone_digits",
     "normalise_country", "normalise_name", "letters_only", "normalise_zip", "meta_zip",
     "sha256_hex", "hash_or_none", "neutralise_formula",
@@ -54,6 +57,40 @@ _SENSITIVE = {
                  r"net[- ]?worth|payday|insolv|poverty|poor\b|rich\b|broke\b|overdra|in[- ]?debt",
 }
 _SENSITIVE_PATTERNS = {kind: re.compile(rf"\b(?:{words})", re.IGNORECASE) for kind, words in _SENSITIVE.items()}
+
+
+_UNSAFE_NAME = re.compile(r"[\x00-\x1f\x7f/\\:*?\"<>|]")
+MAX_FILENAME_BYTES = 200
+
+
+def safe_export_path(folder: str | os.PathLike, filename: str) -> Path:
+    """``folder / filename`` for a file name typed in the app, refused unless it stays in ``folder``.
+
+    The name must be a plain file name: no folders (``/``, ``\\``), no ``..``, not
+    absolute, not hidden (leading ``.``: temporary files use those), no control or
+    reserved characters, at most 200 bytes. A name without a suffix gets ``.csv``;
+    another suffix than ``.csv`` is refused. The resolved path (symbolic links
+    followed) must lie inside the resolved ``folder``. Raises :class:`InputError`
+    with the reason.
+    """
+    name = (filename or "").strip()
+    if not name:
+        raise InputError("give the export file a name, e.g. meta_run3_segment2.csv")
+    if _UNSAFE_NAME.search(name) or name in (".", "..") or name.startswith("."):
+        raise InputError(f"{name!r} is not a plain file name: use letters, digits, spaces, '-', '_' and '.', "
+                         "no folders, no leading '.'")
+    if len(name.encode("utf-8")) > MAX_FILENAME_BYTES:
+        raise InputError(f"the file name is too long ({len(name.encode('utf-8'))} bytes; at most {MAX_FILENAME_BYTES})")
+    suffix = Path(name).suffix.lower()
+    if not suffix:
+        name += ".csv"
+    elif suffix != ".csv":
+        raise InputError(f"{name!r}: export files are CSV; end the name in .csv")
+    root = Path(folder).expanduser().resolve()
+    path = (root / name).resolve()
+    if path.parent != root:
+        raise InputError(f"{name!r} would be written outside the export folder {root}")
+    return path
 
 
 def sensitive_terms(text: str | None) -> dict[str, list[str]]:

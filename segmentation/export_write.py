@@ -6,7 +6,10 @@ still match the database, the audit rows and members are inserted, the files are
 renamed into place (``os.replace``) and the transaction commits. Any failure
 rolls the transaction back, removes the new files and puts back a file that was
 overwritten, so there is never a half-written file nor a file without its audit
-row (or the reverse).
+row (or the reverse). A process *killed* on the way cannot clean up after
+itself: before it touches a file it records what it will create, replace and
+back up in the database's journal (:mod:`segmentation.journal`), and the next
+command undoes it (or, when the commit happened, removes only the leftovers).
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import contextlib
 import hashlib
 import json
 import os
-import tempfile
+import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -24,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 import pandas as pd
 
+from . import journal, store
 from .errors import InputError
 from .queries import load_query
 from .store import fetch_row
@@ -40,6 +44,14 @@ def _connection(db: Any, read_only: bool):
     from .export import _connection as connection
 
     return connection(db, read_only)
+
+
+def _database_file(db: Any) -> Path | None:
+    """The database file behind ``db`` (a path, None for the default, or a connection)."""
+    if isinstance(db, duckdb.DuckDBPyConnection):
+        row = fetch_row(db, "database_file")
+        return Path(row[0]) if row and row[0] else None
+    return store.db_path(db)
 
 
 @dataclass
@@ -75,17 +87,26 @@ def delta_paths(out_path: str | os.PathLike) -> tuple[Path, Path]:
     return (out.with_name(f"{out.stem}.adds{out.suffix}"), out.with_name(f"{out.stem}.removes{out.suffix}"))
 
 
-def _write_temp(folder: Path, payload: bytes) -> Path:
-    handle = tempfile.NamedTemporaryFile(dir=folder, prefix=".export-", suffix=".tmp", delete=False)
+def _temp_path(final: Path) -> Path:
+    """Where ``final`` is written first: a hidden file next to it, named after this process."""
+    return final.with_name(f".{final.name}.{os.getpid()}-{uuid.uuid4().hex[:12]}.tmp")
+
+
+def _backup_path(final: Path) -> Path:
+    """Where a file that ``final`` replaces is kept until the commit."""
+    return final.with_name(f".{final.name}.{os.getpid()}.replaced")
+
+
+def _write_temp(temp: Path, payload: bytes) -> Path:
     try:
-        with handle:
+        with open(temp, "xb") as handle:
             handle.write(payload)
             handle.flush()
             os.fsync(handle.fileno())
     except BaseException:
-        Path(handle.name).unlink(missing_ok=True)
+        temp.unlink(missing_ok=True)
         raise
-    return Path(handle.name)
+    return temp
 
 
 class _FileSwap:
@@ -97,7 +118,7 @@ class _FileSwap:
     def install(self, temp: Path, final: Path) -> None:
         backup = None
         if final.exists():
-            backup = final.with_name(f".{final.name}.{os.getpid()}.replaced")
+            backup = _backup_path(final)
             os.replace(final, backup)
         try:
             os.replace(temp, final)
@@ -172,11 +193,16 @@ def write_export(db: Any, plan: ExportPlan, out_path: str | os.PathLike, *,
                 "removes": {"no_identifier": plan.removes_without_identifier}}
 
     out.parent.mkdir(parents=True, exist_ok=True)
-    temps: dict[str, Path] = {}
+    temps = {kind: _temp_path(path) for kind, path in files.items()}
+    # Written before any file is touched: a process killed from here on is undone by the next command.
+    intent = journal.write_intent(_database_file(db), "export", [
+        {"role": kind, "final": path, "temp": temps[kind], "backup": _backup_path(path), "sha256": digests[kind]}
+        for kind, path in files.items()], run=plan.run_id, out=str(out))
     swap = _FileSwap()
     try:
         for kind, data in payloads.items():
-            temps[kind] = _write_temp(out.parent, data)
+            _write_temp(temps[kind], data)
+        journal.crash_point("export:temps-written")
         with _connection(db, read_only=False) as con:
             con.execute("BEGIN TRANSACTION")
             try:
@@ -192,7 +218,9 @@ def write_export(db: Any, plan: ExportPlan, out_path: str | os.PathLike, *,
                 for kind, path in files.items():
                     swap.install(temps[kind], path)
                     del temps[kind]  # moved into place: no temporary file left to clean up
+                journal.crash_point("export:installed")
                 con.execute("COMMIT")
+                journal.crash_point("export:after-commit")
             except BaseException:
                 con.execute("ROLLBACK")
                 swap.undo()
@@ -204,6 +232,7 @@ def write_export(db: Any, plan: ExportPlan, out_path: str | os.PathLike, *,
     finally:
         for temp in temps.values():
             temp.unlink(missing_ok=True)
+        journal.remove_intent(intent)
 
     return ExportResult(
         export_id=export_id, platform=plan.platform, path=out, sha256=digests["full"],

@@ -40,6 +40,7 @@ from pathlib import Path
 import duckdb
 
 from .errors import InputError, NotFoundError
+from .journal import crash_point
 from .queries import load_query
 
 __all__ = [
@@ -50,6 +51,8 @@ __all__ = [
     "IngestResult",
     "ingest_file",
     "parse_assignments",
+    "MAX_UPLOAD_BYTES",
+    "check_upload_size",
 ]
 
 EVENT_TYPES = ("view", "search", "cart", "purchase", "refund", "email_open", "email_click",
@@ -75,6 +78,27 @@ _MAX_VALUE_CHARS = 40
 _SCRATCH_TABLES = ("ingest_raw", "ingest_skipped", "ingest_staged", "ingest_problems", "ingest_bad",
                    "ingest_csv_errors", "ingest_csv_scans")
 _SCRATCH_VIEWS = ("ingest_input", "ingest_raw_json", "ingest_parquet_source")
+
+
+# What the app accepts as an upload (Streamlit's own default limit is 200 MB); the command
+# line reads files of any size from disk.
+MAX_UPLOAD_BYTES = 200 * 1024 * 1024
+
+
+def check_upload_size(n_bytes: int, limit_bytes: int = MAX_UPLOAD_BYTES, name: str = "the file") -> None:
+    """InputError when an uploaded file of ``n_bytes`` is empty or larger than ``limit_bytes``.
+
+    The message names the file, both sizes in MB and the way to import larger files.
+    """
+    if n_bytes < 0 or limit_bytes <= 0:
+        raise ValueError(f"sizes must be positive (got {n_bytes} and {limit_bytes})")
+    if n_bytes == 0:
+        raise InputError(f"{name}: the file is empty (0 bytes); expected a header row and data rows")
+    if n_bytes > limit_bytes:
+        raise InputError(
+            f"{name}: the file is {n_bytes / 1_048_576:,.1f} MB, more than the {limit_bytes / 1_048_576:,.0f} MB "
+            "an upload may have; import it from the command line instead "
+            "(python -m segmentation ingest FILE), which reads files of any size")
 
 
 @dataclass
@@ -167,7 +191,9 @@ def ingest_file(con: duckdb.DuckDBPyConnection, path: str | os.PathLike, kind: s
                 "use --replace to import it again in place of that import")
         result = _import(con, path, name, kind, info, mapping, constants, ts_format, quarantine,
                          now, previous[0] if previous else None)
+        crash_point("ingest:before-commit")
         con.execute("COMMIT")
+        crash_point("ingest:after-commit")
     except BaseException:
         try:
             con.execute("ROLLBACK")

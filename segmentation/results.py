@@ -8,7 +8,9 @@ before the commit, so a run is visible completely or not at all.
 from __future__ import annotations
 
 import json
+import re
 import shutil
+import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -16,11 +18,13 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from .errors import InputError, NotFoundError
+from .errors import ConflictError, InputError, NotFoundError
+from .journal import crash_point, staging_dir
 from .queries import load_query
 from .store import fetch_row
 
 __all__ = [
+    "model_staging_dir",
     "next_run_id",
     "save_run",
     "list_runs",
@@ -44,6 +48,15 @@ def _frame(con: duckdb.DuckDBPyConnection, query: str, params: dict | None = Non
     return con.execute(load_query(query), params or {}).df()
 
 
+def model_staging_dir(models_root: Path) -> Path:
+    """Where a run writes its models before :func:`save_run` moves them to ``run_<id>``.
+
+    The name carries the process id, so the next command can tell a folder left by
+    a killed process from one another process is still writing (segmentation/journal.py).
+    """
+    return staging_dir(models_root)
+
+
 def next_run_id(con: duckdb.DuckDBPyConnection) -> int:
     return int(fetch_row(con, "run_next_id")[0])
 
@@ -62,7 +75,17 @@ def save_run(
     ``run`` holds the ``runs`` columns except ``run_id``/``status``. The run id is
     taken inside the transaction. ``model_tmp_dir`` (already written) is renamed to
     ``model_dir / f"run_{id}"`` right before the commit.
+
+    A snapshot in which every customer is noise has no segment to show, track, name
+    or export: it is refused with :class:`InputError` (nothing is stored).
     """
+    if int(run["n_segments"]) < 1:
+        share = (run.get("params") or {}).get("min_cluster_share")
+        smallest = f" of at least {float(share):.0%} of the fitted customers (--min-cluster-share)" if share else ""
+        raise InputError(
+            f"no segments found as of {run['as_of']}: all {int(run['n_customers']):,} customers are noise, "
+            f"no group{smallest} stands out; nothing was stored. Try a smaller --min-cluster-share "
+            "or a longer --window-days")
     con.execute("BEGIN TRANSACTION")
     final_models: Path | None = None
     try:
@@ -85,7 +108,7 @@ def save_run(
             "model_path": str(final_models) if final_models else None,
         }
         con.execute(load_query("runs_insert"), params)
-        staged_segments = segments.reindex(columns=SEGMENT_COLUMNS)
+        staged_segments = _fresh_lineages(con, segments.reindex(columns=SEGMENT_COLUMNS))
         staged_segments["profile"] = staged_segments["profile"].map(
             lambda p: p if isinstance(p, str) or p is None else json.dumps(p, default=str)
         )
@@ -96,9 +119,16 @@ def save_run(
         if transitions is not None and not transitions.empty:
             con.register("staged_transitions", transitions.reindex(columns=TRANSITION_COLUMNS))
             con.execute(load_query("transitions_insert"), {"run_id": run_id})
+            # Names given to the previous snapshot while this one was computed are not lost.
+            for from_run in sorted({int(r) for r in transitions["from_run"].dropna()}):
+                con.execute(load_query("segments_refresh_carried_names"),
+                            {"run_id": run_id, "from_run": from_run})
+        crash_point("save_run:before-rename")
         if final_models is not None:
             model_tmp_dir.rename(final_models)
+        crash_point("save_run:before-commit")
         con.execute("COMMIT")
+        crash_point("save_run:after-commit")
     except BaseException:
         con.execute("ROLLBACK")
         if final_models is not None and final_models.exists():
@@ -111,6 +141,25 @@ def save_run(
             except Exception:  # noqa: BLE001 - view may not exist
                 pass
     return run_id
+
+
+def _fresh_lineages(con: duckdb.DuckDBPyConnection, segments: pd.DataFrame) -> pd.DataFrame:
+    """Lineage ids of segments that start a lineage, moved past every id stored meanwhile.
+
+    Tracking numbers new lineages from the ids stored when it read the database; a run
+    stored by another process since then may have taken the same numbers.
+    """
+    fresh = segments["transition"].isin(("new", "emerged", "split")) & segments["lineage_id"].notna()
+    if not fresh.any():
+        return segments
+    next_free = int(fetch_row(con, "lineage_next_id")[0])
+    lowest = int(pd.to_numeric(segments.loc[fresh, "lineage_id"]).min())
+    if lowest >= next_free:
+        return segments
+    out = segments.copy()
+    out["lineage_id"] = out["lineage_id"].astype(object)
+    out.loc[fresh, "lineage_id"] = [int(v) + next_free - lowest for v in out.loc[fresh, "lineage_id"]]
+    return out
 
 
 def list_runs(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
@@ -162,39 +211,100 @@ def segment_history(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     return frame
 
 
+_UNCHANGED = object()
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+MAX_NAME_CHARS = 200
+MAX_DESCRIPTION_CHARS = 2000
+# Two sessions of one process renaming at the same moment: DuckDB lets the second retry.
+_CONFLICT_RETRIES = 8
+
+
+def _clean_text(value: str | None, what: str, limit: int, allow_newlines: bool) -> str | None:
+    """``value`` trimmed; InputError for control characters (line breaks and tabs only when
+    ``allow_newlines``) or more than ``limit`` characters. None stays None."""
+    if value is None:
+        return None
+    text = str(value).strip()
+    checked = text.translate({ord(c): None for c in "\n\r\t"}) if allow_newlines else text
+    if _CONTROL.search(checked):
+        raise InputError(f"a segment {what} cannot contain control characters"
+                         f"{'' if allow_newlines else ' (line breaks, tabs)'}")
+    if len(text) > limit:
+        raise InputError(f"a segment {what} has at most {limit:,} characters (got {len(text):,})")
+    return text
+
+
 def name_segment(
     con: duckdb.DuckDBPyConnection,
     run_id: int,
     segment_id: int,
-    name: str,
+    name: str | None,
     description: str | None = None,
     who: str = "unknown",
+    *,
+    expected_name: Any = _UNCHANGED,
+    expected_description: Any = _UNCHANGED,
 ) -> dict[str, Any]:
-    """Give a segment a name (and description); the change is kept in ``name_history``."""
-    name = (name or "").strip()
-    if not name:
+    """Give a segment a name and/or a description; the change is kept in ``name_history``.
+
+    ``name`` or ``description`` None leaves that field as it is (an empty description
+    clears it), so two people editing different fields at the same time both keep
+    their edit; on the same field the last write wins. Pass ``expected_name`` /
+    ``expected_description`` (what the editor showed) to be refused with
+    :class:`ConflictError` instead when someone else changed the field meanwhile.
+    Names are one line of at most 200 characters, descriptions at most 2,000.
+    """
+    name = _clean_text(name, "name", MAX_NAME_CHARS, allow_newlines=False)
+    description = _clean_text(description, "description", MAX_DESCRIPTION_CHARS, allow_newlines=True)
+    if name is not None and not name:
         raise InputError("a segment name cannot be empty")
-    if len(name) > 200:
-        raise InputError(f"a segment name has at most 200 characters (got {len(name)})")
+    if name is None and description is None:
+        raise InputError("give a name or a description to change")
     get_run(con, run_id)
-    at = datetime.now()
-    params = {
-        "run_id": int(run_id), "segment_id": int(segment_id), "name": name,
-        "description": description, "who": who, "at": at,
-    }
-    con.execute("BEGIN TRANSACTION")
-    try:
-        row = fetch_row(con, "segment_rename", params)
-        if row is None:
-            raise NotFoundError(f"run {run_id} has no segment {segment_id}")
-        con.execute(load_query("name_history_insert"), {**params, "lineage_id": row[2],
-                                                         "description": row[4]})
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
+    params = {"run_id": int(run_id), "segment_id": int(segment_id), "name": name,
+              "description": description, "who": who}
+    for attempt in range(_CONFLICT_RETRIES):
+        params["at"] = datetime.now()
+        con.execute("BEGIN TRANSACTION")
+        try:
+            _check_expected(con, params, expected_name, expected_description)
+            row = fetch_row(con, "segment_rename", params)
+            if row is None:
+                raise NotFoundError(f"run {run_id} has no segment {segment_id}")
+            con.execute(load_query("name_history_insert"),
+                        {**params, "lineage_id": row[2], "name": row[3], "description": row[4]})
+            con.execute("COMMIT")
+            break
+        except duckdb.TransactionException:
+            con.execute("ROLLBACK")
+            if attempt == _CONFLICT_RETRIES - 1:
+                raise ConflictError(f"segment {segment_id} of run {run_id} is being changed by someone else "
+                                    "right now; try again") from None
+            time.sleep(0.02 * (attempt + 1))
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
     keys = ["run_id", "segment_id", "lineage_id", "name", "description", "named_by", "named_at"]
     return dict(zip(keys, row))
+
+
+def _check_expected(con: duckdb.DuckDBPyConnection, params: dict, expected_name: Any,
+                    expected_description: Any) -> None:
+    """ConflictError when a field the caller edits was changed by someone else since they read it."""
+    current = fetch_row(con, "segment_names", {"run_id": params["run_id"], "segment_id": params["segment_id"]})
+    if current is None:
+        return  # segment_rename reports the unknown segment
+    stored_name, stored_description, named_by, named_at = current
+    for field, wanted, expected, stored in (("name", params["name"], expected_name, stored_name),
+                                            ("description", params["description"], expected_description,
+                                             stored_description)):
+        if wanted is None or expected is _UNCHANGED or (expected or None) == (stored or None):
+            continue
+        when = f" at {named_at:%Y-%m-%d %H:%M:%S}" if named_at else ""
+        raise ConflictError(
+            f"the {field} of segment {params['segment_id']} (run {params['run_id']}) was changed by "
+            f"{named_by or 'someone else'}{when} to {stored!r} while you were editing it; "
+            "reload it and make your change again")
 
 
 def records(frame: pd.DataFrame) -> list[dict[str, Any]]:

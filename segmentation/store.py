@@ -5,8 +5,11 @@ Rules (DESIGN.md §2, STYLE.md "DuckDB and SQL"):
 * Every caller owns a *short-lived* connection (``with connect() as con:``),
   so the app and the command line can take turns on one database file.
 * DuckDB lets one process write a file at a time. When another process holds
-  the lock we retry for ``wait_seconds`` and then raise :class:`StoreBusyError`
-  with a message that names the file and, when DuckDB tells, the process.
+  the lock we retry for ``wait_seconds`` (``$SEGMENTATION_BUSY_WAIT``, default 10)
+  and then raise :class:`StoreBusyError` with a message that names the file and,
+  when DuckDB tells, the process. Inside one process (the app's sessions) DuckDB
+  refuses a read-write connection while a read-only one is open and vice versa:
+  that is waited for the same way.
 * The schema is created and migrated idempotently; ``schema_version`` records
   which migrations ran.
 """
@@ -16,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import threading
 import time
 from pathlib import Path
 from typing import Iterator
@@ -35,6 +39,7 @@ __all__ = [
     "table_count",
     "summary",
     "fetch_row",
+    "busy_wait_seconds",
 ]
 
 DEFAULT_DB = Path("data") / "workbench.duckdb"
@@ -45,6 +50,9 @@ MIGRATIONS: list[tuple[int, str]] = [(1, "schema"), (2, "schema_v2_exports")]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
 _LOCK_PATTERN = re.compile(r"lock", re.IGNORECASE)
+_SAME_PROCESS_PATTERN = re.compile(r"different configuration", re.IGNORECASE)
+BUSY_WAIT_ENV = "SEGMENTATION_BUSY_WAIT"
+DEFAULT_BUSY_WAIT = 10.0
 _PID_PATTERN = re.compile(r"PID (\d+)")
 
 
@@ -62,22 +70,39 @@ def models_dir(path: str | os.PathLike | None = None) -> Path:
     return db.parent / f"{db.stem}.models"
 
 
-def _open(path: Path, read_only: bool, wait_seconds: float) -> duckdb.DuckDBPyConnection:
-    deadline = time.monotonic() + wait_seconds
+def busy_wait_seconds() -> float:
+    """How long to wait for another writer: ``$SEGMENTATION_BUSY_WAIT`` seconds, else 10."""
+    try:
+        return max(0.0, float(os.environ.get(BUSY_WAIT_ENV, DEFAULT_BUSY_WAIT)))
+    except ValueError:
+        return DEFAULT_BUSY_WAIT
+
+
+def _open(path: Path, read_only: bool, wait_seconds: float, deadline: float | None = None
+          ) -> duckdb.DuckDBPyConnection:
+    """Connect, retrying while the file is locked until ``deadline`` (default: ``wait_seconds`` from now)."""
+    deadline = time.monotonic() + wait_seconds if deadline is None else deadline
     delay = 0.05
     while True:
         try:
             return duckdb.connect(str(path), read_only=read_only)
-        except duckdb.IOException as exc:  # lock held by another process
+        except (duckdb.IOException, duckdb.ConnectionException) as exc:
             message = str(exc)
-            if not _LOCK_PATTERN.search(message):
+            # Another process holds the file lock (IOException), or this process has the file
+            # open with the other read_only setting (ConnectionException: another app session).
+            in_process = _SAME_PROCESS_PATTERN.search(message) is not None
+            if not in_process and not _LOCK_PATTERN.search(message):
                 raise WorkbenchError(f"Cannot open database {path}: {message.splitlines()[0]}") from exc
             if time.monotonic() >= deadline:
                 pid = _PID_PATTERN.search(message)
-                holder = f" (process {pid.group(1)})" if pid else ""
+                if in_process:
+                    holder = " another session of this program has it open " + (
+                        "for writing" if read_only else "for reading")
+                else:
+                    holder = f" another process{f' (process {pid.group(1)})' if pid else ''} is using it"
                 raise StoreBusyError(
-                    f"Database {path} is busy: another process{holder} is writing to it. "
-                    f"Waited {wait_seconds:.0f} s; try again when it has finished."
+                    f"Database {path} is busy:{holder}. "
+                    f"Waited {wait_seconds:g} s; try again when it has finished."
                 ) from exc
             time.sleep(delay)
             delay = min(delay * 2, 0.5)
@@ -90,29 +115,105 @@ def connect(
     path: str | os.PathLike | None = None,
     *,
     read_only: bool = False,
-    wait_seconds: float = 10.0,
+    wait_seconds: float | None = None,
 ) -> Iterator[duckdb.DuckDBPyConnection]:
     """Open the database for the duration of a ``with`` block.
 
+    When another process writes the file (or, in this process, another session has
+    it open with the other ``read_only`` setting) the open is retried for
+    ``wait_seconds`` (default :func:`busy_wait_seconds`), then :class:`StoreBusyError`.
     A missing file is created with the current schema (even when ``read_only``
     is asked, so a fresh checkout can be browsed). Writers get the schema
     migrated on open.
     """
     path = db_path(path)
+    if wait_seconds is None:
+        wait_seconds = busy_wait_seconds()
     if read_only and not path.exists():
         with connect(path, wait_seconds=wait_seconds):
             pass
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True)
-    con = _open(path, read_only, wait_seconds)
-    try:
-        # DuckDB draws a progress bar on stdout for long queries; it would break --json output.
-        con.execute("SET enable_progress_bar = false")
-        if not read_only:
-            ensure_schema(con)
-        yield con
-    finally:
-        con.close()
+    deadline = time.monotonic() + wait_seconds
+    with _turns(path).take(read_only, wait_seconds, path):
+        con = _open(path, read_only, wait_seconds, deadline)
+        try:
+            # DuckDB draws a progress bar on stdout for long queries; it would break --json output.
+            con.execute("SET enable_progress_bar = false")
+            if not read_only:
+                ensure_schema(con)
+            yield con
+        finally:
+            con.close()
+
+
+class _Turns:
+    """Whose turn it is to open one database file inside this process.
+
+    DuckDB refuses a read-only and a read-write connection to the same file in one
+    process at the same time. Without turns, a writer (one app session renaming a
+    segment) could wait in vain behind back-to-back readers (the other sessions).
+    Here readers share a turn, writers share a turn, and a waiting writer goes before
+    readers that arrive after it. A thread that already holds a turn on the file gets
+    in at once (nested connections); across processes DuckDB's file lock decides.
+    """
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._mode: bool | None = None  # read_only of the holders, None when free
+        self._holders = 0
+        self._writers_waiting = 0
+        self._mine = threading.local()
+
+    def _may_enter(self, read_only: bool) -> bool:
+        if self._holders == 0:
+            return True
+        return self._mode == read_only and (not read_only or self._writers_waiting == 0)
+
+    @contextlib.contextmanager
+    def take(self, read_only: bool, wait_seconds: float, path: Path) -> Iterator[None]:
+        if getattr(self._mine, "held", 0):
+            self._mine.held += 1
+            try:
+                yield
+            finally:
+                self._mine.held -= 1
+            return
+        deadline = time.monotonic() + wait_seconds
+        with self._changed:
+            self._writers_waiting += not read_only
+            try:
+                while not self._may_enter(read_only):
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        raise StoreBusyError(
+                            f"Database {path} is busy: another session of this program is "
+                            f"{'writing to' if read_only else 'using'} it. Waited {wait_seconds:g} s; "
+                            "try again when it has finished.")
+                    self._changed.wait(remaining)
+            finally:
+                self._writers_waiting -= not read_only
+            self._mode, self._holders = read_only, self._holders + 1
+        self._mine.held = 1
+        try:
+            yield
+        finally:
+            self._mine.held = 0
+            with self._changed:
+                self._holders -= 1
+                if self._holders == 0:
+                    self._mode = None
+                self._changed.notify_all()
+
+
+_TURNS: dict[str, _Turns] = {}
+_TURNS_LOCK = threading.Lock()
+
+
+def _turns(path: Path) -> _Turns:
+    key = str(path.resolve())
+    with _TURNS_LOCK:
+        return _TURNS.setdefault(key, _Turns())
 
 
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> int:
