@@ -123,32 +123,52 @@ def segments(
 def name(
     run_id: int = typer.Option(..., "--run", help="Run id."),
     segment_id: int = typer.Option(..., "--segment", help="Segment id."),
-    text: str = typer.Option(..., "--name", help="The segment's name."),
+    text: Optional[str] = typer.Option(None, "--name", help="The name (optional with --description)."),
     description: Optional[str] = typer.Option(None, help="A description for marketers."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
 ) -> None:
-    """Name a segment (its lineage keeps the name in later snapshots)."""
+    """Name or describe a segment (its lineage keeps both in later snapshots)."""
+    if text is None and description is None:
+        raise InputError("give --name, --description or both")
     with store.connect(db()) as con:
         document = results.name_segment(
             con, run_id, segment_id, text, description, who=f"cli:{getpass.getuser()}"
         )
     emit(document, as_json, lambda: typer.echo(
         f"run {run_id} segment {segment_id} is now named {document['name']!r}"
+        + (" (description updated)" if description is not None else "")
     ))
 
 
 @command
 def assign(
     run_id: int = typer.Option(..., "--run", help="Run id whose models score the customers."),
-    out: Optional[Path] = typer.Option(None, help="Write the scores to this CSV or Parquet file."),
+    out: Optional[Path] = typer.Option(None, help="Write the scores to this CSV or Parquet file "
+                                       "(--engine dask: a Parquet dataset directory)."),
     as_of: Optional[str] = typer.Option(None, "--as-of", help="Score behaviour up to this date (default: the run's)."),
+    engine: str = typer.Option("local", "--engine", help="local (this process) or dask (Dask distributed, "
+                               "partition by partition over Parquet)."),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler", help="--engine dask: scheduler address, "
+                                            "e.g. tcp://host:8786 (default: a local cluster of 2 workers)."),
+    features: Optional[str] = typer.Option(None, "--features", help="--engine dask: score this Parquet "
+                                           "feature table (file, directory or glob) instead of the database."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
 ) -> None:
     """Score customers (also ones not in the run) with a stored run's models."""
     from .snapshot import assign_customers
 
     when = parse_date(as_of, "--as-of") if as_of else None
-    document = assign_customers(db(), run_id, as_of=when, out=out, progress=step)
+    if engine == "dask":
+        from .distributed import assign_with_dask
+
+        document = assign_with_dask(db(), run_id, as_of=when, out=out, scheduler=scheduler, features=features,
+                                    progress=step)
+    elif engine != "local":
+        raise InputError(f"--engine {engine!r}: use local or dask")
+    elif scheduler or features:
+        raise InputError("--scheduler and --features go with --engine dask")
+    else:
+        document = assign_customers(db(), run_id, as_of=when, out=out, progress=step)
     emit(document, as_json, lambda: typer.echo(
         f"scored {document['n_scored']:,} customers with run {run_id} "
         f"({document['customers_per_second']:,.0f} per second); "

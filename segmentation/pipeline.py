@@ -13,10 +13,17 @@ steps passed in:
   ``min_cluster_size`` relative to the fit sample; any clusterer with
   ``predict`` (e.g. ``KMeans``) also works.
 * ``map_reducer``: the 2-D map; default UMAP on the cluster space, or ``"drop"``.
+* ``mapping``: how rows outside the fit sample are placed and assigned; default
+  :class:`~segmentation.mapping.SampleMapping` (their nearest fit-sample rows in
+  the latent space give the cluster-space and map coordinates and the segment),
+  or ``"transform"`` (``reducer.transform``, ``hdbscan.approximate_predict`` /
+  ``clusterer.predict`` and ``map_reducer.transform``: exact to the models, but
+  UMAP's transform and HDBSCAN's ``2 × min_samples``-neighbour queries score
+  under 2,000 customers a second).
 
 Fit on a sample, assign everyone: the encoder, reducer and clusterer are
-fitted on at most ``fit_sample_size`` rows; all other rows are assigned in
-chunks with ``reducer.transform`` and ``hdbscan.approximate_predict``. Rows of
+fitted on at most ``fit_sample_size`` rows; all other rows (and everyone
+``assign`` scores later) are assigned in chunks through ``mapping``. Rows of
 the fit sample keep the labels the clusterer gave them.
 """
 
@@ -37,6 +44,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from . import autoencoder as ae
 from .errors import InputError
+from .mapping import SampleMapping, approximate_predict_in_chunks
 
 __all__ = [
     "SegmentationPipeline",
@@ -182,14 +190,15 @@ class SegmentationPipeline(BaseEstimator):
     to :class:`FeaturePreprocessor`.
 
     Learned: ``preprocessor_``, ``encoder_``, ``reducer_``, ``clusterer_``,
-    ``map_reducer_``, ``labels_`` (−1 = noise), ``probabilities_`` (membership
+    ``map_reducer_``, ``mapping_`` (None with ``mapping="transform"``),
+    ``labels_`` (−1 = noise), ``probabilities_`` (membership
     strength of the assigned segment, 0–1), ``map_embedding_`` (n x 2),
     ``reconstruction_error_``, ``n_segments_``, ``noise_share_`` (0–1),
     ``feature_names_in_``, ``n_features_in_``, ``fit_sample_index_`` (row
     positions of the fit sample), ``min_cluster_size_`` (rows).
     """
 
-    def __init__(self, encoder="autoencoder", reducer=None, clusterer=None, map_reducer=None, *,
+    def __init__(self, encoder="autoencoder", reducer=None, clusterer=None, map_reducer=None, mapping=None, *,
                  latent_dim=8, hidden_dims=(64, 32), dropout=0.1, max_epochs=100, cluster_dims=8,
                  n_neighbors=15, min_cluster_size=0.01, min_samples=None,
                  cluster_selection_epsilon=0.0, scaler="standard",
@@ -198,6 +207,7 @@ class SegmentationPipeline(BaseEstimator):
         self.reducer = reducer
         self.clusterer = clusterer
         self.map_reducer = map_reducer
+        self.mapping = mapping
         self.latent_dim = latent_dim
         self.hidden_dims = hidden_dims
         self.dropout = dropout
@@ -262,6 +272,10 @@ class SegmentationPipeline(BaseEstimator):
 
     def _umap(self, n_components: int, min_dist: float, n_rows: int):
         import umap  # heavy import (numba); only when the default is used
+
+        from .numba_cache import cache_umap_kernels
+
+        cache_umap_kernels()  # compiled once per machine, not once per process
 
         # With a random_state UMAP runs single-threaded anyway; saying so avoids its warning.
         n_jobs = 1 if self.random_state is not None else -1
@@ -355,6 +369,7 @@ class SegmentationPipeline(BaseEstimator):
         self.map_reducer_ = self._make_map_reducer(len(sample))
         sample_map = (np.full((len(sample), 2), np.nan, dtype=np.float32) if self.map_reducer_ is None
                       else np.asarray(self.map_reducer_.fit_transform(cluster_space), dtype=np.float32))
+        self.mapping_ = self._fit_mapping(latent, cluster_space, sample_map, sample_labels, sample_probs)
 
         step("assigning")
         labels = np.empty(n_rows, dtype=np.int64)
@@ -389,15 +404,31 @@ class SegmentationPipeline(BaseEstimator):
         return np.zeros(len(Z), dtype=np.float32)
 
     # ---------------------------------------------------------------- scoring
-    def _cluster_space(self, values: np.ndarray) -> np.ndarray:
-        latent = self.encoder_.transform(self.preprocessor_.transform(values))
-        return np.asarray(self.reducer_.transform(np.asarray(latent, dtype=np.float32)), dtype=np.float32)
+    def _fit_mapping(self, latent, cluster_space, sample_map, labels, probabilities):
+        """The out-of-sample mapping, fitted on the sample's latent vectors and fitted results
+        (None for ``mapping="transform"``: the models' own transforms are used)."""
+        if isinstance(self.mapping, str):
+            if self.mapping != "transform":
+                raise ValueError(f"unknown mapping {self.mapping!r}: use None (nearest neighbours), "
+                                 "'transform' or a SampleMapping-like object")
+            return None
+        mapping = SampleMapping(random_state=self.random_state) if self.mapping is None else clone(self.mapping)
+        return mapping.fit(latent, cluster_space, sample_map, labels, probabilities)
 
-    def _score(self, values: np.ndarray, with_error: bool = False) -> pd.DataFrame:
-        space = self._cluster_space(values)
+    def _latent(self, Z: np.ndarray) -> np.ndarray:
+        return np.asarray(self.encoder_.transform(Z), dtype=np.float32)
+
+    def _cluster_space(self, values: np.ndarray) -> np.ndarray:
+        latent = self._latent(self.preprocessor_.transform(values))
+        mapping = getattr(self, "mapping_", None)  # models saved before the mapping existed have none
+        if mapping is not None:
+            return mapping.transform(latent)
+        return np.asarray(self.reducer_.transform(latent), dtype=np.float32)
+
+    def _predict_by_models(self, space: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Segments, probabilities and map of cluster-space rows with the fitted models themselves."""
         if isinstance(self.clusterer_, hdbscan.HDBSCAN):
-            labels, probs = hdbscan.approximate_predict(self.clusterer_, space)
-            labels, probs = np.asarray(labels, dtype=np.int64), np.asarray(probs, dtype=np.float32)
+            labels, probs = approximate_predict_in_chunks(self.clusterer_, space)
             if self.outlier_floor is not None and (labels == _NOISE).any() and self.n_clusters_ > 0:
                 noise = labels == _NOISE
                 soft = hdbscan.membership_vector(self.clusterer_, space[noise])
@@ -407,9 +438,21 @@ class SegmentationPipeline(BaseEstimator):
             probs = np.ones(len(space), dtype=np.float32)
         xy = (np.full((len(space), 2), np.nan, dtype=np.float32) if self.map_reducer_ is None
               else np.asarray(self.map_reducer_.transform(space), dtype=np.float32))
+        return labels, probs, xy
+
+    def _score(self, values: np.ndarray, with_error: bool = False) -> pd.DataFrame:
+        Z = self.preprocessor_.transform(values)
+        latent = self._latent(Z)
+        mapping = getattr(self, "mapping_", None)  # models saved before the mapping existed have none
+        if mapping is not None:
+            rows = mapping.predict(latent)
+            labels, probs, xy = rows.labels, rows.probabilities, rows.map_embedding
+        else:
+            space = np.asarray(self.reducer_.transform(latent), dtype=np.float32)
+            labels, probs, xy = self._predict_by_models(space)
         frame = pd.DataFrame({"segment_id": labels, "probability": probs, "x": xy[:, 0], "y": xy[:, 1]})
         if with_error:
-            frame["reconstruction_error"] = self._reconstruction_error(self.preprocessor_.transform(values))
+            frame["reconstruction_error"] = self._reconstruction_error(Z)
         return frame
 
     @property
@@ -452,8 +495,9 @@ class SegmentationPipeline(BaseEstimator):
 
         ``pipeline.joblib`` holds the scikit-learn/UMAP/HDBSCAN steps (UMAP
         and HDBSCAN keep the sample embedding they need for ``transform`` /
-        ``approximate_predict``); ``autoencoder.pt`` the autoencoder's
-        ``state_dict`` and hyper-parameters; ``manifest.json`` a description.
+        ``approximate_predict``) and the out-of-sample ``mapping_`` (the
+        sample's latent vectors and fitted results); ``autoencoder.pt`` the
+        autoencoder's ``state_dict`` and hyper-parameters; ``manifest.json`` a description.
         Per-row results (``labels_``, ...) are not saved: the run stores them.
         Load only directories you wrote (joblib files are pickles).
         """

@@ -1,0 +1,215 @@
+"""Out-of-sample mapping (segmentation/mapping.py) and its use by the pipeline's scoring path."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import clone
+from sklearn.datasets import make_blobs
+from sklearn.exceptions import NotFittedError
+from sklearn.neighbors import KNeighborsRegressor
+
+from segmentation.mapping import NeighborMapping, SampleMapping
+from segmentation.metrics import adjusted_rand
+from segmentation.pipeline import SegmentationPipeline
+
+
+def test_neighbor_mapping_weights_by_inverse_distance():
+    X = np.array([[0.0], [1.0], [3.0]])
+    Y = np.array([[0.0, 10.0], [1.0, 20.0], [9.0, 90.0]])
+    mapping = NeighborMapping(n_neighbors=2).fit(X, Y)
+    # 0.25 is 0.25 from row 0 and 0.75 from row 1: weights 4 and 4/3 -> 3/4 and 1/4.
+    np.testing.assert_allclose(mapping.transform([[0.25]]), [[0.25, 12.5]], rtol=1e-6)
+    # A sample row maps onto its own targets exactly (distance 0 takes all the weight).
+    np.testing.assert_array_equal(mapping.transform(X), Y.astype(np.float32))
+    assert mapping.transform([[0.25]]).dtype == np.float32
+
+
+def test_exact_search_is_scikit_learns_distance_weighted_regression():
+    rng = np.random.default_rng(1)
+    X, Y = rng.normal(size=(400, 5)), rng.normal(size=(400, 3))
+    Q = np.vstack([rng.normal(size=(200, 5)), X[:50]])  # new rows and sample rows (distance 0)
+    ours = NeighborMapping(n_neighbors=8).fit(X, Y).transform(Q)
+    reference = KNeighborsRegressor(n_neighbors=8, weights="distance").fit(X.astype(np.float32), Y)
+    np.testing.assert_allclose(ours, reference.predict(Q.astype(np.float32)), rtol=1e-5, atol=1e-6)
+
+
+def test_neighbor_mapping_batches_do_not_change_results():
+    rng = np.random.default_rng(0)
+    X, Y, Q = rng.normal(size=(300, 4)), rng.normal(size=(300, 3)), rng.normal(size=(101, 4))
+    whole = NeighborMapping(n_neighbors=7).fit(X, Y).transform(Q)
+    batched = NeighborMapping(n_neighbors=7, batch_size=10).fit(X, Y).transform(Q)
+    np.testing.assert_array_equal(whole, batched)
+    assert whole.shape == (101, 3)
+
+
+def test_neighbor_mapping_checks_its_input():
+    with pytest.raises(NotFittedError):
+        NeighborMapping().transform(np.zeros((2, 2)))
+    with pytest.raises(ValueError, match="3 rows but the targets have 2"):
+        NeighborMapping().fit(np.zeros((3, 2)), np.zeros((2, 1)))
+    with pytest.raises(ValueError, match="n_neighbors must be at least 1"):
+        NeighborMapping(n_neighbors=0).fit(np.zeros((3, 2)), np.zeros(3))
+    mapping = NeighborMapping(n_neighbors=50).fit(np.eye(3), np.arange(3.0))  # k capped at the sample size
+    assert mapping.n_neighbors_ == 3 and mapping.algorithm_ == "kd_tree"
+    with pytest.raises(ValueError, match="unknown algorithm 'annoy'"):
+        NeighborMapping(algorithm="annoy").fit(np.eye(3), np.arange(3.0))
+    with pytest.raises(ValueError, match="expected rows x 3 inputs"):
+        mapping.transform(np.zeros((2, 4)))
+
+
+@pytest.fixture(scope="module")
+def blobs():
+    """3,000 rows of 4 separated blobs; the first 1,000 are the 'fit sample'."""
+    X, y = make_blobs(n_samples=3000, n_features=6, centers=4, cluster_std=1.0, random_state=3)
+    return X.astype(np.float32), y
+
+
+def _sample_mapping(X, y, **kw):
+    sample = slice(0, 1000)
+    space = X[sample, :3] * 2.0  # stand-in "cluster space": any function of the rows
+    xy = X[sample, :2] - 1.0
+    labels = y[sample].copy()
+    labels[:20] = -1  # some noise
+    probabilities = np.where(labels >= 0, 0.5 + 0.5 * (np.arange(1000) % 2), 0.0)
+    return SampleMapping(**kw).fit(X[sample], space, xy, labels, probabilities), space, xy, labels, probabilities
+
+
+def test_sample_rows_get_their_fitted_results_exactly(blobs):
+    X, y = blobs
+    mapping, space, xy, labels, probabilities = _sample_mapping(X, y)
+    rows = mapping.predict(X[:1000])
+    np.testing.assert_array_equal(rows.labels, labels)
+    np.testing.assert_allclose(rows.probabilities, probabilities, atol=1e-6)
+    np.testing.assert_allclose(rows.cluster_space, space, atol=1e-5)
+    np.testing.assert_allclose(rows.map_embedding, xy, atol=1e-5)
+    assert rows.labels.dtype == np.int64 and rows.probabilities.dtype == np.float32
+
+
+def test_new_rows_get_their_neighbours_segment_and_place(blobs):
+    X, y = blobs
+    mapping, space, *_ = _sample_mapping(X, y)
+    rows = mapping.predict(X[1000:])
+    assert adjusted_rand(y[1000:], rows.labels) >= 0.99
+    assert np.mean(rows.labels == -1) < 0.01  # 20 noise rows in a sample of 1,000 rarely win a vote
+    # Coordinates are weighted means of nearby sample rows: far closer to the row's own
+    # image (2 x its first three features) than the centre of its blob is (1.1 vs 3.1 measured).
+    truth = X[1000:, :3] * 2.0
+    centres = np.array([space[y[:1000] == c].mean(axis=0) for c in range(4)])
+    error = np.median(np.linalg.norm(rows.cluster_space - truth, axis=1))
+    assert error < 0.5 * np.median(np.linalg.norm(centres[y[1000:]] - truth, axis=1))
+    assert ((rows.probabilities >= 0.5) & (rows.probabilities <= 1.0))[rows.labels >= 0].all()
+    assert (rows.probabilities[rows.labels == -1] == 0).all()
+    np.testing.assert_array_equal(mapping.transform(X[1000:1010]), rows.cluster_space[:10])
+
+
+def test_approximate_search_for_large_samples(blobs):
+    """NNDescent (used from 20,000 sample rows on; forced here on 1,000): true neighbours, the same
+    segments as the exact search, reproducible with its seed. Compiling pynndescent takes ~30 s."""
+    X, y = blobs
+    mapping, space, xy, labels, probabilities = _sample_mapping(X, y, algorithm="nndescent")
+    exact, *_ = _sample_mapping(X, y, algorithm="kd_tree")
+    assert mapping.neighbors_.algorithm_ == "nndescent"
+    distances, indices = mapping.neighbors_.kneighbors(X[1000:])
+    np.testing.assert_allclose(distances, np.linalg.norm(X[1000:, None, :] - X[:1000][indices], axis=2),
+                               rtol=1e-4, atol=1e-4)  # each distance belongs to its index
+    assert (np.diff(distances, axis=1) >= 0).all()
+    exact_distances, exact_indices = exact.neighbors_.kneighbors(X[1000:])
+    recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(indices, exact_indices)])
+    assert recall >= 0.95
+    rows, exact_rows = mapping.predict(X[1000:]), exact.predict(X[1000:])
+    assert np.mean(rows.labels == exact_rows.labels) >= 0.995
+    assert np.mean(mapping.predict(X[:1000]).labels == labels) >= 0.995  # sample rows find themselves
+    again, *_ = _sample_mapping(X, y, algorithm="nndescent")
+    np.testing.assert_array_equal(again.predict(X[1000:]).cluster_space, rows.cluster_space)
+
+
+def test_vote_and_probability_numbers():
+    X = np.array([[0.0], [1.0], [2.0], [10.0]])
+    labels = np.array([0, 0, 1, -1])
+    probabilities = np.array([0.2, 0.8, 1.0, 0.0])
+    mapping = SampleMapping(n_neighbors=3).fit(X, X * 2, None, labels, probabilities)
+    rows = mapping.predict(np.array([[0.5], [1.8], [9.0]]))
+    # 0.5: rows 0 and 1 at distance 0.5 (weights 2, 2), row 2 at 1.5 (2/3): segment 0, mean prob 0.5.
+    # 1.8: row 2 at 0.2 (weight 5) outvotes rows 1 (1.25) and 0 (1/1.8): segment 1, its prob 1.0.
+    # 9.0: row 3 at 1 (weight 1) outvotes rows 2 (1/7) and 1 (1/8): noise, probability 0.
+    assert rows.labels.tolist() == [0, 1, -1]
+    np.testing.assert_allclose(rows.probabilities, [0.5, 1.0, 0.0], rtol=1e-6)
+    weights = [np.array([2, 2, 2 / 3]), np.array([1 / 1.8, 1.25, 5]), np.array([1 / 8, 1 / 7, 1])]
+    targets = [np.array([0, 2, 4]), np.array([0, 2, 4]), np.array([2, 4, 20])]
+    expected = [float(w @ t / w.sum()) for w, t in zip(weights, targets)]
+    np.testing.assert_allclose(rows.cluster_space[:, 0], expected, rtol=1e-6)
+    assert np.isnan(rows.map_embedding).all()  # no map was given
+
+
+def test_noise_vote_gives_zero_probability():
+    X = np.array([[0.0], [0.1], [5.0]])
+    mapping = SampleMapping(n_neighbors=3).fit(X, X, None, np.array([-1, -1, 2]), np.array([0.0, 0.0, 0.9]))
+    rows = mapping.predict(np.array([[0.05]]))
+    assert rows.labels.tolist() == [-1] and rows.probabilities.tolist() == [0.0]
+
+
+# ---------------------------------------------------------------- the pipeline's scoring path
+PARAMS = dict(encoder="passthrough", cluster_dims=4, min_cluster_size=0.05, fit_sample_size=600, random_state=5)
+
+
+@pytest.fixture(scope="module")
+def planted():
+    X, y = make_blobs(n_samples=1500, n_features=6, centers=5, cluster_std=1.3, random_state=8)
+    return pd.DataFrame(X, columns=[f"f{i}" for i in range(6)]), y
+
+
+@pytest.fixture(scope="module")
+def by_neighbours(planted):
+    X, _ = planted
+    return SegmentationPipeline(**PARAMS).fit(X)
+
+
+@pytest.fixture(scope="module")
+def by_transform(planted):
+    X, _ = planted
+    return SegmentationPipeline(**PARAMS, mapping="transform").fit(X)
+
+
+def test_default_scoring_uses_the_sample_mapping(planted, by_neighbours):
+    X, y = planted
+    assert isinstance(by_neighbours.mapping_, SampleMapping)
+    out = np.setdiff1d(np.arange(len(X)), by_neighbours.fit_sample_index_)
+    assert adjusted_rand(y[out], by_neighbours.labels_[out]) >= 0.95  # rows UMAP/HDBSCAN never saw
+    scored = by_neighbours.assign(X)
+    # Fit-sample rows get exactly their fitted segment, place and probability back.
+    sample = by_neighbours.fit_sample_index_
+    np.testing.assert_array_equal(scored["segment_id"].to_numpy()[sample], by_neighbours.labels_[sample])
+    np.testing.assert_allclose(scored[["x", "y"]].to_numpy()[sample], by_neighbours.map_embedding_[sample],
+                               atol=1e-4)
+    np.testing.assert_allclose(by_neighbours.transform(X.iloc[sample]), by_neighbours.reducer_.embedding_,
+                               atol=1e-4)
+    assert np.mean(scored["segment_id"].to_numpy() == by_neighbours.labels_) >= 0.99
+
+
+def test_transform_option_keeps_umap_and_approximate_predict(planted, by_transform, by_neighbours):
+    X, y = planted
+    assert by_transform.mapping_ is None
+    out = np.setdiff1d(np.arange(len(X)), by_transform.fit_sample_index_)
+    assert adjusted_rand(y[out], by_transform.labels_[out]) >= 0.95
+    # Same seed, same sample, same UMAP/HDBSCAN: the two scoring paths agree on the unseen rows.
+    np.testing.assert_array_equal(by_transform.fit_sample_index_, by_neighbours.fit_sample_index_)
+    assert adjusted_rand(by_transform.labels_[out], by_neighbours.labels_[out]) >= 0.98
+
+
+def test_mapping_survives_save_and_load(tmp_path, planted, by_neighbours):
+    X, _ = planted
+    loaded = SegmentationPipeline.load(by_neighbours.save(tmp_path / "model"))
+    assert isinstance(loaded.mapping_, SampleMapping)
+    pd.testing.assert_frame_equal(loaded.assign(X.iloc[:300]), by_neighbours.assign(X.iloc[:300]))
+
+
+def test_custom_mapping_is_cloned_not_shared(planted):
+    X, _ = planted
+    custom = SampleMapping(n_neighbors=3)
+    model = SegmentationPipeline(**{**PARAMS, "reducer": "passthrough", "map_reducer": "drop"},
+                                 mapping=custom).fit(X)
+    assert model.mapping_ is not custom and model.mapping_.n_neighbors == 3
+    assert not hasattr(custom, "neighbors_")
+    assert clone(model).get_params()["mapping"].n_neighbors == 3
