@@ -2,8 +2,7 @@
 SELECT date_trunc('week', ts)::DATE AS week,
        event_type,
        coalesce(channel, 'unknown') AS channel,
-       count(*) AS events,
-       count(DISTINCT customer_id) AS customers
+       count(*) AS events
 FROM events
 GROUP BY ALL
 ORDER BY week, event_type, channel

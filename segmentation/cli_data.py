@@ -8,7 +8,8 @@ from typing import List, Optional
 import typer
 
 from . import store
-from .cli import command, db, emit, step
+from .cli import command, db, emit, recovered, step
+from .firstrun import DEMO_CUSTOMERS
 
 
 @command
@@ -76,26 +77,19 @@ def status(as_json: bool = typer.Option(False, "--json", help="Print one JSON do
     with store.connect(db(), read_only=True) as con:
         document = store.summary(con)
     document["db"] = str(store.db_path(db()))
+    document["interrupted"] = recovered()  # what was cleaned up after killed commands just now
     emit(document, as_json, lambda: typer.echo(
-        "\n".join(f"{key}: {value}" for key, value in document.items())
+        "\n".join(f"{key}: {value}" for key, value in document.items() if key != "interrupted")
     ))
 
 
 @command
 def first_run(
-    customers: int = typer.Option(20_000, min=100, help="Demo customers to generate when empty."),
+    customers: int = typer.Option(DEMO_CUSTOMERS, min=100, help="Demo customers to generate when the database is empty."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
 ) -> None:
-    """Create the demo data on first use (does nothing when the database holds events)."""
-    from .demo import create_demo
+    """What `make run` does first: demo data and a short demo timeline when there is no snapshot yet."""
+    from .firstrun import prepare
 
-    with store.connect(db()) as con:
-        has_events = store.table_count(con, "events") > 0
-        summary = {"created_demo": False}
-        if not has_events:
-            step(f"first run: creating demo data in {store.db_path(db())} …")
-            summary = create_demo(con, customers=customers, progress=step)
-            summary["created_demo"] = True
-    emit(summary, as_json, lambda: typer.echo(
-        "demo data created" if summary["created_demo"] else "database already holds data"
-    ))
+    summary = prepare(db(), progress=step, customers=customers)
+    emit(summary, as_json, lambda: typer.echo(f"{summary['message']} ({summary['seconds']:.0f} s)"))

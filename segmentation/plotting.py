@@ -6,15 +6,22 @@ coordinates with segment ids), never customers' personal data.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
+from plotly.subplots import make_subplots
 
-__all__ = ["event_mix_over_time", "sizes_over_time", "flow_sankey", "lineage_view"]
+__all__ = ["event_mix_over_time", "sizes_over_time", "flow_sankey", "lineage_view", "segment_colors",
+           "segment_map", "trait_lifts", "distributions_vs_population", "probability_histogram",
+           "lineage_history", "selection_breakdown"]
 
 TRANSITION_MARKERS = {"emerged": "NEW", "split": "SPLIT", "merged": "MERGED"}
 
 TEMPLATE = "plotly_white"
+PALETTE = px.colors.qualitative.Bold + px.colors.qualitative.Pastel
+NOISE_COLOR = "#CBD5E1"
+MARGIN = dict(l=10, r=10, t=30, b=10)
 
 
 def event_mix_over_time(mix: pd.DataFrame, by: str = "event_type") -> go.Figure:
@@ -81,4 +88,126 @@ def lineage_view(sizes: pd.DataFrame) -> go.Figure:
                                     line=dict(color="#CBD5E1", width=1), showlegend=False,
                                     hoverinfo="skip"))
     figure.update_layout(margin=dict(l=10, r=10, t=30, b=10))
+    return figure
+
+
+def segment_colors(segment_ids) -> dict[int, str]:
+    """A stable colour per segment id (noise −1 in light grey), the same on every page."""
+    return {int(s): NOISE_COLOR if int(s) == -1 else PALETTE[int(s) % len(PALETTE)] for s in segment_ids}
+
+
+def segment_map(points: pd.DataFrame, labels: dict[int, str]) -> go.Figure:
+    """The 2-D map: one WebGL scatter trace per segment, noise underneath in grey.
+
+    ``points``: ``segment_id, x, y, probability`` (already downsampled); each
+    point's ``customdata`` is ``[row position in points, probability]`` so a box
+    or lasso selection can be traced back to its rows. Hover shows the segment
+    name and the membership probability only: no ids, no contact data.
+    """
+    figure = go.Figure()
+    positions = np.arange(len(points))
+    colors = segment_colors(points["segment_id"].unique())
+    order = sorted(points["segment_id"].unique(), key=lambda s: (s != -1, s))
+    for segment_id in order:
+        mask = (points["segment_id"] == segment_id).to_numpy()
+        rows = points[mask]
+        figure.add_trace(go.Scattergl(
+            x=rows["x"], y=rows["y"], mode="markers", name=labels.get(int(segment_id), f"segment {segment_id}"),
+            marker=dict(size=4 if segment_id != -1 else 3, color=colors[int(segment_id)],
+                        opacity=0.75 if segment_id != -1 else 0.5),
+            customdata=np.column_stack([positions[mask], rows["probability"].fillna(0).to_numpy()]),
+            hovertemplate="%{fullData.name}<br>membership %{customdata[1]:.0%}<extra></extra>",
+        ))
+    figure.update_layout(template=TEMPLATE, margin=MARGIN, dragmode="lasso", legend_title_text="segment",
+                         xaxis=dict(showticklabels=False, title=None, zeroline=False),
+                         yaxis=dict(showticklabels=False, title=None, zeroline=False, scaleanchor="x"),
+                         height=560)
+    return figure
+
+
+def trait_lifts(traits: pd.DataFrame, top: int = 12) -> go.Figure:
+    """Horizontal bars of the strongest traits: standardised difference vs the population.
+
+    ``traits``: ``label, phrase, std_diff`` (one row per feature, as in a segment
+    profile); the ``top`` largest absolute differences are drawn, strongest on top.
+    """
+    strongest = traits.reindex(traits["std_diff"].abs().sort_values(ascending=False).index).head(top)
+    strongest = strongest.iloc[::-1]
+    colors = np.where(strongest["std_diff"] >= 0, "#4F46E5", "#F97316")
+    figure = go.Figure(go.Bar(
+        x=strongest["std_diff"], y=strongest["label"], orientation="h", marker_color=colors,
+        text=strongest["phrase"], textposition="auto",
+        hovertemplate="%{y}: %{x:+.2f} standard deviations vs all customers<extra></extra>",
+    ))
+    figure.update_layout(template=TEMPLATE, margin=MARGIN, height=max(260, 28 * len(strongest) + 60),
+                         xaxis_title="difference from all customers (standard deviations)", yaxis_title=None)
+    figure.add_vline(x=0, line_color="#94A3B8", line_width=1)
+    return figure
+
+
+def distributions_vs_population(distributions: pd.DataFrame) -> go.Figure:
+    """Box plots of key features: the segment beside all customers, one panel per feature.
+
+    ``distributions``: ``feature, label, group`` (``segment`` or ``all customers``)
+    and the quantiles ``q10, q25, q50, q75, q90`` (whiskers at the 10th and 90th percentile).
+    """
+    features = list(dict.fromkeys(distributions["feature"]))
+    if not features:
+        return go.Figure().update_layout(template=TEMPLATE, margin=MARGIN)
+    titles = [distributions.loc[distributions["feature"] == f, "label"].iloc[0] for f in features]
+    figure = make_subplots(rows=1, cols=len(features), subplot_titles=titles, horizontal_spacing=0.06)
+    group_colors = {"segment": "#4F46E5", "all customers": "#94A3B8"}
+    for col, feature in enumerate(features, start=1):
+        rows = distributions[distributions["feature"] == feature]
+        for row in rows.itertuples(index=False):
+            figure.add_trace(go.Box(
+                x=[row.group], q1=[row.q25], median=[row.q50], q3=[row.q75], lowerfence=[row.q10],
+                upperfence=[row.q90], name=row.group, marker_color=group_colors.get(row.group),
+                showlegend=False, hoverinfo="y",
+            ), row=1, col=col)
+    figure.update_layout(template=TEMPLATE, margin=dict(l=10, r=10, t=50, b=10), height=320)
+    return figure
+
+
+def probability_histogram(histogram: pd.DataFrame) -> go.Figure:
+    """Membership probability of a segment's customers (``bin_start``, ``customers``; bins of 0.05)."""
+    figure = go.Figure(go.Bar(
+        x=histogram["bin_start"] + 0.025, y=histogram["customers"], width=0.048, marker_color="#4F46E5",
+        hovertemplate="membership %{x:.2f} ± 0.025: %{y:,} customers<extra></extra>",
+    ))
+    figure.update_layout(template=TEMPLATE, margin=MARGIN, height=280, bargap=0.02,
+                         xaxis=dict(range=[0, 1], title="membership probability", tickformat=".0%"),
+                         yaxis_title="customers")
+    return figure
+
+
+def lineage_history(history: pd.DataFrame) -> go.Figure:
+    """A segment's share of customers in each snapshot of its lineage, labelled with the transition.
+
+    ``history``: ``as_of, share, size, transition`` (queries/ui_lineage_history.sql).
+    """
+    figure = go.Figure(go.Scatter(
+        x=history["as_of"], y=history["share"], mode="lines+markers+text",
+        text=[TRANSITION_MARKERS.get(t, "") for t in history["transition"]], textposition="top center",
+        customdata=history["size"], line=dict(color="#4F46E5"),
+        hovertemplate="%{x}: %{y:.1%} of customers (%{customdata:,})<extra></extra>",
+    ))
+    figure.update_layout(template=TEMPLATE, margin=MARGIN, height=260, yaxis=dict(tickformat=".0%", title="share"),
+                         xaxis_title="snapshot")
+    return figure
+
+
+def selection_breakdown(breakdown: pd.DataFrame) -> go.Figure:
+    """Segments of a map selection beside their share of all customers.
+
+    ``breakdown``: ``label, selected_share, overall_share`` (0–1).
+    """
+    figure = go.Figure([
+        go.Bar(y=breakdown["label"], x=breakdown["selected_share"], orientation="h", name="selection",
+               marker_color="#4F46E5", hovertemplate="%{y}: %{x:.1%} of the selection<extra></extra>"),
+        go.Bar(y=breakdown["label"], x=breakdown["overall_share"], orientation="h", name="all customers",
+               marker_color="#CBD5E1", hovertemplate="%{y}: %{x:.1%} of all customers<extra></extra>"),
+    ])
+    figure.update_layout(template=TEMPLATE, margin=MARGIN, barmode="group", xaxis_tickformat=".0%",
+                         height=max(220, 40 * len(breakdown) + 60), yaxis=dict(autorange="reversed"))
     return figure

@@ -94,7 +94,7 @@ def _defaults(folder: Path) -> dict:
         "description": "buys mostly at night", "who": "tester", "at": now, "created_at": now,
         "changed_by": "tester", "changed_at": now, "status": "complete", "size": 2,
         "transition": "new", "kind": "events", "overlap": 1.0, "probability": 0.9,
-        "min_probability": 0.5, "customer_id": "001", "n_customers": 3, "n_segments": 1,
+        "min_probability": 0.5, "customer_id": "001", "customer_ids": ["001", "003"], "n_customers": 3, "n_segments": 1,
         "noise_share": 0.0, "params": "{}", "metrics": "{}", "profile": "{}", "model_path": "",
         # imports
         "ingest_id": 1, "file": str(folder / "events.csv"), "path": str(folder / "events.csv"),

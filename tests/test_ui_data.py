@@ -16,8 +16,8 @@ APP = str(ROOT / "app.py")
 
 def _app(db_file, monkeypatch) -> AppTest:
     monkeypatch.setenv("SEGMENTATION_DB", str(db_file))
-    at = AppTest.from_file(APP, default_timeout=60)
-    return at
+    at = AppTest.from_file(APP, default_timeout=60).run()  # opens on the Overview
+    return at.switch_page("segmentation/ui/data.py")
 
 
 def test_data_page_empty_offers_demo(db_file, monkeypatch):

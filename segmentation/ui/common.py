@@ -3,13 +3,21 @@
 The app never keeps the database open: each read opens a short-lived,
 read-only connection, and results are cached with ``st.cache_data`` keyed by
 the file's modification time, so a write by the command line (or another
-session) shows up on the next rerun.
+session) shows up on the next rerun; this session's own writes clear the cache
+at once (:func:`after_write`).
+
+Session state keys (explicit, shared by all pages): ``db_path`` (the database),
+``run_id`` (the chosen snapshot; latest when unset), ``segment_id`` (the segment
+opened on the Segment page), ``user_name`` (who is recorded for name changes).
 """
 
 from __future__ import annotations
 
+import getpass
+import json
 import os
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import streamlit as st
@@ -19,6 +27,19 @@ from segmentation.errors import WorkbenchError
 from segmentation.queries import load_query
 
 DB_KEY = "db_path"
+RUN_KEY = "run_id"
+SEGMENT_KEY = "segment_id"
+USER_KEY = "user_name"
+
+PAGES = {
+    "overview": "segmentation/ui/overview.py",
+    "run": "segmentation/ui/run.py",
+    "map": "segmentation/ui/map.py",
+    "segment": "segmentation/ui/segment.py",
+    "evolution": "segmentation/ui/evolution.py",
+    "export": "segmentation/ui/export.py",
+    "data": "segmentation/ui/data.py",
+}
 
 
 def current_db() -> Path:
@@ -41,9 +62,16 @@ def read_query(path: str, version: float, query: str, params: tuple = ()) -> pd.
         return con.execute(load_query(query), dict(params)).df()
 
 
+def _freeze(value: Any) -> Any:
+    """Lists become tuples so parameters can be part of a cache key."""
+    return tuple(value) if isinstance(value, list) else value
+
+
 def query(name: str, **params) -> pd.DataFrame:
+    """Result of ``queries/NAME.sql`` with ``$params`` bound, from the cache when the file is unchanged."""
     path = current_db()
-    return read_query(str(path), db_version(path), name, tuple(sorted(params.items())))
+    frozen = tuple(sorted((k, _freeze(v)) for k, v in params.items()))
+    return read_query(str(path), db_version(path), name, frozen)
 
 
 def data_summary() -> dict:
@@ -52,13 +80,125 @@ def data_summary() -> dict:
 
 
 def after_write() -> None:
-    """Drop cached reads after this session wrote to the database."""
-    read_query.clear()
+    """Drop every cached read (queries, segments, flows, export plans) after this session wrote.
+
+    Reads are also keyed by the file's modification time; clearing at once covers a write
+    that lands within the file system's timestamp resolution.
+    """
+    st.cache_data.clear()
 
 
 def show_error(exc: WorkbenchError) -> None:
-    st.error(str(exc), icon=":material/error:")
+    """A one-line error, shown literally (messages quote file names and values)."""
+    from segmentation.digest import escape_markdown
+
+    st.error(escape_markdown(str(exc)), icon=":material/error:")
 
 
 def environment_db_note() -> str:
     return "from $SEGMENTATION_DB" if os.environ.get(store.DB_ENV) else "default location"
+
+
+def _json(value: Any) -> dict:
+    if isinstance(value, str):
+        return json.loads(value)
+    return value if isinstance(value, dict) else {}
+
+
+# ------------------------------------------------------------------ runs and segments
+def runs() -> pd.DataFrame:
+    """Complete runs, newest first (queries/runs_list.sql)."""
+    return query("runs_list")
+
+
+def selected_run() -> dict | None:
+    """The run chosen in this session (``run_id``), else the latest; None when there is none.
+
+    The returned dict holds the ``runs`` columns with ``params`` and ``metrics`` parsed.
+    """
+    frame = runs()
+    if frame.empty:
+        return None
+    chosen = st.session_state.get(RUN_KEY)
+    rows = frame[frame["run_id"] == chosen] if chosen is not None else frame.iloc[:0]
+    row = (rows if not rows.empty else frame).iloc[0].to_dict()
+    row["params"], row["metrics"] = _json(row["params"]), _json(row["metrics"])
+    return row
+
+
+def run_label(row: Any) -> str:
+    """``run 3 · 2025-06-30 · 90-day window``."""
+    as_of = pd.Timestamp(row["as_of"]).date()
+    return f"run {int(row['run_id'])} · {as_of} · {int(row['window_days'])}-day window"
+
+
+def _pick_run() -> None:
+    st.session_state[RUN_KEY] = st.session_state["_run_picker"]
+
+
+def run_picker() -> dict | None:
+    """Sidebar choice of the snapshot the pages show (kept across pages); returns it."""
+    frame = runs()
+    run = selected_run()
+    if run is None:
+        return None
+    ids = frame["run_id"].astype(int).tolist()
+    labels = {int(r["run_id"]): run_label(r) for r in frame.to_dict(orient="records")}
+    st.session_state["_run_picker"] = int(run["run_id"])
+    st.sidebar.selectbox("Snapshot", ids, format_func=labels.get, key="_run_picker", on_change=_pick_run,
+                         help="The snapshot the Overview, Map, Segment and Export pages show (latest first).")
+    return run
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def read_segments(path: str, version: float, run_id: int) -> pd.DataFrame:
+    """Segments of a run with their profile parsed (dict), largest first, noise last."""
+    with store.connect(path, read_only=True) as con:
+        frame = con.execute(load_query("segments_list"), {"run_id": int(run_id)}).df()
+    frame["profile"] = frame["profile"].map(_json)
+    return frame
+
+
+def segments(run_id: int) -> pd.DataFrame:
+    """Cached :func:`read_segments` for this session's database."""
+    path = current_db()
+    return read_segments(str(path), db_version(path), int(run_id))
+
+
+def previous_run_id(run_id: int) -> int | None:
+    """The run ``run_id`` was tracked against (from its transitions), else None."""
+    frame = query("ui_transitions_of_run", run_id=int(run_id))
+    return None if frame.empty else int(frame["from_run"].iloc[0])
+
+
+def segment_labels(frame: pd.DataFrame) -> dict[int, str]:
+    """segment id → given name, else suggested name (noise: "Unassigned (noise)")."""
+    from segmentation.digest import display_name
+
+    return {int(r.segment_id): display_name(r.name, r.suggested_name) for r in frame.itertuples(index=False)}
+
+
+def who() -> str:
+    """Who a change is recorded under: the name given in the sidebar, else the account running the app."""
+    given = (st.session_state.get(USER_KEY) or "").strip()
+    return f"app:{given or getpass.getuser()}"
+
+
+def open_segment(run_id: int, segment_id: int) -> None:
+    """Go to the Segment page showing one segment (a button's on_click or a direct call)."""
+    st.session_state[RUN_KEY] = int(run_id)
+    st.session_state[SEGMENT_KEY] = int(segment_id)
+    st.switch_page(PAGES["segment"])
+
+
+def no_runs_state() -> None:
+    """Friendly empty state for pages that need a snapshot."""
+    summary = data_summary()
+    if not summary["n_events"]:
+        st.info("The database holds no events yet. Create the demo data or import your own events "
+                "on the Data page, then compute a snapshot.", icon=":material/inbox:")
+        st.page_link(PAGES["data"], label="Go to Data", icon=":material/database:")
+    else:
+        st.info(f"{summary['n_events']:,} events are loaded but no snapshot has been computed yet. "
+                "Run one to find the segments.", icon=":material/play_circle:")
+        st.page_link(PAGES["run"], label="Run a snapshot", icon=":material/play_arrow:")

@@ -8,6 +8,7 @@ import streamlit as st
 from segmentation import plotting, store
 from segmentation.errors import WorkbenchError
 from segmentation.ui import common
+from segmentation.ui.data_import import import_section
 
 
 def _create_demo() -> None:
@@ -32,8 +33,7 @@ def _create_demo() -> None:
 def _empty_state() -> None:
     st.info(
         "The database holds no events yet. Create the demo data (synthetic customers with "
-        "planted, evolving personas) or import your own events with "
-        "`python -m segmentation ingest FILE`.",
+        "planted, evolving personas) or import your own events below.",
         icon=":material/inbox:",
     )
     if st.button("Create demo data", type="primary", key="create_demo"):
@@ -51,6 +51,7 @@ def render() -> None:
         return
     if not summary["n_events"]:
         _empty_state()
+        import_section()
         return
 
     columns = st.columns(4)
@@ -74,6 +75,7 @@ def render() -> None:
         st.caption("No imports recorded.")
     else:
         st.dataframe(imports, hide_index=True, width="stretch")
+    import_section()
 
 
 render()

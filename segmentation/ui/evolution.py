@@ -1,0 +1,116 @@
+"""Evolution page: how the segments changed across snapshots.
+
+Sizes over time annotated with emerged/split/merged transitions, a Sankey of
+customers between two chosen snapshots, and the list of transitions into a
+snapshot with the sources of emerged segments. Frames come from
+segmentation.tracking, figures from segmentation.plotting.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from segmentation import plotting, store, tracking
+from segmentation.digest import escape_markdown
+from segmentation.errors import WorkbenchError
+from segmentation.queries import load_query
+from segmentation.ui import common
+
+KIND_ORDER = ["emerged", "split", "merged", "disappeared", "survived"]
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _flows(path: str, version: float, before: int, after: int) -> pd.DataFrame:
+    """Customers moving between two runs (tracking.customer_flows), cached per database version."""
+    with store.connect(path, read_only=True) as con:
+        frames = [con.execute(load_query("assignments_of_run"), {"run_id": int(r)}).df() for r in (before, after)]
+    return tracking.customer_flows(frames[0], frames[1])
+
+
+def _named_flows(flows: pd.DataFrame, before: int, after: int) -> pd.DataFrame:
+    """Flows with ``segment N`` replaced by each side's segment names."""
+    names = [{f"segment {k}": v for k, v in common.segment_labels(common.segments(r)).items() if k != -1}
+             for r in (before, after)]
+    return flows.assign(source=flows["source"].map(lambda s: names[0].get(s, s)),
+                        target=flows["target"].map(lambda t: names[1].get(t, t)))
+
+
+def _sankey(frame: pd.DataFrame, run: dict) -> None:
+    st.subheader("Where customers moved")
+    ids = frame["run_id"].astype(int).tolist()  # newest first
+    labels = {int(r["run_id"]): common.run_label(r) for r in frame.to_dict(orient="records")}
+    after_default = ids.index(int(run["run_id"]))
+    before_default = min(after_default + 1, len(ids) - 1)
+    left, right = st.columns(2)
+    before = left.selectbox("From snapshot", ids, index=before_default, format_func=labels.get, key="sankey_before")
+    after = right.selectbox("To snapshot", ids, index=after_default, format_func=labels.get, key="sankey_after")
+    if before == after:
+        st.caption("Choose two different snapshots.")
+        return
+    path = common.current_db()
+    flows = _flows(str(path), common.db_version(path), int(before), int(after))
+    st.plotly_chart(plotting.flow_sankey(_named_flows(flows, int(before), int(after))), key="sankey")
+    stayed = flows[(flows["source"] != tracking.NEW_CUSTOMERS) & (flows["target"] != "left")]["customers"].sum()
+    new = flows.loc[flows["source"] == tracking.NEW_CUSTOMERS, "customers"].sum()
+    gone = flows.loc[flows["target"] == "left", "customers"].sum()
+    st.caption(f"{int(stayed):,} customers are in both snapshots; {int(new):,} are new and "
+               f"{int(gone):,} were not active in the later window.")
+
+
+def _transitions(run: dict) -> None:
+    run_id = int(run["run_id"])
+    transitions = common.query("ui_transitions_of_run", run_id=run_id)
+    st.subheader("Transitions into this snapshot")
+    if transitions.empty:
+        st.caption("This snapshot was the first: nothing to compare with.")
+        return
+    st.caption(f"{common.run_label(run)} compared with run {int(transitions['from_run'].iloc[0])} "
+               f"({pd.Timestamp(transitions['from_as_of'].iloc[0]).date()})")
+    counts = transitions["kind"].value_counts()
+    columns = st.columns(len(KIND_ORDER))
+    for column, kind in zip(columns, KIND_ORDER):
+        column.metric(kind, int(counts.get(kind, 0)))
+    table = transitions[["kind", "from_label", "from_size", "to_label", "to_size", "overlap"]].rename(
+        columns={"from_label": "before", "from_size": "size before", "to_label": "after", "to_size": "size after",
+                 "overlap": "share kept"})
+    st.dataframe(table, hide_index=True, width="stretch",
+                 column_config={"share kept": st.column_config.NumberColumn(format="percent")})
+    current = common.segments(run_id)
+    previous_names = {f"segment {k}": v for k, v in
+                      common.segment_labels(common.segments(int(transitions["from_run"].iloc[0]))).items()}
+    for row in current[current["transition"] == "emerged"].itertuples(index=False):
+        sources = pd.DataFrame(row.profile.get("sources", []), columns=["source", "customers", "share"])
+        if sources.empty:
+            continue
+        sources["source"] = sources["source"].map(lambda s: previous_names.get(s, s))
+        name = row.name if isinstance(row.name, str) and row.name else row.suggested_name
+        st.markdown(f"**Emerged: {escape_markdown(name)}** — where its {int(row.size):,} customers came from")
+        st.dataframe(sources, hide_index=True, width="stretch",
+                     column_config={"share": st.column_config.NumberColumn(format="percent")})
+
+
+def render() -> None:
+    st.title("Evolution")
+    try:
+        run = common.run_picker()
+    except WorkbenchError as exc:
+        common.show_error(exc)
+        return
+    if run is None:
+        common.no_runs_state()
+        return
+    frame = common.runs()
+    timeline = common.query("ui_segments_timeline")
+    sizes = tracking.sizes_over_time(timeline)
+    st.subheader("Segment sizes over time")
+    if frame["as_of"].nunique() < 2:
+        st.info("Only one snapshot date so far. Compute a timeline on the Run page to see segments "
+                "emerge, split, merge, grow and fade.", icon=":material/timeline:")
+    st.plotly_chart(plotting.sizes_over_time(sizes), key="sizes")
+    if len(frame) >= 2:
+        _sankey(frame, run)
+    _transitions(run)
+
+
+render()

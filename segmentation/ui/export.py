@@ -1,0 +1,175 @@
+"""Export page: segments → an audience file for an ad platform or a CRM, checked before it is written.
+
+Uses segmentation.export: ``plan_export`` reads and checks (consent, minimum
+size, exclusions, warnings) without writing; ``write_export`` writes the file and
+its audit row atomically; ``list_exports`` is the audit history. A download is an
+export too: the file is saved under ``exports/`` and recorded before the browser
+receives it, so every file that leaves the workbench has an audit row.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from segmentation import export
+from segmentation.digest import escape_markdown
+from segmentation.errors import WorkbenchError
+from segmentation.ui import common
+
+EXPORT_DIR = Path("exports")
+PREVIEW_ROWS = 5
+# Plain contact columns are never shown in the page, even when a CRM file carries them.
+PLAIN_CONTACT = {"email", "phone", "firstname", "lastname", "fn", "ln", "first_name", "last_name"}
+EXCLUSION_WORDS = {
+    "noise": "in no segment (noise)", "consent_false": "no ad consent", "consent_unknown": "consent unknown",
+    "low_probability": "below the membership threshold", "no_identifier": "no usable e-mail, phone or name",
+}
+RESULT_KEY = "export_result"
+
+
+@st.cache_data(show_spinner="Checking the audience …", max_entries=8)
+def _plan(path: str, version: float, run_id: int, segment_ids: tuple, platform: str, min_probability: float,
+          allow_unknown_consent: bool, include_pii: bool):
+    """The export plan (cached per database version and options)."""
+    return export.plan_export(path, run_id, list(segment_ids), platform, min_probability=min_probability,
+                              allow_unknown_consent=allow_unknown_consent, include_pii=include_pii)
+
+
+def _preview(plan) -> pd.DataFrame:
+    rows = plan.preview(PREVIEW_ROWS)
+    hidden = [c for c in rows.columns if c.replace(" ", "").replace("_", "").lower() in
+              {p.replace("_", "") for p in PLAIN_CONTACT} and c not in plan.spec.hashed_columns]
+    return rows.drop(columns=hidden)
+
+
+def _checks(plan) -> None:
+    columns = st.columns(3)
+    columns[0].metric("Customers in the segments", f"{plan.n_candidates:,}")
+    columns[1].metric("Rows in the file", f"{plan.n_rows:,}")
+    columns[2].metric("Excluded", f"{plan.n_excluded:,}")
+    reasons = [f"{EXCLUSION_WORDS.get(k, k)}: {v:,}" for k, v in plan.excluded.items() if v]
+    st.caption("Excluded — " + ("; ".join(reasons) if reasons else "nobody") +
+               f". Minimum audience for {plan.spec.label}: {plan.min_size:,}.")
+    if plan.refusal:
+        st.error(f"Cannot export: {escape_markdown(plan.refusal)}", icon=":material/block:")
+    for warning in plan.warnings:
+        st.warning(escape_markdown(warning), icon=":material/warning:")
+    if plan.ok and not plan.warnings:
+        st.success("All checks passed.", icon=":material/verified:")
+
+
+def _saved_download(plan):
+    """Data for the download button: save + audit first, then hand the same bytes to the browser."""
+    db = str(common.current_db())
+
+    def produce() -> bytes:
+        stamp = datetime.now().strftime("%Y%m%d-%H%M%S-%f")
+        out = EXPORT_DIR / f"{Path(plan.filename).stem}_{stamp}{plan.spec.suffix}"
+        export.write_export(db, plan, out)
+        return out.read_bytes()
+
+    return produce
+
+
+def _save(plan) -> None:
+    out = st.session_state.get("export_out") or str(EXPORT_DIR / plan.filename)
+    overwrite = bool(st.session_state.get("export_overwrite"))
+    try:
+        result = export.write_export(str(common.current_db()), plan, Path(out), overwrite=overwrite)
+    except WorkbenchError as exc:
+        st.session_state[RESULT_KEY] = ("error", escape_markdown(str(exc)))
+        return
+    common.after_write()
+    st.session_state[RESULT_KEY] = ("success", f"Saved {result.n_rows:,} rows to {escape_markdown(str(result.path))} "
+                                               f"(export #{result.export_id}, SHA-256 {result.sha256[:12]}…)")
+
+
+def _history() -> None:
+    st.subheader("Export history")
+    try:
+        frame = export.list_exports(str(common.current_db()))
+    except WorkbenchError as exc:
+        common.show_error(exc)
+        return
+    if frame.empty:
+        st.caption("Nothing exported yet.")
+        return
+    shown = [c for c in ("export_id", "created_at", "run_id", "segment_ids", "platform", "kind", "n_rows",
+                         "n_excluded", "path", "sha256") if c in frame.columns]
+    st.dataframe(frame[shown], hide_index=True, width="stretch")
+
+
+def render() -> None:
+    st.title("Export")
+    try:
+        run = common.run_picker()
+    except WorkbenchError as exc:
+        common.show_error(exc)
+        return
+    if run is None:
+        common.no_runs_state()
+        return
+    run_id = int(run["run_id"])
+    frame = common.segments(run_id)
+    labels = common.segment_labels(frame)
+    ids = frame.loc[frame["segment_id"] != -1, "segment_id"].astype(int).tolist()
+    opened = st.session_state.get(common.SEGMENT_KEY)
+    sizes = dict(zip(frame["segment_id"].astype(int), frame["size"].astype(int)))
+
+    left, right = st.columns([3, 2])
+    chosen = left.multiselect("Segments", ids, default=[opened] if opened in ids else [], key=f"export_segments_{run_id}",
+                              format_func=lambda s: f"{labels[s]} ({sizes[s]:,})",
+                              help="Several segments make one audience file.")
+    platforms = list(export.PLATFORMS)
+    platform = right.selectbox("Platform", platforms, key="export_platform",
+                               format_func=lambda p: export.PLATFORMS[p].label)
+    spec = export.PLATFORMS[platform]
+    with st.expander("Options"):
+        min_probability = st.slider("Minimum membership probability", 0.0, 1.0, 0.0, 0.05, key="export_min_p",
+                                    help="Leave out customers who fit the segment only loosely.")
+        unknown = st.checkbox("Include customers whose ad consent is unknown", key="export_unknown",
+                              help="Customers who said no are never exported.")
+        include_pii = st.checkbox("Plain contact columns (CRM / LinkedIn names)", key="export_pii",
+                                  disabled=platform not in ("crm", "linkedin"))
+    st.caption(spec.upload_hint + (f" [Format]({spec.doc_url})" if spec.doc_url else ""))
+    if not chosen:
+        st.info("Choose one or more segments to see the checks and a preview.", icon=":material/checklist:")
+        _history()
+        return
+    path = common.current_db()
+    try:
+        plan = _plan(str(path), common.db_version(path), run_id, tuple(sorted(chosen)), platform,
+                     float(min_probability), bool(unknown), bool(include_pii and platform in ("crm", "linkedin")))
+    except WorkbenchError as exc:
+        common.show_error(exc)
+        _history()
+        return
+    st.subheader("Checks")
+    _checks(plan)
+    if plan.ok:
+        st.subheader("Preview")
+        st.caption(f"First {PREVIEW_ROWS} rows of `{plan.filename}`"
+                   + (" (identifiers SHA-256 hashed as the platform asks)" if spec.hashed else ""))
+        st.dataframe(_preview(plan), hide_index=True, width="stretch")
+        if plan.has_delta:
+            st.caption(f"Compared with export #{plan.previous_export_id}: {len(plan.adds):,} to add, "
+                       f"{len(plan.removes):,} to remove (saved next to the file as .adds/.removes).")
+        download, save = st.columns(2)
+        download.download_button("Download", data=_saved_download(plan), file_name=plan.filename,
+                                 mime="text/csv", type="primary", icon=":material/download:", key="export_download",
+                                 help=f"Also saved under {EXPORT_DIR}/ and recorded in the export history.")
+        with save.popover("Save on the server", icon=":material/save:"):
+            st.text_input("File", value=str(EXPORT_DIR / plan.filename), key="export_out")
+            st.checkbox("Replace the file if it exists", key="export_overwrite")
+            st.button("Save", key="export_save", on_click=_save, args=(plan,), type="primary")
+    result = st.session_state.pop(RESULT_KEY, None)
+    if result:
+        (st.success if result[0] == "success" else st.error)(result[1])
+    _history()
+
+
+render()

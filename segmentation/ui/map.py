@@ -1,0 +1,94 @@
+"""Map page: the 2-D map of a snapshot, coloured by segment; box or lasso a region to see who is there.
+
+Large runs are downsampled in the database (every segment keeps its share, small
+ones at least a few hundred points). Hover shows the segment and the membership
+probability only: no ids, no contact data.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from segmentation import digest, plotting
+from segmentation.errors import WorkbenchError
+from segmentation.ui import common
+
+MAP_POINTS = 20_000
+
+
+def selected_positions(event: Any) -> list[int]:
+    """Row positions (in the map frame) of the points a box/lasso selection picked."""
+    try:
+        points = event["selection"]["points"]
+    except (KeyError, TypeError):
+        return []
+    positions = []
+    for point in points:
+        custom = point.get("customdata")
+        if isinstance(custom, (list, tuple)) and custom:
+            positions.append(int(custom[0]))
+    return positions
+
+
+def _summary(points: pd.DataFrame, positions: list[int], labels: dict[int, str], run: dict) -> None:
+    summary = digest.selection_summary(points, positions, labels)
+    st.subheader("Selection")
+    columns = st.columns(4)
+    columns[0].metric("Points selected", f"{summary['n_points']:,}")
+    columns[1].metric("Customers (estimated)", f"{summary['estimated_customers']:,}",
+                      help="Points scaled back up by each segment's sampling rate.")
+    columns[2].metric("Average membership", f"{summary['mean_probability']:.0%}")
+    customer_ids = points.iloc[sorted(set(positions))]["customer_id"].astype(str).tolist()
+    behaviour = common.query("ui_selection_behaviour", customer_ids=customer_ids,
+                             as_of=pd.Timestamp(run["as_of"]).date(), window_days=int(run["window_days"]))
+    row = behaviour.iloc[0]
+    active = int(row["active_customers"] or 0)
+    spend = float(row["spend"] or 0) / active if active else 0.0
+    columns[3].metric("Spend per customer", f"{spend:,.0f}",
+                      help=f"Purchases in the {int(run['window_days'])}-day window, selected points only.")
+    if active:
+        st.caption(f"In the window the selected points made {int(row['events']):,} events and "
+                   f"{int(row['purchases'] or 0):,} purchases; most often on **{row['top_channel'] or '—'}**, "
+                   f"category **{row['top_category'] or '—'}**.")
+    st.plotly_chart(plotting.selection_breakdown(summary["breakdown"]), key="selection_breakdown")
+    st.dataframe(summary["breakdown"].drop(columns=["segment_id"]), hide_index=True, width="stretch",
+                 column_config={"selected_share": st.column_config.NumberColumn("share of selection", format="percent"),
+                                "overall_share": st.column_config.NumberColumn("share of all", format="percent"),
+                                "estimated_customers": st.column_config.NumberColumn(format="%d")})
+
+
+def render() -> None:
+    st.title("Map")
+    try:
+        run = common.run_picker()
+    except WorkbenchError as exc:
+        common.show_error(exc)
+        return
+    if run is None:
+        common.no_runs_state()
+        return
+    run_id = int(run["run_id"])
+    points = common.query("ui_map_points", run_id=run_id, limit=MAP_POINTS)
+    if points.empty or points[["x", "y"]].isna().all().all():
+        st.info("This snapshot has no map coordinates.", icon=":material/info:")
+        return
+    labels = common.segment_labels(common.segments(run_id))
+    total = int(points["total"].iloc[0])
+    shown = len(points)
+    st.caption(f"{common.run_label(run)} · "
+               + (f"showing {shown:,} of {total:,} customers (each segment keeps its share)"
+                  if shown < total else f"all {total:,} customers")
+               + " · drag a box or lasso to see who is in a region; double-click to clear")
+    figure = plotting.segment_map(points[["segment_id", "x", "y", "probability"]], labels)
+    event = st.plotly_chart(figure, key=f"map_{run_id}", on_select="rerun", selection_mode=("box", "lasso"))
+    positions = selected_positions(event)
+    if positions:
+        _summary(points, positions, labels, run)
+    else:
+        st.caption("Nothing selected yet.")
+
+
+render()

@@ -1,0 +1,110 @@
+"""Overview page: the chosen (by default the latest) snapshot at a glance.
+
+Headline numbers, alerts for segments that emerged, split, merged or
+disappeared since the previous snapshot, and one card per segment (name, size
+and change, top traits in words, a badge); a card's button opens its profile.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from segmentation import digest
+from segmentation.errors import WorkbenchError
+from segmentation.ui import common
+
+BADGE_COLORS = {"NEW": "green", "SPLIT": "orange", "MERGED": "violet", "GROWING": "blue", "FADING": "gray"}
+ALERT_ICONS = {"emerged": ":material/auto_awesome:", "split": ":material/call_split:",
+               "merged": ":material/merge:", "disappeared": ":material/visibility_off:"}
+CARDS_PER_ROW = 3
+
+
+def _headline(run: dict, frame: pd.DataFrame, previous: dict | None) -> None:
+    noise = frame.loc[frame["segment_id"] == -1, "size"].sum()
+    columns = st.columns(4)
+    change = int(run["n_segments"]) - int(previous["n_segments"]) if previous else 0
+    columns[0].metric("Segments", f"{int(run['n_segments'])}", delta=change or None, delta_color="off",
+                      help="Change since the previous snapshot below the number.")
+    columns[1].metric("Customers covered", f"{int(run['n_customers']):,}",
+                      help="Customers active in the snapshot's window, each assigned to a segment or to noise.")
+    columns[2].metric("Noise", f"{run['noise_share']:.1%}", help=f"{int(noise):,} customers fit no segment well.")
+    stability = run["metrics"].get("stability", {})
+    stable = sum(1 for s in stability.values() if s.get("label") == "stable")
+    columns[3].metric("Stable segments", f"{stable} of {len(stability)}" if stability else "—",
+                      help="Segments that re-appear when the clustering is refitted on subsamples "
+                           "(bootstrap Jaccard ≥ 0.75).")
+
+
+def _alerts(frame: pd.DataFrame, run: dict, previous_frame: pd.DataFrame | None) -> None:
+    transitions = common.query("ui_transitions_of_run", run_id=int(run["run_id"]))
+    labels = common.segment_labels(previous_frame) if previous_frame is not None else {}
+    items = digest.alerts(frame, transitions, int(run["n_customers"]), labels)
+    if not items:
+        if transitions.empty:
+            st.caption("First snapshot: no earlier snapshot to compare with yet.")
+        else:
+            st.caption("No segment emerged, split, merged or disappeared since the previous snapshot.")
+        return
+    for item in items:
+        box = st.warning if item["kind"] in ("emerged", "split") else st.info
+        box(item["text"], icon=ALERT_ICONS[item["kind"]])
+
+
+def _card(card: dict, run_id: int) -> None:
+    with st.container(border=True):
+        badge = f" :{BADGE_COLORS[card['badge']]}-badge[{card['badge']}]" if card["badge"] else ""
+        st.markdown(f"**{digest.escape_markdown(card['label'])}**{badge}")
+        st.metric("customers", f"{card['size']:,} · {card['share']:.1%}", delta=card["change"],
+                  label_visibility="collapsed")
+        traits = card["top_traits"][:3]
+        st.markdown("\n".join(f"- {t}" for t in traits) if traits else "_no distinctive trait_")
+        note = "suggested name" if not card["named"] else "named"
+        if card["review"]:
+            note += " · please review"
+        left, right = st.columns([3, 2], vertical_alignment="center")
+        left.caption(note)
+        if right.button("Open", key=f"open_{card['segment_id']}", icon=":material/arrow_forward:",
+                        width="stretch"):
+            common.open_segment(run_id, card["segment_id"])
+
+
+def render() -> None:
+    st.title("Overview")
+    try:
+        run = common.run_picker()
+    except WorkbenchError as exc:
+        common.show_error(exc)
+        return
+    if run is None:
+        common.no_runs_state()
+        return
+    run_id = int(run["run_id"])
+    frame = common.segments(run_id)
+    previous_id = common.previous_run_id(run_id)
+    previous = None
+    if previous_id is not None:
+        rows = common.runs()
+        match = rows[rows["run_id"] == previous_id]
+        previous = match.iloc[0].to_dict() if not match.empty else None
+    since = f" · compared with run {previous_id} ({pd.Timestamp(previous['as_of']).date()})" if previous else ""
+    st.caption(f"Snapshot {common.run_label(run)}{since}")
+
+    previous_frame = common.segments(previous_id) if previous is not None else None
+    _headline(run, frame, previous)
+    _alerts(frame, run, previous_frame)
+
+    cards = digest.segment_cards(frame, int(run["n_customers"]), previous_frame,
+                                 int(previous["n_customers"]) if previous else None)
+    st.subheader("Segments")
+    records = cards.to_dict(orient="records")
+    for start in range(0, len(records), CARDS_PER_ROW):
+        for column, card in zip(st.columns(CARDS_PER_ROW), records[start:start + CARDS_PER_ROW]):
+            with column:
+                _card(card, run_id)
+    noise = frame[frame["segment_id"] == -1]
+    if not noise.empty:
+        st.caption(f"Unassigned (noise): {int(noise['size'].iloc[0]):,} customers fit no segment well.")
+
+
+render()

@@ -1,0 +1,159 @@
+"""Run page: compute a snapshot or a timeline of snapshots, with a progress bar and step messages.
+
+Uses segmentation.snapshot (the same functions as the command line); results are
+stored in one transaction per snapshot, so leaving the page mid-run leaves no
+half-written snapshot behind.
+"""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from datetime import date, timedelta
+
+import pandas as pd
+import streamlit as st
+
+from segmentation.errors import WorkbenchError
+from segmentation.snapshot import SnapshotParams
+from segmentation.ui import common
+from segmentation.ui.progress import StepProgress, epoch_callback
+
+DEFAULTS = SnapshotParams()
+HAS_REUSE = "refit" in {f.name for f in fields(SnapshotParams)}
+HELP = {
+    "as_of": "Behaviour up to and including this day is used.",
+    "window": "How many days of behaviour before the snapshot date describe a customer. "
+              "90 days suits most shops; shorter windows react faster to change.",
+    "seed": "Same data, parameters and seed give the same segments.",
+    "fit_sample": "Customers used to fit the map and the clustering; everyone is then assigned. "
+                  "Larger is slower and rarely changes the segments.",
+    "min_share": "The smallest segment, as a share of the fitted customers. Lower finds smaller "
+                 "(and more) segments.",
+    "epochs": "Training passes of the autoencoder (it stops earlier when it no longer improves).",
+    "refit": "Fit new models even when the previous snapshot's models still explain the data.",
+    "every": "Days between two snapshots of the timeline.",
+}
+
+
+def _params(window_days: int, seed: int, fit_sample: int, min_share: float, epochs: int, refit: bool) -> SnapshotParams:
+    options = dict(window_days=window_days, seed=seed, fit_sample_size=fit_sample,
+                   min_cluster_share=min_share, max_epochs=epochs)
+    if HAS_REUSE:
+        options["refit"] = refit
+    return SnapshotParams(**options)
+
+
+def _execute(kind: str, params: SnapshotParams, when: date, start: date, end: date, every: int) -> None:
+    from segmentation.snapshot import run_snapshot, run_timeline
+
+    bar = st.progress(0.0, text="Starting …")
+    tracker = StepProgress()
+    with st.status("Computing …", expanded=True) as status:
+        def say(message: str) -> None:
+            status.write(message)
+            bar.progress(tracker.update(message), text=message.strip()[:120])
+
+        def on_epoch(done: int, total: int) -> None:
+            bar.progress(tracker.epoch(done, total), text=f"training: epoch {done} of at most {total}")
+
+        try:
+            if kind == "snapshot":
+                document = run_snapshot(common.current_db(), when, params, progress=say,
+                                        callbacks=[epoch_callback(on_epoch)])
+                run_ids = [document["run_id"]]
+            else:
+                document = run_timeline(common.current_db(), start, end, every, params, progress=say)
+                run_ids = [s["run_id"] for s in document["snapshots"]]
+        except WorkbenchError as exc:
+            status.update(label="Stopped: nothing was stored for the failed snapshot", state="error")
+            common.show_error(exc)
+            return
+        finally:
+            common.after_write()
+        status.update(label="Done", state="complete", expanded=False)
+    bar.progress(1.0, text="Done")
+    st.session_state[common.RUN_KEY] = int(run_ids[-1])
+    st.success(f"Stored: run {', '.join(map(str, run_ids))}. The Overview now shows run {run_ids[-1]}.",
+               icon=":material/check_circle:")
+    st.page_link(common.PAGES["overview"], label="Open the Overview", icon=":material/dashboard:")
+
+
+def render() -> None:
+    st.title("Run")
+    st.caption("Find the segments of a snapshot date, or of a series of dates tracked one after the other.")
+    try:
+        summary = common.data_summary()
+    except WorkbenchError as exc:
+        common.show_error(exc)
+        return
+    if not summary["n_events"]:
+        st.info("There are no events to segment yet: create the demo data or import events first.",
+                icon=":material/inbox:")
+        st.page_link(common.PAGES["data"], label="Go to Data", icon=":material/database:")
+        return
+    first = pd.Timestamp(summary["first_event"]).date()
+    last = pd.Timestamp(summary["last_event"]).date()
+    st.caption(f"Events from {first} to {last}.")
+
+    kind = st.segmented_control("What to compute", ["snapshot", "timeline"], default="snapshot", key="run_kind",
+                                format_func={"snapshot": "One snapshot", "timeline": "A timeline"}.get)
+    kind = kind or "snapshot"
+    with st.form("run_form"):
+        if kind == "snapshot":
+            when = st.date_input("Snapshot date (as of)", value=last, min_value=first, max_value=last + timedelta(days=365),
+                                 help=HELP["as_of"], key="run_as_of")
+            start = end = when
+            every = 1
+        else:
+            columns = st.columns(3)
+            start = columns[0].date_input("First snapshot", value=max(first, last - timedelta(days=90)),
+                                          min_value=first, max_value=last, key="run_start")
+            end = columns[1].date_input("Last snapshot", value=last, min_value=first, max_value=last, key="run_end")
+            every = columns[2].number_input("Every (days)", min_value=1, max_value=365, value=30,
+                                            help=HELP["every"], key="run_every")
+            when = end
+        window_days = st.number_input("Window (days)", min_value=7, max_value=3650, value=DEFAULTS.window_days,
+                                      help=HELP["window"], key="run_window")
+        with st.expander("More parameters"):
+            columns = st.columns(2)
+            seed = columns[0].number_input("Seed", value=DEFAULTS.seed, step=1, help=HELP["seed"], key="run_seed")
+            fit_sample = columns[1].number_input("Customers to fit on", min_value=100, value=DEFAULTS.fit_sample_size,
+                                                 step=1000, help=HELP["fit_sample"], key="run_fit_sample")
+            min_share = columns[0].number_input("Smallest segment (share)", min_value=0.001, max_value=0.5,
+                                                value=DEFAULTS.min_cluster_share, step=0.005, format="%.3f",
+                                                help=HELP["min_share"], key="run_min_share")
+            epochs = columns[1].number_input("Training epochs (at most)", min_value=1, max_value=500,
+                                             value=DEFAULTS.max_epochs, help=HELP["epochs"], key="run_epochs")
+            refit = st.checkbox("Always fit new models", value=False, help=HELP["refit"], key="run_refit",
+                                disabled=not HAS_REUSE)
+            again = st.checkbox("Compute again when the date already has a snapshot", value=False,
+                                key="run_again", help="Timelines always skip dates that have one.")
+        label = "Run snapshot" if kind == "snapshot" else "Run timeline"
+        submitted = st.form_submit_button(label, type="primary", icon=":material/play_arrow:")
+    st.caption("Keep this page open while it runs; a snapshot is stored completely or not at all.")
+    if submitted:
+        if kind == "timeline" and end < start:
+            st.error(f"The last snapshot ({end}) is before the first ({start}).")
+            return
+        if kind == "snapshot" and not again:
+            from segmentation.snapshot import existing_run
+
+            existing = existing_run(common.current_db(), when, int(window_days))
+            if existing is not None:
+                st.error(f"Run {existing} already covers {when} with a {int(window_days)}-day window; "
+                         "tick “Compute again” under More parameters to compute another one.")
+                return
+        params = _params(int(window_days), int(seed), int(fit_sample), float(min_share), int(epochs), bool(refit))
+        _execute(kind, params, when, start, end, int(every))
+
+    runs = common.runs()
+    if not runs.empty:
+        st.subheader("Stored snapshots")
+        st.dataframe(runs[["run_id", "as_of", "window_days", "n_customers", "n_segments", "noise_share", "created_at"]],
+                     hide_index=True, width="stretch",
+                     column_config={"noise_share": st.column_config.NumberColumn("noise", format="percent"),
+                                    "as_of": st.column_config.DateColumn("as of"),
+                                    "created_at": st.column_config.DatetimeColumn("computed", format="YYYY-MM-DD HH:mm")})
+
+
+render()

@@ -1,0 +1,241 @@
+"""Segment page: one segment's profile, history and name.
+
+KPIs beside all customers, trait lifts, key feature distributions vs the
+population, the membership-confidence histogram, the lineage across snapshots,
+a sample of members (contact data masked in the database), and name /
+description editing that is saved at once (who and when are kept).
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from segmentation import plotting, results, store
+from segmentation.digest import display_name, escape_markdown
+from segmentation.errors import WorkbenchError
+from segmentation.profiles import KPI_FEATURES
+from segmentation.ui import common
+
+MEMBER_SAMPLE = 20
+KPI_LABELS = {
+    "avg_monetary": ("Average spend", "{:,.0f}"),
+    "avg_basket": ("Average basket", "{:,.0f}"),
+    "frequency": ("Events per customer", "{:,.1f}"),
+    "recency_days": ("Days since last activity", "{:,.1f}"),
+    "conversion": ("View → purchase", "{:.1%}"),
+    "refund_rate": ("Refund rate", "{:.1%}"),
+}
+TRANSITION_WORDS = {"new": "first snapshot", "survived": "survived", "emerged": "emerged",
+                    "split": "split off", "merged": "merged"}
+FEEDBACK_KEY = "segment_feedback"
+
+
+# ------------------------------------------------------------------ naming
+def _save(run_id: int, segment_id: int, keys: tuple[str, str], **change) -> None:
+    """Save a name and/or description at once; on a conflict or bad input say why and reload the fields.
+
+    ``change`` goes to :func:`segmentation.results.name_segment` (``name``, ``description`` and the
+    ``expected_*`` values the page showed, so a concurrent edit is reported instead of overwritten).
+    """
+    try:
+        with store.connect(common.current_db()) as con:
+            saved = results.name_segment(con, run_id, segment_id, who=common.who(), **change)
+    except WorkbenchError as exc:
+        st.session_state[FEEDBACK_KEY] = ("error", escape_markdown(str(exc)))
+        for key in keys:  # show what is stored now
+            st.session_state.pop(key, None)
+        common.after_write()
+        return
+    common.after_write()
+    what = "name" if change.get("name") is not None else "description"
+    st.session_state[FEEDBACK_KEY] = ("success", f"Saved the {what}"
+                                      + (f": “{escape_markdown(saved['name'])}”" if what == "name" else ""))
+
+
+def _on_name(run_id: int, segment_id: int, keys: tuple[str, str], shown: str | None) -> None:
+    _save(run_id, segment_id, keys, name=st.session_state[keys[0]], description=None, expected_name=shown)
+
+
+def _on_description(run_id: int, segment_id: int, keys: tuple[str, str], shown: str | None) -> None:
+    _save(run_id, segment_id, keys, name=None, description=st.session_state[keys[1]], expected_description=shown)
+
+
+def _on_suggested(run_id: int, segment_id: int, keys: tuple[str, str], suggested: str, shown: str | None) -> None:
+    st.session_state[keys[0]] = suggested
+    _save(run_id, segment_id, keys, name=suggested, description=None, expected_name=shown)
+
+
+def _on_user() -> None:
+    st.session_state[common.USER_KEY] = st.session_state["_user_name_input"]
+
+
+def _naming(run_id: int, row: dict) -> None:
+    segment_id = int(row["segment_id"])
+    suggested = row["suggested_name"] or ""
+    shown_name = row["name"] if isinstance(row["name"], str) else None
+    shown_description = row["description"] if isinstance(row["description"], str) else None
+    keys = (f"name_{run_id}_{segment_id}", f"description_{run_id}_{segment_id}")
+    if keys[0] not in st.session_state:
+        st.session_state[keys[0]] = shown_name or ""
+    if keys[1] not in st.session_state:
+        st.session_state[keys[1]] = shown_description or ""
+    st.text_input("Name", key=keys[0], placeholder=suggested, max_chars=200,
+                  on_change=_on_name, args=(run_id, segment_id, keys, shown_name),
+                  help="Saved as soon as you press Enter or leave the field; later snapshots of "
+                       "this segment's lineage keep it.")
+    st.text_area("Description", key=keys[1], height=80, max_chars=2000,
+                 placeholder="What should marketing do with these customers?",
+                 on_change=_on_description, args=(run_id, segment_id, keys, shown_description))
+    left, right = st.columns([3, 2], vertical_alignment="center")
+    if suggested and suggested != (shown_name or ""):
+        left.button(f"Use suggested name: {suggested}", key=f"suggest_{run_id}_{segment_id}",
+                    icon=":material/auto_fix_high:", on_click=_on_suggested,
+                    args=(run_id, segment_id, keys, suggested, shown_name))
+    if isinstance(row.get("named_by"), str):
+        when = pd.Timestamp(row["named_at"])
+        right.caption(f"Named by {escape_markdown(row['named_by'])} on {when:%Y-%m-%d %H:%M}")
+    feedback = st.session_state.pop(FEEDBACK_KEY, None)
+    if feedback:
+        (st.success if feedback[0] == "success" else st.error)(feedback[1])
+    with st.expander("Recorded as"):
+        st.session_state["_user_name_input"] = st.session_state.get(common.USER_KEY, "")
+        st.text_input("Your name", key="_user_name_input", placeholder=common.who().removeprefix("app:"),
+                      on_change=_on_user, help="Kept with every name change (who and when).")
+
+
+# ------------------------------------------------------------------ profile parts
+def _kpis(row: dict, traits: pd.DataFrame, run: dict) -> None:
+    profile = row["profile"]
+    kpis = profile.get("kpis", {})
+    population = traits.set_index("feature")["population_mean"] if not traits.empty else pd.Series(dtype=float)
+    stability = run["metrics"].get("stability", {}).get(str(int(row["segment_id"])), {})
+    top = st.columns(4)
+    top[0].metric("Customers", f"{int(row['size']):,}", help="Customers active in the window in this segment.")
+    top[1].metric("Share of customers", f"{profile.get('share', 0):.1%}")
+    revenue = profile.get("revenue_share")
+    top[2].metric("Share of revenue", f"{revenue:.1%}" if revenue is not None else "—")
+    top[3].metric("Stability", stability.get("label", "—"),
+                  help=f"Bootstrap Jaccard {stability['jaccard']:.2f} (≥ 0.75 stable, < 0.6 not to be trusted)"
+                  if stability else "Not measured for this segment.")
+    shown = [k for k in KPI_LABELS if k in kpis]
+    for column, kpi in zip(st.columns(len(shown) or 1), shown):
+        label, fmt = KPI_LABELS[kpi]
+        feature = KPI_FEATURES.get(kpi)
+        base = population.get(feature) if feature else None
+        delta = None
+        if base is not None and base and pd.notna(base):
+            delta = f"{kpis[kpi] / base - 1:+.0%} vs all"
+        column.metric(label, fmt.format(kpis[kpi]), delta=delta, delta_color="off" if kpi == "recency_days" else "normal")
+
+
+def _distributions(profile: dict, labels: dict[str, str]) -> pd.DataFrame:
+    rows = []
+    for feature, groups in profile.get("distributions", {}).items():
+        for group, key in (("segment", "segment"), ("all customers", "population")):
+            q10, q25, q50, q75, q90 = groups[key]
+            rows.append({"feature": feature, "label": labels.get(feature, feature), "group": group,
+                         "q10": q10, "q25": q25, "q50": q50, "q75": q75, "q90": q90})
+    return pd.DataFrame(rows, columns=["feature", "label", "group", "q10", "q25", "q50", "q75", "q90"])
+
+
+def _history(row: dict) -> None:
+    profile = row["profile"]
+    lineage = row["lineage_id"]
+    if pd.isna(lineage):
+        st.caption("No lineage recorded for this segment.")
+        return
+    history = common.query("ui_lineage_history", lineage_id=int(lineage))
+    if len(history) > 1:
+        st.plotly_chart(plotting.lineage_history(history), key="lineage_chart")
+    table = history.assign(label=[display_name(n, s) for n, s in zip(history["name"], history["suggested_name"])])
+    st.dataframe(table[["as_of", "run_id", "segment_id", "size", "share", "transition", "label"]],
+                 hide_index=True, width="stretch",
+                 column_config={"share": st.column_config.NumberColumn(format="percent"),
+                                "as_of": st.column_config.DateColumn("snapshot")})
+    parents = profile.get("lineage_parents") or []
+    if parents and row["transition"] in ("split", "merged"):
+        names = common.query("ui_segments_timeline")
+        named = names[names["lineage_id"].isin(parents)].sort_values("as_of").groupby("lineage_id").last()
+        words = [display_name(r.name, r.suggested_name) for r in named.itertuples()]
+        st.caption(f"{TRANSITION_WORDS[row['transition']].capitalize()} from: "
+                   + ", ".join(escape_markdown(w) for w in words))
+    sources = profile.get("sources") or []
+    if sources:
+        st.caption("Where its customers came from: " + ", ".join(
+            f"{escape_markdown(s['source'])} {float(s['share']):.0%}" for s in sources[:4]))
+    changes = common.query("ui_name_history", lineage_id=int(lineage))
+    if not changes.empty:
+        st.markdown("**Name changes**")
+        st.dataframe(changes, hide_index=True, width="stretch")
+
+
+def _pick_segment(frame: pd.DataFrame) -> int:
+    ids = frame.loc[frame["segment_id"] != -1, "segment_id"].astype(int).tolist()
+    chosen = st.session_state.get(common.SEGMENT_KEY)
+    current = chosen if chosen in ids else ids[0]
+    labels = common.segment_labels(frame)
+    st.session_state["_segment_picker"] = current
+
+    def pick() -> None:
+        st.session_state[common.SEGMENT_KEY] = st.session_state["_segment_picker"]
+
+    st.selectbox("Segment", ids, key="_segment_picker", on_change=pick,
+                 format_func=lambda s: f"{labels[s]} (segment {s})")
+    return int(current)
+
+
+def render() -> None:
+    st.title("Segment")
+    try:
+        run = common.run_picker()
+    except WorkbenchError as exc:
+        common.show_error(exc)
+        return
+    if run is None:
+        common.no_runs_state()
+        return
+    run_id = int(run["run_id"])
+    frame = common.segments(run_id)
+    if not (frame["segment_id"] != -1).any():
+        st.info("This snapshot found no segment (every customer is noise). Try a longer window or a "
+                "smaller minimum segment share on the Run page.", icon=":material/info:")
+        return
+    segment_id = _pick_segment(frame)
+    row = frame[frame["segment_id"] == segment_id].iloc[0].to_dict()
+    profile = row["profile"]
+    traits = pd.DataFrame(profile.get("traits", []),
+                          columns=["feature", "label", "kind", "segment_mean", "population_mean", "std_diff",
+                                   "ratio", "phrase"])
+
+    st.header(escape_markdown(display_name(row["name"], row["suggested_name"])), divider="gray")
+    st.caption(f"{common.run_label(run)} · segment {segment_id} · "
+               f"{TRANSITION_WORDS.get(row['transition'], row['transition'] or '')}"
+               + (" · flagged for review (split)" if profile.get("review") else ""))
+    if profile.get("summary"):
+        st.markdown(escape_markdown(profile["summary"]))
+    _naming(run_id, row)
+    _kpis(row, traits, run)
+
+    lifts, spread = st.columns(2)
+    with lifts:
+        st.subheader("What sets them apart")
+        st.plotly_chart(plotting.trait_lifts(traits), key="trait_lifts")
+    with spread:
+        st.subheader("Key features vs all customers")
+        labels = dict(zip(traits["feature"], traits["label"]))
+        st.plotly_chart(plotting.distributions_vs_population(_distributions(profile, labels)), key="distributions")
+        st.subheader("Membership confidence")
+        histogram = common.query("ui_probability_histogram", run_id=run_id, segment_id=segment_id)
+        st.plotly_chart(plotting.probability_histogram(histogram), key="probability")
+
+    st.subheader("History across snapshots")
+    _history(row)
+
+    st.subheader("Sample of members")
+    members = common.query("ui_members_sample", run_id=run_id, segment_id=segment_id, limit=MEMBER_SAMPLE)
+    st.caption("Contact data is masked; exports use the full (hashed) identifiers.")
+    st.dataframe(members, hide_index=True, width="stretch")
+
+
+render()

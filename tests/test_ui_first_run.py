@@ -1,0 +1,63 @@
+"""First run (`make run` → `first-run`): an empty database gets the demo data and a demo timeline
+whose latest snapshot has an emerged segment, so the app opens on segments; anything else is left alone."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import datetime
+
+import duckdb
+import pandas as pd
+from streamlit.testing.v1 import AppTest
+
+from segmentation import firstrun, store
+from tests.conftest import ROOT
+
+
+def test_empty_database_gets_demo_data_and_a_timeline_with_an_emerged_segment(db_file, monkeypatch):
+    steps: list[str] = []
+    document = firstrun.prepare(db_file, progress=steps.append)
+    assert document["created_demo"] and document["runs"] == [1, 2] and document["emerged"] >= 1
+    assert steps[0].startswith("first run: creating demo data (2,500 customers, 6 months)")
+    assert "[2/2] snapshot 2025-05-31" in steps and any(s.startswith("stored: run 2") for s in steps)
+    con = duckdb.connect(str(db_file), read_only=True)
+    runs = con.execute("SELECT run_id, as_of::VARCHAR, window_days FROM runs ORDER BY run_id").fetchall()
+    emerged = con.execute("SELECT count(*) FROM segments WHERE run_id = 2 AND transition = 'emerged'").fetchall()
+    con.close()
+    assert runs == [(1, "2025-03-31", 60), (2, "2025-05-31", 60)]
+    assert emerged[0][0] == document["emerged"]
+
+    # the first screen: the Overview of run 2 with its segments and the emerged alert
+    monkeypatch.setenv("SEGMENTATION_DB", str(db_file))
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
+    assert not at.exception and at.title[0].value == "Overview"
+    assert len([b for b in at.button if b.key and b.key.startswith("open_")]) >= 5
+    assert sum(w.value.startswith("New segment emerged: ") for w in at.warning) == document["emerged"]
+
+    # a second call finds the snapshots and changes nothing
+    again = firstrun.prepare(db_file)
+    assert (again["created_demo"], again["runs"]) == (False, [])
+    assert again["message"] == "the database already holds 2 snapshot(s)"
+
+
+def test_own_events_get_no_automatic_snapshot_and_the_command_says_what_to_do(db_file):
+    events = pd.DataFrame({"customer_id": ["A", "B"], "ts": [datetime(2025, 3, 1), datetime(2025, 3, 2)],
+                           "event_type": ["purchase", "view"], "channel": ["web", "app"],
+                           "category": ["books", None], "amount": [10.0, 0.0], "quantity": [1.0, None]})
+    with store.connect(db_file) as con:
+        con.register("new_events", events)
+        con.execute("INSERT INTO events (customer_id, ts, event_type, channel, category, amount, quantity) "
+                    "SELECT * FROM new_events")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env.pop("SEGMENTATION_DB", None)
+    result = subprocess.run([sys.executable, "-m", "segmentation", "--db", str(db_file), "first-run", "--json"],
+                            capture_output=True, text=True, cwd=ROOT, env=env, timeout=300)
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert (document["created_demo"], document["runs"]) == (False, [])
+    assert document["message"].startswith("your events have no snapshot yet: compute one on the app's Run page")
+    with store.connect(db_file, read_only=True) as con:
+        assert store.summary(con)["n_runs"] == 0 and store.table_count(con, "events") == 2

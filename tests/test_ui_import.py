@@ -1,0 +1,109 @@
+"""AppTest: importing a file from the browser on the Data page (upload, column mapping, validation)."""
+
+from __future__ import annotations
+
+import duckdb
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tests.conftest import ROOT
+
+APP = str(ROOT / "app.py")
+GOOD = (b"User;When;What;Spend\n"
+        b"007;2025-03-01 10:00:00;purchase;12.5\n"
+        b"008;2025-03-02;view;\n"
+        b"007;2025-03-03;cart;0\n")
+
+
+def _data_page(db, monkeypatch) -> AppTest:
+    monkeypatch.setenv("SEGMENTATION_DB", str(db))
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    return at.switch_page("segmentation/ui/data.py").run()
+
+
+def _key(at: AppTest, prefix: str, canonical: str) -> str:
+    return next(k for k in at.session_state if k.startswith(prefix) and k.endswith(f"_{canonical}"))
+
+
+def _events(db) -> list[tuple]:
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return con.execute("SELECT customer_id, ts::VARCHAR, event_type, amount FROM events ORDER BY ts").fetchall()
+    finally:
+        con.close()
+
+
+def _map_and_import(at: AppTest, mapping: dict[str, str]) -> AppTest:
+    for canonical, column in mapping.items():
+        at.selectbox(key=_key(at, "map_", canonical)).select(column)
+    next(b for b in at.button if b.label == "Import").click()
+    return at.run()
+
+
+def test_upload_is_mapped_to_the_canonical_columns_and_imported(db_file, monkeypatch):
+    at = _data_page(db_file, monkeypatch)
+    at.file_uploader[0].upload("shop events.csv", GOOD, "text/csv")
+    at.run()
+    assert not at.exception
+    # the form offers the file's columns; "Spend" is not auto-matched to amount, so it starts unmapped
+    assert at.selectbox(key=_key(at, "map_", "customer_id")).options == ["— not in the file —", "User", "When",
+                                                                        "What", "Spend"]
+    assert at.selectbox(key=_key(at, "map_", "amount")).value == "— not in the file —"
+    at = _map_and_import(at, {"customer_id": "User", "ts": "When", "event_type": "What", "amount": "Spend"})
+    assert not at.exception
+    assert at.code[0].value.startswith("imported 3 events rows from shop events.csv (import #1")
+    assert _events(db_file) == [("007", "2025-03-01 10:00:00", "purchase", 12.5),
+                                ("008", "2025-03-02 00:00:00", "view", 0.0),
+                                ("007", "2025-03-03 00:00:00", "cart", 0.0)]
+    assert {m.label: m.value for m in at.metric}["Events"] == "3"  # the page shows the new data at once
+
+
+def test_a_bad_row_is_reported_like_the_command_line_and_nothing_is_imported(db_file, monkeypatch):
+    at = _data_page(db_file, monkeypatch)
+    bad = GOOD + b"009;yesterday;view;\n"
+    at.file_uploader[0].upload("bad.csv", bad, "text/csv").run()
+    at = _map_and_import(at, {"customer_id": "User", "ts": "When", "event_type": "What"})
+    assert not at.exception
+    assert [e.value for e in at.error] == ["Nothing was imported:"]
+    message = at.code[0].value
+    assert message.startswith("error: ") and "bad.csv: 1 bad row, nothing was imported" in message
+    assert "column 'ts' (file column 'When')" in message and "(row 4): 'yesterday'" in message
+    assert _events(db_file) == []
+
+
+def test_a_missing_required_column_names_what_to_map(db_file, monkeypatch):
+    at = _data_page(db_file, monkeypatch)
+    at.file_uploader[0].upload("nomap.csv", GOOD, "text/csv").run()
+    at = _map_and_import(at, {"customer_id": "User"})
+    assert "missing required events columns ts, event_type" in at.code[0].value
+    assert _events(db_file) == []
+
+
+def test_a_file_over_the_upload_limit_gets_a_clear_message(db_file, monkeypatch):
+    from segmentation.ui import data_import
+
+    monkeypatch.setattr(data_import, "UPLOAD_LIMIT_MB", 1)
+    at = _data_page(db_file, monkeypatch)
+    big = b"customer_id,ts,event_type\n" + b"1,2025-01-01,view\n" * 70_000
+    assert f"{len(big) / 1024 / 1024:.1f}" == "1.2"
+    at.file_uploader[0].upload("big.csv", big, "text/csv").run()
+    assert not at.exception
+    errors = [e.value for e in at.error]
+    assert errors == ["big.csv is 1.2 MB; the browser import takes files up to 1 MB. Import it with "
+                      "`python -m segmentation ingest big.csv` instead (no size limit)."]
+    assert not [b for b in at.button if b.label == "Import"]
+    assert _events(db_file) == []
+
+
+@pytest.mark.parametrize("data, header", [
+    (b"Customer ID;Time Stamp;event-type\n1;2;3\n", ["Customer ID", "Time Stamp", "event-type"]),
+    (b"\xef\xbb\xbfa,b\n", ["a", "b"]),
+    (b"a\tb|c\n", ["a", "b|c"]),
+    (b"", None),
+])
+def test_read_header_and_default_mapping(data, header):
+    from segmentation.ui.data_import import default_mapping, read_header
+
+    assert read_header(data) == header
+    if header and header[0] == "Customer ID":
+        assert default_mapping("events", header) == {"customer_id": "Customer ID", "event_type": "event-type"}

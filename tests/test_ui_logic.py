@@ -1,0 +1,168 @@
+"""The app's pure helpers: cards, badges, alerts, map selections, progress, new plots."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from segmentation import digest, plotting
+from segmentation.ui.progress import StepProgress
+
+
+def _segments(rows) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=["segment_id", "lineage_id", "size", "name", "suggested_name", "transition",
+                                       "profile"])
+
+
+BEFORE = _segments([
+    (0, 1, 500, "Night owls", "a", "new", {}),
+    (1, 2, 300, None, "Store fans", "new", {}),
+    (2, 3, 200, None, "Readers", "new", {}),
+    (-1, None, 10, None, "Unassigned (noise)", None, {}),
+])
+AFTER = _segments([
+    (0, 1, 450, "Night owls", "a", "survived", {"top_traits": ["3.0× more night activity", "2× more app use"]}),
+    (1, 2, 420, None, "Store fans", "survived", {"top_traits": ["9× more store visits"], "summary": "s"}),
+    (2, 4, 90, None, "Social live shoppers", "emerged",
+     {"sources": [{"source": "new customers", "customers": 60, "share": 0.667},
+                  {"source": "segment 2", "customers": 30, "share": 0.333}]}),
+    (3, 3, 40, None, "Readers", "survived", {}),
+    (-1, None, 0, None, "Unassigned (noise)", None, {}),
+])
+
+
+@pytest.mark.parametrize("transition, share, before, expected", [
+    ("emerged", 0.1, None, "NEW"), ("split", 0.1, 0.2, "SPLIT"), ("merged", 0.3, 0.1, "MERGED"),
+    ("survived", 0.115, 0.1, None), ("survived", 0.115, 0.099, "GROWING"), ("survived", 0.085, 0.1, "FADING"),
+    ("survived", 0.0851, 0.1, None), ("new", 0.2, None, None), ("survived", 0.2, None, None),
+])
+def test_badge(transition, share, before, expected):
+    assert digest.badge(transition, share, before) == expected
+
+
+def test_segment_cards_compare_each_lineage_with_its_previous_share():
+    cards = digest.segment_cards(AFTER, 1000, BEFORE, 1010).set_index("segment_id")
+    assert cards.index.tolist() == [0, 1, 2, 3]  # largest first, noise left out
+    assert cards.at[0, "label"] == "Night owls" and cards.at[0, "named"]
+    assert cards.at[1, "label"] == "Store fans" and not cards.at[1, "named"]
+    assert cards.at[0, "share_before"] == pytest.approx(500 / 1010)
+    assert cards.at[0, "change"] == f"{(0.45 - 500 / 1010) * 100:+.1f} pts"
+    assert cards.at[0, "badge"] is None                      # 0.450 vs 0.495: −9 %, within the wobble
+    assert cards.at[1, "badge"] == "GROWING"                 # 0.420 vs 0.297
+    assert cards.at[2, "badge"] == "NEW" and cards.at[2, "share_before"] is None
+    assert cards.at[3, "badge"] == "FADING"                  # 0.040 vs 0.198
+    assert cards.at[0, "top_traits"] == ["3.0× more night activity", "2× more app use"]
+
+
+def test_first_snapshot_cards_have_no_change_and_no_badge():
+    first = BEFORE.assign(profile=[{}] * 4)
+    cards = digest.segment_cards(first, 1010)
+    assert cards["badge"].tolist() == [None] * 3 and cards["change"].tolist() == [None] * 3
+
+
+def test_alerts_name_segments_and_the_sources_of_emerged_ones():
+    transitions = pd.DataFrame({
+        "from_run": [1] * 5, "to_run": [2] * 5,
+        "from_segment": [pd.NA, 0, 1, 2, 2], "to_segment": [2, 0, 1, 3, pd.NA],
+        "kind": ["emerged", "survived", "survived", "split", "disappeared"],
+        "overlap": [0.3, 0.9, 0.9, 0.3, 0.0],
+        "from_label": [None, "Night owls", "Store fans", "Readers", "Readers"],
+        "from_size": [None, 500, 300, 200, 200],
+    })
+    alerts = digest.alerts(AFTER, transitions, 1000, {2: "Readers"})
+    assert [a["kind"] for a in alerts] == ["emerged", "split", "disappeared"]
+    assert alerts[0]["text"] == ("New segment emerged: **Social live shoppers** — 90 customers (9%); "
+                                 "67% from new customers, 33% from Readers")
+    assert alerts[1]["segment_id"] == 3 and "split off from Readers" in alerts[1]["text"]
+    assert alerts[2]["text"] == "Segment disappeared: **Readers** (200 customers before)"
+    assert digest.alerts(AFTER, transitions.iloc[:0], 1000) == []
+
+
+def test_selection_summary_scales_points_back_to_customers():
+    # segment 0: 1,000 customers shown by 100 points; segment 1: all 50 shown
+    points = pd.DataFrame({
+        "segment_id": [0] * 100 + [1] * 50,
+        "probability": [0.8] * 100 + [0.4] * 50,
+        "segment_size": [1000] * 100 + [50] * 50,
+    })
+    summary = digest.selection_summary(points, [0, 1, 2, 100, 101, 2], {0: "Night owls", 1: "Store fans"})
+    assert summary["n_points"] == 5 and summary["estimated_customers"] == 32
+    assert summary["mean_probability"] == pytest.approx((0.8 * 3 + 0.4 * 2) / 5)
+    breakdown = summary["breakdown"].set_index("label")
+    assert breakdown.loc["Night owls", "estimated_customers"] == 30
+    assert breakdown.loc["Store fans", "selected_share"] == pytest.approx(2 / 32)
+    assert breakdown.loc["Store fans", "overall_share"] == pytest.approx(50 / 1050)
+
+
+def test_map_selection_positions_come_from_customdata():
+    from segmentation.ui.map import selected_positions
+
+    event = {"selection": {"points": [{"customdata": [4, 0.9]}, {"customdata": [7.0, 0.2]}, {"x": 1}]}}
+    assert selected_positions(event) == [4, 7]
+    assert selected_positions(None) == [] and selected_positions({"selection": {}}) == []
+
+
+def test_step_progress_moves_forward_through_a_timeline():
+    progress = StepProgress()
+    assert progress.update("[1/2] snapshot 2025-03-31") == 0.0
+    assert progress.update("features: customers active …") == pytest.approx(0.01)
+    assert progress.epoch(10, 20) == pytest.approx((0.10 + 0.20) / 2)
+    assert progress.update("  embedding …") == pytest.approx(0.25)
+    assert progress.update("clustering: 6 segments, noise 0.0%") == pytest.approx(0.36)
+    assert progress.update("stored: run 1 (12 s)") == pytest.approx(0.5)
+    assert progress.update("[2/2] snapshot 2025-05-31") == pytest.approx(0.5)   # never backwards
+    assert progress.update("training: autoencoder …") == pytest.approx(0.55)
+    assert progress.update("stored: run 2 (9 s)") == pytest.approx(1.0)
+
+
+def test_segment_map_has_one_trace_per_segment_and_no_ids():
+    points = pd.DataFrame({"segment_id": [1, 0, -1, 1], "x": [0.0, 1, 2, 3], "y": [3.0, 2, 1, 0],
+                           "probability": [0.9, 0.8, 0.0, 0.7]})
+    figure = plotting.segment_map(points, {0: "Night owls", 1: "Store fans", -1: "Unassigned (noise)"})
+    names = [t.name for t in figure.data]
+    assert names == ["Unassigned (noise)", "Night owls", "Store fans"]  # noise drawn first, underneath
+    store_fans = figure.data[2]
+    assert list(store_fans.x) == [0.0, 3.0] and [c[0] for c in store_fans.customdata] == [0, 3]
+    assert all(t.type == "scattergl" for t in figure.data)
+    assert "customer" not in json.dumps(figure.to_plotly_json()["data"], default=str)
+
+
+def test_trait_lifts_draws_the_strongest_first_on_top():
+    traits = pd.DataFrame({"label": ["app use", "refunds", "spend"], "phrase": ["3× more app use", "no refunds", "x"],
+                           "std_diff": [1.5, -2.0, 0.1]})
+    bar = plotting.trait_lifts(traits, top=2).data[0]
+    assert list(bar.y) == ["app use", "refunds"] and list(bar.x) == [1.5, -2.0]
+    assert list(bar.marker.color) == ["#4F46E5", "#F97316"]
+
+
+def test_distribution_boxes_use_the_stored_quantiles():
+    frame = pd.DataFrame({"feature": ["spend", "spend"], "label": ["spend", "spend"],
+                          "group": ["segment", "all customers"], "q10": [1, 0], "q25": [2, 1], "q50": [3, 2],
+                          "q75": [4, 3], "q90": [5, 4]})
+    boxes = plotting.distributions_vs_population(frame).data
+    assert [(b.name, b.median[0], b.lowerfence[0], b.upperfence[0]) for b in boxes] == [
+        ("segment", 3, 1, 5), ("all customers", 2, 0, 4)]
+
+
+def test_probability_histogram_and_selection_breakdown():
+    histogram = pd.DataFrame({"bin_start": [0.5, 0.95], "customers": [3, 7]})
+    bars = plotting.probability_histogram(histogram).data[0]
+    assert np.allclose(bars.x, [0.525, 0.975]) and list(bars.y) == [3, 7]
+    breakdown = pd.DataFrame({"label": ["a", "b"], "selected_share": [0.75, 0.25], "overall_share": [0.5, 0.5]})
+    figure = plotting.selection_breakdown(breakdown)
+    assert [list(t.x) for t in figure.data] == [[0.75, 0.25], [0.5, 0.5]]
+
+
+@pytest.mark.parametrize("text, escaped", [
+    ("Big **spenders** :fire: 3.5", "Big \\*\\*spenders\\*\\* :fire: 3.5"),
+    ("<b>[x](javascript:1)</b> $x$", "\\<b\\>\\[x\\](javascript:1)\\</b\\> \\$x\\$"),
+    ("- starts like a list", "\\- starts like a list"),
+    ("12. starts like a list", "12\\. starts like a list"),
+    ("Night-owl app-first shoppers", "Night-owl app-first shoppers"),
+    ("file_name.csv # 2", "file\\_name.csv \\# 2"),
+])
+def test_user_text_is_escaped_for_markdown(text, escaped):
+    assert digest.escape_markdown(text) == escaped

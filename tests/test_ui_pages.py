@@ -1,0 +1,317 @@
+"""AppTest: every page of the app, on an empty database and on a stored two-snapshot demo timeline.
+
+The numbers each page shows are checked against the database (queried here
+independently), widgets are driven as a user would, and writes (names,
+snapshots, exports, imports) are checked in DuckDB afterwards.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from segmentation.digest import escape_markdown
+from tests.conftest import ROOT
+
+APP = str(ROOT / "app.py")
+PAGES = {
+    "overview": "Overview", "run": "Run", "map": "Map", "segment": "Segment", "evolution": "Evolution",
+    "export": "Export", "data": "Data",
+}
+
+
+def open_app(db: Path, monkeypatch, page: str | None = None, timeout: float = 120) -> AppTest:
+    """The app on ``db``, run once (on the Overview), then on ``page`` if given."""
+    monkeypatch.setenv("SEGMENTATION_DB", str(db))
+    at = AppTest.from_file(APP, default_timeout=timeout).run()
+    if page and page != "overview":
+        at.switch_page(f"segmentation/ui/{page}.py").run()
+    return at
+
+
+def sql(db: Path, statement: str, params: dict | None = None) -> pd.DataFrame:
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return con.execute(statement, params or {}).df()
+    finally:
+        con.close()
+
+
+def latest_run(db: Path) -> dict:
+    return sql(db, "SELECT * FROM runs WHERE status = 'complete' ORDER BY as_of DESC, run_id DESC LIMIT 1") \
+        .iloc[0].to_dict()
+
+
+def real_segments(db: Path, run_id: int) -> pd.DataFrame:
+    return sql(db, "SELECT * FROM segments WHERE run_id = $r AND segment_id <> -1 ORDER BY size DESC",
+               {"r": int(run_id)})
+
+
+def metrics(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def array(value) -> np.ndarray:
+    """A plotly JSON array: a plain list, or plotly's typed array ``{"dtype", "bdata", "shape"}``."""
+    if isinstance(value, dict) and "bdata" in value:
+        values = np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"]))
+        shape = value.get("shape")
+        return values.reshape([int(n) for n in str(shape).split(",")]) if shape else values
+    return np.asarray(value)
+
+
+# ------------------------------------------------------------------ empty database
+@pytest.mark.parametrize("page", list(PAGES))
+def test_every_page_on_an_empty_database_says_what_to_do(db_file, monkeypatch, page):
+    at = open_app(db_file, monkeypatch, page)
+    assert not at.exception
+    assert at.title[0].value == PAGES[page]
+    infos = " ".join(i.value for i in at.info)
+    if page == "data":
+        assert "no events yet" in infos and [b.label for b in at.button] == ["Create demo data"]
+    elif page == "run":
+        assert "no events to segment" in infos
+    else:
+        assert "no events yet" in infos and not at.get("plotly_chart")
+
+
+def test_pages_with_events_but_no_snapshot_point_to_the_run_page(demo_runs_db, monkeypatch):
+    con = duckdb.connect(str(demo_runs_db))
+    for table in ("transitions", "assignments", "segments", "runs"):
+        con.execute(f"DELETE FROM {table}")
+    con.close()
+    for page in ("overview", "map", "segment", "evolution", "export"):
+        at = open_app(demo_runs_db, monkeypatch, page)
+        assert not at.exception
+        assert any("no snapshot has been computed yet" in i.value for i in at.info), page
+    at = open_app(demo_runs_db, monkeypatch, "run")
+    assert [b.label for b in at.button] == ["Run snapshot"]
+
+
+# ------------------------------------------------------------------ with data
+def test_overview_shows_the_latest_snapshot_its_alerts_and_one_card_per_segment(demo_runs_db, monkeypatch):
+    at = open_app(demo_runs_db, monkeypatch)
+    assert not at.exception
+    run = latest_run(demo_runs_db)
+    shown = metrics(at)
+    assert shown["Segments"] == str(run["n_segments"])
+    assert shown["Customers covered"] == f"{run['n_customers']:,}"
+    assert shown["Noise"] == f"{run['noise_share']:.1%}"
+    segments = real_segments(demo_runs_db, run["run_id"])
+    assert [b.label for b in at.button if b.key and b.key.startswith("open_")] == ["Open"] * len(segments)
+    # the cards, largest first, carry each segment's name and size
+    titles = [re.match(r"\*\*(.+?)\*\*", m.value).group(1) for m in at.markdown if m.value.startswith("**")]
+    assert titles[:len(segments)] == [escape_markdown(n or s) for n, s in zip(segments["name"],
+                                                                              segments["suggested_name"])]
+    sizes = [m.value for m in at.metric if m.label == "customers"]
+    assert sizes == [f"{s:,} · {s / run['n_customers']:.1%}" for s in segments["size"]]
+    # one alert per emerged/split/merged target and per disappeared segment
+    transitions = sql(demo_runs_db, "SELECT * FROM transitions WHERE to_run = $r", {"r": int(run["run_id"])})
+    changed = transitions[transitions["kind"].isin(["emerged", "split", "merged"])]["to_segment"].nunique()
+    gone = int((transitions["kind"] == "disappeared").sum())
+    alerts = [a.value for a in at.warning] + [a.value for a in at.info]
+    assert len(alerts) == changed + gone
+    for segment_id in transitions.loc[transitions["kind"] == "emerged", "to_segment"]:
+        name = segments.set_index("segment_id").at[int(segment_id), "suggested_name"]
+        assert any(a.startswith(f"New segment emerged: **{name}**") for a in alerts)
+
+
+def test_a_card_opens_its_segment_page(demo_runs_db, monkeypatch):
+    at = open_app(demo_runs_db, monkeypatch)
+    run = latest_run(demo_runs_db)
+    smallest = real_segments(demo_runs_db, run["run_id"]).iloc[-1]
+    at.button(key=f"open_{int(smallest['segment_id'])}").click().run()
+    assert not at.exception
+    assert at.title[0].value == "Segment"
+    assert at.header[0].value == smallest["suggested_name"]
+    assert metrics(at)["Customers"] == f"{int(smallest['size']):,}"
+
+
+def test_segment_page_profile_history_and_masked_members(demo_runs_db, monkeypatch):
+    at = open_app(demo_runs_db, monkeypatch, "segment")
+    assert not at.exception
+    run = latest_run(demo_runs_db)
+    largest = real_segments(demo_runs_db, run["run_id"]).iloc[0]
+    profile = json.loads(largest["profile"])
+    shown = metrics(at)
+    assert at.header[0].value == largest["suggested_name"]
+    assert shown["Customers"] == f"{int(largest['size']):,}"
+    assert shown["Share of customers"] == f"{profile['share']:.1%}"
+    assert shown["Average spend"] == f"{profile['kpis']['avg_monetary']:,.0f}"
+    charts = at.get("plotly_chart")
+    assert len(charts) >= 3  # trait lifts, distributions, membership (+ lineage when it has history)
+    lifts = json.loads(charts[0].proto.spec)["data"][0]
+    strongest = max(profile["traits"], key=lambda t: abs(t["std_diff"]))
+    assert list(lifts["y"])[-1] == strongest["label"]
+    assert array(lifts["x"])[-1] == pytest.approx(strongest["std_diff"])
+    histogram = json.loads(charts[2].proto.spec)["data"][0]
+    assert array(histogram["y"]).sum() == int(largest["size"])
+    history = sql(demo_runs_db, "SELECT * FROM segments WHERE lineage_id = $l", {"l": int(largest["lineage_id"])})
+    lineage_table = at.dataframe[0].value
+    assert sorted(lineage_table["run_id"]) == sorted(history["run_id"])
+    members = at.dataframe[-1].value
+    assert len(members) == min(20, int(largest["size"]))
+    emails = members["email"].dropna()
+    assert len(emails) and emails.str.contains("•••@").all()
+    assert members["phone"].dropna().str.fullmatch(r"••• ••\d\d").all()
+
+
+def test_map_shows_every_segment_without_ids_and_summarises_a_selection(demo_runs_db, monkeypatch):
+    at = open_app(demo_runs_db, monkeypatch, "map")
+    assert not at.exception
+    run = latest_run(demo_runs_db)
+    spec = at.get("plotly_chart")[0].proto.spec
+    figure = json.loads(spec)
+    counts = sql(demo_runs_db, "SELECT segment_id, count(*) AS n FROM assignments WHERE run_id = $r GROUP BY 1",
+                 {"r": int(run["run_id"])})
+    assert len(figure["data"]) == len(counts)
+    assert sum(len(array(trace["x"])) for trace in figure["data"]) == int(counts["n"].sum())  # small: all shown
+    assert "customer_id" not in spec and '"C0' not in spec  # no customer ids anywhere in the figure
+    # a lasso around the first five points of the first real segment
+    trace = next(t for t in figure["data"] if t["name"] != "Unassigned (noise)")
+    picked = [{"customdata": array(trace["customdata"])[i].tolist()} for i in range(5)]
+    at.session_state[f"map_{int(run['run_id'])}"] = {
+        "selection": {"points": picked, "point_indices": list(range(5)), "box": [], "lasso": []}}
+    at.run()
+    assert not at.exception
+    shown = metrics(at)
+    assert shown["Points selected"] == "5" and shown["Customers (estimated)"] == "5"
+    breakdown = at.dataframe[-1].value
+    assert breakdown["label"].tolist() == [trace["name"]] and breakdown["points"].tolist() == [5]
+
+
+def test_evolution_counts_transitions_and_draws_sizes_and_sankey(demo_runs_db, monkeypatch):
+    at = open_app(demo_runs_db, monkeypatch, "evolution")
+    assert not at.exception
+    run = latest_run(demo_runs_db)
+    kinds = sql(demo_runs_db, "SELECT kind, count(*) AS n FROM transitions WHERE to_run = $r GROUP BY 1",
+                {"r": int(run["run_id"])}).set_index("kind")["n"]
+    shown = metrics(at)
+    for kind in ("emerged", "split", "merged", "disappeared", "survived"):
+        assert shown[kind] == str(int(kinds.get(kind, 0)))
+    charts = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    assert charts[1]["data"][0]["type"] == "sankey"
+    flows = array(charts[1]["data"][0]["link"]["value"])
+    customers_after = sql(demo_runs_db, "SELECT count(*) AS n FROM assignments WHERE run_id = $r",
+                          {"r": int(run["run_id"])})["n"].iloc[0]
+    labels = charts[1]["data"][0]["node"]["label"]
+    targets = array(charts[1]["data"][0]["link"]["target"])
+    into_after = sum(v for v, t in zip(flows, targets) if labels[t] != "after: left")
+    assert into_after == customers_after
+
+
+def test_run_page_offers_the_documented_defaults(demo_runs_db, monkeypatch):
+    at = open_app(demo_runs_db, monkeypatch, "run")
+    assert not at.exception
+    last = sql(demo_runs_db, "SELECT max(ts)::DATE AS d FROM events")["d"].iloc[0]
+    assert at.date_input(key="run_as_of").value == pd.Timestamp(last).date()
+    assert at.number_input(key="run_window").value == 90
+    assert at.number_input(key="run_min_share").value == pytest.approx(0.01)
+    assert len(at.dataframe[0].value) == len(sql(demo_runs_db, "SELECT * FROM runs"))
+
+
+def test_naming_saves_at_once_keeps_who_and_when_and_shows_on_the_next_snapshot(demo_runs_db, monkeypatch):
+    run = latest_run(demo_runs_db)
+    largest = real_segments(demo_runs_db, run["run_id"]).iloc[0]
+    key = f"name_{int(run['run_id'])}_{int(largest['segment_id'])}"
+    at = open_app(demo_runs_db, monkeypatch, "segment")
+    at.text_input(key=key).input("Weeknight grocery regulars").run()
+    assert not at.exception
+    stored = sql(demo_runs_db, "SELECT name, named_by, named_at FROM segments WHERE run_id = $r AND segment_id = $s",
+                 {"r": int(run["run_id"]), "s": int(largest["segment_id"])}).iloc[0]
+    assert stored["name"] == "Weeknight grocery regulars" and stored["named_by"].startswith("app:")
+    assert pd.notna(stored["named_at"])
+    assert at.header[0].value == "Weeknight grocery regulars"
+    history = sql(demo_runs_db, "SELECT * FROM name_history")
+    assert history["name"].tolist() == ["Weeknight grocery regulars"]
+
+    # the next snapshot, computed from the Run page with the timeline's parameters
+    at.switch_page("segmentation/ui/run.py").run()
+    at.date_input(key="run_as_of").set_value(date(2025, 7, 31))
+    at.number_input(key="run_window").set_value(60)
+    at.number_input(key="run_min_share").set_value(0.02)
+    at.button[0].click().run(timeout=600)
+    assert not at.exception
+    assert [e.value for e in at.error] == []
+    new = latest_run(demo_runs_db)
+    assert new["run_id"] > run["run_id"] and str(new["as_of"])[:10] == "2025-07-31"
+    carried = sql(demo_runs_db, "SELECT name FROM segments WHERE run_id = $r AND lineage_id = $l",
+                  {"r": int(new["run_id"]), "l": int(largest["lineage_id"])})
+    assert carried["name"].tolist() == ["Weeknight grocery regulars"]
+    at.switch_page("segmentation/ui/overview.py").run()
+    assert any(m.value.startswith("**Weeknight grocery regulars**") for m in at.markdown)
+
+
+def test_suggested_name_is_one_click_and_a_stale_edit_is_refused(demo_runs_db, monkeypatch):
+    run = latest_run(demo_runs_db)
+    segment = real_segments(demo_runs_db, run["run_id"]).iloc[1]
+    run_id, segment_id = int(run["run_id"]), int(segment["segment_id"])
+    at = open_app(demo_runs_db, monkeypatch, "segment")
+    at.selectbox(key="_segment_picker").select(segment_id).run()
+    at.button(key=f"suggest_{run_id}_{segment_id}").click().run()
+    assert not at.exception
+    name = sql(demo_runs_db, "SELECT name FROM segments WHERE run_id = $r AND segment_id = $s",
+               {"r": run_id, "s": segment_id})["name"].iloc[0]
+    assert name == segment["suggested_name"]
+    # someone else renames it meanwhile (the command line); this page still shows the old name
+    from segmentation import results, store
+
+    with store.connect(demo_runs_db) as con:
+        results.name_segment(con, run_id, segment_id, "Renamed elsewhere", who="cli:tom")
+    at.text_input(key=f"name_{run_id}_{segment_id}").input("My late edit").run()
+    assert not at.exception
+    assert any("was changed by cli:tom" in e.value for e in at.error)
+    assert at.text_input(key=f"name_{run_id}_{segment_id}").value == "Renamed elsewhere"
+    name = sql(demo_runs_db, "SELECT name FROM segments WHERE run_id = $r AND segment_id = $s",
+               {"r": run_id, "s": segment_id})["name"].iloc[0]
+    assert name == "Renamed elsewhere"
+
+
+def test_export_page_checks_previews_and_saves_the_file_with_an_audit_row(demo_runs_db, monkeypatch, tmp_path):
+    run = latest_run(demo_runs_db)
+    largest = real_segments(demo_runs_db, run["run_id"]).iloc[0]
+    at = open_app(demo_runs_db, monkeypatch, "export")
+    assert any("Choose one or more segments" in i.value for i in at.info)
+    at.multiselect(key=f"export_segments_{int(run['run_id'])}").select(int(largest["segment_id"])).run()
+    at.selectbox(key="export_platform").select("google").run()
+    assert not at.exception
+    shown = metrics(at)
+    assert shown["Customers in the segments"] == f"{int(largest['size']):,}"
+    preview = at.dataframe[0].value
+    assert list(preview.columns) == ["Email", "Phone", "First Name", "Last Name", "Country", "Zip"]
+    assert preview["Email"].dropna().str.fullmatch(r"[0-9a-f]{64}").all()
+    out = tmp_path / "google.csv"
+    at.text_input(key="export_out").set_value(str(out))
+    at.button(key="export_save").click().run()
+    assert not at.exception
+    assert any(escape_markdown(str(out)) in s.value for s in at.success)
+    lines = out.read_text(encoding="utf-8").splitlines()
+    assert lines[0] == "Email,Phone,First Name,Last Name,Country,Zip"
+    audit = sql(demo_runs_db, "SELECT * FROM exports")
+    assert len(audit) == 1
+    row = audit.iloc[0]
+    assert (row["platform"], row["path"], int(row["n_rows"])) == ("google", str(out), len(lines) - 1)
+    assert int(row["n_rows"]) + int(row["n_excluded"]) == int(largest["size"])
+    assert int(at.dataframe[-1].value["export_id"].iloc[0]) == int(row["export_id"])  # history on the page
+
+
+def test_export_page_refuses_an_audience_below_the_platform_minimum(demo_runs_db, monkeypatch):
+    run = latest_run(demo_runs_db)
+    smallest = real_segments(demo_runs_db, run["run_id"]).iloc[-1]
+    assert int(smallest["size"]) < 1000  # TikTok's minimum
+    at = open_app(demo_runs_db, monkeypatch, "export")
+    at.multiselect(key=f"export_segments_{int(run['run_id'])}").select(int(smallest["segment_id"])).run()
+    at.selectbox(key="export_platform").select("tiktok").run()
+    assert not at.exception
+    assert any(e.value.startswith("Cannot export: audience too small") for e in at.error)
+    assert not at.get("download_button") and not [b for b in at.button if b.key == "export_save"]
+    assert sql(demo_runs_db, "SELECT count(*) AS n FROM exports")["n"].iloc[0] == 0
