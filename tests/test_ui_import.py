@@ -89,8 +89,8 @@ def test_a_file_over_the_upload_limit_gets_a_clear_message(db_file, monkeypatch)
     at.file_uploader[0].upload("big.csv", big, "text/csv").run()
     assert not at.exception
     errors = [e.value for e in at.error]
-    assert errors == ["big.csv is 1.2 MB; the browser import takes files up to 1 MB. Import it with "
-                      "`python -m segmentation ingest big.csv` instead (no size limit)."]
+    assert errors == ["big.csv: the file is 1.2 MB, more than the 1 MB an upload may have; import it from the "
+                      "command line instead (python -m segmentation ingest FILE), which reads files of any size"]
     assert not [b for b in at.button if b.label == "Import"]
     assert _events(db_file) == []
 

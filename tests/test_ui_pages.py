@@ -277,6 +277,7 @@ def test_suggested_name_is_one_click_and_a_stale_edit_is_refused(demo_runs_db, m
 
 
 def test_export_page_checks_previews_and_saves_the_file_with_an_audit_row(demo_runs_db, monkeypatch, tmp_path):
+    monkeypatch.setenv("SEGMENTATION_EXPORT_DIR", str(tmp_path))
     run = latest_run(demo_runs_db)
     largest = real_segments(demo_runs_db, run["run_id"]).iloc[0]
     at = open_app(demo_runs_db, monkeypatch, "export")
@@ -289,8 +290,13 @@ def test_export_page_checks_previews_and_saves_the_file_with_an_audit_row(demo_r
     preview = at.dataframe[0].value
     assert list(preview.columns) == ["Email", "Phone", "First Name", "Last Name", "Country", "Zip"]
     assert preview["Email"].dropna().str.fullmatch(r"[0-9a-f]{64}").all()
+    # A name that would leave the export folder is refused, and nothing is written.
+    at.text_input(key="export_out").set_value("../escape.csv")
+    at.button(key="export_save").click().run()
+    assert not at.exception and any("not a plain file name" in e.value for e in at.error)
+    assert not (tmp_path.parent / "escape.csv").exists() and sql(demo_runs_db, "SELECT * FROM exports").empty
     out = tmp_path / "google.csv"
-    at.text_input(key="export_out").set_value(str(out))
+    at.text_input(key="export_out").set_value("google.csv")
     at.button(key="export_save").click().run()
     assert not at.exception
     assert any(escape_markdown(str(out)) in s.value for s in at.success)

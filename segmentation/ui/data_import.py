@@ -18,8 +18,8 @@ from pathlib import Path
 import streamlit as st
 
 from segmentation import store
-from segmentation.errors import WorkbenchError
-from segmentation.ingest import COLUMNS, REQUIRED, ingest_file
+from segmentation.errors import InputError, WorkbenchError
+from segmentation.ingest import COLUMNS, REQUIRED, check_upload_size, ingest_file
 from segmentation.ui import common
 
 # Matches server.maxUploadSize in .streamlit/config.toml; bigger files go through the command line.
@@ -147,10 +147,10 @@ def import_section() -> None:
         st.code(result[1], language=None, wrap_lines=True)
     if uploaded is None:
         return
-    if uploaded.size > UPLOAD_LIMIT_MB * 1024 * 1024:
-        st.error(f"{uploaded.name} is {uploaded.size / 1024 / 1024:,.1f} MB; the browser import takes files "
-                 f"up to {UPLOAD_LIMIT_MB} MB. Import it with `python -m segmentation ingest {uploaded.name}` "
-                 "instead (no size limit).", icon=":material/error:")
+    try:
+        check_upload_size(uploaded.size, UPLOAD_LIMIT_MB * 1024 * 1024, name=uploaded.name)
+    except InputError as exc:
+        st.error(str(exc), icon=":material/error:")
         return
     data = uploaded.getvalue()
     header = read_header(data)

@@ -10,6 +10,7 @@ receives it, so every file that leaves the workbench has an audit row.
 from __future__ import annotations
 
 from datetime import datetime
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -20,7 +21,8 @@ from segmentation.digest import escape_markdown
 from segmentation.errors import WorkbenchError
 from segmentation.ui import common
 
-EXPORT_DIR = Path("exports")
+# Files saved from the app stay in this folder (names are checked by export.safe_export_path).
+EXPORT_DIR = Path(os.environ.get("SEGMENTATION_EXPORT_DIR", "exports"))
 PREVIEW_ROWS = 5
 # Plain contact columns are never shown in the page, even when a CRM file carries them.
 PLAIN_CONTACT = {"email", "phone", "firstname", "lastname", "fn", "ln", "first_name", "last_name"}
@@ -76,10 +78,11 @@ def _saved_download(plan):
 
 
 def _save(plan) -> None:
-    out = st.session_state.get("export_out") or str(EXPORT_DIR / plan.filename)
+    name = st.session_state.get("export_out") or plan.filename
     overwrite = bool(st.session_state.get("export_overwrite"))
     try:
-        result = export.write_export(str(common.current_db()), plan, Path(out), overwrite=overwrite)
+        out = export.safe_export_path(EXPORT_DIR, name)
+        result = export.write_export(str(common.current_db()), plan, out, overwrite=overwrite)
     except WorkbenchError as exc:
         st.session_state[RESULT_KEY] = ("error", escape_markdown(str(exc)))
         return
@@ -163,7 +166,8 @@ def render() -> None:
                                  mime="text/csv", type="primary", icon=":material/download:", key="export_download",
                                  help=f"Also saved under {EXPORT_DIR}/ and recorded in the export history.")
         with save.popover("Save on the server", icon=":material/save:"):
-            st.text_input("File", value=str(EXPORT_DIR / plan.filename), key="export_out")
+            st.text_input("File name", value=plan.filename, key="export_out",
+                          help=f"Saved in {EXPORT_DIR.resolve()} (a plain file name ending in .csv).")
             st.checkbox("Replace the file if it exists", key="export_overwrite")
             st.button("Save", key="export_save", on_click=_save, args=(plan,), type="primary")
     result = st.session_state.pop(RESULT_KEY, None)
