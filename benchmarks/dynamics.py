@@ -92,20 +92,26 @@ def survival(series: pd.DataFrame) -> float:
     return float(steps["survived"].sum() / max(1, tracked))
 
 
-def emergence_summary(evolving: pd.DataFrame, min_cluster_share: float) -> str:
-    """When the emerging persona reaches 2 %, when it is flagged, false alarms before; plus the table."""
+def emergence(evolving: pd.DataFrame) -> tuple[str | None, str | None, int]:
+    """(first snapshot where the persona holds >= 2 %, first where it is flagged, false alarms before)."""
     reached = evolving[evolving["emerging_persona_share"] >= 0.02]
     flagged = evolving[evolving["emerging_persona_flagged"]]
     first_flagged = flagged["as_of"].iloc[0] if not flagged.empty else None
     before = evolving.iloc[1:]
     if first_flagged:
         before = before[before["as_of"] < first_flagged]
-    lines = [f"# Emergence with --min-cluster-share {min_cluster_share:g}", "",
-             f"- emerging persona first >= 2 %: {reached['as_of'].iloc[0] if not reached.empty else None}",
-             f"- first flagged `emerged`: {first_flagged}",
-             f"- false `emerged` events before it (first snapshot aside): {int(before['n_emerged'].sum())}",
-             "", "```", evolving.drop(columns=["transitions"]).to_string(index=False), "```", ""]
-    return "\n".join(lines)
+    return (reached["as_of"].iloc[0] if not reached.empty else None), first_flagged, int(before["n_emerged"].sum())
+
+
+def emergence_lines(evolving: pd.DataFrame) -> list[str]:
+    first_reached, first_flagged, false_before = emergence(evolving)
+    return [f"emerging persona first >= 2 % of customers: {first_reached}",
+            f"first snapshot with a segment mostly of it flagged `emerged`: {first_flagged}",
+            f"false `emerged` events before it (first snapshot aside): {false_before}"]
+
+
+def table(frame: pd.DataFrame) -> list[str]:
+    return ["```", frame.drop(columns=["transitions"]).to_string(index=False), "```", ""]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -124,18 +130,13 @@ def main(argv: list[str] | None = None) -> None:
     if args.evolving_only:
         name = f"dynamics_timeline_{args.min_cluster_share:g}"
         evolving.to_csv(RESULTS / f"{name}.csv", index=False)
-        (RESULTS / f"{name}.md").write_text(emergence_summary(evolving, args.min_cluster_share))
-        print(emergence_summary(evolving, args.min_cluster_share))
+        lines = emergence_lines(evolving)
+        (RESULTS / f"{name}.md").write_text("\n".join(
+            [f"# Emergence with --min-cluster-share {args.min_cluster_share:g}", "",
+             *[f"- {line}" for line in lines], "", *table(evolving)]))
+        print("\n".join(lines))
         return
     evolving.to_csv(RESULTS / "dynamics_timeline.csv", index=False)
-    reached = evolving[evolving["emerging_persona_share"] >= 0.02]
-    flagged = evolving[evolving["emerging_persona_flagged"]]
-    first_reached = reached["as_of"].iloc[0] if not reached.empty else None
-    first_flagged = flagged["as_of"].iloc[0] if not flagged.empty else None
-    before = evolving.iloc[1:]
-    if first_flagged:
-        before = before[before["as_of"] < first_flagged]
-    false_before = int(before["n_emerged"].sum())
 
     stationary_dates = month_ends(3, 2 + args.stationary_snapshots)
     stationary = run_series(True, args.customers, stationary_dates, args.window_days)
@@ -147,18 +148,13 @@ def main(argv: list[str] | None = None) -> None:
     steps = stationary.iloc[1:]
 
     summary = [
-        f"emerging persona first >= 2 % of customers: {first_reached}",
-        f"first snapshot with a segment mostly of it flagged `emerged`: {first_flagged}",
-        f"false `emerged` events before it (first snapshot aside): {false_before}",
+        *emergence_lines(evolving),
         f"stationary demo: {survived_share:.1%} of segments survived snapshot to snapshot "
         f"({len(steps)} steps); refitting every snapshot instead: {survival(refitted):.1%}",
     ]
     text = "\n".join(["# Dynamics benchmark", "", *[f"- {line}" for line in summary], "",
-                      "## Evolving demo", "", "```", evolving.drop(columns=["transitions"]).to_string(index=False),
-                      "```", "", "## Stationary demo", "", "```",
-                      stationary.drop(columns=["transitions"]).to_string(index=False), "```", "",
-                      "## Stationary demo, refitting every snapshot (baseline)", "", "```",
-                      refitted.drop(columns=["transitions"]).to_string(index=False), "```", ""])
+                      "## Evolving demo", "", *table(evolving), "## Stationary demo", "", *table(stationary),
+                      "## Stationary demo, refitting every snapshot (baseline)", "", *table(refitted)])
     (RESULTS / "dynamics.md").write_text(text)
     print("\n".join(summary))
 

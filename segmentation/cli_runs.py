@@ -194,11 +194,10 @@ def timeline(
 ) -> None:
     """A series of snapshots, each tracked against the previous one (existing dates are skipped)."""
     from .snapshot import SnapshotParams, run_timeline
+    from .tracking import emerging_alerts
 
     params = SnapshotParams(window_days=window_days, seed=seed, fit_sample_size=fit_sample,
                             min_cluster_share=min_cluster_share, refit=refit, refit_every=refit_every)
-    from .tracking import emerging_alerts
-
     document = run_timeline(
         db(), parse_date(start, "--start"), parse_date(end, "--end"), every, params, progress=step,
         progress_bar=sys.stderr.isatty(),

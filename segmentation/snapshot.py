@@ -98,17 +98,18 @@ def _previous_models(db: Any, as_of: date, params: SnapshotParams, features: pd.
     """The previous snapshot's model state when it may be reused, else ``(None, reason)``."""
     from . import drift
 
+    if params.refit:
+        return None, "refit requested"
     with store.connect(db, read_only=True) as con:
         previous = results.previous_run(con, as_of)
         run = results.get_run(con, previous["run_id"]) if previous else None
     if run is None:
         return None, "first snapshot"
+    # Compared as stored (JSON), so tuples and lists compare equal; window_days is one of them.
     wanted = drift.comparable_params(json.loads(json.dumps(asdict(params), default=str)))
     stored = drift.comparable_params({k: run["params"].get(k) for k in asdict(params)})
     state = run["metrics"].get("model")
-    if params.refit:
-        return None, "refit requested"
-    if int(run["window_days"]) != params.window_days or stored != wanted:
+    if stored != wanted:
         return None, f"parameters differ from run {run['run_id']}"
     if list(run["params"].get("clustering_features", [])) != list(map(str, features.columns)):
         return None, f"the features differ from run {run['run_id']}'s"
