@@ -7,7 +7,6 @@ nothing here reads the store or imports streamlit.
 
 from __future__ import annotations
 
-import math
 import re
 from typing import Any
 
@@ -54,7 +53,7 @@ def badge(transition: Any, share: float, share_before: float | None) -> str | No
     """
     if transition in BADGES:
         return BADGES[transition]
-    if share_before is None or not share_before or (isinstance(share_before, float) and math.isnan(share_before)):
+    if share_before is None or pd.isna(share_before) or not share_before:
         return None
     change = share / share_before - 1
     if change >= GROWTH:
@@ -66,7 +65,7 @@ def badge(transition: Any, share: float, share_before: float | None) -> str | No
 
 def format_change(share: float, share_before: float | None) -> str | None:
     """``"+1.2 pts"`` style change of the share of customers, or None without a predecessor."""
-    if share_before is None or (isinstance(share_before, float) and math.isnan(share_before)):
+    if share_before is None or pd.isna(share_before):
         return None
     return f"{(share - share_before) * 100:+.1f} pts"
 

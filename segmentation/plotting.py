@@ -37,7 +37,7 @@ def event_mix_over_time(mix: pd.DataFrame, by: str = "event_type") -> go.Figure:
         weekly, x="week", y="events", color=by, template=TEMPLATE,
         labels={"week": "week", "events": "events", by: by.replace("_", " ")},
     )
-    figure.update_layout(margin=dict(l=10, r=10, t=30, b=10), legend_title_text=by.replace("_", " "),
+    figure.update_layout(margin=MARGIN, legend_title_text=by.replace("_", " "),
                          hovermode="x unified")
     return figure
 
@@ -54,19 +54,22 @@ def sizes_over_time(sizes: pd.DataFrame) -> go.Figure:
     for row in stacked[stacked["transition"].isin(TRANSITION_MARKERS)].itertuples(index=False):
         figure.add_annotation(x=row.as_of, y=row.top, text=TRANSITION_MARKERS[row.transition],
                               showarrow=True, arrowhead=2, ax=0, ay=-25, font=dict(size=10))
-    figure.update_layout(margin=dict(l=10, r=10, t=30, b=10), hovermode="x unified")
+    figure.update_layout(margin=MARGIN, hovermode="x unified")
     return figure
 
 
-def flow_sankey(flows: pd.DataFrame, labels: dict[str, str] | None = None) -> go.Figure:
+def flow_sankey(flows: pd.DataFrame, labels: dict[str, str] | None = None,
+                target_labels: dict[str, str] | None = None) -> go.Figure:
     """Sankey of customers between two snapshots.
 
     ``flows``: ``source, target, customers`` (see :func:`segmentation.tracking.customer_flows`);
-    ``labels`` optionally maps ``segment N`` to a display name.
+    ``labels`` optionally maps ``segment N`` to a display name; ``target_labels``, when given,
+    does so for the later snapshot (whose segment numbers are its own).
     """
     labels = labels or {}
+    target_labels = labels if target_labels is None else target_labels
     sources = [f"before: {labels.get(s, s)}" for s in flows["source"]]
-    targets = [f"after: {labels.get(t, t)}" for t in flows["target"]]
+    targets = [f"after: {target_labels.get(t, t)}" for t in flows["target"]]
     nodes = list(dict.fromkeys(sources + targets))
     index = {node: i for i, node in enumerate(nodes)}
     figure = go.Figure(go.Sankey(
@@ -74,7 +77,7 @@ def flow_sankey(flows: pd.DataFrame, labels: dict[str, str] | None = None) -> go
         link=dict(source=[index[s] for s in sources], target=[index[t] for t in targets],
                   value=flows["customers"].tolist()),
     ))
-    figure.update_layout(template=TEMPLATE, margin=dict(l=10, r=10, t=30, b=10))
+    figure.update_layout(template=TEMPLATE, margin=MARGIN)
     return figure
 
 
@@ -87,7 +90,7 @@ def lineage_view(sizes: pd.DataFrame) -> go.Figure:
         figure.add_trace(go.Scatter(x=rows["as_of"], y=rows["label"], mode="lines",
                                     line=dict(color="#CBD5E1", width=1), showlegend=False,
                                     hoverinfo="skip"))
-    figure.update_layout(margin=dict(l=10, r=10, t=30, b=10))
+    figure.update_layout(margin=MARGIN)
     return figure
 
 

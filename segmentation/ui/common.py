@@ -23,6 +23,7 @@ import pandas as pd
 import streamlit as st
 
 from segmentation import store
+from segmentation.digest import display_name, escape_markdown
 from segmentation.errors import WorkbenchError
 from segmentation.queries import load_query
 
@@ -30,6 +31,7 @@ DB_KEY = "db_path"
 RUN_KEY = "run_id"
 SEGMENT_KEY = "segment_id"
 USER_KEY = "user_name"
+FLASH_KEY = "_flash"
 
 PAGES = {
     "overview": "segmentation/ui/overview.py",
@@ -90,8 +92,6 @@ def after_write() -> None:
 
 def show_error(exc: WorkbenchError) -> None:
     """A one-line error, shown literally (messages quote file names and values)."""
-    from segmentation.digest import escape_markdown
-
     st.error(escape_markdown(str(exc)), icon=":material/error:")
 
 
@@ -132,21 +132,55 @@ def run_label(row: Any) -> str:
     return f"run {int(row['run_id'])} · {as_of} · {int(row['window_days'])}-day window"
 
 
-def _pick_run() -> None:
-    st.session_state[RUN_KEY] = st.session_state["_run_picker"]
+def sticky_selectbox(container: Any, label: str, options: list, current: Any, state_key: str, widget_key: str,
+                     **kwargs) -> None:
+    """A selectbox showing ``current`` whose choice is kept in ``st.session_state[state_key]``.
+
+    Streamlit drops a widget's own key (``widget_key``) when the page changes; the choice
+    lives on under ``state_key`` for every page.
+    """
+    st.session_state[widget_key] = current
+
+    def keep() -> None:
+        st.session_state[state_key] = st.session_state[widget_key]
+
+    container.selectbox(label, options, key=widget_key, on_change=keep, **kwargs)
 
 
 def run_picker() -> dict | None:
     """Sidebar choice of the snapshot the pages show (kept across pages); returns it."""
-    frame = runs()
     run = selected_run()
     if run is None:
         return None
-    ids = frame["run_id"].astype(int).tolist()
+    frame = runs()
     labels = {int(r["run_id"]): run_label(r) for r in frame.to_dict(orient="records")}
-    st.session_state["_run_picker"] = int(run["run_id"])
-    st.sidebar.selectbox("Snapshot", ids, format_func=labels.get, key="_run_picker", on_change=_pick_run,
-                         help="The snapshot the Overview, Map, Segment and Export pages show (latest first).")
+    sticky_selectbox(st.sidebar, "Snapshot", list(labels), int(run["run_id"]), RUN_KEY, "_run_picker",
+                     format_func=labels.get,
+                     help="The snapshot the Overview, Map, Segment and Export pages show (latest first).")
+    return run
+
+
+def page_summary(title: str, caption: str) -> dict | None:
+    """Title and caption of a page about the data: :func:`data_summary`, or None after showing the error."""
+    st.title(title)
+    st.caption(caption)
+    try:
+        return data_summary()
+    except WorkbenchError as exc:
+        show_error(exc)
+        return None
+
+
+def page_run(title: str) -> dict | None:
+    """Title, snapshot picker and empty state of a page that shows a snapshot: the run, or None to stop."""
+    st.title(title)
+    try:
+        run = run_picker()
+    except WorkbenchError as exc:
+        show_error(exc)
+        return None
+    if run is None:
+        no_runs_state()
     return run
 
 
@@ -165,17 +199,26 @@ def segments(run_id: int) -> pd.DataFrame:
     return read_segments(str(path), db_version(path), int(run_id))
 
 
-def previous_run_id(run_id: int) -> int | None:
-    """The run ``run_id`` was tracked against (from its transitions), else None."""
-    frame = query("ui_transitions_of_run", run_id=int(run_id))
-    return None if frame.empty else int(frame["from_run"].iloc[0])
-
-
 def segment_labels(frame: pd.DataFrame) -> dict[int, str]:
-    """segment id → given name, else suggested name (noise: "Unassigned (noise)")."""
-    from segmentation.digest import display_name
-
+    """segment id → given name, else suggested name."""
     return {int(r.segment_id): display_name(r.name, r.suggested_name) for r in frame.itertuples(index=False)}
+
+
+def flow_labels(run_id: int) -> dict[str, str]:
+    """``segment N`` (as tracking names flows and sources) → that segment's name in run ``run_id``."""
+    return {f"segment {k}": v for k, v in segment_labels(segments(run_id)).items() if k != -1}
+
+
+def flash(ok: bool, text: str) -> None:
+    """Keep a message from a widget callback for :func:`show_flash` on the rerun that follows."""
+    st.session_state[FLASH_KEY] = (ok, text)
+
+
+def show_flash() -> None:
+    """Show (once) the message a callback kept with :func:`flash`."""
+    kept = st.session_state.pop(FLASH_KEY, None)
+    if kept:
+        (st.success if kept[0] else st.error)(kept[1])
 
 
 def who() -> str:

@@ -41,13 +41,8 @@ def _empty_state() -> None:
 
 
 def render() -> None:
-    st.title("Data")
-    db = common.current_db()
-    st.caption(f"Database: `{db}` ({common.environment_db_note()})")
-    try:
-        summary = common.data_summary()
-    except WorkbenchError as exc:
-        common.show_error(exc)
+    summary = common.page_summary("Data", f"Database: `{common.current_db()}` ({common.environment_db_note()})")
+    if summary is None:
         return
     if not summary["n_events"]:
         _empty_state()

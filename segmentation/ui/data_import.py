@@ -12,14 +12,14 @@ import csv
 import gzip
 import hashlib
 import io
-import re
 from pathlib import Path
 
 import streamlit as st
 
 from segmentation import store
 from segmentation.errors import InputError, WorkbenchError
-from segmentation.ingest import COLUMNS, REQUIRED, check_upload_size, ingest_file
+# _fold: the same folding ingest uses to match columns ('Customer ID' is customer_id).
+from segmentation.ingest import COLUMNS, REQUIRED, _fold, check_upload_size, ingest_file
 from segmentation.ui import common
 
 # Matches server.maxUploadSize in .streamlit/config.toml; bigger files go through the command line.
@@ -28,11 +28,6 @@ NOT_IN_FILE = "— not in the file —"
 HEAD_BYTES = 64 * 1024
 DELIMITERS = (",", ";", "\t", "|")
 RESULT_KEY = "import_result"
-
-
-def fold(column: str) -> str:
-    """Column names that differ only by case, spaces or hyphens fold to the same text (as ingest does)."""
-    return re.sub(r"[\s\-]+", "_", column.strip().casefold())
 
 
 def read_header(data: bytes) -> list[str] | None:
@@ -60,7 +55,7 @@ def default_mapping(kind: str, header: list[str]) -> dict[str, str]:
     """canonical column → the file column with the same folded name (what ingest would pick)."""
     by_fold = {}
     for column in header:
-        by_fold.setdefault(fold(column), column)
+        by_fold.setdefault(_fold(column), column)
     return {canon: by_fold[canon] for canon in COLUMNS[kind] if canon in by_fold}
 
 

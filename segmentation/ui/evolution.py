@@ -12,8 +12,7 @@ import pandas as pd
 import streamlit as st
 
 from segmentation import plotting, store, tracking
-from segmentation.digest import escape_markdown
-from segmentation.errors import WorkbenchError
+from segmentation.digest import display_name, escape_markdown
 from segmentation.queries import load_query
 from segmentation.ui import common
 
@@ -26,14 +25,6 @@ def _flows(path: str, version: float, before: int, after: int) -> pd.DataFrame:
     with store.connect(path, read_only=True) as con:
         frames = [con.execute(load_query("assignments_of_run"), {"run_id": int(r)}).df() for r in (before, after)]
     return tracking.customer_flows(frames[0], frames[1])
-
-
-def _named_flows(flows: pd.DataFrame, before: int, after: int) -> pd.DataFrame:
-    """Flows with ``segment N`` replaced by each side's segment names."""
-    names = [{f"segment {k}": v for k, v in common.segment_labels(common.segments(r)).items() if k != -1}
-             for r in (before, after)]
-    return flows.assign(source=flows["source"].map(lambda s: names[0].get(s, s)),
-                        target=flows["target"].map(lambda t: names[1].get(t, t)))
 
 
 def _sankey(frame: pd.DataFrame, run: dict) -> None:
@@ -50,7 +41,8 @@ def _sankey(frame: pd.DataFrame, run: dict) -> None:
         return
     path = common.current_db()
     flows = _flows(str(path), common.db_version(path), int(before), int(after))
-    st.plotly_chart(plotting.flow_sankey(_named_flows(flows, int(before), int(after))), key="sankey")
+    figure = plotting.flow_sankey(flows, common.flow_labels(before), common.flow_labels(after))
+    st.plotly_chart(figure, key="sankey")
     stayed = flows[(flows["source"] != tracking.NEW_CUSTOMERS) & (flows["target"] != "left")]["customers"].sum()
     new = flows.loc[flows["source"] == tracking.NEW_CUSTOMERS, "customers"].sum()
     gone = flows.loc[flows["target"] == "left", "customers"].sum()
@@ -77,28 +69,21 @@ def _transitions(run: dict) -> None:
     st.dataframe(table, hide_index=True, width="stretch",
                  column_config={"share kept": st.column_config.NumberColumn(format="percent")})
     current = common.segments(run_id)
-    previous_names = {f"segment {k}": v for k, v in
-                      common.segment_labels(common.segments(int(transitions["from_run"].iloc[0]))).items()}
+    previous_names = common.flow_labels(int(transitions["from_run"].iloc[0]))
     for row in current[current["transition"] == "emerged"].itertuples(index=False):
         sources = pd.DataFrame(row.profile.get("sources", []), columns=["source", "customers", "share"])
         if sources.empty:
             continue
         sources["source"] = sources["source"].map(lambda s: previous_names.get(s, s))
-        name = row.name if isinstance(row.name, str) and row.name else row.suggested_name
+        name = display_name(row.name, row.suggested_name)
         st.markdown(f"**Emerged: {escape_markdown(name)}** — where its {int(row.size):,} customers came from")
         st.dataframe(sources, hide_index=True, width="stretch",
                      column_config={"share": st.column_config.NumberColumn(format="percent")})
 
 
 def render() -> None:
-    st.title("Evolution")
-    try:
-        run = common.run_picker()
-    except WorkbenchError as exc:
-        common.show_error(exc)
-        return
+    run = common.page_run("Evolution")
     if run is None:
-        common.no_runs_state()
         return
     frame = common.runs()
     timeline = common.query("ui_segments_timeline")

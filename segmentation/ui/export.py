@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime
 import os
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -24,13 +25,15 @@ from segmentation.ui import common
 # Files saved from the app stay in this folder (names are checked by export.safe_export_path).
 EXPORT_DIR = Path(os.environ.get("SEGMENTATION_EXPORT_DIR", "exports"))
 PREVIEW_ROWS = 5
-# Plain contact columns are never shown in the page, even when a CRM file carries them.
-PLAIN_CONTACT = {"email", "phone", "firstname", "lastname", "fn", "ln", "first_name", "last_name"}
+# Plain contact columns are never shown in the page, even when a CRM file carries them
+# (compared in lower case without spaces and underscores).
+PLAIN_CONTACT = {"email", "phone", "firstname", "lastname", "fn", "ln"}
+# Platforms whose files may carry plain contact columns when asked (export_formats: crm, linkedin).
+PII_PLATFORMS = ("crm", "linkedin")
 EXCLUSION_WORDS = {
     "noise": "in no segment (noise)", "consent_false": "no ad consent", "consent_unknown": "consent unknown",
     "low_probability": "below the membership threshold", "no_identifier": "no usable e-mail, phone or name",
 }
-RESULT_KEY = "export_result"
 
 
 @st.cache_data(show_spinner="Checking the audience …", max_entries=8)
@@ -43,8 +46,8 @@ def _plan(path: str, version: float, run_id: int, segment_ids: tuple, platform: 
 
 def _preview(plan) -> pd.DataFrame:
     rows = plan.preview(PREVIEW_ROWS)
-    hidden = [c for c in rows.columns if c.replace(" ", "").replace("_", "").lower() in
-              {p.replace("_", "") for p in PLAIN_CONTACT} and c not in plan.spec.hashed_columns]
+    hidden = [c for c in rows.columns
+              if c not in plan.spec.hashed_columns and re.sub(r"[\s_]", "", c).lower() in PLAIN_CONTACT]
     return rows.drop(columns=hidden)
 
 
@@ -84,11 +87,11 @@ def _save(plan) -> None:
         out = export.safe_export_path(EXPORT_DIR, name)
         result = export.write_export(str(common.current_db()), plan, out, overwrite=overwrite)
     except WorkbenchError as exc:
-        st.session_state[RESULT_KEY] = ("error", escape_markdown(str(exc)))
+        common.flash(False, escape_markdown(str(exc)))
         return
     common.after_write()
-    st.session_state[RESULT_KEY] = ("success", f"Saved {result.n_rows:,} rows to {escape_markdown(str(result.path))} "
-                                               f"(export #{result.export_id}, SHA-256 {result.sha256[:12]}…)")
+    common.flash(True, f"Saved {result.n_rows:,} rows to {escape_markdown(str(result.path))} "
+                       f"(export #{result.export_id}, SHA-256 {result.sha256[:12]}…)")
 
 
 def _history() -> None:
@@ -107,14 +110,8 @@ def _history() -> None:
 
 
 def render() -> None:
-    st.title("Export")
-    try:
-        run = common.run_picker()
-    except WorkbenchError as exc:
-        common.show_error(exc)
-        return
+    run = common.page_run("Export")
     if run is None:
-        common.no_runs_state()
         return
     run_id = int(run["run_id"])
     frame = common.segments(run_id)
@@ -137,7 +134,7 @@ def render() -> None:
         unknown = st.checkbox("Include customers whose ad consent is unknown", key="export_unknown",
                               help="Customers who said no are never exported.")
         include_pii = st.checkbox("Plain contact columns (CRM / LinkedIn names)", key="export_pii",
-                                  disabled=platform not in ("crm", "linkedin"))
+                                  disabled=platform not in PII_PLATFORMS)
     st.caption(spec.upload_hint + (f" [Format]({spec.doc_url})" if spec.doc_url else ""))
     if not chosen:
         st.info("Choose one or more segments to see the checks and a preview.", icon=":material/checklist:")
@@ -146,7 +143,7 @@ def render() -> None:
     path = common.current_db()
     try:
         plan = _plan(str(path), common.db_version(path), run_id, tuple(sorted(chosen)), platform,
-                     float(min_probability), bool(unknown), bool(include_pii and platform in ("crm", "linkedin")))
+                     float(min_probability), bool(unknown), bool(include_pii and platform in PII_PLATFORMS))
     except WorkbenchError as exc:
         common.show_error(exc)
         _history()
@@ -170,9 +167,7 @@ def render() -> None:
                           help=f"Saved in {EXPORT_DIR.resolve()} (a plain file name ending in .csv).")
             st.checkbox("Replace the file if it exists", key="export_overwrite")
             st.button("Save", key="export_save", on_click=_save, args=(plan,), type="primary")
-    result = st.session_state.pop(RESULT_KEY, None)
-    if result:
-        (st.success if result[0] == "success" else st.error)(result[1])
+    common.show_flash()
     _history()
 
 

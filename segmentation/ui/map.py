@@ -13,7 +13,6 @@ import pandas as pd
 import streamlit as st
 
 from segmentation import digest, plotting
-from segmentation.errors import WorkbenchError
 from segmentation.ui import common
 
 MAP_POINTS = 20_000
@@ -61,14 +60,8 @@ def _summary(points: pd.DataFrame, positions: list[int], labels: dict[int, str],
 
 
 def render() -> None:
-    st.title("Map")
-    try:
-        run = common.run_picker()
-    except WorkbenchError as exc:
-        common.show_error(exc)
-        return
+    run = common.page_run("Map")
     if run is None:
-        common.no_runs_state()
         return
     run_id = int(run["run_id"])
     points = common.query("ui_map_points", run_id=run_id, limit=MAP_POINTS)

@@ -11,7 +11,6 @@ import pandas as pd
 import streamlit as st
 
 from segmentation import digest
-from segmentation.errors import WorkbenchError
 from segmentation.ui import common
 
 BADGE_COLORS = {"NEW": "green", "SPLIT": "orange", "MERGED": "violet", "GROWING": "blue", "FADING": "gray"}
@@ -36,8 +35,7 @@ def _headline(run: dict, frame: pd.DataFrame, previous: dict | None) -> None:
                            "(bootstrap Jaccard ≥ 0.75).")
 
 
-def _alerts(frame: pd.DataFrame, run: dict, previous_frame: pd.DataFrame | None) -> None:
-    transitions = common.query("ui_transitions_of_run", run_id=int(run["run_id"]))
+def _alerts(frame: pd.DataFrame, run: dict, transitions: pd.DataFrame, previous_frame: pd.DataFrame | None) -> None:
     labels = common.segment_labels(previous_frame) if previous_frame is not None else {}
     items = digest.alerts(frame, transitions, int(run["n_customers"]), labels)
     if not items:
@@ -70,29 +68,25 @@ def _card(card: dict, run_id: int) -> None:
 
 
 def render() -> None:
-    st.title("Overview")
-    try:
-        run = common.run_picker()
-    except WorkbenchError as exc:
-        common.show_error(exc)
-        return
+    run = common.page_run("Overview")
     if run is None:
-        common.no_runs_state()
         return
     run_id = int(run["run_id"])
     frame = common.segments(run_id)
-    previous_id = common.previous_run_id(run_id)
-    previous = None
-    if previous_id is not None:
-        rows = common.runs()
-        match = rows[rows["run_id"] == previous_id]
+    transitions = common.query("ui_transitions_of_run", run_id=run_id)
+    previous, previous_frame = None, None
+    if not transitions.empty:  # the run this one was tracked against
+        runs = common.runs()
+        match = runs[runs["run_id"] == transitions["from_run"].iloc[0]]
         previous = match.iloc[0].to_dict() if not match.empty else None
-    since = f" · compared with run {previous_id} ({pd.Timestamp(previous['as_of']).date()})" if previous else ""
+    since = ""
+    if previous:
+        previous_frame = common.segments(int(previous["run_id"]))
+        since = f" · compared with run {int(previous['run_id'])} ({pd.Timestamp(previous['as_of']).date()})"
     st.caption(f"Snapshot {common.run_label(run)}{since}")
 
-    previous_frame = common.segments(previous_id) if previous is not None else None
     _headline(run, frame, previous)
-    _alerts(frame, run, previous_frame)
+    _alerts(frame, run, transitions, previous_frame)
 
     cards = digest.segment_cards(frame, int(run["n_customers"]), previous_frame,
                                  int(previous["n_customers"]) if previous else None)

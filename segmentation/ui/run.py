@@ -7,7 +7,6 @@ half-written snapshot behind.
 
 from __future__ import annotations
 
-from dataclasses import fields
 from datetime import date, timedelta
 
 import pandas as pd
@@ -19,7 +18,6 @@ from segmentation.ui import common
 from segmentation.ui.progress import StepProgress, epoch_callback
 
 DEFAULTS = SnapshotParams()
-HAS_REUSE = "refit" in {f.name for f in fields(SnapshotParams)}
 HELP = {
     "as_of": "Behaviour up to and including this day is used.",
     "window": "How many days of behaviour before the snapshot date describe a customer. "
@@ -33,14 +31,6 @@ HELP = {
     "refit": "Fit new models even when the previous snapshot's models still explain the data.",
     "every": "Days between two snapshots of the timeline.",
 }
-
-
-def _params(window_days: int, seed: int, fit_sample: int, min_share: float, epochs: int, refit: bool) -> SnapshotParams:
-    options = dict(window_days=window_days, seed=seed, fit_sample_size=fit_sample,
-                   min_cluster_share=min_share, max_epochs=epochs)
-    if HAS_REUSE:
-        options["refit"] = refit
-    return SnapshotParams(**options)
 
 
 def _execute(kind: str, params: SnapshotParams, when: date, start: date, end: date, every: int) -> None:
@@ -79,12 +69,9 @@ def _execute(kind: str, params: SnapshotParams, when: date, start: date, end: da
 
 
 def render() -> None:
-    st.title("Run")
-    st.caption("Find the segments of a snapshot date, or of a series of dates tracked one after the other.")
-    try:
-        summary = common.data_summary()
-    except WorkbenchError as exc:
-        common.show_error(exc)
+    summary = common.page_summary(
+        "Run", "Find the segments of a snapshot date, or of a series of dates tracked one after the other.")
+    if summary is None:
         return
     if not summary["n_events"]:
         st.info("There are no events to segment yet: create the demo data or import events first.",
@@ -124,8 +111,7 @@ def render() -> None:
                                                 help=HELP["min_share"], key="run_min_share")
             epochs = columns[1].number_input("Training epochs (at most)", min_value=1, max_value=500,
                                              value=DEFAULTS.max_epochs, help=HELP["epochs"], key="run_epochs")
-            refit = st.checkbox("Always fit new models", value=False, help=HELP["refit"], key="run_refit",
-                                disabled=not HAS_REUSE)
+            refit = st.checkbox("Always fit new models", value=False, help=HELP["refit"], key="run_refit")
             again = st.checkbox("Compute again when the date already has a snapshot", value=False,
                                 key="run_again", help="Timelines always skip dates that have one.")
         label = "Run snapshot" if kind == "snapshot" else "Run timeline"
@@ -143,7 +129,8 @@ def render() -> None:
                 st.error(f"Run {existing} already covers {when} with a {int(window_days)}-day window; "
                          "tick “Compute again” under More parameters to compute another one.")
                 return
-        params = _params(int(window_days), int(seed), int(fit_sample), float(min_share), int(epochs), bool(refit))
+        params = SnapshotParams(window_days=int(window_days), seed=int(seed), fit_sample_size=int(fit_sample),
+                                min_cluster_share=float(min_share), max_epochs=int(epochs), refit=bool(refit))
         _execute(kind, params, when, start, end, int(every))
 
     runs = common.runs()

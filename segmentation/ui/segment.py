@@ -28,7 +28,6 @@ KPI_LABELS = {
 }
 TRANSITION_WORDS = {"new": "first snapshot", "survived": "survived", "emerged": "emerged",
                     "split": "split off", "merged": "merged"}
-FEEDBACK_KEY = "segment_feedback"
 
 
 # ------------------------------------------------------------------ naming
@@ -42,15 +41,14 @@ def _save(run_id: int, segment_id: int, keys: tuple[str, str], **change) -> None
         with store.connect(common.current_db()) as con:
             saved = results.name_segment(con, run_id, segment_id, who=common.who(), **change)
     except WorkbenchError as exc:
-        st.session_state[FEEDBACK_KEY] = ("error", escape_markdown(str(exc)))
+        common.flash(False, escape_markdown(str(exc)))
         for key in keys:  # show what is stored now
             st.session_state.pop(key, None)
         common.after_write()
         return
     common.after_write()
     what = "name" if change.get("name") is not None else "description"
-    st.session_state[FEEDBACK_KEY] = ("success", f"Saved the {what}"
-                                      + (f": “{escape_markdown(saved['name'])}”" if what == "name" else ""))
+    common.flash(True, f"Saved the {what}" + (f": “{escape_markdown(saved['name'])}”" if what == "name" else ""))
 
 
 def _on_name(run_id: int, segment_id: int, keys: tuple[str, str], shown: str | None) -> None:
@@ -95,9 +93,7 @@ def _naming(run_id: int, row: dict) -> None:
     if isinstance(row.get("named_by"), str):
         when = pd.Timestamp(row["named_at"])
         right.caption(f"Named by {escape_markdown(row['named_by'])} on {when:%Y-%m-%d %H:%M}")
-    feedback = st.session_state.pop(FEEDBACK_KEY, None)
-    if feedback:
-        (st.success if feedback[0] == "success" else st.error)(feedback[1])
+    common.show_flash()
     with st.expander("Recorded as"):
         st.session_state["_user_name_input"] = st.session_state.get(common.USER_KEY, "")
         st.text_input("Your name", key="_user_name_input", placeholder=common.who().removeprefix("app:"),
@@ -175,25 +171,14 @@ def _pick_segment(frame: pd.DataFrame) -> int:
     chosen = st.session_state.get(common.SEGMENT_KEY)
     current = chosen if chosen in ids else ids[0]
     labels = common.segment_labels(frame)
-    st.session_state["_segment_picker"] = current
-
-    def pick() -> None:
-        st.session_state[common.SEGMENT_KEY] = st.session_state["_segment_picker"]
-
-    st.selectbox("Segment", ids, key="_segment_picker", on_change=pick,
-                 format_func=lambda s: f"{labels[s]} (segment {s})")
+    common.sticky_selectbox(st, "Segment", ids, current, common.SEGMENT_KEY, "_segment_picker",
+                            format_func=lambda s: f"{labels[s]} (segment {s})")
     return int(current)
 
 
 def render() -> None:
-    st.title("Segment")
-    try:
-        run = common.run_picker()
-    except WorkbenchError as exc:
-        common.show_error(exc)
-        return
+    run = common.page_run("Segment")
     if run is None:
-        common.no_runs_state()
         return
     run_id = int(run["run_id"])
     frame = common.segments(run_id)
