@@ -93,7 +93,7 @@ def _marker_detail(name: str, kwargs: dict[str, Any]) -> dict[str, Any]:
         elif isinstance(value, (list, tuple)):
             value = ",".join(str(v) for v in value)
         if value is not None:
-            detail[key.removesuffix("_id") if key == "run_id" else key] = value
+            detail[key.removesuffix("_id")] = value  # run_id is shown as --run, like the option
     return detail
 
 

@@ -9,7 +9,6 @@ import typer
 
 from . import results
 from .cli import command, db, emit, step
-from .errors import InputError
 
 
 @command
@@ -37,8 +36,6 @@ def export(
     )
     for warning in plan.warnings:
         step(f"warning: {warning}")
-    if not plan.ok:
-        raise InputError(f"export refused: {plan.refusal}")
     result = write_export(db(), plan, out, overwrite=force)
     document = {**result.to_dict(), "n_candidates": plan.n_candidates, "run_id": run_id,
                 "segment_ids": plan.segment_ids, "lineage_key": plan.lineage_key}

@@ -14,14 +14,13 @@ PII never goes to logs or messages: only counts, ids and segment names do.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
 import re
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable
 
 import duckdb
 import pandas as pd
@@ -33,6 +32,7 @@ from .export_formats import (  # noqa: F401 - re-exported: the public normalisat
     meta_zip, neutralise_formula, normalise_country, normalise_email, normalise_email_tiktok,
     normalise_name, normalise_phone, normalise_zip, phone_digits, sha256_hex,
 )
+from .export_write import ExportResult, _connection, delta_paths, list_exports, write_export
 from .queries import load_query
 
 __all__ = [
@@ -101,16 +101,6 @@ def sensitive_terms(text: str | None) -> dict[str, list[str]]:
         if words:
             found[kind] = words
     return found
-
-
-@contextlib.contextmanager
-def _connection(db: Any, read_only: bool) -> Iterator[duckdb.DuckDBPyConnection]:
-    """Use ``db`` when it is a DuckDB connection, else open a short-lived one on that path."""
-    if isinstance(db, duckdb.DuckDBPyConnection):
-        yield db
-    else:
-        with store.connect(db, read_only=read_only) as con:
-            yield con
 
 
 @dataclass
@@ -416,5 +406,3 @@ def _add_delta(plan: ExportPlan, candidates: pd.DataFrame, previous: pd.DataFram
         plan.removes = pd.DataFrame(columns=plan.rows.columns)
         plan.removes_customer_ids = pd.Series([], dtype=object)
 
-
-from .export_write import ExportResult, delta_paths, list_exports, write_export  # noqa: E402

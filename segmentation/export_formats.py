@@ -231,17 +231,14 @@ class PlatformSpec:
 
     ``headers``: the columns always written, in order; ``optional_headers``: added
     when the customers table holds the data (Meta's ``doby``, ``gen``).
-    ``hashed``: identifiers are SHA-256 hashes (an ad platform), not plain data;
-    ``hashed_columns`` says which (every other column is plain text, neutralised
-    against spreadsheet formulas). ``identifier_groups``: a row is usable when
-    every column of one group is filled.
+    ``hashed_columns``: the SHA-256 hashed identifiers (every other column is plain
+    text, neutralised against spreadsheet formulas); none for plain data (crm).
+    ``identifier_groups``: a row is usable when every column of one group is filled.
     """
 
     name: str
     label: str
     headers: tuple[str, ...]
-    min_size: int
-    hashed: bool
     identifier_groups: tuple[tuple[str, ...], ...]
     doc_url: str
     upload_hint: str
@@ -249,12 +246,21 @@ class PlatformSpec:
     hashed_columns: tuple[str, ...] = field(default=())
     suffix: str = ".csv"
 
+    @property
+    def hashed(self) -> bool:
+        """Identifiers are SHA-256 hashes (an ad platform), not plain data."""
+        return bool(self.hashed_columns)
+
+    @property
+    def min_size(self) -> int:
+        """The platform's minimum audience size in rows (:data:`MIN_AUDIENCE_SIZE`)."""
+        return MIN_AUDIENCE_SIZE[self.name]
+
 
 PLATFORMS: dict[str, PlatformSpec] = {
     "google": PlatformSpec(
         name="google", label="Google Ads Customer Match",
         headers=("Email", "Phone", "First Name", "Last Name", "Country", "Zip"),
-        min_size=MIN_AUDIENCE_SIZE["google"], hashed=True,
         hashed_columns=("Email", "Phone", "First Name", "Last Name"),
         identifier_groups=(("Email",), ("Phone",), ("First Name", "Last Name", "Country", "Zip")),
         doc_url="https://support.google.com/google-ads/answer/7659867",
@@ -265,7 +271,6 @@ PLATFORMS: dict[str, PlatformSpec] = {
         name="meta", label="Meta Custom Audience (customer list)",
         headers=("email", "phone", "fn", "ln", "ct", "st", "zip", "country"),
         optional_headers=("doby", "gen"),
-        min_size=MIN_AUDIENCE_SIZE["meta"], hashed=True,
         hashed_columns=("email", "phone", "fn", "ln", "ct", "st", "zip", "country", "doby", "gen"),
         identifier_groups=(("email",), ("phone",), ("fn", "ln", "zip", "country")),
         doc_url="https://www.facebook.com/business/help/2082575038703844",
@@ -275,7 +280,6 @@ PLATFORMS: dict[str, PlatformSpec] = {
     "tiktok": PlatformSpec(
         name="tiktok", label="TikTok Custom Audience (customer file)",
         headers=("Email_SHA256", "Phone_SHA256"),
-        min_size=MIN_AUDIENCE_SIZE["tiktok"], hashed=True,
         hashed_columns=("Email_SHA256", "Phone_SHA256"),
         identifier_groups=(("Email_SHA256",), ("Phone_SHA256",)),
         doc_url="https://ads.tiktok.com/help/article/list-of-supported-ids-and-formats-for-a-customer-file",
@@ -285,7 +289,7 @@ PLATFORMS: dict[str, PlatformSpec] = {
     "linkedin": PlatformSpec(
         name="linkedin", label="LinkedIn Matched Audience (contact list)",
         headers=("email", "firstname", "lastname", "jobtitle", "employeecompany", "country", "googleaid"),
-        min_size=MIN_AUDIENCE_SIZE["linkedin"], hashed=True, hashed_columns=("email",),
+        hashed_columns=("email",),
         identifier_groups=(("email",), ("firstname", "lastname")),
         doc_url="https://www.linkedin.com/help/lms/answer/a1489764",
         upload_hint="Campaign Manager > Plan > Audiences > Create audience > Upload a list > "
@@ -296,7 +300,6 @@ PLATFORMS: dict[str, PlatformSpec] = {
         headers=("customer_id", "segment_id", "segment_name", "lineage_id",
                  "membership_probability", "run_id", "run_date"),
         optional_headers=("email", "phone", "first_name", "last_name", "country", "zip", "city", "state"),
-        min_size=MIN_AUDIENCE_SIZE["crm"], hashed=False,
         identifier_groups=(("customer_id",),),
         doc_url="",
         upload_hint="Import into your CRM or e-mail tool and match on customer_id.",

@@ -22,7 +22,7 @@ import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Iterator
 
 import duckdb
 import pandas as pd
@@ -40,10 +40,14 @@ __all__ = ["ExportResult", "write_export", "list_exports", "delta_paths"]
 _JSON_COLUMNS = ("excluded_by_reason", "segment_ids", "options")
 
 
-def _connection(db: Any, read_only: bool):
-    from .export import _connection as connection
-
-    return connection(db, read_only)
+@contextlib.contextmanager
+def _connection(db: Any, read_only: bool) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Use ``db`` when it is a DuckDB connection, else open a short-lived one on that path."""
+    if isinstance(db, duckdb.DuckDBPyConnection):
+        yield db
+    else:
+        with store.connect(db, read_only=read_only) as con:
+            yield con
 
 
 def _database_file(db: Any) -> Path | None:
@@ -143,7 +147,7 @@ class _FileSwap:
 
 
 def _check_unchanged(con: duckdb.DuckDBPyConnection, plan: ExportPlan) -> None:
-    from . import export  # export.py imports this module at its end
+    from . import export  # imported here: export.py imports this module
 
     segments = export._segments(con, plan.run_id, plan.segment_ids)
     candidates = export._candidates(con, plan.run_id, plan.run_date, segments)

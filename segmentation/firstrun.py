@@ -8,8 +8,10 @@ two cores with a cold numba cache (most of that time is numba compiling
 umap-learn once; the kernels are then cached in ``$NUMBA_CACHE_DIR`` for the
 app's Run page and the command line).
 
-A database that already has snapshots is left alone; one holding the user's own
-events (no demo truth) gets no automatic snapshot: that is the user's call.
+A database that already has snapshots is left alone, except a demo database
+holding only part of the demo timeline (a first run that was interrupted): its
+missing snapshots are computed. One holding the user's own events (no demo
+truth) gets no automatic snapshot: that is the user's call.
 """
 
 from __future__ import annotations
@@ -52,14 +54,14 @@ def prepare(db: Any, progress: Optional[Callable[[str], None]] = None,
             customers: int = DEMO_CUSTOMERS) -> dict[str, Any]:
     """Create the demo data and the demo timeline when the database needs them; say what was done.
 
-    Returns ``created_demo``, ``runs`` (ids of the snapshots computed), ``emerged``
+    Returns ``created_demo``, ``runs`` (ids of the demo timeline's snapshots), ``emerged``
     (segments flagged emerged in the last one), ``seconds`` and a one-line ``message``.
     """
     say = progress or (lambda message: None)
     started = time.perf_counter()
     state = _state(db)
     document: dict[str, Any] = {"created_demo": False, "runs": [], "emerged": 0}
-    if state["runs"]:
+    if state["runs"] and not _demo_timeline_unfinished(db, state):
         document["message"] = f"the database already holds {state['runs']} snapshot(s)"
     elif state["events"] and not state["demo_truth"]:
         document["message"] = ("your events have no snapshot yet: compute one on the app's Run page "
@@ -76,6 +78,16 @@ def prepare(db: Any, progress: Optional[Callable[[str], None]] = None,
         document.update(_demo_timeline(db, say))
     document["seconds"] = round(time.perf_counter() - started, 1)
     return document
+
+
+def _demo_timeline_unfinished(db: Any, state: dict[str, int]) -> bool:
+    """Does the demo database hold some, but not all, of the demo timeline's snapshots and no other run?"""
+    from .snapshot import existing_run
+
+    if not state["demo_truth"] or state["runs"] >= len(DEMO_SNAPSHOTS):
+        return False
+    found = sum(existing_run(db, when, DEMO_WINDOW_DAYS) is not None for when in DEMO_SNAPSHOTS)
+    return found == state["runs"]
 
 
 def _demo_timeline(db: Any, say: Callable[[str], None]) -> dict[str, Any]:

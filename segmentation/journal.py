@@ -6,8 +6,8 @@ not at all, also when the process is killed (SIGKILL, power loss). What lies
 export. This module keeps those consistent with the database:
 
 * **Markers.** A long writing command (``run``, ``timeline``, ``ingest``,
-  ``export``, ``demo``) drops a small JSON file in ``<db>.journal/`` while it
-  works (:func:`operation`) and removes it when it ends, normally or by an error.
+  ``export``, ``demo``, ``first-run``) drops a small JSON file in ``<db>.journal/``
+  while it works (:func:`operation`) and removes it when it ends, normally or by an error.
   A marker whose process is gone means that process was killed.
 * **Staging folders.** A run writes its models to ``<db>.models/.tmp-<pid>-<hex>``
   (:func:`staging_dir`) and renames the folder to ``run_<id>`` inside the
@@ -112,7 +112,7 @@ def _read_json(path: Path) -> dict | None:
 # ----------------------------------------------------------------------------- markers
 @contextlib.contextmanager
 def operation(db: Any, kind: str, /, **detail: Any) -> Iterator[Path | None]:
-    """Mark a long write (``kind``: run, timeline, ingest, export, demo) for the time it runs.
+    """Mark a long write (``kind``: run, timeline, ingest, export, demo, first-run) for the time it runs.
 
     ``detail`` (plain values, never PII) tells the next process what was interrupted,
     e.g. ``as_of="2025-02-28"``. When the journal folder cannot be written the work
@@ -268,12 +268,7 @@ def _what_was_stored(con, marker: dict) -> str:
                 if str(r[1]) == str(detail.get("as_of"))]
         return f"it had finished (run {done[0][0]})" if done else "nothing of it was stored"
     if kind == "timeline":
-        done = _rows(con, "journal_runs_since", created_at=since)
-        if not done:
-            return "no snapshot of it was stored; run the timeline again"
-        ids = ", ".join(str(r[0]) for r in done)
-        return (f"the {_count(len(done), 'snapshot')} it completed (run {ids}) "
-                f"{'is' if len(done) == 1 else 'are'} kept; run the same timeline again for the rest")
+        return _snapshots_kept(con, since, "run the same timeline again")
     if kind == "ingest":
         done = _rows(con, "journal_ingests_since", created_at=since, file=str(detail.get("file", "")))
         return (f"it had finished (import #{done[0][0]})" if done
@@ -282,12 +277,20 @@ def _what_was_stored(con, marker: dict) -> str:
         return "nothing of it was written"
     if kind == "demo":
         return "the demo data is complete or absent (it is written in one transaction)"
-    if kind == "first-run":
-        done = _rows(con, "journal_runs_since", created_at=since)
-        kept = f"; the {_count(len(done), 'demo snapshot')} it finished {'is' if len(done) == 1 else 'are'} kept" \
-            if done else ""
-        return f"the demo data is complete or absent (one transaction){kept}"
+    if kind == "first-run":  # the demo data, then the demo timeline (segmentation/firstrun.py)
+        return ("the demo data is complete or absent (one transaction); "
+                + _snapshots_kept(con, since, "run `first-run` again"))
     return "the database keeps only what it had committed"
+
+
+def _snapshots_kept(con, since: datetime, again: str) -> str:
+    """What an interrupted series of snapshots left: the complete ones are kept, ``again`` does the rest."""
+    done = _rows(con, "journal_runs_since", created_at=since)
+    if not done:
+        return f"no snapshot of it was stored; {again}"
+    ids = ", ".join(str(r[0]) for r in done)
+    return (f"the {_count(len(done), 'snapshot')} it completed (run {ids}) "
+            f"{'is' if len(done) == 1 else 'are'} kept; {again} for the rest")
 
 
 def _stale_staging(models: Path) -> dict[int | None, list[Path]]:

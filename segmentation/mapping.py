@@ -61,7 +61,20 @@ def inverse_distance_mean(distances: np.ndarray, indices: np.ndarray, targets: n
     return np.einsum("nk,nkt->nt", weights, targets[indices], dtype=np.float64)
 
 
-class NeighborMapping(TransformerMixin, BaseEstimator):
+class _NeighborParams(BaseEstimator):
+    """The neighbour-search parameters shared by :class:`NeighborMapping` and :class:`SampleMapping`."""
+
+    def __init__(self, n_neighbors: int = 10, algorithm: str = "auto", epsilon: float = 0.2,
+                 batch_size: int = 20_000, n_jobs: int | None = -1, random_state: int | None = 0):
+        self.n_neighbors = n_neighbors
+        self.algorithm = algorithm
+        self.epsilon = epsilon
+        self.batch_size = batch_size
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+
+
+class NeighborMapping(TransformerMixin, _NeighborParams):
     """Distance-weighted k-nearest-neighbour regression from an input space onto known targets.
 
     ``fit(X, Y)``: ``X`` the fit sample's inputs (rows x dims), ``Y`` what is
@@ -79,15 +92,6 @@ class NeighborMapping(TransformerMixin, BaseEstimator):
     queries. ``batch_size`` bounds the memory of one query (rows x
     n_neighbors x targets). Output is float32.
     """
-
-    def __init__(self, n_neighbors: int = 10, algorithm: str = "auto", epsilon: float = 0.2,
-                 batch_size: int = 20_000, n_jobs: int | None = -1, random_state: int | None = 0):
-        self.n_neighbors = n_neighbors
-        self.algorithm = algorithm
-        self.epsilon = epsilon
-        self.batch_size = batch_size
-        self.n_jobs = n_jobs
-        self.random_state = random_state
 
     def fit(self, X, y) -> "NeighborMapping":
         """Index the sample inputs ``X`` (rows x dims) with their targets ``y`` (rows x targets)."""
@@ -155,7 +159,7 @@ class MappedRows(NamedTuple):
     probabilities: np.ndarray  # float32, 0–1
 
 
-class SampleMapping(BaseEstimator):
+class SampleMapping(_NeighborParams):
     """The fit sample's cluster-space coordinates, map, segments and probabilities, mapped to new rows.
 
     One :class:`NeighborMapping` (``n_neighbors``, inverse-distance weights) is
@@ -168,15 +172,6 @@ class SampleMapping(BaseEstimator):
     ``algorithm``, ``epsilon``, ``batch_size``, ``n_jobs`` and ``random_state``
     go to :class:`NeighborMapping`.
     """
-
-    def __init__(self, n_neighbors: int = 10, algorithm: str = "auto", epsilon: float = 0.2,
-                 batch_size: int = 20_000, n_jobs: int | None = -1, random_state: int | None = 0):
-        self.n_neighbors = n_neighbors
-        self.algorithm = algorithm
-        self.epsilon = epsilon
-        self.batch_size = batch_size
-        self.n_jobs = n_jobs
-        self.random_state = random_state
 
     def fit(self, X, cluster_space, map_embedding, labels, probabilities) -> "SampleMapping":
         """Learn the mapping from the sample's latent vectors ``X`` to what the fitted models gave them.
@@ -201,10 +196,7 @@ class SampleMapping(BaseEstimator):
         parts += [one_hot, one_hot * probabilities[:, None]]
         self.n_space_dims_ = space.shape[1]
         self.has_map_ = bool(has_map)
-        self.neighbors_ = NeighborMapping(
-            n_neighbors=self.n_neighbors, algorithm=self.algorithm, epsilon=self.epsilon,
-            batch_size=self.batch_size, n_jobs=self.n_jobs, random_state=self.random_state,
-        ).fit(X, np.hstack(parts))
+        self.neighbors_ = NeighborMapping(**self.get_params()).fit(X, np.hstack(parts))
         return self
 
     def predict(self, X) -> MappedRows:

@@ -32,19 +32,19 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Iterable
 
 import hdbscan
 import joblib
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, TransformerMixin, clone
-from sklearn.preprocessing import QuantileTransformer, StandardScaler
+from sklearn.base import BaseEstimator, clone
 from sklearn.utils.validation import check_is_fitted
 
 from . import autoencoder as ae
 from .errors import InputError
 from .mapping import SampleMapping, approximate_predict_in_chunks
+from .pipeline_steps import AutoEncoderTransformer, FeaturePreprocessor, _Identity, _is_skip
 
 __all__ = [
     "SegmentationPipeline",
@@ -72,111 +72,6 @@ def resolve_min_cluster_size(min_cluster_size: float, n_rows: int) -> int:
         raise PipelineInputError(f"min_cluster_size must be > 0, got {min_cluster_size}")
     size = math.ceil(min_cluster_size * n_rows) if min_cluster_size < 1 else int(min_cluster_size)
     return max(5, size)
-
-
-def _signed_log1p(values: np.ndarray) -> np.ndarray:
-    # Symmetric so refunds (negative money) stay finite and ordered.
-    return np.sign(values) * np.log1p(np.abs(values))
-
-
-class FeaturePreprocessor(TransformerMixin, BaseEstimator):
-    """log1p for count/money columns, drop constant columns, then scale.
-
-    ``scaler``: ``"standard"`` (per column), ``"quantile"`` (to a normal
-    distribution; robust to heavy tails), ``"global"`` (centre per column, one
-    common scale: for tables whose columns share a unit, e.g. pixels), or a
-    transformer object. Output is float32.
-    """
-
-    def __init__(self, log_columns: Sequence[int] | None = None, scaler="standard", random_state=0):
-        self.log_columns = log_columns
-        self.scaler = scaler
-        self.random_state = random_state
-
-    def _logged(self, X: np.ndarray) -> np.ndarray:
-        X = np.array(X, dtype=np.float64, copy=True)
-        if self.log_columns:
-            cols = list(self.log_columns)
-            X[:, cols] = _signed_log1p(X[:, cols])
-        return X
-
-    def fit(self, X: np.ndarray, y=None) -> "FeaturePreprocessor":
-        """Learn which columns are constant and the scaling, from ``X`` (rows x features)."""
-        X = self._logged(X)
-        self.keep_ = np.flatnonzero(np.ptp(X, axis=0) > 0)
-        X = X[:, self.keep_]
-        if self.scaler == "standard":
-            scaler = StandardScaler()
-        elif self.scaler == "quantile":
-            scaler = QuantileTransformer(output_distribution="normal", n_quantiles=min(1000, len(X)),
-                                         subsample=100_000, random_state=self.random_state)
-        elif self.scaler == "global":
-            scaler = StandardScaler(with_std=False)
-        else:
-            scaler = clone(self.scaler)
-        self.scaler_ = scaler.fit(X) if X.shape[1] else None
-        self.global_scale_ = 1.0
-        if self.scaler == "global" and X.shape[1]:
-            self.global_scale_ = float(np.std(self.scaler_.transform(X))) or 1.0
-        return self
-
-    def transform(self, X: np.ndarray) -> np.ndarray:
-        """Scaled kept columns of ``X`` as float32 (rows x kept features)."""
-        check_is_fitted(self, "keep_")
-        X = self._logged(X)[:, self.keep_]
-        if self.scaler_ is not None:
-            X = self.scaler_.transform(X) / self.global_scale_
-        return np.asarray(X, dtype=np.float32)
-
-
-class AutoEncoderTransformer(TransformerMixin, BaseEstimator):
-    """scikit-learn wrapper around :func:`segmentation.autoencoder.fit_autoencoder`.
-
-    ``transform`` gives latent vectors; ``reconstruction_error`` per-row MSE.
-    """
-
-    def __init__(self, latent_dim=8, hidden_dims=(64, 32), dropout=0.1, max_epochs=100, batch_size=256,
-                 patience=8, random_state=0):
-        self.latent_dim = latent_dim
-        self.hidden_dims = hidden_dims
-        self.dropout = dropout
-        self.max_epochs = max_epochs
-        self.batch_size = batch_size
-        self.patience = patience
-        self.random_state = random_state
-
-    def fit(self, X: np.ndarray, y=None, *, callbacks: Iterable = (), progress_bar: bool = False):
-        """Train the autoencoder on preprocessed ``X``."""
-        self.model_ = ae.fit_autoencoder(
-            X, latent_dim=self.latent_dim, hidden_dims=self.hidden_dims, dropout=self.dropout,
-            max_epochs=self.max_epochs, batch_size=self.batch_size, patience=self.patience,
-            random_state=0 if self.random_state is None else self.random_state,
-            progress_bar=progress_bar, callbacks=callbacks)
-        return self
-
-    def transform(self, X: np.ndarray) -> np.ndarray:
-        """Latent vectors (rows x latent_dim, float32)."""
-        check_is_fitted(self, "model_")
-        return ae.encode(self.model_, X)
-
-    def reconstruction_error(self, X: np.ndarray) -> np.ndarray:
-        """Per-row mean squared reconstruction error (scaled-feature units squared)."""
-        check_is_fitted(self, "model_")
-        return ae.reconstruction_error(self.model_, X)
-
-
-class _Identity(TransformerMixin, BaseEstimator):
-    """Do-nothing step ("passthrough")."""
-
-    def fit(self, X, y=None):  # noqa: D102
-        return self
-
-    def transform(self, X):  # noqa: D102
-        return np.asarray(X, dtype=np.float32)
-
-
-def _is_skip(step) -> bool:
-    return step is None or (isinstance(step, str) and step == "passthrough")
 
 
 class SegmentationPipeline(BaseEstimator):
@@ -340,7 +235,8 @@ class SegmentationPipeline(BaseEstimator):
         if len(self.preprocessor_.keep_) == 0:
             raise PipelineInputError(
                 f"no features left: all {values.shape[1]} feature columns are constant in the data")
-        Z_sample = self.preprocessor_.transform(values[sample])
+        Z = self.preprocessor_.transform(values)  # every row, once: the rest are scored from it below
+        Z_sample = Z[sample]
 
         step("training")
         self.encoder_ = self._make_encoder()
@@ -348,7 +244,7 @@ class SegmentationPipeline(BaseEstimator):
             self.encoder_.fit(Z_sample, callbacks=callbacks, progress_bar=progress_bar)
         else:
             self.encoder_.fit(Z_sample)
-        latent = np.asarray(self.encoder_.transform(Z_sample), dtype=np.float32)
+        latent = self._latent(Z_sample)
 
         step("embedding")
         self.reducer_ = self._make_reducer(len(sample))
@@ -378,10 +274,10 @@ class SegmentationPipeline(BaseEstimator):
         labels[sample], probs[sample], xy[sample] = sample_labels, sample_probs, sample_map
         rest = np.setdiff1d(np.arange(n_rows), sample, assume_unique=True)
         if len(rest):
-            scored = self._score(values[rest])
+            scored = self._score(Z[rest])
             labels[rest], probs[rest], xy[rest] = scored["segment_id"], scored["probability"], scored[["x", "y"]]
         self.labels_, self.probabilities_, self.map_embedding_ = labels, probs, xy
-        self.reconstruction_error_ = self._reconstruction_error(self.preprocessor_.transform(values))
+        self.reconstruction_error_ = self._reconstruction_error(Z)
         self.n_segments_ = int(len(np.unique(labels[labels >= 0])))
         self.noise_share_ = float(np.mean(labels == _NOISE))
         return self
@@ -440,8 +336,8 @@ class SegmentationPipeline(BaseEstimator):
               else np.asarray(self.map_reducer_.transform(space), dtype=np.float32))
         return labels, probs, xy
 
-    def _score(self, values: np.ndarray, with_error: bool = False) -> pd.DataFrame:
-        Z = self.preprocessor_.transform(values)
+    def _score(self, Z: np.ndarray, with_error: bool = False) -> pd.DataFrame:
+        """Segment, probability, map position (and reconstruction error) of preprocessed rows ``Z``."""
         latent = self._latent(Z)
         mapping = getattr(self, "mapping_", None)  # models saved before the mapping existed have none
         if mapping is not None:
@@ -469,7 +365,8 @@ class SegmentationPipeline(BaseEstimator):
         """
         check_is_fitted(self, "clusterer_")
         values, index = self._check_X(X, fitting=False)
-        parts = [self._score(values[s:s + batch_size], with_error=True) for s in range(0, len(values), batch_size)]
+        parts = [self._score(self.preprocessor_.transform(values[s:s + batch_size]), with_error=True)
+                 for s in range(0, len(values), batch_size)]
         frame = (pd.concat(parts, ignore_index=True) if parts else
                  pd.DataFrame(columns=["segment_id", "probability", "x", "y", "reconstruction_error"]))
         if index is not None:

@@ -61,3 +61,38 @@ def test_own_events_get_no_automatic_snapshot_and_the_command_says_what_to_do(db
     assert document["message"].startswith("your events have no snapshot yet: compute one on the app's Run page")
     with store.connect(db_file, read_only=True) as con:
         assert store.summary(con)["n_runs"] == 0 and store.table_count(con, "events") == 2
+
+
+def test_a_first_run_killed_between_its_snapshots_is_finished_by_the_next_one(db_file, monkeypatch):
+    from segmentation import snapshot
+
+    timelines: list = []
+    monkeypatch.setattr(firstrun, "_state", lambda db: {"events": 9, "runs": 1, "demo_truth": 9})
+    monkeypatch.setattr(firstrun, "_demo_timeline", lambda db, say: timelines.append(db) or {
+        "runs": [1, 2], "emerged": 1, "message": "demo timeline ready: runs 1, 2"})
+    stored = {firstrun.DEMO_SNAPSHOTS[0]: 1}  # the first demo snapshot is complete, the second is not
+    monkeypatch.setattr(snapshot, "existing_run",
+                        lambda db, when, window: stored.get(when) if window == firstrun.DEMO_WINDOW_DAYS else None)
+    document = firstrun.prepare(db_file)
+    assert timelines == [db_file] and (document["created_demo"], document["runs"]) == (False, [1, 2])
+
+    stored.clear()  # the one run is the user's own, not the demo timeline's: left alone
+    again = firstrun.prepare(db_file)
+    assert timelines == [db_file] and again["message"] == "the database already holds 1 snapshot(s)"
+
+
+def test_the_next_command_says_how_to_finish_an_interrupted_first_run(db_file):
+    from segmentation import journal
+
+    with store.connect(db_file):
+        pass
+    marker = journal.journal_dir(db_file) / "first-run-1-0123456789ab.json"
+    marker.parent.mkdir()
+    # this pid with another start time: the process that wrote the marker is gone
+    marker.write_text(json.dumps({"kind": "first-run", "pid": os.getpid(), "create_time": 0.0,
+                                  "started_at": "2025-01-01T12:00:00", "detail": {}}))
+    assert journal.recover(db_file) == [
+        f"an interrupted `first-run` (process {os.getpid()}, started 2025-01-01 12:00:00) was cleaned up: "
+        "the demo data is complete or absent (one transaction); no snapshot of it was stored; "
+        "run `first-run` again"]
+    assert not marker.exists()
