@@ -240,7 +240,7 @@ def assign_with_dask(
     ``seconds`` covers shipping the models, scoring and writing the parts.
     """
     from .features import build_features
-    from .pipeline import SegmentationPipeline
+    from .snapshot import agreement_with_run, load_run_models
 
     out = _output_dir(out)
     with store.connect(db, read_only=True) as con:
@@ -248,10 +248,7 @@ def assign_with_dask(
         when = None if features is not None else (as_of or run["as_of"])  # given features: their own date
         table = None if when is None else build_features(con, when, int(run["window_days"]))
         stored = con.execute(load_query("assignments_of_run"), {"run_id": int(run_id)}).df()
-    model_path = Path(run["model_path"] or "")
-    if not run["model_path"] or not model_path.is_dir():
-        raise WorkbenchError(f"the models of run {run_id} are missing (expected {model_path})")
-    pipeline = SegmentationPipeline.load(model_path)
+    pipeline = load_run_models(run)
 
     work = out.with_name(f".{out.name}.tmp-{uuid.uuid4().hex}")
     try:
@@ -278,12 +275,7 @@ def assign_with_dask(
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
-    scored = pd.read_parquet(out, columns=["customer_id", "segment_id"])
-    merged = scored.merge(stored[["customer_id", "segment_id"]], on="customer_id", how="left",
-                          suffixes=("", "_stored"))
-    both = merged["segment_id_stored"].notna()
-    agreement = (float((merged.loc[both, "segment_id"] == merged.loc[both, "segment_id_stored"]).mean())
-                 if both.any() else None)
+    agreement, n_new = agreement_with_run(pd.read_parquet(out, columns=["customer_id", "segment_id"]), stored)
     counts: dict[int, int] = {}
     for summary in summaries:
         for segment, n in summary["segment_counts"].items():
@@ -294,7 +286,7 @@ def assign_with_dask(
         "as_of": str(when) if when is not None else None,
         "engine": "dask",
         "n_scored": int(n_scored),
-        "n_new_customers": int((~both).sum()),
+        "n_new_customers": n_new,
         "agreement_with_run": agreement,
         "seconds": round(seconds, 3),
         "cluster_seconds": round(ready - started, 3),

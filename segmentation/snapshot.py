@@ -24,7 +24,8 @@ from .errors import InputError, WorkbenchError
 from .queries import load_query
 
 __all__ = ["SnapshotParams", "run_snapshot", "run_timeline", "timeline_dates", "assign_customers",
-           "snapshot_inputs", "clustering_frame", "make_pipeline", "fit_or_reuse", "existing_run"]
+           "snapshot_inputs", "clustering_frame", "make_pipeline", "fit_or_reuse", "existing_run",
+           "load_run_models", "agreement_with_run"]
 
 Progress = Optional[Callable[[str], None]]
 MONEY_AND_COUNT_KINDS = ("count", "money", "days")
@@ -131,13 +132,12 @@ def fit_or_reuse(db: Any, as_of: date, features: pd.DataFrame, pipeline, params:
     :class:`segmentation.drift.ModelDecision` (see that module for the rules).
     """
     from . import drift
-    from .pipeline import SegmentationPipeline
 
     found, reason = _previous_models(db, as_of, params, features)
     if found is not None:
         run, state = found
         _say(progress, f"drift check: scoring {len(features):,} customers with the models of run {run['run_id']} …")
-        previous = SegmentationPipeline.load(run["model_path"])
+        previous = load_run_models(run)
         scores = previous.assign(features)
         decision = drift.assess(scores, state, params.min_cluster_share)
         _say(progress, f"  {'refit: ' if decision.refit else ''}{'; '.join(decision.reasons)}")
@@ -271,17 +271,13 @@ def assign_customers(
 ) -> dict[str, Any]:
     """Score every customer active in the run's window (or up to ``as_of``) with the run's models."""
     from .features import build_features
-    from .pipeline import SegmentationPipeline
 
     with store.connect(db, read_only=True) as con:
         run = results.get_run(con, run_id)
         when = as_of or run["as_of"]
         table = build_features(con, when, int(run["window_days"]))
         stored = con.execute(load_query("assignments_of_run"), {"run_id": int(run_id)}).df()
-    model_path = Path(run["model_path"] or "")
-    if not run["model_path"] or not model_path.is_dir():
-        raise WorkbenchError(f"the models of run {run_id} are missing (expected {model_path})")
-    pipeline = SegmentationPipeline.load(model_path)
+    pipeline = load_run_models(run)
     expected = list(pipeline.feature_names_in_)
     missing = [name for name in expected if name not in table.frame.columns]
     if missing:
@@ -294,11 +290,7 @@ def assign_customers(
     seconds = time.perf_counter() - started
     scores = scores.reset_index(names="customer_id")
     scores["customer_id"] = scores["customer_id"].astype(str)
-    in_run = scores["customer_id"].isin(set(stored["customer_id"]))
-    merged = scores.merge(stored[["customer_id", "segment_id"]], on="customer_id", how="left",
-                          suffixes=("", "_stored"))
-    both = merged["segment_id_stored"].notna()
-    agreement = float((merged.loc[both, "segment_id"] == merged.loc[both, "segment_id_stored"]).mean()) if both.any() else None
+    agreement, n_new = agreement_with_run(scores, stored)
     if out is not None:
         out = Path(out)
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -316,13 +308,33 @@ def assign_customers(
         "run_id": int(run_id),
         "as_of": str(when),
         "n_scored": int(len(scores)),
-        "n_new_customers": int((~in_run).sum()),
+        "n_new_customers": n_new,
         "agreement_with_run": agreement,
         "seconds": round(seconds, 3),
         "customers_per_second": float(len(scores) / seconds) if seconds > 0 else float("inf"),
         "segment_counts": {int(k): int(v) for k, v in counts.items()},
         "out": str(out) if out else None,
     }
+
+
+def load_run_models(run: dict):
+    """The fitted pipeline of a stored run (``results.get_run`` row); a clear error when its files are gone."""
+    from .pipeline import SegmentationPipeline
+
+    model_path = Path(run["model_path"] or "")
+    if not run["model_path"] or not model_path.is_dir():
+        raise WorkbenchError(f"the models of run {run['run_id']} are missing (expected {model_path})")
+    return SegmentationPipeline.load(model_path)
+
+
+def agreement_with_run(scores: pd.DataFrame, stored: pd.DataFrame) -> tuple[float | None, int]:
+    """(share of the run's customers given their stored segment again, customers not in the run)."""
+    merged = scores[["customer_id", "segment_id"]].merge(
+        stored[["customer_id", "segment_id"]], on="customer_id", how="left", suffixes=("", "_stored"))
+    both = merged["segment_id_stored"].notna()
+    agreement = (float((merged.loc[both, "segment_id"] == merged.loc[both, "segment_id_stored"]).mean())
+                 if both.any() else None)
+    return agreement, int((~both).sum())
 
 
 def existing_run(db: Any, as_of: date, window_days: int) -> int | None:
