@@ -61,6 +61,7 @@ for i in range(n):
             results.name_segment(con, 1, first, None, f"B description {i}", who="B")
     with store.connect(db) as con:
         results.name_segment(con, 1, second, f"{role} shared {i}", None, who=role)
+    time.sleep(0.1)  # people pause between edits; a tight loop could starve the other editor's retries
 print("done")
 """
 
