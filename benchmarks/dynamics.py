@@ -35,7 +35,7 @@ def month_ends(first_month: int, last_month: int, year: int = 2025) -> list[date
 
 
 def run_series(stationary: bool, customers: int, dates: list[date], window_days: int,
-               refit: bool = False, min_cluster_share: float = 0.01) -> pd.DataFrame:
+               refit: bool = False, min_cluster_share: float = 0.02) -> pd.DataFrame:
     db = Path(tempfile.mkdtemp()) / "dynamics.duckdb"
     with store.connect(db) as con:
         create_demo(con, customers=customers, months=12, seed=7, stationary=stationary)
@@ -82,7 +82,10 @@ def _model_note(model: dict) -> str:
     what = "refit" if model["refit"] else f"reused run {model['from_run']}"
     if model.get("from_run") is None and model["refit"]:
         return f"{what} ({model['reasons'][0]})"
-    return f"{what} (unexplained {model['novelty_share']:.1%}, noise {model['noise_share']:.1%})"
+    noise = f"{model['noise_share']:.1%}"
+    if model.get("unexplained_as_noise"):
+        noise += f" + {model['unexplained_as_noise']:,} unexplained customers reported as noise"
+    return f"{what} (unexplained {model['novelty_share']:.1%}, noise {noise})"
 
 
 def survival(series: pd.DataFrame) -> float:
@@ -119,7 +122,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--customers", type=int, default=20_000)
     parser.add_argument("--window-days", type=int, default=90)
     parser.add_argument("--stationary-snapshots", type=int, default=6)
-    parser.add_argument("--min-cluster-share", type=float, default=0.01)
+    parser.add_argument("--min-cluster-share", type=float, default=0.02)
     parser.add_argument("--evolving-only", action="store_true",
                         help="only the evolving timeline (saved as dynamics_timeline_<share>.csv/.md)")
     args = parser.parse_args(argv)
@@ -139,11 +142,13 @@ def main(argv: list[str] | None = None) -> None:
     evolving.to_csv(RESULTS / "dynamics_timeline.csv", index=False)
 
     stationary_dates = month_ends(3, 2 + args.stationary_snapshots)
-    stationary = run_series(True, args.customers, stationary_dates, args.window_days)
+    stationary = run_series(True, args.customers, stationary_dates, args.window_days,
+                            min_cluster_share=args.min_cluster_share)
     stationary.to_csv(RESULTS / "dynamics_stationary.csv", index=False)
     survived_share = survival(stationary)
     # Baseline in the same run: refit every snapshot (no model reuse).
-    refitted = run_series(True, args.customers, stationary_dates, args.window_days, refit=True)
+    refitted = run_series(True, args.customers, stationary_dates, args.window_days, refit=True,
+                          min_cluster_share=args.min_cluster_share)
     refitted.to_csv(RESULTS / "dynamics_stationary_refit.csv", index=False)
     steps = stationary.iloc[1:]
 

@@ -46,7 +46,7 @@ def run(
     seed: int = typer.Option(0, help="Random seed (same data + seed, same segments)."),
     fit_sample: int = typer.Option(50_000, min=100, help="Customers used to fit UMAP/HDBSCAN."),
     min_cluster_share: float = typer.Option(
-        0.01, min=0.0001, max=0.5, help="Smallest segment as a share of the fitted sample."
+        0.02, min=0.0001, max=0.5, help="Smallest segment as a share of the fitted sample."
     ),
     refit: bool = typer.Option(False, "--refit", help=REFIT_HELP),
     refit_every: Optional[int] = typer.Option(None, "--refit-every", min=1, help=REFIT_EVERY_HELP),
@@ -186,7 +186,7 @@ def timeline(
     seed: int = typer.Option(0, help="Random seed."),
     fit_sample: int = typer.Option(50_000, min=100, help="Customers used to fit UMAP/HDBSCAN."),
     min_cluster_share: float = typer.Option(
-        0.01, min=0.0001, max=0.5, help="Smallest segment as a share of the fitted sample."
+        0.02, min=0.0001, max=0.5, help="Smallest segment as a share of the fitted sample."
     ),
     refit: bool = typer.Option(False, "--refit", help=REFIT_HELP),
     refit_every: Optional[int] = typer.Option(None, "--refit-every", min=1, help=REFIT_EVERY_HELP),

@@ -25,9 +25,28 @@ def _scores(n: int, unexplained: int, noise: int) -> pd.DataFrame:
 def test_baseline_is_the_fit_quantile_and_noise_share():
     errors = np.arange(1, 1001, dtype=float)
     labels = np.r_[np.full(950, 0), np.full(50, -1)]
-    threshold, noise = drift.baseline_of(labels, errors)
+    threshold, unexplained, noise = drift.baseline_of(labels, errors)
     assert threshold == pytest.approx(np.quantile(errors, 0.99))
+    assert unexplained == pytest.approx(np.quantile(errors, 0.999))
     assert noise == pytest.approx(0.05)
+
+
+def test_reused_models_report_customers_they_cannot_explain_as_noise():
+    scores = _scores(1_000, unexplained=30, noise=10).assign(probability=0.9)
+    scores.loc[:4, "reconstruction_error"] = 5.0  # far beyond what the fit saw
+    decision = drift.assess(scores, {**FITTED, "unexplained_threshold": 3.0}, min_cluster_share=0.05)
+    assert not decision.refit and decision.noise_share == pytest.approx(0.01)  # HDBSCAN's own noise
+    marked = drift.mark_unexplained(scores, decision)
+    assert decision.unexplained_as_noise == 5
+    assert (marked.loc[:4, "segment_id"] == -1).all() and (marked.loc[:4, "probability"] == 0).all()
+    assert (marked.loc[5:, "segment_id"] == scores.loc[5:, "segment_id"]).all()
+    assert (scores.loc[:4, "segment_id"] == 0).all()  # the input is left as it was
+
+
+def test_runs_stored_without_the_unexplained_threshold_keep_their_labels():
+    scores = _scores(100, unexplained=50, noise=0).assign(probability=0.9)
+    decision = drift.assess(scores, FITTED, min_cluster_share=0.9)
+    assert drift.mark_unexplained(scores, decision) is scores and decision.unexplained_as_noise == 0
 
 
 def test_no_drift_reuses_the_models_and_ages_them():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from segmentation import store
 from tests.test_cli import cli
 
 
@@ -22,6 +23,16 @@ def test_timeline_is_idempotent_and_carries_names(tmp_path):
     model = second_run["metrics"]["model"]
     assert model["refit"] is False and model["from_run"] == first["snapshots"][0]["run_id"], model
     assert counts == {"survived": second_run["n_segments"]}, counts
+    # Under reused models, customers beyond the fit's 99.9th error percentile are reported as noise.
+    n = second_run["n_customers"]
+    assert model["unexplained_threshold"] > model["novelty_threshold"]
+    assert round(second_run["noise_share"] * n) == round(model["noise_share"] * n) + model["unexplained_as_noise"]
+    assert model["unexplained_as_noise"] <= 0.01 * n  # stationary data: only the fit's extreme tail
+    with store.connect(db, read_only=True) as con:
+        placed_beyond = con.execute(
+            "SELECT count(*) FROM assignments WHERE run_id = ? AND reconstruction_error > ? AND segment_id >= 0",
+            [second_run["run_id"], model["unexplained_threshold"]]).fetchone()[0]
+    assert placed_beyond == 0
     assert first["snapshots"][0]["metrics"]["model"]["refit"] is True
 
     segments = json.loads(cli(db, "segments", "--json").stdout)
