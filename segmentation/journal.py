@@ -13,6 +13,9 @@ export. This module keeps those consistent with the database:
   (:func:`staging_dir`) and renames the folder to ``run_<id>`` inside the
   transaction that stores the run. A staging folder of a dead process, or a
   ``run_<id>`` folder without a ``runs`` row, is a leftover.
+* **Score files.** ``assign --out`` writes its file under a temporary name, records
+  it in an intent of kind ``assign`` and renames it into place; a temporary file
+  of a dead process is removed.
 * **Export intents.** Before an export touches the file system it writes the
   list of files it will create, replace and back up (:func:`write_intent`);
   after its commit it removes the list. An intent of a dead process is undone
@@ -222,6 +225,17 @@ def _describe(document: dict, kind: str | None = None) -> str:
     return f"`{what}` (process {document.get('pid')}, started {started})"
 
 
+def _remove_temporary_files(intent: dict) -> int:
+    """Remove the temporary files an intent names (those still there); how many were removed."""
+    removed = 0
+    for entry in intent.get("files") or []:
+        temp = Path(entry["temp"]) if entry.get("temp") else None
+        if temp is not None and temp.exists():
+            temp.unlink(missing_ok=True)
+            removed += 1
+    return removed
+
+
 def _undo_export(con, intent: dict) -> tuple[bool, int, int] | None:
     """Undo (or finish cleaning up) one export intent: (committed, files removed, files restored).
 
@@ -236,14 +250,10 @@ def _undo_export(con, intent: dict) -> tuple[bool, int, int] | None:
                                    sha256=full["sha256"], created_at=_started(intent))[0][0])
         except duckdb.Error:
             return None
-    removed = restored = 0
+    removed, restored = _remove_temporary_files(intent), 0
     for entry in files:
-        temp = Path(entry["temp"]) if entry.get("temp") else None
         final = Path(entry["final"])
         backup = Path(entry["backup"]) if entry.get("backup") else None
-        if temp is not None and temp.exists():
-            temp.unlink(missing_ok=True)
-            removed += 1
         if committed:
             if backup is not None:
                 backup.unlink(missing_ok=True)  # the replaced file; the new one is in place
@@ -389,6 +399,13 @@ def _clean(con, models: Path, markers: dict[Path, dict], intents: dict[Path, dic
     for marker in markers.values():
         found[int(marker["pid"])]["marker"] = marker
     for path, intent in intents.items():
+        if intent.get("kind") == "assign":  # a score file: the temporary copy goes, a renamed one is whole
+            removed = _remove_temporary_files(intent)
+            entry = found[int(intent["pid"])]
+            entry["intent"] = intent
+            entry["clauses"].append(f"no score file of it was written (removed {_count(removed, 'unfinished file')})")
+            path.unlink(missing_ok=True)
+            continue
         outcome = _undo_export(con, intent)
         if outcome is None:
             continue
@@ -425,7 +442,7 @@ def _clean(con, models: Path, markers: dict[Path, dict], intents: dict[Path, dic
             if intent is None or marker.get("kind") != "export":
                 clauses = [_what_was_stored(con, marker)] + clauses
         elif intent is not None:
-            what = _describe(intent, "export")
+            what = _describe(intent)
         else:
             what = f"snapshot (process {pid})" if pid is not None else "snapshot"
         notes.append(f"an interrupted {what} was cleaned up: {'; '.join(clauses)}")

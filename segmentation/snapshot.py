@@ -9,6 +9,7 @@ database while a snapshot is being computed.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import time
 from dataclasses import asdict, dataclass, field
@@ -38,7 +39,9 @@ class SnapshotParams:
     window_days: int = 90
     seed: int = 0
     fit_sample_size: int = 50_000
-    min_cluster_share: float = 0.01
+    # Smallest segment, as a share of the fitted sample: 2 % of customers is also the size at
+    # which a new segment counts as emerging (smaller groups are reported as unexplained).
+    min_cluster_share: float = 0.02
     latent_dim: int = 8
     max_epochs: int = 40
     outlier_floor: Optional[float] = None
@@ -142,7 +145,11 @@ def fit_or_reuse(db: Any, as_of: date, features: pd.DataFrame, pipeline, params:
         decision = drift.assess(scores, state, params.min_cluster_share)
         _say(progress, f"  {'refit: ' if decision.refit else ''}{'; '.join(decision.reasons)}")
         if not decision.refit:
-            return previous, scores.reset_index(drop=True), decision
+            scores = drift.mark_unexplained(scores.reset_index(drop=True), decision)
+            if decision.unexplained_as_noise:
+                _say(progress, f"  {decision.unexplained_as_noise:,} customers the models cannot explain "
+                               "are reported as noise")
+            return previous, scores, decision
         reason = "; ".join(decision.reasons)
     else:
         _say(progress, f"fitting new models ({reason})")
@@ -152,9 +159,10 @@ def fit_or_reuse(db: Any, as_of: date, features: pd.DataFrame, pipeline, params:
     scores = pd.DataFrame({"segment_id": pipeline.labels_, "probability": pipeline.probabilities_,
                            "x": pipeline.map_embedding_[:, 0], "y": pipeline.map_embedding_[:, 1],
                            "reconstruction_error": pipeline.reconstruction_error_})
-    threshold, noise = drift.baseline_of(pipeline.labels_, pipeline.reconstruction_error_)
+    threshold, unexplained, noise = drift.baseline_of(pipeline.labels_, pipeline.reconstruction_error_)
     decision = drift.ModelDecision(refit=True, reasons=[reason], from_run=None, age=0,
-                                   novelty_threshold=threshold, baseline_noise_share=noise,
+                                   novelty_threshold=threshold, unexplained_threshold=unexplained,
+                                   baseline_noise_share=noise,
                                    novelty_share=1.0 - drift.NOVELTY_QUANTILE, noise_share=noise)
     return pipeline, scores, decision
 
@@ -292,17 +300,7 @@ def assign_customers(
     scores["customer_id"] = scores["customer_id"].astype(str)
     agreement, n_new = agreement_with_run(scores, stored)
     if out is not None:
-        out = Path(out)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        columns = ["customer_id", "segment_id", "probability", "x", "y", "reconstruction_error"]
-        tmp = out.with_name(f".{out.name}.tmp")
-        if out.suffix.lower() == ".parquet":
-            scores[columns].to_parquet(tmp, index=False)
-        elif out.suffix.lower() in (".csv", ""):
-            scores[columns].to_csv(tmp, index=False)
-        else:
-            raise InputError(f"--out {out}: use a .csv or .parquet file name")
-        tmp.replace(out)
+        _write_scores(db, run_id, scores, Path(out))
     counts = scores["segment_id"].value_counts().sort_index()
     return {
         "run_id": int(run_id),
@@ -315,6 +313,33 @@ def assign_customers(
         "segment_counts": {int(k): int(v) for k, v in counts.items()},
         "out": str(out) if out else None,
     }
+
+
+def _write_scores(db: Any, run_id: int, scores: pd.DataFrame, out: Path) -> None:
+    """Write ``scores`` to ``out`` (.csv or .parquet) whole or not at all.
+
+    The file is written next to ``out`` under a temporary name and renamed into place; a
+    journal intent names the temporary file, so one left by a killed process is removed
+    by the next command (see :mod:`segmentation.journal`).
+    """
+    from . import journal
+
+    if out.suffix.lower() not in (".parquet", ".csv", ""):
+        raise InputError(f"--out {out}: use a .csv or .parquet file name")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    columns = ["customer_id", "segment_id", "probability", "x", "y", "reconstruction_error"]
+    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
+    intent = journal.write_intent(store.db_path(db), "assign", [{"final": out, "temp": tmp}], run=int(run_id))
+    try:
+        if out.suffix.lower() == ".parquet":
+            scores[columns].to_parquet(tmp, index=False)
+        else:
+            scores[columns].to_csv(tmp, index=False)
+        journal.crash_point("assign:before-replace")
+        tmp.replace(out)
+    finally:
+        tmp.unlink(missing_ok=True)
+        journal.remove_intent(intent)
 
 
 def load_run_models(run: dict):

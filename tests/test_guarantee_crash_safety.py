@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 import pytest
 
 from tests.conftest import ROOT
@@ -273,3 +274,27 @@ def test_export_killed_at_each_moment_leaves_files_and_audit_rows_consistent(sma
             assert "put back 1 replaced file" in note
         assert counts["exports"] == [first["export_id"]] and out.read_bytes() == original
         assert sorted(p.name for p in folder.iterdir()) == ["owls.csv"]
+
+
+# ----------------------------------------------------------------------------- assign --out
+def test_assign_killed_before_its_file_is_in_place_leaves_no_file_and_the_next_command_cleans_up(
+        small, tmp_path):
+    db = small.copy_to(tmp_path / "db")
+    folder = tmp_path / "scores"
+    out = folder / "scores.parquet"
+    killed = cli(db, "assign", "--run", "1", "--out", str(out), check=False,
+                 SEGMENTATION_CRASH_AT="assign:before-replace")
+    assert killed.returncode == KILLED, killed.stderr
+    leftovers = [p.name for p in folder.iterdir()]
+    assert len(leftovers) == 1 and leftovers[0].startswith(".scores.parquet.tmp-"), leftovers
+
+    document, _ = status(db)
+    assert len(document["interrupted"]) == 1
+    note = document["interrupted"][0]
+    assert note.startswith("an interrupted `assign --run 1` (process ")
+    assert note.endswith("no score file of it was written (removed 1 unfinished file)")
+    assert list(folder.iterdir()) == []  # nothing half-written left, and no file at --out
+
+    done = json.loads(cli(db, "assign", "--run", "1", "--out", str(out), "--json").stdout)
+    assert [p.name for p in folder.iterdir()] == ["scores.parquet"]
+    assert len(pd.read_parquet(out)) == done["n_scored"]
