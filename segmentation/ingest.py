@@ -48,6 +48,7 @@ __all__ = [
     "CHANNELS",
     "COLUMNS",
     "REQUIRED",
+    "fold_column",
     "IngestResult",
     "ingest_file",
     "parse_assignments",
@@ -367,11 +368,11 @@ def _resolve_columns(name: str, kind: str, header: list[str], mapping: dict,
     spaces and hyphens ('Customer ID' is customer_id)."""
     by_folded: dict[str, int] = {}
     for index, column in enumerate(header):
-        by_folded.setdefault(_fold(column), index)
+        by_folded.setdefault(fold_column(column), index)
     found = _quoted_list(header)
     sources: dict[str, int] = {}
     for canon, source in mapping.items():
-        index = header.index(source) if source in header else by_folded.get(_fold(source))
+        index = header.index(source) if source in header else by_folded.get(fold_column(source))
         if index is None:
             raise InputError(f"{name}: --map {canon}={source}: the file has no column {source!r} "
                              f"(columns found: {found})")
@@ -438,7 +439,8 @@ def _problems_message(name: str, n_bad: int, problems: list[tuple], header: list
               "in the rejects table.")
 
 
-def _fold(column: str) -> str:
+def fold_column(column: str) -> str:
+    """How a file's column name is matched to ours: case, spaces and dashes folded ('Customer ID' → customer_id)."""
     return re.sub(r"[\s\-]+", "_", column.strip().casefold())
 
 

@@ -261,7 +261,9 @@ def fetch_row(con: duckdb.DuckDBPyConnection, query: str, params: dict | None = 
 
 
 def summary(con: duckdb.DuckDBPyConnection) -> dict:
-    """Counts and date range of the stored data (see queries/data_summary.sql)."""
+    """Counts and date range of the stored data (queries/data_summary.sql and customers_with_events.sql)."""
     cursor = con.execute(load_query("data_summary"))
     names = [d[0] for d in cursor.description]
-    return dict(zip(names, cursor.fetchall()[0]))
+    document = dict(zip(names, cursor.fetchall()[0]))
+    document["n_customers_with_events"] = fetch_row(con, "customers_with_events")[0]
+    return document

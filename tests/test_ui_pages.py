@@ -215,7 +215,7 @@ def test_run_page_offers_the_documented_defaults(demo_runs_db, monkeypatch):
     last = sql(demo_runs_db, "SELECT max(ts)::DATE AS d FROM events")["d"].iloc[0]
     assert at.date_input(key="run_as_of").value == pd.Timestamp(last).date()
     assert at.number_input(key="run_window").value == 90
-    assert at.number_input(key="run_min_share").value == pytest.approx(0.01)
+    assert at.number_input(key="run_min_share").value == pytest.approx(0.02)
     assert len(at.dataframe[0].value) == len(sql(demo_runs_db, "SELECT * FROM runs"))
 
 

@@ -77,8 +77,27 @@ def query(name: str, **params) -> pd.DataFrame:
 
 
 def data_summary() -> dict:
+    """Counts and date range of the stored data (queries/data_summary.sql: cheap at any size)."""
     frame = query("data_summary")
     return frame.iloc[0].to_dict()
+
+
+def events_query(name: str, summary: dict) -> pd.DataFrame:
+    """Result of ``queries/NAME.sql`` when it reads only the events (seconds on ~100 M of them).
+
+    Cached per events fingerprint (counts and date range from :func:`data_summary`), which
+    snapshots and exports leave unchanged: only an import or new demo data reads them again,
+    not every write (:func:`after_write` clears only the per-version cache).
+    """
+    fingerprint = tuple(str(summary[k]) for k in ("n_events", "max_ingest_id", "first_event", "last_event",
+                                                 "n_imports"))
+    return _events_read(str(current_db()), fingerprint, name).copy()
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def _events_read(path: str, fingerprint: tuple, query: str) -> pd.DataFrame:
+    with store.connect(path, read_only=True) as con:
+        return con.execute(load_query(query)).df()
 
 
 def after_write() -> None:

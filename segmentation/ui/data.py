@@ -49,15 +49,16 @@ def render() -> None:
         import_section()
         return
 
+    with_events = int(common.events_query("customers_with_events", summary).iloc[0, 0])
     columns = st.columns(4)
-    columns[0].metric("Customers with events", f"{summary['n_customers_with_events']:,}")
+    columns[0].metric("Customers with events", f"{with_events:,}")
     columns[1].metric("Events", f"{summary['n_events']:,}")
     columns[2].metric("First event", f"{pd.Timestamp(summary['first_event']):%Y-%m-%d}")
     columns[3].metric("Last event", f"{pd.Timestamp(summary['last_event']):%Y-%m-%d}")
     if summary["n_customers"]:
         st.caption(f"{summary['n_customers']:,} customer records (contact data stays out of every chart).")
 
-    mix = common.query("events_mix_weekly")
+    mix = common.events_query("events_mix_weekly", summary)
     by_type, by_channel = st.tabs(["Events by type", "Events by channel"])
     with by_type:
         st.plotly_chart(plotting.event_mix_over_time(mix, by="event_type"), key="mix_type")

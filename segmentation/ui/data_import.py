@@ -18,8 +18,7 @@ import streamlit as st
 
 from segmentation import store
 from segmentation.errors import InputError, WorkbenchError
-# _fold: the same folding ingest uses to match columns ('Customer ID' is customer_id).
-from segmentation.ingest import COLUMNS, REQUIRED, _fold, check_upload_size, ingest_file
+from segmentation.ingest import COLUMNS, REQUIRED, check_upload_size, fold_column, ingest_file
 from segmentation.ui import common
 
 # Matches server.maxUploadSize in .streamlit/config.toml; bigger files go through the command line.
@@ -55,7 +54,7 @@ def default_mapping(kind: str, header: list[str]) -> dict[str, str]:
     """canonical column → the file column with the same folded name (what ingest would pick)."""
     by_fold = {}
     for column in header:
-        by_fold.setdefault(_fold(column), column)
+        by_fold.setdefault(fold_column(column), column)
     return {canon: by_fold[canon] for canon in COLUMNS[kind] if canon in by_fold}
 
 
