@@ -7,7 +7,10 @@ Rules (DESIGN.md §2, STYLE.md "DuckDB and SQL"):
 * DuckDB lets one process write a file at a time. When another process holds
   the lock we retry for ``wait_seconds`` (``$SEGMENTATION_BUSY_WAIT``, default 10)
   and then raise :class:`StoreBusyError` with a message that names the file and,
-  when DuckDB tells, the process. Inside one process (the app's sessions) DuckDB
+  when DuckDB tells, the process. A writer that finds the file locked leaves a
+  *writer-waiting* marker next to it (``.<db name>.writer-waiting-<pid>-<thread>``, holding
+  the time it gives up); readers of other processes hold back while one is there,
+  so back-to-back reads (the app) cannot keep a command-line writer out. Inside one process (the app's sessions) DuckDB
   refuses a read-write connection while a read-only one is open and vice versa:
   that is waited for the same way.
 * The schema is created and migrated idempotently; ``schema_version`` records
@@ -25,6 +28,7 @@ from pathlib import Path
 from typing import Iterator
 
 import duckdb
+import psutil
 
 from .errors import StoreBusyError, WorkbenchError
 from .queries import load_query
@@ -83,31 +87,87 @@ def _open(path: Path, read_only: bool, wait_seconds: float, deadline: float | No
     """Connect, retrying while the file is locked until ``deadline`` (default: ``wait_seconds`` from now)."""
     deadline = time.monotonic() + wait_seconds if deadline is None else deadline
     delay = 0.05
-    while True:
+    marker, announced = None, False
+    try:
+        while True:
+            try:
+                return duckdb.connect(str(path), read_only=read_only)
+            except (duckdb.IOException, duckdb.ConnectionException) as exc:
+                # Another process holds the file lock (IOException), or this process has the file
+                # open with the other read_only setting (ConnectionException: another app session).
+                in_process = _SAME_PROCESS_PATTERN.search(str(exc)) is not None
+                if not (in_process or read_only or announced) and _LOCK_PATTERN.search(str(exc)):
+                    marker, announced = _announce_writer(path, deadline), True
+                _busy_or_retry(exc, path, read_only, in_process, wait_seconds, deadline)
+                time.sleep(delay)
+                delay = min(delay * 2, 0.5)
+            except duckdb.Error as exc:
+                raise WorkbenchError(f"Cannot open database {path}: {str(exc).splitlines()[0]}") from exc
+    finally:
+        if marker is not None:
+            marker.unlink(missing_ok=True)
+
+
+def _busy_or_retry(exc: duckdb.Error, path: Path, read_only: bool, in_process: bool,
+                   wait_seconds: float, deadline: float) -> None:
+    """Raise the error to show for a failed open, or return when it is worth trying again."""
+    message = str(exc)
+    if not in_process and not _LOCK_PATTERN.search(message):
+        raise WorkbenchError(f"Cannot open database {path}: {message.splitlines()[0]}") from exc
+    if time.monotonic() < deadline:
+        return
+    pid = _PID_PATTERN.search(message)
+    if in_process:
+        holder = " another session of this program has it open " + ("for writing" if read_only else "for reading")
+    else:
+        holder = f" another process{f' (process {pid.group(1)})' if pid else ''} is using it"
+    raise StoreBusyError(
+        f"Database {path} is busy:{holder}. Waited {wait_seconds:g} s; try again when it has finished."
+    ) from exc
+
+
+_MARKER_INFIX = ".writer-waiting-"
+
+
+def _announce_writer(path: Path, deadline: float) -> Path | None:
+    """Leave the marker that makes other processes' readers hold back; None when it cannot be written."""
+    marker = path.with_name(f".{path.name}{_MARKER_INFIX}{os.getpid()}-{threading.get_ident()}")
+    try:
+        marker.write_text(f"{time.time() + max(0.0, deadline - time.monotonic()):.3f}\n")
+    except OSError:
+        return None  # a read-only folder: the writer just takes its chances
+    return marker
+
+
+def _writer_waiting_elsewhere(path: Path) -> bool:
+    """Does a writer of another process wait for this file (a marker whose give-up time is ahead)?
+
+    Markers left behind (their writer crashed, or gave up without cleaning) are removed.
+    """
+    prefix = f".{path.name}{_MARKER_INFIX}"
+    try:
+        entries = [e for e in os.scandir(path.parent) if e.name.startswith(prefix)]
+    except OSError:
+        return False
+    for entry in entries:
+        pid = entry.name[len(prefix):].split("-")[0]
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue  # this process's own writers wait in its turns instead
         try:
-            return duckdb.connect(str(path), read_only=read_only)
-        except (duckdb.IOException, duckdb.ConnectionException) as exc:
-            message = str(exc)
-            # Another process holds the file lock (IOException), or this process has the file
-            # open with the other read_only setting (ConnectionException: another app session).
-            in_process = _SAME_PROCESS_PATTERN.search(message) is not None
-            if not in_process and not _LOCK_PATTERN.search(message):
-                raise WorkbenchError(f"Cannot open database {path}: {message.splitlines()[0]}") from exc
-            if time.monotonic() >= deadline:
-                pid = _PID_PATTERN.search(message)
-                if in_process:
-                    holder = " another session of this program has it open " + (
-                        "for writing" if read_only else "for reading")
-                else:
-                    holder = f" another process{f' (process {pid.group(1)})' if pid else ''} is using it"
-                raise StoreBusyError(
-                    f"Database {path} is busy:{holder}. "
-                    f"Waited {wait_seconds:g} s; try again when it has finished."
-                ) from exc
-            time.sleep(delay)
-            delay = min(delay * 2, 0.5)
-        except duckdb.Error as exc:
-            raise WorkbenchError(f"Cannot open database {path}: {str(exc).splitlines()[0]}") from exc
+            gives_up = float(Path(entry.path).read_text())
+        except (OSError, ValueError):
+            continue  # being written or removed just now
+        if gives_up > time.time() and psutil.pid_exists(int(pid)):
+            return True
+        with contextlib.suppress(OSError):
+            os.unlink(entry.path)
+    return False
+
+
+def _let_writers_in(path: Path, deadline: float) -> None:
+    """Before a read-only open: wait (until ``deadline`` at most) while another process's writer waits."""
+    while time.monotonic() < deadline and _writer_waiting_elsewhere(path):
+        time.sleep(0.02)
 
 
 @contextlib.contextmanager
@@ -135,7 +195,10 @@ def connect(
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True)
     deadline = time.monotonic() + wait_seconds
-    with _turns(path).take(read_only, wait_seconds, path):
+    turns = _turns(path)
+    if read_only and not turns.held_here():
+        _let_writers_in(path, deadline)
+    with turns.take(read_only, wait_seconds, path):
         con = _open(path, read_only, wait_seconds, deadline)
         try:
             # DuckDB draws a progress bar on stdout for long queries; it would break --json output.
@@ -170,9 +233,13 @@ class _Turns:
             return True
         return self._mode == read_only and (not read_only or self._writers_waiting == 0)
 
+    def held_here(self) -> bool:
+        """Does the calling thread already hold a turn (a nested connection)?"""
+        return bool(getattr(self._mine, "held", 0))
+
     @contextlib.contextmanager
     def take(self, read_only: bool, wait_seconds: float, path: Path) -> Iterator[None]:
-        if getattr(self._mine, "held", 0):
+        if self.held_here():
             self._mine.held += 1
             try:
                 yield

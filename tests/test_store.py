@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -93,3 +94,76 @@ def test_locked_file_gives_clear_busy_message(db_file):
     # Once the other process is gone the file opens again.
     with store.connect(db_file) as con:
         assert store.table_count(con, "runs") == 0
+
+
+def _marker(db_file, pid: int) -> object:
+    return db_file.with_name(f".{db_file.name}.writer-waiting-{pid}-1")
+
+
+def test_readers_hold_back_while_another_process_writer_waits(db_file):
+    """A writer-waiting marker of a live process makes read-only opens wait, until its give-up time."""
+    import time
+
+    with store.connect(db_file):
+        pass
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        marker = _marker(db_file, other.pid)
+        marker.write_text(f"{time.time() + 1.0:.3f}\n")
+        started = time.monotonic()
+        with store.connect(db_file, read_only=True, wait_seconds=5) as con:
+            waited = time.monotonic() - started
+            assert store.table_count(con, "runs") == 0
+        assert 0.9 <= waited < 3.0
+        assert not marker.exists()  # past its give-up time: removed by the reader
+
+        # A marker left by a process that is gone holds nobody back and is cleared away.
+        other.kill()
+        other.wait()
+        marker.write_text(f"{time.time() + 60:.3f}\n")
+        started = time.monotonic()
+        with store.connect(db_file, read_only=True, wait_seconds=5):
+            assert time.monotonic() - started < 0.5
+        assert not marker.exists()
+    finally:
+        other.kill()
+        other.wait()
+
+
+def test_writer_kept_out_by_another_process_announces_itself_and_cleans_up(db_file):
+    import threading
+
+    with store.connect(db_file):
+        pass
+    holder = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(f"""
+            import duckdb, sys, time
+            con = duckdb.connect({str(db_file)!r}, read_only=True)
+            print("reading", flush=True)
+            sys.stdin.readline()
+        """)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )
+    seen = []
+    try:
+        assert holder.stdout.readline().strip() == "reading"
+        def write() -> None:
+            with store.connect(db_file, wait_seconds=10) as con:
+                con.execute("CHECKPOINT")
+
+        writer = threading.Thread(target=write)
+        writer.start()
+        for _ in range(200):
+            seen = sorted(p.name for p in db_file.parent.glob(f".{db_file.name}.writer-waiting-*"))
+            if seen:
+                break
+            writer.join(0.02)
+        holder.stdin.write("done\n")
+        holder.stdin.flush()
+        writer.join(30)
+        assert not writer.is_alive()
+    finally:
+        holder.kill()
+        holder.wait()
+    assert len(seen) == 1 and seen[0].startswith(f".{db_file.name}.writer-waiting-{os.getpid()}-")
+    assert not list(db_file.parent.glob(f".{db_file.name}.writer-waiting-*"))  # removed once in
