@@ -82,7 +82,9 @@ class SegmentationPipeline(BaseEstimator):
     1 %) or a row count; ``outlier_floor`` (None = off) moves a noise row into
     the segment of its highest soft membership when that membership is at
     least the floor (like BERTopic's ``reduce_outliers``); ``scaler`` is passed
-    to :class:`FeaturePreprocessor`.
+    to :class:`FeaturePreprocessor`. The autoencoder's training input is corrupted
+    (denoising) by zeroing features with probability ``input_dropout`` and adding
+    Gaussian noise of standard deviation ``noise_std``; ``dropout`` acts between its layers.
 
     Learned: ``preprocessor_``, ``encoder_``, ``reducer_``, ``clusterer_``,
     ``map_reducer_``, ``mapping_`` (None with ``mapping="transform"``),
@@ -94,7 +96,8 @@ class SegmentationPipeline(BaseEstimator):
     """
 
     def __init__(self, encoder="autoencoder", reducer=None, clusterer=None, map_reducer=None, mapping=None, *,
-                 latent_dim=8, hidden_dims=(64, 32), dropout=0.1, max_epochs=100, cluster_dims=8,
+                 latent_dim=8, hidden_dims=(64, 32), dropout=0.1, input_dropout=0.1, noise_std=0.05,
+                 max_epochs=100, cluster_dims=8,
                  n_neighbors=15, min_cluster_size=0.01, min_samples=None,
                  cluster_selection_epsilon=0.0, scaler="standard",
                  log_columns=None, fit_sample_size=50_000, outlier_floor=None, random_state=0):
@@ -106,6 +109,8 @@ class SegmentationPipeline(BaseEstimator):
         self.latent_dim = latent_dim
         self.hidden_dims = hidden_dims
         self.dropout = dropout
+        self.input_dropout = input_dropout
+        self.noise_std = noise_std
         self.max_epochs = max_epochs
         self.cluster_dims = cluster_dims
         self.n_neighbors = n_neighbors
@@ -162,7 +167,8 @@ class SegmentationPipeline(BaseEstimator):
             if self.encoder != "autoencoder":
                 raise ValueError(f"unknown encoder {self.encoder!r}: use 'autoencoder', 'passthrough' or an object")
             return AutoEncoderTransformer(self.latent_dim, self.hidden_dims, self.dropout, self.max_epochs,
-                                          random_state=self.random_state)
+                                          random_state=self.random_state, input_dropout=self.input_dropout,
+                                          noise_std=self.noise_std)
         return clone(self.encoder)
 
     def _umap(self, n_components: int, min_dist: float, n_rows: int):
@@ -429,6 +435,10 @@ class SegmentationPipeline(BaseEstimator):
         state = joblib.load(path / "pipeline.joblib")
         pipeline = cls.__new__(cls)
         pipeline.__dict__.update(state)
+        for step in (pipeline, pipeline.encoder_):  # saved before denoising was a parameter
+            if isinstance(step, (cls, AutoEncoderTransformer)):
+                for name, default in AutoEncoderTransformer.DENOISING_DEFAULTS.items():
+                    step.__dict__.setdefault(name, default)
         if manifest["autoencoder"]:
             pipeline.encoder_.model_ = ae.load_autoencoder(path / "autoencoder.pt")
         return pipeline

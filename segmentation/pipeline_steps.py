@@ -78,13 +78,19 @@ class AutoEncoderTransformer(TransformerMixin, BaseEstimator):
     """scikit-learn wrapper around :func:`segmentation.autoencoder.fit_autoencoder`.
 
     ``transform`` gives latent vectors; ``reconstruction_error`` per-row MSE.
+    ``input_dropout`` and ``noise_std`` set how the training input is corrupted (denoising).
     """
 
+    # Defaults for models pickled before these were parameters (see SegmentationPipeline.load).
+    DENOISING_DEFAULTS = {"input_dropout": 0.1, "noise_std": 0.05}
+
     def __init__(self, latent_dim=8, hidden_dims=(64, 32), dropout=0.1, max_epochs=100, batch_size=256,
-                 patience=8, random_state=0):
+                 patience=8, random_state=0, input_dropout=0.1, noise_std=0.05):
         self.latent_dim = latent_dim
         self.hidden_dims = hidden_dims
         self.dropout = dropout
+        self.input_dropout = input_dropout
+        self.noise_std = noise_std
         self.max_epochs = max_epochs
         self.batch_size = batch_size
         self.patience = patience
@@ -95,6 +101,7 @@ class AutoEncoderTransformer(TransformerMixin, BaseEstimator):
         self.model_ = ae.fit_autoencoder(
             X, latent_dim=self.latent_dim, hidden_dims=self.hidden_dims, dropout=self.dropout,
             max_epochs=self.max_epochs, batch_size=self.batch_size, patience=self.patience,
+            input_dropout=self.input_dropout, noise_std=self.noise_std,
             random_state=0 if self.random_state is None else self.random_state,
             progress_bar=progress_bar, callbacks=callbacks)
         return self

@@ -147,6 +147,25 @@ def test_save_and_load_in_a_new_process(tmp_path, planted, fitted):
     assert not hasattr(SegmentationPipeline.load(tmp_path / "model"), "labels_")  # per-row results not stored
 
 
+def test_denoising_settings_reach_the_autoencoder_and_old_models_still_load(tmp_path, planted, fitted):
+    """``input_dropout``/``noise_std`` are pipeline parameters; models saved before they were keep working."""
+    X, _ = planted
+    clean = SegmentationPipeline(**{**PARAMS, "max_epochs": 2, "map_reducer": "drop",
+                                    "input_dropout": 0.3, "noise_std": 0.0}).fit(X)
+    assert clean.encoder_.model_.hparams.input_dropout == 0.3 and clean.encoder_.model_.hparams.noise_std == 0.0
+    assert fitted.encoder_.model_.hparams.input_dropout == 0.1 and fitted.encoder_.model_.hparams.noise_std == 0.05
+    import joblib
+
+    path = fitted.save(tmp_path / "model")
+    state = joblib.load(path / "pipeline.joblib")
+    for name in ("input_dropout", "noise_std"):  # as a model saved by the previous version
+        del state[name], state["encoder_"].__dict__[name]
+    joblib.dump(state, path / "pipeline.joblib")
+    old = SegmentationPipeline.load(path)
+    assert old.get_params()["noise_std"] == 0.05 and old.encoder_.get_params()["input_dropout"] == 0.1
+    pd.testing.assert_frame_equal(old.assign(X), fitted.assign(X), check_exact=False, rtol=1e-5)
+
+
 def test_load_missing_directory_is_a_clear_error(tmp_path):
     with pytest.raises(InputError, match="no saved segmentation model"):
         SegmentationPipeline.load(tmp_path)
