@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import copy
 import glob
+import os
 import shutil
 import time
 import uuid
@@ -39,7 +40,7 @@ from typing import Any, Callable, Iterator, Optional, Sequence
 
 import pandas as pd
 
-from . import results, store
+from . import journal, results, store
 from .errors import InputError, WorkbenchError
 from .queries import load_query
 
@@ -250,12 +251,16 @@ def assign_with_dask(
         stored = con.execute(load_query("assignments_of_run"), {"run_id": int(run_id)}).df()
     pipeline = load_run_models(run)
 
-    work = out.with_name(f".{out.name}.tmp-{uuid.uuid4().hex}")
+    # The work folder (feature partitions, then scores) is named in a journal intent: one left by a
+    # killed process is removed by the next command (see segmentation.journal).
+    work = out.with_name(f".{out.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:12]}")
+    intent = journal.write_intent(store.db_path(db), "assign", [{"final": out, "temp": work}], run=int(run_id))
     try:
         if table is not None:
             files = write_feature_partitions(table.frame, work / "features", rows_per_partition)
         else:
             files = feature_files(features)
+        journal.crash_point("assign:dask-partitions-written")
         _say(progress, f"scoring {len(files)} Parquet partition(s) with run {run_id} on Dask …")
         started = time.perf_counter()
         with dask_client(scheduler, n_workers=n_workers, processes=processes) as client:
@@ -274,6 +279,7 @@ def assign_with_dask(
         (work / "scores").rename(out)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+        journal.remove_intent(intent)
 
     agreement, n_new = agreement_with_run(pd.read_parquet(out, columns=["customer_id", "segment_id"]), stored)
     counts: dict[int, int] = {}

@@ -230,7 +230,10 @@ def _remove_temporary_files(intent: dict) -> int:
     removed = 0
     for entry in intent.get("files") or []:
         temp = Path(entry["temp"]) if entry.get("temp") else None
-        if temp is not None and temp.exists():
+        if temp is not None and temp.is_dir():  # a work folder (the Dask assign's partitions)
+            shutil.rmtree(temp, ignore_errors=True)
+            removed += 1
+        elif temp is not None and temp.exists():
             temp.unlink(missing_ok=True)
             removed += 1
     return removed

@@ -298,3 +298,22 @@ def test_assign_killed_before_its_file_is_in_place_leaves_no_file_and_the_next_c
     done = json.loads(cli(db, "assign", "--run", "1", "--out", str(out), "--json").stdout)
     assert [p.name for p in folder.iterdir()] == ["scores.parquet"]
     assert len(pd.read_parquet(out)) == done["n_scored"]
+
+
+def test_dask_assign_killed_mid_way_leaves_no_work_folder_after_the_next_command(small, tmp_path):
+    db = small.copy_to(tmp_path / "db")
+    folder = tmp_path / "scores"
+    folder.mkdir()
+    killed = cli(db, "assign", "--run", "1", "--engine", "dask", "--out", str(folder / "dataset.parquet"), check=False,
+                 SEGMENTATION_CRASH_AT="assign:dask-partitions-written")
+    assert killed.returncode == KILLED, killed.stderr
+    leftovers = list(folder.iterdir())
+    assert len(leftovers) == 1 and leftovers[0].name.startswith(".dataset.parquet.tmp-") and leftovers[0].is_dir()
+    assert list((leftovers[0] / "features").glob("*.parquet"))  # the feature partitions were written
+
+    document, _ = status(db)
+    assert len(document["interrupted"]) == 1
+    note = document["interrupted"][0]
+    assert note.startswith("an interrupted `assign --run 1` (process ")
+    assert note.endswith("no score file of it was written (removed 1 unfinished file)")
+    assert list(folder.iterdir()) == []
