@@ -35,7 +35,7 @@ def month_ends(first_month: int, last_month: int, year: int = 2025) -> list[date
 
 
 def run_series(stationary: bool, customers: int, dates: list[date], window_days: int,
-               refit: bool = False, min_cluster_share: float = 0.02) -> pd.DataFrame:
+               refit: bool = False, min_cluster_share: float = SnapshotParams.min_cluster_share) -> pd.DataFrame:
     db = Path(tempfile.mkdtemp()) / "dynamics.duckdb"
     with store.connect(db) as con:
         create_demo(con, customers=customers, months=12, seed=7, stationary=stationary)
@@ -122,7 +122,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--customers", type=int, default=20_000)
     parser.add_argument("--window-days", type=int, default=90)
     parser.add_argument("--stationary-snapshots", type=int, default=6)
-    parser.add_argument("--min-cluster-share", type=float, default=0.02)
+    parser.add_argument("--min-cluster-share", type=float, default=SnapshotParams.min_cluster_share)
     parser.add_argument("--evolving-only", action="store_true",
                         help="only the evolving timeline (saved as dynamics_timeline_<share>.csv/.md)")
     args = parser.parse_args(argv)

@@ -13,6 +13,10 @@ import typer
 from . import results, store
 from .cli import command, db, emit, step
 from .errors import InputError
+from .snapshot import SnapshotParams
+
+# The defaults of run and timeline are the snapshot's own (the app's Run form shows the same).
+DEFAULTS = SnapshotParams()
 
 
 def parse_date(value: str, option: str) -> date:
@@ -42,11 +46,11 @@ def _segment_table(frame) -> None:
 @command
 def run(
     as_of: str = typer.Option(..., "--as-of", help="Snapshot date (YYYY-MM-DD), inclusive."),
-    window_days: int = typer.Option(90, min=1, max=3650, help="Look-back window in days."),
-    seed: int = typer.Option(0, help="Random seed (same data + seed, same segments)."),
-    fit_sample: int = typer.Option(50_000, min=100, help="Customers used to fit UMAP/HDBSCAN."),
+    window_days: int = typer.Option(DEFAULTS.window_days, min=1, max=3650, help="Look-back window in days."),
+    seed: int = typer.Option(DEFAULTS.seed, help="Random seed (same data + seed, same segments)."),
+    fit_sample: int = typer.Option(DEFAULTS.fit_sample_size, min=100, help="Customers used to fit UMAP/HDBSCAN."),
     min_cluster_share: float = typer.Option(
-        0.02, min=0.0001, max=0.5, help="Smallest segment as a share of the fitted sample."
+        DEFAULTS.min_cluster_share, min=0.0001, max=0.5, help="Smallest segment as a share of the fitted sample."
     ),
     refit: bool = typer.Option(False, "--refit", help=REFIT_HELP),
     refit_every: Optional[int] = typer.Option(None, "--refit-every", min=1, help=REFIT_EVERY_HELP),
@@ -54,7 +58,7 @@ def run(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
 ) -> None:
     """One snapshot: features, fit (or reuse the last models), assign, profile, track, store."""
-    from .snapshot import SnapshotParams, existing_run, run_snapshot
+    from .snapshot import existing_run, run_snapshot
 
     params = SnapshotParams(
         window_days=window_days, seed=seed, fit_sample_size=fit_sample,
@@ -182,18 +186,18 @@ def timeline(
     start: str = typer.Option(..., "--start", help="First snapshot date (YYYY-MM-DD)."),
     end: str = typer.Option(..., "--end", help="Last possible snapshot date (YYYY-MM-DD)."),
     every: int = typer.Option(30, "--every", help="Days between snapshots."),
-    window_days: int = typer.Option(90, min=1, max=3650, help="Look-back window in days."),
-    seed: int = typer.Option(0, help="Random seed."),
-    fit_sample: int = typer.Option(50_000, min=100, help="Customers used to fit UMAP/HDBSCAN."),
+    window_days: int = typer.Option(DEFAULTS.window_days, min=1, max=3650, help="Look-back window in days."),
+    seed: int = typer.Option(DEFAULTS.seed, help="Random seed."),
+    fit_sample: int = typer.Option(DEFAULTS.fit_sample_size, min=100, help="Customers used to fit UMAP/HDBSCAN."),
     min_cluster_share: float = typer.Option(
-        0.02, min=0.0001, max=0.5, help="Smallest segment as a share of the fitted sample."
+        DEFAULTS.min_cluster_share, min=0.0001, max=0.5, help="Smallest segment as a share of the fitted sample."
     ),
     refit: bool = typer.Option(False, "--refit", help=REFIT_HELP),
     refit_every: Optional[int] = typer.Option(None, "--refit-every", min=1, help=REFIT_EVERY_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
 ) -> None:
     """A series of snapshots, each tracked against the previous one (existing dates are skipped)."""
-    from .snapshot import SnapshotParams, run_timeline
+    from .snapshot import run_timeline
     from .tracking import emerging_alerts
 
     params = SnapshotParams(window_days=window_days, seed=seed, fit_sample_size=fit_sample,

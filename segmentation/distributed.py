@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import copy
 import glob
-import os
 import shutil
 import time
 import uuid
@@ -251,11 +250,9 @@ def assign_with_dask(
         stored = con.execute(load_query("assignments_of_run"), {"run_id": int(run_id)}).df()
     pipeline = load_run_models(run)
 
-    # The work folder (feature partitions, then scores) is named in a journal intent: one left by a
-    # killed process is removed by the next command (see segmentation.journal).
-    work = out.with_name(f".{out.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:12]}")
-    intent = journal.write_intent(store.db_path(db), "assign", [{"final": out, "temp": work}], run=int(run_id))
-    try:
+    # The work folder (feature partitions, then scores) is journalled: one left by a killed
+    # process is removed by the next command.
+    with journal.temporary_output(store.db_path(db), out, "assign", run=int(run_id)) as work:
         if table is not None:
             files = write_feature_partitions(table.frame, work / "features", rows_per_partition)
         else:
@@ -277,9 +274,6 @@ def assign_with_dask(
         if out.exists():
             shutil.rmtree(out)
         (work / "scores").rename(out)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-        journal.remove_intent(intent)
 
     agreement, n_new = agreement_with_run(pd.read_parquet(out, columns=["customer_id", "segment_id"]), stored)
     counts: dict[int, int] = {}

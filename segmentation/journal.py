@@ -174,6 +174,23 @@ def remove_intent(path: Path | None) -> None:
         path.unlink(missing_ok=True)
 
 
+@contextlib.contextmanager
+def temporary_output(db: Any, final: Path, kind: str, /, **detail: Any) -> Iterator[Path]:
+    """A temporary name next to ``final`` (``.<name>.tmp-<pid>-<hex>``), recorded in an intent of ``kind``.
+
+    The caller writes a file or a folder there and renames it to ``final``; whatever is still
+    at the temporary name on exit is removed, and so is the intent. If the process is killed
+    in between, the next command removes it (:func:`recover`).
+    """
+    temp = final.with_name(f".{final.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:12]}")
+    intent = write_intent(db, kind, [{"final": final, "temp": temp}], **detail)
+    try:
+        yield temp
+    finally:
+        _remove_path(temp)
+        remove_intent(intent)
+
+
 # ----------------------------------------------------------------------------- crash points
 def crash_point(name: str) -> None:
     """Kill this process with SIGKILL here when ``$SEGMENTATION_CRASH_AT`` names this point.
@@ -225,18 +242,20 @@ def _describe(document: dict, kind: str | None = None) -> str:
     return f"`{what}` (process {document.get('pid')}, started {started})"
 
 
+def _remove_path(path: Path) -> bool:
+    """Remove a file or a folder (a Dask assign's work folder); was there one?"""
+    if path.is_dir():
+        shutil.rmtree(path, ignore_errors=True)
+        return True
+    if path.exists():
+        path.unlink(missing_ok=True)
+        return True
+    return False
+
+
 def _remove_temporary_files(intent: dict) -> int:
     """Remove the temporary files an intent names (those still there); how many were removed."""
-    removed = 0
-    for entry in intent.get("files") or []:
-        temp = Path(entry["temp"]) if entry.get("temp") else None
-        if temp is not None and temp.is_dir():  # a work folder (the Dask assign's partitions)
-            shutil.rmtree(temp, ignore_errors=True)
-            removed += 1
-        elif temp is not None and temp.exists():
-            temp.unlink(missing_ok=True)
-            removed += 1
-    return removed
+    return sum(_remove_path(Path(entry["temp"])) for entry in intent.get("files") or [] if entry.get("temp"))
 
 
 def _undo_export(con, intent: dict) -> tuple[bool, int, int] | None:

@@ -435,9 +435,10 @@ class SegmentationPipeline(BaseEstimator):
         state = joblib.load(path / "pipeline.joblib")
         pipeline = cls.__new__(cls)
         pipeline.__dict__.update(state)
-        for step in (pipeline, pipeline.encoder_):  # saved before denoising was a parameter
-            if isinstance(step, (cls, AutoEncoderTransformer)):
-                for name, default in AutoEncoderTransformer.DENOISING_DEFAULTS.items():
+        # A parameter added since the model was saved (e.g. input_dropout) takes its default.
+        for step, fresh in ((pipeline, cls()), (pipeline.encoder_, AutoEncoderTransformer())):
+            if type(step) is type(fresh):
+                for name, default in fresh.get_params(deep=False).items():
                     step.__dict__.setdefault(name, default)
         if manifest["autoencoder"]:
             pipeline.encoder_.model_ = ae.load_autoencoder(path / "autoencoder.pt")

@@ -9,7 +9,6 @@ database while a snapshot is being computed.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import time
 from dataclasses import asdict, dataclass, field
@@ -328,18 +327,13 @@ def _write_scores(db: Any, run_id: int, scores: pd.DataFrame, out: Path) -> None
         raise InputError(f"--out {out}: use a .csv or .parquet file name")
     out.parent.mkdir(parents=True, exist_ok=True)
     columns = ["customer_id", "segment_id", "probability", "x", "y", "reconstruction_error"]
-    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
-    intent = journal.write_intent(store.db_path(db), "assign", [{"final": out, "temp": tmp}], run=int(run_id))
-    try:
+    with journal.temporary_output(store.db_path(db), out, "assign", run=int(run_id)) as tmp:
         if out.suffix.lower() == ".parquet":
             scores[columns].to_parquet(tmp, index=False)
         else:
             scores[columns].to_csv(tmp, index=False)
         journal.crash_point("assign:before-replace")
         tmp.replace(out)
-    finally:
-        tmp.unlink(missing_ok=True)
-        journal.remove_intent(intent)
 
 
 def load_run_models(run: dict):

@@ -8,10 +8,10 @@ Rules (DESIGN.md §2, STYLE.md "DuckDB and SQL"):
   the lock we retry for ``wait_seconds`` (``$SEGMENTATION_BUSY_WAIT``, default 10)
   and then raise :class:`StoreBusyError` with a message that names the file and,
   when DuckDB tells, the process. A writer that finds the file locked leaves a
-  *writer-waiting* marker next to it (``.<db name>.writer-waiting-<pid>-<thread>``, holding
-  the time it gives up); readers of other processes hold back while one is there,
-  so back-to-back reads (the app) cannot keep a command-line writer out. Inside one process (the app's sessions) DuckDB
-  refuses a read-write connection while a read-only one is open and vice versa:
+  *writer-waiting* marker next to it (``.<db name>.writer-waiting-<pid>-<thread>``,
+  holding the time it gives up); readers of other processes hold back while one is
+  there, so back-to-back reads (the app) cannot keep a command-line writer out.
+  Inside one process (the app's sessions) DuckDB refuses a read-write connection while a read-only one is open and vice versa:
   that is waited for the same way.
 * The schema is created and migrated idempotently; ``schema_version`` records
   which migrations ran.
@@ -96,9 +96,9 @@ def _open(path: Path, read_only: bool, wait_seconds: float, deadline: float | No
                 # Another process holds the file lock (IOException), or this process has the file
                 # open with the other read_only setting (ConnectionException: another app session).
                 in_process = _SAME_PROCESS_PATTERN.search(str(exc)) is not None
-                if not (in_process or read_only or announced) and _LOCK_PATTERN.search(str(exc)):
-                    marker, announced = _announce_writer(path, deadline), True
                 _busy_or_retry(exc, path, read_only, in_process, wait_seconds, deadline)
+                if not (in_process or read_only or announced):  # kept out by another process
+                    marker, announced = _announce_writer(path, deadline), True
                 time.sleep(delay)
                 delay = min(delay * 2, 0.5)
             except duckdb.Error as exc:
