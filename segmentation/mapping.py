@@ -40,7 +40,7 @@ from sklearn.neighbors import NearestNeighbors
 from sklearn.utils.validation import check_is_fitted
 
 __all__ = ["NeighborMapping", "SampleMapping", "MappedRows", "approximate_predict_in_chunks",
-           "inverse_distance_mean"]
+           "inverse_distance_mean", "neighbour_vote"]
 
 _NOISE = -1
 APPROXIMATE_FROM = 20_000  # sample rows: below, the exact k-d tree is fast enough (and needs no compiling)
@@ -223,6 +223,36 @@ class SampleMapping(_NeighborParams):
     def transform(self, X) -> np.ndarray:
         """Cluster-space coordinates only (rows x cluster dims, float32)."""
         return self.predict(X).cluster_space
+
+
+def neighbour_vote(X, labels, n_neighbors: int = 15, random_state: int | None = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Each segmented row moved to the segment most of its nearest rows hold: labels and vote shares.
+
+    ``X``: rows x dims (the space whose neighbours count); ``labels``: one per
+    row, −1 = noise. A row's vote is over itself and its ``n_neighbors``
+    nearest other rows, counting only segmented ones (noise neighbours abstain);
+    a tie keeps the row's own segment, and noise rows stay noise. The share is
+    the fraction of the ``n_neighbors + 1`` votes its (new) segment got (0 for
+    noise). The neighbour search is :class:`NeighborMapping`'s (exact below
+    :data:`APPROXIMATE_FROM` rows, NNDescent from there on).
+    """
+    labels = np.asarray(labels, dtype=np.int64)
+    share = np.zeros(len(labels), dtype=np.float32)
+    segmented = labels >= 0
+    if not segmented.any() or n_neighbors < 1:
+        share[segmented] = 1.0
+        return labels.copy(), share
+    k = min(int(n_neighbors) + 1, len(labels))
+    index = NeighborMapping(n_neighbors=k, random_state=random_state).fit(X, labels)
+    _, neighbours = index.kneighbors(X)
+    votes = labels[neighbours]
+    counts = np.stack([(votes == segment).sum(axis=1) for segment in range(labels.max() + 1)], axis=1)
+    rows = np.arange(len(labels))
+    own = np.where(segmented, counts[rows, np.maximum(labels, 0)], -1)
+    winner = counts.argmax(axis=1)
+    refined = np.where(segmented & (counts[rows, winner] > own), winner, labels)
+    share[segmented] = counts[rows, refined][segmented] / k
+    return refined, share
 
 
 def approximate_predict_in_chunks(clusterer, points, chunk_rows: int = 10_000) -> tuple[np.ndarray, np.ndarray]:

@@ -43,7 +43,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from . import autoencoder as ae
 from .errors import InputError
-from .mapping import SampleMapping, approximate_predict_in_chunks
+from .mapping import SampleMapping, approximate_predict_in_chunks, neighbour_vote
 from .pipeline_steps import AutoEncoderTransformer, FeaturePreprocessor, _Identity, _is_skip
 
 __all__ = [
@@ -56,6 +56,9 @@ __all__ = [
 
 _FORMAT_VERSION = 1
 _NOISE = -1
+# Parameters added after models were first saved, with the value the versions before them used:
+# a loaded model that lacks one gets that value (what it was fitted with), not today's default.
+_BEFORE_ADDED = {"input_dropout": 0.1, "noise_std": 0.05, "refine_neighbors": None}
 
 
 class PipelineInputError(InputError, ValueError):
@@ -81,7 +84,13 @@ class SegmentationPipeline(BaseEstimator):
     ``min_cluster_size`` is a fraction of the fit sample when < 1 (``0.01`` =
     1 %) or a row count; ``outlier_floor`` (None = off) moves a noise row into
     the segment of its highest soft membership when that membership is at
-    least the floor (like BERTopic's ``reduce_outliers``); ``scaler`` is passed
+    least the floor (like BERTopic's ``reduce_outliers``); ``refine_neighbors``
+    (None or 0 = off; applied before the outlier floor) moves each segmented
+    customer of the fit sample to the segment most of its ``refine_neighbors``
+    nearest customers in the preprocessed feature space hold (itself
+    included; a tie keeps its own, noise stays noise): the cluster space
+    tears a few border customers away from the customers they resemble, and
+    the vote puts them back (its probability is then the vote share); ``scaler`` is passed
     to :class:`FeaturePreprocessor`. The autoencoder's training input is corrupted
     (denoising) by zeroing features with probability ``input_dropout`` and adding
     Gaussian noise of standard deviation ``noise_std``; ``dropout`` acts between its layers.
@@ -92,15 +101,17 @@ class SegmentationPipeline(BaseEstimator):
     strength of the assigned segment, 0–1), ``map_embedding_`` (n x 2),
     ``reconstruction_error_``, ``n_segments_``, ``noise_share_`` (0–1),
     ``feature_names_in_``, ``n_features_in_``, ``fit_sample_index_`` (row
-    positions of the fit sample), ``min_cluster_size_`` (rows).
+    positions of the fit sample), ``min_cluster_size_`` (rows),
+    ``refined_share_`` (0–1: fit-sample rows the neighbour vote moved).
     """
 
     def __init__(self, encoder="autoencoder", reducer=None, clusterer=None, map_reducer=None, mapping=None, *,
-                 latent_dim=8, hidden_dims=(64, 32), dropout=0.1, input_dropout=0.1, noise_std=0.05,
+                 latent_dim=16, hidden_dims=(128, 64), dropout=0.0, input_dropout=0.3, noise_std=0.2,
                  max_epochs=100, cluster_dims=8,
                  n_neighbors=15, min_cluster_size=0.01, min_samples=None,
                  cluster_selection_epsilon=0.0, scaler="standard",
-                 log_columns=None, fit_sample_size=50_000, outlier_floor=None, random_state=0):
+                 log_columns=None, fit_sample_size=50_000, outlier_floor=None, refine_neighbors=15,
+                 random_state=0):
         self.encoder = encoder
         self.reducer = reducer
         self.clusterer = clusterer
@@ -121,6 +132,7 @@ class SegmentationPipeline(BaseEstimator):
         self.log_columns = log_columns
         self.fit_sample_size = fit_sample_size
         self.outlier_floor = outlier_floor
+        self.refine_neighbors = refine_neighbors
         self.random_state = random_state
 
     # ---------------------------------------------------------------- input
@@ -259,13 +271,18 @@ class SegmentationPipeline(BaseEstimator):
         step("clustering")
         self.clusterer_ = self._make_clusterer(len(sample)).fit(cluster_space)
         sample_labels = np.asarray(self.clusterer_.labels_, dtype=np.int64)
-        if isinstance(self.clusterer_, hdbscan.HDBSCAN):
-            sample_probs = np.asarray(self.clusterer_.probabilities_, dtype=np.float32)
-            if self.outlier_floor is not None and sample_labels.max() >= 0:
-                soft = hdbscan.all_points_membership_vectors(self.clusterer_)
-                sample_labels, sample_probs = self._reduce_outliers(sample_labels, sample_probs, soft)
-        else:
-            sample_probs = np.ones(len(sample), dtype=np.float32)
+        is_hdbscan = isinstance(self.clusterer_, hdbscan.HDBSCAN)
+        sample_probs = (np.asarray(self.clusterer_.probabilities_, dtype=np.float32) if is_hdbscan
+                        else np.ones(len(sample), dtype=np.float32))
+        self.refined_share_ = 0.0
+        if self.refine_neighbors:
+            refined, share = neighbour_vote(Z_sample, sample_labels, self.refine_neighbors, self.random_state)
+            moved = refined != sample_labels
+            sample_labels, sample_probs = refined, np.where(moved, share, sample_probs).astype(np.float32)
+            self.refined_share_ = float(moved.mean())
+        if is_hdbscan and self.outlier_floor is not None and sample_labels.max() >= 0:
+            soft = hdbscan.all_points_membership_vectors(self.clusterer_)
+            sample_labels, sample_probs = self._reduce_outliers(sample_labels, sample_probs, soft)
 
         step("mapping")
         self.map_reducer_ = self._make_map_reducer(len(sample))
@@ -435,11 +452,11 @@ class SegmentationPipeline(BaseEstimator):
         state = joblib.load(path / "pipeline.joblib")
         pipeline = cls.__new__(cls)
         pipeline.__dict__.update(state)
-        # A parameter added since the model was saved (e.g. input_dropout) takes its default.
+        # A parameter added since the model was saved takes the value it was fitted with.
         for step, fresh in ((pipeline, cls()), (pipeline.encoder_, AutoEncoderTransformer())):
             if type(step) is type(fresh):
                 for name, default in fresh.get_params(deep=False).items():
-                    step.__dict__.setdefault(name, default)
+                    step.__dict__.setdefault(name, _BEFORE_ADDED.get(name, default))
         if manifest["autoencoder"]:
             pipeline.encoder_.model_ = ae.load_autoencoder(path / "autoencoder.pt")
         return pipeline

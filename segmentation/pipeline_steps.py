@@ -81,8 +81,8 @@ class AutoEncoderTransformer(TransformerMixin, BaseEstimator):
     ``input_dropout`` and ``noise_std`` set how the training input is corrupted (denoising).
     """
 
-    def __init__(self, latent_dim=8, hidden_dims=(64, 32), dropout=0.1, max_epochs=100, batch_size=256,
-                 patience=8, random_state=0, input_dropout=0.1, noise_std=0.05):
+    def __init__(self, latent_dim=16, hidden_dims=(128, 64), dropout=0.0, max_epochs=100, batch_size=256,
+                 patience=8, random_state=0, input_dropout=0.3, noise_std=0.2):
         self.latent_dim = latent_dim
         self.hidden_dims = hidden_dims
         self.dropout = dropout

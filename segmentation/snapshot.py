@@ -41,7 +41,7 @@ class SnapshotParams:
     # Smallest segment, as a share of the fitted sample: 2 % of customers is also the size at
     # which a new segment counts as emerging (smaller groups are reported as unexplained).
     min_cluster_share: float = 0.02
-    latent_dim: int = 8
+    latent_dim: int = 16
     max_epochs: int = 40
     outlier_floor: Optional[float] = None
     # Profile-only features: kept for KPIs and trait lifts, left out of the clustering.
@@ -155,6 +155,9 @@ def fit_or_reuse(db: Any, as_of: date, features: pd.DataFrame, pipeline, params:
     _say(progress, f"training: autoencoder on {len(features):,} customers × {features.shape[1]} features …")
     pipeline.fit(features, callbacks=callbacks, progress_bar=progress_bar,
                  on_step=lambda name: _say(progress, f"  {name} …"))
+    if getattr(pipeline, "refined_share_", 0.0):
+        _say(progress, f"  neighbour vote: {pipeline.refined_share_:.1%} of the fitted customers moved to "
+                       "the segment of the customers they most resemble")
     scores = pd.DataFrame({"segment_id": pipeline.labels_, "probability": pipeline.probabilities_,
                            "x": pipeline.map_embedding_[:, 0], "y": pipeline.map_embedding_[:, 1],
                            "reconstruction_error": pipeline.reconstruction_error_})

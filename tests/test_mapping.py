@@ -10,7 +10,7 @@ from sklearn.datasets import make_blobs
 from sklearn.exceptions import NotFittedError
 from sklearn.neighbors import KNeighborsRegressor
 
-from segmentation.mapping import NeighborMapping, SampleMapping
+from segmentation.mapping import NeighborMapping, SampleMapping, neighbour_vote
 from segmentation.metrics import adjusted_rand
 from segmentation.pipeline import SegmentationPipeline
 
@@ -213,3 +213,27 @@ def test_custom_mapping_is_cloned_not_shared(planted):
     assert model.mapping_ is not custom and model.mapping_.n_neighbors == 3
     assert not hasattr(custom, "neighbors_")
     assert clone(model).get_params()["mapping"].n_neighbors == 3
+
+
+# ---------------------------------------------------------------- the neighbour vote
+def test_neighbour_vote_numbers():
+    # Two groups on a line; row 2 was put in segment 1 although its neighbours are segment 0.
+    X = np.array([[0.0], [0.1], [0.2], [0.3], [5.0], [5.1], [5.2], [5.3], [9.0]])
+    labels = np.array([0, 0, 1, 0, 1, 1, 1, 1, -1])
+    refined, share = neighbour_vote(X, labels, n_neighbors=3)
+    # Row 2 votes over itself and rows 1, 3, 0: segment 0 has 3 of 4 votes. Row 8 (noise) stays noise
+    # and its neighbours' votes for segment 1 don't move it; everyone else keeps a majority.
+    assert refined.tolist() == [0, 0, 0, 0, 1, 1, 1, 1, -1]
+    np.testing.assert_allclose(share, [0.75, 0.75, 0.75, 0.75, 1, 1, 1, 1, 0])
+    assert labels.tolist() == [0, 0, 1, 0, 1, 1, 1, 1, -1]  # the input is not modified
+
+
+def test_neighbour_vote_tie_keeps_own_segment_and_noise_abstains():
+    X = np.array([[0.0], [1.0], [2.0], [3.0]])
+    # Each row votes over itself and its 2 nearest rows; the noise row abstains, so rows 0, 1 and 3
+    # each see one vote for their own segment and one for another: ties, and each keeps its own.
+    refined, _ = neighbour_vote(X, np.array([0, 1, -1, 2]), n_neighbors=2)
+    assert refined.tolist() == [0, 1, -1, 2]
+    # Nothing to vote on: all noise.
+    refined, share = neighbour_vote(X, np.array([-1, -1, -1, -1]), n_neighbors=2)
+    assert refined.tolist() == [-1] * 4 and share.tolist() == [0.0] * 4

@@ -148,21 +148,24 @@ def test_save_and_load_in_a_new_process(tmp_path, planted, fitted):
 
 
 def test_denoising_settings_reach_the_autoencoder_and_old_models_still_load(tmp_path, planted, fitted):
-    """``input_dropout``/``noise_std`` are pipeline parameters; models saved before they were keep working."""
+    """``input_dropout``/``noise_std`` are pipeline parameters; older saved models keep working."""
     X, _ = planted
     clean = SegmentationPipeline(**{**PARAMS, "max_epochs": 2, "map_reducer": "drop",
                                     "input_dropout": 0.3, "noise_std": 0.0}).fit(X)
     assert clean.encoder_.model_.hparams.input_dropout == 0.3 and clean.encoder_.model_.hparams.noise_std == 0.0
-    assert fitted.encoder_.model_.hparams.input_dropout == 0.1 and fitted.encoder_.model_.hparams.noise_std == 0.05
+    assert fitted.encoder_.model_.hparams.input_dropout == 0.3 and fitted.encoder_.model_.hparams.noise_std == 0.2
     import joblib
 
     path = fitted.save(tmp_path / "model")
     state = joblib.load(path / "pipeline.joblib")
-    for name in ("input_dropout", "noise_std"):  # as a model saved by the previous version
+    for name in ("input_dropout", "noise_std"):  # as a model saved before these were parameters
         del state[name], state["encoder_"].__dict__[name]
+    del state["refine_neighbors"]
     joblib.dump(state, path / "pipeline.joblib")
     old = SegmentationPipeline.load(path)
+    # It gets the values it was fitted with (those versions' fixed ones), not today's defaults.
     assert old.get_params()["noise_std"] == 0.05 and old.encoder_.get_params()["input_dropout"] == 0.1
+    assert old.get_params()["refine_neighbors"] is None
     pd.testing.assert_frame_equal(old.assign(X), fitted.assign(X), check_exact=False, rtol=1e-5)
 
 
@@ -193,6 +196,27 @@ def test_outlier_reduction_only_lowers_noise():
     np.testing.assert_array_equal(reduced.labels_[clustered], plain.labels_[clustered])
     # A floor above every membership changes nothing.
     np.testing.assert_array_equal(fast(outlier_floor=1.01).fit(X).labels_, plain.labels_)
+
+
+def test_neighbour_vote_puts_torn_customers_back():
+    # A 2-component PCA as the cluster space mixes up customers near the borders of 4 blobs in 6-D;
+    # the vote over their 15 nearest customers in the feature space puts them back.
+    X, y = make_blobs(n_samples=1200, n_features=6, centers=4, cluster_std=2.0, random_state=3)
+    steps = dict(encoder=PCA(n_components=2), reducer="passthrough", map_reducer="drop",
+                 clusterer=KMeans(n_clusters=4, n_init=4, random_state=0))
+    plain = SegmentationPipeline(refine_neighbors=None, **steps).fit(X)
+    voted = SegmentationPipeline(**steps).fit(X)
+    assert voted.get_params()["refine_neighbors"] == 15  # on by default
+    np.testing.assert_array_equal(plain.labels_, plain.clusterer_.labels_)
+    assert plain.refined_share_ == 0.0
+    assert adjusted_rand(y, plain.labels_) == pytest.approx(0.928, abs=0.005)
+    assert adjusted_rand(y, voted.labels_) >= 0.995
+    moved = voted.labels_ != plain.labels_
+    assert voted.refined_share_ == pytest.approx(moved.mean()) and 0.01 < voted.refined_share_ < 0.05
+    # A moved customer's probability is its new segment's share of the 16 votes; others keep theirs.
+    assert ((voted.probabilities_[moved] > 0.25) & (voted.probabilities_[moved] <= 1)).all()
+    np.testing.assert_array_equal(voted.probabilities_[~moved], plain.probabilities_[~moved])
+    np.testing.assert_array_equal(voted.predict(X), voted.labels_)  # assign agrees with the voted labels
 
 
 def test_log_columns_and_constant_columns():
