@@ -155,7 +155,7 @@ def fit_or_reuse(db: Any, as_of: date, features: pd.DataFrame, pipeline, params:
     _say(progress, f"training: autoencoder on {len(features):,} customers × {features.shape[1]} features …")
     pipeline.fit(features, callbacks=callbacks, progress_bar=progress_bar,
                  on_step=lambda name: _say(progress, f"  {name} …"))
-    if getattr(pipeline, "refined_share_", 0.0):
+    if pipeline.refined_share_:
         _say(progress, f"  neighbour vote: {pipeline.refined_share_:.1%} of the fitted customers moved to "
                        "the segment of the customers they most resemble")
     scores = pd.DataFrame({"segment_id": pipeline.labels_, "probability": pipeline.probabilities_,

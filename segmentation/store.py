@@ -11,8 +11,8 @@ Rules (DESIGN.md §2, STYLE.md "DuckDB and SQL"):
   *writer-waiting* marker next to it (``.<db name>.writer-waiting-<pid>-<thread>``,
   holding the time it gives up); readers of other processes hold back while one is
   there, so back-to-back reads (the app) cannot keep a command-line writer out.
-  Inside one process (the app's sessions) DuckDB refuses a read-write connection while a read-only one is open and vice versa:
-  that is waited for the same way.
+  Inside one process (the app's sessions) DuckDB refuses a read-write connection
+  while a read-only one is open and vice versa: that is waited for the same way.
 * The schema is created and migrated idempotently; ``schema_version`` records
   which migrations ran.
 """
