@@ -10,4 +10,7 @@ SELECT
 FROM events
 WHERE ts >= CAST(CAST($as_of AS DATE) - CAST($window_days AS INTEGER) AS TIMESTAMP)
   AND ts <  CAST(CAST($as_of AS DATE) + 1 AS TIMESTAMP)
+  -- split-half reliability (features.feature_reliability): one half of the events, else all
+  AND (CAST($half AS INTEGER) IS NULL
+       OR hash(customer_id, ts, event_type, channel, category, amount) % 2 = CAST($half AS INTEGER))
 GROUP BY customer_id, coalesce(nullif(trim(channel), ''), 'unknown')

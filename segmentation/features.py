@@ -75,6 +75,8 @@ class FeatureTable:
     notes: list[str] = field(default_factory=list)
     as_of: date | None = None
     window_days: int = 90
+    #: split-half reliability per feature (0–1), when measured (see segmentation.feature_signal)
+    reliability: dict | None = None
 
 
 # (feature, event types the data must contain for it to be defined)
@@ -312,6 +314,7 @@ def build_features(
     window_days: int = 90,
     *,
     max_categories: int = MAX_CATEGORIES,
+    half: int | None = None,
 ) -> FeatureTable:
     """Feature table of the customers active in the look-back window ending on ``as_of``.
 
@@ -328,7 +331,7 @@ def build_features(
     if int(window_days) < 1:
         raise InputError(f"window of {window_days} days: the look-back window needs at least 1 day")
     window_days = int(window_days)
-    params = {"as_of": as_of, "window_days": window_days}
+    params = {"as_of": as_of, "window_days": window_days, "half": half}
 
     customer = con.execute(load_query("features_customer"), params).df()
     if customer.empty:

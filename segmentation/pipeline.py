@@ -21,10 +21,8 @@ steps passed in:
   UMAP's transform and HDBSCAN's ``2 × min_samples``-neighbour queries score
   under 2,000 customers a second).
 
-Fit on a sample, assign everyone: the encoder, reducer and clusterer are
-fitted on at most ``fit_sample_size`` rows; all other rows (and everyone
-``assign`` scores later) are assigned in chunks through ``mapping``. Rows of
-the fit sample keep the labels the clusterer gave them.
+Fit on a sample, assign everyone: the steps are fitted on at most ``fit_sample_size``
+rows; all other rows (and everyone ``assign`` scores later) go through ``mapping``.
 """
 
 from __future__ import annotations
@@ -43,6 +41,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from . import autoencoder as ae
 from .errors import InputError
+from .granularity import choose_granularity
 from .mapping import SampleMapping, approximate_predict_in_chunks, neighbour_vote
 from .pipeline_steps import AutoEncoderTransformer, FeaturePreprocessor, _Identity, _is_skip
 
@@ -58,7 +57,8 @@ _FORMAT_VERSION = 1
 _NOISE = -1
 # Parameters added after models were first saved, with the value the versions before them used:
 # a loaded model that lacks one gets that value (what it was fitted with), not today's default.
-_BEFORE_ADDED = {"input_dropout": 0.1, "noise_std": 0.05, "refine_neighbors": None}
+_BEFORE_ADDED = {"input_dropout": 0.1, "noise_std": 0.05, "refine_neighbors": None, "share_counts": None,
+                 "feature_weights": None, "cluster_selection_method": "eom", "merge_alpha": None}
 
 
 class PipelineInputError(InputError, ValueError):
@@ -91,7 +91,14 @@ class SegmentationPipeline(BaseEstimator):
     included; a tie keeps its own, noise stays noise): the cluster space
     tears a few border customers away from the customers they resemble, and
     the vote puts them back (its probability is then the vote share); ``scaler`` is passed
-    to :class:`FeaturePreprocessor`. The autoencoder's training input is corrupted
+    to :class:`FeaturePreprocessor`, with ``share_counts`` (share column → the count
+    column it is a share of: empirical-Bayes smoothing), ``share_weight_power`` and
+    ``feature_weights`` (column → weight multiplying the scaled column, e.g. the square
+    root of its split-half reliability, :mod:`segmentation.feature_signal`).
+    ``min_samples`` (None = ``min_cluster_size``) and ``cluster_selection_method``
+    (``"eom"``) are HDBSCAN's;
+    ``merge_alpha`` (None = off) merges neighbouring segments whose union is one mode
+    (:mod:`segmentation.granularity`). The autoencoder's training input is corrupted
     (denoising) by zeroing features with probability ``input_dropout`` and adding
     Gaussian noise of standard deviation ``noise_std``; ``dropout`` acts between its layers.
 
@@ -102,15 +109,19 @@ class SegmentationPipeline(BaseEstimator):
     ``reconstruction_error_``, ``n_segments_``, ``noise_share_`` (0–1),
     ``feature_names_in_``, ``n_features_in_``, ``fit_sample_index_`` (row
     positions of the fit sample), ``min_cluster_size_`` (rows),
-    ``refined_share_`` (0–1: fit-sample rows the neighbour vote moved).
+    ``refined_share_`` (0–1: fit-sample rows the neighbour vote moved), ``raw_labels_``
+    (the fit sample's clusters before any post-processing), ``label_map_`` and
+    ``granularity_`` (why this many segments: see :func:`~segmentation.granularity.choose_granularity`).
     """
 
     def __init__(self, encoder="autoencoder", reducer=None, clusterer=None, map_reducer=None, mapping=None, *,
                  latent_dim=16, hidden_dims=(128, 64), dropout=0.0, input_dropout=0.3, noise_std=0.2,
                  max_epochs=100, cluster_dims=8,
                  n_neighbors=15, min_cluster_size=0.01, min_samples=None,
-                 cluster_selection_epsilon=0.0, scaler="standard",
-                 log_columns=None, fit_sample_size=50_000, outlier_floor=None, refine_neighbors=15,
+                 cluster_selection_epsilon=0.0, cluster_selection_method="eom", merge_alpha=None,
+                 scaler="standard",
+                 log_columns=None, share_counts=None, share_weight_power=0.0, feature_weights=None,
+                 fit_sample_size=50_000, outlier_floor=None, refine_neighbors=15,
                  random_state=0):
         self.encoder = encoder
         self.reducer = reducer
@@ -128,8 +139,13 @@ class SegmentationPipeline(BaseEstimator):
         self.min_cluster_size = min_cluster_size
         self.min_samples = min_samples
         self.cluster_selection_epsilon = cluster_selection_epsilon
+        self.cluster_selection_method = cluster_selection_method
+        self.merge_alpha = merge_alpha
         self.scaler = scaler
         self.log_columns = log_columns
+        self.share_counts = share_counts
+        self.share_weight_power = share_weight_power
+        self.feature_weights = feature_weights
         self.fit_sample_size = fit_sample_size
         self.outlier_floor = outlier_floor
         self.refine_neighbors = refine_neighbors
@@ -206,6 +222,7 @@ class SegmentationPipeline(BaseEstimator):
         if self.clusterer is None:
             return hdbscan.HDBSCAN(min_cluster_size=self.min_cluster_size_, min_samples=self.min_samples,
                                    cluster_selection_epsilon=float(self.cluster_selection_epsilon),
+                                   cluster_selection_method=self.cluster_selection_method,
                                    prediction_data=True, core_dist_n_jobs=1)
         return clone(self.clusterer)
 
@@ -249,7 +266,19 @@ class SegmentationPipeline(BaseEstimator):
             if unknown:
                 raise PipelineInputError(f"log_columns names unknown feature(s): {', '.join(map(str, unknown))}")
             log_idx = [names.index(str(c)) for c in self.log_columns]
-        self.preprocessor_ = FeaturePreprocessor(log_idx, self.scaler, self.random_state).fit(values[sample])
+        share_idx = None
+        if self.share_counts:
+            names = list(self.feature_names_in_)
+            unknown = [c for pair in self.share_counts.items() for c in pair if str(c) not in names]
+            if unknown:
+                raise PipelineInputError(f"share_counts names unknown feature(s): {', '.join(map(str, unknown))}")
+            share_idx = {names.index(str(a)): names.index(str(b)) for a, b in self.share_counts.items()}
+        names = list(self.feature_names_in_)
+        weight_idx = ({names.index(str(c)): float(w) for c, w in self.feature_weights.items() if str(c) in names}
+                      if self.feature_weights else None)
+        self.preprocessor_ = FeaturePreprocessor(log_idx, self.scaler, self.random_state, share_counts=share_idx,
+                                                 share_weight_power=self.share_weight_power,
+                                                 column_weights=weight_idx).fit(values[sample])
         if len(self.preprocessor_.keep_) == 0:
             raise PipelineInputError(
                 f"no features left: all {values.shape[1]} feature columns are constant in the data")
@@ -274,15 +303,18 @@ class SegmentationPipeline(BaseEstimator):
         is_hdbscan = isinstance(self.clusterer_, hdbscan.HDBSCAN)
         sample_probs = (np.asarray(self.clusterer_.probabilities_, dtype=np.float32) if is_hdbscan
                         else np.ones(len(sample), dtype=np.float32))
+        self.raw_labels_ = sample_labels.copy()
+        if is_hdbscan and self.outlier_floor is not None and sample_labels.max() >= 0:
+            soft = hdbscan.all_points_membership_vectors(self.clusterer_)
+            sample_labels, sample_probs = self._reduce_outliers(sample_labels, sample_probs, soft)
+        sample_labels, self.label_map_, self.granularity_ = choose_granularity(
+            Z_sample, sample_labels, self.merge_alpha, self.n_clusters_, self.random_state)
         self.refined_share_ = 0.0
         if self.refine_neighbors:
             refined, share = neighbour_vote(Z_sample, sample_labels, self.refine_neighbors, self.random_state)
             moved = refined != sample_labels
             sample_labels, sample_probs = refined, np.where(moved, share, sample_probs).astype(np.float32)
             self.refined_share_ = float(moved.mean())
-        if is_hdbscan and self.outlier_floor is not None and sample_labels.max() >= 0:
-            soft = hdbscan.all_points_membership_vectors(self.clusterer_)
-            sample_labels, sample_probs = self._reduce_outliers(sample_labels, sample_probs, soft)
 
         step("mapping")
         self.map_reducer_ = self._make_map_reducer(len(sample))
@@ -352,6 +384,9 @@ class SegmentationPipeline(BaseEstimator):
                 noise = labels == _NOISE
                 soft = hdbscan.membership_vector(self.clusterer_, space[noise])
                 labels[noise], probs[noise] = self._reduce_outliers(labels[noise], probs[noise], soft)
+            label_map = getattr(self, "label_map_", None)  # models saved before twins were merged have none
+            if label_map is not None:
+                labels = np.where(labels >= 0, label_map[np.maximum(labels, 0)], _NOISE)
         else:
             labels = np.asarray(self.clusterer_.predict(space), dtype=np.int64)
             probs = np.ones(len(space), dtype=np.float32)
@@ -408,7 +443,8 @@ class SegmentationPipeline(BaseEstimator):
         return np.concatenate(parts) if parts else np.empty((0, self.cluster_dims), dtype=np.float32)
 
     # ---------------------------------------------------------------- persistence
-    _PER_ROW = ("labels_", "probabilities_", "map_embedding_", "reconstruction_error_", "fit_sample_index_")
+    _PER_ROW = ("labels_", "probabilities_", "map_embedding_", "reconstruction_error_", "fit_sample_index_",
+                "raw_labels_")
 
     def save(self, path: str | Path) -> Path:
         """Write the fitted models to directory ``path`` (created) and return it.

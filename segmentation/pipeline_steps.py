@@ -24,31 +24,81 @@ def _signed_log1p(values: np.ndarray) -> np.ndarray:
     return np.sign(values) * np.log1p(np.abs(values))
 
 
+def _share_prior(p: np.ndarray, n: np.ndarray) -> tuple[float, float, float]:
+    """Empirical-Bayes (beta-binomial, method of moments) prior of one share column.
+
+    ``p``: each customer's observed share, ``n``: the number of events it is a share of.
+    Returns ``(mean, strength, signal)``: the population share, the prior's weight in
+    pseudo-events (inf when the column carries no signal beyond sampling noise) and the
+    share of the column's observed variance that is between-customer signal (0–1).
+    """
+    has = n > 0
+    if has.sum() < 2:
+        return 0.0, np.inf, 0.0
+    p, n = p[has], n[has]
+    mean = float(np.sum(p * n) / np.sum(n))
+    observed = float(np.var(p))
+    sampling = float(np.mean(mean * (1 - mean) / n))
+    signal_var = observed - sampling
+    if observed <= 0 or signal_var <= 1e-12:
+        return mean, np.inf, 0.0
+    strength = max(mean * (1 - mean) / signal_var - 1.0, 0.0)
+    return mean, strength, float(signal_var / observed)
+
+
 class FeaturePreprocessor(TransformerMixin, BaseEstimator):
-    """log1p for count/money columns, drop constant columns, then scale.
+    """Smooth sparse shares, log1p for count/money columns, drop constant columns, then scale.
 
     ``scaler``: ``"standard"`` (per column), ``"quantile"`` (to a normal
     distribution; robust to heavy tails), ``"global"`` (centre per column, one
     common scale: for tables whose columns share a unit, e.g. pixels), or a
     transformer object. Output is float32.
+
+    ``share_counts`` (column index → index of the count column it is a share of, e.g.
+    the share of app events → the number of events): each such share is shrunk toward
+    the population share by an empirical-Bayes prior fitted per column
+    (``(share·n + a·mean) / (n + a)``: a customer with 3 events keeps little of an
+    observed 0 % or 100 %, one with 100 keeps nearly all), and after scaling the
+    column is weighted by ``signal ** share_weight_power``, ``signal`` being the share
+    of its variance that is real between-customer difference rather than sampling
+    noise. A share that is noise only gets weight 0 (``shares_`` keeps the figures).
     """
 
-    def __init__(self, log_columns: Sequence[int] | None = None, scaler="standard", random_state=0):
+    def __init__(self, log_columns: Sequence[int] | None = None, scaler="standard", random_state=0,
+                 share_counts: dict | None = None, share_weight_power: float = 0.5,
+                 column_weights: dict | None = None):
         self.log_columns = log_columns
         self.scaler = scaler
         self.random_state = random_state
+        self.share_counts = share_counts
+        self.share_weight_power = share_weight_power
+        self.column_weights = column_weights
+
+    def _smoothed(self, X: np.ndarray) -> np.ndarray:
+        for column, (count, mean, strength, _) in getattr(self, "shares_", {}).items():
+            n = np.maximum(X[:, count], 0.0)
+            if np.isinf(strength):
+                X[:, column] = mean
+            else:
+                X[:, column] = (X[:, column] * n + strength * mean) / np.maximum(n + strength, 1e-12)
+        return X
 
     def _logged(self, X: np.ndarray) -> np.ndarray:
-        X = np.array(X, dtype=np.float64, copy=True)
+        X = self._smoothed(np.array(X, dtype=np.float64, copy=True))
         if self.log_columns:
             cols = list(self.log_columns)
             X[:, cols] = _signed_log1p(X[:, cols])
         return X
 
     def fit(self, X: np.ndarray, y=None) -> "FeaturePreprocessor":
-        """Learn which columns are constant and the scaling, from ``X`` (rows x features)."""
+        """Learn the share priors, which columns are constant and the scaling, from ``X`` (rows x features)."""
+        X = np.asarray(X, dtype=np.float64)
+        self.shares_ = {}
+        for column, count in (self.share_counts or {}).items():
+            mean, strength, signal = _share_prior(X[:, int(column)], X[:, int(count)])
+            self.shares_[int(column)] = (int(count), mean, strength, signal)
         X = self._logged(X)
-        self.keep_ = np.flatnonzero(np.ptp(X, axis=0) > 0)
+        self.keep_ = np.flatnonzero(np.ptp(X, axis=0) > 1e-12)
         X = X[:, self.keep_]
         if self.scaler == "standard":
             scaler = StandardScaler()
@@ -63,6 +113,10 @@ class FeaturePreprocessor(TransformerMixin, BaseEstimator):
         self.global_scale_ = 1.0
         if self.scaler == "global" and X.shape[1]:
             self.global_scale_ = float(np.std(self.scaler_.transform(X))) or 1.0
+        signal = {column: values[3] for column, values in self.shares_.items()}
+        given = {int(c): float(w) for c, w in (self.column_weights or {}).items()}
+        self.weights_ = np.array([signal.get(int(c), 1.0) ** self.share_weight_power * given.get(int(c), 1.0)
+                                  for c in self.keep_])
         return self
 
     def transform(self, X: np.ndarray) -> np.ndarray:
@@ -71,6 +125,9 @@ class FeaturePreprocessor(TransformerMixin, BaseEstimator):
         X = self._logged(X)[:, self.keep_]
         if self.scaler_ is not None:
             X = self.scaler_.transform(X) / self.global_scale_
+        weights = getattr(self, "weights_", None)  # models saved before shares were weighted have none
+        if weights is not None and len(weights) == X.shape[1]:
+            X = X * weights
         return np.asarray(X, dtype=np.float32)
 
 

@@ -44,12 +44,19 @@ class SnapshotParams:
     latent_dim: int = 16
     max_epochs: int = 40
     outlier_floor: Optional[float] = None
-    # Profile-only features: kept for KPIs and trait lifts, left out of the clustering.
-    # Whether a customer happened to buy inside the window moves spend, purchase count and
-    # purchase interval all at once (log1p(0) is far from log1p(30)), which split every
-    # persona into buyers and non-buyers; the behaviour mix (shares and rates) is what
-    # segments should be found on. Measured on the demo (20k, last day): ARI 0.939 -> 0.979.
-    profile_only_features: tuple = ("monetary", "n_purchases", "purchase_interval_days")
+    # Profile-only features: kept for KPIs and trait lifts, left out of the clustering. "auto":
+    # spend, purchase count and purchase interval are clustered only on a purchase log (nearly
+    # every customer bought); where most customers browse, whether a customer happened to buy
+    # inside the window would split every behaviour (segmentation.feature_signal.choose_clustered).
+    # A tuple names the profile-only features instead.
+    profile_only_features: Any = "auto"
+    # Shrink each share toward the population by an empirical-Bayes prior (FeaturePreprocessor).
+    # Off: one prior for all customers shrinks the sparse ones together, so activity becomes a
+    # segment of its own (tuning: benchmarks/results/tuning.md).
+    smooth_shares: bool = False
+    # Weight each clustered feature by its split-half reliability (feature_signal.reliability_weights):
+    # a feature that is mostly sampling noise weighs little.
+    weight_by_reliability: bool = True
     extra: dict = field(default_factory=dict)
     # Model reuse (see segmentation/drift.py): refit=True always fits new models; refit_every=N
     # refits once the models are N snapshots old even without drift (None: only on drift).
@@ -66,21 +73,43 @@ def snapshot_inputs(db: Any, as_of: date, window_days: int):
     """Feature table and (for demo data) the ground truth of the snapshot month."""
     from .features import build_features
 
+    from .feature_signal import feature_reliability
+
     with store.connect(db, read_only=True) as con:
         table = build_features(con, as_of, window_days)
+        table.reliability = feature_reliability(con, as_of, window_days, table.frame.columns)
         truth = con.execute(load_query("demo_truth_at"), {"as_of": as_of}).df()
     truth = truth.set_index("customer_id")["persona"] if not truth.empty else None
     return table, truth
 
 
 def clustering_frame(table, params: SnapshotParams) -> pd.DataFrame:
-    """The feature columns the segments are found on (all but the profile-only ones)."""
-    keep = [c for c in table.frame.columns if c not in set(params.profile_only_features)]
+    """The feature columns the segments are found on (all but the profile-only ones; see
+    :func:`segmentation.feature_signal.choose_clustered`)."""
+    from .feature_signal import choose_clustered
+
+    keep, _, _ = choose_clustered(table.frame, params.profile_only_features)
     return table.frame[keep]
+
+
+def feature_choice(table, params: SnapshotParams) -> str:
+    """Why these features are clustered and those are profile-only (stored with the run)."""
+    from .feature_signal import choose_clustered
+
+    return choose_clustered(table.frame, params.profile_only_features)[2]
+
+
+def share_counts(table, clustered) -> dict[str, str]:
+    """Each clustered share → the count it is a share of (the customer's events; for category
+    shares, whose true base is the category-tagged events, the events are the nearest count kept)."""
+    if "frequency" not in clustered:
+        return {}
+    return {f.name: "frequency" for f in table.catalog if f.kind == "share" and f.name in clustered}
 
 
 def make_pipeline(table, params: SnapshotParams):
     """The snapshot's pipeline; counts, money and days of the clustering features get log1p."""
+    from .feature_signal import reliability_weights
     from .pipeline import SegmentationPipeline
 
     clustered = set(clustering_frame(table, params).columns)
@@ -89,6 +118,9 @@ def make_pipeline(table, params: SnapshotParams):
         latent_dim=params.latent_dim,
         max_epochs=params.max_epochs,
         log_columns=log_columns,
+        share_counts=share_counts(table, clustered) if params.smooth_shares else None,
+        feature_weights=(reliability_weights(table.reliability, [c for c in table.reliability if c in clustered])
+                         if params.weight_by_reliability and table.reliability else None),
         fit_sample_size=params.fit_sample_size,
         min_cluster_size=params.min_cluster_share,
         outlier_floor=params.outlier_floor,
@@ -219,6 +251,9 @@ def run_snapshot(
     truth_aligned = truth.reindex(table.frame.index).fillna("(unknown)") if truth is not None else None
     metrics = quality_report(pipeline, features, truth=truth_aligned, labels=labels)
     metrics["model"] = decision.to_dict()
+    granularity = getattr(pipeline, "granularity_", None)  # models fitted before it was recorded have none
+    if granularity is not None:
+        metrics["granularity"] = granularity
     t = lap("metrics", t)
 
     _say(progress, "tracking: comparing with the previous snapshot …")
@@ -240,6 +275,8 @@ def run_snapshot(
             "noise_share": noise_share,
             "params": {**asdict(params), "feature_names": list(table.frame.columns),
                        "clustering_features": list(pipeline.feature_names_in_),
+                       "feature_choice": feature_choice(table, params),
+                       "feature_weights": getattr(pipeline, "feature_weights", None),
                        "feature_notes": table.notes},
             "metrics": {**metrics, "timings": timings},
             "created_at": datetime.now(),

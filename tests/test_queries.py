@@ -86,7 +86,7 @@ def _defaults(folder: Path) -> dict:
     now = datetime(2024, 4, 1, 9, 30)
     return {
         # snapshots
-        "as_of": AS_OF, "window_days": 30, "start": date(2024, 3, 1), "end": AS_OF, "every": 7,
+        "as_of": AS_OF, "window_days": 30, "half": None, "start": date(2024, 3, 1), "end": AS_OF, "every": 7,
         "seed": 0, "month": date(2024, 3, 1), "persona": "night owls",
         # runs, segments, names
         "run_id": 1, "from_run": 1, "to_run": 1, "segment_id": 0, "from_segment": 0,
@@ -284,7 +284,7 @@ def test_query_runs(runner, name):
 
 def test_feature_queries_on_tiny_database(runner):
     con, defaults = runner.con, runner.defaults
-    params = {"as_of": defaults["as_of"], "window_days": defaults["window_days"]}
+    params = {"as_of": defaults["as_of"], "window_days": defaults["window_days"], "half": None}
     customers = con.execute(load_query("features_customer"), params).df()
     assert customers["customer_id"].tolist() == ["001", "002", "003"]  # "004" is before the window
     assert not customers.isna().any().any()

@@ -118,7 +118,8 @@ def environment_db_note() -> str:
     return "from $SEGMENTATION_DB" if os.environ.get(store.DB_ENV) else "default location"
 
 
-def _json(value: Any) -> dict:
+def as_dict(value: Any) -> dict:
+    """A JSON column (text or already parsed) as a dict; {} for anything else."""
     if isinstance(value, str):
         return json.loads(value)
     return value if isinstance(value, dict) else {}
@@ -141,7 +142,7 @@ def selected_run() -> dict | None:
     chosen = st.session_state.get(RUN_KEY)
     rows = frame[frame["run_id"] == chosen] if chosen is not None else frame.iloc[:0]
     row = (rows if not rows.empty else frame).iloc[0].to_dict()
-    row["params"], row["metrics"] = _json(row["params"]), _json(row["metrics"])
+    row["params"], row["metrics"] = as_dict(row["params"]), as_dict(row["metrics"])
     return row
 
 
@@ -208,7 +209,7 @@ def read_segments(path: str, version: float, run_id: int) -> pd.DataFrame:
     """Segments of a run with their profile parsed (dict), largest first, noise last."""
     with store.connect(path, read_only=True) as con:
         frame = con.execute(load_query("segments_list"), {"run_id": int(run_id)}).df()
-    frame["profile"] = frame["profile"].map(_json)
+    frame["profile"] = frame["profile"].map(as_dict)
     return frame
 
 

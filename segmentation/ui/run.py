@@ -141,6 +141,26 @@ def render() -> None:
                      column_config={"noise_share": st.column_config.NumberColumn("noise", format="percent"),
                                     "as_of": st.column_config.DateColumn("as of"),
                                     "created_at": st.column_config.DatetimeColumn("computed", format="YYYY-MM-DD HH:mm")})
+        _why_segments(runs.iloc[0])
+
+
+def _why_segments(row) -> None:
+    """How the latest snapshot chose its number of segments and its features (runs.metrics/params)."""
+    metrics, params = common.as_dict(row["metrics"]), common.as_dict(row["params"])
+    granularity, choice = metrics.get("granularity"), params.get("feature_choice")
+    if not granularity and not choice:
+        return
+    with st.expander(f"Why run {int(row['run_id'])} has {int(row['n_segments'])} segments"):
+        if granularity:
+            st.markdown(f"**Segments.** {granularity['why']}.")
+        if choice:
+            st.markdown(f"**Features.** {choice}.")
+        weights = params.get("feature_weights") or {}
+        if weights:
+            ranked = sorted(weights.items(), key=lambda item: item[1])
+            low = ", ".join(f"{name} ({weight:.2f})" for name, weight in ranked[:5])
+            st.markdown("**Signal.** Each feature weighs by how well two random halves of a customer's events "
+                        f"agree on it (1 = a stable habit, 0 = chance). The least reliable: {low}.")
 
 
 render()
