@@ -136,7 +136,17 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     parser.add_argument("--out", type=Path, default=RESULTS / "quality.csv")
     parser.add_argument("--skip-digits", action="store_true")
     parser.add_argument("--skip-demo", action="store_true")
+    parser.add_argument("--suite", choices=["classic", "scenarios"], default="classic",
+                        help="scenarios: the planted scenario suite (benchmarks/scenarios.py)")
+    parser.add_argument("--data-seeds", default="heldout",
+                        help="scenario data seeds: heldout (100-104), tuning (0-9) or a comma list")
+    parser.add_argument("--scenarios", default=None, help="comma list of scenario names (default: all)")
+    parser.add_argument("--scale", type=float, default=1.0, help="multiply each scenario's customers")
+    parser.add_argument("--baseline-seeds", type=int, nargs="+", default=None,
+                        help="pipeline seeds for the ablation and baselines (default: --seeds)")
     args = parser.parse_args(argv)
+    if args.suite == "scenarios":
+        return _scenario_suite(args)
     tables = []
     if not args.skip_demo:
         X, truth, settings = demo_frame()
@@ -162,6 +172,29 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
         "# Quality benchmark\n\nMean over seeds " + ", ".join(map(str, args.seeds)) + ".\n\n```\n" + text
         + "\n```\n\n" + "\n".join(f"- {v}" for v in verdicts) + "\n")
     return table
+
+
+def _scenario_suite(args) -> pd.DataFrame:
+    from dataclasses import replace
+
+    from . import scenario_quality, scenarios
+
+    seeds = {"heldout": scenarios.HELDOUT_SEEDS, "tuning": scenarios.TUNING_SEEDS}.get(args.data_seeds)
+    seeds = seeds or tuple(int(s) for s in args.data_seeds.split(","))
+    names = args.scenarios.split(",") if args.scenarios else list(scenarios.SCENARIOS)
+    if args.scale != 1.0:
+        for name in names:
+            s = scenarios.SCENARIOS[name]
+            scenarios.SCENARIOS[name] = replace(s, customers=int(round(s.customers * args.scale)))
+    label = args.data_seeds if args.data_seeds in ("heldout", "tuning") else "seeds_" + args.data_seeds.replace(",", "_")
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    runs = scenario_quality.run_suite(names, seeds, pipeline_seeds=tuple(args.seeds), baseline_seeds=args.baseline_seeds,
+                                      partial=RESULTS / f"scenarios_{label}.partial.csv")
+    title = (f"Scenario suite, {args.data_seeds} data seeds {', '.join(map(str, seeds))}, pipeline seeds "
+             f"{', '.join(map(str, args.seeds))} (ablation and baselines: "
+             f"{', '.join(map(str, args.baseline_seeds or args.seeds))}), customers × {args.scale:g}")
+    print(scenario_quality.report(runs, title, RESULTS / f"scenarios_{label}"))
+    return runs
 
 
 if __name__ == "__main__":
