@@ -219,6 +219,18 @@ def test_run_page_offers_the_documented_defaults(demo_runs_db, monkeypatch):
     assert len(at.dataframe[0].value) == len(sql(demo_runs_db, "SELECT * FROM runs"))
 
 
+def test_run_page_says_why_the_latest_snapshot_has_its_segments_and_features(demo_runs_db, monkeypatch):
+    at = open_app(demo_runs_db, monkeypatch, "run")
+    latest = sql(demo_runs_db, "SELECT run_id, n_segments, metrics->>'$.granularity.clusters_found' AS found, "
+                               "params->>'$.feature_choice' AS choice FROM runs ORDER BY as_of DESC LIMIT 1").iloc[0]
+    expander = [e for e in at.expander if e.label.startswith("Why run")]
+    assert [e.label for e in expander] == [f"Why run {latest['run_id']} has {latest['n_segments']} segments"]
+    text = " ".join(m.value for m in expander[0].markdown)
+    assert f"{latest['found']} dense groups" in text
+    assert latest["choice"] in text and "profile-only" in latest["choice"]  # the demo is not a purchase log
+    assert "two random halves" in text
+
+
 def test_naming_saves_at_once_keeps_who_and_when_and_shows_on_the_next_snapshot(demo_runs_db, monkeypatch):
     run = latest_run(demo_runs_db)
     largest = real_segments(demo_runs_db, run["run_id"]).iloc[0]
