@@ -35,7 +35,7 @@ PURCHASE_SHARE_TO_CLUSTER_VALUE = 0.5
 #: A feature at least this reliable counts fully; below, its weight is sqrt(reliability / this).
 RELIABILITY_FULL_WEIGHT = 0.5
 #: A column whose rank correlation with an earlier one reaches this is a duplicate of it.
-DUPLICATE_RANK_CORRELATION = 0.98
+DUPLICATE_RANK_CORRELATION = 0.995
 #: Fewer customers active in both halves than this: every feature keeps weight 1.
 MIN_RELIABILITY_ROWS = 50
 
