@@ -36,10 +36,8 @@ from sklearn.mixture import GaussianMixture
 from sklearn.preprocessing import StandardScaler
 
 from segmentation import store
-from segmentation.feature_signal import feature_reliability
-from segmentation.features import build_features
 from segmentation.metrics import adjusted_rand, nmi
-from segmentation.snapshot import SnapshotParams, clustering_frame, make_pipeline
+from segmentation.snapshot import SnapshotParams, clustering_frame, make_pipeline, snapshot_inputs
 
 from . import scenarios as sc
 
@@ -70,9 +68,8 @@ def prepare(scenario: sc.Scenario, seed: int, workdir: Path):
     """Import the scenario and build the feature table: (table, truth aligned to it, share table, RFM)."""
     db = workdir / f"{scenario.name}_{seed}.duckdb"
     as_of, window, truth = sc.load_into(db, scenario, seed, workdir)
+    table, _ = snapshot_inputs(db, as_of, window)  # what a snapshot reads, reliability included
     with store.connect(db, read_only=True) as con:
-        table = build_features(con, as_of, window)
-        table.reliability = feature_reliability(con, as_of, window, table.frame.columns)
         share = con.execute(_SHARE_TABLE).df().set_index("customer_id")
         for column in ("event_type", "channel", "category"):
             long = con.execute(f"SELECT customer_id, coalesce({column}, 'none') AS v, count(*) AS n "

@@ -231,7 +231,7 @@ def _behaviour_events(s, personas, main, other, weight, rng) -> dict[str, np.nda
         pick = (rng.random((len(source), 1)) > cdf).sum(axis=1).clip(0, len(values) - 1)
         cols[key] = np.asarray(values)[pick]
     weekend = np.array([p["weekend"] for p in personas])[source]
-    days = _days_vector(s.window_days, weekend, rng)
+    days = _days(s.window_days, len(weekend), weekend, (0.0, 1.0), rng)
     block = np.array(_HOUR_BLOCKS)[cols["hours"]]
     seconds = rng.integers(block[:, 0] * 3600, block[:, 1] * 3600)
     etype = cols["etype"]
@@ -242,15 +242,6 @@ def _behaviour_events(s, personas, main, other, weight, rng) -> dict[str, np.nda
             "category": np.where(np.isin(etype, ("email_open", "email_click", "app_open")), "",
                                  cols["category"]),
             "amount": amount}
-
-
-def _days_vector(window_days: int, weekend_p: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    first = AS_OF - timedelta(days=window_days - 1)
-    offsets = np.arange(window_days)
-    is_weekend = np.array([(first + timedelta(days=int(o))).weekday() >= 5 for o in offsets])
-    weekend_days, week_days = offsets[is_weekend], offsets[~is_weekend]
-    pick = rng.random(len(weekend_p)) < weekend_p
-    return np.where(pick, rng.choice(weekend_days, size=len(pick)), rng.choice(week_days, size=len(pick)))
 
 
 def _purchase_events(s, personas, main, other, weight, rng) -> dict[str, np.ndarray]:

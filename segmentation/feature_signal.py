@@ -25,8 +25,8 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-__all__ = ["feature_reliability", "reliability_weights", "choose_clustered", "RELIABILITY_FULL_WEIGHT", "VALUE_FEATURES", "PURCHASE_SHARE_TO_CLUSTER_VALUE",
-           "MIN_RELIABILITY_ROWS"]
+__all__ = ["feature_reliability", "reliability_weights", "choose_clustered", "RELIABILITY_FULL_WEIGHT",
+           "VALUE_FEATURES", "PURCHASE_SHARE_TO_CLUSTER_VALUE", "DUPLICATE_RANK_CORRELATION", "MIN_RELIABILITY_ROWS"]
 
 #: Features of what customers spend and how often they buy.
 VALUE_FEATURES = ("monetary", "n_purchases", "purchase_interval_days")
@@ -80,7 +80,8 @@ def choose_clustered(frame: pd.DataFrame, profile_only) -> tuple[list[str], list
     """(clustered columns, profile-only columns, why) for this feature table.
 
     ``profile_only``: the features the caller keeps out of the clustering in any case;
-    ``"auto"`` means: the value features unless nearly every customer bought.
+    ``"auto"`` means: the value features unless at least half the events are purchases, and
+    no column that ranks customers like an earlier one.
     """
     if profile_only != "auto":
         out = set(profile_only)

@@ -77,6 +77,8 @@ class FeatureTable:
     window_days: int = 90
     #: split-half reliability per feature (0–1), when measured (see segmentation.feature_signal)
     reliability: dict | None = None
+    #: choose_clustered's answer per profile-only setting, computed once (snapshot.clustering_frame)
+    choices: dict = field(default_factory=dict, repr=False)
 
 
 # (feature, event types the data must contain for it to be defined)

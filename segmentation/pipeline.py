@@ -93,8 +93,8 @@ class SegmentationPipeline(BaseEstimator):
     the vote puts them back (its probability is then the vote share); ``scaler`` is passed
     to :class:`FeaturePreprocessor`, with ``share_counts`` (share column → the count
     column it is a share of: empirical-Bayes smoothing), ``share_weight_power`` and
-    ``feature_weights`` (column → weight multiplying the scaled column, e.g. the square
-    root of its split-half reliability, :mod:`segmentation.feature_signal`).
+    ``feature_weights`` (column → weight multiplying the scaled column, e.g. from its
+    split-half reliability, :func:`segmentation.feature_signal.reliability_weights`).
     ``min_samples`` (None = ``min_cluster_size``) and ``cluster_selection_method``
     (``"eom"``) are HDBSCAN's;
     ``merge_alpha`` (None = off) merges neighbouring segments whose union is one mode
@@ -259,21 +259,19 @@ class SegmentationPipeline(BaseEstimator):
                 f"{n_rows} customers are too few to segment: need at least {needed} "
                 f"(two segments of min_cluster_size={self.min_cluster_size_})")
 
-        log_idx = None
-        if self.log_columns is not None:
-            names = list(self.feature_names_in_)
-            unknown = [c for c in self.log_columns if str(c) not in names]
+        names = list(self.feature_names_in_)
+
+        def index_of(option: str, columns) -> list[int]:
+            unknown = [c for c in columns if str(c) not in names]
             if unknown:
-                raise PipelineInputError(f"log_columns names unknown feature(s): {', '.join(map(str, unknown))}")
-            log_idx = [names.index(str(c)) for c in self.log_columns]
+                raise PipelineInputError(f"{option} names unknown feature(s): {', '.join(map(str, unknown))}")
+            return [names.index(str(c)) for c in columns]
+
+        log_idx = None if self.log_columns is None else index_of("log_columns", self.log_columns)
         share_idx = None
         if self.share_counts:
-            names = list(self.feature_names_in_)
-            unknown = [c for pair in self.share_counts.items() for c in pair if str(c) not in names]
-            if unknown:
-                raise PipelineInputError(f"share_counts names unknown feature(s): {', '.join(map(str, unknown))}")
-            share_idx = {names.index(str(a)): names.index(str(b)) for a, b in self.share_counts.items()}
-        names = list(self.feature_names_in_)
+            shares, counts = zip(*self.share_counts.items())
+            share_idx = dict(zip(index_of("share_counts", shares), index_of("share_counts", counts)))
         weight_idx = ({names.index(str(c)): float(w) for c, w in self.feature_weights.items() if str(c) in names}
                       if self.feature_weights else None)
         self.preprocessor_ = FeaturePreprocessor(log_idx, self.scaler, self.random_state, share_counts=share_idx,

@@ -45,8 +45,8 @@ class SnapshotParams:
     max_epochs: int = 40
     outlier_floor: Optional[float] = None
     # Profile-only features: kept for KPIs and trait lifts, left out of the clustering. "auto":
-    # spend, purchase count and purchase interval are clustered only on a purchase log (nearly
-    # every customer bought); where most customers browse, whether a customer happened to buy
+    # spend, purchase count and purchase interval are clustered only on a purchase log (at least
+    # half the events are purchases); where customers mostly browse, whether a customer happened to buy
     # inside the window would split every behaviour (segmentation.feature_signal.choose_clustered).
     # A tuple names the profile-only features instead.
     profile_only_features: Any = "auto"
@@ -71,9 +71,8 @@ def _say(progress: Progress, message: str) -> None:
 
 def snapshot_inputs(db: Any, as_of: date, window_days: int):
     """Feature table and (for demo data) the ground truth of the snapshot month."""
-    from .features import build_features
-
     from .feature_signal import feature_reliability
+    from .features import build_features
 
     with store.connect(db, read_only=True) as con:
         table = build_features(con, as_of, window_days)
@@ -83,20 +82,24 @@ def snapshot_inputs(db: Any, as_of: date, window_days: int):
     return table, truth
 
 
-def clustering_frame(table, params: SnapshotParams) -> pd.DataFrame:
-    """The feature columns the segments are found on (all but the profile-only ones; see
-    :func:`segmentation.feature_signal.choose_clustered`)."""
+def _choice(table, params: SnapshotParams) -> tuple[list[str], list[str], str]:
+    """:func:`segmentation.feature_signal.choose_clustered` for this table, once per setting."""
     from .feature_signal import choose_clustered
 
-    keep, _, _ = choose_clustered(table.frame, params.profile_only_features)
-    return table.frame[keep]
+    key = repr(params.profile_only_features)
+    if key not in table.choices:
+        table.choices[key] = choose_clustered(table.frame, params.profile_only_features)
+    return table.choices[key]
+
+
+def clustering_frame(table, params: SnapshotParams) -> pd.DataFrame:
+    """The feature columns the segments are found on (all but the profile-only ones)."""
+    return table.frame[_choice(table, params)[0]]
 
 
 def feature_choice(table, params: SnapshotParams) -> str:
     """Why these features are clustered and those are profile-only (stored with the run)."""
-    from .feature_signal import choose_clustered
-
-    return choose_clustered(table.frame, params.profile_only_features)[2]
+    return _choice(table, params)[2]
 
 
 def share_counts(table, clustered) -> dict[str, str]:

@@ -159,8 +159,9 @@ def _why_segments(row) -> None:
         if weights:
             ranked = sorted(weights.items(), key=lambda item: item[1])
             low = ", ".join(f"{name} ({weight:.2f})" for name, weight in ranked[:5])
-            st.markdown("**Signal.** Each feature weighs by how well two random halves of a customer's events "
-                        f"agree on it (1 = a stable habit, 0 = chance). The least reliable: {low}.")
+            st.markdown("**Signal.** A feature weighs less when two random halves of a customer's events "
+                        "disagree on it (a habit counts fully, chance counts for nothing). "
+                        f"The lightest: {low}.")
 
 
 render()
