@@ -103,8 +103,12 @@ def merge_twins(Z: np.ndarray, labels: np.ndarray, alpha: float = 0.05, *, rando
 
 
 def choose_granularity(Z: np.ndarray, labels: np.ndarray, alpha: float | None, n_clusters: int,
-                       random_state: int | None = 0) -> tuple[np.ndarray, np.ndarray, dict]:
+                       random_state: int | None = 0, twin_distance: float | None = None
+                       ) -> tuple[np.ndarray, np.ndarray, dict]:
     """The fitted segments, with twins merged when ``alpha`` is set (None: kept as found).
+
+    ``twin_distance`` (None: off): afterwards, segments whose lift profiles are within it
+    (:func:`segmentation.resemblance.merge_profile_twins`) become one.
 
     Returns ``(labels, label_map, why)``: ``label_map[c]`` is the segment the clusterer's
     cluster ``c`` became (−1: none), so scoring with the clusterer itself gives the same
@@ -121,9 +125,32 @@ def choose_granularity(Z: np.ndarray, labels: np.ndarray, alpha: float | None, n
             rows = labels == old
             label_map[old] = merged[rows][0] if rows.any() else -1
         labels = merged
+    profile_merges: list[dict] = []
+    if twin_distance is not None and n_found > 1:
+        from .resemblance import merge_profile_twins
+
+        merged, profile_merges = merge_profile_twins(Z, labels, twin_distance)
+        kept = np.unique(merged[merged >= 0])  # renumber 0..k-1, as the clusterer's labels are
+        merged = np.where(merged >= 0, np.searchsorted(kept, np.maximum(merged, 0)), -1)
+        label_map = np.where(label_map >= 0, merged_map(labels, merged)[np.maximum(label_map, 0)], -1)
+        labels = merged
     n_final = int(len(np.unique(labels[labels >= 0])))
     why = (f"{n_found} dense groups found; {len(merges)} pairs of them were one behaviour (their profiles "
            f"form a single mode, dip test p > {alpha}) and were merged, leaving {n_final} segments"
            if alpha is not None else
-           f"{n_found} dense groups of at least the segment floor found by HDBSCAN; twins not merged")
-    return labels, label_map, {"clusters_found": n_found, "segments": n_final, "merges": merges, "why": why}
+           f"{n_found} dense groups of at least the segment floor found by HDBSCAN"
+           + ("; twins not merged" if twin_distance is None else ""))
+    if twin_distance is not None:
+        why += (f"; {len(profile_merges)} pairs had the same profile (lift distance ≤ {twin_distance}) "
+                f"and were merged into one segment" if profile_merges else
+                f"; no two had the same profile (lift distance ≤ {twin_distance})")
+    return labels, label_map, {"clusters_found": n_found, "segments": n_final, "merges": merges,
+                               "profile_twins": profile_merges, "why": why}
+
+
+def merged_map(before: np.ndarray, after: np.ndarray) -> np.ndarray:
+    """``map[c]``: the label rows labelled ``c`` in ``before`` carry in ``after`` (−1 where none)."""
+    out = np.full(int(before.max(initial=-1)) + 1, -1, dtype=np.int64)
+    seen = before >= 0
+    out[before[seen]] = after[seen]
+    return out

@@ -42,6 +42,7 @@ from sklearn.utils.validation import check_is_fitted
 from . import autoencoder as ae
 from .errors import InputError
 from .granularity import choose_granularity
+from .resemblance import TWIN
 from .mapping import SampleMapping, approximate_predict_in_chunks, neighbour_vote
 from .pipeline_steps import AutoEncoderTransformer, FeaturePreprocessor, _Identity, _is_skip
 
@@ -58,7 +59,8 @@ _NOISE = -1
 # Parameters added after models were first saved, with the value the versions before them used:
 # a loaded model that lacks one gets that value (what it was fitted with), not today's default.
 _BEFORE_ADDED = {"input_dropout": 0.1, "noise_std": 0.05, "refine_neighbors": None, "share_counts": None,
-                 "feature_weights": None, "cluster_selection_method": "eom", "merge_alpha": None}
+                 "feature_weights": None, "cluster_selection_method": "eom", "merge_alpha": None,
+                 "twin_distance": None}
 
 
 class PipelineInputError(InputError, ValueError):
@@ -119,7 +121,7 @@ class SegmentationPipeline(BaseEstimator):
                  max_epochs=100, cluster_dims=8,
                  n_neighbors=15, min_cluster_size=0.01, min_samples=None,
                  cluster_selection_epsilon=0.0, cluster_selection_method="eom", merge_alpha=None,
-                 scaler="standard",
+                 twin_distance=TWIN, scaler="standard",
                  log_columns=None, share_counts=None, share_weight_power=0.0, feature_weights=None,
                  fit_sample_size=50_000, outlier_floor=None, refine_neighbors=15,
                  random_state=0):
@@ -141,6 +143,7 @@ class SegmentationPipeline(BaseEstimator):
         self.cluster_selection_epsilon = cluster_selection_epsilon
         self.cluster_selection_method = cluster_selection_method
         self.merge_alpha = merge_alpha
+        self.twin_distance = twin_distance
         self.scaler = scaler
         self.log_columns = log_columns
         self.share_counts = share_counts
@@ -306,7 +309,7 @@ class SegmentationPipeline(BaseEstimator):
             soft = hdbscan.all_points_membership_vectors(self.clusterer_)
             sample_labels, sample_probs = self._reduce_outliers(sample_labels, sample_probs, soft)
         sample_labels, self.label_map_, self.granularity_ = choose_granularity(
-            Z_sample, sample_labels, self.merge_alpha, self.n_clusters_, self.random_state)
+            Z_sample, sample_labels, self.merge_alpha, self.n_clusters_, self.random_state, self.twin_distance)
         self.refined_share_ = 0.0
         if self.refine_neighbors:
             refined, share = neighbour_vote(Z_sample, sample_labels, self.refine_neighbors, self.random_state)

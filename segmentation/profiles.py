@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["profile_segments", "trait_phrase", "suggest_name", "KPI_FEATURES"]
+__all__ = ["profile_segments", "trait_phrase", "suggest_name", "unique_name", "KPI_FEATURES"]
 
 NOISE = -1
 # KPI name -> feature column (a KPI is left out when the data lacks its feature).
@@ -94,7 +94,8 @@ def _lifts(frame: pd.DataFrame, members: np.ndarray, catalog: list) -> list[dict
         ratio = float(sm / pm) if pm != 0 else None
         traits.append({
             "feature": name, "label": feature.label, "kind": feature.kind,
-            "segment_mean": sm, "population_mean": pm, "std_diff": std_diff, "ratio": ratio,
+            "segment_mean": sm, "population_mean": pm, "population_std": 0.0 if pd.isna(sd) else float(sd),
+            "std_diff": std_diff, "ratio": ratio,
             "phrase": trait_phrase(feature.label, feature.kind, sm, pm, std_diff),
         })
     traits.sort(key=lambda t: -abs(t["std_diff"]))
@@ -111,10 +112,10 @@ def _distributions(frame: pd.DataFrame, members: np.ndarray, features: list[str]
     return out
 
 
-def suggest_name(traits: list[dict[str, Any]], taken: set[str]) -> str:
-    """A short name from the strongest traits (e.g. "App-first night-owl gaming shoppers"), unique in ``taken``."""
+def _name_candidates(traits: list[dict[str, Any]]) -> list[str]:
+    """Names from the strongest traits, shortest first (2 adjectives and a noun, then more)."""
     strong = [t for t in traits if abs(t["std_diff"]) >= MIN_STD_DIFF] or traits[:3]
-    noun = next((n for t in strong if t["std_diff"] > 0 and (n := _category_noun(t["feature"]))), None)
+    nouns = [n for t in strong if t["std_diff"] > 0 and (n := _category_noun(t["feature"]))]
     adjectives: list[str] = []
     for trait in strong:
         words = _ADJECTIVES.get(trait["feature"])
@@ -123,19 +124,42 @@ def suggest_name(traits: list[dict[str, Any]], taken: set[str]) -> str:
         word = words[0] if trait["std_diff"] > 0 else words[1]
         if word and word not in adjectives:
             adjectives.append(word)
-    if noun is None:
-        noun = "browsers" if "window-shopping" in adjectives or "browsing" in adjectives else "shoppers"
-    for n_adjectives in range(2, len(adjectives) + 1 if len(adjectives) > 2 else 3):
-        candidate = " ".join(adjectives[:n_adjectives] + [noun])
-        candidate = candidate[:1].upper() + candidate[1:]
+    noun = nouns[0] if nouns else (
+        "browsers" if "window-shopping" in adjectives or "browsing" in adjectives else "shoppers")
+    out = [" ".join(adjectives[:n] + [noun]) for n in range(min(2, len(adjectives)), len(adjectives) + 1)]
+    if len(nouns) > 1:  # a second category tells twins of one category apart
+        both = nouns[0].removesuffix(" shoppers") + " & " + nouns[1]
+        out += [" ".join(adjectives[:n] + [both]) for n in range(min(2, len(adjectives)), len(adjectives) + 1)]
+    return [c[:1].upper() + c[1:] for c in dict.fromkeys(out)]
+
+
+def unique_name(traits: list[dict[str, Any]], taken: set[str], fallback: str = "Shoppers") -> str:
+    """A name from ``traits`` not in ``taken``: more traits in words before ever a number.
+
+    Tries :func:`_name_candidates`; then the first candidate with its strongest trait
+    phrases (``"Weekday shoppers, 2.1× more refunds"``); only when every trait is
+    already spent, a number.
+    """
+    candidates = _name_candidates(traits) if traits else []
+    for candidate in candidates:
         if candidate not in taken:
             return candidate
-    base = " ".join(adjectives[:2] + [noun])
-    base = base[:1].upper() + base[1:]
+    base = candidates[0] if candidates else fallback
+    for trait in sorted(traits, key=lambda t: -abs(t["std_diff"])):
+        phrase = trait.get("phrase") or trait_phrase(
+            trait.get("label", trait["feature"]), "", 0.0, 0.0, trait["std_diff"])
+        candidate = f"{base}, {phrase}"
+        if candidate not in taken:
+            return candidate
     suffix = 2
     while f"{base} {suffix}" in taken:
         suffix += 1
     return f"{base} {suffix}"
+
+
+def suggest_name(traits: list[dict[str, Any]], taken: set[str]) -> str:
+    """A short name from the strongest traits (e.g. "App-first night-owl gaming shoppers"), unique in ``taken``."""
+    return unique_name(traits, taken)
 
 
 def profile_segments(table, assignments: pd.DataFrame) -> pd.DataFrame:

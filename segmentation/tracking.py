@@ -1,141 +1,55 @@
-"""Snapshot-to-snapshot tracking (MONIC-style transitions by member overlap).
+"""Snapshot-to-snapshot tracking: lineages, transitions, names and who moved.
 
-Between the previous snapshot and the current one, segments are matched by
-the share of their customers they have in common:
+Transitions come from :mod:`segmentation.matching` (membership and behaviour). This
+module turns them into lineages a marketer can follow:
 
-* **survived** — the old segment's best match holds ≥ ``tau`` of its members
-  (or the new segment is mostly made of it and it is its best match);
-* **split** — the old segment's members went to several new segments, each
-  ≥ ``tau_split`` of it and together ≥ ``tau``;
-* **merged** — several old segments survive into one new segment;
-* **emerged** — no old segment contributes ≥ ``tau_split`` of the new
-  segment's members (it comes from noise, new customers or many places);
-* **disappeared** — an old segment with no successor.
+* a survivor (or a merge's main parent) continues its lineage: its given name and, while
+  nobody renamed it, its suggested name carry over, so an unchanged segment does not
+  reword itself between runs;
+* split children and emerged segments start new lineages and get a suggested name from
+  their own profile; where they came from is in ``profile["lineage_from"]`` ("from
+  Weekend family shoppers"), never in the name;
+* every segment's ``profile`` gets ``sources`` (where its customers were in the previous
+  snapshot) and ``changes`` (the three features whose lift moved most against those
+  sources); survivors get ``internal`` (grew / shrank / shifted behaviour);
+* no two segments of a snapshot share a suggested name.
 
-Functions return tidy DataFrames; nothing here reads or writes the store
-except :func:`track_snapshot`, which reads the previous run.
+Functions return tidy DataFrames; nothing here reads or writes the store except
+:func:`track_snapshot`, which reads the previous run.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
 
+from .digest import GROWTH  # a survivor whose size changed this much "grew" / "shrank" (as the badges)
+from .matching import NOISE, Thresholds, match_segments, monic_transitions, overlap_table
+from .profiles import unique_name
 from .queries import load_query
+from .resemblance import SHIFTED, largest_changes, lift_vectors, profile_distance
 
 __all__ = [
     "Thresholds",
     "overlap_table",
     "match_segments",
+    "monic_transitions",
     "carry_lineage",
     "emerged_sources",
     "track_snapshot",
     "customer_flows",
     "sizes_over_time",
     "emerging_alerts",
+    "movement",
 ]
 
-NOISE = -1
 NEW_CUSTOMERS = "new customers"
 
 
-@dataclass(frozen=True)
-class Thresholds:
-    """``tau``: share of an old segment that must stay together to survive;
-    ``tau_split``: smallest share that counts as a part (of a split, or as a source)."""
-
-    tau: float = 0.5
-    tau_split: float = 0.25
-
-    def __post_init__(self) -> None:
-        if not 0 < self.tau_split <= self.tau <= 1:
-            raise ValueError("thresholds must satisfy 0 < tau_split <= tau <= 1")
-
-
-def overlap_table(previous: pd.DataFrame, current: pd.DataFrame) -> pd.DataFrame:
-    """Customers shared by each (old segment, new segment) pair.
-
-    ``previous``/``current``: columns ``customer_id``, ``segment_id``. Returns
-    ``from_segment, to_segment, shared, from_size, to_size, share_of_old,
-    share_of_new`` for pairs of real segments (noise excluded on both sides).
-    """
-    old = previous[previous["segment_id"] != NOISE][["customer_id", "segment_id"]]
-    new = current[current["segment_id"] != NOISE][["customer_id", "segment_id"]]
-    joined = old.merge(new, on="customer_id", suffixes=("_old", "_new"))
-    pairs = (
-        joined.groupby(["segment_id_old", "segment_id_new"]).size().rename("shared").reset_index()
-        .rename(columns={"segment_id_old": "from_segment", "segment_id_new": "to_segment"})
-    )
-    pairs["from_size"] = pairs["from_segment"].map(old["segment_id"].value_counts())
-    pairs["to_size"] = pairs["to_segment"].map(new["segment_id"].value_counts())
-    pairs["share_of_old"] = pairs["shared"] / pairs["from_size"]
-    pairs["share_of_new"] = pairs["shared"] / pairs["to_size"]
-    return pairs.sort_values(["from_segment", "shared"], ascending=[True, False]).reset_index(drop=True)
-
-
-def match_segments(
-    previous: pd.DataFrame, current: pd.DataFrame, thresholds: Thresholds = Thresholds()
-) -> pd.DataFrame:
-    """Transitions between two snapshots as a tidy frame.
-
-    Columns: ``from_segment`` (NaN for emerged), ``to_segment`` (NaN for
-    disappeared), ``kind``, ``overlap`` (share of the old segment for
-    survived/split/merged/disappeared links; for emerged, the largest share of
-    the new segment that any old segment contributes).
-    """
-    tau, tau_split = thresholds.tau, thresholds.tau_split
-    pairs = overlap_table(previous, current)
-    old_ids = sorted(set(previous["segment_id"]) - {NOISE})
-    new_ids = sorted(set(current["segment_id"]) - {NOISE})
-
-    best_of_old = pairs.loc[pairs.groupby("from_segment")["shared"].idxmax()].set_index("from_segment") \
-        if not pairs.empty else pd.DataFrame()
-    survival_links: dict[int, list[int]] = {n: [] for n in new_ids}  # new -> old parents
-    split_children: dict[int, list[int]] = {}  # old -> new parts
-    for o in old_ids:
-        mine = pairs[pairs["from_segment"] == o]
-        parts = mine[mine["share_of_old"] >= tau_split]
-        if len(parts) >= 2 and parts["share_of_old"].sum() >= tau:
-            split_children[o] = parts["to_segment"].tolist()
-            continue
-        if o in best_of_old.index:
-            best = best_of_old.loc[o]
-            if best["share_of_old"] >= tau or best["share_of_new"] >= tau:
-                survival_links[int(best["to_segment"])].append(o)
-
-    rows: list[dict[str, Any]] = []
-    linked_old: set[int] = set()
-    for n in new_ids:
-        parents = survival_links[n]
-        split_parents = [o for o, children in split_children.items() if n in children]
-        share = pairs[pairs["to_segment"] == n].set_index("from_segment")
-        if len(parents) >= 2:
-            kind, links = "merged", parents
-        elif split_parents:
-            kind, links = "split", split_parents
-        elif len(parents) == 1:
-            kind, links = "survived", parents
-        elif share.empty or share["share_of_new"].max() < tau_split:
-            top = float(share["share_of_new"].max()) if not share.empty else 0.0
-            rows.append({"from_segment": np.nan, "to_segment": n, "kind": "emerged", "overlap": top})
-            continue
-        else:
-            # Mostly made of part of an old segment that survived elsewhere: a split-off.
-            kind, links = "split", [int(share["share_of_new"].idxmax())]
-        for o in links:
-            linked_old.add(o)
-            rows.append({
-                "from_segment": o, "to_segment": n, "kind": kind,
-                "overlap": float(share.loc[o, "share_of_old"]) if o in share.index else 0.0,
-            })
-    for o in old_ids:
-        if o not in linked_old:
-            rows.append({"from_segment": o, "to_segment": np.nan, "kind": "disappeared", "overlap": 0.0})
-    frame = pd.DataFrame(rows, columns=["from_segment", "to_segment", "kind", "overlap"])
-    return frame.astype({"from_segment": "Int64", "to_segment": "Int64"})
+def _display(row) -> str:
+    return row["name"] if isinstance(row.get("name"), str) and row["name"] else str(row["suggested_name"])
 
 
 def carry_lineage(
@@ -146,10 +60,11 @@ def carry_lineage(
 ) -> pd.DataFrame:
     """Lineage ids, transition labels and carried-over names for the current segments.
 
-    Survivors keep lineage, name and description; a merge continues the
-    lineage of its largest parent; split children start a new lineage with the
-    parent's name as suggestion and are flagged for review; emerged segments
-    start a new lineage. The first snapshot marks every segment ``new``.
+    Survivors keep lineage, name, description and (unless taken) their suggested name; a
+    merge continues the lineage of its largest parent; split children start a new
+    lineage, keep the name suggested by their own profile, record ``lineage_from`` (the
+    parent's name) and are flagged for review; emerged segments start a new lineage. The
+    first snapshot marks every segment ``new``. Suggested names end up unique.
     """
     out = current_segments.copy()
     for column in ("lineage_id", "transition", "name", "description", "named_by", "named_at"):
@@ -158,6 +73,7 @@ def carry_lineage(
     out["lineage_id"] = out["lineage_id"].astype(object)
     out["parents"] = [[] for _ in range(len(out))]
     out["review"] = False
+    out["lineage_from"] = None
     is_noise = out["segment_id"] == NOISE
     counter = next_lineage_id
 
@@ -165,9 +81,10 @@ def carry_lineage(
         for idx in out.index[~is_noise]:
             out.at[idx, "lineage_id"], out.at[idx, "transition"] = counter, "new"
             counter += 1
-        return out
+        return _unique_suggestions(out, [])
 
     old = previous_segments.set_index("segment_id")
+    carried: list[int] = []  # rows whose suggested name came from their lineage
     for idx in out.index[~is_noise]:
         n = out.at[idx, "segment_id"]
         links = transitions[transitions["to_segment"] == n]
@@ -183,14 +100,30 @@ def carry_lineage(
             for column in ("name", "description", "named_by", "named_at"):
                 value = old.at[heir, column]
                 out.at[idx, column] = None if pd.isna(value) else value
+            previous_suggestion = old.at[heir, "suggested_name"] if "suggested_name" in old.columns else None
+            if kind == "survived" and isinstance(previous_suggestion, str):
+                out.at[idx, "suggested_name"] = previous_suggestion
+                carried.append(idx)
             continue
         out.at[idx, "lineage_id"] = counter
         counter += 1
-        if kind == "split" and parents:
-            parent = old.loc[parents[0]]
-            parent_name = parent["name"] if pd.notna(parent["name"]) else parent["suggested_name"]
-            out.at[idx, "suggested_name"] = f"{parent_name} (split)"
+        if kind == "split" and parents and parents[0] in old.index:
+            out.at[idx, "lineage_from"] = _display(old.loc[parents[0]])
             out.at[idx, "review"] = True
+    return _unique_suggestions(out, carried)
+
+
+def _unique_suggestions(out: pd.DataFrame, carried: list[int]) -> pd.DataFrame:
+    """No two segments share a suggested name: carried names win, the others are reworded."""
+    taken: set[str] = set()
+    order = carried + [i for i in out.index if i not in carried and out.at[i, "segment_id"] != NOISE]
+    for idx in order:
+        name = out.at[idx, "suggested_name"]
+        if name in taken:
+            profile = out.at[idx, "profile"] if isinstance(out.at[idx, "profile"], dict) else {}
+            name = unique_name(profile.get("traits") or [], taken, fallback=str(name))
+            out.at[idx, "suggested_name"] = name
+        taken.add(name)
     return out
 
 
@@ -212,40 +145,84 @@ def emerged_sources(
 
 
 def track_snapshot(con, as_of, segments: pd.DataFrame, assignments: pd.DataFrame,
-                   thresholds: Thresholds = Thresholds()):
+                   thresholds: Thresholds = Thresholds(), window_days: int | None = None):
     """Track a freshly computed snapshot against the stored run just before ``as_of``.
 
-    Returns ``(segments, transitions, summary)``: segments with lineage,
-    transition and carried-over names; transitions ready for the store
-    (``from_run`` filled); a JSON-friendly summary including the sources of
-    emerged segments.
+    Returns ``(segments, transitions, summary)``: segments with lineage, transition,
+    carried-over names and, in their profile, where their customers came from and what
+    changed; transitions ready for the store (``from_run`` filled); a JSON-friendly
+    summary including the sources of emerged segments.
     """
+    import json
+
     from . import results, store
 
     next_lineage = int(store.fetch_row(con, "lineage_next_id")[0])
-    previous_run = results.previous_run(con, as_of)
+    previous_run = results.previous_run(con, as_of, window_days)
     if previous_run is None:
         tracked = carry_lineage(None, segments, None, next_lineage)
-        return _finish(tracked), None, {"previous_run": None, "counts": {"new": int((segments["segment_id"] != NOISE).sum())}}
+        summary = {"previous_run": None, "counts": {"new": int((segments["segment_id"] != NOISE).sum())}}
+        other = results.previous_run(con, as_of) if window_days is not None else None
+        if other is not None:
+            summary["note"] = (f"not compared with run {other['run_id']} ({other['as_of']}): its window is "
+                               f"{other['window_days']} days, this one {window_days}; every segment starts a lineage")
+        return _finish(tracked), None, summary
     prev_id = previous_run["run_id"]
     previous_assign = con.execute(load_query("assignments_of_run"), {"run_id": prev_id}).df()
     previous_segments = con.execute(load_query("segments_of_run"), {"run_id": prev_id}).df()
-    transitions = match_segments(previous_assign, assignments, thresholds)
+    previous_segments["profile"] = previous_segments["profile"].map(
+        lambda p: json.loads(p) if isinstance(p, str) else p)
+    lifts = (lift_vectors(previous_segments), lift_vectors(segments))
+    transitions = match_segments(previous_assign, assignments, thresholds, lifts=lifts)
     tracked = carry_lineage(previous_segments, segments, transitions, next_lineage)
+    tracked_ids = tracked.loc[tracked["segment_id"] != NOISE, "segment_id"].astype(int).tolist()
+    sources = emerged_sources(previous_assign, assignments, tracked_ids)
     emerged = tracked.loc[tracked["transition"] == "emerged", "segment_id"].astype(int).tolist()
-    sources = emerged_sources(previous_assign, assignments, emerged)
     transitions = transitions.assign(from_run=prev_id)
     counts = transitions["kind"].value_counts().to_dict()
     summary = {
         "previous_run": prev_id,
         "counts": {k: int(v) for k, v in counts.items()},
-        "emerged_sources": sources.to_dict(orient="records"),
+        "emerged_sources": sources[sources["segment_id"].isin(emerged)].to_dict(orient="records"),
     }
-    tracked = _finish(tracked, sources)
+    tracked = _finish(tracked, sources, _evidence(tracked, previous_segments, transitions, lifts, sources))
     return tracked, transitions, summary
 
 
-def _finish(tracked: pd.DataFrame, sources: pd.DataFrame | None = None) -> pd.DataFrame:
+def _evidence(tracked: pd.DataFrame, previous_segments: pd.DataFrame, transitions: pd.DataFrame,
+              lifts: tuple[pd.DataFrame, pd.DataFrame], sources: pd.DataFrame) -> dict[int, dict[str, Any]]:
+    """Per new segment: what changed against where its customers came from, and survivors' internal change."""
+    old_lifts, new_lifts = lifts
+    old_size = previous_segments.set_index("segment_id")["size"]
+    out: dict[int, dict[str, Any]] = {}
+    for row in tracked[tracked["segment_id"] != NOISE].itertuples(index=False):
+        n = int(row.segment_id)
+        facts: dict[str, Any] = {}
+        mine = sources[(sources["segment_id"] == n) & sources["source"].str.startswith("segment ")]
+        came_from = {int(s.removeprefix("segment ")): c for s, c in zip(mine["source"], mine["customers"])}
+        came_from = {s: c for s, c in came_from.items() if s in old_lifts.index}
+        if n in new_lifts.index and came_from:
+            weights = pd.Series(came_from, dtype=float)
+            mix = old_lifts.loc[weights.index].mul(weights / weights.sum(), axis=0).sum()
+            facts["changes"] = largest_changes(mix, new_lifts.loc[n])
+        links = transitions[(transitions["to_segment"] == n) & transitions["from_segment"].notna()]
+        parents = [int(p) for p in links["from_segment"] if int(p) in old_lifts.index]
+        if row.transition in ("survived", "merged") and parents:
+            heir = parents[0]
+            before, after = int(old_size.get(heir, 0)), int(row.size)
+            distance = (float(profile_distance(old_lifts.loc[[heir]], new_lifts.loc[[n]]).iat[0, 0])
+                        if n in new_lifts.index else 0.0)
+            change = after / before - 1 if before else 0.0
+            labels = (["grew"] if change >= GROWTH else ["shrank"] if change <= -GROWTH else [])
+            labels += ["shifted behaviour"] if distance >= SHIFTED else []
+            facts["internal"] = {"size_before": before, "size_after": after, "size_change": round(change, 4),
+                                 "profile_distance": round(distance, 3), "labels": labels}
+        out[n] = facts
+    return out
+
+
+def _finish(tracked: pd.DataFrame, sources: pd.DataFrame | None = None,
+            evidence: dict[int, dict[str, Any]] | None = None) -> pd.DataFrame:
     """Fold tracking facts into each segment's profile (JSON) and drop helper columns."""
     out = tracked.copy()
     profiles = []
@@ -253,12 +230,28 @@ def _finish(tracked: pd.DataFrame, sources: pd.DataFrame | None = None) -> pd.Da
         profile = dict(row.profile) if isinstance(row.profile, dict) else {}
         profile["lineage_parents"] = list(row.parents)
         profile["review"] = bool(row.review)
-        if sources is not None and row.transition == "emerged":
+        if isinstance(row.lineage_from, str):
+            profile["lineage_from"] = row.lineage_from
+        if sources is not None and row.segment_id != NOISE:
             mine = sources[sources["segment_id"] == row.segment_id]
             profile["sources"] = mine[["source", "customers", "share"]].to_dict(orient="records")
+        if evidence and int(row.segment_id) in evidence:
+            profile.update(evidence[int(row.segment_id)])
         profiles.append(profile)
     out["profile"] = profiles
-    return out.drop(columns=["parents", "review"])
+    return out.drop(columns=["parents", "review", "lineage_from"])
+
+
+def movement(profile: Any) -> dict[str, Any]:
+    """Who moved into a segment, and why: the tracking facts of its stored profile (JSON-friendly).
+
+    ``lineage_from`` (the segment it split from), ``sources`` (where its customers were in
+    the previous snapshot: segment, noise or new customers, with counts), ``changes`` (the
+    three features whose lift moved most against those sources) and ``internal`` (a
+    survivor's size change and profile shift).
+    """
+    profile = profile if isinstance(profile, dict) else {}
+    return {key: profile.get(key) for key in ("lineage_from", "sources", "changes", "internal")}
 
 
 def customer_flows(previous: pd.DataFrame, current: pd.DataFrame) -> pd.DataFrame:

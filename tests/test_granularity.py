@@ -36,3 +36,18 @@ def test_choose_granularity_maps_the_clusterers_ids_and_says_why():
     kept, same_map, why_off = choose_granularity(Z, labels, None, n_clusters=3)
     np.testing.assert_array_equal(kept, labels)
     assert why_off["segments"] == 3 and "not merged" in why_off["why"]
+
+
+def test_profile_twins_become_one_segment_for_fitted_and_scored_rows():
+    """Two clusters with one profile are one segment; the label map sends the clusterer's clusters there too."""
+    rng = np.random.default_rng(1)
+    blob = rng.normal(0, 1, (400, 5))
+    other = rng.normal(0, 1, (300, 5)) + np.array([4, 0, 2, 0, 0])
+    Z = np.vstack([blob, other])
+    clusters = np.r_[np.where(np.arange(400) % 2 == 0, 0, 2), np.full(300, 1)]  # 0 and 2: one behaviour
+    labels, label_map, why = choose_granularity(Z, clusters, None, 3, twin_distance=0.6)
+    assert len(np.unique(labels)) == 2 and len(why["profile_twins"]) == 1
+    assert label_map[0] == label_map[2] != label_map[1]
+    assert (labels[:400] == label_map[0]).all() and (labels[400:] == label_map[1]).all()
+    kept, _, _ = choose_granularity(Z, clusters, None, 3, twin_distance=None)
+    assert len(np.unique(kept)) == 3

@@ -121,9 +121,10 @@ def test_lineage_and_names_carry_over():
     by_id = tracked.set_index("segment_id")
     assert by_id.loc[4, ["lineage_id", "name", "transition"]].tolist() == [10, "Night owls", "survived"]
     assert by_id.loc[7, ["lineage_id", "name"]].tolist() == [12, "Store fans"]
-    # split children: new lineages, parent's name suggested, flagged for review
+    # split children: new lineages, their own suggested name, the parent in lineage_from, flagged for review
     assert by_id.loc[5, "transition"] == "split" and by_id.loc[5, "lineage_id"] >= 50
-    assert by_id.loc[5, "suggested_name"] == "auto 1 (split)" and bool(by_id.loc[5, "review"])
+    assert by_id.loc[5, "suggested_name"] == "auto 5" and by_id.loc[5, "lineage_from"] == "auto 1"
+    assert bool(by_id.loc[5, "review"])
     assert by_id.loc[8, "transition"] == "emerged" and by_id.loc[8, "name"] is None
 
 

@@ -1,0 +1,158 @@
+"""Tracking by membership *and* behaviour: each mechanism pinned on a small hand-built case.
+
+Each test shows the mechanism against the membership-only rule (MONIC), so removing the
+profile evidence makes it fail.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from segmentation.matching import monic_transitions
+from segmentation.profiles import unique_name
+from segmentation.resemblance import TWIN, UNLIKE, merge_profile_twins, profile_distance
+from segmentation.tracking import carry_lineage, match_segments
+
+FEATURES = ["social", "store", "toys", "garden", "night", "refunds"]
+
+
+def members(spec: dict[int, range | list]) -> pd.DataFrame:
+    rows = [(f"C{c:04d}", s) for s, customers in spec.items() for c in customers]
+    return pd.DataFrame(rows, columns=["customer_id", "segment_id"])
+
+
+def lifts(spec: dict[int, dict[str, float]]) -> pd.DataFrame:
+    return pd.DataFrame.from_dict(spec, orient="index").reindex(columns=FEATURES).fillna(0.0)
+
+
+def kinds(transitions: pd.DataFrame) -> dict:
+    return {(None if pd.isna(r.from_segment) else int(r.from_segment),
+             None if pd.isna(r.to_segment) else int(r.to_segment)): r.kind
+            for r in transitions.itertuples(index=False)}
+
+
+SOCIAL_TOYS = {"social": 2.0, "toys": 1.5}
+STORE_GARDEN = {"store": 2.0, "garden": 1.6}
+NIGHT_REFUNDS = {"night": 2.2, "refunds": 1.8}
+
+
+def test_distance_separates_personas_not_noise():
+    table = lifts({0: SOCIAL_TOYS, 1: {"social": 1.9, "toys": 1.6, "night": 0.1}, 2: STORE_GARDEN})
+    d = profile_distance(table, table)
+    assert d.at[0, 1] <= TWIN and d.at[0, 2] > UNLIKE
+
+
+def test_emerged_by_behaviour_wherever_its_members_were():
+    """A forming segment hid inside segment 0 under reused models; at the refit it is its own segment."""
+    before = members({0: range(0, 300), 1: range(300, 500)})
+    after = members({5: range(0, 220), 6: range(300, 500), 7: range(220, 300)})
+    old = lifts({0: SOCIAL_TOYS, 1: STORE_GARDEN})
+    new = lifts({5: SOCIAL_TOYS, 6: STORE_GARDEN, 7: NIGHT_REFUNDS})
+    result = kinds(match_segments(before, after, lifts=(old, new)))
+    assert result[(None, 7)] == "emerged"
+    assert result[(0, 5)] == "survived" and result[(1, 6)] == "survived"
+    # membership alone calls it a split of segment 0
+    assert kinds(monic_transitions(before, after))[(0, 7)] == "split"
+
+
+def test_split_needs_children_that_resemble_the_parent():
+    """Segment 0's customers went two ways: one half kept its behaviour, the other is new."""
+    before = members({0: range(0, 200), 1: range(200, 400)})
+    after = members({5: range(0, 100), 6: range(100, 200), 7: range(200, 400)})
+    old = lifts({0: SOCIAL_TOYS, 1: STORE_GARDEN})
+    new = lifts({5: {"social": 2.1, "toys": 1.4}, 6: NIGHT_REFUNDS, 7: STORE_GARDEN})
+    result = kinds(match_segments(before, after, lifts=(old, new)))
+    assert result[(0, 5)] == "survived" and result[(None, 6)] == "emerged"
+    assert set(kinds(monic_transitions(before, after)).values()) == {"split", "survived"}
+    assert kinds(monic_transitions(before, after))[(0, 6)] == "split"
+    # two children that each resemble the parent, each a third or more of it: a real split
+    new_alike = lifts({5: {"social": 2.0, "toys": 0.6}, 6: {"social": 2.0, "toys": 2.4}, 7: STORE_GARDEN})
+    split = kinds(match_segments(before, after, lifts=(old, new_alike)))
+    assert split[(0, 5)] == "split" and split[(0, 6)] == "split"
+
+
+def test_lineage_kept_on_a_refit_when_behaviour_matches():
+    """A refit renumbers segments and leaves 60 % of segment 0 in noise: still the same segment."""
+    before = members({0: range(0, 200), 1: range(200, 400)})
+    after = members({3: range(200, 400), 4: list(range(0, 80)) + list(range(900, 1020)), -1: range(80, 200)})
+    old = lifts({0: SOCIAL_TOYS, 1: STORE_GARDEN})
+    new = lifts({3: STORE_GARDEN, 4: {"social": 1.8, "toys": 1.6}})
+    transitions = match_segments(before, after, lifts=(old, new))
+    assert kinds(transitions) == {(0, 4): "survived", (1, 3): "survived"}
+    # membership alone: under half of 0 stayed and over half of 4 is new, so 4 is a split-off of 0
+    assert kinds(monic_transitions(before, after))[(0, 4)] == "split"
+    previous = pd.DataFrame({"segment_id": [0, 1], "lineage_id": [10, 11], "size": [200, 200],
+                             "name": ["Social toy fans", None], "suggested_name": ["Social toys shoppers",
+                                                                                   "In-store garden shoppers"],
+                             "description": None, "named_by": None, "named_at": None})
+    current = pd.DataFrame({"segment_id": [3, 4, -1], "size": [200, 200, 120], "profile": [{}, {}, {}],
+                            "suggested_name": ["Garden in-store shoppers", "Social toys kids", "Unassigned"]})
+    tracked = carry_lineage(previous, current, transitions, next_lineage_id=50).set_index("segment_id")
+    assert tracked.loc[4, ["lineage_id", "name", "suggested_name"]].tolist() == [10, "Social toy fans",
+                                                                                  "Social toys shoppers"]
+    # an unnamed survivor keeps its suggested name instead of rewording itself
+    assert tracked.loc[3, ["lineage_id", "suggested_name"]].tolist() == [11, "In-store garden shoppers"]
+
+
+def test_twins_are_merged_into_one_segment():
+    rng = np.random.default_rng(0)
+    blob = rng.normal(0, 1, (400, 6))
+    other = rng.normal(0, 1, (300, 6)) + np.array([3, 0, 0, 2, 0, 0])
+    Z = np.vstack([blob, other])
+    labels = np.r_[np.where(blob[:, 0] > 0.2, 0, 1), np.full(300, 2)]  # the blob cut in two: twins
+    merged, merges = merge_profile_twins(Z, labels, threshold=TWIN)
+    assert len(np.unique(merged)) == 2 and len(merges) == 1
+    assert (merged[:400] == merged[0]).all() and (merged[400:] == 2).all()
+
+
+def _child(segment_id: int, traits: list[tuple[str, float]]) -> dict:
+    return {"segment_id": segment_id, "size": 100, "suggested_name": "Weekend toys shoppers",
+            "profile": {"traits": [{"feature": f, "std_diff": s, "phrase": f"more {f}"} for f, s in traits]}}
+
+
+def test_names_never_pile_up_over_ten_snapshots_of_splits_and_merges():
+    """A 10-snapshot timeline where segment 0 splits each time and pairs merge back."""
+    traits = [("weekend", 1.5), ("category_toys", 1.2), ("event_refund", 0.9), ("channel_social", 0.7),
+              ("time_night", 0.6), ("category_garden", 0.55)]
+    previous, lineage = None, 1
+    names_seen: list[str] = []
+    for step in range(10):
+        ids = [0, 1, 2] if step % 2 == 0 else [0, 1]
+        current = pd.DataFrame([_child(i, traits[i:] + traits[:i]) for i in ids])
+        current["suggested_name"] = "Weekend toys shoppers"  # the namer proposes the same words for all
+        if previous is None:
+            tracked = carry_lineage(None, current, None, lineage)
+        else:
+            if step % 2 == 0:   # 0 -> 0 and 2 (split), 1 survives
+                t = pd.DataFrame({"from_segment": [0, 0, 1], "to_segment": [0, 2, 1],
+                                  "kind": ["split", "split", "survived"], "overlap": [0.5, 0.5, 0.9]})
+            else:               # 0 and 2 merge into 0, 1 survives
+                t = pd.DataFrame({"from_segment": [0, 2, 1], "to_segment": [0, 0, 1],
+                                  "kind": ["merged", "merged", "survived"], "overlap": [0.9, 0.9, 0.9]})
+            tracked = carry_lineage(previous, current, t.astype({"from_segment": "Int64", "to_segment": "Int64"}),
+                                    lineage)
+        lineage = int(pd.to_numeric(tracked["lineage_id"]).max()) + 1
+        names = tracked["suggested_name"].tolist()
+        assert len(set(names)) == len(names), names
+        names_seen += names
+        previous = tracked.drop(columns=["parents", "review", "lineage_from"])
+    for name in names_seen:
+        assert "(split)" not in name and not name.rstrip().split()[-1].isdigit(), name
+        words = name.replace(",", "").split()
+        assert len(words) == len(set(words)) or "more" in words, name
+
+
+def test_unique_name_adds_words_before_numbers():
+    traits = [{"feature": "weekend", "std_diff": 1.4, "phrase": "1.8× more weekend"},
+              {"feature": "category_toys", "std_diff": 1.1, "phrase": "2.0× more toys"},
+              {"feature": "event_refund", "std_diff": 0.8, "phrase": "3.0× more refunds"}]
+    taken: set[str] = set()
+    for _ in range(4):
+        name = unique_name(traits, taken)
+        assert name not in taken and not name.split()[-1].isdigit(), name
+        taken.add(name)
+    assert sorted(taken) == sorted([
+        "Weekend returns-prone toys shoppers", "Weekend returns-prone toys shoppers, 1.8× more weekend",
+        "Weekend returns-prone toys shoppers, 2.0× more toys",
+        "Weekend returns-prone toys shoppers, 3.0× more refunds"])
