@@ -68,13 +68,15 @@ SELECT
     CASE WHEN n_purchase_days >= 2
          THEN date_diff('day', first_purchase_day, last_purchase_day) / (n_purchase_days - 1.0)
          ELSE CAST($window_days AS DOUBLE) END                         AS purchase_interval_days,
-    CASE WHEN n_view > 0 THEN least(n_purchase / n_view, 1.0)
-         WHEN n_purchase > 0 THEN 1.0   -- bought without viewing (e.g. in store): fully converted
-         ELSE 0 END                                                    AS conversion,
-    CASE WHEN n_cart > 0 THEN greatest(n_cart - n_purchase, 0) / n_cart ELSE 0 END AS cart_abandonment,
-    CASE WHEN n_purchase > 0 THEN least(n_refund / n_purchase, 1.0) ELSE 0 END AS refund_rate,
+    -- Rates of a few events are shrunk toward the population's rate (empirical Bayes with two
+    -- pseudo-events): one purchase and one refund is not a refund rate of 100 %, and a customer
+    -- with no purchase is not a customer who never returns. Without it the 0/1 extremes of
+    -- small denominators split one behaviour into "twins" (measured on the change suite).
+    least((n_purchase + 2.0 * rate_conversion) / (n_view + 2.0), 1.0)  AS conversion,
+    (greatest(n_cart - n_purchase, 0) + 2.0 * rate_abandonment) / (n_cart + 2.0) AS cart_abandonment,
+    least((n_refund + 2.0 * rate_refund) / (n_purchase + 2.0), 1.0)    AS refund_rate,
     n_email_open * 30.0 / (CAST($window_days AS DOUBLE) + 1)           AS email_open_rate,
-    CASE WHEN n_email_open > 0 THEN least(n_email_click / n_email_open, 1.0) ELSE 0 END AS email_click_rate,
+    least((n_email_click + 2.0 * rate_click) / (n_email_open + 2.0), 1.0) AS email_click_rate,
     n_view        / n_events AS event_view,
     n_search      / n_events AS event_search,
     n_cart        / n_events AS event_cart,
@@ -91,5 +93,13 @@ SELECT
     n_evening     / n_events AS time_evening,
     n_weekend     / n_events AS weekend,
     n_recent      / n_events AS trend
-FROM per_customer
+FROM (
+    SELECT *,
+           coalesce(least(sum(n_purchase) OVER () / nullif(sum(n_view) OVER (), 0), 1.0), 0.5) AS rate_conversion,
+           coalesce(sum(greatest(n_cart - n_purchase, 0)) OVER () / nullif(sum(n_cart) OVER (), 0), 0.5)
+                                                                             AS rate_abandonment,
+           coalesce(least(sum(n_refund) OVER () / nullif(sum(n_purchase) OVER (), 0), 1.0), 0.0) AS rate_refund,
+           coalesce(least(sum(n_email_click) OVER () / nullif(sum(n_email_open) OVER (), 0), 1.0), 0.0) AS rate_click
+    FROM per_customer
+) AS per_customer
 ORDER BY customer_id

@@ -1,4 +1,6 @@
--- The latest complete run strictly before a snapshot date (the one a new snapshot is tracked against).
-SELECT run_id, as_of FROM runs
+-- The latest complete run strictly before a snapshot date (the one a new snapshot is tracked
+-- against); with $window_days, only runs with that look-back window are comparable.
+SELECT run_id, as_of, window_days FROM runs
 WHERE status = 'complete' AND as_of < $as_of
+  AND (CAST($window_days AS INTEGER) IS NULL OR window_days = CAST($window_days AS INTEGER))
 ORDER BY as_of DESC, run_id DESC LIMIT 1

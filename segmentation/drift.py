@@ -12,7 +12,15 @@ when they still explain the data; it refits only when drift calls for it:
   a new way. By construction about 1 % are above it without drift, so the
   *excess* over that is what is new.
 * **noise** — the share of customers HDBSCAN cannot place, against the noise
-  share when the models were fitted.
+  share when the models were fitted;
+* **shifted behaviour** — a segment whose feature means (scored with the reused models)
+  moved :data:`PROFILE_SHIFT` or more, in standard deviations and beyond the move all
+  segments share, from the fitting run's, or from its lineage's first profile in the
+  last six runs (:func:`segmentation.resemblance.segment_shift`; calibrated on the change
+  suite's tuning seed, ``benchmarks/results/tracking_calibration.md``). The autoencoder reconstructs a split or a blend of
+  known behaviours well, so novelty misses them; the segment they hide in changes its
+  profile instead. Lifts are relative to the snapshot, so a change that moves everybody
+  (a season) does not count.
 
 When either excess reaches ``min_cluster_share`` — as many customers as the
 smallest segment the run may find — a new segment could be forming, and the
@@ -42,11 +50,12 @@ import numpy as np
 import pandas as pd
 
 __all__ = ["NOVELTY_QUANTILE", "UNEXPLAINED_QUANTILE", "ModelDecision", "baseline_of", "assess",
-           "mark_unexplained", "comparable_params"]
+           "mark_unexplained", "drop_small_segments", "profile_shift", "PROFILE_SHIFT", "comparable_params"]
 
 _EPS = 1e-9  # shares are ratios of counts: compare without floating-point misses at the boundary
 NOVELTY_QUANTILE = 0.99  # reconstruction-error quantile that marks "not explained" at fit time
 UNEXPLAINED_QUANTILE = 0.999  # above it, a reused model reports the customer as noise
+PROFILE_SHIFT = 0.25  # lift-profile distance at which a segment's behaviour has moved (tuning seeds)
 
 # Parameters that do not change the models (a reused model stays valid when only these differ).
 _NOT_MODEL_PARAMS = ("refit", "refit_every")
@@ -65,7 +74,9 @@ class ModelDecision:
     baseline_noise_share: Optional[float] = None
     novelty_share: Optional[float] = None
     noise_share: Optional[float] = None  # HDBSCAN's noise, before unexplained customers are added
+    profile_shift: Optional[float] = None  # largest lift-profile distance of a segment from the fit
     unexplained_as_noise: int = 0  # customers reported as noise because the models cannot explain them
+    below_floor_as_noise: int = 0  # customers of segments smaller than the run's floor, reported as noise
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -103,7 +114,47 @@ def mark_unexplained(scores: pd.DataFrame, decision: ModelDecision) -> pd.DataFr
     return out
 
 
-def assess(scores: pd.DataFrame, previous: dict, min_cluster_share: float) -> ModelDecision:
+def drop_small_segments(scores: pd.DataFrame, floor: int, decision: ModelDecision) -> pd.DataFrame:
+    """Under reused models: segments with fewer than ``floor`` customers become noise.
+
+    A fitted segment can shrink below the size the run may report (its customers moved
+    or left); it is then not a segment of this snapshot. Records the count in
+    ``decision.below_floor_as_noise``.
+    """
+    labels = scores["segment_id"].to_numpy()
+    ids, sizes = np.unique(labels[labels >= 0], return_counts=True)
+    small = ids[sizes < floor]
+    if not len(small):
+        return scores
+    out = scores.copy()
+    gone = np.isin(labels, small)
+    out.loc[gone, "segment_id"] = -1
+    out.loc[gone, "probability"] = 0.0
+    decision.below_floor_as_noise = int(gone.sum())
+    return out
+
+
+def profile_shift(features: pd.DataFrame, labels: np.ndarray,
+                  references: list[tuple[pd.DataFrame, pd.Series]]) -> tuple[float, int | None]:
+    """Largest move of a segment's behaviour from its reference(s): ``(distance, segment id)``.
+
+    ``features``: the clustering features of this snapshot; ``labels``: the reused models'
+    segments; ``references``: ``(segment means, population std)`` pairs, e.g. as the
+    fitting run stored them (:func:`segmentation.resemblance.segment_shift`).
+    """
+    from .resemblance import means_of_labels, segment_shift
+
+    now, _ = means_of_labels(features, labels)
+    worst: tuple[float, int | None] = (0.0, None)
+    for means, std in references:
+        moved = segment_shift(now, means, std)
+        if not moved.empty and moved.max() > worst[0]:
+            worst = (float(moved.max()), int(moved.idxmax()))
+    return worst
+
+
+def assess(scores: pd.DataFrame, previous: dict, min_cluster_share: float,
+           shift: tuple[float, int | None] = (0.0, None)) -> ModelDecision:
     """Decide whether the previous snapshot's models still explain ``scores``.
 
     ``scores``: the current customers scored with the previous models (columns
@@ -123,6 +174,9 @@ def assess(scores: pd.DataFrame, previous: dict, min_cluster_share: float) -> Mo
                        f"{1 - NOVELTY_QUANTILE:.0%} expected)")
     if noise - base_noise + _EPS >= min_cluster_share:
         reasons.append(f"noise grew from {base_noise:.1%} to {noise:.1%}")
+    if shift[0] >= PROFILE_SHIFT:
+        reasons.append(f"segment {shift[1]} behaves differently from when the models were fitted "
+                       f"(profile distance {shift[0]:.2f} ≥ {PROFILE_SHIFT})")
     return ModelDecision(
         refit=bool(reasons),
         reasons=reasons or [f"no drift: {novelty:.1%} unexplained, noise {noise:.1%} "
@@ -134,4 +188,5 @@ def assess(scores: pd.DataFrame, previous: dict, min_cluster_share: float) -> Mo
         baseline_noise_share=base_noise,
         novelty_share=novelty,
         noise_share=noise,
+        profile_shift=round(float(shift[0]), 4),
     )

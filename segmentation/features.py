@@ -102,19 +102,21 @@ _STATIC: list[tuple[Feature, tuple[str, ...]]] = [
              "average number of days between purchase days; the window length for customers "
              "who bought on fewer than two days", "days"), ("purchase",)),
     (Feature("conversion", "view-to-purchase conversion",
-             "purchases per product view, capped at 1 (1 for customers who bought without viewing, "
-             "0 for those who neither viewed nor bought)", "rate"),
+             "purchases per product view, capped at 1, shrunk toward all customers' rate with two "
+             "pseudo-views (a customer with no view and no purchase gets that rate)", "rate"),
      ("view", "purchase")),
     (Feature("cart_abandonment", "cart abandonment",
-             "share of cart additions without a matching purchase: (carts - purchases) / carts "
-             "(0 for customers who added nothing to a cart)", "rate"), ("cart",)),
+             "share of cart additions without a matching purchase, (carts - purchases) / carts, shrunk "
+             "toward all customers' rate with two pseudo-carts", "rate"), ("cart",)),
     (Feature("refund_rate", "refunds per purchase",
-             "refunds per purchase, capped at 1 (0 for customers who bought nothing)", "rate"),
+             "refunds per purchase, capped at 1, shrunk toward all customers' rate with two "
+             "pseudo-purchases", "rate"),
      ("purchase", "refund")),
     (Feature("email_open_rate", "email opens", "marketing emails opened per 30 days", "rate"),
      ("email_open",)),
     (Feature("email_click_rate", "email click-through",
-             "email clicks per email opened, capped at 1 (0 for customers who opened no email)", "rate"),
+             "email clicks per email opened, capped at 1, shrunk toward all customers' rate with two "
+             "pseudo-opens", "rate"),
      ("email_open", "email_click")),
     (Feature("event_view", "browsing", "share of the customer's events that are product views", "share"),
      ("view",)),

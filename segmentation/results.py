@@ -185,10 +185,14 @@ def latest_run_id(con: duckdb.DuckDBPyConnection) -> int | None:
     return int(row[0]) if row else None
 
 
-def previous_run(con: duckdb.DuckDBPyConnection, as_of) -> dict[str, Any] | None:
-    """The complete run just before ``as_of`` (what a new snapshot is compared with)."""
-    row = fetch_row(con, "run_previous", {"as_of": as_of})
-    return {"run_id": int(row[0]), "as_of": row[1]} if row else None
+def previous_run(con: duckdb.DuckDBPyConnection, as_of, window_days: int | None = None) -> dict[str, Any] | None:
+    """The complete run just before ``as_of`` (what a new snapshot is compared with).
+
+    With ``window_days``, only a run with the same look-back window: a 60-day and a 90-day
+    snapshot do not describe the same behaviour, so they are not compared.
+    """
+    row = fetch_row(con, "run_previous", {"as_of": as_of, "window_days": window_days})
+    return {"run_id": int(row[0]), "as_of": row[1], "window_days": int(row[2])} if row else None
 
 
 def list_segments(con: duckdb.DuckDBPyConnection, run_id: int | None = None) -> pd.DataFrame:

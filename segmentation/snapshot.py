@@ -139,7 +139,7 @@ def _previous_models(db: Any, as_of: date, params: SnapshotParams, features: pd.
     if params.refit:
         return None, "refit requested"
     with store.connect(db, read_only=True) as con:
-        previous = results.previous_run(con, as_of)
+        previous = results.previous_run(con, as_of, params.window_days)
         run = results.get_run(con, previous["run_id"]) if previous else None
     if run is None:
         return None, "first snapshot"
@@ -160,6 +160,30 @@ def _previous_models(db: Any, as_of: date, params: SnapshotParams, features: pd.
     return (run, state), None
 
 
+def _drift_references(db: Any, run_id: int, lookback: int = 6) -> list[tuple[pd.DataFrame, pd.Series]]:
+    """Reference profiles for the drift check, indexed by the fitting run's segment ids.
+
+    Two references: the segments as the fitting run saw them, and each segment's lineage
+    as first seen in the ``lookback`` runs up to it. A segment that absorbed a forming
+    behaviour *at* the refit looks unchanged against the first, but not the second.
+    """
+    from .resemblance import mean_vectors
+
+    with store.connect(db, read_only=True) as con:
+        frame = con.execute(
+            """
+            WITH fit AS (SELECT segment_id, lineage_id FROM segments WHERE run_id = $run_id AND segment_id >= 0),
+                 recent AS (SELECT run_id, as_of FROM runs WHERE status = 'complete'
+                            AND as_of <= (SELECT as_of FROM runs WHERE run_id = $run_id)
+                            ORDER BY as_of DESC LIMIT $lookback)
+            SELECT f.segment_id, s.run_id = $run_id AS fitted, r.as_of, s.profile
+            FROM fit f JOIN segments s USING (lineage_id) JOIN recent r ON r.run_id = s.run_id
+            """, {"run_id": run_id, "lookback": lookback}).df()
+    frame["profile"] = frame["profile"].map(lambda p: json.loads(p) if isinstance(p, str) else p)
+    earliest = frame.sort_values("as_of").drop_duplicates("segment_id")
+    return [mean_vectors(frame[frame["fitted"]]), mean_vectors(earliest)]
+
+
 def fit_or_reuse(db: Any, as_of: date, features: pd.DataFrame, pipeline, params: SnapshotParams,
                  progress: Progress = None, callbacks: Sequence = (), progress_bar: bool = False):
     """Score with the previous snapshot's models when no drift calls for a refit, else fit ``pipeline``.
@@ -176,13 +200,22 @@ def fit_or_reuse(db: Any, as_of: date, features: pd.DataFrame, pipeline, params:
         _say(progress, f"drift check: scoring {len(features):,} customers with the models of run {run['run_id']} …")
         previous = load_run_models(run)
         scores = previous.assign(features)
-        decision = drift.assess(scores, state, params.min_cluster_share)
+        shift = drift.profile_shift(features.reset_index(drop=True), scores["segment_id"].to_numpy(),
+                                    _drift_references(db, int(state["from_run"])))
+        decision = drift.assess(scores, state, params.min_cluster_share, shift)
         _say(progress, f"  {'refit: ' if decision.refit else ''}{'; '.join(decision.reasons)}")
         if not decision.refit:
             scores = drift.mark_unexplained(scores.reset_index(drop=True), decision)
             if decision.unexplained_as_noise:
                 _say(progress, f"  {decision.unexplained_as_noise:,} customers the models cannot explain "
                                "are reported as noise")
+            from .pipeline import resolve_min_cluster_size
+
+            floor = resolve_min_cluster_size(params.min_cluster_share, len(features))
+            scores = drift.drop_small_segments(scores, floor, decision)
+            if decision.below_floor_as_noise:
+                _say(progress, f"  {decision.below_floor_as_noise:,} customers of segments now below the "
+                               f"floor of {floor:,} customers are reported as noise")
             return previous, scores, decision
         reason = "; ".join(decision.reasons)
     else:
@@ -219,7 +252,7 @@ def run_snapshot(
     """
     from .metrics import quality_report
     from .profiles import profile_segments
-    from .tracking import track_snapshot
+    from .tracking import movement, track_snapshot
 
     params = params or SnapshotParams()
     started = time.perf_counter()
@@ -261,7 +294,10 @@ def run_snapshot(
 
     _say(progress, "tracking: comparing with the previous snapshot …")
     with store.connect(db, read_only=True) as con:
-        segments, transitions, tracking_summary = track_snapshot(con, as_of, segments, assignments)
+        segments, transitions, tracking_summary = track_snapshot(con, as_of, segments, assignments,
+                                                                 window_days=params.window_days)
+    if tracking_summary.get("note"):
+        _say(progress, f"  note: {tracking_summary['note']}")
     metrics["tracking"] = tracking_summary
     t = lap("tracking", t)
 
@@ -306,9 +342,8 @@ def run_snapshot(
         "metrics": metrics,
         "timings": timings,
         "seconds": round(seconds, 2),
-        "segments": results.records(
-            segments.drop(columns=["profile"], errors="ignore")
-        ),
+        "segments": [{**record, **movement(profile)} for record, profile in zip(
+            results.records(segments.drop(columns=["profile"], errors="ignore")), segments["profile"])],
     }
 
 

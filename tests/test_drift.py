@@ -109,3 +109,40 @@ def test_emerging_alert_has_size_growth_sources_and_traits():
     assert [s["source"] for s in alert["sources"]] == ["new customers", "segment 0"]
     assert alert["top_traits"][0] == "4.0× more social"
     assert emerging_alerts(_history(), run_ids=[3]) == []
+
+
+def test_segments_below_the_floor_become_noise_under_reused_models():
+    scores = pd.DataFrame({"segment_id": [0] * 50 + [1] * 12 + [2] * 30 + [-1] * 8,
+                           "probability": 0.9, "reconstruction_error": 0.1})
+    decision = drift.ModelDecision(refit=False)
+    out = drift.drop_small_segments(scores, floor=20, decision=decision)
+    assert sorted(set(out["segment_id"])) == [-1, 0, 2]
+    assert decision.below_floor_as_noise == 12 and (out["segment_id"] == -1).sum() == 20
+    assert len(out) == len(scores) and (out.loc[50:61, "probability"] == 0.0).all()
+
+
+def test_a_segment_whose_behaviour_moved_calls_for_a_refit():
+    """Half of segment 0 took up new behaviour (a split hiding under reused models): its means moved."""
+    from segmentation.resemblance import means_of_labels
+
+    rng = np.random.default_rng(0)
+    columns = list("abcdefghij")
+    features = pd.DataFrame(rng.normal(0, 1, (900, 10)), columns=columns)
+    features.loc[:299, "a"] += 3   # segment 0
+    features.loc[300:599, "b"] += 3  # segment 1; segment 2 is the rest
+    labels = np.repeat([0, 1, 2], 300)
+    fitted = means_of_labels(features, labels)
+    assert drift.profile_shift(features, labels, [fitted])[0] < 0.1
+    moved = features.copy()
+    moved.loc[:149, list("cdefg")] += 2  # half of segment 0 took up five new behaviours
+    distance, segment = drift.profile_shift(moved, labels, [fitted])
+    assert segment == 0 and distance >= drift.PROFILE_SHIFT
+    # a season that moves everybody the same way moves no segment
+    season = features + 1.5
+    assert drift.profile_shift(season, labels, [fitted])[0] < 0.1
+    # a persona that grows does not move the others: the means are not relative to everyone
+    grown = pd.concat([features, features.loc[:299]], ignore_index=True)
+    assert drift.profile_shift(grown, np.r_[labels, np.zeros(300, dtype=int)], [fitted])[0] < 0.1
+    decision = drift.assess(_scores(600, 0, 0), FITTED, 0.02, (distance, segment))
+    assert decision.refit and "segment 0 behaves differently" in decision.reasons[0]
+    assert not drift.assess(_scores(600, 0, 0), FITTED, 0.02, (0.1, 0)).refit

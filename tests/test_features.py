@@ -88,11 +88,12 @@ def test_hand_computed_customer_001(table):
         "monetary": 150,
         "avg_basket": 75,
         "purchase_interval_days": 29,  # 03-02 -> 03-31
-        "conversion": 2 / 3,
-        "cart_abandonment": 0,        # 1 cart, 2 purchases
-        "refund_rate": 0,
+        # rates shrunk toward all customers' rate with two pseudo-events (all customers in the
+        # window: 4 purchases / 5 views, 1 abandoned / 3 carts, 1 refund / 4 purchases, 1 click / 2 opens)
+        "conversion": (2 + 2 * 0.8) / (3 + 2),
+        "cart_abandonment": (0 + 2 / 3) / (1 + 2),   # 1 cart, 2 purchases
+        "refund_rate": (0 + 2 * 0.25) / (2 + 2),
         "email_open_rate": 0,
-        "email_click_rate": 0,
         "event_view": 3 / 6,
         "event_cart": 1 / 6,
         "event_purchase": 2 / 6,
@@ -123,11 +124,11 @@ def test_hand_computed_customer_b2(table):
         "monetary": 30,
         "avg_basket": 30,
         "purchase_interval_days": WINDOW,  # one purchase day -> window length
-        "conversion": 1 / 2,
-        "cart_abandonment": 1 / 2,    # 2 carts, 1 purchase
-        "refund_rate": 1,
+        "conversion": (1 + 2 * 0.8) / (2 + 2),
+        "cart_abandonment": (1 + 2 / 3) / (2 + 2),   # 2 carts, 1 purchase
+        "refund_rate": (1 + 2 * 0.25) / (1 + 2),
         "email_open_rate": 2 * 30 / 31,  # per 30 days of a 31-day window
-        "email_click_rate": 1 / 2,
+        # email_click_rate is 0.5 for everyone here (shrunk), a constant: left out of the table
         "event_email_open": 2 / 9,
         "event_refund": 1 / 9,
         "time_night": 6 / 9,
@@ -153,7 +154,7 @@ def test_neutral_fills_for_inactive_parts(table):
     assert row["avg_basket"] == 40  # no purchase: the median basket of the buyers (75, 30, 40)
     assert row["monetary"] == 0
     assert row["purchase_interval_days"] == WINDOW
-    assert row["conversion"] == 0
+    assert row["conversion"] == pytest.approx(0.8)  # no view, no purchase: all customers' rate
     assert row["time_evening"] == 1
     assert row["trend"] == 0  # 03-15 18:00 is before the middle of the window
     assert row["channel_app"] == 1

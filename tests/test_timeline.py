@@ -49,6 +49,19 @@ def test_timeline_is_idempotent_and_carries_names(tmp_path):
     heir = [s for s in latest if s["lineage_id"] == survivor["lineage_id"]]
     assert len(heir) == 1 and heir[0]["name"] == "Loyal core"
     assert heir[0]["transition"] in ("survived", "merged")
+    # who moved, and why: every tracked segment says where its customers were and what changed
+    tracked = again["snapshots"][2]["segments"]
+    real = [s for s in tracked if s["segment_id"] != -1]
+    assert all(sum(src["customers"] for src in s["sources"]) == s["size"] for s in real)
+    assert all(s["changes"] and len(s["changes"]) <= 3 for s in real if s["transition"] != "emerged"
+               or any(src["source"].startswith("segment ") for src in s["sources"]))
+    assert all(s["internal"] is not None for s in real if s["transition"] == "survived")
+
+    # a snapshot with another window is not compared with the 45-day ones, and says so
+    other = json.loads(cli(db, "run", "--as-of", "2025-05-15", "--window-days", "30", "--json").stdout)
+    tracking = other["metrics"]["tracking"]
+    assert tracking["previous_run"] is None and {s["transition"] for s in other["segments"]} <= {"new", None}
+    assert f"run {again['snapshots'][2]['run_id']}" in tracking["note"] and "45 days" in tracking["note"]
 
 
 def test_timeline_json_reports_emerged_segments_with_sources_and_growth(tmp_path):
