@@ -2,6 +2,7 @@
 stable segments survive?
 
     .venv/bin/python -m benchmarks.dynamics [--customers 20000] [--stationary-snapshots 6]
+    .venv/bin/python -m benchmarks.dynamics --suite changes --seeds heldout   # the change-scenario suite
 
 On the demo timeline (month-end snapshots, 90-day window) it reports, per snapshot, the
 emerging persona's share of the customers, the segments flagged `emerged` and whether one of
@@ -18,7 +19,7 @@ import argparse
 import calendar
 import tempfile
 import time
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pandas as pd
@@ -117,6 +118,33 @@ def table(frame: pd.DataFrame) -> list[str]:
     return ["```", frame.drop(columns=["transitions"]).to_string(index=False), "```", ""]
 
 
+#: The demo's cadences: month ends, every 30 days from an arbitrary date, weekly.
+DEMO_CADENCES = {
+    "month ends": month_ends(3, 12),
+    "every 30 days from 1 April": [date(2025, 4, 1) + timedelta(days=30 * i) for i in range(9)],
+    "weekly": [date(2025, 4, 27) + timedelta(days=7 * i) for i in range(14)],
+}
+
+
+def demo_cadences(args) -> None:
+    """The evolving demo on each cadence: is the emerging persona flagged in time, with no false alarm?"""
+    chosen = list(DEMO_CADENCES) if args.cadences == "all" else args.cadences.split(",")
+    lines, tables = [], []
+    for cadence in chosen:
+        series = run_series(False, args.customers, DEMO_CADENCES[cadence], args.window_days,
+                            min_cluster_share=args.min_cluster_share)
+        first_reached, first_flagged, false_before = emergence(series)
+        index = {d: i for i, d in enumerate(series["as_of"])}
+        delay = (index[first_flagged] - index[first_reached]) if first_flagged and first_reached else None
+        false_total = int(series["false_emerged"].iloc[1:].sum())
+        lines.append(f"{cadence}: persona ≥ 2 % on {first_reached}, flagged on {first_flagged} "
+                     f"(delay {delay} snapshots); false `emerged` before it {false_before}, in all {false_total}")
+        tables += [f"## {cadence}", "", *table(series)]
+        print(lines[-1], flush=True)
+    (RESULTS / "dynamics_demo_cadences.md").write_text("\n".join(
+        ["# The demo's emerging persona on every cadence", "", *[f"- {line}" for line in lines], "", *tables]))
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--customers", type=int, default=20_000)
@@ -125,9 +153,31 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--min-cluster-share", type=float, default=SnapshotParams.min_cluster_share)
     parser.add_argument("--evolving-only", action="store_true",
                         help="only the evolving timeline (saved as dynamics_timeline_<share>.csv/.md)")
+    parser.add_argument("--suite", choices=("demo", "changes"), default="demo",
+                        help="demo: the demo timeline (below); changes: planted changes × cadences "
+                             "(benchmarks/dynamics_changes.py)")
+    parser.add_argument("--seeds", default="heldout", help="changes: tuning, heldout or a comma list")
+    parser.add_argument("--changes", default="all", help="changes: comma list of change names (default all)")
+    parser.add_argument("--cadences", default="all", help="changes: comma list of cadences (default all)")
+    parser.add_argument("--baselines-on", default="month ends",
+                        help="changes: cadences on which the refit baselines run too (comma list)")
+    parser.add_argument("--tag", default="", help="changes: suffix of the result files")
+    parser.add_argument("--baseline-seeds", default="all", help="changes: data seeds the refit baselines run on")
+    parser.add_argument("--purchases", action="store_true",
+                        help="changes: also the purchase log with quarterly snapshots (…_purchases.csv)")
+    parser.add_argument("--demo-cadences", action="store_true",
+                        help="demo: the evolving demo on every cadence (dynamics_demo_cadences.md)")
     args = parser.parse_args(argv)
     RESULTS.mkdir(parents=True, exist_ok=True)
+    if args.suite == "changes":
+        from .dynamics_changes import main_changes
 
+        main_changes(args, RESULTS)
+        return
+
+    if args.cadences != "all" or args.demo_cadences:
+        demo_cadences(args)
+        return
     evolving = run_series(False, args.customers, month_ends(3, 12), args.window_days,
                           min_cluster_share=args.min_cluster_share)
     if args.evolving_only:

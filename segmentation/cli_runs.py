@@ -109,7 +109,7 @@ def segments(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
 ) -> None:
     """List the segments of a run (emerged ones with their sources and growth since)."""
-    from .tracking import emerging_alerts
+    from .tracking import emerging_alerts, movement
 
     with store.connect(db(), read_only=True) as con:
         frame = results.list_segments(con, run_id)
@@ -118,7 +118,7 @@ def segments(
     documents = results.records(frame)
     for document in documents:
         alert = alerts.get(document["segment_id"])
-        document["sources"] = alert["sources"] if alert else None
+        document.update(movement(document.get("profile")))
         document["growth"] = alert["growth"] if alert else None
     emit(documents, as_json, lambda: _segment_table(frame))
 
@@ -198,7 +198,7 @@ def timeline(
 ) -> None:
     """A series of snapshots, each tracked against the previous one (existing dates are skipped)."""
     from .snapshot import run_timeline
-    from .tracking import emerging_alerts
+    from .tracking import emerging_alerts, movement
 
     params = SnapshotParams(window_days=window_days, seed=seed, fit_sample_size=fit_sample,
                             min_cluster_share=min_cluster_share, refit=refit, refit_every=refit_every)

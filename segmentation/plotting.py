@@ -58,24 +58,50 @@ def sizes_over_time(sizes: pd.DataFrame) -> go.Figure:
     return figure
 
 
+LEFT = "left (not active in the later window)"
+OUTSIDE_COLOR = "#94A3B8"  # new customers / left: not a segment
+
+
+def _node_color(name: str) -> str:
+    if name.startswith("segment "):
+        return PALETTE[int(name.removeprefix("segment ")) % len(PALETTE)]
+    return NOISE_COLOR if name == "noise" else OUTSIDE_COLOR
+
+
+def _translucent(color: str, alpha: float = 0.35) -> str:
+    r, g, b = (int(v) for v in px.colors.hex_to_rgb(color)) if color.startswith("#") else \
+        px.colors.unlabel_rgb(color)
+    return f"rgba({r}, {g}, {b}, {alpha})"
+
+
 def flow_sankey(flows: pd.DataFrame, labels: dict[str, str] | None = None,
                 target_labels: dict[str, str] | None = None) -> go.Figure:
-    """Sankey of customers between two snapshots.
+    """Sankey of customers between two snapshots: the earlier one on the left, the later on the right.
 
     ``flows``: ``source, target, customers`` (see :func:`segmentation.tracking.customer_flows`);
     ``labels`` optionally maps ``segment N`` to a display name; ``target_labels``, when given,
-    does so for the later snapshot (whose segment numbers are its own).
+    does so for the later snapshot (whose segment numbers are its own). Each link takes its
+    source segment's colour, so a segment's customers can be followed across.
     """
     labels = labels or {}
     target_labels = labels if target_labels is None else target_labels
-    sources = [f"before: {labels.get(s, s)}" for s in flows["source"]]
-    targets = [f"after: {target_labels.get(t, t)}" for t in flows["target"]]
-    nodes = list(dict.fromkeys(sources + targets))
-    index = {node: i for i, node in enumerate(nodes)}
+    sources = list(dict.fromkeys(flows["source"]))
+    targets = list(dict.fromkeys(flows["target"]))
+    names = ([labels.get(s, s) for s in sources]
+             + [LEFT if t == "left" else target_labels.get(t, t) for t in targets])
+    colors = [_node_color(s) for s in sources] + [_node_color(t) for t in targets]
+    source_index = {s: i for i, s in enumerate(sources)}
+    target_index = {t: len(sources) + i for i, t in enumerate(targets)}
     figure = go.Figure(go.Sankey(
-        node=dict(label=nodes, pad=12, thickness=14),
-        link=dict(source=[index[s] for s in sources], target=[index[t] for t in targets],
-                  value=flows["customers"].tolist()),
+        arrangement="snap",
+        node=dict(label=names, color=colors, pad=12, thickness=14,
+                  x=[0.001] * len(sources) + [0.999] * len(targets),
+                  hovertemplate="%{label}: %{value:,} customers<extra></extra>"),
+        link=dict(source=[source_index[s] for s in flows["source"]],
+                  target=[target_index[t] for t in flows["target"]],
+                  value=flows["customers"].tolist(),
+                  color=[_translucent(_node_color(s)) for s in flows["source"]],
+                  hovertemplate="%{source.label} → %{target.label}: %{value:,} customers<extra></extra>"),
     ))
     figure.update_layout(template=TEMPLATE, margin=MARGIN)
     return figure

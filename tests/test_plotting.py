@@ -44,7 +44,14 @@ def test_flows_and_sankey():
     figure = plotting.flow_sankey(flows, labels={"segment 2": "Social shoppers"})
     sankey = figure.data[0]
     assert sum(sankey.link.value) == 5
-    assert "after: Social shoppers" in sankey.node.label
+    labels = list(sankey.node.label)
+    targets = labels[len(set(flows["source"])):]  # the later snapshot's nodes, on the right
+    assert "Social shoppers" in targets and plotting.LEFT in targets
+    assert all(x == 0.999 for x in sankey.node.x[len(labels) - len(targets):])
+    # each link has its source segment's colour (segment 0's two links alike, noise grey)
+    colours = dict(zip(zip(sankey.link.source, sankey.link.target), sankey.link.color))
+    zero = labels.index("segment 0")
+    assert len({c for (s, _), c in colours.items() if s == zero}) == 1
     assert not any(customer in str(figure.to_dict()) for customer in ('"a"', '"e"'))
 
 

@@ -103,6 +103,9 @@ def test_map_selection_positions_come_from_customdata():
     event = {"selection": {"points": [{"customdata": [4, 0.9]}, {"customdata": [7.0, 0.2]}, {"x": 1}]}}
     assert selected_positions(event) == [4, 7]
     assert selected_positions(None) == [] and selected_positions({"selection": {}}) == []
+    # Streamlit 1.5x+ sends each point's customdata as a dict of its positions
+    as_dicts = {"selection": {"points": [{"customdata": {"0": 12, "1": 0.9}}, {"customdata": {"1": 0.4, "0": 3}}]}}
+    assert selected_positions(as_dicts) == [12, 3]
 
 
 def test_step_progress_moves_forward_through_a_timeline():

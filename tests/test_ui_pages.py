@@ -19,6 +19,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from segmentation import plotting
 from segmentation.digest import escape_markdown
 from tests.conftest import ROOT
 
@@ -205,8 +206,16 @@ def test_evolution_counts_transitions_and_draws_sizes_and_sankey(demo_runs_db, m
                           {"r": int(run["run_id"])})["n"].iloc[0]
     labels = charts[1]["data"][0]["node"]["label"]
     targets = array(charts[1]["data"][0]["link"]["target"])
-    into_after = sum(v for v, t in zip(flows, targets) if labels[t] != "after: left")
+    into_after = sum(v for v, t in zip(flows, targets) if labels[t] != plotting.LEFT)
+    assert not any(label.startswith(("before:", "after:")) for label in labels)
     assert into_after == customers_after
+    # who moved, and why: each emerged or split segment with where its customers came from
+    texts = [m.value for m in at.markdown]
+    assert any("Who moved, and why" in t for t in texts)
+    moved = sql(demo_runs_db, "SELECT coalesce(name, suggested_name) AS label, transition FROM segments "
+                "WHERE run_id = $r AND transition IN ('emerged', 'split')", {"r": int(run["run_id"])})
+    for row in moved.itertuples(index=False):
+        assert any(row.label in t and f"({row.transition}" in t for t in texts), (row.label, texts)
 
 
 def test_run_page_offers_the_documented_defaults(demo_runs_db, monkeypatch):

@@ -229,6 +229,24 @@ def flow_labels(run_id: int) -> dict[str, str]:
     return {f"segment {k}": v for k, v in segment_labels(segments(run_id)).items() if k != -1}
 
 
+def changes_in_words(profile: dict) -> str:
+    """The three features that moved most for a segment's customers, in words ("more social (lift 0.2 → 1.9)")."""
+    labels = {t["feature"]: t.get("label", t["feature"]) for t in profile.get("traits") or []}
+    words = []
+    for change in profile.get("changes") or []:
+        before, after = float(change["lift_before"]), float(change["lift_after"])
+        label = labels.get(change["feature"], change["feature"]).replace("_", " ")
+        words.append(f"{'more' if after > before else 'less'} {label}")
+    return ", ".join(words)
+
+
+def sources_table(profile: dict, previous_names: dict[str, str]) -> pd.DataFrame:
+    """Where a segment's customers were in the previous snapshot, with that snapshot's segment names."""
+    sources = pd.DataFrame(profile.get("sources") or [], columns=["source", "customers", "share"])
+    sources["source"] = sources["source"].map(lambda s: previous_names.get(s, s))
+    return sources
+
+
 def flash(ok: bool, text: str) -> None:
     """Keep a message from a widget callback for :func:`show_flash` on the rerun that follows."""
     st.session_state[FLASH_KEY] = (ok, text)

@@ -70,15 +70,24 @@ def _transitions(run: dict) -> None:
                  column_config={"share kept": st.column_config.NumberColumn(format="percent")})
     current = common.segments(run_id)
     previous_names = common.flow_labels(int(transitions["from_run"].iloc[0]))
-    for row in current[current["transition"] == "emerged"].itertuples(index=False):
-        sources = pd.DataFrame(row.profile.get("sources", []), columns=["source", "customers", "share"])
-        if sources.empty:
+    st.markdown("**Who moved, and why**")
+    for row in current[current["transition"].isin(["emerged", "split", "merged", "survived"])].itertuples(index=False):
+        profile = row.profile if isinstance(row.profile, dict) else {}
+        name = escape_markdown(display_name(row.name, row.suggested_name))
+        internal = (profile.get("internal") or {}).get("labels") or []
+        if row.transition == "survived" and not internal:
             continue
-        sources["source"] = sources["source"].map(lambda s: previous_names.get(s, s))
-        name = display_name(row.name, row.suggested_name)
-        st.markdown(f"**Emerged: {escape_markdown(name)}** — where its {int(row.size):,} customers came from")
-        st.dataframe(sources, hide_index=True, width="stretch",
-                     column_config={"share": st.column_config.NumberColumn(format="percent")})
+        what = row.transition + (f" from {escape_markdown(profile['lineage_from'])}"
+                                 if profile.get("lineage_from") else "")
+        if internal:
+            what += " — " + ", ".join(internal)
+        changed = common.changes_in_words(profile)
+        st.markdown(f"**{name}** ({what}): {int(row.size):,} customers"
+                    + (f"; against where they came from: {changed}" if changed else ""))
+        sources = common.sources_table(profile, previous_names)
+        if not sources.empty and row.transition != "survived":
+            st.dataframe(sources, hide_index=True, width="stretch",
+                         column_config={"share": st.column_config.NumberColumn(format="percent")})
 
 
 def render() -> None:

@@ -27,6 +27,8 @@ def selected_positions(event: Any) -> list[int]:
     positions = []
     for point in points:
         custom = point.get("customdata")
+        if isinstance(custom, dict):  # Streamlit ≥ 1.5x sends customdata as {"0": position, "1": ...}
+            custom = [custom[k] for k in sorted(custom, key=lambda k: int(k))] if custom else None
         if isinstance(custom, (list, tuple)) and custom:
             positions.append(int(custom[0]))
     return positions

@@ -84,6 +84,9 @@ def render() -> None:
         previous_frame = common.segments(int(previous["run_id"]))
         since = f" · compared with run {int(previous['run_id'])} ({pd.Timestamp(previous['as_of']).date()})"
     st.caption(f"Snapshot {common.run_label(run)}{since}")
+    note = ((run.get("metrics") or {}).get("tracking") or {}).get("note")
+    if note:  # an earlier snapshot with another window was not compared with this one
+        st.info(f"This snapshot was {note}.", icon=":material/info:")
 
     _headline(run, frame, previous)
     _alerts(frame, run, transitions, previous_frame)

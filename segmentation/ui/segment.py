@@ -156,10 +156,17 @@ def _history(row: dict) -> None:
         words = [display_name(r.name, r.suggested_name) for r in named.itertuples()]
         st.caption(f"{TRANSITION_WORDS[row['transition']].capitalize()} from: "
                    + ", ".join(escape_markdown(w) for w in words))
-    sources = profile.get("sources") or []
-    if sources:
+    if profile.get("lineage_from"):
+        st.caption(f"Split from {escape_markdown(profile['lineage_from'])}")
+    moved = common.query("ui_transitions_of_run", run_id=int(row["run_id"])) if "run_id" in row else pd.DataFrame()
+    previous_names = common.flow_labels(int(moved["from_run"].iloc[0])) if not moved.empty else {}
+    sources = common.sources_table(profile, previous_names)
+    if not sources.empty:
         st.caption("Where its customers came from: " + ", ".join(
-            f"{escape_markdown(s['source'])} {float(s['share']):.0%}" for s in sources[:4]))
+            f"{escape_markdown(str(s.source))} {float(s.share):.0%}" for s in sources.head(4).itertuples()))
+    changed = common.changes_in_words(profile)
+    if changed:
+        st.caption(f"What changed for them: {escape_markdown(changed)}")
     changes = common.query("ui_name_history", lineage_id=int(lineage))
     if not changes.empty:
         st.markdown("**Name changes**")
