@@ -163,6 +163,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="changes: cadences on which the refit baselines run too (comma list)")
     parser.add_argument("--tag", default="", help="changes: suffix of the result files")
     parser.add_argument("--baseline-seeds", default="all", help="changes: data seeds the refit baselines run on")
+    parser.add_argument("--combine", action="store_true",
+                        help="changes: one report (changes_heldout.md) from every changes_1*.csv")
     parser.add_argument("--purchases", action="store_true",
                         help="changes: also the purchase log with quarterly snapshots (…_purchases.csv)")
     parser.add_argument("--demo-cadences", action="store_true",
@@ -170,9 +172,9 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     RESULTS.mkdir(parents=True, exist_ok=True)
     if args.suite == "changes":
-        from .dynamics_changes import main_changes
+        from .dynamics_changes import combine, main_changes
 
-        main_changes(args, RESULTS)
+        print(combine(RESULTS)) if args.combine else main_changes(args, RESULTS)
         return
 
     if args.cadences != "all" or args.demo_cadences:

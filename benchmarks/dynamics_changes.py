@@ -394,3 +394,17 @@ def run_purchases(seed: int, customers: int = 4000, refit: bool = False, workdir
             "duplicate_names": duplicates, "segments": runs["n_segments"].tolist(),
             "refits": int(runs["refit"].sum()), "ari": [round(a, 3) for a in aris],
             "seconds": round(t.seconds, 1)}
+
+
+def combine(results: Path, pattern: str = "changes_1*.csv", out: str = "changes_heldout.md") -> str:
+    """One report from every held-out result file (``--suite changes --combine``), purchase logs included."""
+    files = sorted(p for p in results.glob(pattern) if not p.name.endswith("_purchases.csv"))
+    runs = pd.concat([pd.read_csv(p) for p in files], ignore_index=True)
+    text = report(runs, "Change-scenario suite, held-out seeds (" + ", ".join(p.name for p in files) + ")")
+    purchases = sorted(results.glob(pattern.replace(".csv", "_purchases.csv")))
+    if purchases:
+        frame = pd.concat([pd.read_csv(p) for p in purchases], ignore_index=True)
+        text += "\n".join(["", "## Purchase log, quarterly snapshots, 180-day window", "",
+                           _table(frame.drop(columns=["method"])), ""])
+    (results / out).write_text(text)
+    return text
