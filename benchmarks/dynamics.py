@@ -164,7 +164,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--tag", default="", help="changes: suffix of the result files")
     parser.add_argument("--baseline-seeds", default="all", help="changes: data seeds the refit baselines run on")
     parser.add_argument("--combine", action="store_true",
-                        help="changes: one report (changes_heldout.md) from every changes_1*.csv")
+                        help="changes: one report (--report) from the result files matching --pattern")
+    parser.add_argument("--pattern", default="changes_1*.csv", help="changes --combine: result files to read")
+    parser.add_argument("--report", default="changes_heldout.md", help="changes --combine: the report's file name")
     parser.add_argument("--purchases", action="store_true",
                         help="changes: also the purchase log with quarterly snapshots (…_purchases.csv)")
     parser.add_argument("--demo-cadences", action="store_true",
@@ -174,7 +176,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.suite == "changes":
         from .dynamics_changes import combine, main_changes
 
-        print(combine(RESULTS)) if args.combine else main_changes(args, RESULTS)
+        print(combine(RESULTS, args.pattern, args.report)) if args.combine else main_changes(args, RESULTS)
         return
 
     if args.cadences != "all" or args.demo_cadences:

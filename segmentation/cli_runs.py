@@ -27,7 +27,7 @@ def parse_date(value: str, option: str) -> date:
 
 
 REFIT_HELP = ("Fit new models even when the previous snapshot's models still explain the data "
-              "(by default they are reused unless drift is detected; see README, Snapshots).")
+              "(by default they are reused unless drift is detected; see docs/dynamics.md).")
 REFIT_EVERY_HELP = "Refit once the models are this many snapshots old, drift or not (default: only on drift)."
 
 

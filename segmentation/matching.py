@@ -12,7 +12,9 @@ Two kinds of evidence decide a transition:
 * **emerged** — unlike every earlier segment (profile distance above ``UNLIKE`` from
   all of them), wherever its members were assigned before: under reused models a
   forming segment's customers sit in the nearest old segment until a refit, and that
-  is not a split;
+  is not a split. Unless it holds most (``SAME_CUSTOMERS``) of an old segment's
+  customers: then it is that segment, sharpened (a young segment's profile
+  moves a lot as it grows purer);
 * otherwise each new segment's **parent** is, among the old segments it resembles,
   the one it shares most customers with (the nearest by profile when it shares none);
 * **survived** — the old segment's one child (or, of several, the one holding most of
@@ -40,6 +42,9 @@ from .resemblance import UNLIKE, profile_distance
 __all__ = ["Thresholds", "overlap_table", "monic_transitions", "match_segments", "NOISE", "TRANSITION_FRAME"]
 
 NOISE = -1
+#: Share of an old segment's customers a new one must hold to continue it whatever its profile:
+#: most of them, not a half that went its own way (that is a split, or new behaviour).
+SAME_CUSTOMERS = 0.75
 TRANSITION_FRAME = ["from_segment", "to_segment", "kind", "overlap"]
 
 
@@ -176,11 +181,14 @@ def match_segments(
     parent: dict[int, int] = {}
     for n in new_ids:
         d = distance[n] if old_ids else pd.Series(dtype=float)
-        if d.empty or d.min() > unlike:
+        # a new segment holding most of an old one's customers continues it, however much its
+        # profile sharpened (a young segment grows purer as it grows)
+        same = [o for o in old_ids if of_old.at[o, n] >= SAME_CUSTOMERS]
+        if (d.empty or d.min() > unlike) and not same:
             top = float(of_new[n].max()) if old_ids else 0.0
             rows.append({"from_segment": None, "to_segment": n, "kind": "emerged", "overlap": top})
             continue
-        alike = d.index[d <= unlike]
+        alike = d.index[(d <= unlike) | d.index.isin(same)]
         mine = shared.loc[alike, n]
         parent[n] = int(mine.idxmax()) if mine.max() > 0 else int(d.idxmin())
     heirs: dict[int, int] = {}

@@ -1,7 +1,7 @@
 """Dependency health: the environment is exactly requirements.txt and pip finds no conflicts in it.
 
 (Installing from scratch in a throw-away venv is ``make deps-check``; known vulnerabilities are
-``make audit``, which needs pip-audit and the network — see the README, Guarantees.)
+``make audit``, which needs pip-audit and the network — see docs/guarantees.md.)
 """
 
 from __future__ import annotations

@@ -83,4 +83,5 @@ def test_timeline_json_reports_emerged_segments_with_sources_and_growth(tmp_path
     assert emerged["transition"] == "emerged" and emerged["lineage_id"] == alert["lineage_id"]
     assert emerged["sources"] == alert["sources"] and emerged["growth"] == alert["growth"]
     others = [s for s in segments if s["transition"] != "emerged"]
-    assert all(s["sources"] is None for s in others)
+    assert all(s["growth"] is None for s in others)  # growth follows emerged segments only
+    assert all(sum(src["customers"] for src in s["sources"]) == s["size"] for s in others if s["segment_id"] != -1)

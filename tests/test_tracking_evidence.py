@@ -156,3 +156,13 @@ def test_unique_name_adds_words_before_numbers():
         "Weekend returns-prone toys shoppers", "Weekend returns-prone toys shoppers, 1.8× more weekend",
         "Weekend returns-prone toys shoppers, 2.0× more toys",
         "Weekend returns-prone toys shoppers, 3.0× more refunds"])
+
+
+def test_a_young_segment_that_sharpens_keeps_its_lineage():
+    """Emerged last time with 60 customers, now 130 and purer: its profile moved, its customers did not."""
+    before = members({0: range(0, 300), 1: range(300, 360)})
+    after = members({4: range(0, 290), 5: list(range(300, 355)) + list(range(900, 975))})
+    old = lifts({0: SOCIAL_TOYS, 1: {"night": 1.0, "refunds": 0.8}})
+    new = lifts({4: SOCIAL_TOYS, 5: {"night": 3.0, "refunds": 2.8, "garden": 1.0}})
+    assert profile_distance(old, new).at[1, 5] > UNLIKE
+    assert kinds(match_segments(before, after, lifts=(old, new))) == {(0, 4): "survived", (1, 5): "survived"}

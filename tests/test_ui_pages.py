@@ -147,7 +147,7 @@ def test_segment_page_profile_history_and_masked_members(demo_runs_db, monkeypat
     assert at.header[0].value == largest["suggested_name"]
     assert shown["Customers"] == f"{int(largest['size']):,}"
     assert shown["Share of customers"] == f"{profile['share']:.1%}"
-    assert shown["Average spend"] == f"{profile['kpis']['avg_monetary']:,.0f}"
+    assert shown["Average spend in the window"] == f"{profile['kpis']['avg_monetary']:,.0f}"
     charts = at.get("plotly_chart")
     assert len(charts) >= 3  # trait lifts, distributions, membership (+ lineage when it has history)
     lifts = json.loads(charts[0].proto.spec)["data"][0]

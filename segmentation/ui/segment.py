@@ -19,13 +19,15 @@ from segmentation.ui import common
 
 MEMBER_SAMPLE = 20
 KPI_LABELS = {
-    "avg_monetary": ("Average spend", "{:,.0f}"),
+    "avg_monetary": ("Average spend in the window", "{:,.0f}"),
     "avg_basket": ("Average basket", "{:,.0f}"),
     "frequency": ("Events per customer", "{:,.1f}"),
     "recency_days": ("Days since last activity", "{:,.1f}"),
     "conversion": ("View → purchase", "{:.1%}"),
     "refund_rate": ("Refund rate", "{:.1%}"),
 }
+# Where a rise is bad news (shown red), or neither good nor bad (grey); elsewhere a rise is green.
+KPI_DELTA_COLORS = {"refund_rate": "inverse", "recency_days": "inverse"}
 TRANSITION_WORDS = {"new": "first snapshot", "survived": "survived", "emerged": "emerged",
                     "split": "split off", "merged": "merged"}
 
@@ -122,7 +124,9 @@ def _kpis(row: dict, traits: pd.DataFrame, run: dict) -> None:
         delta = None
         if base is not None and base and pd.notna(base):
             delta = f"{kpis[kpi] / base - 1:+.0%} vs all"
-        column.metric(label, fmt.format(kpis[kpi]), delta=delta, delta_color="off" if kpi == "recency_days" else "normal")
+        column.metric(label, fmt.format(kpis[kpi]), delta=delta, delta_color=KPI_DELTA_COLORS.get(kpi, "normal"),
+                      help="Amounts are in the currency of your data." if kpi in ("avg_monetary", "avg_basket")
+                      else None)
 
 
 def _distributions(profile: dict, labels: dict[str, str]) -> pd.DataFrame:
