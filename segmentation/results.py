@@ -31,6 +31,7 @@ __all__ = [
     "get_run",
     "latest_run_id",
     "previous_run",
+    "parse_profiles",
     "list_segments",
     "name_segment",
     "records",
@@ -185,6 +186,12 @@ def latest_run_id(con: duckdb.DuckDBPyConnection) -> int | None:
     return int(row[0]) if row else None
 
 
+def parse_profiles(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with its ``profile`` column parsed from JSON (in place; returned for chaining)."""
+    frame["profile"] = frame["profile"].map(lambda p: json.loads(p) if isinstance(p, str) else p)
+    return frame
+
+
 def previous_run(con: duckdb.DuckDBPyConnection, as_of, window_days: int | None = None) -> dict[str, Any] | None:
     """The complete run just before ``as_of`` (what a new snapshot is compared with).
 
@@ -204,14 +211,14 @@ def list_segments(con: duckdb.DuckDBPyConnection, run_id: int | None = None) -> 
     else:
         get_run(con, run_id)
     frame = _frame(con, "segments_list", {"run_id": int(run_id)})
-    frame["profile"] = frame["profile"].map(lambda p: json.loads(p) if isinstance(p, str) else p)
+    parse_profiles(frame)
     return frame
 
 
 def segment_history(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """Every segment of every complete run, oldest snapshot first (profile parsed)."""
     frame = _frame(con, "segments_history")
-    frame["profile"] = frame["profile"].map(lambda p: json.loads(p) if isinstance(p, str) else p)
+    parse_profiles(frame)
     return frame
 
 

@@ -170,16 +170,8 @@ def _drift_references(db: Any, run_id: int, lookback: int = 6) -> list[tuple[pd.
     from .resemblance import mean_vectors
 
     with store.connect(db, read_only=True) as con:
-        frame = con.execute(
-            """
-            WITH fit AS (SELECT segment_id, lineage_id FROM segments WHERE run_id = $run_id AND segment_id >= 0),
-                 recent AS (SELECT run_id, as_of FROM runs WHERE status = 'complete'
-                            AND as_of <= (SELECT as_of FROM runs WHERE run_id = $run_id)
-                            ORDER BY as_of DESC LIMIT $lookback)
-            SELECT f.segment_id, s.run_id = $run_id AS fitted, r.as_of, s.profile
-            FROM fit f JOIN segments s USING (lineage_id) JOIN recent r ON r.run_id = s.run_id
-            """, {"run_id": run_id, "lookback": lookback}).df()
-    frame["profile"] = frame["profile"].map(lambda p: json.loads(p) if isinstance(p, str) else p)
+        frame = results.parse_profiles(con.execute(load_query("drift_references"),
+                                                   {"run_id": run_id, "lookback": lookback}).df())
     earliest = frame.sort_values("as_of").drop_duplicates("segment_id")
     return [mean_vectors(frame[frame["fitted"]]), mean_vectors(earliest)]
 

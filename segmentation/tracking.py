@@ -153,8 +153,6 @@ def track_snapshot(con, as_of, segments: pd.DataFrame, assignments: pd.DataFrame
     changed; transitions ready for the store (``from_run`` filled); a JSON-friendly
     summary including the sources of emerged segments.
     """
-    import json
-
     from . import results, store
 
     next_lineage = int(store.fetch_row(con, "lineage_next_id")[0])
@@ -169,9 +167,8 @@ def track_snapshot(con, as_of, segments: pd.DataFrame, assignments: pd.DataFrame
         return _finish(tracked), None, summary
     prev_id = previous_run["run_id"]
     previous_assign = con.execute(load_query("assignments_of_run"), {"run_id": prev_id}).df()
-    previous_segments = con.execute(load_query("segments_of_run"), {"run_id": prev_id}).df()
-    previous_segments["profile"] = previous_segments["profile"].map(
-        lambda p: json.loads(p) if isinstance(p, str) else p)
+    previous_segments = results.parse_profiles(
+        con.execute(load_query("segments_of_run"), {"run_id": prev_id}).df())
     lifts = (lift_vectors(previous_segments), lift_vectors(segments))
     transitions = match_segments(previous_assign, assignments, thresholds, lifts=lifts)
     tracked = carry_lineage(previous_segments, segments, transitions, next_lineage)

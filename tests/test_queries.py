@@ -87,7 +87,7 @@ def _defaults(folder: Path) -> dict:
     return {
         # snapshots
         "as_of": AS_OF, "window_days": 30, "half": None, "start": date(2024, 3, 1), "end": AS_OF, "every": 7,
-        "seed": 0, "month": date(2024, 3, 1), "persona": "night owls",
+        "seed": 0, "month": date(2024, 3, 1), "persona": "night owls", "lookback": 6,
         # runs, segments, names
         "run_id": 1, "from_run": 1, "to_run": 1, "segment_id": 0, "from_segment": 0,
         "to_segment": 0, "lineage_id": 1, "name": "Night owls", "suggested_name": "Night owls",

@@ -162,7 +162,7 @@ def _history(row: dict) -> None:
                    + ", ".join(escape_markdown(w) for w in words))
     if profile.get("lineage_from"):
         st.caption(f"Split from {escape_markdown(profile['lineage_from'])}")
-    moved = common.query("ui_transitions_of_run", run_id=int(row["run_id"])) if "run_id" in row else pd.DataFrame()
+    moved = common.query("ui_transitions_of_run", run_id=int(row["run_id"]))
     previous_names = common.flow_labels(int(moved["from_run"].iloc[0])) if not moved.empty else {}
     sources = common.sources_table(profile, previous_names)
     if not sources.empty:
