@@ -44,7 +44,7 @@ from .errors import InputError
 from .granularity import choose_granularity
 from .resemblance import TWIN
 from .mapping import SampleMapping, approximate_predict_in_chunks, neighbour_vote
-from .pipeline_steps import AutoEncoderTransformer, FeaturePreprocessor, _Identity, _is_skip
+from .pipeline_steps import AutoEncoderTransformer, FeaturePreprocessor, _Identity, _is_skip, fit_transform_umap
 
 __all__ = [
     "SegmentationPipeline",
@@ -296,7 +296,7 @@ class SegmentationPipeline(BaseEstimator):
 
         step("embedding")
         self.reducer_ = self._make_reducer(len(sample))
-        cluster_space = np.asarray(self.reducer_.fit_transform(latent), dtype=np.float32)
+        cluster_space = fit_transform_umap(self.reducer_, latent, self.mapping)
 
         step("clustering")
         self.clusterer_ = self._make_clusterer(len(sample)).fit(cluster_space)
@@ -320,7 +320,7 @@ class SegmentationPipeline(BaseEstimator):
         step("mapping")
         self.map_reducer_ = self._make_map_reducer(len(sample))
         sample_map = (np.full((len(sample), 2), np.nan, dtype=np.float32) if self.map_reducer_ is None
-                      else np.asarray(self.map_reducer_.fit_transform(cluster_space), dtype=np.float32))
+                      else fit_transform_umap(self.map_reducer_, cluster_space, self.mapping))
         self.mapping_ = self._fit_mapping(latent, cluster_space, sample_map, sample_labels, sample_probs)
 
         step("assigning")

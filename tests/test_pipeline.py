@@ -272,3 +272,26 @@ def test_unknown_log_column(planted):
     X, _ = planted
     with pytest.raises(PipelineInputError, match="log_columns names unknown feature"):
         fast(log_columns=["nope"]).fit(X)
+
+
+def test_small_data_umap_gets_the_same_exact_neighbours_from_scikit_learn():
+    """Below 4,096 rows UMAP's own exact search is a Python loop over pairs; the scikit-learn search
+    handed over instead finds the same neighbours, so the embedding is UMAP's own."""
+    import umap
+
+    from segmentation.pipeline_steps import fit_transform_umap
+
+    X, _ = make_blobs(n_samples=400, n_features=6, centers=4, random_state=2)
+    X = X.astype(np.float32)
+    own = umap.UMAP(n_components=3, n_neighbors=15, random_state=0, n_jobs=1).fit(X)
+    fast = umap.UMAP(n_components=3, n_neighbors=15, random_state=0, n_jobs=1)
+    embedding = fit_transform_umap(fast, X, mapping=None)
+    assert fast.precomputed_knn[0] is not None  # the shortcut was taken
+    # the same neighbour graph: same edges, same fuzzy memberships
+    assert (own.graph_ != 0).sum() == (fast.graph_ != 0).sum()
+    assert abs(own.graph_ - fast.graph_).max() < 1e-4
+    assert adjusted_rand(KMeans(4, n_init=4, random_state=0).fit_predict(embedding),
+                         KMeans(4, n_init=4, random_state=0).fit_predict(own.embedding_)) > 0.99
+    kept = umap.UMAP(n_components=3, n_neighbors=15, random_state=0, n_jobs=1)
+    fit_transform_umap(kept, X, mapping="transform")  # UMAP's own transform is needed: own search kept
+    assert kept.precomputed_knn[0] is None and kept.transform(X[:5]).shape == (5, 3)
