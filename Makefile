@@ -30,8 +30,10 @@ demo: $(STAMP)
 run: demo
 	$(BIN)/python -m streamlit run app.py --server.port $(PORT) --server.headless true
 
+# The suite runs on TEST_WORKERS processes (pytest-xdist), a test file per worker at a time.
+TEST_WORKERS ?= 2
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 clean-venv:
 	rm -rf $(VENV)

@@ -13,10 +13,53 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("NUMBA_CACHE_DIR", str(ROOT / ".cache" / "numba"))
 
 
+# The slowest test files (whole timelines, killed processes, a real browser) are collected first, so
+# that `make test` (pytest-xdist, one file per worker at a time) does not end waiting on one of them.
+SLOW_FIRST = ("test_timeline_emergence.py", "test_timeline.py", "test_guarantee_crash_safety.py",
+              "test_browser.py", "test_export.py", "test_cli.py", "test_guarantee_privacy.py",
+              "test_ui_first_run.py", "test_ui_pages.py", "test_guarantee_degenerate_data.py")
+
+
+def pytest_collection_modifyitems(session, config, items):
+    rank = {name: i for i, name in enumerate(SLOW_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(SLOW_FIRST)))  # stable: file order kept otherwise
+
+
 @pytest.fixture
 def db_file(tmp_path: Path) -> Path:
     """Path of a fresh (not yet created) database file for one test."""
     return tmp_path / "test.duckdb"
+
+
+def shared_folder(tmp_path_factory, name: str, build) -> Path:
+    """A folder built once per test session, even when pytest-xdist runs several workers.
+
+    The first worker to arrive calls ``build(folder)`` under a file lock; the others wait for it
+    and reuse the result (the pattern the pytest-xdist docs give for session fixtures).
+    """
+    from filelock import FileLock
+
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    root = tmp_path_factory.getbasetemp() if worker is None else tmp_path_factory.getbasetemp().parent
+    folder, done = root / f"shared-{name}", root / f"shared-{name}.done"
+    with FileLock(str(root / f"shared-{name}.lock")):
+        if not done.exists():
+            folder.mkdir(exist_ok=True)
+            build(folder)
+            done.touch()
+    return folder
+
+
+def _build_demo_runs(folder: Path) -> None:
+    from datetime import date
+
+    from segmentation import demo, snapshot, store
+
+    db = folder / "demo_runs.duckdb"
+    with store.connect(db) as con:
+        demo.create_demo(con, customers=3000, months=6, seed=7)
+    params = snapshot.SnapshotParams(window_days=60, min_cluster_share=0.02)
+    snapshot.run_timeline(db, date(2025, 4, 30), date(2025, 6, 30), 61, params)
 
 
 @pytest.fixture(scope="session")
@@ -25,16 +68,7 @@ def demo_runs_template(tmp_path_factory) -> Path:
 
     Built once per session; tests that write must use :func:`demo_runs_db` (a copy).
     """
-    from datetime import date
-
-    from segmentation import demo, snapshot, store
-
-    db = tmp_path_factory.mktemp("demo_runs") / "demo_runs.duckdb"
-    with store.connect(db) as con:
-        demo.create_demo(con, customers=3000, months=6, seed=7)
-    params = snapshot.SnapshotParams(window_days=60, min_cluster_share=0.02)
-    snapshot.run_timeline(db, date(2025, 4, 30), date(2025, 6, 30), 61, params)
-    return db
+    return shared_folder(tmp_path_factory, "demo_runs", _build_demo_runs) / "demo_runs.duckdb"
 
 
 @pytest.fixture
