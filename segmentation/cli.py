@@ -167,4 +167,4 @@ def main() -> None:
 
 
 # Command modules register themselves on ``app`` with @command.
-from . import cli_data, cli_export, cli_runs  # noqa: E402,F401
+from . import cli_act, cli_data, cli_export, cli_runs  # noqa: E402,F401

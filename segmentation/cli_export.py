@@ -21,6 +21,8 @@ def export(
     allow_unknown_consent: bool = typer.Option(False, "--allow-unknown-consent", help="Include customers whose ad consent is unknown."),
     include_pii: bool = typer.Option(False, "--include-pii", help="crm: contact columns in plain text; linkedin: plain names."),
     min_size: Optional[int] = typer.Option(None, "--min-size", help="Override the platform's minimum audience size."),
+    lookalike: int = typer.Option(0, "--lookalike", min=0, help="Add the segment's N closest lookalikes "
+                                  "(one segment; every guard applies to them too)."),
     force: bool = typer.Option(False, "--force", help="Replace existing files."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
 ) -> None:
@@ -33,6 +35,7 @@ def export(
     plan = plan_export(
         db(), run_id, segment, platform.strip().lower(), min_probability=min_probability,
         allow_unknown_consent=allow_unknown_consent, include_pii=include_pii, min_size=min_size,
+        lookalike=lookalike,
     )
     for warning in plan.warnings:
         step(f"warning: {warning}")
@@ -44,6 +47,9 @@ def export(
         excluded = ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in result.excluded.items() if v) or "none"
         typer.echo(f"export {result.export_id}: {result.n_rows:,} rows for {plan.spec.label} in {result.path}")
         typer.echo(f"  excluded: {excluded}")
+        if "lookalike" in plan.options:
+            typer.echo(f"  lookalikes in the file: {plan.options['lookalike']['in_file']:,} of "
+                       f"{plan.options['lookalike']['requested']:,} asked for")
         typer.echo(f"  sha256 {result.sha256}")
         if result.previous_export_id is not None:
             typer.echo(f"  delta vs export {result.previous_export_id}: {result.n_adds:,} adds in {result.adds_path}, "

@@ -111,15 +111,21 @@ def segments(
     """List the segments of a run (emerged ones with their sources and growth since)."""
     from .tracking import emerging_alerts, movement
 
+    from .value import segment_value, value_record
+
     with store.connect(db(), read_only=True) as con:
         frame = results.list_segments(con, run_id)
         history = results.segment_history(con)
+        values = segment_value(con, frame["run_id"].unique().tolist()).set_index("segment_id")
     alerts = {a["segment_id"]: a for a in emerging_alerts(history, frame["run_id"].unique().tolist())}
     documents = results.records(frame)
     for document in documents:
         alert = alerts.get(document["segment_id"])
         document.update(movement(document.get("profile")))
         document["growth"] = alert["growth"] if alert else None
+        document["rules"] = (document.get("profile") or {}).get("rules")
+        known = document["segment_id"] in values.index
+        document["value"] = value_record(values.loc[document["segment_id"]]) if known else None
     emit(documents, as_json, lambda: _segment_table(frame))
 
 
@@ -206,9 +212,19 @@ def timeline(
         db(), parse_date(start, "--start"), parse_date(end, "--end"), every, params, progress=step,
         progress_bar=sys.stderr.isatty(),
     )
+    from .value import lineage_value, segment_value, value_record
+
+    run_ids = [s["run_id"] for s in document["snapshots"]]
     with store.connect(db(), read_only=True) as con:
         history = results.segment_history(con)
-    document["emerging_alerts"] = emerging_alerts(history, [s["run_id"] for s in document["snapshots"]])
+        values = segment_value(con, run_ids)
+    document["emerging_alerts"] = emerging_alerts(history, run_ids)
+    by_key = {(int(r.run_id), int(r.segment_id)): r for r in values.itertuples(index=False)}
+    for snap in document["snapshots"]:
+        for segment in snap.get("segments", []):
+            row = by_key.get((snap["run_id"], segment["segment_id"]))
+            segment["value"] = value_record(row._asdict()) if row is not None else None
+    document["lineage_value"] = lineage_value(values)
 
     def human() -> None:
         for snap in document["snapshots"]:

@@ -133,6 +133,7 @@ class ExportPlan:
     removes: pd.DataFrame | None = None
     removes_customer_ids: pd.Series | None = None
     removes_without_identifier: int = 0
+    lookalikes: pd.DataFrame | None = None  # ranked lookalikes added as candidates (customer_id, rank, similarity)
     fingerprint: str = ""
     _bytes: dict[str, bytes] = field(default_factory=dict, repr=False)
 
@@ -210,18 +211,48 @@ def _segments(con: duckdb.DuckDBPyConnection, run_id: int, segment_ids: list[int
 
 
 def _candidates(con: duckdb.DuckDBPyConnection, run_id: int, run_date: date,
-                segments: pd.DataFrame) -> pd.DataFrame:
+                segments: pd.DataFrame, lookalikes: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The segments' members (and ``lookalikes``, ranked non-members of the one segment) with their
+    contact data and consent; ``from_lookalike`` says which is which."""
     frames = []
     for seg in segments.itertuples(index=False):
         frame = con.execute(load_query("export_candidates"),
                             {"run_id": int(run_id), "segment_id": int(seg.segment_id)}).df()
         frame["lineage_id"] = seg.lineage_id
         frame["segment_name"] = seg.segment_name
+        frame["from_lookalike"] = False
+        frames.append(frame)
+    if lookalikes is not None and len(lookalikes):
+        seg = next(segments.itertuples(index=False))
+        con.register("staged_lookalikes", lookalikes[["customer_id", "rank", "similarity"]])
+        try:
+            frame = con.execute(load_query("export_lookalike_candidates"), {"segment_id": int(seg.segment_id)}).df()
+        finally:
+            con.unregister("staged_lookalikes")
+        frame["lineage_id"] = seg.lineage_id
+        frame["segment_name"] = f"{seg.segment_name} (lookalike)"
+        frame["from_lookalike"] = True
         frames.append(frame)
     out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     out["run_id"] = int(run_id)
     out["run_date"] = run_date
     return out
+
+
+def _lookalikes(db: Any, run_id: int, ids: list[int], size: int) -> pd.DataFrame | None:
+    """The ranked lookalikes an export adds (None for none)."""
+    if not size:
+        return None
+    if size < 0:
+        raise InputError(f"--lookalike {size}: give a number of customers ≥ 0")
+    if len(ids) != 1 or ids[0] == -1:
+        raise InputError("--lookalike goes with exactly one segment (not noise)")
+    if isinstance(db, duckdb.DuckDBPyConnection):
+        raise InputError("lookalikes need the database path, not an open connection")
+    from .segment_actions import lookalike_members
+
+    ranked, _ = lookalike_members(db, run_id, ids[0], size=int(size))
+    return ranked
 
 
 def _previous(con: duckdb.DuckDBPyConnection, platform: str, lineage_key: str) -> int | None:
@@ -318,6 +349,7 @@ def plan_export(
     allow_unknown_consent: bool = False,
     include_pii: bool = False,
     min_size: int | None = None,
+    lookalike: int = 0,
 ) -> ExportPlan:
     """Read and check an export without writing anything.
 
@@ -327,16 +359,22 @@ def plan_export(
     (:data:`MIN_AUDIENCE_SIZE`). Unknown runs/segments raise NotFoundError, bad
     options InputError; an audience that must not be written comes back with
     ``refusal`` set (and ``write_export`` refuses it).
+
+    ``lookalike`` adds the segment's N closest lookalikes (:mod:`segmentation.lookalike`; one
+    segment only, ``db`` a path) as candidates: every guard applies to them as to members, a
+    lookalike's similarity stands in for the membership probability, and the audit row's options
+    record how many were asked for and how many are in the file.
     """
     ids = _check_options(platform, segment_ids, min_probability, min_size)
+    lookalikes = _lookalikes(db, run_id, ids, lookalike)
     spec = PLATFORMS[platform]
     minimum = int(min_size) if min_size is not None else spec.min_size
     with _connection(db, read_only=True) as con:
         run = results.get_run(con, run_id)
         run_date = pd.Timestamp(run["as_of"]).date()
         segments = _segments(con, run_id, ids)
-        candidates = _candidates(con, run_id, run_date, segments)
-        lineage_key = _lineage_key(run_id, segments)
+        candidates = _candidates(con, run_id, run_date, segments, lookalikes)
+        lineage_key = _lineage_key(run_id, segments) + ("+lookalike" if lookalikes is not None else "")
         previous_id = _previous(con, platform, lineage_key)
         previous_members = (con.execute(load_query("export_previous_members"), {"export_id": previous_id}).df()
                             if previous_id is not None else None)
@@ -375,7 +413,10 @@ def plan_export(
         lineage_key=lineage_key, rows=rows, customer_ids=customer_ids, n_candidates=int(len(candidates)),
         excluded=excluded, warnings=warnings, refusal=refusal, min_size=minimum,
         options={"min_probability": float(min_probability), "allow_unknown_consent": bool(allow_unknown_consent),
-                 "include_pii": bool(include_pii), "min_size": minimum},
+                 "include_pii": bool(include_pii), "min_size": minimum,
+                 **({"lookalike": {"requested": int(lookalike), "in_file": int(
+                     kept["from_lookalike"].to_numpy(dtype=bool)[keep].sum())}} if lookalikes is not None else {})},
+        lookalikes=lookalikes,
         previous_export_id=previous_id, fingerprint=_fingerprint(candidates, previous_id),
     )
     if previous_members is not None:

@@ -150,7 +150,7 @@ def _check_unchanged(con: duckdb.DuckDBPyConnection, plan: ExportPlan) -> None:
     from . import export  # imported here: export.py imports this module
 
     segments = export._segments(con, plan.run_id, plan.segment_ids)
-    candidates = export._candidates(con, plan.run_id, plan.run_date, segments)
+    candidates = export._candidates(con, plan.run_id, plan.run_date, segments, plan.lookalikes)
     previous = export._previous(con, plan.platform, plan.lineage_key)
     if export._fingerprint(candidates, previous) != plan.fingerprint:
         raise InputError("the segment members or names, their contact data or consent, or the earlier exports "

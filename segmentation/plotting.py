@@ -240,3 +240,34 @@ def selection_breakdown(breakdown: pd.DataFrame) -> go.Figure:
     figure.update_layout(template=TEMPLATE, margin=MARGIN, barmode="group", xaxis_tickformat=".0%",
                          height=max(220, 40 * len(breakdown) + 60), yaxis=dict(autorange="reversed"))
     return figure
+
+
+VALUE_MEASURES = {"revenue": "revenue in the window", "revenue_per_customer": "revenue per customer",
+                  "customers": "customers", "purchase_frequency": "purchases per customer",
+                  "quiet_share": "share of earlier customers gone quiet"}
+
+
+def value_over_time(value: pd.DataFrame, measure: str = "revenue") -> go.Figure:
+    """One line per segment lineage: ``measure`` (a column of :func:`segmentation.value.segment_value`,
+    with a ``label`` column) at each snapshot."""
+    frame = value[value["segment_id"] != -1].sort_values(["as_of", "run_id"])
+    figure = px.line(frame, x="as_of", y=measure, color="label", line_group="lineage_id", markers=True,
+                     template=TEMPLATE, labels={"as_of": "snapshot", measure: VALUE_MEASURES.get(measure, measure),
+                                                "label": "segment"})
+    if measure == "quiet_share":
+        figure.update_yaxes(tickformat=".0%")
+    figure.update_layout(margin=MARGIN, hovermode="x unified")
+    return figure
+
+
+def lookalike_curve(curve: list[dict]) -> go.Figure:
+    """Audience size against the recall of held-out members and the mean similarity."""
+    frame = pd.DataFrame(curve)
+    figure = go.Figure()
+    figure.add_scatter(x=frame["size"], y=frame["recall"], name="held-out members found", mode="lines+markers")
+    figure.add_scatter(x=frame["size"], y=frame["mean_similarity"], name="mean similarity", mode="lines+markers",
+                       line=dict(dash="dot"))
+    figure.update_layout(template=TEMPLATE, margin=MARGIN, xaxis_title="lookalikes (customers)",
+                         yaxis=dict(range=[0, 1.05], tickformat=".0%", title="share / similarity"),
+                         legend=dict(orientation="h", y=-0.25))
+    return figure

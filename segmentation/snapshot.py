@@ -275,6 +275,9 @@ def run_snapshot(
     _say(progress, "profiles: traits, KPIs and suggested names …")
     segments = profile_segments(table, assignments)
     t = lap("profiles", t)
+    _say(progress, "rules: a few readable conditions per segment …")
+    segments["profile"] = with_rules(segments, table, assignments)
+    t = lap("rules", t)
 
     truth_aligned = truth.reindex(table.frame.index).fillna("(unknown)") if truth is not None else None
     metrics = quality_report(pipeline, features, truth=truth_aligned, labels=labels)
@@ -404,6 +407,15 @@ def _write_scores(db: Any, run_id: int, scores: pd.DataFrame, out: Path) -> None
             scores[columns].to_csv(tmp, index=False)
         journal.crash_point("assign:before-replace")
         tmp.replace(out)
+
+
+def with_rules(segments: pd.DataFrame, table, assignments: pd.DataFrame) -> list:
+    """The segments' profiles with their ``rules`` (see :mod:`segmentation.rules`) added."""
+    from .rules import rules_for_run
+
+    found = rules_for_run(table.frame, assignments.set_index("customer_id")["segment_id"], table.catalog)
+    return [{**(profile or {}), "rules": found.get(int(segment))} if segment != -1 else profile
+            for segment, profile in zip(segments["segment_id"], segments["profile"])]
 
 
 def load_run_models(run: dict):

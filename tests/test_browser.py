@@ -116,7 +116,10 @@ def test_open_rename_export_in_a_real_browser(app_url, demo_runs_db, tmp_path):
     run_id, largest, suggested = con.execute(
         "SELECT s.run_id, s.segment_id, s.suggested_name FROM segments s JOIN runs r USING (run_id) "
         "WHERE s.segment_id <> -1 ORDER BY r.as_of DESC, r.run_id DESC, s.size DESC LIMIT 1").fetchall()[0]
+    n_segments = con.execute("SELECT count(*) FROM segments WHERE run_id = ? AND segment_id <> -1",
+                             [run_id]).fetchone()[0]
     con.close()
+    assert n_segments >= 3
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
@@ -129,16 +132,23 @@ def test_open_rename_export_in_a_real_browser(app_url, demo_runs_db, tmp_path):
         page.get_by_role("heading", name="Overview", exact=True).wait_for()
         _settled(page)
         open_buttons = page.locator('[class*="st-key-open_"] button')  # the cards' buttons, by widget key
+        expect(open_buttons).to_have_count(n_segments)  # one card per segment (waits for them all)
         expect(open_buttons.first).to_be_visible()
-        assert open_buttons.count() >= 3
         expect(page.get_by_text(suggested, exact=True).first).to_be_visible()
         _shoot(page, "overview")
 
-        # open the largest segment (the first card) → its profile
-        open_buttons.first.click()
+        # open the largest segment (its card's button) → its profile
+        page.locator(f'.st-key-open_{largest} button').click()
         page.get_by_role("heading", name=suggested, exact=True).wait_for()
         _settled(page)
         _shoot(page, "segment")
+
+        # its rules, with their fidelity and the SQL clause
+        rules = page.get_by_role("heading", name="As rules for your audience tools")
+        rules.scroll_into_view_if_needed()
+        expect(page.get_by_text("WHERE ", exact=False).first).to_be_visible()
+        expect(page.get_by_test_id("stMetricLabel").filter(has_text="F1")).to_be_visible()
+        _shoot(page, "segment_rules")
 
         # rename it: saved as soon as Enter is pressed
         name_box = page.get_by_label("Name", exact=True)
@@ -157,6 +167,10 @@ def test_open_rename_export_in_a_real_browser(app_url, demo_runs_db, tmp_path):
         page.get_by_role("heading", name="Checks").wait_for()
         expect(page.get_by_test_id("stDownloadButton")).to_be_visible()
         _shoot(page, "export")
+        expand = page.get_by_role("heading", name="Expand with lookalikes")
+        expand.scroll_into_view_if_needed()
+        expect(page.get_by_test_id("stMetricLabel").filter(has_text="Recall at the top 20 %")).to_be_visible()
+        _shoot(page, "export_expand")
         with page.expect_download() as download_info:
             page.get_by_test_id("stDownloadButton").get_by_role("button").click()
         download = download_info.value
@@ -175,5 +189,11 @@ def test_open_rename_export_in_a_real_browser(app_url, demo_runs_db, tmp_path):
             _go(page, title)
             page.wait_for_timeout(800)  # charts finish drawing
             _shoot(page, title.lower())
+            if title == "Evolution":  # value over time, drawn as one line per segment
+                value = page.get_by_role("heading", name="Value over time")
+                value.scroll_into_view_if_needed()
+                page.wait_for_timeout(800)
+                expect(page.locator(".js-plotly-plot").last).to_be_visible()
+                _shoot(page, "evolution_value")
         context.close()
         browser.close()

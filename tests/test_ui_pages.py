@@ -109,12 +109,30 @@ def test_overview_shows_the_latest_snapshot_its_alerts_and_one_card_per_segment(
     assert shown["Noise"] == f"{run['noise_share']:.1%}"
     segments = real_segments(demo_runs_db, run["run_id"])
     assert [b.label for b in at.button if b.key and b.key.startswith("open_")] == ["Open"] * len(segments)
-    # the cards, largest first, carry each segment's name and size
-    titles = [re.match(r"\*\*(.+?)\*\*", m.value).group(1) for m in at.markdown if m.value.startswith("**")]
-    assert titles[:len(segments)] == [escape_markdown(n or s) for n, s in zip(segments["name"],
-                                                                              segments["suggested_name"])]
+    # one card per segment with its name, size and revenue, in the documented order (docs/app.md):
+    # NEW, then GROWING, then the rest; within each by revenue trend, then size
+    cards = [m.value for m in at.markdown if m.value.startswith("**")][:len(segments)]
+    titles = [re.match(r"\*\*(.+?)\*\*", c).group(1) for c in cards]
+    expected = {escape_markdown(n or s): size for n, s, size in zip(segments["name"], segments["suggested_name"],
+                                                                   segments["size"])}
+    assert sorted(titles) == sorted(expected)
     sizes = [m.value for m in at.metric if m.label == "customers"]
-    assert sizes == [f"{s:,} · {s / run['n_customers']:.1%}" for s in segments["size"]]
+    assert sizes == [f"{expected[t]:,} · {expected[t] / run['n_customers']:.1%}" for t in titles]
+    groups = [0 if "[NEW]" in c else 1 if "[GROWING]" in c else 2 for c in cards]
+    assert groups == sorted(groups)
+    revenue = [c.value for c in at.caption if c.value.startswith("Revenue in the window")]
+    assert len(revenue) == len(segments)
+    trends = [float(m.group(1)) if (m := re.search(r"([+-]\d+) % since", r)) else None for r in revenue]
+    value = sql(demo_runs_db, """SELECT a.segment_id, sum(e.amount) AS revenue FROM assignments a
+        JOIN runs r USING (run_id) JOIN events e ON e.customer_id = a.customer_id AND e.event_type = 'purchase'
+         AND e.ts >= r.as_of - r.window_days AND e.ts < r.as_of + 1 WHERE a.run_id = $r AND a.segment_id <> -1
+        GROUP BY ALL""",
+                {"r": int(run["run_id"])})
+    assert sorted(f"Revenue in the window {v:,.0f}" for v in value["revenue"]) == sorted(
+        r.split(" · ")[0] for r in revenue)
+    for group in set(groups):
+        known = [t for t, g in zip(trends, groups) if g == group and t is not None]
+        assert known == sorted(known, reverse=True)
     # one alert per emerged/split/merged target and per disappeared segment
     transitions = sql(demo_runs_db, "SELECT * FROM transitions WHERE to_run = $r", {"r": int(run["run_id"])})
     changed = transitions[transitions["kind"].isin(["emerged", "split", "merged"])]["to_segment"].nunique()
@@ -159,6 +177,11 @@ def test_segment_page_profile_history_and_masked_members(demo_runs_db, monkeypat
     history = sql(demo_runs_db, "SELECT * FROM segments WHERE lineage_id = $l", {"l": int(largest["lineage_id"])})
     lineage_table = at.dataframe[0].value
     assert sorted(lineage_table["run_id"]) == sorted(history["run_id"])
+    # as rules: the fidelity and the SQL clause stored with the snapshot
+    rules = profile["rules"]
+    assert shown["F1"] == f"{rules['fidelity']['f1']:.2f}"
+    assert shown["Precision"] == f"{rules['fidelity']['precision']:.0%}"
+    assert any(c.value == f"WHERE {rules['sql']}" for c in at.code)
     members = at.dataframe[-1].value
     assert len(members) == min(20, int(largest["size"]))
     emails = members["email"].dropna()
@@ -216,6 +239,18 @@ def test_evolution_counts_transitions_and_draws_sizes_and_sankey(demo_runs_db, m
                 "WHERE run_id = $r AND transition IN ('emerged', 'split')", {"r": int(run["run_id"])})
     for row in moved.itertuples(index=False):
         assert any(row.label in t and f"({row.transition}" in t for t in texts), (row.label, texts)
+    # value over time: one line per lineage; at the latest snapshot they add up to the members' purchases
+    assert any(h.value == "Value over time" for h in at.subheader)
+    value = charts[-1]["data"]
+    assert len(value) == int(sql(demo_runs_db, "SELECT count(DISTINCT lineage_id) AS n FROM segments "
+                                 "WHERE segment_id <> -1")["n"].iloc[0])
+    latest = str(run["as_of"])[:10]
+    drawn = sum(y for trace in value for x, y in zip(trace["x"], array(trace["y"])) if str(x)[:10] == latest)
+    revenue = sql(demo_runs_db, """SELECT sum(e.amount) AS r FROM assignments a JOIN runs r USING (run_id)
+        JOIN events e ON e.customer_id = a.customer_id AND e.event_type = 'purchase'
+         AND e.ts >= r.as_of - r.window_days AND e.ts < r.as_of + 1
+        WHERE a.run_id = $r AND a.segment_id <> -1""", {"r": int(run["run_id"])})["r"].iloc[0]
+    assert drawn == pytest.approx(revenue, rel=1e-6)
 
 
 def test_run_page_offers_the_documented_defaults(demo_runs_db, monkeypatch):
@@ -329,6 +364,13 @@ def test_export_page_checks_previews_and_saves_the_file_with_an_audit_row(demo_r
     assert (row["platform"], row["path"], int(row["n_rows"])) == ("google", str(out), len(lines) - 1)
     assert int(row["n_rows"]) + int(row["n_excluded"]) == int(largest["size"])
     assert int(at.dataframe[-1].value["export_id"].iloc[0]) == int(row["export_id"])  # history on the page
+    # Expand: the measured recall, and lookalikes join the candidates (every check applies to them)
+    assert any(h.value == "Expand with lookalikes" for h in at.subheader)
+    assert 0.6 <= float(metrics(at)["Recall at the top 20 %"]) <= 1.0
+    key = f"export_lookalike_{int(run['run_id'])}_{int(largest['segment_id'])}"
+    at.number_input(key=key).set_value(50).run()
+    assert not at.exception
+    assert metrics(at)["Members + lookalikes"] == f"{int(largest['size']) + 50:,}"
 
 
 def test_export_page_refuses_an_audience_below_the_platform_minimum(demo_runs_db, monkeypatch):

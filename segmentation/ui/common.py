@@ -213,6 +213,21 @@ def read_segments(path: str, version: float, run_id: int) -> pd.DataFrame:
     return frame
 
 
+@st.cache_data(show_spinner=False, max_entries=32)
+def read_value(path: str, version: float, run_ids: tuple | None) -> pd.DataFrame:
+    """:func:`segmentation.value.segment_value` of the runs (all runs for None)."""
+    from segmentation.value import segment_value
+
+    with store.connect(path, read_only=True) as con:
+        return segment_value(con, None if run_ids is None else list(run_ids))
+
+
+def segment_value(run_ids: list[int] | None = None) -> pd.DataFrame:
+    """Value per (run, segment): customers, revenue, revenue per customer, purchases, quiet share."""
+    path = current_db()
+    return read_value(str(path), db_version(path), None if run_ids is None else tuple(int(r) for r in run_ids))
+
+
 def segments(run_id: int) -> pd.DataFrame:
     """Cached :func:`read_segments` for this session's database."""
     path = current_db()

@@ -90,6 +90,29 @@ def _transitions(run: dict) -> None:
                          column_config={"share": st.column_config.NumberColumn(format="percent")})
 
 
+def _value(run: dict) -> None:
+    """Value over time per lineage, for the snapshots with this run's window."""
+    st.subheader("Value over time")
+    runs = common.runs()
+    same = runs[runs["window_days"] == run["window_days"]]["run_id"].astype(int).tolist()
+    value = common.segment_value(same)
+    if value.empty:
+        return
+    names = {}
+    for run_id in value["run_id"].unique():
+        names.update({(int(run_id), k): v for k, v in common.segment_labels(common.segments(int(run_id))).items()})
+    latest = value.sort_values(["as_of", "run_id"]).groupby("lineage_id").tail(1)
+    by_lineage = {int(r.lineage_id): names.get((int(r.run_id), int(r.segment_id)), f"segment {r.segment_id}")
+                  for r in latest.itertuples(index=False) if pd.notna(r.lineage_id)}
+    value = value.assign(label=value["lineage_id"].map(by_lineage))
+    measure = st.segmented_control("Measure", list(plotting.VALUE_MEASURES), default="revenue", key="value_measure",
+                                   format_func=plotting.VALUE_MEASURES.get) or "revenue"
+    st.plotly_chart(plotting.value_over_time(value, measure), key="value_over_time")
+    st.caption("Revenue: purchase amounts of the segment's customers in the snapshot's window (before refunds). "
+               "Gone quiet: of the customers the segment held at the previous snapshot, the share with no "
+               "activity in this window. Each segment is named as in its latest snapshot.")
+
+
 def render() -> None:
     run = common.page_run("Evolution")
     if run is None:
@@ -105,6 +128,7 @@ def render() -> None:
     if len(frame) >= 2:
         _sankey(frame, run)
     _transitions(run)
+    _value(run)
 
 
 render()

@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from segmentation import export
+from segmentation import export, plotting
 from segmentation.digest import escape_markdown
 from segmentation.errors import WorkbenchError
 from segmentation.ui import common
@@ -38,10 +38,43 @@ EXCLUSION_WORDS = {
 
 @st.cache_data(show_spinner="Checking the audience …", max_entries=8)
 def _plan(path: str, version: float, run_id: int, segment_ids: tuple, platform: str, min_probability: float,
-          allow_unknown_consent: bool, include_pii: bool):
+          allow_unknown_consent: bool, include_pii: bool, lookalike: int = 0):
     """The export plan (cached per database version and options)."""
     return export.plan_export(path, run_id, list(segment_ids), platform, min_probability=min_probability,
-                              allow_unknown_consent=allow_unknown_consent, include_pii=include_pii)
+                              allow_unknown_consent=allow_unknown_consent, include_pii=include_pii,
+                              lookalike=lookalike)
+
+
+@st.cache_data(show_spinner="Measuring lookalikes …", max_entries=8)
+def _lookalike_quality(path: str, version: float, run_id: int, segment_id: int) -> dict:
+    from segmentation.segment_actions import lookalike_members
+
+    return lookalike_members(path, run_id, segment_id, size=0)[1]
+
+
+def _expand(run_id: int, segment_id: int, size: int) -> int:
+    """The Expand section: measured lookalike quality and how many to add (0 = none)."""
+    st.subheader("Expand with lookalikes")
+    path = common.current_db()
+    try:
+        quality = _lookalike_quality(str(path), common.db_version(path), run_id, segment_id)
+    except WorkbenchError as exc:
+        common.show_error(exc)
+        return 0
+    left, right = st.columns([2, 3])
+    with left:
+        st.metric("Recall at the top 20 %", f"{quality['recall_at_20']:.2f}",
+                  help="Held-out members (20 % of the segment, hidden from the ranking) found among the 20 % "
+                       "most similar customers. A random ranking finds 0.20.")
+        st.caption(f"Distance to the segment's average customer finds {quality['baseline_recall_at_20']:.2f}; "
+                   f"measured on {quality['held_out']:,} held-out members.")
+        added = st.number_input("Lookalikes to add", min_value=0, max_value=int(quality["non_members"]),
+                                value=0, step=max(1, size // 10), key=f"export_lookalike_{run_id}_{segment_id}",
+                                help="The customers outside the segment who most resemble it; every check "
+                                     "below (consent, minimum size, hashing) applies to them too.")
+    with right:
+        st.plotly_chart(plotting.lookalike_curve(quality["curve"]), key="lookalike_curve")
+    return int(added)
 
 
 def _preview(plan) -> pd.DataFrame:
@@ -53,7 +86,9 @@ def _preview(plan) -> pd.DataFrame:
 
 def _checks(plan) -> None:
     columns = st.columns(3)
-    columns[0].metric("Customers in the segments", f"{plan.n_candidates:,}")
+    with_lookalikes = plan.lookalikes is not None
+    columns[0].metric("Members + lookalikes" if with_lookalikes else "Customers in the segments",
+                      f"{plan.n_candidates:,}")
     columns[1].metric("Rows in the file", f"{plan.n_rows:,}")
     columns[2].metric("Excluded", f"{plan.n_excluded:,}")
     reasons = [f"{EXCLUSION_WORDS.get(k, k)}: {v:,}" for k, v in plan.excluded.items() if v]
@@ -140,10 +175,12 @@ def render() -> None:
         st.info("Choose one or more segments to see the checks and a preview.", icon=":material/checklist:")
         _history()
         return
+    added = _expand(run_id, int(chosen[0]), sizes[int(chosen[0])]) if len(chosen) == 1 else 0
     path = common.current_db()
     try:
         plan = _plan(str(path), common.db_version(path), run_id, tuple(sorted(chosen)), platform,
-                     float(min_probability), bool(unknown), bool(include_pii and platform in PII_PLATFORMS))
+                     float(min_probability), bool(unknown), bool(include_pii and platform in PII_PLATFORMS),
+                     added)
     except WorkbenchError as exc:
         common.show_error(exc)
         _history()

@@ -12,6 +12,7 @@ import streamlit as st
 
 from segmentation import digest
 from segmentation.ui import common
+from segmentation.value import rank_rising
 
 BADGE_COLORS = {"NEW": "green", "SPLIT": "orange", "MERGED": "violet", "GROWING": "blue", "FADING": "gray"}
 ALERT_ICONS = {"emerged": ":material/auto_awesome:", "split": ":material/call_split:",
@@ -55,6 +56,10 @@ def _card(card: dict, run_id: int) -> None:
         st.markdown(f"**{digest.escape_markdown(card['label'])}**{badge}")
         st.metric("customers", f"{card['size']:,} · {card['share']:.1%}", delta=card["change"],
                   label_visibility="collapsed")
+        if pd.notna(card.get("revenue")):
+            trend = card.get("revenue_change")
+            st.caption(f"Revenue in the window {card['revenue']:,.0f}"
+                       + (f" · {trend:+.0%} since the previous snapshot" if pd.notna(trend) else ""))
         traits = card["top_traits"][:3]
         st.markdown("\n".join(f"- {t}" for t in traits) if traits else "_no distinctive trait_")
         note = "suggested name" if not card["named"] else "named"
@@ -93,7 +98,13 @@ def render() -> None:
 
     cards = digest.segment_cards(frame, int(run["n_customers"]), previous_frame,
                                  int(previous["n_customers"]) if previous else None)
+    value = common.segment_value([run_id])
+    cards = cards.merge(value[["segment_id", "revenue", "revenue_per_customer", "revenue_change"]],
+                        on="segment_id", how="left")
+    per_customer = float(value["revenue"].sum() / max(1, value["customers"].sum())) if not value.empty else None
+    cards = rank_rising(cards, per_customer)  # new, then growing, then the rest; by revenue trend, then size
     st.subheader("Segments")
+    st.caption("New segments first, then growing ones, then the rest; within each, by revenue trend, then size.")
     records = cards.to_dict(orient="records")
     for start in range(0, len(records), CARDS_PER_ROW):
         for column, card in zip(st.columns(CARDS_PER_ROW), records[start:start + CARDS_PER_ROW]):

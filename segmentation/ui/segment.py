@@ -177,6 +177,40 @@ def _history(row: dict) -> None:
         st.dataframe(changes, hide_index=True, width="stretch")
 
 
+@st.cache_data(show_spinner="Finding rules …", max_entries=16)
+def _computed_rules(path: str, version: float, run_id: int, segment_id: int) -> dict:
+    from segmentation.segment_actions import explain_segment
+
+    return explain_segment(path, run_id, segment_id)
+
+
+def _rules(run_id: int, segment_id: int, profile: dict) -> None:
+    """The segment as ≤ 3 rules of ≤ 3 conditions, their fidelity, and the SQL clause."""
+    found = profile.get("rules")
+    if found is None:  # runs stored before rules were computed with the snapshot
+        path = common.current_db()
+        try:
+            found = _computed_rules(str(path), common.db_version(path), run_id, segment_id)
+        except WorkbenchError as exc:
+            common.show_error(exc)
+            return
+    fidelity = found["fidelity"]
+    columns = st.columns(3)
+    columns[0].metric("Precision", f"{fidelity['precision']:.0%}",
+                      help="Of the customers the rules select, the share who are in the segment.")
+    columns[1].metric("Recall", f"{fidelity['recall']:.0%}",
+                      help="Of the segment's customers, the share the rules select.")
+    columns[2].metric("F1", f"{fidelity['f1']:.2f}", help="The balance of the two (1 = the rules are the segment).")
+    if not found["rules"]:
+        st.caption("No rule of at most three conditions describes this segment well.")
+        return
+    st.markdown("\n".join(f"{i}. {escape_markdown(rule['text'])} — *precision {rule['precision']:.0%}, "
+                           f"recall {rule['recall']:.0%}*" for i, rule in enumerate(found["rules"], start=1)))
+    st.caption("A customer who matches any rule. Measured on this snapshot's customers; the SQL runs on the "
+               "feature table (one row per customer, `segments --json` lists its columns).")
+    st.code(f"WHERE {found['sql']}", language="sql", wrap_lines=True)
+
+
 def _pick_segment(frame: pd.DataFrame) -> int:
     ids = frame.loc[frame["segment_id"] != -1, "segment_id"].astype(int).tolist()
     chosen = st.session_state.get(common.SEGMENT_KEY)
@@ -224,6 +258,9 @@ def render() -> None:
         st.subheader("Membership confidence")
         histogram = common.query("ui_probability_histogram", run_id=run_id, segment_id=segment_id)
         st.plotly_chart(plotting.probability_histogram(histogram), key="probability")
+
+    st.subheader("As rules for your audience tools")
+    _rules(run_id, segment_id, profile)
 
     st.subheader("History across snapshots")
     _history(row)
