@@ -30,10 +30,11 @@ demo: $(STAMP)
 run: demo
 	$(BIN)/python -m streamlit run app.py --server.port $(PORT) --server.headless true
 
-# The suite runs on TEST_WORKERS processes (pytest-xdist), a test file per worker at a time.
+# The suite runs on TEST_WORKERS processes (pytest-xdist), a test file per worker at a time, in
+# the order tests/conftest.py gives (slowest files first).
 TEST_WORKERS ?= 2
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 clean-venv:
 	rm -rf $(VENV)

@@ -58,6 +58,9 @@ _STAND_INS = {
           "'Lovelace' AS last_name, 'de' AS country, '10115' AS zip, 'Berlin' AS city, "
           "NULL::VARCHAR AS state, 'yes' AS consent_ads FROM ingest_raw"
     ),
+    # export.py: the ranked lookalikes an export adds (customer_id, rank, similarity)
+    "staged_lookalikes": ("CREATE OR REPLACE TEMP TABLE staged_lookalikes AS "
+                          "SELECT '004' AS customer_id, 1 AS rank, 0.8 AS similarity"),
     # ingest.py: every column of a bad row as JSON
     "ingest_raw_json": ("CREATE OR REPLACE TEMP VIEW ingest_raw_json AS "
                         "SELECT raw_index, json_object('customer_id', c0, 'ts', c1) AS raw FROM ingest_raw"),
@@ -87,7 +90,7 @@ def _defaults(folder: Path) -> dict:
     return {
         # snapshots
         "as_of": AS_OF, "window_days": 30, "half": None, "start": date(2024, 3, 1), "end": AS_OF, "every": 7,
-        "seed": 0, "month": date(2024, 3, 1), "persona": "night owls", "lookback": 6,
+        "seed": 0, "month": date(2024, 3, 1), "persona": "night owls", "lookback": 6, "run_ids": [1],
         # runs, segments, names
         "run_id": 1, "from_run": 1, "to_run": 1, "segment_id": 0, "from_segment": 0,
         "to_segment": 0, "lineage_id": 1, "name": "Night owls", "suggested_name": "Night owls",
