@@ -28,6 +28,8 @@ K = 10             # seed neighbours a candidate's distance is averaged over
 HOLDOUT = 0.2      # share of members held out to measure the recall
 TOP = 0.2          # recall at the top 20 % (AWS's measure; random = 0.20)
 CURVE_SHARES = (0.01, 0.05, 0.1, 0.2, 0.5)  # audience sizes of the curve, as shares of the candidates
+MAX_CANDIDATES = 20_000  # the evaluation ranks the held-out members among at most this many others
+MIN_MEMBERS = 10         # smaller segments get no measured recall
 
 
 def similarity_to(seed: np.ndarray, candidates: np.ndarray, k: int = K) -> np.ndarray:
@@ -55,8 +57,12 @@ def _recall_at(scores: np.ndarray, held_out: np.ndarray, size: int) -> float:
 
 
 def evaluate(space: np.ndarray, member: np.ndarray, features: np.ndarray | None = None,
-             random_state: int = 0) -> dict:
+             random_state: int = 0, max_candidates: int = MAX_CANDIDATES) -> dict:
     """Hold out 20 % of the members, rank everyone else who is not in the seed, measure.
+
+    Beyond ``max_candidates`` non-members a random sample of them is ranked with the held-out
+    members (an unbiased estimate of the same recall, in bounded time on large runs); sizes in
+    the ``curve`` are then scaled back to the whole candidate pool.
 
     Returns ``recall_at_20`` and a ``curve`` of ``{share, size, mean_similarity, recall}`` at
     :data:`CURVE_SHARES` of the candidates; with ``features`` (the raw feature rows) also
@@ -68,18 +74,24 @@ def evaluate(space: np.ndarray, member: np.ndarray, features: np.ndarray | None 
     held = rng.choice(members, size=max(1, int(round(HOLDOUT * len(members)))), replace=False)
     seed_mask = member.copy()
     seed_mask[held] = False
-    candidates = np.flatnonzero(~seed_mask)
+    others = np.flatnonzero(~member)
+    pool = len(others) + len(held)
+    if len(others) > max_candidates:
+        others = np.sort(rng.choice(others, size=max_candidates, replace=False))
+    candidates = np.concatenate([others, np.sort(held)])
     held_out = np.isin(candidates, held)
+    scale = pool / len(candidates)
     scores = similarity_to(space[seed_mask], space[candidates])
     order = np.argsort(-scores, kind="stable")
     curve = []
     for share in CURVE_SHARES:
         size = max(1, int(round(share * len(candidates))))
-        curve.append({"share": share, "size": size, "mean_similarity": float(scores[order[:size]].mean()),
+        curve.append({"share": share, "size": int(round(size * scale)),
+                      "mean_similarity": float(scores[order[:size]].mean()),
                       "recall": float(held_out[order[:size]].sum() / len(held))})
     top = max(1, int(round(TOP * len(candidates))))
     out = {"recall_at_20": _recall_at(scores, held_out, top), "held_out": int(len(held)),
-           "candidates": int(len(candidates)), "curve": curve}
+           "candidates": int(pool), "ranked": int(len(candidates)), "curve": curve}
     if features is not None:
         baseline = mean_distance_scores(features[seed_mask], features[candidates], features)
         out["baseline_recall_at_20"] = _recall_at(baseline, held_out, top)

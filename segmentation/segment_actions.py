@@ -48,13 +48,18 @@ def load_run_data(db: Any, run_id: int) -> RunData:
     return RunData(run, table, labels, names)
 
 
-def _check_segment(data: RunData, segment_id: int) -> np.ndarray:
+def _check_segment(data: RunData, segment_id: int, lookalikes: bool = False) -> np.ndarray:
+    from .lookalike import MIN_MEMBERS
+
     if int(segment_id) == NOISE:
         raise InputError("segment -1 is noise (customers who fit no segment): pick a segment id from `segments`")
     member = data.labels.to_numpy() == int(segment_id)
     if not member.any():
         known = ", ".join(str(s) for s in sorted(data.names) if s != NOISE)
         raise NotFoundError(f"run {data.run['run_id']} has no segment {segment_id} (segments: {known})")
+    if lookalikes and (member.sum() < MIN_MEMBERS or member.all()):
+        raise InputError(f"segment {segment_id} has {int(member.sum())} of {len(member)} customers: lookalikes "
+                         f"need at least {MIN_MEMBERS} members and customers outside the segment")
     return member
 
 
@@ -88,7 +93,7 @@ def lookalike_members(db: Any, run_id: int, segment_id: int, size: int | None = 
     from .lookalike import evaluate, rank_lookalikes
 
     data = load_run_data(db, run_id)
-    member = _check_segment(data, segment_id)
+    member = _check_segment(data, segment_id, lookalikes=True)
     outside = int((~member).sum())
     if size is not None and share is not None:
         raise InputError("give --size or --share, not both")
@@ -111,7 +116,7 @@ def lookalike_members(db: Any, run_id: int, segment_id: int, size: int | None = 
                 "members": int(member.sum()), "non_members": outside, "customers": int(len(ranked)),
                 "recall_at_20": quality["recall_at_20"],
                 "baseline_recall_at_20": quality.get("baseline_recall_at_20"),
-                "held_out": quality["held_out"], "curve": quality["curve"],
+                "held_out": quality["held_out"], "candidates": quality["candidates"], "curve": quality["curve"],
                 "mean_similarity": float(ranked["similarity"].mean()) if len(ranked) else None}
     return ranked, document
 

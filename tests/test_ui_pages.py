@@ -366,7 +366,9 @@ def test_export_page_checks_previews_and_saves_the_file_with_an_audit_row(demo_r
     assert int(at.dataframe[-1].value["export_id"].iloc[0]) == int(row["export_id"])  # history on the page
     # Expand: the measured recall, and lookalikes join the candidates (every check applies to them)
     assert any(h.value == "Expand with lookalikes" for h in at.subheader)
-    assert 0.6 <= float(metrics(at)["Recall at the top 20 %"]) <= 1.0
+    stored = json.loads(largest["profile"])["lookalike"]  # measured with the snapshot
+    assert metrics(at)["Recall at the top 20 %"] == f"{stored['recall_at_20']:.2f}"
+    assert 0.6 <= stored["recall_at_20"] <= 1.0 and len(stored["curve"]) == 5
     key = f"export_lookalike_{int(run['run_id'])}_{int(largest['segment_id'])}"
     at.number_input(key=key).set_value(50).run()
     assert not at.exception

@@ -52,12 +52,13 @@ def _lookalike_quality(path: str, version: float, run_id: int, segment_id: int) 
     return lookalike_members(path, run_id, segment_id, size=0)[1]
 
 
-def _expand(run_id: int, segment_id: int, size: int) -> int:
-    """The Expand section: measured lookalike quality and how many to add (0 = none)."""
+def _expand(run_id: int, segment_id: int, size: int, stored: dict | None) -> int:
+    """The Expand section: measured lookalike quality (``stored`` with the snapshot, else measured
+    now) and how many to add (0 = none)."""
     st.subheader("Expand with lookalikes")
     path = common.current_db()
     try:
-        quality = _lookalike_quality(str(path), common.db_version(path), run_id, segment_id)
+        quality = stored or _lookalike_quality(str(path), common.db_version(path), run_id, segment_id)
     except WorkbenchError as exc:
         common.show_error(exc)
         return 0
@@ -68,7 +69,8 @@ def _expand(run_id: int, segment_id: int, size: int) -> int:
                        "most similar customers. A random ranking finds 0.20.")
         st.caption(f"Distance to the segment's average customer finds {quality['baseline_recall_at_20']:.2f}; "
                    f"measured on {quality['held_out']:,} held-out members.")
-        added = st.number_input("Lookalikes to add", min_value=0, max_value=int(quality["non_members"]),
+        added = st.number_input("Lookalikes to add", min_value=0,
+                                max_value=int(quality["candidates"] - quality["held_out"]),  # the non-members
                                 value=0, step=max(1, size // 10), key=f"export_lookalike_{run_id}_{segment_id}",
                                 help="The customers outside the segment who most resemble it; every check "
                                      "below (consent, minimum size, hashing) applies to them too.")
@@ -175,7 +177,10 @@ def render() -> None:
         st.info("Choose one or more segments to see the checks and a preview.", icon=":material/checklist:")
         _history()
         return
-    added = _expand(run_id, int(chosen[0]), sizes[int(chosen[0])]) if len(chosen) == 1 else 0
+    added = 0
+    if len(chosen) == 1:
+        profile = frame.loc[frame["segment_id"] == chosen[0], "profile"].iloc[0] or {}
+        added = _expand(run_id, int(chosen[0]), sizes[int(chosen[0])], profile.get("lookalike"))
     path = common.current_db()
     try:
         plan = _plan(str(path), common.db_version(path), run_id, tuple(sorted(chosen)), platform,
