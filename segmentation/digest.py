@@ -12,10 +12,11 @@ from typing import Any
 
 import pandas as pd
 
+from .constants import NOISE
+
 __all__ = ["GROWTH", "display_name", "badge", "segment_cards", "alerts", "format_change", "selection_summary",
            "escape_markdown"]
 
-NOISE = -1
 # A survivor whose share of the customers changed by at least this much (relative) is
 # GROWING or FADING; smaller moves are ordinary snapshot-to-snapshot wobble.
 GROWTH = 0.15

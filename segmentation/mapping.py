@@ -39,10 +39,11 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.neighbors import NearestNeighbors
 from sklearn.utils.validation import check_is_fitted
 
+from .constants import NOISE as _NOISE
+
 __all__ = ["NeighborMapping", "SampleMapping", "MappedRows", "approximate_predict_in_chunks",
            "inverse_distance_mean", "neighbour_vote"]
 
-_NOISE = -1
 APPROXIMATE_FROM = 20_000  # sample rows: below, the exact k-d tree is fast enough (and needs no compiling)
 
 

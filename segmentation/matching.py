@@ -37,11 +37,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .constants import NOISE
 from .resemblance import UNLIKE, profile_distance
 
 __all__ = ["Thresholds", "overlap_table", "monic_transitions", "match_segments", "NOISE", "TRANSITION_FRAME"]
 
-NOISE = -1
 #: Share of an old segment's customers a new one must hold to continue it whatever its profile:
 #: most of them, not a half that went its own way (that is a split, or new behaviour).
 SAME_CUSTOMERS = 0.75

@@ -39,6 +39,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator, clone
 from sklearn.utils.validation import check_is_fitted
 
+from .constants import NOISE as _NOISE
 from . import autoencoder as ae
 from .errors import InputError
 from .granularity import choose_granularity
@@ -55,7 +56,6 @@ __all__ = [
 ]
 
 _FORMAT_VERSION = 1
-_NOISE = -1
 # Parameters added after models were first saved, with the value the versions before them used:
 # a loaded model that lacks one gets that value (what it was fitted with), not today's default.
 _BEFORE_ADDED = {"input_dropout": 0.1, "noise_std": 0.05, "refine_neighbors": None, "share_counts": None,

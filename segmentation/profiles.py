@@ -12,9 +12,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .constants import NOISE
+
 __all__ = ["profile_segments", "trait_phrase", "suggest_name", "unique_name", "KPI_FEATURES"]
 
-NOISE = -1
 # KPI name -> feature column (a KPI is left out when the data lacks its feature).
 KPI_FEATURES = {
     "avg_monetary": "monetary",

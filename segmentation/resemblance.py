@@ -28,6 +28,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .constants import NOISE
+
 __all__ = ["TOP", "TWIN", "UNLIKE", "SHIFTED", "lift_vectors", "lifts_of_labels", "profile_distance",
            "largest_changes", "merge_profile_twins", "mean_vectors", "means_of_labels", "segment_shift"]
 
@@ -35,7 +37,6 @@ TOP = 5
 TWIN = 0.6
 UNLIKE = 0.85
 SHIFTED = 0.4
-NOISE = -1
 
 
 def lift_vectors(segments: pd.DataFrame) -> pd.DataFrame:

@@ -15,13 +15,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .constants import NOISE
 from . import results, store
 from .errors import InputError, NotFoundError
 from .queries import load_query
 
 __all__ = ["RunData", "load_run_data", "explain_segment", "lookalike_segment", "lookalike_members"]
-
-NOISE = -1
 
 
 @dataclass
