@@ -45,11 +45,12 @@ def test_upload_is_mapped_to_the_canonical_columns_and_imported(db_file, monkeyp
     at.file_uploader[0].upload("shop events.csv", GOOD, "text/csv")
     at.run()
     assert not at.exception
-    # the form offers the file's columns; "Spend" is not auto-matched to amount, so it starts unmapped
+    # the form offers the file's columns, each already matched by its name (shown for confirmation)
     assert at.selectbox(key=_key(at, "map_", "customer_id")).options == ["— not in the file —", "User", "When",
                                                                         "What", "Spend"]
-    assert at.selectbox(key=_key(at, "map_", "amount")).value == "— not in the file —"
-    at = _map_and_import(at, {"customer_id": "User", "ts": "When", "event_type": "What", "amount": "Spend"})
+    chosen = {c: at.selectbox(key=_key(at, "map_", c)).value for c in ("customer_id", "ts", "event_type", "amount")}
+    assert chosen == {"customer_id": "User", "ts": "When", "event_type": "What", "amount": "Spend"}
+    at = _map_and_import(at, {})  # no manual choice
     assert not at.exception
     assert at.code[0].value.startswith("imported 3 events rows from shop events.csv (import #1")
     assert _events(db_file) == [("007", "2025-03-01 10:00:00", "purchase", 12.5),
@@ -74,7 +75,8 @@ def test_a_bad_row_is_reported_like_the_command_line_and_nothing_is_imported(db_
 def test_a_missing_required_column_names_what_to_map(db_file, monkeypatch):
     at = _data_page(db_file, monkeypatch)
     at.file_uploader[0].upload("nomap.csv", GOOD, "text/csv").run()
-    at = _map_and_import(at, {"customer_id": "User"})
+    not_in_file = "— not in the file —"  # the user takes the matched columns away
+    at = _map_and_import(at, {"ts": not_in_file, "event_type": not_in_file})
     assert "missing required events columns ts, event_type" in at.code[0].value
     assert _events(db_file) == []
 
@@ -106,4 +108,19 @@ def test_read_header_and_default_mapping(data, header):
 
     assert read_header(data) == header
     if header and header[0] == "Customer ID":
-        assert default_mapping("events", header) == {"customer_id": "Customer ID", "event_type": "event-type"}
+        assert default_mapping("events", header) == {"customer_id": "Customer ID", "event_type": "event-type",
+                                                     "ts": "Time Stamp"}
+
+
+def test_everyday_column_names_are_matched_without_a_manual_choice():
+    from segmentation.ui.data_import import default_mapping
+
+    assert default_mapping("events", ["user", "when", "what", "where", "cat", "price"]) == {
+        "customer_id": "user", "ts": "when", "event_type": "what", "channel": "where", "category": "cat",
+        "amount": "price"}
+    # an exact name wins over a synonym, and one file column maps to one of ours only
+    assert default_mapping("events", ["id", "customer_id", "date", "time"]) == {"customer_id": "customer_id",
+                                                                               "ts": "time"}
+    assert default_mapping("customers", ["Client", "E-Mail", "Mobile", "Surname", "Postcode", "Opt-in"]) == {
+        "customer_id": "Client", "email": "E-Mail", "phone": "Mobile", "last_name": "Surname",
+        "zip": "Postcode", "consent_ads": "Opt-in"}

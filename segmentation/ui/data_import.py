@@ -50,12 +50,47 @@ def read_header(data: bytes) -> list[str] | None:
     return [c.strip() for c in next(csv.reader([line], delimiter=delimiter))]
 
 
+# Names people give our columns (folded: lower case, spaces and dashes as "_"), most likely first.
+SYNONYMS: dict[str, tuple[str, ...]] = {
+    "customer_id": ("customer", "customerid", "cust_id", "user", "user_id", "userid", "client", "client_id",
+                    "member", "member_id", "visitor", "visitor_id", "account", "account_id", "shopper", "id"),
+    "ts": ("timestamp", "time_stamp", "when", "time", "datetime", "date_time", "date", "event_time",
+           "event_date", "occurred_at", "created_at", "at"),
+    "event_type": ("event", "what", "type", "action", "event_name", "activity", "interaction"),
+    "channel": ("where", "source", "medium", "touchpoint", "platform", "via"),
+    "category": ("cat", "product_category", "categories", "department", "dept", "section", "product_type"),
+    "amount": ("price", "value", "revenue", "spend", "total", "sales", "amount_eur", "amount_usd", "order_value"),
+    "quantity": ("qty", "units", "items", "count", "pieces"),
+    "email": ("e_mail", "mail", "email_address"),
+    "phone": ("phone_number", "mobile", "telephone", "tel", "cell"),
+    "first_name": ("firstname", "given_name", "fname", "forename"),
+    "last_name": ("lastname", "surname", "family_name", "lname"),
+    "country": ("country_code", "nation"),
+    "zip": ("zipcode", "zip_code", "postal_code", "postcode", "plz"),
+    "city": ("town", "locality"),
+    "state": ("region", "province", "county"),
+    "consent_ads": ("consent", "ads_consent", "ad_consent", "marketing_consent", "opt_in", "optin"),
+}
+
+
 def default_mapping(kind: str, header: list[str]) -> dict[str, str]:
-    """canonical column → the file column with the same folded name (what ingest would pick)."""
-    by_fold = {}
+    """canonical column → the file column that names it: the same folded name (what ingest itself
+    would pick), else the first of its :data:`SYNONYMS` (``user`` → customer_id, ``when`` → ts,
+    ``price`` → amount); a file column is matched to one canonical column at most."""
+    by_fold: dict[str, str] = {}
     for column in header:
         by_fold.setdefault(fold_column(column), column)
-    return {canon: by_fold[canon] for canon in COLUMNS[kind] if canon in by_fold}
+    mapping = {canon: by_fold[canon] for canon in COLUMNS[kind] if canon in by_fold}
+    used = set(mapping.values())
+    for canon in COLUMNS[kind]:
+        if canon in mapping:
+            continue
+        match = next((by_fold[name] for name in SYNONYMS.get(canon, ()) if by_fold.get(name) not in (None, *used)),
+                     None)
+        if match is not None:
+            mapping[canon] = match
+            used.add(match)
+    return mapping
 
 
 def _stored_copy(name: str, data: bytes) -> Path:
