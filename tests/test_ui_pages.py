@@ -386,3 +386,11 @@ def test_export_page_refuses_an_audience_below_the_platform_minimum(demo_runs_db
     assert any(e.value.startswith("Cannot export: audience too small") for e in at.error)
     assert not at.get("download_button") and not [b for b in at.button if b.key == "export_save"]
     assert sql(demo_runs_db, "SELECT count(*) AS n FROM exports")["n"].iloc[0] == 0
+    # the way forward: how many rows are missing, and lookalikes as one way to get them
+    rows = int(metrics(at)["Rows in the file"].replace(",", ""))
+    way = next(i.value for i in at.info if "more rows are needed" in i.value)
+    assert way.startswith(f"{1000 - rows:,} more rows are needed for TikTok") and "Expand with lookalikes" in way
+    key = f"export_lookalike_{int(run['run_id'])}_{int(smallest['segment_id'])}"
+    at.number_input(key=key).set_value(2 * (1000 - rows)).run()  # most customers consent
+    assert not at.exception and not [e for e in at.error if e.value.startswith("Cannot export")]
+    assert int(metrics(at)["Rows in the file"].replace(",", "")) >= 1000

@@ -86,6 +86,22 @@ def _preview(plan) -> pd.DataFrame:
     return rows.drop(columns=hidden)
 
 
+def _way_forward(plan) -> None:
+    """What a marketer can do about an audience below the platform's minimum."""
+    missing = plan.min_size - plan.n_rows
+    ways = []
+    if len(plan.segment_ids) == 1:
+        ways.append("add lookalikes under **Expand with lookalikes** above (they pass the same checks)")
+    ways.append("choose several segments for one audience")
+    unknown = plan.excluded.get("consent_unknown", 0)
+    if unknown:
+        ways.append(f"include the {unknown:,} customers whose ad consent was never recorded (Options), only if "
+                    "you have another lawful basis to advertise to them")
+    ways.append("wait for the next snapshot, when the segment may have grown")
+    st.info(f"{missing:,} more rows are needed for {plan.spec.label}. You can " + "; ".join(ways) + ".",
+            icon=":material/lightbulb:")
+
+
 def _checks(plan) -> None:
     columns = st.columns(3)
     with_lookalikes = plan.lookalikes is not None
@@ -98,6 +114,8 @@ def _checks(plan) -> None:
                f". Minimum audience for {plan.spec.label}: {plan.min_size:,}.")
     if plan.refusal:
         st.error(f"Cannot export: {escape_markdown(plan.refusal)}", icon=":material/block:")
+        if 0 < plan.n_rows < plan.min_size or (plan.n_rows == 0 and plan.n_candidates):
+            _way_forward(plan)
     for warning in plan.warnings:
         st.warning(escape_markdown(warning), icon=":material/warning:")
     if plan.ok and not plan.warnings:
