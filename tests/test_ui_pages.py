@@ -21,6 +21,7 @@ from streamlit.testing.v1 import AppTest
 
 from segmentation import plotting
 from segmentation.digest import escape_markdown
+from segmentation.snapshot import SnapshotParams
 from tests.conftest import ROOT
 
 APP = str(ROOT / "app.py")
@@ -253,13 +254,17 @@ def test_evolution_counts_transitions_and_draws_sizes_and_sankey(demo_runs_db, m
     assert drawn == pytest.approx(revenue, rel=1e-6)
 
 
-def test_run_page_offers_the_documented_defaults(demo_runs_db, monkeypatch):
+def test_run_page_starts_from_the_latest_snapshots_parameters(demo_runs_db, monkeypatch):
     at = open_app(demo_runs_db, monkeypatch, "run")
     assert not at.exception
     last = sql(demo_runs_db, "SELECT max(ts)::DATE AS d FROM events")["d"].iloc[0]
     assert at.date_input(key="run_as_of").value == pd.Timestamp(last).date()
-    assert at.number_input(key="run_window").value == 90
-    assert at.number_input(key="run_min_share").value == pytest.approx(0.02)
+    latest = latest_run(demo_runs_db)
+    params = json.loads(latest["params"])
+    assert params["window_days"] == 60 != SnapshotParams().window_days  # the fixture's window, not the default
+    assert at.number_input(key="run_window").value == params["window_days"]
+    assert at.number_input(key="run_min_share").value == pytest.approx(params["min_cluster_share"])
+    assert any(f"latest snapshot (run {int(latest['run_id'])})" in c.value for c in at.caption)
     assert len(at.dataframe[0].value) == len(sql(demo_runs_db, "SELECT * FROM runs"))
 
 

@@ -68,6 +68,21 @@ def _execute(kind: str, params: SnapshotParams, when: date, start: date, end: da
     st.page_link(common.PAGES["overview"], label="Open the Overview", icon=":material/dashboard:")
 
 
+def _latest_params() -> tuple[SnapshotParams, int | None]:
+    """The parameters of the latest snapshot (what the form starts from), else the defaults."""
+    frame = common.runs()
+    if frame.empty:
+        return DEFAULTS, None
+    latest = frame.iloc[0]
+    stored = common.as_dict(latest["params"]) or {}
+    known = {k: stored[k] for k in ("window_days", "seed", "fit_sample_size", "min_cluster_share", "max_epochs")
+             if stored.get(k) is not None}
+    try:
+        return SnapshotParams(**known), int(latest["run_id"])
+    except (TypeError, ValueError):
+        return DEFAULTS, None
+
+
 def render() -> None:
     summary = common.page_summary(
         "Run", "Find the segments of a snapshot date, or of a series of dates tracked one after the other.")
@@ -82,6 +97,10 @@ def render() -> None:
     last = pd.Timestamp(summary["last_event"]).date()
     st.caption(f"Events from {first} to {last}.")
 
+    start_from, from_run = _latest_params()
+    if from_run is not None:
+        st.caption(f"The form starts from the parameters of the latest snapshot (run {from_run}), so the next "
+                   "one can be compared with it.")
     kind = st.segmented_control("What to compute", ["snapshot", "timeline"], default="snapshot", key="run_kind",
                                 format_func={"snapshot": "One snapshot", "timeline": "A timeline"}.get)
     kind = kind or "snapshot"
@@ -99,18 +118,18 @@ def render() -> None:
             every = columns[2].number_input("Every (days)", min_value=1, max_value=365, value=30,
                                             help=HELP["every"], key="run_every")
             when = end
-        window_days = st.number_input("Window (days)", min_value=7, max_value=3650, value=DEFAULTS.window_days,
+        window_days = st.number_input("Window (days)", min_value=7, max_value=3650, value=start_from.window_days,
                                       help=HELP["window"], key="run_window")
         with st.expander("More parameters"):
             columns = st.columns(2)
-            seed = columns[0].number_input("Seed", value=DEFAULTS.seed, step=1, help=HELP["seed"], key="run_seed")
-            fit_sample = columns[1].number_input("Customers to fit on", min_value=100, value=DEFAULTS.fit_sample_size,
+            seed = columns[0].number_input("Seed", value=start_from.seed, step=1, help=HELP["seed"], key="run_seed")
+            fit_sample = columns[1].number_input("Customers to fit on", min_value=100, value=start_from.fit_sample_size,
                                                  step=1000, help=HELP["fit_sample"], key="run_fit_sample")
             min_share = columns[0].number_input("Smallest segment (share)", min_value=0.001, max_value=0.5,
-                                                value=DEFAULTS.min_cluster_share, step=0.005, format="%.3f",
+                                                value=start_from.min_cluster_share, step=0.005, format="%.3f",
                                                 help=HELP["min_share"], key="run_min_share")
             epochs = columns[1].number_input("Training epochs (at most)", min_value=1, max_value=500,
-                                             value=DEFAULTS.max_epochs, help=HELP["epochs"], key="run_epochs")
+                                             value=start_from.max_epochs, help=HELP["epochs"], key="run_epochs")
             refit = st.checkbox("Always fit new models", value=False, help=HELP["refit"], key="run_refit")
             again = st.checkbox("Compute again when the date already has a snapshot", value=False,
                                 key="run_again", help="Timelines always skip dates that have one.")

@@ -241,7 +241,7 @@ def render() -> None:
     st.header(escape_markdown(display_name(row["name"], row["suggested_name"])), divider="gray")
     st.caption(f"{common.run_label(run)} · segment {segment_id} · "
                f"{TRANSITION_WORDS.get(row['transition'], row['transition'] or '')}"
-               + (" · flagged for review (split)" if profile.get("review") else ""))
+               + (" · please review: it split off from a larger segment" if profile.get("review") else ""))
     if profile.get("summary"):
         st.markdown(escape_markdown(profile["summary"]))
     _naming(run_id, row)
