@@ -60,6 +60,7 @@ import pandas as pd
 from .demo_customers import fake_customers
 from .demo_personas import CATEGORIES, CHANNELS, EMERGING, EVENT_TYPES, FADING, PERSONAS, PersonaSpec
 from .errors import InputError, WorkbenchError
+from .store import transaction
 
 __all__ = [
     "EVENT_TYPES", "CHANNELS", "CATEGORIES", "PERSONAS", "EMERGING", "FADING", "EMERGE_MONTH",
@@ -407,25 +408,21 @@ def write_demo(con, data: DemoData, replace: bool = False) -> dict:
     fingerprint = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()
     frames = {"demo_events_frame": data.events, "demo_customers_frame": data.customers,
               "demo_truth_frame": data.truth}
-    con.execute("BEGIN TRANSACTION")
     try:
-        existing = _existing_rows(con)
-        if not replace:
-            _refuse_if_filled(existing)
-        else:
-            for table in _DEMO_TABLES:  # fixed names, never user text
-                con.execute(f"DELETE FROM {table}")
-        for name, frame in frames.items():
-            con.register(name, frame)
-        con.execute(_INSERT_EVENTS)
-        con.execute(_INSERT_CUSTOMERS)
-        con.execute(_INSERT_TRUTH)
-        con.execute(_INSERT_INGEST, {"file": label, "fingerprint": fingerprint,
-                                     "n_rows": len(data.events), "options": json.dumps(params)})
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
+        with transaction(con):
+            existing = _existing_rows(con)
+            if not replace:
+                _refuse_if_filled(existing)
+            else:
+                for table in _DEMO_TABLES:  # fixed names, never user text
+                    con.execute(f"DELETE FROM {table}")
+            for name, frame in frames.items():
+                con.register(name, frame)
+            con.execute(_INSERT_EVENTS)
+            con.execute(_INSERT_CUSTOMERS)
+            con.execute(_INSERT_TRUTH)
+            con.execute(_INSERT_INGEST, {"file": label, "fingerprint": fingerprint,
+                                         "n_rows": len(data.events), "options": json.dumps(params)})
     finally:
         for name in frames:
             try:

@@ -30,7 +30,7 @@ import pandas as pd
 from . import journal, store
 from .errors import InputError
 from .queries import load_query
-from .store import fetch_row
+from .store import fetch_row, transaction
 
 if TYPE_CHECKING:
     from .export import ExportPlan
@@ -208,25 +208,24 @@ def write_export(db: Any, plan: ExportPlan, out_path: str | os.PathLike, *,
             _write_temp(temps[kind], data)
         journal.crash_point("export:temps-written")
         with _connection(db, read_only=False) as con:
-            con.execute("BEGIN TRANSACTION")
             try:
-                _check_unchanged(con, plan)
-                export_id = int(fetch_row(con, "export_next_id")[0])
-                at = datetime.now()
-                ids = {"full": export_id, "adds": export_id + 1, "removes": export_id + 2}
-                for kind, path in files.items():
-                    _audit(con, plan, ids[kind], kind, path, digests[kind], counts[kind], excluded[kind],
-                           None if kind == "full" else export_id, at)
-                con.register("staged_export_members", pd.DataFrame({"customer_id": plan.customer_ids.astype(str)}))
-                con.execute(load_query("export_members_insert"), {"export_id": export_id})
-                for kind, path in files.items():
-                    swap.install(temps[kind], path)
-                    del temps[kind]  # moved into place: no temporary file left to clean up
-                journal.crash_point("export:installed")
-                con.execute("COMMIT")
+                with transaction(con):
+                    _check_unchanged(con, plan)
+                    export_id = int(fetch_row(con, "export_next_id")[0])
+                    at = datetime.now()
+                    ids = {"full": export_id, "adds": export_id + 1, "removes": export_id + 2}
+                    for kind, path in files.items():
+                        _audit(con, plan, ids[kind], kind, path, digests[kind], counts[kind], excluded[kind],
+                               None if kind == "full" else export_id, at)
+                    con.register("staged_export_members",
+                                 pd.DataFrame({"customer_id": plan.customer_ids.astype(str)}))
+                    con.execute(load_query("export_members_insert"), {"export_id": export_id})
+                    for kind, path in files.items():
+                        swap.install(temps[kind], path)
+                        del temps[kind]  # moved into place: no temporary file left to clean up
+                    journal.crash_point("export:installed")
                 journal.crash_point("export:after-commit")
             except BaseException:
-                con.execute("ROLLBACK")
                 swap.undo()
                 raise
             finally:

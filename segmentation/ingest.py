@@ -42,6 +42,7 @@ import duckdb
 from .errors import InputError, NotFoundError
 from .journal import crash_point
 from .queries import load_query
+from .store import transaction
 
 __all__ = [
     "EVENT_TYPES",
@@ -181,26 +182,19 @@ def ingest_file(con: duckdb.DuckDBPyConnection, path: str | os.PathLike, kind: s
     # DuckDB's progress bar would print into the caller's stdout (and break --json output).
     con.execute("SET enable_progress_bar = false")
     _drop_scratch(con)
-    con.execute("BEGIN TRANSACTION")
     try:
-        previous = next(iter(_run(con, "ingest_previous", fingerprint=info.fingerprint,
-                                  kind=kind)), None)
-        if previous and not replace:
-            raise InputError(
-                f"{name}: the same file content was already imported as {kind} "
-                f"(import #{previous[0]} on {previous[1]:%Y-%m-%d %H:%M} from {previous[2]}); "
-                "use --replace to import it again in place of that import")
-        result = _import(con, path, name, kind, info, mapping, constants, ts_format, quarantine,
-                         now, previous[0] if previous else None)
-        crash_point("ingest:before-commit")
-        con.execute("COMMIT")
+        with transaction(con):
+            previous = next(iter(_run(con, "ingest_previous", fingerprint=info.fingerprint,
+                                      kind=kind)), None)
+            if previous and not replace:
+                raise InputError(
+                    f"{name}: the same file content was already imported as {kind} "
+                    f"(import #{previous[0]} on {previous[1]:%Y-%m-%d %H:%M} from {previous[2]}); "
+                    "use --replace to import it again in place of that import")
+            result = _import(con, path, name, kind, info, mapping, constants, ts_format, quarantine,
+                             now, previous[0] if previous else None)
+            crash_point("ingest:before-commit")
         crash_point("ingest:after-commit")
-    except BaseException:
-        try:
-            con.execute("ROLLBACK")
-        except duckdb.Error:  # the failure may already have ended the transaction
-            pass
-        raise
     finally:
         _drop_scratch(con)
     result.seconds = round(time.perf_counter() - started, 3)

@@ -21,7 +21,7 @@ import pandas as pd
 from .errors import ConflictError, InputError, NotFoundError
 from .journal import crash_point, staging_dir
 from .queries import load_query
-from .store import fetch_row
+from .store import fetch_row, transaction
 
 __all__ = [
     "model_staging_dir",
@@ -87,51 +87,49 @@ def save_run(
             f"no segments found as of {run['as_of']}: all {int(run['n_customers']):,} customers are noise, "
             f"no group{smallest} stands out; nothing was stored. Try a smaller --min-cluster-share "
             "or a longer --window-days")
-    con.execute("BEGIN TRANSACTION")
     final_models: Path | None = None
     try:
-        run_id = next_run_id(con)
-        if model_tmp_dir is not None and model_dir is not None:
-            final_models = model_dir / f"run_{run_id}"
-            if final_models.exists():  # left by a run that died before its commit
-                shutil.rmtree(final_models)
-            model_dir.mkdir(parents=True, exist_ok=True)
-        params = {
-            "run_id": run_id,
-            "created_at": run.get("created_at") or datetime.now(),
-            "as_of": run["as_of"],
-            "window_days": int(run["window_days"]),
-            "n_customers": int(run["n_customers"]),
-            "n_segments": int(run["n_segments"]),
-            "noise_share": float(run["noise_share"]),
-            "params": json.dumps(run.get("params", {}), default=str),
-            "metrics": json.dumps(run.get("metrics", {}), default=str),
-            "model_path": str(final_models) if final_models else None,
-        }
-        con.execute(load_query("runs_insert"), params)
-        staged_segments = _fresh_lineages(con, segments.reindex(columns=SEGMENT_COLUMNS))
-        staged_segments["profile"] = staged_segments["profile"].map(
-            lambda p: p if isinstance(p, str) or p is None else json.dumps(p, default=str)
-        )
-        con.register("staged_segments", staged_segments)
-        con.execute(load_query("segments_insert"), {"run_id": run_id})
-        con.register("staged_assignments", assignments.reindex(columns=ASSIGNMENT_COLUMNS))
-        con.execute(load_query("assignments_insert"), {"run_id": run_id})
-        if transitions is not None and not transitions.empty:
-            con.register("staged_transitions", transitions.reindex(columns=TRANSITION_COLUMNS))
-            con.execute(load_query("transitions_insert"), {"run_id": run_id})
-            # Names given to the previous snapshot while this one was computed are not lost.
-            for from_run in sorted({int(r) for r in transitions["from_run"].dropna()}):
-                con.execute(load_query("segments_refresh_carried_names"),
-                            {"run_id": run_id, "from_run": from_run})
-        crash_point("save_run:before-rename")
-        if final_models is not None:
-            model_tmp_dir.rename(final_models)
-        crash_point("save_run:before-commit")
-        con.execute("COMMIT")
+        with transaction(con):
+            run_id = next_run_id(con)
+            if model_tmp_dir is not None and model_dir is not None:
+                final_models = model_dir / f"run_{run_id}"
+                if final_models.exists():  # left by a run that died before its commit
+                    shutil.rmtree(final_models)
+                model_dir.mkdir(parents=True, exist_ok=True)
+            params = {
+                "run_id": run_id,
+                "created_at": run.get("created_at") or datetime.now(),
+                "as_of": run["as_of"],
+                "window_days": int(run["window_days"]),
+                "n_customers": int(run["n_customers"]),
+                "n_segments": int(run["n_segments"]),
+                "noise_share": float(run["noise_share"]),
+                "params": json.dumps(run.get("params", {}), default=str),
+                "metrics": json.dumps(run.get("metrics", {}), default=str),
+                "model_path": str(final_models) if final_models else None,
+            }
+            con.execute(load_query("runs_insert"), params)
+            staged_segments = _fresh_lineages(con, segments.reindex(columns=SEGMENT_COLUMNS))
+            staged_segments["profile"] = staged_segments["profile"].map(
+                lambda p: p if isinstance(p, str) or p is None else json.dumps(p, default=str)
+            )
+            con.register("staged_segments", staged_segments)
+            con.execute(load_query("segments_insert"), {"run_id": run_id})
+            con.register("staged_assignments", assignments.reindex(columns=ASSIGNMENT_COLUMNS))
+            con.execute(load_query("assignments_insert"), {"run_id": run_id})
+            if transitions is not None and not transitions.empty:
+                con.register("staged_transitions", transitions.reindex(columns=TRANSITION_COLUMNS))
+                con.execute(load_query("transitions_insert"), {"run_id": run_id})
+                # Names given to the previous snapshot while this one was computed are not lost.
+                for from_run in sorted({int(r) for r in transitions["from_run"].dropna()}):
+                    con.execute(load_query("segments_refresh_carried_names"),
+                                {"run_id": run_id, "from_run": from_run})
+            crash_point("save_run:before-rename")
+            if final_models is not None:
+                model_tmp_dir.rename(final_models)
+            crash_point("save_run:before-commit")
         crash_point("save_run:after-commit")
     except BaseException:
-        con.execute("ROLLBACK")
         if final_models is not None and final_models.exists():
             shutil.rmtree(final_models, ignore_errors=True)
         raise
@@ -276,25 +274,20 @@ def name_segment(
               "description": description, "who": who}
     for attempt in range(_CONFLICT_RETRIES):
         params["at"] = datetime.now()
-        con.execute("BEGIN TRANSACTION")
         try:
-            _check_expected(con, params, expected_name, expected_description)
-            row = fetch_row(con, "segment_rename", params)
-            if row is None:
-                raise NotFoundError(f"run {run_id} has no segment {segment_id}")
-            con.execute(load_query("name_history_insert"),
-                        {**params, "lineage_id": row[2], "name": row[3], "description": row[4]})
-            con.execute("COMMIT")
+            with transaction(con):
+                _check_expected(con, params, expected_name, expected_description)
+                row = fetch_row(con, "segment_rename", params)
+                if row is None:
+                    raise NotFoundError(f"run {run_id} has no segment {segment_id}")
+                con.execute(load_query("name_history_insert"),
+                            {**params, "lineage_id": row[2], "name": row[3], "description": row[4]})
             break
-        except duckdb.TransactionException:
-            con.execute("ROLLBACK")
+        except duckdb.TransactionException:  # a concurrent writer: rolled back, try again
             if attempt == _CONFLICT_RETRIES - 1:
                 raise ConflictError(f"segment {segment_id} of run {run_id} is being changed by someone else "
                                     "right now; try again") from None
             time.sleep(0.02 * (attempt + 1))
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
     keys = ["run_id", "segment_id", "lineage_id", "name", "description", "named_by", "named_at"]
     return dict(zip(keys, row))
 

@@ -283,6 +283,22 @@ def _turns(path: Path) -> _Turns:
         return _TURNS.setdefault(key, _Turns())
 
 
+@contextlib.contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """``BEGIN`` … ``COMMIT``; on any exception (``KeyboardInterrupt`` too, and a failed ``COMMIT``)
+    ``ROLLBACK`` and re-raise. A ``ROLLBACK`` that fails because the failure already ended the
+    transaction does not hide the original error. The one way every write in the package is made
+    all-or-nothing."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield con
+        con.execute("COMMIT")
+    except BaseException:
+        with contextlib.suppress(duckdb.Error):
+            con.execute("ROLLBACK")
+        raise
+
+
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> int:
     """Run every migration not yet applied; return the schema version. Idempotent."""
     con.execute(
@@ -292,17 +308,12 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> int:
     for version, script in MIGRATIONS:
         if version in applied:
             continue
-        con.execute("BEGIN TRANSACTION")
-        try:
+        with transaction(con):
             con.execute(load_query(script))
             con.execute(
                 "INSERT INTO schema_version VALUES ($version, current_timestamp)",
                 {"version": version},
             )
-            con.execute("COMMIT")
-        except Exception:
-            con.execute("ROLLBACK")
-            raise
     return SCHEMA_VERSION
 
 

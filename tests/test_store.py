@@ -167,3 +167,24 @@ def test_writer_kept_out_by_another_process_announces_itself_and_cleans_up(db_fi
         holder.wait()
     assert len(seen) == 1 and seen[0].startswith(f".{db_file.name}.writer-waiting-{os.getpid()}-")
     assert not list(db_file.parent.glob(f".{db_file.name}.writer-waiting-*"))  # removed once in
+
+
+def test_transaction_commits_or_rolls_back_everything(db_file):
+    from segmentation import store
+
+    with store.connect(db_file) as con:
+        con.execute("CREATE TABLE t (x INTEGER)")
+        with store.transaction(con):
+            con.execute("INSERT INTO t VALUES (1), (2)")
+        with pytest.raises(ZeroDivisionError):
+            with store.transaction(con):
+                con.execute("INSERT INTO t VALUES (3)")
+                1 / 0
+        with pytest.raises(KeyboardInterrupt):  # an interrupt rolls back too
+            with store.transaction(con):
+                con.execute("INSERT INTO t VALUES (4)")
+                raise KeyboardInterrupt
+        assert con.execute("SELECT list(x ORDER BY x) FROM t").fetchone()[0] == [1, 2]
+        with store.transaction(con):  # the connection is usable after a rollback
+            con.execute("INSERT INTO t VALUES (5)")
+        assert con.execute("SELECT count(*) FROM t").fetchone()[0] == 3
