@@ -399,3 +399,22 @@ def test_export_page_refuses_an_audience_below_the_platform_minimum(demo_runs_db
     at.number_input(key=key).set_value(2 * (1000 - rows)).run()  # most customers consent
     assert not at.exception and not [e for e in at.error if e.value.startswith("Cannot export")]
     assert int(metrics(at)["Rows in the file"].replace(",", "")) >= 1000
+
+
+def test_segment_page_keeps_the_segment_in_the_address_and_exports_it(demo_runs_db, monkeypatch):
+    run = latest_run(demo_runs_db)
+    smallest = real_segments(demo_runs_db, run["run_id"]).iloc[-1]
+    monkeypatch.setenv("SEGMENTATION_DB", str(demo_runs_db))
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params["run"] = str(int(run["run_id"]))
+    at.query_params["segment"] = str(int(smallest["segment_id"]))  # a shared link to the smallest segment
+    at.run()
+    at.switch_page("segmentation/ui/segment.py").run()
+    assert not at.exception
+    assert at.header[0].value == escape_markdown(smallest["suggested_name"])
+    assert at.query_params["segment"] == str(int(smallest["segment_id"]))
+    at.button(key="segment_export").click().run()
+    assert not at.exception
+    assert any(h.value == "Checks" for h in at.subheader)  # the Export page, with the checks of that segment
+    chosen = at.multiselect(key=f"export_segments_{int(run['run_id'])}").value
+    assert chosen == [int(smallest["segment_id"])]

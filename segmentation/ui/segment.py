@@ -211,9 +211,16 @@ def _rules(run_id: int, segment_id: int, profile: dict) -> None:
     st.code(f"WHERE {found['sql']}", language="sql", wrap_lines=True)
 
 
+def _from_url(name: str) -> int | None:
+    value = st.query_params.get(name)
+    return int(value) if value is not None and str(value).lstrip("-").isdigit() else None
+
+
 def _pick_segment(frame: pd.DataFrame) -> int:
     ids = frame.loc[frame["segment_id"] != -1, "segment_id"].astype(int).tolist()
     chosen = st.session_state.get(common.SEGMENT_KEY)
+    if chosen is None:  # a shared link (?run=…&segment=…) opens that segment
+        chosen = _from_url("segment")
     current = chosen if chosen in ids else ids[0]
     labels = common.segment_labels(frame)
     common.sticky_selectbox(st, "Segment", ids, current, common.SEGMENT_KEY, "_segment_picker",
@@ -221,7 +228,15 @@ def _pick_segment(frame: pd.DataFrame) -> int:
     return int(current)
 
 
+def _export_this(run_id: int, segment_id: int) -> None:
+    st.session_state[common.RUN_KEY] = int(run_id)
+    st.session_state[common.SEGMENT_KEY] = int(segment_id)  # the Export page preselects it
+    st.switch_page(common.PAGES["export"])
+
+
 def render() -> None:
+    if common.RUN_KEY not in st.session_state and _from_url("run") is not None:
+        st.session_state[common.RUN_KEY] = _from_url("run")
     run = common.page_run("Segment")
     if run is None:
         return
@@ -232,6 +247,7 @@ def render() -> None:
                 "smaller minimum segment share on the Run page.", icon=":material/info:")
         return
     segment_id = _pick_segment(frame)
+    st.query_params.update({"run": str(run_id), "segment": str(segment_id)})  # the address keeps what is open
     row = frame[frame["segment_id"] == segment_id].iloc[0].to_dict()
     profile = row["profile"]
     traits = pd.DataFrame(profile.get("traits", []),
@@ -245,6 +261,8 @@ def render() -> None:
     if profile.get("summary"):
         st.markdown(escape_markdown(profile["summary"]))
     _naming(run_id, row)
+    if st.button("Export this segment", icon=":material/ios_share:", key="segment_export"):
+        _export_this(run_id, segment_id)
     _kpis(row, traits, run)
 
     lifts, spread = st.columns(2)
