@@ -45,7 +45,8 @@ from .errors import InputError
 from .granularity import choose_granularity
 from .resemblance import TWIN
 from .mapping import SampleMapping, approximate_predict_in_chunks, neighbour_vote
-from .pipeline_steps import AutoEncoderTransformer, FeaturePreprocessor, _Identity, _is_skip, fit_transform_umap
+from .pipeline_steps import (UMAP_EPOCHS, AutoEncoderTransformer, FeaturePreprocessor, _Identity, _is_skip,
+                             fit_transform_umap)
 
 __all__ = [
     "SegmentationPipeline",
@@ -206,13 +207,12 @@ class SegmentationPipeline(BaseEstimator):
         import umap  # heavy import (numba); only when the default is used
 
         from .numba_cache import cache_umap_kernels
-
         cache_umap_kernels()  # compiled once per machine, not once per process
 
         # With a random_state UMAP runs single-threaded anyway; saying so avoids its warning.
         n_jobs = 1 if self.random_state is not None else -1
         return umap.UMAP(n_components=n_components, n_neighbors=min(self.n_neighbors, n_rows - 1),
-                         min_dist=min_dist, random_state=self.random_state, n_jobs=n_jobs)
+                         min_dist=min_dist, random_state=self.random_state, n_jobs=n_jobs, n_epochs=UMAP_EPOCHS)
 
     def _make_reducer(self, n_rows: int):
         if self.reducer is None:

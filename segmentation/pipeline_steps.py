@@ -185,6 +185,12 @@ def _is_skip(step) -> bool:
     return step is None or (isinstance(step, str) and step == "passthrough")
 
 
+# UMAP's optimisation epochs at every size: umap-learn's own choice above 10,000 rows (it uses 500
+# below). On tuning seed 0 of four scenarios (4,000-6,000 customers) 200 epochs gave the same
+# segments (ARI 0.991/0.523/0.901/0.954 with 500, 0.990/0.514/0.900/0.954 with 200) in 55-60 %
+# of the fitting time.
+UMAP_EPOCHS = 200
+
 # Below this many rows umap-learn finds neighbours by computing every pairwise distance through
 # scikit-learn with its numba metric as a Python callable: ~8 s for 2,600 rows, per UMAP.
 UMAP_SMALL_DATA = 4096
