@@ -15,7 +15,8 @@ os.environ.setdefault("NUMBA_CACHE_DIR", str(ROOT / ".cache" / "numba"))
 
 # The slowest test files (whole timelines, killed processes, a real browser) are collected first, so
 # that `make test` (pytest-xdist, one file per worker at a time) does not end waiting on one of them.
-SLOW_FIRST = ("test_timeline_emergence.py", "test_timeline.py", "test_guarantee_crash_safety.py",
+# (test_mapping.py compiles pynndescent: ~2 minutes on a cold numba cache, as in CI.)
+SLOW_FIRST = ("test_mapping.py", "test_timeline_emergence.py", "test_timeline.py", "test_guarantee_crash_safety.py",
               "test_browser.py", "test_export.py", "test_cli.py", "test_guarantee_privacy.py",
               "test_ui_first_run.py", "test_ui_pages.py", "test_guarantee_degenerate_data.py")
 
