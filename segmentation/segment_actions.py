@@ -2,7 +2,8 @@
 
 Workflows: they read a stored run (features rebuilt from the events at the run's date and window,
 the stored assignments, the run's models) and call the pure parts in :mod:`segmentation.rules` and
-:mod:`segmentation.lookalike`.
+:mod:`segmentation.lookalike`. :func:`with_rules` and :func:`with_lookalike_quality` add both to the
+profiles of every new snapshot, so reading them later costs nothing.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from . import results, store
 from .errors import InputError, NotFoundError
 from .queries import load_query
 
-__all__ = ["RunData", "load_run_data", "explain_segment", "lookalike_segment", "lookalike_members"]
+__all__ = ["RunData", "load_run_data", "explain_segment", "lookalike_segment", "lookalike_members", "with_rules",
+           "with_lookalike_quality"]
 
 
 @dataclass
@@ -29,6 +31,7 @@ class RunData:
     table: Any              # features.FeatureTable of the run's date and window
     labels: pd.Series       # segment per customer (index: customer_id, in the table's order)
     names: dict[int, str]   # segment id -> name shown to people
+    profiles: dict[int, dict]  # segment id -> stored profile (rules, lookalike quality, …)
 
 
 def load_run_data(db: Any, run_id: int) -> RunData:
@@ -44,7 +47,8 @@ def load_run_data(db: Any, run_id: int) -> RunData:
               .reindex(table.frame.index).fillna(NOISE).astype(int))
     names = {int(r.segment_id): (r.name or r.suggested_name or f"segment {r.segment_id}")
              for r in segments.itertuples(index=False)}
-    return RunData(run, table, labels, names)
+    profiles = {int(r.segment_id): r.profile or {} for r in segments.itertuples(index=False)}
+    return RunData(run, table, labels, names, profiles)
 
 
 def _check_segment(data: RunData, segment_id: int, lookalikes: bool = False) -> np.ndarray:
@@ -88,7 +92,8 @@ def _space(data: RunData) -> np.ndarray:
 def lookalike_members(db: Any, run_id: int, segment_id: int, size: int | None = None,
                       share: float | None = None) -> tuple[pd.DataFrame, dict[str, Any]]:
     """``(ranked lookalikes, quality)``: a frame ``customer_id, rank, similarity`` of the ``size``
-    (or ``share`` of the non-members) closest non-members, and the on-the-spot evaluation."""
+    (or ``share`` of the non-members) closest non-members, and the evaluation: the one measured with
+    the snapshot (stored in the profile), measured now for runs stored before it was."""
     from .lookalike import evaluate, rank_lookalikes
 
     data = load_run_data(db, run_id)
@@ -106,7 +111,8 @@ def lookalike_members(db: Any, run_id: int, segment_id: int, size: int | None = 
         raise InputError(f"--size {size}: give a number of customers ≥ 0")
     size = min(int(size), outside)
     space = _space(data)
-    quality = evaluate(space, member, features=data.table.frame.to_numpy(np.float64))
+    quality = (data.profiles.get(int(segment_id), {}).get("lookalike")
+               or evaluate(space, member, features=data.table.frame.to_numpy(np.float64)))
     positions, similarity = rank_lookalikes(space, member, size)
     ranked = pd.DataFrame({"customer_id": data.table.frame.index[positions].astype(str),
                            "rank": np.arange(1, len(positions) + 1),
@@ -135,3 +141,29 @@ def lookalike_segment(db: Any, run_id: int, segment_id: int, size: int | None = 
         tmp.replace(out)
     document["out"] = str(out) if out else None
     return document
+
+
+# ---- with every snapshot: rules and lookalike quality stored in the segments' profiles
+
+def with_rules(segments: pd.DataFrame, table, assignments: pd.DataFrame) -> list:
+    """The segments' profiles with their ``rules`` (see :mod:`segmentation.rules`) added."""
+    from .rules import rules_for_run
+
+    found = rules_for_run(table.frame, assignments.set_index("customer_id")["segment_id"], table.catalog)
+    return [{**(profile or {}), "rules": found.get(int(segment))} if segment != NOISE else profile
+            for segment, profile in zip(segments["segment_id"], segments["profile"])]
+
+
+def with_lookalike_quality(segments: pd.DataFrame, space: np.ndarray, frame: pd.DataFrame,
+                           labels: np.ndarray) -> list:
+    """The profiles with ``lookalike``: each segment's measured recall (:func:`segmentation.lookalike.evaluate`)."""
+    from .lookalike import MIN_MEMBERS, evaluate
+
+    values = frame.to_numpy(np.float64)
+    out = []
+    for segment, profile in zip(segments["segment_id"], segments["profile"]):
+        member = labels == segment
+        if segment != NOISE and member.sum() >= MIN_MEMBERS and (~member).any():
+            profile = {**profile, "lookalike": evaluate(space, member, features=values, random_state=int(segment))}
+        out.append(profile)
+    return out

@@ -244,6 +244,7 @@ def run_snapshot(
     """
     from .metrics import quality_report
     from .profiles import profile_segments
+    from .segment_actions import with_lookalike_quality, with_rules
     from .tracking import movement, track_snapshot
 
     params = params or SnapshotParams()
@@ -277,10 +278,11 @@ def run_snapshot(
     t = lap("profiles", t)
     _say(progress, "rules: a few readable conditions per segment …")
     segments["profile"] = with_rules(segments, table, assignments)
+    t = lap("rules", t)
     _say(progress, "lookalikes: each segment's recall on held-out members …")
     space = pipeline.transform(features.reindex(columns=list(pipeline.feature_names_in_), fill_value=0.0))
     segments["profile"] = with_lookalike_quality(segments, space, table.frame, labels)
-    t = lap("rules", t)
+    t = lap("lookalikes", t)
 
     truth_aligned = truth.reindex(table.frame.index).fillna("(unknown)") if truth is not None else None
     metrics = quality_report(pipeline, features, truth=truth_aligned, labels=labels)
@@ -410,30 +412,6 @@ def _write_scores(db: Any, run_id: int, scores: pd.DataFrame, out: Path) -> None
             scores[columns].to_csv(tmp, index=False)
         journal.crash_point("assign:before-replace")
         tmp.replace(out)
-
-
-def with_rules(segments: pd.DataFrame, table, assignments: pd.DataFrame) -> list:
-    """The segments' profiles with their ``rules`` (see :mod:`segmentation.rules`) added."""
-    from .rules import rules_for_run
-
-    found = rules_for_run(table.frame, assignments.set_index("customer_id")["segment_id"], table.catalog)
-    return [{**(profile or {}), "rules": found.get(int(segment))} if segment != -1 else profile
-            for segment, profile in zip(segments["segment_id"], segments["profile"])]
-
-
-def with_lookalike_quality(segments: pd.DataFrame, space: np.ndarray, frame: pd.DataFrame,
-                           labels: np.ndarray) -> list:
-    """The profiles with ``lookalike``: each segment's measured recall (:func:`segmentation.lookalike.evaluate`)."""
-    from .lookalike import MIN_MEMBERS, evaluate
-
-    values = frame.to_numpy(np.float64)
-    out = []
-    for segment, profile in zip(segments["segment_id"], segments["profile"]):
-        member = labels == segment
-        if segment != -1 and member.sum() >= MIN_MEMBERS and (~member).any():
-            profile = {**profile, "lookalike": evaluate(space, member, features=values, random_state=int(segment))}
-        out.append(profile)
-    return out
 
 
 def load_run_models(run: dict):

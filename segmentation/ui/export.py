@@ -114,7 +114,7 @@ def _checks(plan) -> None:
                f". Minimum audience for {plan.spec.label}: {plan.min_size:,}.")
     if plan.refusal:
         st.error(f"Cannot export: {escape_markdown(plan.refusal)}", icon=":material/block:")
-        if 0 < plan.n_rows < plan.min_size or (plan.n_rows == 0 and plan.n_candidates):
+        if plan.n_rows < plan.min_size:  # too small (the other refusal, noise, is never offered here)
             _way_forward(plan)
     for warning in plan.warnings:
         st.warning(escape_markdown(warning), icon=":material/warning:")
