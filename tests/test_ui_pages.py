@@ -303,6 +303,12 @@ def test_naming_saves_at_once_keeps_who_and_when_and_shows_on_the_next_snapshot(
     at.button[0].click().run(timeout=600)
     assert not at.exception
     assert [e.value for e in at.error] == []
+    # computed in a worker thread the app keeps (segmentation/ui/jobs.py): wait for it here
+    from segmentation.ui.common import job_registry
+
+    job = job_registry().jobs()[-1]
+    assert job.label == "snapshot of 2025-07-31 (60-day window)"
+    assert job_registry().wait(job, 600) and job.state == "done", job.error
     new = latest_run(demo_runs_db)
     assert new["run_id"] > run["run_id"] and str(new["as_of"])[:10] == "2025-07-31"
     carried = sql(demo_runs_db, "SELECT name FROM segments WHERE run_id = $r AND lineage_id = $l",
@@ -310,6 +316,11 @@ def test_naming_saves_at_once_keeps_who_and_when_and_shows_on_the_next_snapshot(
     assert carried["name"].tolist() == ["Weeknight grocery regulars"]
     at.switch_page("segmentation/ui/overview.py").run()
     assert any(m.value.startswith("**Weeknight grocery regulars**") for m in at.markdown)
+    assert [s.value for s in at.success] == [
+        f"New snapshot stored: the snapshot of 2025-07-31 (60-day window) started at {job.started_at:%H:%M} "
+        f"is run {new['run_id']}."]
+    at.run()  # said once
+    assert not [s.value for s in at.success if s.value.startswith("New snapshot stored")]
 
 
 def test_suggested_name_is_one_click_and_a_stale_edit_is_refused(demo_runs_db, monkeypatch):

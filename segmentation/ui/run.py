@@ -1,8 +1,9 @@
 """Run page: compute a snapshot or a timeline of snapshots, with a progress bar and step messages.
 
-Uses segmentation.snapshot (the same functions as the command line); results are
-stored in one transaction per snapshot, so leaving the page mid-run leaves no
-half-written snapshot behind.
+Uses segmentation.snapshot (the same functions as the command line) in a worker
+thread the app keeps (segmentation.ui.jobs): the marketer may leave the page, and
+the Overview says when the snapshot has landed. Results are stored in one
+transaction per snapshot, so a cancelled or killed run leaves nothing half-written.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ import streamlit as st
 from segmentation.errors import WorkbenchError
 from segmentation.snapshot import SnapshotParams
 from segmentation.ui import common
-from segmentation.ui.progress import StepProgress, epoch_callback
+from segmentation.digest import escape_markdown
+from segmentation.ui.progress import epoch_callback
 
 DEFAULTS = SnapshotParams()
 HELP = {
@@ -33,39 +35,75 @@ HELP = {
 }
 
 
-def _execute(kind: str, params: SnapshotParams, when: date, start: date, end: date, every: int) -> None:
+def _work(kind: str, db: str, params: SnapshotParams, when: date, start: date, end: date, every: int):
+    """What the background job does: the same functions as the command line, marked in the journal."""
+    from segmentation import journal
     from segmentation.snapshot import run_snapshot, run_timeline
 
-    bar = st.progress(0.0, text="Starting …")
-    tracker = StepProgress()
-    with st.status("Computing …", expanded=True) as status:
-        def say(message: str) -> None:
-            status.write(message)
-            bar.progress(tracker.update(message), text=message.strip()[:120])
+    def work(job) -> list[int]:
+        if kind == "snapshot":
+            with journal.operation(db, "run", as_of=str(when), window_days=params.window_days):
+                document = run_snapshot(db, when, params, progress=job.say, callbacks=[epoch_callback(job.epoch)])
+            return [document["run_id"]]
+        with journal.operation(db, "timeline", start=str(start), end=str(end), every=every,
+                               window_days=params.window_days):
+            document = run_timeline(db, start, end, every, params, progress=job.say)
+        return [s["run_id"] for s in document["snapshots"] if not s.get("skipped")]
 
-        def on_epoch(done: int, total: int) -> None:
-            bar.progress(tracker.epoch(done, total), text=f"training: epoch {done} of at most {total}")
+    return work
 
-        try:
-            if kind == "snapshot":
-                document = run_snapshot(common.current_db(), when, params, progress=say,
-                                        callbacks=[epoch_callback(on_epoch)])
-                run_ids = [document["run_id"]]
-            else:
-                document = run_timeline(common.current_db(), start, end, every, params, progress=say)
-                run_ids = [s["run_id"] for s in document["snapshots"]]
-        except WorkbenchError as exc:
-            status.update(label="Stopped: nothing was stored for the failed snapshot", state="error")
-            common.show_error(exc)
-            return
-        finally:
-            common.after_write()
-        status.update(label="Done", state="complete", expanded=False)
-    bar.progress(1.0, text="Done")
-    st.session_state[common.RUN_KEY] = int(run_ids[-1])
-    st.success(f"Stored: run {', '.join(map(str, run_ids))}. The Overview now shows run {run_ids[-1]}.",
-               icon=":material/check_circle:")
-    st.page_link(common.PAGES["overview"], label="Open the Overview", icon=":material/dashboard:")
+
+def _start(kind: str, params: SnapshotParams, when: date, start: date, end: date, every: int) -> None:
+    """Start the snapshot (or timeline) in a worker thread the app keeps: leaving the page does not stop it."""
+    db = str(common.current_db())
+    label = (f"snapshot of {when} ({params.window_days}-day window)" if kind == "snapshot"
+             else f"timeline {start} → {end} every {every} days ({params.window_days}-day window)")
+    common.job_registry().start(db, kind, label, common.session_token(),
+                                _work(kind, db, params, when, start, end, every))
+
+
+def _job_status(job) -> None:
+    with st.container(border=True):
+        if job.state == "waiting":
+            st.markdown(f"**{job.label}** waits its turn: another snapshot on this database is being "
+                        "computed, and this one starts when it has finished.")
+        else:
+            st.markdown(f"**{job.label}** — started at {job.started_at:%H:%M:%S}")
+        st.progress(job.fraction, text=job.step[:120])
+        st.caption("You can open other pages meanwhile: the snapshot goes on, and the Overview says when "
+                   "it has landed. A snapshot is stored completely or not at all.")
+        if job.cancel_requested:
+            st.caption("Cancelling at the next step …")
+        elif st.button("Cancel", key=f"cancel_job_{job.job_id}", icon=":material/cancel:"):
+            common.job_registry().cancel(job.job_id)
+            st.rerun(scope="fragment")
+        with st.expander("Details for analysts"):
+            st.code("\n".join(job.log[-30:]) or "…", language=None)
+
+
+def _jobs_panel() -> None:
+    """Running and waiting snapshots (refreshed every second); when they end, the whole page reloads."""
+    jobs = common.active_jobs()
+    if not jobs:
+        common.after_write()
+        st.rerun(scope="app")
+    for job in jobs:
+        _job_status(job)
+
+
+def _landed() -> None:
+    """What the snapshots started from here (and not yet reported) came to."""
+    for job in common.landed_jobs():
+        if job.state == "done":
+            st.success(f"Stored: the {job.label} is run {', '.join(map(str, job.run_ids)) or '—'}.",
+                       icon=":material/check_circle:")
+            st.page_link(common.PAGES["overview"], label="Open the Overview", icon=":material/dashboard:")
+        elif job.state == "cancelled":
+            st.info(f"The {job.label} was cancelled; nothing was stored for the snapshot in progress.",
+                    icon=":material/cancel:")
+        else:
+            st.error(f"The {job.label} stopped; nothing was stored for the failed snapshot. "
+                     f"{escape_markdown(job.error or '')}", icon=":material/error:")
 
 
 def _latest_params() -> tuple[SnapshotParams, int | None]:
@@ -135,7 +173,6 @@ def render() -> None:
                                 key="run_again", help="Timelines always skip dates that have one.")
         label = "Run snapshot" if kind == "snapshot" else "Run timeline"
         submitted = st.form_submit_button(label, type="primary", icon=":material/play_arrow:")
-    st.caption("Keep this page open while it runs; a snapshot is stored completely or not at all.")
     if submitted:
         if kind == "timeline" and end < start:
             st.error(f"The last snapshot ({end}) is before the first ({start}).")
@@ -148,18 +185,32 @@ def render() -> None:
                 st.error(f"Run {existing} already covers {when} with a {int(window_days)}-day window; "
                          "tick “Compute again” under More parameters to compute another one.")
                 return
+        label_date = f"snapshot of {when} ({int(window_days)}-day window)"
+        if kind == "snapshot" and any(job.label == label_date for job in common.active_jobs()):
+            st.error(f"The {label_date} is already being computed (see below).")
+            return
         params = SnapshotParams(window_days=int(window_days), seed=int(seed), fit_sample_size=int(fit_sample),
                                 min_cluster_share=float(min_share), max_epochs=int(epochs), refit=bool(refit))
-        _execute(kind, params, when, start, end, int(every))
+        _start(kind, params, when, start, end, int(every))
+    _landed()
+    if common.active_jobs():
+        st.subheader("Computing now")
+        st.fragment(_jobs_panel, run_every=1.0)()
 
     runs = common.runs()
     if not runs.empty:
         st.subheader("Stored snapshots")
         st.dataframe(runs[["run_id", "as_of", "window_days", "n_customers", "n_segments", "noise_share", "created_at"]],
                      hide_index=True, width="stretch",
-                     column_config={"noise_share": st.column_config.NumberColumn("noise", format="percent"),
-                                    "as_of": st.column_config.DateColumn("as of"),
-                                    "created_at": st.column_config.DatetimeColumn("computed", format="YYYY-MM-DD HH:mm")})
+                     column_config={"run_id": st.column_config.NumberColumn("Snapshot", format="run %d"),
+                                    "as_of": st.column_config.DateColumn("Date"),
+                                    "window_days": st.column_config.NumberColumn("Days of behaviour", format="%d"),
+                                    "n_customers": st.column_config.NumberColumn("Customers", format="localized"),
+                                    "n_segments": st.column_config.NumberColumn("Segments"),
+                                    "noise_share": st.column_config.NumberColumn(
+                                        "In no segment", format="percent",
+                                        help="Customers who fit no segment well (shown as “unassigned”)."),
+                                    "created_at": st.column_config.DatetimeColumn("Computed", format="YYYY-MM-DD HH:mm")})
         _why_segments(runs.iloc[0])
 
 

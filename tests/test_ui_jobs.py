@@ -1,0 +1,120 @@
+"""Snapshots computed outside the page script (segmentation/ui/jobs.py): order, progress, cancel, failure."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from segmentation.errors import InputError
+from segmentation.ui.jobs import Jobs
+
+
+def test_a_job_runs_in_its_own_thread_and_reports_its_runs_and_progress():
+    jobs = Jobs()
+    release = threading.Event()
+    seen_threads = []
+
+    def work(job):
+        seen_threads.append(threading.current_thread().name)
+        job.say("features: customers active in the 60 days up to 2025-06-30 …")
+        job.epoch(5, 10)
+        release.wait(5)
+        job.say("store: writing the run …")
+        job.say("stored: run 7 (12 s)")
+        return [7]
+
+    job = jobs.start("db.duckdb", "snapshot", "snapshot of 2025-06-30 (60-day window)", "session-a", work)
+    assert job.state in ("waiting", "running")
+    assert jobs.active("db.duckdb") == [job] and jobs.active("other.duckdb") == []
+    release.set()
+    assert jobs.wait(job, 10)
+    assert (job.state, job.run_ids, job.fraction, job.error) == ("done", [7], 1.0, None)
+    assert seen_threads == [f"snapshot-job-{job.job_id}"] != [threading.current_thread().name]
+    assert job.log[-1] == "stored: run 7 (12 s)"
+    assert jobs.landed("db.duckdb", seen=set()) == [job] and jobs.landed("db.duckdb", seen={job.job_id}) == []
+
+
+def test_a_second_job_on_the_same_database_waits_its_turn_and_another_database_does_not():
+    jobs = Jobs()
+    release = threading.Event()
+    order = []
+
+    def slow(job):
+        order.append("first started")
+        release.wait(5)
+        order.append("first ended")
+        return [1]
+
+    def quick(name):
+        def work(job):
+            order.append(name)
+            return [2]
+        return work
+
+    first = jobs.start("a.duckdb", "snapshot", "first", "s", slow)
+    for _ in range(100):
+        if first.state == "running":
+            break
+        threading.Event().wait(0.01)
+    second = jobs.start("a.duckdb", "snapshot", "second", "s", quick("second"))
+    elsewhere = jobs.start("b.duckdb", "snapshot", "elsewhere", "s", quick("elsewhere"))
+    assert jobs.wait(elsewhere, 5) and elsewhere.state == "done"
+    assert second.state == "waiting" and second.fraction == 0.0
+    release.set()
+    assert jobs.wait(second, 5) and second.state == "done"
+    assert order == ["first started", "elsewhere", "first ended", "second"]
+
+
+def test_cancel_stops_at_the_next_step_and_a_waiting_job_never_starts():
+    jobs = Jobs()
+    started, release = threading.Event(), threading.Event()
+    reached = []
+
+    def work(job):
+        started.set()
+        release.wait(5)
+        job.say("embedding …")  # the cancel takes effect here
+        reached.append("after embedding")
+        return [3]
+
+    running = jobs.start("db", "snapshot", "running", "s", work)
+    assert started.wait(5)
+    waiting = jobs.start("db", "snapshot", "waiting", "s", lambda job: reached.append("waiting ran") or [4])
+    jobs.cancel(waiting.job_id)
+    jobs.cancel(running.job_id)
+    release.set()
+    assert jobs.wait(running, 5) and jobs.wait(waiting, 5)
+    assert (running.state, running.run_ids) == ("cancelled", [])
+    assert "nothing was stored" in running.error
+    assert waiting.state == "cancelled" and reached == []
+
+
+def test_a_cancel_after_the_commit_is_too_late_and_ignored():
+    jobs = Jobs()
+
+    def work(job):
+        jobs.cancel(job.job_id)
+        job.say("stored: run 9 (3 s)")
+        return [9]
+
+    job = jobs.start("db", "snapshot", "late cancel", "s", work)
+    assert jobs.wait(job, 5) and (job.state, job.run_ids) == ("done", [9])
+
+
+@pytest.mark.parametrize("error, expected", [
+    (InputError("no customers were active in the 60 days up to 2020-01-01"),
+     "no customers were active in the 60 days up to 2020-01-01"),
+    (ZeroDivisionError("division by zero"), "ZeroDivisionError: division by zero"),
+])
+def test_a_failing_job_reports_its_error_and_the_next_one_still_runs(error, expected):
+    jobs = Jobs()
+
+    def fail(job):
+        raise error
+
+    failed = jobs.start("db", "snapshot", "fails", "s", fail)
+    after = jobs.start("db", "snapshot", "after", "s", lambda job: [5])
+    assert jobs.wait(failed, 5) and jobs.wait(after, 5)
+    assert (failed.state, failed.error) == ("failed", expected)
+    assert (after.state, after.run_ids) == ("done", [5])
