@@ -277,6 +277,8 @@ def name_segment(
         try:
             with transaction(con):
                 _check_expected(con, params, expected_name, expected_description)
+                if name is not None:
+                    _check_name_free(con, params)
                 row = fetch_row(con, "segment_rename", params)
                 if row is None:
                     raise NotFoundError(f"run {run_id} has no segment {segment_id}")
@@ -290,6 +292,14 @@ def name_segment(
             time.sleep(0.02 * (attempt + 1))
     keys = ["run_id", "segment_id", "lineage_id", "name", "description", "named_by", "named_at"]
     return dict(zip(keys, row))
+
+
+def _check_name_free(con: duckdb.DuckDBPyConnection, params: dict) -> None:
+    """InputError when another segment of the run is already shown under that name (any case)."""
+    taken = fetch_row(con, "segment_name_taken", {k: params[k] for k in ("run_id", "segment_id", "name")})
+    if taken is not None:
+        raise InputError(f"segment {taken[0]} of this snapshot is already called “{taken[1]}”; "
+                         "two segments cannot share a name, choose another one")
 
 
 def _check_expected(con: duckdb.DuckDBPyConnection, params: dict, expected_name: Any,

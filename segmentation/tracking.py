@@ -114,9 +114,24 @@ def carry_lineage(
 
 
 def _unique_suggestions(out: pd.DataFrame, carried: list[int]) -> pd.DataFrame:
-    """No two segments share a suggested name: carried names win, the others are reworded."""
-    taken: set[str] = set()
-    order = carried + [i for i in out.index if i not in carried and out.at[i, "segment_id"] != NOISE]
+    """No two segments share a displayed name (given, else suggested).
+
+    A given name carried onto two segments stays with the larger one (the other shows its
+    suggested name); suggested names avoid every given name, carried suggestions win over
+    new ones, and the others are reworded.
+    """
+    real = out.index[out["segment_id"] != NOISE]
+    given: set[str] = set()
+    for idx in sorted(real, key=lambda i: -int(out.at[i, "size"]) if "size" in out.columns else 0):
+        name = out.at[idx, "name"]
+        if isinstance(name, str) and name:
+            if name.casefold() in given:
+                for column in ("name", "description", "named_by", "named_at"):
+                    out.at[idx, column] = None
+            else:
+                given.add(name.casefold())
+    taken = {str(out.at[i, "name"]) for i in real if isinstance(out.at[i, "name"], str) and out.at[i, "name"]}
+    order = carried + [i for i in real if i not in carried]
     for idx in order:
         name = out.at[idx, "suggested_name"]
         if name in taken:

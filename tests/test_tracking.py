@@ -137,3 +137,21 @@ def test_merge_continues_larger_parent():
     row = tracked.iloc[0]
     assert row["transition"] == "merged" and row["lineage_id"] == 10 and row["name"] == "Big one"
     assert sorted(row["parents"]) == [10, 11]
+
+
+def test_no_two_segments_are_shown_under_one_name():
+    # two segments of the earlier run were given the same name (case aside): only the larger
+    # successor keeps it; a new segment whose suggestion equals a given name is reworded
+    previous = _segments([0, 1], names=["Night owls", "night owls"])
+    before = members({0: range(0, 100), 1: range(100, 160)})
+    after = members({3: range(0, 100), 4: range(100, 160), 5: range(500, 560)})
+    current = _segments([3, 4, 5])
+    current["size"] = [100, 60, 60]
+    current.loc[2, "suggested_name"] = "Night owls"
+    current["profile"] = [{}, {}, {"traits": [{"feature": "night_share", "label": "night", "std_diff": 2.0,
+                                                "phrase": "3× more at night"}]}]
+    tracked = carry_lineage(previous, current, match_segments(before, after), next_lineage_id=90)
+    by_id = tracked.set_index("segment_id")
+    assert by_id.loc[3, "name"] == "Night owls" and by_id.loc[4, "name"] is None
+    shown = [n if isinstance(n, str) else s for n, s in zip(by_id["name"], by_id["suggested_name"])]
+    assert len({s.casefold() for s in shown}) == 3, shown

@@ -348,6 +348,24 @@ def test_suggested_name_is_one_click_and_a_stale_edit_is_refused(demo_runs_db, m
     assert name == "Renamed elsewhere"
 
 
+def test_a_name_another_segment_is_shown_under_is_refused(demo_runs_db, monkeypatch):
+    run = latest_run(demo_runs_db)
+    first, second = real_segments(demo_runs_db, run["run_id"]).iloc[:2].to_dict(orient="records")
+    run_id, segment_id = int(run["run_id"]), int(second["segment_id"])
+    taken = first["name"] or first["suggested_name"]
+    at = open_app(demo_runs_db, monkeypatch, "segment")
+    at.selectbox(key="_segment_picker").select(segment_id).run()
+    at.text_input(key=f"name_{run_id}_{segment_id}").input(taken.upper()).run()
+    assert not at.exception
+    assert [e.value for e in at.error] == [
+        f"segment {int(first['segment_id'])} of this snapshot is already called “{escape_markdown(taken)}”; "
+        "two segments cannot share a name, choose another one"]
+    stored = sql(demo_runs_db, "SELECT name FROM segments WHERE run_id = $r AND segment_id = $s",
+                 {"r": run_id, "s": segment_id})["name"].iloc[0]
+    assert stored == second["name"] or (pd.isna(stored) and pd.isna(second["name"]))
+    assert sql(demo_runs_db, "SELECT count(*) AS n FROM name_history")["n"].iloc[0] == 0
+
+
 def test_export_page_checks_previews_and_saves_the_file_with_an_audit_row(demo_runs_db, monkeypatch, tmp_path):
     monkeypatch.setenv("SEGMENTATION_EXPORT_DIR", str(tmp_path))
     run = latest_run(demo_runs_db)
