@@ -12,9 +12,9 @@ import plotly.express as px
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-__all__ = ["event_mix_over_time", "sizes_over_time", "flow_sankey", "lineage_view", "segment_colors",
-           "segment_map", "trait_lifts", "distributions_vs_population", "probability_histogram",
-           "lineage_history", "selection_breakdown"]
+__all__ = ["event_mix_over_time", "sizes_over_time", "flow_sankey", "lineage_view", "lineage_colors",
+           "segment_lineage_colors", "segment_map", "trait_lifts", "distributions_vs_population",
+           "probability_histogram", "lineage_history", "selection_breakdown", "value_over_time", "lookalike_curve"]
 
 TRANSITION_MARKERS = {"emerged": "NEW", "split": "SPLIT", "merged": "MERGED"}
 
@@ -22,6 +22,28 @@ TEMPLATE = "plotly_white"
 PALETTE = px.colors.qualitative.Bold + px.colors.qualitative.Pastel
 NOISE_COLOR = "#CBD5E1"
 MARGIN = dict(l=10, r=10, t=30, b=10)
+
+
+def _lineage_key(lineage_id) -> int | None:
+    return None if lineage_id is None or pd.isna(lineage_id) else int(lineage_id)
+
+
+def lineage_colors(lineage_ids) -> dict[int | None, str]:
+    """One colour per segment lineage, the same on every page and in every session.
+
+    The colour follows from the lineage id alone (``PALETTE[id % len(PALETTE)]``), never from
+    which lineages happen to be drawn together; a missing lineage (noise has none) is keyed
+    ``None`` and light grey.
+    """
+    return {key: NOISE_COLOR if key is None else PALETTE[key % len(PALETTE)]
+            for key in map(_lineage_key, lineage_ids)}
+
+
+def segment_lineage_colors(segments: pd.DataFrame) -> dict[int, str]:
+    """segment id → the colour of its lineage (noise −1 light grey), from ``segment_id, lineage_id`` rows."""
+    colors = lineage_colors(segments["lineage_id"])
+    return {int(s): NOISE_COLOR if int(s) == -1 else colors[_lineage_key(lineage)]
+            for s, lineage in zip(segments["segment_id"], segments["lineage_id"])}
 
 
 def event_mix_over_time(mix: pd.DataFrame, by: str = "event_type") -> go.Figure:
@@ -45,10 +67,20 @@ def event_mix_over_time(mix: pd.DataFrame, by: str = "event_type") -> go.Figure:
 def sizes_over_time(sizes: pd.DataFrame) -> go.Figure:
     """Stacked segment sizes per snapshot, annotated with emerged/split/merged transitions.
 
-    ``sizes``: the frame of :func:`segmentation.tracking.sizes_over_time`.
+    ``sizes``: the frame of :func:`segmentation.tracking.sizes_over_time`. One area per lineage
+    in its :func:`lineage_colors` colour (stacked in lineage order), a marker on every snapshot.
     """
-    figure = px.area(sizes, x="as_of", y="size", color="label", line_group="lineage_id",
-                     template=TEMPLATE, labels={"as_of": "snapshot", "size": "customers", "label": "segment"})
+    figure = go.Figure()
+    colors = lineage_colors(sizes["lineage_id"])
+    for lineage, rows in sizes.sort_values("as_of").groupby("lineage_id", sort=True, dropna=False):
+        color = colors[_lineage_key(lineage)]
+        figure.add_trace(go.Scatter(
+            x=rows["as_of"], y=rows["size"], name=str(rows["label"].iloc[-1]), mode="lines+markers",
+            stackgroup="sizes", line=dict(color=color, width=1.5), marker=dict(color=color, size=6),
+            fillcolor=_translucent(color, 0.55), customdata=rows["share"],
+            hovertemplate="%{fullData.name}: %{y:,} customers (%{customdata:.1%})<extra></extra>"))
+    figure.update_layout(template=TEMPLATE, xaxis_title="snapshot", yaxis_title="customers",
+                         legend_title_text="segment")
     stacked = sizes.sort_values(["as_of", "lineage_id"]).copy()
     stacked["top"] = stacked.groupby("as_of")["size"].cumsum()
     for row in stacked[stacked["transition"].isin(TRANSITION_MARKERS)].itertuples(index=False):
@@ -62,9 +94,9 @@ LEFT = "left (not active in the later window)"
 OUTSIDE_COLOR = "#94A3B8"  # new customers / left: not a segment
 
 
-def _node_color(name: str) -> str:
-    if name.startswith("segment "):
-        return PALETTE[int(name.removeprefix("segment ")) % len(PALETTE)]
+def _node_color(name: str, colors: dict[str, str]) -> str:
+    if name.startswith("segment "):  # its lineage's colour; without one, by segment number
+        return colors.get(name) or PALETTE[int(name.removeprefix("segment ")) % len(PALETTE)]
     return NOISE_COLOR if name == "noise" else OUTSIDE_COLOR
 
 
@@ -75,21 +107,25 @@ def _translucent(color: str, alpha: float = 0.35) -> str:
 
 
 def flow_sankey(flows: pd.DataFrame, labels: dict[str, str] | None = None,
-                target_labels: dict[str, str] | None = None) -> go.Figure:
+                target_labels: dict[str, str] | None = None, colors_before: dict[str, str] | None = None,
+                colors_after: dict[str, str] | None = None) -> go.Figure:
     """Sankey of customers between two snapshots: the earlier one on the left, the later on the right.
 
     ``flows``: ``source, target, customers`` (see :func:`segmentation.tracking.customer_flows`);
     ``labels`` optionally maps ``segment N`` to a display name; ``target_labels``, when given,
-    does so for the later snapshot (whose segment numbers are its own). Each link takes its
-    source segment's colour, so a segment's customers can be followed across.
+    does so for the later snapshot (whose segment numbers are its own). ``colors_before`` /
+    ``colors_after`` map ``segment N`` of each snapshot to its lineage's colour (see
+    :func:`segment_lineage_colors`); new customers, left and noise stay grey. Each link takes
+    its source node's colour, translucent, so a segment's customers can be followed across.
     """
     labels = labels or {}
     target_labels = labels if target_labels is None else target_labels
+    colors_before, colors_after = colors_before or {}, colors_after or {}
     sources = list(dict.fromkeys(flows["source"]))
     targets = list(dict.fromkeys(flows["target"]))
     names = ([labels.get(s, s) for s in sources]
              + [LEFT if t == "left" else target_labels.get(t, t) for t in targets])
-    colors = [_node_color(s) for s in sources] + [_node_color(t) for t in targets]
+    colors = [_node_color(s, colors_before) for s in sources] + [_node_color(t, colors_after) for t in targets]
     source_index = {s: i for i, s in enumerate(sources)}
     target_index = {t: len(sources) + i for i, t in enumerate(targets)}
     figure = go.Figure(go.Sankey(
@@ -100,7 +136,7 @@ def flow_sankey(flows: pd.DataFrame, labels: dict[str, str] | None = None,
         link=dict(source=[source_index[s] for s in flows["source"]],
                   target=[target_index[t] for t in flows["target"]],
                   value=flows["customers"].tolist(),
-                  color=[_translucent(_node_color(s)) for s in flows["source"]],
+                  color=[_translucent(colors[source_index[s]]) for s in flows["source"]],
                   hovertemplate="%{source.label} → %{target.label}: %{value:,} customers<extra></extra>"),
     ))
     figure.update_layout(template=TEMPLATE, margin=MARGIN)
@@ -120,22 +156,21 @@ def lineage_view(sizes: pd.DataFrame) -> go.Figure:
     return figure
 
 
-def segment_colors(segment_ids) -> dict[int, str]:
-    """A stable colour per segment id (noise −1 in light grey), the same on every page."""
-    return {int(s): NOISE_COLOR if int(s) == -1 else PALETTE[int(s) % len(PALETTE)] for s in segment_ids}
-
-
-def segment_map(points: pd.DataFrame, labels: dict[int, str]) -> go.Figure:
+def segment_map(points: pd.DataFrame, labels: dict[int, str], colors: dict[int, str] | None = None) -> go.Figure:
     """The 2-D map: one WebGL scatter trace per segment, noise underneath in grey.
 
     ``points``: ``segment_id, x, y, probability`` (already downsampled); each
     point's ``customdata`` is ``[row position in points, probability]`` so a box
-    or lasso selection can be traced back to its rows. Hover shows the segment
-    name and the membership probability only: no ids, no contact data.
+    or lasso selection can be traced back to its rows. ``colors`` maps segment id
+    to its lineage's colour (:func:`segment_lineage_colors`); a segment not in it is
+    coloured by its id. Hover shows the segment name and the membership probability
+    only: no ids, no contact data.
     """
     figure = go.Figure()
     positions = np.arange(len(points))
-    colors = segment_colors(points["segment_id"].unique())
+    given = colors or {}
+    colors = {int(s): NOISE_COLOR if int(s) == -1 else given.get(int(s)) or PALETTE[int(s) % len(PALETTE)]
+              for s in points["segment_id"].unique()}
     order = sorted(points["segment_id"].unique(), key=lambda s: (s != -1, s))
     for segment_id in order:
         mask = (points["segment_id"] == segment_id).to_numpy()
@@ -210,15 +245,16 @@ def probability_histogram(histogram: pd.DataFrame) -> go.Figure:
     return figure
 
 
-def lineage_history(history: pd.DataFrame) -> go.Figure:
+def lineage_history(history: pd.DataFrame, color: str = "#4F46E5") -> go.Figure:
     """A segment's share of customers in each snapshot of its lineage, labelled with the transition.
 
-    ``history``: ``as_of, share, size, transition`` (queries/ui_lineage_history.sql).
+    ``history``: ``as_of, share, size, transition`` (queries/ui_lineage_history.sql); ``color``:
+    the lineage's colour (:func:`lineage_colors`).
     """
     figure = go.Figure(go.Scatter(
         x=history["as_of"], y=history["share"], mode="lines+markers+text",
         text=[TRANSITION_MARKERS.get(t, "") for t in history["transition"]], textposition="top center",
-        customdata=history["size"], line=dict(color="#4F46E5"),
+        customdata=history["size"], line=dict(color=color), marker=dict(color=color),
         hovertemplate="%{x}: %{y:.1%} of customers (%{customdata:,})<extra></extra>",
     ))
     figure.update_layout(template=TEMPLATE, margin=MARGIN, height=260, yaxis=dict(tickformat=".0%", title="share"),
@@ -247,16 +283,28 @@ VALUE_MEASURES = {"revenue": "revenue in the window", "revenue_per_customer": "r
                   "quiet_share": "share of earlier customers gone quiet"}
 
 
+VALUE_FORMATS = {"quiet_share": ".0%", "purchase_frequency": ",.2f"}
+
+
 def value_over_time(value: pd.DataFrame, measure: str = "revenue") -> go.Figure:
-    """One line per segment lineage: ``measure`` (a column of :func:`segmentation.value.segment_value`,
-    with a ``label`` column) at each snapshot."""
+    """One line per segment lineage, in its :func:`lineage_colors` colour: ``measure`` (a column of
+    :func:`segmentation.value.segment_value`, with a ``label`` column) at each snapshot."""
     frame = value[value["segment_id"] != -1].sort_values(["as_of", "run_id"])
-    figure = px.line(frame, x="as_of", y=measure, color="label", line_group="lineage_id", markers=True,
-                     template=TEMPLATE, labels={"as_of": "snapshot", measure: VALUE_MEASURES.get(measure, measure),
-                                                "label": "segment"})
+    colors = lineage_colors(frame["lineage_id"])
+    number = VALUE_FORMATS.get(measure, ",.0f")
+    figure = go.Figure()
+    for lineage, rows in frame.groupby("lineage_id", sort=True, dropna=False):
+        color = colors[_lineage_key(lineage)]
+        named = rows["label"].dropna() if "label" in rows else pd.Series(dtype=object)
+        name = str(named.iloc[-1]) if len(named) else f"segment {int(rows['segment_id'].iloc[-1])}"
+        figure.add_trace(go.Scatter(
+            x=rows["as_of"], y=rows[measure], name=name, mode="lines+markers",
+            line=dict(color=color), marker=dict(color=color),
+            hovertemplate=f"%{{fullData.name}}: %{{y:{number}}}<extra></extra>"))
+    figure.update_layout(template=TEMPLATE, margin=MARGIN, hovermode="x unified", xaxis_title="snapshot",
+                         yaxis_title=VALUE_MEASURES.get(measure, measure), legend_title_text="segment")
     if measure == "quiet_share":
         figure.update_yaxes(tickformat=".0%")
-    figure.update_layout(margin=MARGIN, hovermode="x unified")
     return figure
 
 

@@ -59,3 +59,53 @@ def test_lineage_view_has_a_line_per_lineage():
     figure = plotting.lineage_view(sizes_over_time(_segments()))
     lines = [t for t in figure.data if t.mode == "lines"]
     assert len(lines) == 3
+
+
+def _two_runs() -> pd.DataFrame:
+    """Lineage 7 ("Night owls") is segment 0 in run 1 and segment 1 in run 2; lineage 8 the other way round."""
+    return pd.DataFrame({
+        "as_of": [date(2025, 1, 31)] * 3 + [date(2025, 2, 28)] * 3,
+        "run_id": [1, 1, 1, 2, 2, 2],
+        "segment_id": [0, 1, -1, 0, 1, -1],
+        "lineage_id": [7, 8, None, 8, 7, None],
+        "size": [3, 2, 1, 2, 3, 1],
+        "name": ["Night owls", None, None, None, "Night owls", None],
+        "suggested_name": ["a", "Store fans", "noise", "Store fans", "b", "noise"],
+        "transition": ["new", "new", None, "survived", "survived", None],
+    })
+
+
+def test_a_lineage_has_one_colour_on_every_chart():
+    segments = _two_runs()
+    owls, fans = plotting.lineage_colors([7])[7], plotting.lineage_colors([8])[8]
+    assert owls != fans and plotting.lineage_colors([8, 7, None]) == {8: fans, 7: owls, None: plotting.NOISE_COLOR}
+    run1, run2 = (segments[segments["run_id"] == r] for r in (1, 2))
+
+    area = plotting.sizes_over_time(sizes_over_time(segments))
+    assert {t.name: t.line.color for t in area.data} == {"Night owls": owls, "Store fans": fans}
+    assert all("markers" in t.mode and len(t.x) == 2 for t in area.data)  # a marker on each snapshot
+
+    value = segments.assign(revenue=[30.0, 20.0, 1.0, 25.0, 35.0, 2.0],
+                            label=segments["lineage_id"].map({7: "Night owls", 8: "Store fans"}))
+    lines = plotting.value_over_time(value).data
+    assert {t.name: (t.line.color, t.marker.color) for t in lines} == {"Night owls": (owls, owls),
+                                                                       "Store fans": (fans, fans)}
+
+    before = pd.DataFrame({"customer_id": ["a", "b", "c", "d", "e", "f"], "segment_id": [0, 0, 0, 1, 1, -1]})
+    after = pd.DataFrame({"customer_id": ["a", "b", "d", "e", "f", "g"], "segment_id": [1, 1, 0, 0, 1, -1]})
+    node_colors = [{f"segment {k}": v for k, v in plotting.segment_lineage_colors(run).items()} for run in (run1, run2)]
+    sankey = plotting.flow_sankey(customer_flows(before, after), {"segment 0": "Night owls", "segment 1": "Store fans"},
+                                  {"segment 0": "Store fans", "segment 1": "Night owls"}, *node_colors).data[0]
+    nodes = list(zip(sankey.node.label, sankey.node.color))
+    assert {c for label, c in nodes if label == "Night owls"} == {owls}  # left and right, segment 0 then 1
+    assert {c for label, c in nodes if label == "Store fans"} == {fans}
+    assert {c for label, c in nodes if label in ("new customers", plotting.LEFT)} == {plotting.OUTSIDE_COLOR}
+    assert {c for label, c in nodes if label == "noise"} == {plotting.NOISE_COLOR}  # noise on both sides
+    links = [(sankey.node.label[s], c) for s, c in zip(sankey.link.source, sankey.link.color)]
+    assert {c for label, c in links if label == "Night owls"} == {plotting._translucent(owls)}
+
+    points = pd.DataFrame({"segment_id": [0, 1, -1], "x": [0.0, 1, 2], "y": [0.0, 1, 2], "probability": [0.9, 0.8, 0]})
+    trace_map = plotting.segment_map(points, {0: "Store fans", 1: "Night owls", -1: "noise"},
+                                     plotting.segment_lineage_colors(run2))
+    assert {t.name: t.marker.color for t in trace_map.data} == {"Night owls": owls, "Store fans": fans,
+                                                                "noise": plotting.NOISE_COLOR}

@@ -27,6 +27,11 @@ def _flows(path: str, version: float, before: int, after: int) -> pd.DataFrame:
     return tracking.customer_flows(frames[0], frames[1])
 
 
+def _node_colors(run_id: int) -> dict[str, str]:
+    """``segment N`` (the Sankey's node keys) → the colour of that segment's lineage in run ``run_id``."""
+    return {f"segment {k}": v for k, v in plotting.segment_lineage_colors(common.segments(run_id)).items()}
+
+
 def _sankey(frame: pd.DataFrame, run: dict) -> None:
     st.subheader("Where customers moved")
     ids = frame["run_id"].astype(int).tolist()  # newest first
@@ -41,7 +46,8 @@ def _sankey(frame: pd.DataFrame, run: dict) -> None:
         return
     path = common.current_db()
     flows = _flows(str(path), common.db_version(path), int(before), int(after))
-    figure = plotting.flow_sankey(flows, common.flow_labels(before), common.flow_labels(after))
+    figure = plotting.flow_sankey(flows, common.flow_labels(before), common.flow_labels(after),
+                                  _node_colors(int(before)), _node_colors(int(after)))
     st.plotly_chart(figure, key="sankey")
     stayed = flows[(flows["source"] != tracking.NEW_CUSTOMERS) & (flows["target"] != "left")]["customers"].sum()
     new = flows.loc[flows["source"] == tracking.NEW_CUSTOMERS, "customers"].sum()

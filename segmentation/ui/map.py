@@ -1,4 +1,4 @@
-"""Map page: the 2-D map of a snapshot, coloured by segment; box or lasso a region to see who is there.
+"""Map page: the 2-D map of a snapshot, coloured by segment lineage; box or lasso a region to see who is there.
 
 Large runs are downsampled in the database (every segment keeps its share, small
 ones at least a few hundred points). Hover shows the segment and the membership
@@ -70,14 +70,16 @@ def render() -> None:
     if points.empty or points[["x", "y"]].isna().all().all():
         st.info("This snapshot has no map coordinates.", icon=":material/info:")
         return
-    labels = common.segment_labels(common.segments(run_id))
+    segments = common.segments(run_id)
+    labels = common.segment_labels(segments)
     total = int(points["total"].iloc[0])
     shown = len(points)
     st.caption(f"{common.run_label(run)} · "
                + (f"showing {shown:,} of {total:,} customers (each segment keeps its share)"
                   if shown < total else f"all {total:,} customers")
                + " · drag a box or lasso to see who is in a region; double-click to clear")
-    figure = plotting.segment_map(points[["segment_id", "x", "y", "probability"]], labels)
+    figure = plotting.segment_map(points[["segment_id", "x", "y", "probability"]], labels,
+                                  plotting.segment_lineage_colors(segments))
     event = st.plotly_chart(figure, key=f"map_{run_id}", on_select="rerun", selection_mode=("box", "lasso"))
     positions = selected_positions(event)
     if positions:

@@ -147,7 +147,8 @@ def _history(row: dict) -> None:
         return
     history = common.query("ui_lineage_history", lineage_id=int(lineage))
     if len(history) > 1:
-        st.plotly_chart(plotting.lineage_history(history), key="lineage_chart")
+        color = plotting.lineage_colors([lineage])[int(lineage)]  # as on the Map and Evolution pages
+        st.plotly_chart(plotting.lineage_history(history, color), key="lineage_chart")
     table = history.assign(label=[display_name(n, s) for n, s in zip(history["name"], history["suggested_name"])])
     st.dataframe(table[["as_of", "run_id", "segment_id", "size", "share", "transition", "label"]],
                  hide_index=True, width="stretch",
