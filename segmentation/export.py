@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -103,6 +104,13 @@ def sensitive_terms(text: str | None) -> dict[str, list[str]]:
     return found
 
 
+def _slug(name: Any, limit: int = 40) -> str:
+    """``Weekend family shoppers, 2× more refunds`` → ``weekend-family-shoppers-2-more-refunds`` (ASCII)."""
+    text = unicodedata.normalize("NFKD", str(name or "")).encode("ascii", "ignore").decode("ascii").lower()
+    text = re.sub(r"[^a-z0-9]+", "-", text).strip("-")
+    return text[:limit].rstrip("-")
+
+
 @dataclass
 class ExportPlan:
     """Everything an export would write, checked but not yet written.
@@ -159,9 +167,12 @@ class ExportPlan:
 
     @property
     def filename(self) -> str:
-        """A suggested file name, e.g. ``meta_run3_segment2.csv``."""
-        segments = "-".join(str(s) for s in self.segment_ids)
-        return f"{self.platform}_run{self.run_id}_segment{segments}{self.spec.suffix}"
+        """A suggested file name from the platform, the segments' names and the snapshot date,
+        e.g. ``google_weekend-family-shoppers_2025-06-30.csv`` (plain ASCII, safe on every system)."""
+        names = [_slug(n) or f"segment-{s}" for s, n in zip(self.segments["segment_id"], self.segments["segment_name"])]
+        audience = "+".join(names[:2]) + (f"+{len(names) - 2}-more" if len(names) > 2 else "")
+        with_lookalikes = "_with-lookalikes" if self.lookalikes is not None and len(self.lookalikes) else ""
+        return f"{self.platform}_{audience}{with_lookalikes}_{self.run_date:%Y-%m-%d}{self.spec.suffix}"
 
     def preview(self, n: int = 10) -> pd.DataFrame:
         """The first ``n`` rows of the file."""

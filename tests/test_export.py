@@ -195,6 +195,14 @@ def test_guards_count_every_exclusion(small_db):
     assert any("noise" in w for w in plan.warnings)
 
 
+def test_file_name_comes_from_the_segment_names_and_the_snapshot_date(small_db):
+    plan = plan_export(small_db, 1, [0], "google", min_size=1)
+    assert plan.filename == f"google_weekend-hyperlink-x-fans_{plan.run_date:%Y-%m-%d}.csv"
+    assert export.safe_export_path(Path("exports"), plan.filename).name == plan.filename
+    both = plan_export(small_db, 1, [0, -1], "meta", min_size=1)
+    assert both.filename.startswith("meta_weekend-hyperlink-x-fans+") and both.filename.endswith(".csv")
+
+
 def test_unknown_consent_only_when_allowed_and_false_never(small_db):
     for platform in export.PLATFORMS:
         plan = plan_export(small_db, 1, [0], platform, allow_unknown_consent=True, min_size=1)
