@@ -1,8 +1,11 @@
-"""Segment Workbench — Streamlit entry point: page config and the router, nothing else."""
+"""Segment Workbench — Streamlit entry point: page config, the page layout and the router, nothing else."""
 
 import streamlit as st
 
 st.set_page_config(page_title="Segment Workbench", page_icon=":material/hub:", layout="wide")
+
+# Streamlit leaves ~6rem above every page; a third of it keeps the Overview's cards above the fold at 1280×720.
+st.html("<style>[data-testid='stMainBlockContainer']{padding-top:2.5rem}</style>")
 
 navigation = st.navigation(
     {
@@ -18,6 +21,7 @@ navigation = st.navigation(
         "Workbench": [
             st.Page("segmentation/ui/run.py", title="Run", icon=":material/play_circle:"),
             st.Page("segmentation/ui/data.py", title="Data", icon=":material/database:"),
+            st.Page("segmentation/ui/glossary.py", title="Glossary", icon=":material/menu_book:"),
         ],
     }
 )

@@ -108,7 +108,7 @@ def _slug(name: Any, limit: int = 40) -> str:
     """``Weekend family shoppers, 2× more refunds`` → ``weekend-family-shoppers-2-more-refunds`` (ASCII)."""
     text = unicodedata.normalize("NFKD", str(name or "")).encode("ascii", "ignore").decode("ascii").lower()
     text = re.sub(r"[^a-z0-9]+", "-", text).strip("-")
-    return text[:limit].rstrip("-")
+    return text if len(text) <= limit else text[:limit + 1].rsplit("-", 1)[0]  # whole words
 
 
 @dataclass

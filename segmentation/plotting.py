@@ -182,7 +182,7 @@ def segment_map(points: pd.DataFrame, labels: dict[int, str], colors: dict[int, 
             customdata=np.column_stack([positions[mask], rows["probability"].fillna(0).to_numpy()]),
             hovertemplate="%{fullData.name}<br>membership %{customdata[1]:.0%}<extra></extra>",
         ))
-    figure.update_layout(template=TEMPLATE, margin=MARGIN, dragmode="lasso", legend_title_text="segment",
+    figure.update_layout(template=TEMPLATE, margin=MARGIN, dragmode="select", legend_title_text="segment",
                          xaxis=dict(showticklabels=False, title=None, zeroline=False),
                          yaxis=dict(showticklabels=False, title=None, zeroline=False, scaleanchor="x"),
                          height=560)
@@ -190,7 +190,7 @@ def segment_map(points: pd.DataFrame, labels: dict[int, str], colors: dict[int, 
 
 
 def trait_lifts(traits: pd.DataFrame, top: int = 12) -> go.Figure:
-    """Horizontal bars of the strongest traits: standardised difference vs the population.
+    """Horizontal bars of the strongest traits: how far the segment is from the population (standardised).
 
     ``traits``: ``label, phrase, std_diff`` (one row per feature, as in a segment
     profile); the ``top`` largest absolute differences are drawn, strongest on top.
@@ -198,13 +198,17 @@ def trait_lifts(traits: pd.DataFrame, top: int = 12) -> go.Figure:
     strongest = traits.reindex(traits["std_diff"].abs().sort_values(ascending=False).index).head(top)
     strongest = strongest.iloc[::-1]
     colors = np.where(strongest["std_diff"] >= 0, "#4F46E5", "#F97316")
+    # each bar is labelled with its trait in words ("13.6× more social media activity", "half as much
+    # in-store buying"); the labels sit on the axis, where they always fit
+    words = strongest["phrase"].where(strongest["phrase"].notna() & (strongest["phrase"] != ""), strongest["label"])
     figure = go.Figure(go.Bar(
-        x=strongest["std_diff"], y=strongest["label"], orientation="h", marker_color=colors,
-        text=strongest["phrase"], textposition="auto",
-        hovertemplate="%{y}: %{x:+.2f} standard deviations vs all customers<extra></extra>",
+        x=strongest["std_diff"], y=words, orientation="h", marker_color=colors,
+        hovertemplate="%{y}<extra></extra>",
     ))
     figure.update_layout(template=TEMPLATE, margin=MARGIN, height=max(260, 28 * len(strongest) + 60),
-                         xaxis_title="difference from all customers (standard deviations)", yaxis_title=None)
+                         xaxis=dict(title="how unusual, compared with all customers", showticklabels=False,
+                                    zeroline=False),
+                         yaxis=dict(title=None, automargin=True))
     figure.add_vline(x=0, line_color="#94A3B8", line_width=1)
     return figure
 

@@ -1,8 +1,13 @@
-"""The whole flow in a real browser: Playwright drives the system Chromium against `streamlit run app.py`.
+"""A marketer's walk in a real browser: Playwright drives the system Chromium against `streamlit run app.py`.
 
-open the app → the Overview shows segments → open a segment → rename it → export it for
-Google → the downloaded file has Google's headers (and the export has its audit row).
-Each page is saved as a screenshot to docs/screenshots/ for the README.
+At 1280×720: open the app → the emerging segment's card is above the fold and first → open it →
+name it → "Export this segment" → Google → the downloaded file has Google's headers and as many
+rows as its audit row says → a box on the Map gives a summary → start a snapshot, leave the Run
+page after 4 s → the Overview says it has landed, and it is stored. A second test kills the app
+in the middle of a snapshot: nothing partial is left. Each step asserts what a person would see.
+
+Screenshots are test artifacts, written to ``$TEST_ARTIFACTS/browser`` (default
+``.cache/test-artifacts/browser``, not committed); docs/screenshots/ is refreshed from them by hand.
 """
 
 from __future__ import annotations
@@ -24,7 +29,8 @@ from tests.conftest import ROOT
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--no-first-run"]
-SCREENSHOTS = ROOT / "docs" / "screenshots"
+SCREENSHOTS = Path(os.environ.get("TEST_ARTIFACTS", ROOT / ".cache" / "test-artifacts")) / "browser"
+VIEWPORT = {"width": 1280, "height": 720}
 GOOGLE_HEADER = "Email,Phone,First Name,Last Name,Country,Zip"
 NEW_NAME = "Browser-named shoppers"
 
@@ -60,8 +66,10 @@ def _wait_healthy(url: str, server: subprocess.Popen, seconds: float = 90) -> No
 
 
 @pytest.fixture
-def app_url(demo_runs_db, tmp_path):
-    """`streamlit run app.py` on a free port against a copy of the demo database (cwd: a scratch folder)."""
+def app(demo_runs_db, tmp_path):
+    """`streamlit run app.py` on a free port against a copy of the demo database (cwd: a scratch folder).
+
+    Yields ``(url, server process)``."""
     workdir = tmp_path / "cwd"
     (workdir / ".streamlit").mkdir(parents=True)
     shutil.copy(ROOT / ".streamlit" / "config.toml", workdir / ".streamlit" / "config.toml")
@@ -75,7 +83,7 @@ def app_url(demo_runs_db, tmp_path):
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_healthy(url, server)
-        yield url
+        yield url, server
     finally:
         server.terminate()
         try:
@@ -95,12 +103,46 @@ def _shoot(page, name: str) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path))
-    try:  # a 64-colour palette keeps the PNGs small enough to commit
+    try:  # a 64-colour palette keeps the PNGs small (docs/screenshots is refreshed from them)
         from PIL import Image
 
         Image.open(path).convert("RGB").quantize(colors=64).save(path, optimize=True)
     except ImportError:
         pass
+
+
+def _browser(playwright):
+    browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+    context = browser.new_context(viewport=VIEWPORT, accept_downloads=True)
+    page = context.new_page()
+    page.set_default_timeout(120_000)
+    return browser, page
+
+
+def _above_the_fold(locator) -> bool:
+    box = locator.bounding_box()
+    return box is not None and box["y"] >= 0 and box["y"] + box["height"] <= VIEWPORT["height"]
+
+
+def _sql(db, statement: str, params: list | None = None) -> list[tuple]:
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return con.execute(statement, params or []).fetchall()
+    finally:
+        con.close()
+
+
+def _growing_segment(db, run_id: int) -> tuple[int, str]:
+    """The segment of ``run_id`` whose share grew most since the run it was tracked against (its lineage)."""
+    rows = _sql(db, """
+        WITH shares AS (SELECT s.run_id, s.segment_id, s.lineage_id, s.suggested_name,
+                               s.size / r.n_customers AS share FROM segments s JOIN runs r USING (run_id)
+                        WHERE s.segment_id <> -1)
+        SELECT now.segment_id, now.suggested_name FROM shares now
+        JOIN (SELECT DISTINCT from_run FROM transitions WHERE to_run = $1) t ON true
+        LEFT JOIN shares before ON before.run_id = t.from_run AND before.lineage_id = now.lineage_id
+        WHERE now.run_id = $1 ORDER BY now.share - coalesce(before.share, 0) DESC LIMIT 1""", [run_id])
+    return int(rows[0][0]), rows[0][1]
 
 
 def _go(page, title: str) -> None:
@@ -109,66 +151,83 @@ def _go(page, title: str) -> None:
     _settled(page)
 
 
-def test_open_rename_export_in_a_real_browser(app_url, demo_runs_db, tmp_path):
+def _start_snapshot_again(page) -> None:
+    """On the Run page: a snapshot of the latest date again (its parameters are the form's defaults)."""
+    from playwright.sync_api import expect
+
+    page.get_by_text("More parameters (for analysts)").click()
+    label = page.get_by_text("Compute again when the date already has a snapshot")
+    label.wait_for()
+    page.wait_for_timeout(500)  # the expander finishes opening
+    label.click()
+    expect(page.get_by_role("checkbox", name="Compute again when the date already has a snapshot")).to_be_checked()
+    page.get_by_role("button", name="Run snapshot").click()
+    started = page.get_by_role("heading", name="Computing now")
+    refused = page.get_by_test_id("stAlertContentError")
+    started.or_(refused).first.wait_for()
+    assert refused.count() == 0, refused.all_inner_texts()
+    _shoot(page, "run_started")
+
+
+def test_a_marketers_walk_in_a_real_browser(app, demo_runs_db, tmp_path):
     from playwright.sync_api import expect, sync_playwright
 
-    con = duckdb.connect(str(demo_runs_db), read_only=True)
-    run_id, largest, suggested = con.execute(
-        "SELECT s.run_id, s.segment_id, s.suggested_name FROM segments s JOIN runs r USING (run_id) "
-        "WHERE s.segment_id <> -1 ORDER BY r.as_of DESC, r.run_id DESC, s.size DESC LIMIT 1").fetchall()[0]
-    n_segments = con.execute("SELECT count(*) FROM segments WHERE run_id = ? AND segment_id <> -1",
-                             [run_id]).fetchone()[0]
-    con.close()
+    url, _ = app
+    run_id, n_customers, as_of = _sql(demo_runs_db, "SELECT run_id, n_customers, as_of FROM runs "
+                                                    "ORDER BY as_of DESC, run_id DESC LIMIT 1")[0]
+    n_segments = _sql(demo_runs_db, "SELECT count(*) FROM segments WHERE run_id = ? AND segment_id <> -1",
+                      [run_id])[0][0]
+    emerging, suggested = _growing_segment(demo_runs_db, run_id)
     assert n_segments >= 3
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-        context = browser.new_context(viewport={"width": 1360, "height": 900}, accept_downloads=True)
-        page = context.new_page()
-        page.set_default_timeout(120_000)
+        browser, page = _browser(playwright)
 
-        # open → the Overview shows the segments of the latest snapshot
-        page.goto(app_url)
+        # open → the Overview: the headline and the cards start above the fold, the emerging segment first
+        page.goto(url)
         page.get_by_role("heading", name="Overview", exact=True).wait_for()
         _settled(page)
         open_buttons = page.locator('[class*="st-key-open_"] button')  # the cards' buttons, by widget key
         expect(open_buttons).to_have_count(n_segments)  # one card per segment (waits for them all)
-        expect(open_buttons.first).to_be_visible()
+        first_card = page.locator('[class*="st-key-open_"]').first
+        assert f"st-key-open_{emerging} " in first_card.get_attribute("class") + " "
         expect(page.get_by_text(suggested, exact=True).first).to_be_visible()
+        expect(page.get_by_text("GROWING", exact=True).first).to_be_visible()
+        assert _above_the_fold(page.get_by_text(suggested, exact=True).first), "the first card is below the fold"
+        assert _above_the_fold(page.get_by_test_id("stMetricValue").first)
         _shoot(page, "overview")
 
-        # open the largest segment (its card's button) → its profile
-        page.locator(f'.st-key-open_{largest} button').click()
+        # the emerging segment → its profile, kept in the address
+        page.locator(f".st-key-open_{emerging} button").click()
         page.get_by_role("heading", name=suggested, exact=True).wait_for()
         _settled(page)
+        assert f"segment={emerging}" in page.url and f"run={run_id}" in page.url
         _shoot(page, "segment")
-
-        # its rules, with their fidelity and the SQL clause
-        rules = page.get_by_role("heading", name="As rules for your audience tools")
-        rules.scroll_into_view_if_needed()
+        page.get_by_role("heading", name="As rules for your audience tools").scroll_into_view_if_needed()
         expect(page.get_by_text("WHERE ", exact=False).first).to_be_visible()
         expect(page.get_by_test_id("stMetricLabel").filter(has_text="F1")).to_be_visible()
         _shoot(page, "segment_rules")
 
-        # rename it: saved as soon as Enter is pressed
+        # name it: saved as soon as Enter is pressed, shown as the page's heading
         name_box = page.get_by_label("Name", exact=True)
         name_box.fill(NEW_NAME)
         name_box.press("Enter")
         page.get_by_text(f"Saved the name: “{NEW_NAME}”").wait_for()
         page.get_by_role("heading", name=NEW_NAME, exact=True).wait_for()
-        con = duckdb.connect(str(demo_runs_db), read_only=True)
-        stored = con.execute("SELECT name, named_by FROM segments WHERE run_id = ? AND segment_id = ?",
-                             [run_id, largest]).fetchall()[0]
-        con.close()
+        stored = _sql(demo_runs_db, "SELECT name, named_by FROM segments WHERE run_id = ? AND segment_id = ?",
+                      [run_id, emerging])[0]
         assert stored[0] == NEW_NAME and stored[1].startswith("app:")
 
-        # export it for Google: the segment just opened is preselected, Google is the first platform
-        _go(page, "Export")
+        # Export this segment → Google (the first platform) → the file, named after the segment and the date
+        page.get_by_role("button", name="Export this segment").click()
+        page.get_by_role("heading", name="Export", exact=True).wait_for()
         page.get_by_role("heading", name="Checks").wait_for()
+        _settled(page)
+        expect(page.get_by_text(f"{NEW_NAME} (", exact=False).first).to_be_visible()  # preselected
+        expect(page.get_by_text("Cannot export", exact=False)).to_have_count(0)
         expect(page.get_by_test_id("stDownloadButton")).to_be_visible()
         _shoot(page, "export")
-        expand = page.get_by_role("heading", name="Expand with lookalikes")
-        expand.scroll_into_view_if_needed()
+        page.get_by_role("heading", name="Expand with lookalikes").scroll_into_view_if_needed()
         expect(page.get_by_test_id("stMetricLabel").filter(has_text="Recall at the top 20 %")).to_be_visible()
         _shoot(page, "export_expand")
         with page.expect_download() as download_info:
@@ -176,24 +235,79 @@ def test_open_rename_export_in_a_real_browser(app_url, demo_runs_db, tmp_path):
         download = download_info.value
         saved = tmp_path / download.suggested_filename
         download.save_as(saved)
-        assert download.suggested_filename == f"google_run{run_id}_segment{largest}.csv"
+        assert download.suggested_filename == f"google_browser-named-shoppers_{as_of:%Y-%m-%d}.csv"
         lines = saved.read_text(encoding="utf-8").splitlines()
         assert lines[0] == GOOGLE_HEADER and len(lines) > 100
-        con = duckdb.connect(str(demo_runs_db), read_only=True)
-        audit = con.execute("SELECT platform, n_rows, segment_id FROM exports").fetchall()
-        con.close()
-        assert audit == [("google", len(lines) - 1, largest)]
+        audit = _sql(demo_runs_db, "SELECT platform, n_rows, segment_id FROM exports")
+        assert audit == [("google", len(lines) - 1, emerging)]
 
-        # the other pages, for the README
-        for title in ("Map", "Evolution", "Run", "Data"):
+        # Map: a box over the middle of the map → who is there
+        _go(page, "Map")
+        page.wait_for_timeout(1500)  # the WebGL scatter finishes drawing
+        plot = page.locator(".js-plotly-plot .nsewdrag").first
+        box = plot.bounding_box()
+        x0, y0 = box["x"] + box["width"] * 0.2, box["y"] + box["height"] * 0.2
+        page.mouse.move(x0, y0)
+        page.mouse.down()
+        page.mouse.move(x0 + box["width"] * 0.6, y0 + box["height"] * 0.6, steps=12)
+        page.mouse.up()
+        selection = page.get_by_role("heading", name="Selection", exact=True)
+        selection.wait_for()
+        _settled(page)
+        selection.scroll_into_view_if_needed()
+        points = page.get_by_test_id("stMetric").filter(has_text="Points selected").get_by_test_id("stMetricValue")
+        selected = int(points.inner_text().replace(",", ""))
+        assert 0 < selected < n_customers
+        expect(page.get_by_text("Nothing selected yet.")).to_have_count(0)
+        _shoot(page, "map_selection")
+
+        # the other pages, for the record
+        for title in ("Evolution", "Data", "Glossary"):
             _go(page, title)
             page.wait_for_timeout(800)  # charts finish drawing
             _shoot(page, title.lower())
-            if title == "Evolution":  # value over time, drawn as one line per segment
-                value = page.get_by_role("heading", name="Value over time")
-                value.scroll_into_view_if_needed()
-                page.wait_for_timeout(800)
-                expect(page.locator(".js-plotly-plot").last).to_be_visible()
-                _shoot(page, "evolution_value")
-        context.close()
+        expect(page.get_by_text("Unassigned", exact=True)).to_be_visible()  # the glossary's words
+
+        # start a snapshot, leave after 4 s, come back: it is stored and the Overview says so
+        _go(page, "Run")
+        _start_snapshot_again(page)
+        _shoot(page, "run_progress")
+        page.wait_for_timeout(4000)
+        runs_before = _sql(demo_runs_db, "SELECT count(*) FROM runs")[0][0]
+        _go(page, "Overview")
+        landed = page.get_by_text("New snapshot stored:", exact=False)
+        landed.wait_for(timeout=300_000)  # the sidebar watches the job and reloads the page when it lands
+        new_run = _sql(demo_runs_db, "SELECT max(run_id), count(*) FROM runs WHERE status = 'complete'")[0]
+        assert new_run[1] == runs_before + 1 == 3
+        expect(landed).to_contain_text(f"is run {new_run[0]}.")
+        expect(page.get_by_text(f"Snapshot run {new_run[0]} ·", exact=False)).to_be_visible()  # shown at once
+        _shoot(page, "overview_landed")
         browser.close()
+
+
+def test_killing_the_app_in_the_middle_of_a_snapshot_leaves_nothing_partial(app, demo_runs_db):
+    from playwright.sync_api import sync_playwright
+
+    from segmentation import journal
+
+    url, server = app
+    before = _sql(demo_runs_db, "SELECT (SELECT count(*) FROM runs), (SELECT count(*) FROM segments), "
+                                "(SELECT count(*) FROM assignments)")[0]
+    models = demo_runs_db.with_name(demo_runs_db.stem + ".models")
+    model_dirs = sorted(p.name for p in models.iterdir())
+    with sync_playwright() as playwright:
+        browser, page = _browser(playwright)
+        page.goto(f"{url}/run")
+        page.get_by_role("heading", name="Run", exact=True).wait_for()
+        _settled(page)
+        _start_snapshot_again(page)
+        page.wait_for_timeout(4000)
+        server.kill()  # SIGKILL: no clean-up of any kind
+        server.wait(timeout=20)
+        browser.close()
+    after = _sql(demo_runs_db, "SELECT (SELECT count(*) FROM runs), (SELECT count(*) FROM segments), "
+                               "(SELECT count(*) FROM assignments)")[0]
+    assert after == before
+    notes = journal.recover(demo_runs_db)  # what the next command (or `make run`) does first
+    assert any("interrupted" in note and "nothing of it was stored" in note for note in notes), notes
+    assert sorted(p.name for p in models.iterdir()) == model_dirs  # no half-written model folder left

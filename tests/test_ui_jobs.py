@@ -118,3 +118,23 @@ def test_a_failing_job_reports_its_error_and_the_next_one_still_runs(error, expe
     assert jobs.wait(failed, 5) and jobs.wait(after, 5)
     assert (failed.state, failed.error) == ("failed", expected)
     assert (after.state, after.run_ids) == ("done", [5])
+
+
+def test_the_bar_says_each_step_in_plain_words_and_details_stay_in_the_log():
+    jobs = Jobs()
+
+    def work(job):
+        job.say("[2/3] snapshot 2025-05-31")
+        job.say("training: autoencoder on 2,600 customers × 40 features …")
+        job.say("  neighbour vote: 1.2% of the fitted customers moved")
+        return [1]
+
+    job = jobs.start("db", "timeline", "timeline", "s", work)
+    assert jobs.wait(job, 5)
+    assert job.step == "learning the customers' behaviour"
+    assert job.log[-1] == "  neighbour vote: 1.2% of the fitted customers moved"
+    from segmentation.ui.progress import plain_step
+
+    assert plain_step("[2/3] snapshot 2025-05-31") == "snapshot 2 of 3"
+    assert plain_step("clustering: 8 segments, noise 0.2%") == "describing the segments"
+    assert plain_step("stored: run 4 (20 s)") == "stored"

@@ -108,6 +108,21 @@ def test_map_selection_positions_come_from_customdata():
     assert selected_positions(as_dicts) == [12, 3]
 
 
+@pytest.mark.parametrize("kind", ["box", "lasso"])
+def test_map_selection_as_streamlit_really_returns_it(kind):
+    """The event of a box / lasso selection on the Map page, captured in Chromium from Streamlit 1.67
+    (tests/fixtures; six of its points kept, structure untouched)."""
+    import json
+
+    from segmentation.ui.map import selected_positions
+    from tests.conftest import ROOT
+
+    event = json.loads((ROOT / "tests" / "fixtures" / f"map_{kind}_selection_streamlit_1.67.json").read_text())
+    assert event["selection"][kind] and not event["selection"]["box" if kind == "lasso" else "lasso"]
+    expected = [int(p["customdata"]["0"]) for p in event["selection"]["points"]]
+    assert len(expected) == 6 and selected_positions(event) == expected
+
+
 def test_step_progress_moves_forward_through_a_timeline():
     progress = StepProgress()
     assert progress.update("[1/2] snapshot 2025-03-31") == 0.0
@@ -137,7 +152,7 @@ def test_trait_lifts_draws_the_strongest_first_on_top():
     traits = pd.DataFrame({"label": ["app use", "refunds", "spend"], "phrase": ["3× more app use", "no refunds", "x"],
                            "std_diff": [1.5, -2.0, 0.1]})
     bar = plotting.trait_lifts(traits, top=2).data[0]
-    assert list(bar.y) == ["app use", "refunds"] and list(bar.x) == [1.5, -2.0]
+    assert list(bar.y) == ["3× more app use", "no refunds"] and list(bar.x) == [1.5, -2.0]  # traits in words
     assert list(bar.marker.color) == ["#4F46E5", "#F97316"]
 
 

@@ -107,7 +107,7 @@ def test_overview_shows_the_latest_snapshot_its_alerts_and_one_card_per_segment(
     shown = metrics(at)
     assert shown["Segments"] == str(run["n_segments"])
     assert shown["Customers covered"] == f"{run['n_customers']:,}"
-    assert shown["Noise"] == f"{run['noise_share']:.1%}"
+    assert shown["Unassigned"] == f"{run['noise_share']:.1%}"
     segments = real_segments(demo_runs_db, run["run_id"])
     assert [b.label for b in at.button if b.key and b.key.startswith("open_")] == ["Open"] * len(segments)
     # one card per segment with its name, size and revenue, in the documented order (docs/app.md):
@@ -171,7 +171,7 @@ def test_segment_page_profile_history_and_masked_members(demo_runs_db, monkeypat
     assert len(charts) >= 3  # trait lifts, distributions, membership (+ lineage when it has history)
     lifts = json.loads(charts[0].proto.spec)["data"][0]
     strongest = max(profile["traits"], key=lambda t: abs(t["std_diff"]))
-    assert list(lifts["y"])[-1] == strongest["label"]
+    assert list(lifts["y"])[-1] == strongest["phrase"]  # the trait in words, e.g. "2.3× more app use"
     assert array(lifts["x"])[-1] == pytest.approx(strongest["std_diff"])
     histogram = json.loads(charts[2].proto.spec)["data"][0]
     assert array(histogram["y"]).sum() == int(largest["size"])

@@ -358,6 +358,13 @@ def who() -> str:
     return f"app:{given or getpass.getuser()}"
 
 
+def person(recorded: str) -> str:
+    """``app:maria`` → ``maria (in the app)``; ``cli:tom`` → ``tom (command line)``: who, in words."""
+    where, _, name = str(recorded).partition(":")
+    places = {"app": "in the app", "cli": "command line"}
+    return f"{name} ({places[where]})" if name and where in places else str(recorded)
+
+
 def open_segment(run_id: int, segment_id: int) -> None:
     """Go to the Segment page showing one segment (a button's on_click or a direct call)."""
     st.session_state[RUN_KEY] = int(run_id)

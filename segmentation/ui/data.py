@@ -41,9 +41,11 @@ def _empty_state() -> None:
 
 
 def render() -> None:
-    summary = common.page_summary("Data", f"Database: `{common.current_db()}` ({common.environment_db_note()})")
+    summary = common.page_summary("Data", "The behaviour the segments are found in: what is loaded, and imports.")
     if summary is None:
         return
+    with st.sidebar.expander("Details for analysts"):
+        st.caption(f"Database file: `{common.current_db()}` ({common.environment_db_note()})")
     if not summary["n_events"]:
         _empty_state()
         import_section()
@@ -70,7 +72,14 @@ def render() -> None:
     if imports.empty:
         st.caption("No imports recorded.")
     else:
-        st.dataframe(imports, hide_index=True, width="stretch")
+        st.dataframe(imports, hide_index=True, width="stretch", column_config={
+            "ingest_id": st.column_config.NumberColumn("Import", format="#%d"),
+            "created_at": st.column_config.DatetimeColumn("When", format="YYYY-MM-DD HH:mm"),
+            "kind": st.column_config.TextColumn("What"),
+            "file": st.column_config.TextColumn("File"),
+            "n_rows": st.column_config.NumberColumn("Rows loaded", format="localized"),
+            "n_rejected": st.column_config.NumberColumn("Rows refused", format="localized"),
+            "n_warnings": st.column_config.NumberColumn("Warnings", format="localized")})
     import_section()
 
 

@@ -70,10 +70,17 @@ def _transitions(run: dict) -> None:
     for column, kind in zip(columns, KIND_ORDER):
         column.metric(kind, int(counts.get(kind, 0)))
     table = transitions[["kind", "from_label", "from_size", "to_label", "to_size", "overlap"]].rename(
-        columns={"from_label": "before", "from_size": "size before", "to_label": "after", "to_size": "size after",
-                 "overlap": "share kept"})
+        columns={"kind": "what happened", "from_label": "before", "from_size": "size before", "to_label": "after",
+                 "to_size": "size after", "overlap": "share kept"})
+    # a segment that emerged had nothing before it, one that disappeared has nothing after it
+    table["share kept"] = table["share kept"].where(~table["what happened"].isin(["emerged", "disappeared"]))
+    for column in ("before", "after"):
+        table[column] = table[column].fillna("—")
     st.dataframe(table, hide_index=True, width="stretch",
-                 column_config={"share kept": st.column_config.NumberColumn(format="percent")})
+                 column_config={"share kept": st.column_config.NumberColumn(
+                                    format="percent", help="Of the customers before, the share still together after."),
+                                "size before": st.column_config.NumberColumn(format="localized"),
+                                "size after": st.column_config.NumberColumn(format="localized")})
     current = common.segments(run_id)
     previous_names = common.flow_labels(int(transitions["from_run"].iloc[0]))
     st.markdown("**Who moved, and why**")

@@ -161,7 +161,17 @@ def _history() -> None:
         return
     shown = [c for c in ("export_id", "created_at", "run_id", "segment_ids", "platform", "kind", "n_rows",
                          "n_excluded", "path", "sha256") if c in frame.columns]
-    st.dataframe(frame[shown], hide_index=True, width="stretch")
+    st.dataframe(frame[shown], hide_index=True, width="stretch", column_config={
+        "export_id": st.column_config.NumberColumn("Export", format="#%d"),
+        "created_at": st.column_config.DatetimeColumn("When", format="YYYY-MM-DD HH:mm"),
+        "run_id": st.column_config.NumberColumn("Snapshot", format="run %d"),
+        "segment_ids": st.column_config.TextColumn("Segments"),
+        "platform": st.column_config.TextColumn("Platform"),
+        "kind": st.column_config.TextColumn("File"),
+        "n_rows": st.column_config.NumberColumn("Rows", format="localized"),
+        "n_excluded": st.column_config.NumberColumn("Left out", format="localized"),
+        "path": st.column_config.TextColumn("Saved as"),
+        "sha256": st.column_config.TextColumn("Fingerprint (SHA-256)")})
 
 
 def render() -> None:

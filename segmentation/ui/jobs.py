@@ -21,7 +21,7 @@ from datetime import datetime
 from typing import Callable
 
 from segmentation.errors import WorkbenchError
-from segmentation.ui.progress import StepProgress
+from segmentation.ui.progress import StepProgress, plain_step
 
 __all__ = ["Job", "Jobs", "Cancelled", "STATES"]
 
@@ -74,7 +74,7 @@ class Job:
         self._check(message)
         self.log.append(message)
         del self.log[:-200]
-        self.step = message.strip()
+        self.step = plain_step(message) or self.step
         self.fraction = self._tracker.update(message)
 
     def epoch(self, done: int, total: int) -> None:

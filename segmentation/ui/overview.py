@@ -27,13 +27,14 @@ def _headline(run: dict, frame: pd.DataFrame, previous: dict | None) -> None:
     columns[0].metric("Segments", f"{int(run['n_segments'])}", delta=change or None, delta_color="off",
                       help="Change since the previous snapshot below the number.")
     columns[1].metric("Customers covered", f"{int(run['n_customers']):,}",
-                      help="Customers active in the snapshot's window, each assigned to a segment or to noise.")
-    columns[2].metric("Noise", f"{run['noise_share']:.1%}", help=f"{int(noise):,} customers fit no segment well.")
+                      help="Customers active in the snapshot's window, each in a segment or unassigned.")
+    columns[2].metric("Unassigned", f"{run['noise_share']:.1%}",
+                      help=f"{int(noise):,} customers behave unlike every segment; they are in no audience.")
     stability = run["metrics"].get("stability", {})
     stable = sum(1 for s in stability.values() if s.get("label") == "stable")
-    columns[3].metric("Stable segments", f"{stable} of {len(stability)}" if stability else "—",
-                      help="Segments that re-appear when the clustering is refitted on subsamples "
-                           "(bootstrap Jaccard ≥ 0.75).")
+    columns[3].metric("Reliable segments", f"{stable} of {len(stability)}" if stability else "—",
+                      help="Segments found again when the segmentation is repeated on different samples "
+                           "of the customers: they are real groups, not an accident of the data.")
 
 
 def _alerts(frame: pd.DataFrame, run: dict, transitions: pd.DataFrame, previous_frame: pd.DataFrame | None) -> None:
@@ -45,9 +46,17 @@ def _alerts(frame: pd.DataFrame, run: dict, transitions: pd.DataFrame, previous_
         else:
             st.caption("No segment emerged, split, merged or disappeared since the previous snapshot.")
         return
-    for item in items:
+    for index, item in enumerate(items):
         box = st.warning if item["kind"] in ("emerged", "split") else st.info
-        box(item["text"], icon=ALERT_ICONS[item["kind"]])
+        if item["segment_id"] is None:
+            box(item["text"], icon=ALERT_ICONS[item["kind"]])
+            continue
+        text, button = st.columns([6, 1], vertical_alignment="center")
+        with text:
+            box(item["text"], icon=ALERT_ICONS[item["kind"]])
+        if button.button("Open", key=f"alert_{index}_{item['segment_id']}", icon=":material/arrow_forward:",
+                         width="stretch"):
+            common.open_segment(int(run["run_id"]), int(item["segment_id"]))
 
 
 def _card(card: dict, run_id: int) -> None:
@@ -112,7 +121,7 @@ def render() -> None:
                 _card(card, run_id)
     noise = frame[frame["segment_id"] == -1]
     if not noise.empty:
-        st.caption(f"Unassigned (noise): {int(noise['size'].iloc[0]):,} customers fit no segment well.")
+        st.caption(f"Unassigned: {int(noise['size'].iloc[0]):,} customers fit no segment well.")
 
 
 render()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Callable
 
-__all__ = ["StepProgress", "epoch_callback"]
+__all__ = ["StepProgress", "epoch_callback", "plain_step"]
 
 # Where each step of one snapshot starts (fraction of the snapshot); training fills the gap
 # between "training" and "embedding" epoch by epoch.
@@ -30,6 +30,24 @@ STEP_STARTS = (
     ("store", 0.95),
 )
 TRAINING_SPAN = (0.10, 0.50)
+# What each step is, in a marketer's words (the step messages themselves are for analysts).
+PLAIN_STEPS = (
+    ("features", "reading the customers' behaviour"),
+    ("drift check", "checking whether the current segments still fit"),
+    ("fitting new models", "learning the customers' behaviour"),
+    ("training", "learning the customers' behaviour"),
+    ("embedding", "placing the customers side by side"),
+    ("clustering:", "describing the segments"),
+    ("clustering", "finding the segments"),
+    ("mapping", "drawing the map"),
+    ("assigning", "assigning every customer"),
+    ("profiles", "describing the segments"),
+    ("rules", "writing each segment as rules"),
+    ("lookalikes", "measuring lookalikes"),
+    ("tracking", "comparing with the previous snapshot"),
+    ("stored", "stored"),
+    ("store", "saving"),
+)
 _TIMELINE_STEP = re.compile(r"^\[(\d+)/(\d+)\]")
 
 
@@ -68,6 +86,18 @@ class StepProgress:
         low, high = TRAINING_SPAN
         self.within = max(self.within, low + (high - low) * min(done / max(total, 1), 1.0))
         return self._overall()
+
+
+def plain_step(message: str) -> str | None:
+    """The step a snapshot message starts, in plain words (``[2/3] snapshot 2025-05-31`` → snapshot 2 of 3);
+    None for a detail line."""
+    text = message.strip()
+    timeline = _TIMELINE_STEP.match(text)
+    if timeline:
+        return f"snapshot {timeline.group(1)} of {timeline.group(2)}"
+    if message.startswith(" "):
+        return None
+    return next((plain for prefix, plain in PLAIN_STEPS if text.startswith(prefix)), None)
 
 
 def epoch_callback(on_epoch: Callable[[int, int], None]):

@@ -158,7 +158,7 @@ def render() -> None:
             when = end
         window_days = st.number_input("Window (days)", min_value=7, max_value=3650, value=start_from.window_days,
                                       help=HELP["window"], key="run_window")
-        with st.expander("More parameters"):
+        with st.expander("More parameters (for analysts)"):
             columns = st.columns(2)
             seed = columns[0].number_input("Seed", value=start_from.seed, step=1, help=HELP["seed"], key="run_seed")
             fit_sample = columns[1].number_input("Customers to fit on", min_value=100, value=start_from.fit_sample_size,
@@ -173,6 +173,7 @@ def render() -> None:
                                 key="run_again", help="Timelines always skip dates that have one.")
         label = "Run snapshot" if kind == "snapshot" else "Run timeline"
         submitted = st.form_submit_button(label, type="primary", icon=":material/play_arrow:")
+    status_area = st.container()  # running snapshots and what the last ones came to, under the button
     if submitted:
         if kind == "timeline" and end < start:
             st.error(f"The last snapshot ({end}) is before the first ({start}).")
@@ -192,10 +193,11 @@ def render() -> None:
         params = SnapshotParams(window_days=int(window_days), seed=int(seed), fit_sample_size=int(fit_sample),
                                 min_cluster_share=float(min_share), max_epochs=int(epochs), refit=bool(refit))
         _start(kind, params, when, start, end, int(every))
-    _landed()
-    if common.active_jobs():
-        st.subheader("Computing now")
-        st.fragment(_jobs_panel, run_every=1.0)()
+    with status_area:
+        _landed()
+        if common.active_jobs():
+            st.subheader("Computing now")
+            st.fragment(_jobs_panel, run_every=1.0)()
 
     runs = common.runs()
     if not runs.empty:

@@ -94,7 +94,7 @@ def _naming(run_id: int, row: dict) -> None:
                     args=(run_id, segment_id, keys, suggested, shown_name))
     if isinstance(row.get("named_by"), str):
         when = pd.Timestamp(row["named_at"])
-        right.caption(f"Named by {escape_markdown(row['named_by'])} on {when:%Y-%m-%d %H:%M}")
+        right.caption(f"Named by {escape_markdown(common.person(row['named_by']))} on {when:%Y-%m-%d %H:%M}")
     common.show_flash()
     with st.expander("Recorded as"):
         st.session_state["_user_name_input"] = st.session_state.get(common.USER_KEY, "")
