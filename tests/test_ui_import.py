@@ -52,7 +52,7 @@ def test_upload_is_mapped_to_the_canonical_columns_and_imported(db_file, monkeyp
     assert chosen == {"customer_id": "User", "ts": "When", "event_type": "What", "amount": "Spend"}
     at = _map_and_import(at, {})  # no manual choice
     assert not at.exception
-    assert at.code[0].value.startswith("imported 3 events rows from shop events.csv (import #1")
+    assert at.code[0].value.startswith("Imported 3 events rows from shop events.csv (import #1")
     assert _events(db_file) == [("007", "2025-03-01 10:00:00", "purchase", 12.5),
                                 ("008", "2025-03-02 00:00:00", "view", 0.0),
                                 ("007", "2025-03-03 00:00:00", "cart", 0.0)]
@@ -67,7 +67,7 @@ def test_a_bad_row_is_reported_like_the_command_line_and_nothing_is_imported(db_
     assert not at.exception
     assert [e.value for e in at.error] == ["Nothing was imported:"]
     message = at.code[0].value
-    assert message.startswith("error: ") and "bad.csv: 1 bad row, nothing was imported" in message
+    assert message.startswith("bad.csv: 1 bad row, nothing was imported")  # the upload's name, not a server path
     assert "column 'ts' (file column 'When')" in message and "(row 4): 'yesterday'" in message
     assert _events(db_file) == []
 
@@ -92,9 +92,69 @@ def test_a_file_over_the_upload_limit_gets_a_clear_message(db_file, monkeypatch)
     assert not at.exception
     errors = [e.value for e in at.error]
     assert errors == ["big.csv: the file is 1.2 MB, more than the 1 MB an upload may have; import it from the "
-                      "command line instead (python -m segmentation ingest FILE), which reads files of any size"]
+                      "command line instead (ask an analyst to run the import command), which reads files of any size"]
     assert not [b for b in at.button if b.label == "Import"]
     assert _events(db_file) == []
+
+
+def test_the_form_shows_the_first_rows_plain_field_names_and_no_command_line(db_file, monkeypatch):
+    people = (b"id,mail,Given Name,plz,consent\n"
+              b"7,ana@example.com,Ana,10115,yes\n"
+              b"8,bo@example.org,Bo,80331,no\n")
+    at = _data_page(db_file, monkeypatch)
+    at.segmented_control(key="import_kind").set_value("customers").run()
+    at.file_uploader[0].upload("people.csv", people, "text/csv").run()
+    assert not at.exception
+    preview = at.dataframe[-1].value
+    assert list(preview.columns) == ["id", "mail", "Given Name", "plz", "consent"] and len(preview) == 2
+    assert preview["mail"].tolist() == ["a•••", "b•••"] and preview["Given Name"].tolist() == ["A•••", "B•••"]
+    assert preview["plz"].tolist() == ["10115", "80331"]
+    labels = {at.selectbox(key=_key(at, "map_", c)).label: at.selectbox(key=_key(at, "map_", c)).value
+              for c in ("customer_id", "email", "first_name", "zip", "consent_ads")}
+    assert labels == {"Customer *": "id", "E-mail": "mail", "First name": "Given Name", "Postal code": "plz",
+                      "Agreed to advertising": "consent"}
+    shown = " ".join(str(e.value) for e in (*at.caption, *at.markdown))
+    assert "--" not in shown and "python -m" not in shown
+
+
+def test_rows_kept_aside_are_listed_and_downloadable_and_a_snapshot_is_one_click(db_file, monkeypatch):
+    at = _data_page(db_file, monkeypatch)
+    bad = GOOD + b"009;yesterday;view;\n"
+    at.file_uploader[0].upload("mixed.csv", bad, "text/csv").run()
+    quarantine = next(k for k in at.session_state if k.startswith("quarantine_"))
+    at.checkbox(key=quarantine).check()
+    at = _map_and_import(at, {})
+    assert not at.exception
+    assert at.code[0].value.splitlines() == [
+        at.code[0].value.splitlines()[0], "1 bad rows were kept aside: see them below."]
+    kept = next(d.value for d in at.dataframe if "row_number" in d.value.columns)
+    assert kept["row_number"].tolist() == [4] and kept["reason"].tolist() == ["ts: unparseable timestamp"]
+    assert [b.label for b in at.get("download_button")] == ["Download the rows kept aside (CSV)"]
+    assert len(_events(db_file)) == 3  # the good rows are in
+    assert [b.label for b in at.button if b.key == "import_snapshot"] == ["Compute a snapshot now"]
+    at.button(key="import_snapshot").click().run()
+    from segmentation.ui.common import job_registry
+
+    job = job_registry().jobs()[-1]  # started in the background, as of the data's last day, default window
+    assert job.label == "snapshot of 2025-03-03 (90-day window)"
+    assert at.title[0].value == "Run"  # where its progress shows
+    assert job_registry().wait(job, 300)
+    assert (job.state, job.error) == ("failed", "2 customers are too few to segment: need at least 20 (two "
+                                               "segments of min_cluster_size=5)")  # three events are not enough
+
+
+def test_command_line_words_become_the_forms_words():
+    from pathlib import Path
+
+    from segmentation.ui.data_import import in_app_words
+
+    stored = Path("/srv/data/uploads/ab12/shop.csv")
+    message = (f"{stored}: missing required events columns ts; map it with --map ts=YOUR_COLUMN, or give "
+               "--ts-format '%d.%m.%Y'; use --quarantine or --replace")
+    assert in_app_words(message, stored, "shop.csv") == (
+        "shop.csv: missing required events columns ts; map it with the column chosen for “When it happened”, "
+        "or give the timestamp format '%d.%m.%Y'; use “Import the good rows and keep the bad ones” or "
+        "“Replace an earlier import of the same file”")
 
 
 @pytest.mark.parametrize("data, header", [

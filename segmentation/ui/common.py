@@ -204,6 +204,35 @@ def active_jobs() -> list:
     return job_registry().active(str(current_db()))
 
 
+def start_snapshot(params, when=None, timeline: tuple | None = None):
+    """Start a snapshot of ``when`` (or a ``timeline`` = (start, end, every_days)) in the background;
+    returns its job. Leaving the page does not stop it."""
+    from segmentation.ui.jobs import snapshot_label, snapshot_work
+
+    db = str(current_db())
+    return job_registry().start(db, "snapshot" if timeline is None else "timeline",
+                                snapshot_label(params, when, timeline), session_token(),
+                                snapshot_work(db, params, when, timeline))
+
+
+def latest_params():
+    """The parameters of the latest snapshot (what a new one starts from) and its run id; else the
+    defaults and None."""
+    from segmentation.snapshot import SnapshotParams
+
+    frame = runs()
+    if frame.empty:
+        return SnapshotParams(), None
+    latest = frame.iloc[0]
+    stored = as_dict(latest["params"]) or {}
+    known = {k: stored[k] for k in ("window_days", "seed", "fit_sample_size", "min_cluster_share", "max_epochs")
+             if stored.get(k) is not None}
+    try:
+        return SnapshotParams(**known), int(latest["run_id"])
+    except (TypeError, ValueError):
+        return SnapshotParams(), None
+
+
 def _watch_jobs() -> None:
     """In the sidebar while snapshots are computed: their progress; the page reloads when they end."""
     jobs = active_jobs()

@@ -12,6 +12,7 @@ import csv
 import gzip
 import hashlib
 import io
+import re
 from pathlib import Path
 
 import streamlit as st
@@ -27,6 +28,7 @@ NOT_IN_FILE = "— not in the file —"
 HEAD_BYTES = 64 * 1024
 DELIMITERS = (",", ";", "\t", "|")
 RESULT_KEY = "import_result"
+GO_RUN_KEY = "_import_go_run"
 
 
 def read_header(data: bytes) -> list[str] | None:
@@ -73,6 +75,75 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
 }
 
 
+# Each field in words, with an example value (the stored column name is shown in the help).
+FIELDS: dict[str, tuple[str, str]] = {
+    "customer_id": ("Customer", "C00042 or 7781"),
+    "ts": ("When it happened", "2025-06-30 14:05, or 2025-06-30"),
+    "event_type": ("What happened", "purchase, view, cart, refund"),
+    "channel": ("Where it happened", "web, app, store, email"),
+    "category": ("Product category", "books, fashion"),
+    "amount": ("Amount of money", "24.90"),
+    "quantity": ("Quantity", "2"),
+    "email": ("E-mail", "ana@example.com"),
+    "phone": ("Phone", "+49 30 1234567"),
+    "first_name": ("First name", "Ana"),
+    "last_name": ("Last name", "Silva"),
+    "country": ("Country", "DE or Germany"),
+    "zip": ("Postal code", "10115"),
+    "city": ("City", "Berlin"),
+    "state": ("Region", "Bavaria"),
+    "consent_ads": ("Agreed to advertising", "yes / no, true / false"),
+}
+CONTACT = ("email", "phone", "first_name", "last_name")
+PREVIEW_ROWS = 5
+
+# What the command line's options are called in this form (errors are shared with the command line).
+_IN_APP_WORDS = (
+    (re.compile(r"--map (\w+)=[^\s,;)]+"), lambda m: f"the column chosen for “{FIELDS.get(m.group(1), (m.group(1),))[0]}”"),
+    (re.compile(r"--set (\w+)=[^\s,;)]+"), lambda m: f"a constant for “{FIELDS.get(m.group(1), (m.group(1),))[0]}”"),
+    (re.compile(r"--set (\w+)"), lambda m: f"a constant for “{FIELDS.get(m.group(1), (m.group(1),))[0]}”"),
+    (re.compile(r"--map"), lambda m: "the column choice"),
+    (re.compile(r"--set"), lambda m: "a constant"),
+    (re.compile(r"--ts-format"), lambda m: "the timestamp format"),
+    (re.compile(r"--quarantine"), lambda m: "“Import the good rows and keep the bad ones”"),
+    (re.compile(r"--replace"), lambda m: "“Replace an earlier import of the same file”"),
+    (re.compile(r"\(python -m segmentation ingest FILE\)"), lambda m: "(ask an analyst to run the import command)"),
+)
+
+
+def in_app_words(message: str, stored: Path | None = None, name: str | None = None) -> str:
+    """A message of the import, as the form says it: the fields by name instead of command-line
+    options, and the uploaded file's name instead of where the server keeps it."""
+    if stored is not None and name:
+        message = message.replace(str(stored), name)
+    for pattern, words in _IN_APP_WORDS:
+        message = pattern.sub(words, message)
+    return message
+
+
+def preview_rows(data: bytes, header: list[str] | None, kind: str, n: int = PREVIEW_ROWS):
+    """The first ``n`` rows of an uploaded file as text, contact columns masked (``a•••``); None if unreadable."""
+    import pandas as pd
+
+    try:
+        if data.startswith(b"PAR1"):
+            frame = pd.read_parquet(io.BytesIO(data)).head(n).astype(str)
+        else:
+            raw = gzip.decompress(data) if data.startswith(b"\x1f\x8b") else data
+            first_line = raw[:HEAD_BYTES].decode("utf-8", errors="ignore").lstrip("\ufeff").splitlines()[0]
+            delimiter = max(DELIMITERS, key=first_line.count)
+            frame = pd.read_csv(io.BytesIO(raw), sep=delimiter, nrows=n, dtype=str, keep_default_na=False,
+                                encoding="utf-8-sig", engine="python")
+    except Exception:  # noqa: BLE001 - the import itself says what is wrong with the file
+        return None
+    contact = {v for k, v in default_mapping(kind, header or list(frame.columns)).items() if k in CONTACT}
+    for column in frame.columns:
+        values = frame[column].astype(str)
+        if column in contact or values.str.contains("@", regex=False).any():
+            frame[column] = values.map(lambda v: (v[:1] + "•••") if v else v)
+    return frame
+
+
 def default_mapping(kind: str, header: list[str]) -> dict[str, str]:
     """canonical column → the file column that names it: the same folded name (what ingest itself
     would pick), else the first of its :data:`SYNONYMS` (``user`` → customer_id, ``when`` → ts,
@@ -107,20 +178,22 @@ def _mapping_form(kind: str, header: list[str] | None, key: str) -> dict | None:
     defaults = default_mapping(kind, header) if header else {}
     with st.form(f"import_form_{key}"):
         st.markdown("**Columns** — which column of your file holds each field (* required), "
-                    "or a constant for every row.")
+                    "or one value for every row. Matched by name where we could: check them.")
         mapping, constants = {}, {}
         for canon in COLUMNS[kind]:
             left, right = st.columns([3, 2])
-            label = f"{canon}{' *' if canon in REQUIRED[kind] else ''}"
+            plain, example = FIELDS.get(canon, (canon, ""))
+            label = f"{plain}{' *' if canon in REQUIRED[kind] else ''}"
+            hint = f"For example: {example}. Stored as “{canon}”."
             if header:
                 options = [NOT_IN_FILE, *header]
                 chosen = left.selectbox(label, options, index=options.index(defaults.get(canon, NOT_IN_FILE)),
-                                        key=f"map_{key}_{canon}")
+                                        key=f"map_{key}_{canon}", help=hint)
                 source = None if chosen == NOT_IN_FILE else chosen
             else:
-                source = left.text_input(label, value="", key=f"map_{key}_{canon}") or None
-            constant = right.text_input(f"constant {canon}", key=f"set_{key}_{canon}",
-                                        label_visibility="collapsed", placeholder="or a constant value",
+                source = left.text_input(label, value="", key=f"map_{key}_{canon}", help=hint) or None
+            constant = right.text_input(f"{plain}: one value for every row", key=f"set_{key}_{canon}",
+                                        label_visibility="collapsed", placeholder="or one value for every row",
                                         disabled=canon == "customer_id")
             if constant.strip():
                 constants[canon] = constant.strip()
@@ -128,8 +201,11 @@ def _mapping_form(kind: str, header: list[str] | None, key: str) -> dict | None:
                 mapping[canon] = source
         ts_format = None
         if kind == "events":
-            ts_format = st.text_input("Timestamp format (strptime, optional)", key=f"ts_{key}", placeholder="%Y%m%d",
-                                      help="ISO dates and timestamps are always understood.") or None
+            ts_format = st.text_input("How the dates are written (only if not like 2025-06-30)", key=f"ts_{key}",
+                                      placeholder="%d.%m.%Y for 30.06.2025",
+                                      help="Dates like 2025-06-30 or 2025-06-30 14:05 are always understood. "
+                                           "Otherwise write the pattern: %d day, %m month, %Y year, %H:%M time "
+                                           "(Python strptime codes).") or None
         quarantine = st.checkbox("Import the good rows and keep the bad ones in the rejects table",
                                  key=f"quarantine_{key}",
                                  help="By default any bad row stops the import and nothing changes.")
@@ -140,54 +216,102 @@ def _mapping_form(kind: str, header: list[str] | None, key: str) -> dict | None:
             "replace": replace}
 
 
-def _run_import(path: Path, kind: str, options: dict) -> None:
+def _run_import(path: Path, name: str, kind: str, options: dict) -> None:
     try:
         with store.connect(common.current_db()) as con:
             result = ingest_file(con, path, kind=kind, **options)
     except WorkbenchError as exc:
-        st.session_state[RESULT_KEY] = ("error", f"error: {exc}")
+        st.session_state[RESULT_KEY] = ("error", in_app_words(f"{exc}", path, name), None)
         return
     finally:
         common.after_write()
     document = result.to_dict()
-    lines = [f"imported {document['n_rows']:,} {kind} rows from {path.name} "
-             f"(import #{document['ingest_id']}, {document['seconds']:.1f} s)"]
+    lines = [f"Imported {document['n_rows']:,} {kind} rows from {name} (import #{document['ingest_id']}, "
+             f"{document['seconds']:.1f} s)."]
     if document.get("n_rejected"):
-        lines.append(f"{document['n_rejected']:,} bad rows kept in the rejects table")
-    lines += [f"warning: {w}" for w in document.get("warnings", [])]
-    st.session_state[RESULT_KEY] = ("success", "\n".join(lines))
+        lines.append(f"{document['n_rejected']:,} bad rows were kept aside: see them below.")
+    lines += [f"Warning: {in_app_words(w, path, name)}" for w in document.get("warnings", [])]
+    st.session_state[RESULT_KEY] = ("success", "\n".join(lines), document)
+
+
+def _rejects(ingest_id: int) -> None:
+    """The rows an import kept aside (quarantine): why, where, and a download of them as they were read."""
+    import pandas as pd
+
+    rejects = common.query("rejects_of_ingest", ingest_id=int(ingest_id))
+    if rejects.empty:
+        return
+    st.markdown(f"**{len(rejects):,} rows kept aside** — not imported; fix them in your file and import it again.")
+    st.dataframe(rejects[["row_number", "reason"]], hide_index=True, width="stretch",
+                 column_config={"row_number": st.column_config.NumberColumn("Row in the file", format="%d"),
+                                "reason": st.column_config.TextColumn("Why it was kept aside")})
+    raw = pd.DataFrame([common.as_dict(r) for r in rejects["raw"]])
+    download = pd.concat([rejects[["row_number", "reason"]].reset_index(drop=True), raw], axis=1)
+    st.download_button("Download the rows kept aside (CSV)", download.to_csv(index=False).encode("utf-8"),
+                       file_name=f"rows_kept_aside_import_{int(ingest_id)}.csv", mime="text/csv",
+                       icon=":material/download:", key=f"rejects_{ingest_id}", on_click="ignore")
+
+
+def _compute_now() -> None:
+    """The "Compute a snapshot now" button's callback: start it (it runs before the page does)."""
+    import pandas as pd
+
+    params, _ = common.latest_params()
+    when = pd.Timestamp(common.data_summary()["last_event"]).date()
+    common.start_snapshot(params, when)
+    st.session_state[GO_RUN_KEY] = True
+
+
+def _next_step(kind: str) -> None:
+    """After an import of events: compute a snapshot now (in the background), from the latest parameters."""
+    if kind == "events":
+        st.button("Compute a snapshot now", type="primary", icon=":material/play_arrow:", key="import_snapshot",
+                  on_click=_compute_now,
+                  help="Finds the segments as of the last day of the data, with the latest snapshot's parameters; "
+                       "the Run page shows its progress.")
 
 
 def import_section() -> None:
     """Upload → column mapping → validated import, with the command line's messages."""
+    if st.session_state.pop(GO_RUN_KEY, False):  # a snapshot was started after the import: follow it there
+        st.switch_page(common.PAGES["run"])
     st.subheader("Import a file")
-    st.caption(f"CSV (also .csv.gz) or Parquet, up to {UPLOAD_LIMIT_MB} MB here; for bigger files use "
-               "`python -m segmentation ingest FILE` (same checks, no size limit).")
+    st.caption(f"A CSV (also .csv.gz) or Parquet file, up to {UPLOAD_LIMIT_MB} MB here; an analyst can import "
+               "bigger files with the command line (same checks, no size limit).")
     kind = st.segmented_control("The file holds", ["events", "customers"], default="events", key="import_kind")
     kind = kind or "events"
     uploaded = st.file_uploader("File", type=["csv", "gz", "parquet"], key=f"upload_{kind}",
                                 max_upload_size=UPLOAD_LIMIT_MB)
     result = st.session_state.pop(RESULT_KEY, None)
     if result:
-        if result[0] == "error":
+        state, text, document = result
+        if state == "error":
             st.error("Nothing was imported:", icon=":material/error:")
         else:
             st.success("Import finished:", icon=":material/check_circle:")
-        st.code(result[1], language=None, wrap_lines=True)
+        st.code(text, language=None, wrap_lines=True)
+        if document:
+            if document.get("n_rejected"):
+                _rejects(int(document["ingest_id"]))
+            _next_step(kind)
     if uploaded is None:
         return
     try:
         check_upload_size(uploaded.size, UPLOAD_LIMIT_MB * 1024 * 1024, name=uploaded.name)
     except InputError as exc:
-        st.error(str(exc), icon=":material/error:")
+        st.error(in_app_words(str(exc)), icon=":material/error:")
         return
     data = uploaded.getvalue()
     header = read_header(data)
     if header is None:
         st.warning("The columns of this file could not be read here; the import will say what is wrong.",
                    icon=":material/warning:")
+    preview = preview_rows(data, header, kind)
+    if preview is not None:
+        st.markdown(f"**The first {len(preview)} rows** as read (contact details masked)")
+        st.dataframe(preview, hide_index=True, width="stretch")
     key = f"{kind}_{hashlib.sha256(data).hexdigest()[:8]}"
     options = _mapping_form(kind, header, key)
     if options is not None:
-        _run_import(_stored_copy(uploaded.name, data), kind, options)
+        _run_import(_stored_copy(uploaded.name, data), uploaded.name, kind, options)
         st.rerun()

@@ -87,6 +87,37 @@ class Job:
 Work = Callable[[Job], list[int]]  # does the job, calling job.say / job.epoch; returns the stored run ids
 
 
+def snapshot_work(db: str, params, when=None, timeline: tuple | None = None) -> Work:
+    """The work of a snapshot of ``when`` (or of a ``timeline`` = (start, end, every_days)): the same
+    functions as the command line, marked in the database's journal like its ``run``/``timeline``."""
+
+    def work(job: Job) -> list[int]:
+        from segmentation import journal
+        from segmentation.snapshot import run_snapshot, run_timeline
+        from segmentation.ui.progress import epoch_callback
+
+        if timeline is None:
+            with journal.operation(db, "run", as_of=str(when), window_days=params.window_days):
+                document = run_snapshot(db, when, params, progress=job.say,
+                                        callbacks=[epoch_callback(job.epoch)])
+            return [document["run_id"]]
+        start, end, every = timeline
+        with journal.operation(db, "timeline", start=str(start), end=str(end), every=every,
+                               window_days=params.window_days):
+            document = run_timeline(db, start, end, every, params, progress=job.say)
+        return [s["run_id"] for s in document["snapshots"] if not s.get("skipped")]
+
+    return work
+
+
+def snapshot_label(params, when=None, timeline: tuple | None = None) -> str:
+    """``snapshot of 2025-06-30 (60-day window)`` / ``timeline 2025-04-30 → 2025-06-30 every 30 days (…)``."""
+    if timeline is None:
+        return f"snapshot of {when} ({params.window_days}-day window)"
+    start, end, every = timeline
+    return f"timeline {start} → {end} every {every} days ({params.window_days}-day window)"
+
+
 class Jobs:
     """The jobs of one app process, one worker thread each, serialised per database."""
 

@@ -8,7 +8,7 @@ transaction per snapshot, so a cancelled or killed run leaves nothing half-writt
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pandas as pd
 import streamlit as st
@@ -17,9 +17,7 @@ from segmentation.errors import WorkbenchError
 from segmentation.snapshot import SnapshotParams
 from segmentation.ui import common
 from segmentation.digest import escape_markdown
-from segmentation.ui.progress import epoch_callback
 
-DEFAULTS = SnapshotParams()
 HELP = {
     "as_of": "Behaviour up to and including this day is used.",
     "window": "How many days of behaviour before the snapshot date describe a customer. "
@@ -33,33 +31,6 @@ HELP = {
     "refit": "Fit new models even when the previous snapshot's models still explain the data.",
     "every": "Days between two snapshots of the timeline.",
 }
-
-
-def _work(kind: str, db: str, params: SnapshotParams, when: date, start: date, end: date, every: int):
-    """What the background job does: the same functions as the command line, marked in the journal."""
-    from segmentation import journal
-    from segmentation.snapshot import run_snapshot, run_timeline
-
-    def work(job) -> list[int]:
-        if kind == "snapshot":
-            with journal.operation(db, "run", as_of=str(when), window_days=params.window_days):
-                document = run_snapshot(db, when, params, progress=job.say, callbacks=[epoch_callback(job.epoch)])
-            return [document["run_id"]]
-        with journal.operation(db, "timeline", start=str(start), end=str(end), every=every,
-                               window_days=params.window_days):
-            document = run_timeline(db, start, end, every, params, progress=job.say)
-        return [s["run_id"] for s in document["snapshots"] if not s.get("skipped")]
-
-    return work
-
-
-def _start(kind: str, params: SnapshotParams, when: date, start: date, end: date, every: int) -> None:
-    """Start the snapshot (or timeline) in a worker thread the app keeps: leaving the page does not stop it."""
-    db = str(common.current_db())
-    label = (f"snapshot of {when} ({params.window_days}-day window)" if kind == "snapshot"
-             else f"timeline {start} → {end} every {every} days ({params.window_days}-day window)")
-    common.job_registry().start(db, kind, label, common.session_token(),
-                                _work(kind, db, params, when, start, end, every))
 
 
 def _job_status(job) -> None:
@@ -106,21 +77,6 @@ def _landed() -> None:
                      f"{escape_markdown(job.error or '')}", icon=":material/error:")
 
 
-def _latest_params() -> tuple[SnapshotParams, int | None]:
-    """The parameters of the latest snapshot (what the form starts from), else the defaults."""
-    frame = common.runs()
-    if frame.empty:
-        return DEFAULTS, None
-    latest = frame.iloc[0]
-    stored = common.as_dict(latest["params"]) or {}
-    known = {k: stored[k] for k in ("window_days", "seed", "fit_sample_size", "min_cluster_share", "max_epochs")
-             if stored.get(k) is not None}
-    try:
-        return SnapshotParams(**known), int(latest["run_id"])
-    except (TypeError, ValueError):
-        return DEFAULTS, None
-
-
 def render() -> None:
     summary = common.page_summary(
         "Run", "Find the segments of a snapshot date, or of a series of dates tracked one after the other.")
@@ -135,7 +91,7 @@ def render() -> None:
     last = pd.Timestamp(summary["last_event"]).date()
     st.caption(f"Events from {first} to {last}.")
 
-    start_from, from_run = _latest_params()
+    start_from, from_run = common.latest_params()
     if from_run is not None:
         st.caption(f"The form starts from the parameters of the latest snapshot (run {from_run}), so the next "
                    "one can be compared with it.")
@@ -192,7 +148,7 @@ def render() -> None:
             return
         params = SnapshotParams(window_days=int(window_days), seed=int(seed), fit_sample_size=int(fit_sample),
                                 min_cluster_share=float(min_share), max_epochs=int(epochs), refit=bool(refit))
-        _start(kind, params, when, start, end, int(every))
+        common.start_snapshot(params, when, None if kind == "snapshot" else (start, end, int(every)))
     with status_area:
         _landed()
         if common.active_jobs():
