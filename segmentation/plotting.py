@@ -290,12 +290,17 @@ VALUE_MEASURES = {"revenue": "revenue in the window", "revenue_per_customer": "r
 VALUE_FORMATS = {"quiet_share": ".0%", "purchase_frequency": ",.2f"}
 
 
-def value_over_time(value: pd.DataFrame, measure: str = "revenue") -> go.Figure:
+MONEY_MEASURES = ("revenue", "revenue_per_customer")
+
+
+def value_over_time(value: pd.DataFrame, measure: str = "revenue", currency: str = "") -> go.Figure:
     """One line per segment lineage, in its :func:`lineage_colors` colour: ``measure`` (a column of
-    :func:`segmentation.value.segment_value`, with a ``label`` column) at each snapshot."""
+    :func:`segmentation.value.segment_value`, with a ``label`` column) at each snapshot; money
+    measures carry the ``currency`` symbol on the axis and in the hover."""
     frame = value[value["segment_id"] != -1].sort_values(["as_of", "run_id"])
     colors = lineage_colors(frame["lineage_id"])
     number = VALUE_FORMATS.get(measure, ",.0f")
+    prefix = currency if measure in MONEY_MEASURES else ""
     figure = go.Figure()
     for lineage, rows in frame.groupby("lineage_id", sort=True, dropna=False):
         color = colors[_lineage_key(lineage)]
@@ -304,11 +309,13 @@ def value_over_time(value: pd.DataFrame, measure: str = "revenue") -> go.Figure:
         figure.add_trace(go.Scatter(
             x=rows["as_of"], y=rows[measure], name=name, mode="lines+markers",
             line=dict(color=color), marker=dict(color=color),
-            hovertemplate=f"%{{fullData.name}}: %{{y:{number}}}<extra></extra>"))
+            hovertemplate=f"%{{fullData.name}}: {prefix}%{{y:{number}}}<extra></extra>"))
     figure.update_layout(template=TEMPLATE, margin=MARGIN, hovermode="x unified", xaxis_title="snapshot",
                          yaxis_title=VALUE_MEASURES.get(measure, measure), legend_title_text="segment")
     if measure == "quiet_share":
         figure.update_yaxes(tickformat=".0%")
+    elif prefix:
+        figure.update_yaxes(tickprefix=prefix)
     return figure
 
 

@@ -145,6 +145,20 @@ def test_overview_shows_the_latest_snapshot_its_alerts_and_one_card_per_segment(
         assert any(a.startswith(f"New segment emerged: **{name}**") for a in alerts)
 
 
+def test_money_shows_in_the_currency_chosen_in_the_sidebar(demo_runs_db, monkeypatch):
+    at = open_app(demo_runs_db, monkeypatch)
+    assert at.selectbox(key="_currency_picker").value == ""  # none until chosen: amounts as in the data
+    at.selectbox(key="_currency_picker").select("€").run()
+    assert not at.exception
+    revenue = [c.value for c in at.caption if c.value.startswith("Revenue in the window")]
+    assert revenue and all(r.startswith("Revenue in the window €") for r in revenue)
+    at.switch_page("segmentation/ui/segment.py").run()  # the choice is kept across pages
+    assert {m.label: m.value for m in at.metric}["Average spend in the window"].startswith("€")
+    at.switch_page("segmentation/ui/evolution.py").run()
+    value_chart = json.loads(at.get("plotly_chart")[-1].proto.spec)
+    assert value_chart["layout"]["yaxis"]["tickprefix"] == "€"
+
+
 def test_a_card_opens_its_segment_page(demo_runs_db, monkeypatch):
     at = open_app(demo_runs_db, monkeypatch)
     run = latest_run(demo_runs_db)

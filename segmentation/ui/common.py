@@ -34,6 +34,10 @@ SEGMENT_KEY = "segment_id"
 USER_KEY = "user_name"
 FLASH_KEY = "_flash"
 SESSION_KEY = "_session_token"
+CURRENCY_KEY = "currency"
+CURRENCY_ENV = "SEGMENTATION_CURRENCY"
+# Currencies offered in the sidebar; "" shows amounts without a symbol (the data's own currency).
+CURRENCIES = ("", "€", "$", "£", "¥", "CHF ", "kr ", "zł ", "R$ ", "₹")
 SEEN_JOBS_KEY = "_seen_jobs"
 
 PAGES = {
@@ -281,6 +285,27 @@ def landed_notice() -> None:
                        icon=":material/warning:")
 
 
+def currency() -> str:
+    """The currency symbol money is shown with: the sidebar's choice, else ``$SEGMENTATION_CURRENCY``, else none."""
+    if CURRENCY_KEY not in st.session_state:
+        st.session_state[CURRENCY_KEY] = os.environ.get(CURRENCY_ENV, "")
+    return st.session_state[CURRENCY_KEY]
+
+
+def money(amount: float, decimals: int = 0) -> str:
+    """An amount of money in the chosen currency: ``€1,234`` (``1,234`` when none is chosen)."""
+    return f"{currency()}{amount:,.{decimals}f}"
+
+
+def currency_setting() -> None:
+    """The sidebar's currency choice (kept across pages); every amount of money uses it."""
+    current = currency()
+    options = list(CURRENCIES) if current in CURRENCIES else [current, *CURRENCIES]
+    sticky_selectbox(st.sidebar, "Currency", options, current, CURRENCY_KEY, "_currency_picker",
+                     format_func=lambda c: c.strip() or "none (amounts as in the data)",
+                     help="The currency of the amounts in your data; only how money is shown changes.")
+
+
 def page_summary(title: str, caption: str) -> dict | None:
     """Title and caption of a page about the data: :func:`data_summary`, or None after showing the error."""
     st.title(title)
@@ -303,6 +328,7 @@ def page_run(title: str) -> dict | None:
     landed_notice()
     try:
         run = run_picker()
+        currency_setting()
     except WorkbenchError as exc:
         show_error(exc)
         return None

@@ -44,6 +44,11 @@ def _sankey(frame: pd.DataFrame, run: dict) -> None:
     if before == after:
         st.caption("Choose two different snapshots.")
         return
+    windows = {int(r["run_id"]): int(r["window_days"]) for r in frame.to_dict(orient="records")}
+    if windows[int(before)] != windows[int(after)]:
+        st.warning(f"These snapshots describe customers over different windows ({windows[int(before)]} and "
+                   f"{windows[int(after)]} days): some moves come from the longer or shorter view, not from "
+                   "a change in behaviour.", icon=":material/compare_arrows:")
     path = common.current_db()
     flows = _flows(str(path), common.db_version(path), int(before), int(after))
     figure = plotting.flow_sankey(flows, common.flow_labels(before), common.flow_labels(after),
@@ -120,7 +125,7 @@ def _value(run: dict) -> None:
     value = value.assign(label=value["lineage_id"].map(by_lineage))
     measure = st.segmented_control("Measure", list(plotting.VALUE_MEASURES), default="revenue", key="value_measure",
                                    format_func=plotting.VALUE_MEASURES.get) or "revenue"
-    st.plotly_chart(plotting.value_over_time(value, measure), key="value_over_time")
+    st.plotly_chart(plotting.value_over_time(value, measure, common.currency()), key="value_over_time")
     st.caption("Revenue: purchase amounts of the segment's customers in the snapshot's window (before refunds). "
                "Gone quiet: of the customers the segment held at the previous snapshot, the share with no "
                "activity in this window. Each segment is named as in its latest snapshot.")

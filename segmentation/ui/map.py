@@ -48,7 +48,7 @@ def _summary(points: pd.DataFrame, positions: list[int], labels: dict[int, str],
     row = behaviour.iloc[0]
     active = int(row["active_customers"] or 0)
     spend = float(row["spend"] or 0) / active if active else 0.0
-    columns[3].metric("Spend per customer", f"{spend:,.0f}",
+    columns[3].metric("Spend per customer", common.money(spend),
                       help=f"Purchases in the {int(run['window_days'])}-day window, selected points only.")
     if active:
         st.caption(f"In the window the selected points made {int(row['events']):,} events and "

@@ -67,7 +67,7 @@ def _card(card: dict, run_id: int) -> None:
                   label_visibility="collapsed")
         if pd.notna(card.get("revenue")):
             trend = card.get("revenue_change")
-            st.caption(f"Revenue in the window {card['revenue']:,.0f}"
+            st.caption(f"Revenue in the window {common.money(card['revenue'])}"
                        + (f" · {trend:+.0%} since the previous snapshot" if pd.notna(trend) else ""))
         traits = card["top_traits"][:3]
         st.markdown("\n".join(f"- {t}" for t in traits) if traits else "_no distinctive trait_")

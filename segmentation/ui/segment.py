@@ -124,9 +124,10 @@ def _kpis(row: dict, traits: pd.DataFrame, run: dict) -> None:
         delta = None
         if base is not None and base and pd.notna(base):
             delta = f"{kpis[kpi] / base - 1:+.0%} vs all"
-        column.metric(label, fmt.format(kpis[kpi]), delta=delta, delta_color=KPI_DELTA_COLORS.get(kpi, "normal"),
-                      help="Amounts are in the currency of your data." if kpi in ("avg_monetary", "avg_basket")
-                      else None)
+        money = kpi in ("avg_monetary", "avg_basket")
+        column.metric(label, common.money(kpis[kpi]) if money else fmt.format(kpis[kpi]), delta=delta,
+                      delta_color=KPI_DELTA_COLORS.get(kpi, "normal"),
+                      help="Shown in the currency chosen in the sidebar." if money else None)
 
 
 def _distributions(profile: dict, labels: dict[str, str]) -> pd.DataFrame:
