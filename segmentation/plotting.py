@@ -222,8 +222,8 @@ def distributions_vs_population(distributions: pd.DataFrame) -> go.Figure:
     features = list(dict.fromkeys(distributions["feature"]))
     if not features:
         return go.Figure().update_layout(template=TEMPLATE, margin=MARGIN)
-    titles = [distributions.loc[distributions["feature"] == f, "label"].iloc[0] for f in features]
-    figure = make_subplots(rows=1, cols=len(features), subplot_titles=titles, horizontal_spacing=0.06)
+    titles = [_wrap(distributions.loc[distributions["feature"] == f, "label"].iloc[0]) for f in features]
+    figure = make_subplots(rows=1, cols=len(features), subplot_titles=titles, horizontal_spacing=0.08)
     group_colors = {"segment": "#4F46E5", "all customers": "#94A3B8"}
     for col, feature in enumerate(features, start=1):
         rows = distributions[distributions["feature"] == feature]
@@ -233,8 +233,22 @@ def distributions_vs_population(distributions: pd.DataFrame) -> go.Figure:
                 upperfence=[row.q90], name=row.group, marker_color=group_colors.get(row.group),
                 showlegend=False, hoverinfo="y",
             ), row=1, col=col)
-    figure.update_layout(template=TEMPLATE, margin=dict(l=10, r=10, t=50, b=10), height=320)
+    figure.update_layout(template=TEMPLATE, margin=dict(l=10, r=10, t=60, b=10), height=340)
+    figure.update_annotations(font_size=12)  # the panel titles, one or two short lines each
+    figure.update_xaxes(tickvals=["segment", "all customers"], ticktext=["segment", "all"], tickangle=0)
     return figure
+
+
+def _wrap(text: str, width: int = 12) -> str:
+    """A panel title on lines of about ``width`` characters (plotly breaks lines only at ``<br>``)."""
+    lines, line = [], ""
+    for word in str(text).split():
+        if line and len(line) + 1 + len(word) > width:
+            lines.append(line)
+            line = word
+        else:
+            line = f"{line} {word}".strip()
+    return "<br>".join([*lines, line])
 
 
 def probability_histogram(histogram: pd.DataFrame) -> go.Figure:
