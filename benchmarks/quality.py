@@ -110,7 +110,6 @@ def demo_frame(customers: int = 20_000, months: int = 12, seed: int = 7, window_
     """Demo data (a temporary database) as the feature table of its last day, the true
     persona of each customer, and the pipeline settings a snapshot uses for it."""
     import tempfile
-    from datetime import timedelta
 
     from segmentation import store
     from segmentation.demo import create_demo

@@ -204,7 +204,7 @@ def timeline(
 ) -> None:
     """A series of snapshots, each tracked against the previous one (existing dates are skipped)."""
     from .snapshot import run_timeline
-    from .tracking import emerging_alerts, movement
+    from .tracking import emerging_alerts
 
     params = SnapshotParams(window_days=window_days, seed=seed, fit_sample_size=fit_sample,
                             min_cluster_share=min_cluster_share, refit=refit, refit_every=refit_every)

@@ -367,7 +367,7 @@ SELECT coalesce(max(ingest_id), 0) + 1, current_timestamp, 'demo', $file, $finge
        CAST($options AS JSON)
 FROM ingests
 """
-_DEMO_TABLES = ("events", "customers", "demo_truth")
+DEMO_TABLES = ("events", "customers", "demo_truth")
 
 
 def _existing_rows(con) -> dict[str, int]:
@@ -375,7 +375,7 @@ def _existing_rows(con) -> dict[str, int]:
     counts = con.execute(
         "SELECT (SELECT count(*) FROM events), (SELECT count(*) FROM customers), "
         "(SELECT count(*) FROM demo_truth)").fetchall()[0]
-    return dict(zip(_DEMO_TABLES, (int(c) for c in counts)))
+    return dict(zip(DEMO_TABLES, (int(c) for c in counts)))
 
 
 def _refuse_if_filled(existing: dict[str, int]) -> None:
@@ -414,7 +414,7 @@ def write_demo(con, data: DemoData, replace: bool = False) -> dict:
             if not replace:
                 _refuse_if_filled(existing)
             else:
-                for table in _DEMO_TABLES:  # fixed names, never user text
+                for table in DEMO_TABLES:  # fixed names, never user text
                     con.execute(f"DELETE FROM {table}")
             for name, frame in frames.items():
                 con.register(name, frame)

@@ -14,7 +14,6 @@ PII never goes to logs or messages: only counts, ids and segment names do.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import unicodedata
@@ -26,14 +25,14 @@ from typing import Any, Iterable
 import duckdb
 import pandas as pd
 
-from . import results, store
-from .errors import InputError, NotFoundError
+from . import export_read, results, store
+from .errors import InputError
 from .export_formats import (  # noqa: F401 - re-exported: the public normalisation API
     MIN_AUDIENCE_SIZE, PLATFORMS, PlatformSpec, format_rows, hash_or_none, letters_only,
     meta_zip, neutralise_formula, normalise_country, normalise_email, normalise_email_tiktok,
     normalise_name, normalise_phone, normalise_zip, phone_digits, sha256_hex,
 )
-from .export_write import ExportResult, _connection, delta_paths, list_exports, write_export
+from .export_write import ExportResult, delta_paths, list_exports, write_export
 from .queries import load_query
 
 __all__ = [
@@ -210,46 +209,6 @@ def _lineage_key(run_id: int, segments: pd.DataFrame) -> str:
     return "+".join(parts)
 
 
-def _segments(con: duckdb.DuckDBPyConnection, run_id: int, segment_ids: list[int]) -> pd.DataFrame:
-    known = results.list_segments(con, run_id)  # NotFoundError for an unknown run
-    missing = [s for s in segment_ids if s not in set(known["segment_id"].tolist())]
-    if missing:
-        ids = ", ".join(str(s) for s in sorted(known["segment_id"].tolist()))
-        raise NotFoundError(f"run {run_id} has no segment {', '.join(map(str, missing))} (segments: {ids})")
-    chosen = known[known["segment_id"].isin(segment_ids)].copy()
-    chosen["segment_name"] = chosen["name"].where(chosen["name"].notna(), chosen["suggested_name"])
-    return chosen.set_index("segment_id").loc[segment_ids].reset_index()
-
-
-def _candidates(con: duckdb.DuckDBPyConnection, run_id: int, run_date: date,
-                segments: pd.DataFrame, lookalikes: pd.DataFrame | None = None) -> pd.DataFrame:
-    """The segments' members (and ``lookalikes``, ranked non-members of the one segment) with their
-    contact data and consent; ``from_lookalike`` says which is which."""
-    frames = []
-    for seg in segments.itertuples(index=False):
-        frame = con.execute(load_query("export_candidates"),
-                            {"run_id": int(run_id), "segment_id": int(seg.segment_id)}).df()
-        frame["lineage_id"] = seg.lineage_id
-        frame["segment_name"] = seg.segment_name
-        frame["from_lookalike"] = False
-        frames.append(frame)
-    if lookalikes is not None and len(lookalikes):
-        seg = next(segments.itertuples(index=False))
-        con.register("staged_lookalikes", lookalikes[["customer_id", "rank", "similarity"]])
-        try:
-            frame = con.execute(load_query("export_lookalike_candidates"), {"segment_id": int(seg.segment_id)}).df()
-        finally:
-            con.unregister("staged_lookalikes")
-        frame["lineage_id"] = seg.lineage_id
-        frame["segment_name"] = f"{seg.segment_name} (lookalike)"
-        frame["from_lookalike"] = True
-        frames.append(frame)
-    out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-    out["run_id"] = int(run_id)
-    out["run_date"] = run_date
-    return out
-
-
 def _lookalikes(db: Any, run_id: int, ids: list[int], size: int) -> pd.DataFrame | None:
     """The ranked lookalikes an export adds (None for none)."""
     if not size:
@@ -264,24 +223,6 @@ def _lookalikes(db: Any, run_id: int, ids: list[int], size: int) -> pd.DataFrame
 
     ranked, _ = lookalike_members(db, run_id, ids[0], size=int(size))
     return ranked
-
-
-def _previous(con: duckdb.DuckDBPyConnection, platform: str, lineage_key: str) -> int | None:
-    try:
-        row = store.fetch_row(con, "export_previous", {"platform": platform, "lineage_key": lineage_key})
-    except (duckdb.CatalogException, duckdb.BinderException):
-        return None  # a database not yet migrated to schema 2 (opened read-only) has no exports
-    return int(row[0]) if row else None
-
-
-def _fingerprint(candidates: pd.DataFrame, previous_export_id: int | None) -> str:
-    """What the plan was computed from; a write checks it is unchanged."""
-    digest = hashlib.sha256(str(previous_export_id).encode())
-    if len(candidates):
-        frame = candidates.astype(str)
-        digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
-        digest.update(",".join(frame.columns).encode())
-    return digest.hexdigest()
 
 
 def _exclusion_reasons(candidates: pd.DataFrame, allow_unknown_consent: bool,
@@ -380,13 +321,13 @@ def plan_export(
     lookalikes = _lookalikes(db, run_id, ids, lookalike)
     spec = PLATFORMS[platform]
     minimum = int(min_size) if min_size is not None else spec.min_size
-    with _connection(db, read_only=True) as con:
+    with store.using(db, read_only=True) as con:
         run = results.get_run(con, run_id)
         run_date = pd.Timestamp(run["as_of"]).date()
-        segments = _segments(con, run_id, ids)
-        candidates = _candidates(con, run_id, run_date, segments, lookalikes)
+        segments = export_read.segments(con, run_id, ids)
+        candidates = export_read.candidates(con, run_id, run_date, segments, lookalikes)
         lineage_key = _lineage_key(run_id, segments) + ("+lookalike" if lookalikes is not None else "")
-        previous_id = _previous(con, platform, lineage_key)
+        previous_id = export_read.previous_export(con, platform, lineage_key)
         previous_members = (con.execute(load_query("export_previous_members"), {"export_id": previous_id}).df()
                             if previous_id is not None else None)
 
@@ -428,7 +369,7 @@ def plan_export(
                  **({"lookalike": {"requested": int(lookalike), "in_file": int(
                      kept["from_lookalike"].to_numpy(dtype=bool)[keep].sum())}} if lookalikes is not None else {})},
         lookalikes=lookalikes,
-        previous_export_id=previous_id, fingerprint=_fingerprint(candidates, previous_id),
+        previous_export_id=previous_id, fingerprint=export_read.fingerprint(candidates, previous_id),
     )
     if previous_members is not None:
         _add_delta(plan, candidates, previous_members)

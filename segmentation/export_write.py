@@ -22,12 +22,12 @@ import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import pandas as pd
 
-from . import journal, store
+from . import export_read, journal, store
 from .errors import InputError
 from .queries import load_query
 from .store import fetch_row, transaction
@@ -38,16 +38,6 @@ if TYPE_CHECKING:
 __all__ = ["ExportResult", "write_export", "list_exports", "delta_paths"]
 
 _JSON_COLUMNS = ("excluded_by_reason", "segment_ids", "options")
-
-
-@contextlib.contextmanager
-def _connection(db: Any, read_only: bool) -> Iterator[duckdb.DuckDBPyConnection]:
-    """Use ``db`` when it is a DuckDB connection, else open a short-lived one on that path."""
-    if isinstance(db, duckdb.DuckDBPyConnection):
-        yield db
-    else:
-        with store.connect(db, read_only=read_only) as con:
-            yield con
 
 
 def _database_file(db: Any) -> Path | None:
@@ -147,12 +137,10 @@ class _FileSwap:
 
 
 def _check_unchanged(con: duckdb.DuckDBPyConnection, plan: ExportPlan) -> None:
-    from . import export  # imported here: export.py imports this module
-
-    segments = export._segments(con, plan.run_id, plan.segment_ids)
-    candidates = export._candidates(con, plan.run_id, plan.run_date, segments, plan.lookalikes)
-    previous = export._previous(con, plan.platform, plan.lineage_key)
-    if export._fingerprint(candidates, previous) != plan.fingerprint:
+    segments = export_read.segments(con, plan.run_id, plan.segment_ids)
+    candidates = export_read.candidates(con, plan.run_id, plan.run_date, segments, plan.lookalikes)
+    previous = export_read.previous_export(con, plan.platform, plan.lineage_key)
+    if export_read.fingerprint(candidates, previous) != plan.fingerprint:
         raise InputError("the segment members or names, their contact data or consent, or the earlier exports "
                          "changed since this export was planned; plan it again (nothing was written)")
 
@@ -207,7 +195,7 @@ def write_export(db: Any, plan: ExportPlan, out_path: str | os.PathLike, *,
         for kind, data in payloads.items():
             _write_temp(temps[kind], data)
         journal.crash_point("export:temps-written")
-        with _connection(db, read_only=False) as con:
+        with store.using(db, read_only=False) as con:
             try:
                 with transaction(con):
                     _check_unchanged(con, plan)
@@ -257,7 +245,7 @@ _LIST_COLUMNS = ["export_id", "created_at", "run_id", "segment_id", "segment_ids
 def list_exports(db: Any = None) -> pd.DataFrame:
     """The audit history, newest first: one row per written file (kind full, adds or removes),
     with ``excluded_by_reason``, ``segment_ids`` and ``options`` as Python objects."""
-    with _connection(db, read_only=True) as con:
+    with store.using(db, read_only=True) as con:
         try:
             frame = con.execute(load_query("export_list")).df()
         except (duckdb.CatalogException, duckdb.BinderException):

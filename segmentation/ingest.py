@@ -77,9 +77,9 @@ _DELIMITERS = (",", ";", "\t", "|")
 _MAX_PROBLEMS_SHOWN = 6
 _MAX_VALUE_CHARS = 40
 # Scratch objects of one import (connection-local temp tables and views).
-_SCRATCH_TABLES = ("ingest_raw", "ingest_skipped", "ingest_staged", "ingest_problems", "ingest_bad",
+SCRATCH_TABLES = ("ingest_raw", "ingest_skipped", "ingest_staged", "ingest_problems", "ingest_bad",
                    "ingest_csv_errors", "ingest_csv_scans")
-_SCRATCH_VIEWS = ("ingest_input", "ingest_raw_json", "ingest_parquet_source")
+SCRATCH_VIEWS = ("ingest_input", "ingest_raw_json", "ingest_parquet_source")
 
 
 # What the app accepts as an upload (Streamlit's own default limit is 200 MB); the command
@@ -460,7 +460,7 @@ def _first_line(exc: Exception) -> str:
 
 def _drop_scratch(con) -> None:
     # Names come from the constant tuples above, never from user input.
-    for view in _SCRATCH_VIEWS:
+    for view in SCRATCH_VIEWS:
         con.execute(f"DROP VIEW IF EXISTS {view}")
-    for table in _SCRATCH_TABLES:
+    for table in SCRATCH_TABLES:
         con.execute(f"DROP TABLE IF EXISTS temp.{table}")

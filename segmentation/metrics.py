@@ -179,7 +179,7 @@ def quality_report(pipeline, X, truth=None, labels=None, *, sample_size: int = 2
     rows = X.iloc[idx] if hasattr(X, "iloc") else np.asarray(X)[idx]
     scored = pipeline.assign(rows)
     space = pipeline.transform(rows)
-    features = pipeline.preprocessor_.transform(pipeline._check_X(rows, fitting=False)[0])
+    features = pipeline.preprocessor_.transform(pipeline.check_input(rows, fitting=False)[0])
     segments = labels[labels >= 0]
     report: dict = {
         "n_segments": int(len(np.unique(segments))),

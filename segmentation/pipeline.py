@@ -45,7 +45,7 @@ from .errors import InputError
 from .granularity import choose_granularity
 from .resemblance import TWIN
 from .mapping import SampleMapping, approximate_predict_in_chunks, neighbour_vote
-from .pipeline_steps import (UMAP_EPOCHS, AutoEncoderTransformer, FeaturePreprocessor, _Identity, _is_skip,
+from .pipeline_steps import (UMAP_EPOCHS, AutoEncoderTransformer, FeaturePreprocessor, Identity, is_skip,
                              fit_transform_umap)
 
 __all__ = [
@@ -156,7 +156,7 @@ class SegmentationPipeline(BaseEstimator):
         self.random_state = random_state
 
     # ---------------------------------------------------------------- input
-    def _check_X(self, X, *, fitting: bool) -> tuple[np.ndarray, pd.Index | None]:
+    def check_input(self, X, *, fitting: bool) -> tuple[np.ndarray, pd.Index | None]:
         index = None
         if isinstance(X, pd.DataFrame):
             index = X.index
@@ -193,8 +193,8 @@ class SegmentationPipeline(BaseEstimator):
 
     # ---------------------------------------------------------------- steps
     def _make_encoder(self):
-        if _is_skip(self.encoder):
-            return _Identity()
+        if is_skip(self.encoder):
+            return Identity()
         if isinstance(self.encoder, str):
             if self.encoder != "autoencoder":
                 raise ValueError(f"unknown encoder {self.encoder!r}: use 'autoencoder', 'passthrough' or an object")
@@ -218,7 +218,7 @@ class SegmentationPipeline(BaseEstimator):
         if self.reducer is None:
             return self._umap(self.cluster_dims, 0.0, n_rows)
         if isinstance(self.reducer, str) and self.reducer == "passthrough":
-            return _Identity()
+            return Identity()
         return clone(self.reducer)
 
     def _make_clusterer(self, n_rows: int):
@@ -247,7 +247,7 @@ class SegmentationPipeline(BaseEstimator):
         embedding, clustering, mapping, assigning).
         """
         step = on_step or (lambda name: None)
-        values, _ = self._check_X(X, fitting=True)
+        values, _ = self.check_input(X, fitting=True)
         n_rows = len(values)
         rng = np.random.default_rng(self.random_state)
         if self.fit_sample_size is not None and n_rows > self.fit_sample_size:
@@ -423,7 +423,7 @@ class SegmentationPipeline(BaseEstimator):
         index for a DataFrame, else 0..n-1.
         """
         check_is_fitted(self, "clusterer_")
-        values, index = self._check_X(X, fitting=False)
+        values, index = self.check_input(X, fitting=False)
         parts = [self._score(self.preprocessor_.transform(values[s:s + batch_size]), with_error=True)
                  for s in range(0, len(values), batch_size)]
         frame = (pd.concat(parts, ignore_index=True) if parts else
@@ -439,7 +439,7 @@ class SegmentationPipeline(BaseEstimator):
     def transform(self, X, batch_size: int = 50_000) -> np.ndarray:
         """Cluster-space embedding (rows x cluster dims, float32)."""
         check_is_fitted(self, "clusterer_")
-        values, _ = self._check_X(X, fitting=False)
+        values, _ = self.check_input(X, fitting=False)
         parts = [self._cluster_space(values[s:s + batch_size]) for s in range(0, len(values), batch_size)]
         return np.concatenate(parts) if parts else np.empty((0, self.cluster_dims), dtype=np.float32)
 

@@ -24,7 +24,7 @@ def _signed_log1p(values: np.ndarray) -> np.ndarray:
     return np.sign(values) * np.log1p(np.abs(values))
 
 
-def _share_prior(p: np.ndarray, n: np.ndarray) -> tuple[float, float, float]:
+def share_prior(p: np.ndarray, n: np.ndarray) -> tuple[float, float, float]:
     """Empirical-Bayes (beta-binomial, method of moments) prior of one share column.
 
     ``p``: each customer's observed share, ``n``: the number of events it is a share of.
@@ -95,7 +95,7 @@ class FeaturePreprocessor(TransformerMixin, BaseEstimator):
         X = np.asarray(X, dtype=np.float64)
         self.shares_ = {}
         for column, count in (self.share_counts or {}).items():
-            mean, strength, signal = _share_prior(X[:, int(column)], X[:, int(count)])
+            mean, strength, signal = share_prior(X[:, int(column)], X[:, int(count)])
             self.shares_[int(column)] = (int(count), mean, strength, signal)
         X = self._logged(X)
         self.keep_ = np.flatnonzero(np.ptp(X, axis=0) > 1e-12)
@@ -171,7 +171,7 @@ class AutoEncoderTransformer(TransformerMixin, BaseEstimator):
         return ae.reconstruction_error(self.model_, X)
 
 
-class _Identity(TransformerMixin, BaseEstimator):
+class Identity(TransformerMixin, BaseEstimator):
     """Do-nothing step ("passthrough")."""
 
     def fit(self, X, y=None):  # noqa: D102
@@ -181,7 +181,11 @@ class _Identity(TransformerMixin, BaseEstimator):
         return np.asarray(X, dtype=np.float32)
 
 
-def _is_skip(step) -> bool:
+_Identity = Identity  # the name models stored before the rename were pickled with
+
+
+def is_skip(step) -> bool:
+    """Is a pipeline step left out? (None or "passthrough", as in scikit-learn)."""
     return step is None or (isinstance(step, str) and step == "passthrough")
 
 

@@ -77,7 +77,7 @@ def sizes_over_time(sizes: pd.DataFrame) -> go.Figure:
         figure.add_trace(go.Scatter(
             x=rows["as_of"], y=rows["size"], name=str(rows["label"].iloc[-1]), mode="lines+markers",
             stackgroup="sizes", line=dict(color=color, width=1.5), marker=dict(color=color, size=6),
-            fillcolor=_translucent(color, 0.55), customdata=rows["share"],
+            fillcolor=translucent(color, 0.55), customdata=rows["share"],
             hovertemplate="%{fullData.name}: %{y:,} customers (%{customdata:.1%})<extra></extra>"))
     figure.update_layout(template=TEMPLATE, xaxis_title="snapshot", yaxis_title="customers",
                          legend_title_text="segment")
@@ -100,7 +100,7 @@ def _node_color(name: str, colors: dict[str, str]) -> str:
     return NOISE_COLOR if name == "noise" else OUTSIDE_COLOR
 
 
-def _translucent(color: str, alpha: float = 0.35) -> str:
+def translucent(color: str, alpha: float = 0.35) -> str:
     r, g, b = (int(v) for v in px.colors.hex_to_rgb(color)) if color.startswith("#") else \
         px.colors.unlabel_rgb(color)
     return f"rgba({r}, {g}, {b}, {alpha})"
@@ -136,7 +136,7 @@ def flow_sankey(flows: pd.DataFrame, labels: dict[str, str] | None = None,
         link=dict(source=[source_index[s] for s in flows["source"]],
                   target=[target_index[t] for t in flows["target"]],
                   value=flows["customers"].tolist(),
-                  color=[_translucent(colors[source_index[s]]) for s in flows["source"]],
+                  color=[translucent(colors[source_index[s]]) for s in flows["source"]],
                   hovertemplate="%{source.label} → %{target.label}: %{value:,} customers<extra></extra>"),
     ))
     figure.update_layout(template=TEMPLATE, margin=MARGIN)

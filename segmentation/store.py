@@ -25,7 +25,7 @@ import re
 import threading
 import time
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import duckdb
 import psutil
@@ -281,6 +281,16 @@ def _turns(path: Path) -> _Turns:
     key = str(path.resolve())
     with _TURNS_LOCK:
         return _TURNS.setdefault(key, _Turns())
+
+
+@contextlib.contextmanager
+def using(db: Any, *, read_only: bool) -> Iterator[duckdb.DuckDBPyConnection]:
+    """``db`` itself when it is a DuckDB connection, else a short-lived :func:`connect` on that path."""
+    if isinstance(db, duckdb.DuckDBPyConnection):
+        yield db
+    else:
+        with connect(db, read_only=read_only) as con:
+            yield con
 
 
 @contextlib.contextmanager

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-import numpy as np
 import pandas as pd
 
 from .digest import GROWTH  # a survivor whose size changed this much "grew" / "shrank" (as the badges)

@@ -11,7 +11,7 @@ import pytest
 
 from segmentation import store
 from segmentation.feature_signal import VALUE_FEATURES, choose_clustered, feature_reliability
-from segmentation.pipeline_steps import FeaturePreprocessor, _share_prior
+from segmentation.pipeline_steps import FeaturePreprocessor, share_prior
 
 
 def _binomial_shares(p_true: np.ndarray, n: np.ndarray, rng) -> np.ndarray:
@@ -24,9 +24,9 @@ def test_a_share_that_is_sampling_noise_only_gets_no_weight_and_a_real_one_keeps
     noise = _binomial_shares(np.full(4000, 0.3), n, rng)           # everybody the same: noise only
     groups = rng.random(4000) < 0.5
     signal = _binomial_shares(np.where(groups, 0.1, 0.7), n, rng)  # two behaviours
-    mean, strength, share_of_signal = _share_prior(noise, n.astype(float))
+    mean, strength, share_of_signal = share_prior(noise, n.astype(float))
     assert share_of_signal < 0.05 and mean == pytest.approx(0.3, abs=0.02)
-    _, strength_signal, share_of_signal = _share_prior(signal, n.astype(float))
+    _, strength_signal, share_of_signal = share_prior(signal, n.astype(float))
     assert share_of_signal > 0.5 and np.isfinite(strength_signal)
 
     X = np.column_stack([noise, signal, n]).astype(float)

@@ -279,8 +279,8 @@ _SQL_CALLS = {"execute", "executemany", "sql", "query"}
 # The only SQL built from text in Python, each interpolating names that never come from users.
 _AUDITED = {
     ("store.py", "table_count"): "table name checked against ^[a-z_]+$ and only called with our own table names",
-    ("ingest.py", "_drop_scratch"): "names from the module constants _SCRATCH_VIEWS / _SCRATCH_TABLES",
-    ("demo.py", "write_demo"): "table names from the module constant _DEMO_TABLES",
+    ("ingest.py", "_drop_scratch"): "names from the module constants SCRATCH_VIEWS / SCRATCH_TABLES",
+    ("demo.py", "write_demo"): "table names from the module constant DEMO_TABLES",
 }
 
 
@@ -313,7 +313,7 @@ def test_scratch_and_table_names_interpolated_into_sql_are_constants_or_checked(
 
     from segmentation import demo
 
-    assert all(re.fullmatch(r"[a-z_]+", n) for n in ingest._SCRATCH_TABLES + ingest._SCRATCH_VIEWS + demo._DEMO_TABLES)
+    assert all(re.fullmatch(r"[a-z_]+", n) for n in ingest.SCRATCH_TABLES + ingest.SCRATCH_VIEWS + demo.DEMO_TABLES)
     con = _fresh()
     with pytest.raises(ValueError, match="not a table name"):
         store.table_count(con, "runs; DROP TABLE runs")

@@ -102,7 +102,7 @@ def test_a_lineage_has_one_colour_on_every_chart():
     assert {c for label, c in nodes if label in ("new customers", plotting.LEFT)} == {plotting.OUTSIDE_COLOR}
     assert {c for label, c in nodes if label == "noise"} == {plotting.NOISE_COLOR}  # noise on both sides
     links = [(sankey.node.label[s], c) for s, c in zip(sankey.link.source, sankey.link.color)]
-    assert {c for label, c in links if label == "Night owls"} == {plotting._translucent(owls)}
+    assert {c for label, c in links if label == "Night owls"} == {plotting.translucent(owls)}
 
     points = pd.DataFrame({"segment_id": [0, 1, -1], "x": [0.0, 1, 2], "y": [0.0, 1, 2], "probability": [0.9, 0.8, 0]})
     trace_map = plotting.segment_map(points, {0: "Store fans", 1: "Night owls", -1: "noise"},

@@ -13,7 +13,6 @@ from datetime import timedelta
 import pandas as pd
 import streamlit as st
 
-from segmentation.errors import WorkbenchError
 from segmentation.snapshot import SnapshotParams
 from segmentation.ui import common
 from segmentation.digest import escape_markdown
