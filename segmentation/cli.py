@@ -104,11 +104,26 @@ def _recover(name: str) -> None:
     try:
         notes = journal.recover(store.db_path(db()), check_models=name == "status")
     except Exception as exc:  # noqa: BLE001 - recovery must never stop the command itself
-        log.debug("recovery failed: %s", exc)
+        log.debug("recovery failed", exc_info=True)
+        typer.echo(f"note: {_recovery_failed(name, exc)}", err=True)
         notes = []
     _state["recovered"] = notes
     for note in notes:
         typer.echo(f"note: {note}", err=True)
+
+
+def _recovery_failed(name: str, exc: BaseException) -> str:
+    """One sentence: what start-up could not clean up, why, and that ``name`` goes on anyway."""
+    from . import journal, store
+
+    try:
+        where = (f" (markers and temporary files in {journal.journal_dir(db())}, unfinished model "
+                 f"folders in {store.models_dir(db())})")
+    except Exception:  # noqa: BLE001 - the sentence must not fail either
+        where = ""
+    why = redact(str(exc).splitlines()[0]) if str(exc) else "no message"
+    return (f"could not check for or clean up what interrupted commands left behind{where}: "
+            f"{type(exc).__name__}: {why}; `{name.replace('_', '-')}` goes on, the next command tries again")
 
 
 def recovered() -> list[str]:

@@ -39,6 +39,17 @@ else are above that quantile a month after the fit.)
 The baselines (error thresholds, noise share) are those of the run that *fitted*
 the models and are carried along while they are reused, so slow drift adds up
 instead of being compared with itself.
+
+Models whose encoder cannot reconstruct its input (``encoder="passthrough"``, or a
+transformer without ``reconstruction_error``/``inverse_transform``) give every customer
+a reconstruction error of 0, so novelty would never trigger and nobody would be
+unexplained. The decision then says so in a note (:data:`NO_RECONSTRUCTION`) stored
+with the run, and rests on the evidence that remains: noise growth and shifted
+segment profiles. Refitting at every snapshot instead would re-draw the segment
+borders each time — the very instability reuse exists to prevent — while those two
+checks still catch a forming segment once it is far from every segment (noise) or
+moves the segment it hides in (profile shift); what they miss, a small new behaviour
+that moves no profile, is what the note warns of. (``refit_every`` bounds the age.)
 """
 
 from __future__ import annotations
@@ -50,12 +61,18 @@ import numpy as np
 import pandas as pd
 
 __all__ = ["NOVELTY_QUANTILE", "UNEXPLAINED_QUANTILE", "ModelDecision", "baseline_of", "assess",
-           "mark_unexplained", "drop_small_segments", "profile_shift", "PROFILE_SHIFT", "comparable_params"]
+           "mark_unexplained", "drop_small_segments", "profile_shift", "PROFILE_SHIFT", "comparable_params",
+           "NO_RECONSTRUCTION", "has_reconstruction", "fitted_decision"]
 
 _EPS = 1e-9  # shares are ratios of counts: compare without floating-point misses at the boundary
 NOVELTY_QUANTILE = 0.99  # reconstruction-error quantile that marks "not explained" at fit time
 UNEXPLAINED_QUANTILE = 0.999  # above it, a reused model reports the customer as noise
 PROFILE_SHIFT = 0.25  # lift-profile distance at which a segment's behaviour has moved (tuning seeds)
+
+# The note of models without reconstruction error (see the module docstring).
+NO_RECONSTRUCTION = ("the models have no reconstruction error to check drift with (their encoder does not "
+                     "reconstruct its input); drift is judged on noise and segment profiles only, so a small "
+                     "new behaviour that moves no segment's profile goes unnoticed until the models are refitted")
 
 # Parameters that do not change the models (a reused model stays valid when only these differ).
 _NOT_MODEL_PARAMS = ("refit", "refit_every")
@@ -77,6 +94,8 @@ class ModelDecision:
     profile_shift: Optional[float] = None  # largest lift-profile distance of a segment from the fit
     unexplained_as_noise: int = 0  # customers reported as noise because the models cannot explain them
     below_floor_as_noise: int = 0  # customers of segments smaller than the run's floor, reported as noise
+    reconstruction: bool = True  # do the models measure reconstruction error (else novelty is not checked)
+    notes: list[str] = field(default_factory=list)  # what the decision could not check, in plain words
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -85,6 +104,24 @@ class ModelDecision:
 def comparable_params(params: dict) -> dict:
     """The snapshot parameters that define the models (a reused model must match them)."""
     return {k: v for k, v in params.items() if k not in _NOT_MODEL_PARAMS}
+
+
+def has_reconstruction(pipeline) -> bool:
+    """Does the fitted ``pipeline``'s encoder measure how well it reproduces a customer?"""
+    from .pipeline_steps import reconstructs
+
+    return reconstructs(getattr(pipeline, "encoder_", None))
+
+
+def fitted_decision(pipeline, reason: str) -> ModelDecision:
+    """The decision of a snapshot that fitted ``pipeline``: its baselines for later reuse."""
+    reconstruction = has_reconstruction(pipeline)
+    threshold, unexplained, noise = baseline_of(pipeline.labels_, pipeline.reconstruction_error_)
+    return ModelDecision(refit=True, reasons=[reason], from_run=None, age=0, novelty_threshold=threshold,
+                         unexplained_threshold=unexplained if reconstruction else None,
+                         baseline_noise_share=noise,
+                         novelty_share=1.0 - NOVELTY_QUANTILE if reconstruction else 0.0, noise_share=noise,
+                         reconstruction=reconstruction, notes=[] if reconstruction else [NO_RECONSTRUCTION])
 
 
 def baseline_of(labels: np.ndarray, errors: np.ndarray) -> tuple[float, float, float]:
@@ -154,21 +191,27 @@ def profile_shift(features: pd.DataFrame, labels: np.ndarray,
 
 
 def assess(scores: pd.DataFrame, previous: dict, min_cluster_share: float,
-           shift: tuple[float, int | None] = (0.0, None)) -> ModelDecision:
+           shift: tuple[float, int | None] = (0.0, None), reconstruction: bool | None = None) -> ModelDecision:
     """Decide whether the previous snapshot's models still explain ``scores``.
 
     ``scores``: the current customers scored with the previous models (columns
     ``segment_id`` and ``reconstruction_error``). ``previous``: the previous
-    run's stored ``metrics["model"]`` (see :class:`ModelDecision`).
+    run's stored ``metrics["model"]`` (see :class:`ModelDecision`). ``reconstruction``:
+    whether the models measure reconstruction error (:func:`has_reconstruction`; None:
+    as ``previous`` recorded, else yes). Without it novelty is not checked and the
+    decision carries :data:`NO_RECONSTRUCTION` as a note (see the module docstring).
     """
+    if reconstruction is None:
+        reconstruction = bool(previous.get("reconstruction", True))
     threshold = float(previous["novelty_threshold"])
-    unexplained = previous.get("unexplained_threshold")
+    unexplained = previous.get("unexplained_threshold") if reconstruction else None
     base_noise = float(previous["baseline_noise_share"])
-    novelty = float(np.mean(scores["reconstruction_error"].to_numpy() > threshold)) if len(scores) else 0.0
+    novelty = (float(np.mean(scores["reconstruction_error"].to_numpy() > threshold))
+               if len(scores) and reconstruction else 0.0)
     noise = float(np.mean(scores["segment_id"].to_numpy() == -1)) if len(scores) else 0.0
     novelty_excess = novelty - (1.0 - NOVELTY_QUANTILE)
     reasons = []
-    if novelty_excess + _EPS >= min_cluster_share:
+    if reconstruction and novelty_excess + _EPS >= min_cluster_share:
         reasons.append(f"{novelty:.1%} of customers are not explained by the models "
                        f"(reconstruction error above the fit's {NOVELTY_QUANTILE:.0%} quantile; "
                        f"{1 - NOVELTY_QUANTILE:.0%} expected)")
@@ -177,9 +220,10 @@ def assess(scores: pd.DataFrame, previous: dict, min_cluster_share: float,
     if shift[0] >= PROFILE_SHIFT:
         reasons.append(f"segment {shift[1]} behaves differently from when the models were fitted "
                        f"(profile distance {shift[0]:.2f} ≥ {PROFILE_SHIFT})")
+    unexplained_words = f"{novelty:.1%} unexplained, " if reconstruction else "unexplained not measured, "
     return ModelDecision(
         refit=bool(reasons),
-        reasons=reasons or [f"no drift: {novelty:.1%} unexplained, noise {noise:.1%} "
+        reasons=reasons or [f"no drift: {unexplained_words}noise {noise:.1%} "
                             f"(fit: {base_noise:.1%}); models of run {previous['from_run']} reused"],
         from_run=int(previous["from_run"]),
         age=int(previous.get("age", 0)) + 1,
@@ -189,4 +233,6 @@ def assess(scores: pd.DataFrame, previous: dict, min_cluster_share: float,
         novelty_share=novelty,
         noise_share=noise,
         profile_shift=round(float(shift[0]), 4),
+        reconstruction=reconstruction,
+        notes=[] if reconstruction else [NO_RECONSTRUCTION],
     )

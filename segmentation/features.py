@@ -36,6 +36,8 @@ __all__ = [
     "FeatureTable",
     "build_features",
     "feature_catalog",
+    "fill_missing_features",
+    "no_activity_value",
     "slugify",
 ]
 
@@ -67,7 +69,9 @@ class FeatureTable:
 
     ``frame``: index ``customer_id`` (str), one float column per feature, no NaN;
     ``catalog``: one :class:`Feature` per column, same order;
-    ``notes``: what was left out or folded, and why.
+    ``notes``: what was left out, folded or filled in, and why (plain sentences, no PII);
+    ``fill_notes``: those of ``notes`` about values filled in (undefined values replaced);
+    ``constants``: the value of each feature left out for being the same for every customer.
     """
 
     frame: pd.DataFrame
@@ -79,6 +83,8 @@ class FeatureTable:
     reliability: dict | None = None
     #: choose_clustered's answer per profile-only setting, computed once (snapshot.clustering_frame)
     choices: dict = field(default_factory=dict, repr=False)
+    fill_notes: list[str] = field(default_factory=list)
+    constants: dict[str, float] = field(default_factory=dict)
 
 
 # (feature, event types the data must contain for it to be defined)
@@ -234,6 +240,60 @@ def feature_catalog(con: duckdb.DuckDBPyConnection | None = None) -> list[Featur
     return catalog
 
 
+# The value a customer without the activity gets, where it is not 0 (see queries/features_customer.sql).
+# cart_abandonment: with no cart addition at all the SQL's prior is 0.5, so everyone gets 0.5.
+_NO_ACTIVITY = {"cart_abandonment": 0.5}
+_STATIC_KIND = {feature.name: feature.kind for feature, _ in _STATIC}
+
+
+def no_activity_value(name: str, window_days: int) -> float:
+    """The value of feature ``name`` that means "no such activity in the window".
+
+    Counts, money and shares: 0. Days (``recency_days``, ``purchase_interval_days``): the
+    window length, the longest the feature table can show (it gives the window length to
+    customers who bought on fewer than two days) — 0 days would mean "active on the
+    snapshot date". Channel and category shares: 0 (a customer with none of them).
+    """
+    if _STATIC_KIND.get(name) == "days":
+        return float(window_days)
+    return _NO_ACTIVITY.get(name, 0.0)
+
+
+def fill_missing_features(table: FeatureTable, expected: list[str]) -> tuple[pd.DataFrame, str | None]:
+    """``table.frame`` with exactly the columns ``expected`` (e.g. a run's models), and a note.
+
+    A column the data lacks gets, for every customer, the value it was left out for being
+    (:attr:`FeatureTable.constants`), else the value for "no such activity"
+    (:func:`no_activity_value`). The note (None when nothing is missing) names each filled
+    feature and its value.
+    """
+    frame = table.frame.reindex(columns=list(expected))
+    missing = [name for name in expected if name not in table.frame.columns]
+    if not missing:
+        return frame, None
+    parts = []
+    for name in missing:
+        same = name in table.constants
+        value = table.constants[name] if same else no_activity_value(name, table.window_days)
+        frame[name] = value
+        parts.append(f"{name} = {value:g} ({'the same for every customer' if same else 'no such activity'})")
+    shown = ", ".join(parts[:8]) + (f" and {len(parts) - 8} more" if len(parts) > 8 else "")
+    return frame, (f"{len(missing)} features the models use are absent from the data and were filled in: "
+                   f"{shown}")
+
+
+def _customers(n: int) -> str:
+    return f"{n:,} customer{'s' if n != 1 else ''}"
+
+
+def _non_finite_note(counts: dict[str, int], n_customers: int) -> str:
+    """How many customers had undefined values, in which features (counts only: no customer named)."""
+    listed = ", ".join(f"{name} ({_customers(n)})" for name, n in counts.items())
+    return (f"{_customers(n_customers)} had undefined values (NaN or infinity) in {len(counts)} "
+            f"feature{'s' if len(counts) != 1 else ''}, set to the value for no such activity "
+            f"(0; the window length for days): {listed}")
+
+
 def _as_date(value: date | str) -> date:
     if isinstance(value, datetime):
         return value.date()
@@ -327,7 +387,9 @@ def build_features(
     the unit of ``events.amount``; days are calendar days. Features the data
     cannot define (e.g. conversion without any view event) or that are the same
     for every customer are left out with a note. Categories beyond the
-    ``max_categories`` most common are folded into ``category_other``.
+    ``max_categories`` most common are folded into ``category_other``. An undefined value
+    (NaN or infinity; the SQL fills every empty denominator, so none is expected) becomes the
+    value for no such activity (:func:`no_activity_value`), counted in a note.
 
     Raises :class:`InputError` when the window holds no events.
     """
@@ -365,16 +427,23 @@ def build_features(
 
     catalog: list[Feature] = []
     columns: list[np.ndarray] = []
+    constants: dict[str, float] = {}
+    non_finite: dict[str, int] = {}
+    undefined = np.zeros(n_customers, dtype=bool)  # customers with an undefined value in any feature
     for feature, column in candidates:
         finite = np.isfinite(column)
         if not finite.all():  # SQL fills every empty denominator; this keeps the no-NaN promise even so
-            column = np.where(finite, column, 0.0)
+            column = np.where(finite, column, no_activity_value(feature.name, window_days))
+            non_finite[feature.name] = int((~finite).sum())
+            undefined |= ~finite
         if n_customers > 1 and column.min() == column.max():
             notes.append(f"{feature.name} left out: the same value ({column[0]:g}) for every customer "
                          "in the window")
+            constants[feature.name] = float(column[0])
             continue
         catalog.append(feature)
         columns.append(column)
+    fill_notes = [_non_finite_note(non_finite, int(undefined.sum()))] if non_finite else []
 
     # Column-major, so each column is one contiguous block for pandas.
     values = np.empty((n_customers, len(columns)), order="F")
@@ -382,4 +451,5 @@ def build_features(
         values[:, i] = column
     frame = pd.DataFrame(values, index=pd.Index(customer["customer_id"].astype(str), name="customer_id"),
                          columns=[f.name for f in catalog], copy=False)
-    return FeatureTable(frame=frame, catalog=catalog, notes=notes, as_of=as_of, window_days=window_days)
+    return FeatureTable(frame=frame, catalog=catalog, notes=notes + fill_notes, fill_notes=fill_notes,
+                        constants=constants, as_of=as_of, window_days=window_days)

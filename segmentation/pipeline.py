@@ -353,7 +353,7 @@ class SegmentationPipeline(BaseEstimator):
         if hasattr(self.encoder_, "inverse_transform"):  # e.g. PCA
             back = self.encoder_.inverse_transform(self.encoder_.transform(Z))
             return np.mean((np.asarray(back) - Z) ** 2, axis=1).astype(np.float32)
-        return np.zeros(len(Z), dtype=np.float32)
+        return np.zeros(len(Z), dtype=np.float32)  # no reconstruction (pipeline_steps.reconstructs): see drift.py
 
     # ---------------------------------------------------------------- scoring
     def _fit_mapping(self, latent, cluster_space, sample_map, labels, probabilities):

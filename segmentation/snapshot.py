@@ -194,7 +194,7 @@ def fit_or_reuse(db: Any, as_of: date, features: pd.DataFrame, pipeline, params:
         scores = previous.assign(features)
         shift = drift.profile_shift(features.reset_index(drop=True), scores["segment_id"].to_numpy(),
                                     _drift_references(db, int(state["from_run"])))
-        decision = drift.assess(scores, state, params.min_cluster_share, shift)
+        decision = drift.assess(scores, state, params.min_cluster_share, shift, drift.has_reconstruction(previous))
         _say(progress, f"  {'refit: ' if decision.refit else ''}{'; '.join(decision.reasons)}")
         if not decision.refit:
             scores = drift.mark_unexplained(scores.reset_index(drop=True), decision)
@@ -221,12 +221,7 @@ def fit_or_reuse(db: Any, as_of: date, features: pd.DataFrame, pipeline, params:
     scores = pd.DataFrame({"segment_id": pipeline.labels_, "probability": pipeline.probabilities_,
                            "x": pipeline.map_embedding_[:, 0], "y": pipeline.map_embedding_[:, 1],
                            "reconstruction_error": pipeline.reconstruction_error_})
-    threshold, unexplained, noise = drift.baseline_of(pipeline.labels_, pipeline.reconstruction_error_)
-    decision = drift.ModelDecision(refit=True, reasons=[reason], from_run=None, age=0,
-                                   novelty_threshold=threshold, unexplained_threshold=unexplained,
-                                   baseline_noise_share=noise,
-                                   novelty_share=1.0 - drift.NOVELTY_QUANTILE, noise_share=noise)
-    return pipeline, scores, decision
+    return pipeline, scores, drift.fitted_decision(pipeline, reason)
 
 
 def run_snapshot(
@@ -241,6 +236,8 @@ def run_snapshot(
 
     ``progress`` receives step messages; ``callbacks`` (Lightning callbacks) and
     ``progress_bar`` (Lightning's bar, for a terminal) go to the autoencoder's training.
+    Every ``note:`` line given to ``progress`` is also kept in ``metrics["notes"]`` (stored
+    with the run) and ``notes`` (the returned document): plain sentences, no customer data.
     """
     from .metrics import quality_report
     from .profiles import profile_segments
@@ -264,6 +261,8 @@ def run_snapshot(
     features = clustering_frame(table, params)
     pipeline, scores, decision = fit_or_reuse(db, as_of, features, make_pipeline(table, params), params,
                                               progress, callbacks, progress_bar)
+    for note in decision.notes:
+        _say(progress, f"  note: {note}")
     t = lap("fit", t)
 
     assignments = pd.DataFrame({"customer_id": table.frame.index.astype(str), **{
@@ -299,6 +298,7 @@ def run_snapshot(
     if tracking_summary.get("note"):
         _say(progress, f"  note: {tracking_summary['note']}")
     metrics["tracking"] = tracking_summary
+    metrics["notes"] = [*table.notes, *decision.notes, *filter(None, [tracking_summary.get("note")])]
     t = lap("tracking", t)
 
     models_root = store.models_dir(db)
@@ -340,6 +340,7 @@ def run_snapshot(
         "n_segments": n_segments,
         "noise_share": noise_share,
         "metrics": metrics,
+        "notes": metrics["notes"],
         "timings": timings,
         "seconds": round(seconds, 2),
         "segments": [{**record, **movement(profile)} for record, profile in zip(
@@ -354,8 +355,11 @@ def assign_customers(
     out: Path | None = None,
     progress: Progress = None,
 ) -> dict[str, Any]:
-    """Score every customer active in the run's window (or up to ``as_of``) with the run's models."""
-    from .features import build_features
+    """Score every customer active in the run's window (or up to ``as_of``) with the run's models.
+
+    The document's ``notes`` say which values were filled in (features the data lack, undefined values).
+    """
+    from .features import build_features, fill_missing_features
 
     with store.connect(db, read_only=True) as con:
         run = results.get_run(con, run_id)
@@ -363,12 +367,12 @@ def assign_customers(
         table = build_features(con, when, int(run["window_days"]))
         stored = con.execute(load_query("assignments_of_run"), {"run_id": int(run_id)}).df()
     pipeline = load_run_models(run)
-    expected = list(pipeline.feature_names_in_)
-    missing = [name for name in expected if name not in table.frame.columns]
-    if missing:
-        # Categories or channels absent from the new data: the run saw them, these customers have none.
-        _say(progress, f"note: {len(missing)} features absent from the data are set to 0: {', '.join(missing[:5])}")
-    frame = table.frame.reindex(columns=expected, fill_value=0.0)
+    # Features the run saw that these data lack (a channel nobody used, say): filled with the value
+    # for no such activity of their kind, or the one value everybody has (features.fill_missing_features).
+    frame, missing_note = fill_missing_features(table, list(pipeline.feature_names_in_))
+    notes = [*table.fill_notes, *filter(None, [missing_note])]
+    for note in notes:
+        _say(progress, f"note: {note}")
     _say(progress, f"scoring {len(frame):,} customers with run {run_id} …")
     started = time.perf_counter()
     scores = pipeline.assign(frame)
@@ -389,6 +393,7 @@ def assign_customers(
         "customers_per_second": float(len(scores) / seconds) if seconds > 0 else float("inf"),
         "segment_counts": {int(k): int(v) for k, v in counts.items()},
         "out": str(out) if out else None,
+        "notes": notes,
     }
 
 

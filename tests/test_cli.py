@@ -123,3 +123,28 @@ def test_too_few_customers_is_a_clear_error(tmp_path):
     result = cli(db, "run", "--as-of", "2025-01-31", check=False)
     assert result.returncode == 2, result.stderr
     assert "customers" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_failed_recovery_is_a_visible_note_and_the_command_goes_on(tmp_path, monkeypatch):
+    """Cleaning up after killed commands may fail (a folder without permission, say): one
+    `note:` line on stderr says what could not be cleaned up, and the command itself succeeds."""
+    from typer.testing import CliRunner
+
+    from segmentation import journal, store
+    from segmentation.cli import app
+
+    db = tmp_path / "recover.duckdb"
+    with store.connect(db):
+        pass
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(tmp_path / "recover.journal"))
+
+    monkeypatch.setattr(journal, "recover", refuse)
+    result = CliRunner().invoke(app, ["--db", str(db), "runs", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == []
+    notes = [line for line in result.stderr.splitlines() if line.startswith("note: ")]
+    assert len(notes) == 1, result.stderr
+    assert notes[0].startswith("note: could not check for or clean up what interrupted commands left behind")
+    assert "recover.journal" in notes[0] and "PermissionError" in notes[0] and "`runs` goes on" in notes[0]

@@ -146,3 +146,46 @@ def test_a_segment_whose_behaviour_moved_calls_for_a_refit():
     decision = drift.assess(_scores(600, 0, 0), FITTED, 0.02, (distance, segment))
     assert decision.refit and "segment 0 behaves differently" in decision.reasons[0]
     assert not drift.assess(_scores(600, 0, 0), FITTED, 0.02, (0.1, 0)).refit
+
+
+def test_models_without_reconstruction_say_so_and_decide_on_the_rest():
+    """An encoder without reconstruction (e.g. "passthrough") gives every customer an error of 0:
+    novelty cannot be measured. The decision says so in a note and rests on noise and profiles."""
+    flat = _scores(10_000, unexplained=0, noise=250).assign(reconstruction_error=0.0, probability=0.9)
+    stored = {**FITTED, "novelty_threshold": 0.0, "unexplained_threshold": None, "reconstruction": False}
+    for decision in (drift.assess(flat, stored, min_cluster_share=0.01),
+                     drift.assess(flat, FITTED, min_cluster_share=0.01, reconstruction=False)):
+        assert not decision.refit and decision.reconstruction is False
+        assert decision.notes == [drift.NO_RECONSTRUCTION]
+        assert decision.notes[0].startswith("the models have no reconstruction error to check drift with")
+        assert "unexplained not measured" in decision.reasons[0] and decision.novelty_share == 0.0
+        assert drift.mark_unexplained(flat, decision) is flat  # nobody is "unexplained" by an error of 0
+    # the evidence that remains still refits: noise growth, a moved profile
+    grown = _scores(10_000, unexplained=0, noise=400).assign(reconstruction_error=0.0)
+    decision = drift.assess(grown, stored, min_cluster_share=0.02)
+    assert decision.refit and decision.reasons == ["noise grew from 2.0% to 4.0%"]
+    assert decision.notes == [drift.NO_RECONSTRUCTION]
+    assert drift.assess(flat, stored, 0.01, shift=(0.5, 1)).refit
+    # models with reconstruction carry no such note
+    assert drift.assess(_scores(10_000, unexplained=150, noise=250), FITTED, min_cluster_share=0.01).notes == []
+
+
+def test_a_fit_without_reconstruction_notes_it_for_the_run():
+    from types import SimpleNamespace
+
+    from sklearn.decomposition import PCA
+
+    from segmentation.pipeline_steps import AutoEncoderTransformer, Identity
+
+    labels = np.r_[np.zeros(90, dtype=int), -np.ones(10, dtype=int)]
+    flat = SimpleNamespace(encoder_=Identity(), labels_=labels, reconstruction_error_=np.zeros(100))
+    decision = drift.fitted_decision(flat, "first snapshot")
+    assert decision.refit and decision.reasons == ["first snapshot"] and decision.reconstruction is False
+    assert decision.notes == [drift.NO_RECONSTRUCTION] and decision.unexplained_threshold is None
+    assert decision.to_dict()["notes"] == [drift.NO_RECONSTRUCTION]
+    learned = SimpleNamespace(encoder_=AutoEncoderTransformer(), labels_=labels,
+                              reconstruction_error_=np.linspace(0, 1, 100))
+    decision = drift.fitted_decision(learned, "first snapshot")
+    assert decision.reconstruction is True and decision.notes == []
+    assert decision.unexplained_threshold == pytest.approx(np.quantile(np.linspace(0, 1, 100), 0.999))
+    assert drift.has_reconstruction(SimpleNamespace(encoder_=PCA()))  # its inverse_transform reconstructs

@@ -10,7 +10,8 @@ import pytest
 
 from segmentation import store
 from segmentation.errors import InputError
-from segmentation.features import KINDS, FeatureTable, build_features, feature_catalog, slugify
+from segmentation.features import (KINDS, FeatureTable, build_features, feature_catalog, fill_missing_features,
+                                   no_activity_value, slugify)
 
 AS_OF = date(2024, 3, 31)  # a Sunday
 WINDOW = 30  # window: [2024-03-01 00:00, 2024-04-01 00:00); recent half from 2024-03-16 12:00
@@ -299,3 +300,48 @@ def test_slugify():
     assert slugify("Home & Garden") == "home_garden"
     assert slugify("  Video-Games ") == "video_games"
     assert slugify("!!!") == "unnamed"
+
+
+def test_undefined_values_are_filled_and_counted_in_a_note(db_file):
+    """NaN/inf (never from the SQL itself, but a NaN or infinite amount gets through) are
+    replaced, and a note says how many customers and which features (issue 17)."""
+    with store.connect(db_file) as con:
+        _insert(con, EVENTS)
+        con.execute("UPDATE events SET amount = 'nan'::DOUBLE WHERE customer_id = '001' AND amount = 100")
+        con.execute("UPDATE events SET amount = 'inf'::DOUBLE WHERE customer_id = 'e5'")
+        table = build_features(con, AS_OF, WINDOW)
+    assert np.isfinite(table.frame.to_numpy()).all()
+    assert table.frame.loc["001", "monetary"] == 0 and table.frame.loc["e5", "monetary"] == 0
+    assert table.frame.loc["B2", "monetary"] == 30  # untouched
+    [note] = table.fill_notes
+    assert note in table.notes
+    assert note.startswith("3 customers had undefined values (NaN or infinity) in 2 features")
+    assert "monetary (2 customers)" in note and "avg_basket (3 customers)" in note
+    assert not any(customer in note for customer in ("001", "B2", "c-3", "e5"))  # counts, never who
+
+
+def test_clean_data_has_no_fill_note(table):
+    assert table.fill_notes == [] and not any("undefined" in note for note in table.notes)
+
+
+def test_features_the_data_lack_get_the_value_for_no_such_activity(table):
+    """A run's feature missing from new data: 0 for counts and shares, the window length for
+    days (0 days since the last activity would mean "active today"), the shared value for one
+    left out as the same for everyone (here email_click_rate, 0.5)."""
+    assert table.constants == {"email_click_rate": 0.5}
+    lacking = FeatureTable(frame=table.frame.drop(columns=["recency_days", "purchase_interval_days"]),
+                           catalog=table.catalog, window_days=WINDOW, constants=table.constants)
+    expected = ["recency_days", "frequency", "purchase_interval_days", "channel_social", "event_search",
+                "email_click_rate", "cart_abandonment"]
+    frame, note = fill_missing_features(lacking, expected)
+    assert list(frame.columns) == expected and list(frame.index) == list(table.frame.index)
+    assert (frame["recency_days"] == WINDOW).all() and (frame["purchase_interval_days"] == WINDOW).all()
+    assert (frame["channel_social"] == 0).all() and (frame["event_search"] == 0).all()
+    assert (frame["email_click_rate"] == 0.5).all()
+    assert frame["frequency"].equals(table.frame["frequency"])
+    assert note.startswith("5 features the models use are absent from the data and were filled in: ")
+    assert f"recency_days = {WINDOW} (no such activity)" in note
+    assert "email_click_rate = 0.5 (the same for every customer)" in note
+    same, none = fill_missing_features(table, list(table.frame.columns))
+    assert none is None and same.equals(table.frame)
+    assert no_activity_value("cart_abandonment", WINDOW) == 0.5  # the SQL's prior without any cart
