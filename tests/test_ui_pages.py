@@ -294,6 +294,19 @@ def test_run_page_says_why_the_latest_snapshot_has_its_segments_and_features(dem
     assert "two random halves" in text
 
 
+def test_run_page_shows_the_notes_the_latest_snapshot_stored(demo_runs_db, monkeypatch):
+    run = latest_run(demo_runs_db)
+    con = duckdb.connect(str(demo_runs_db))
+    note = "3 customers had undefined values (NaN or infinity) in 1 feature, set to the value for no such activity"
+    con.execute("UPDATE runs SET metrics = json_merge_patch(metrics, ?) WHERE run_id = ?",
+                [json.dumps({"notes": [note]}), int(run["run_id"])])
+    con.close()
+    at = open_app(demo_runs_db, monkeypatch, "run")
+    assert not at.exception
+    assert [i.value for i in at.info if i.value.startswith("Notes on run")] == [
+        f"Notes on run {int(run['run_id'])}:\n- {escape_markdown(note)}"]
+
+
 def test_naming_saves_at_once_keeps_who_and_when_and_shows_on_the_next_snapshot(demo_runs_db, monkeypatch):
     run = latest_run(demo_runs_db)
     largest = real_segments(demo_runs_db, run["run_id"]).iloc[0]

@@ -172,8 +172,13 @@ def render() -> None:
 
 
 def _why_segments(row) -> None:
-    """How the latest snapshot chose its number of segments and its features (runs.metrics/params)."""
+    """How the latest snapshot chose its number of segments and its features (runs.metrics/params),
+    and the notes it stored (values filled in, drift checked without reconstruction, …)."""
     metrics, params = common.as_dict(row["metrics"]), common.as_dict(row["params"])
+    notes = metrics.get("notes") or []
+    if notes:
+        st.info(f"Notes on run {int(row['run_id'])}:\n" + "\n".join(f"- {escape_markdown(n)}" for n in notes),
+                icon=":material/info:")
     granularity, choice = metrics.get("granularity"), params.get("feature_choice")
     if not granularity and not choice:
         return
