@@ -31,7 +31,7 @@ run: demo
 	$(BIN)/python -m streamlit run app.py --server.port $(PORT) --server.headless true
 
 # The suite runs on TEST_WORKERS processes (pytest-xdist), a test file per worker at a time, in
-# the order tests/conftest.py gives (slowest files first).
+# the order tests/conftest.py gives (slowest files first); pytest.ini adds --durations=15.
 TEST_WORKERS ?= 2
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder

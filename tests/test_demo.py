@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 from datetime import date
 
 import numpy as np
@@ -381,14 +380,12 @@ def test_write_demo_refuses_when_only_ingested_events_exist(db_file):
         assert _counts(con) == {"events": 1, "customers": 0, "demo_truth": 0, "ingests": 0}
 
 
-def test_default_size_generates_and_writes_within_20_seconds(db_file):
-    started = time.perf_counter()
+def test_default_size_generates_and_writes(db_file):
+    """The default demo (its time, target 20 s, is measured by ``python -m benchmarks.timings``)."""
     with connect(db_file) as con:
         summary = create_demo(con)
-    elapsed = time.perf_counter() - started
     assert summary["customers"] == 20_000 and summary["months"] == 12
     assert summary["events"] > 20_000 * 12 * 3
     last = summary["persona_counts_last_month"]
     assert last[EMERGING] / sum(last.values()) >= 0.05
     assert last[FADING] / sum(last.values()) <= 0.03
-    assert elapsed < 20, elapsed

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import csv
 import json
+import math
 import re
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -17,7 +18,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from segmentation import export_formats as ef
@@ -73,6 +74,103 @@ PLAUSIBLE_ROW = st.tuples(
 CUSTOMER_ROW = st.tuples(ODD_TEXT, *([ODD_TEXT] * 8),
                          st.one_of(st.sampled_from(["yes", "no", "Y", "n", "1", "0", "true", "F", ""]), ODD_TEXT))
 
+# Labelled cells: each value is known to be valid or known to be invalid for its column (the rules of
+# queries/ingest_problems_*.sql), so the outcome of a file made of them is known in advance.
+# DuckDB's trim removes a subset of what Python's strip does: text Python does not strip to "" stays
+# non-empty, and different Python-stripped ids stay different ids.
+NONBLANK = ODD_TEXT.filter(lambda t: t.strip() != "")
+BLANK = st.sampled_from(["", " ", "   "])
+GOOD_NUMBER = st.one_of(st.floats(allow_nan=False, allow_infinity=False).map(repr),
+                        st.integers(min_value=-10**40, max_value=10**40).map(str),
+                        st.sampled_from(["1e308", "-1e308", "5e-324", "1e-400", "-0", " 7 ", "+3", ".5"]))
+BAD_NUMBER = st.sampled_from(["NaN", "nan", "inf", "-Infinity", "1e309", "12 €", "1,5", "0x1F", "１２", "abc",
+                              "=1+2", "1 OR 1=1", "'; DROP TABLE events; --"])
+GOOD_TS_TEXT = st.tuples(GOOD_TS, st.sampled_from(["iso", "T", "Z", "+02:00", "date"])).map(
+    lambda d: {"iso": d[0].isoformat(sep=" "), "T": d[0].isoformat(), "Z": d[0].isoformat() + "Z",
+               "+02:00": d[0].isoformat() + "+02:00", "date": d[0].date().isoformat()}[d[1]])
+BAD_TS_TEXT = st.one_of(
+    BLANK, st.sampled_from(["2024-02-30", "2024-13-01", "0000-00-00", "today", "1700000000", "31/01/2025"]),
+    DATES.map(lambda d: d.strftime("%d/%m/%Y")), DATES.map(lambda d: d.strftime("%Y%m%d")),
+    st.datetimes(min_value=datetime(1900, 1, 1), max_value=datetime(1969, 12, 31, 23)).map(str),  # before 1970
+    st.datetimes(min_value=datetime(2025, 6, 3), max_value=datetime(2100, 1, 1)).map(str),  # after now + 1 day
+)
+# column → (valid values, invalid values or None when any value is valid), in COLUMNS["events"] order
+EVENT_CELLS = {
+    "customer_id": (NONBLANK, BLANK),
+    "ts": (GOOD_TS_TEXT, BAD_TS_TEXT),
+    "event_type": (st.one_of(st.sampled_from(EVENT_TYPES + ("Email Open", "EMAIL-OPEN", " Purchase ")), NONBLANK),
+                   BLANK),
+    "channel": (ODD_TEXT, None),
+    "category": (ODD_TEXT, None),
+    "amount": (st.one_of(BLANK, GOOD_NUMBER), BAD_NUMBER),  # blank: 0
+    "quantity": (st.one_of(BLANK, GOOD_NUMBER), BAD_NUMBER),  # blank: unknown
+}
+GOOD_COUNTRY = st.sampled_from(["", "  ", "DE", "us", " gb ", "Fr"])
+BAD_COUNTRY = st.sampled_from(["DEU", "X", "12", "D E", "Deutschland", "ü1", "=1+2", "'; DROP TABLE customers; --"])
+GOOD_CONSENT = st.sampled_from(["", "yes", "no", "Y", "n", "1", "0", "true", "F", " Yes ", "FALSE", "t"])
+BAD_CONSENT = st.sampled_from(["maybe", "ja", "2", "yes please", "none", "=1+2", "'; DROP TABLE customers; --"])
+# Files: "valid" (every row valid), "mixed" (valid and invalid rows) or "any" (also rows of arbitrary
+# text, whose validity is not known: verdict None).
+FILE_MODES = st.sampled_from(["valid", "mixed", "any"])
+
+
+def _verdicts(draw, mode: str, n: int) -> list[bool | None]:
+    choices = {"valid": [True], "mixed": [True, False], "any": [True, False, None]}[mode]
+    return [draw(st.sampled_from(choices)) for _ in range(n)]
+
+
+@st.composite
+def events_file(draw):
+    """(rows, verdicts): rows of an events file and, for each, True (valid), False (invalid) or None."""
+    verdicts = _verdicts(draw, draw(FILE_MODES), draw(st.integers(min_value=1, max_value=6)))
+    spoilable = [column for column, (_, bad) in EVENT_CELLS.items() if bad is not None]
+    rows = []
+    for valid in verdicts:
+        if valid is None:
+            rows.append(draw(EVENT_ROW))
+            continue
+        spoil = set() if valid else set(draw(st.lists(st.sampled_from(spoilable), min_size=1, unique=True)))
+        rows.append(tuple(draw(bad if column in spoil else good) for column, (good, bad) in EVENT_CELLS.items()))
+    return rows, verdicts
+
+
+@st.composite
+def customers_file(draw):
+    """(rows, verdicts) of a customers file. Invalid: a blank id, an id repeated from an earlier row (with
+    spaces around it or not), a country that is not two letters, a consent that is not yes/no. Rows of
+    arbitrary text keep a fresh id, so that they cannot turn a valid row into a repeat."""
+    verdicts = _verdicts(draw, draw(FILE_MODES), draw(st.integers(min_value=1, max_value=6)))
+    used: set[str] = set()
+    earlier: list[str] = []
+
+    def fresh_id() -> str:
+        customer_id = draw(NONBLANK)
+        while customer_id.strip() in used:  # a new id, whatever text was drawn
+            customer_id += "#"
+        used.add(customer_id.strip())
+        earlier.append(customer_id)
+        return customer_id
+
+    rows = []
+    for valid in verdicts:
+        if valid is None:
+            rows.append((fresh_id(), *draw(CUSTOMER_ROW)[1:]))
+            continue
+        spoil = set() if valid else set(draw(st.lists(st.sampled_from(["customer_id", "country", "consent_ads"]),
+                                                      min_size=1, unique=True)))
+        if "customer_id" not in spoil:
+            customer_id = fresh_id()
+        elif earlier and draw(st.booleans()):
+            customer_id = draw(st.sampled_from(earlier)) + draw(st.sampled_from(["", " ", "  "]))
+        else:
+            customer_id = draw(BLANK)
+        email, phone, first_name, last_name = (draw(ODD_TEXT) for _ in range(4))
+        country = draw(BAD_COUNTRY if "country" in spoil else GOOD_COUNTRY)
+        zip_code, city, state = (draw(ODD_TEXT) for _ in range(3))
+        consent = draw(BAD_CONSENT if "consent_ads" in spoil else GOOD_CONSENT)
+        rows.append((customer_id, email, phone, first_name, last_name, country, zip_code, city, state, consent))
+    return rows, verdicts
+
 
 def _write_csv(path: Path, header, rows) -> Path:
     with open(path, "w", newline="", encoding="utf-8") as handle:
@@ -90,34 +188,52 @@ def _count(con, table: str) -> int:
     return store.table_count(con, table)
 
 
-def _check_import(con, path: Path, kind: str, n_rows: int, quarantine: bool) -> None:
-    """Either a clean import whose counts add up, or InputError naming the file and nothing changed."""
+# The documented refusal of a file with bad rows (README, "All or nothing"): one line naming the file and
+# the number of bad rows, saying nothing was imported and how to import the good rows anyway.
+REFUSAL = re.compile(r"(?P<file>.+): (?P<n>[\d,]+) bad rows?, nothing was imported — .+\. Fix the file, or use "
+                     r"--quarantine to import the good rows and keep the bad ones in the rejects table\.")
+
+
+def _check_import(con, path: Path, kind: str, verdicts: list[bool | None], quarantine: bool) -> None:
+    """Import ``path``, whose rows are valid (True), invalid (False) or unknown (None), and check the outcome.
+
+    A file without invalid rows is imported whole, a file with invalid rows is refused with the
+    documented message (nothing changed) unless ``quarantine``, which imports the valid rows and keeps
+    the invalid ones in ``rejects``. Rows of unknown validity may go either way, with the counts adding up.
+    """
     table = "events" if kind == "events" else "customers"
+    n_rows, n_bad, n_unknown = len(verdicts), verdicts.count(False), verdicts.count(None)
     try:
         result = ingest_file(con, path, kind=kind, quarantine=quarantine, now=NOW)
     except InputError as exc:
         message = str(exc)
-        assert message.startswith(str(path)) and "\n" not in message, message
+        assert not quarantine and n_bad + n_unknown > 0, f"a valid file was refused: {message}"
+        refusal = REFUSAL.fullmatch(message)
+        assert refusal and refusal["file"] == str(path) and "\n" not in message, message
+        assert n_bad <= int(refusal["n"].replace(",", "")) <= n_bad + n_unknown, (message, verdicts)
         assert [_count(con, t) for t in (table, "ingests", "rejects")] == [0, 0, 0]
+        event("refused: a file with bad rows" if n_bad else "refused: a file with rows of arbitrary text")
         return
+    event("imported whole" if result.n_rejected == 0 else "imported with rows quarantined")
+    assert quarantine or n_bad == 0, f"a file with {n_bad} bad rows was imported"
+    assert n_bad <= result.n_rejected <= n_bad + n_unknown, (result, verdicts)
+    assert result.n_rows + result.n_rejected == n_rows
     assert _count(con, table) == result.n_rows
     assert _count(con, "rejects") == result.n_rejected
     assert _count(con, "ingests") == 1
-    assert result.n_rows + result.n_rejected == n_rows
-    if not quarantine:
-        assert result.n_rejected == 0
     if kind == "events" and result.n_rows:
         stored = con.execute("SELECT min(ts), max(ts), bool_and(isfinite(amount)) FROM events").fetchall()[0]
         assert stored[0] >= datetime(1970, 1, 1) and stored[1] <= datetime(2025, 6, 2, 12, 0) and stored[2]
 
 
 @SETTINGS
-@given(rows=st.lists(EVENT_ROW, min_size=1, max_size=6), quarantine=st.booleans())
-def test_any_events_file_imports_with_consistent_counts_or_says_why(tmp_path_factory, rows, quarantine):
+@given(file=events_file(), quarantine=st.booleans())
+def test_any_events_file_imports_with_consistent_counts_or_says_why(tmp_path_factory, file, quarantine):
+    rows, verdicts = file
     path = _write_csv(tmp_path_factory.mktemp("events") / "events.csv", COLUMNS["events"], rows)
     con = _fresh()
     try:
-        _check_import(con, path, "events", len(rows), quarantine)
+        _check_import(con, path, "events", verdicts, quarantine)
     finally:
         con.close()
 
@@ -146,30 +262,42 @@ def test_any_text_in_valid_events_is_imported_and_stored_verbatim(tmp_path_facto
 
 
 @SETTINGS
-@given(rows=st.lists(CUSTOMER_ROW, min_size=1, max_size=6), quarantine=st.booleans())
-def test_any_customers_file_imports_with_consistent_counts_or_says_why(tmp_path_factory, rows, quarantine):
+@given(file=customers_file(), quarantine=st.booleans())
+def test_any_customers_file_imports_with_consistent_counts_or_says_why(tmp_path_factory, file, quarantine):
+    rows, verdicts = file
     path = _write_csv(tmp_path_factory.mktemp("customers") / "customers.csv", COLUMNS["customers"], rows)
     con = _fresh()
     try:
-        _check_import(con, path, "customers", len(rows), quarantine)
+        _check_import(con, path, "customers", verdicts, quarantine)
     finally:
         con.close()
+
+
+def _blank_in_duckdb(text: str) -> bool:
+    """Is ``text`` empty once trimmed as the import trims it (DuckDB's trim)?"""
+    return duckdb.execute("SELECT nullif(trim($t), '') IS NULL", {"t": text}).fetchall()[0][0]
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(values=st.lists(st.tuples(
     st.one_of(st.integers(min_value=-2**63, max_value=2**63 - 1), ANY_TEXT),
     st.one_of(DATES, st.none()),
-    st.floats(allow_nan=True, allow_infinity=True, width=64)), min_size=1, max_size=6))
-def test_any_parquet_events_file_imports_or_says_why(tmp_path_factory, values):
+    st.floats(allow_nan=True, allow_infinity=True, width=64)), min_size=1, max_size=6),
+    quarantine=st.booleans())
+def test_any_parquet_events_file_imports_or_says_why(tmp_path_factory, values, quarantine):
     frame = pd.DataFrame({"customer_id": [v[0] for v in values], "ts": [v[1] for v in values],
                           "event_type": "purchase", "amount": [v[2] for v in values]})
     frame["customer_id"] = frame["customer_id"].astype(str)
     path = tmp_path_factory.mktemp("parquet") / "events.parquet"
     frame.to_parquet(path, index=False)
+    # Every cell is typed, so each row's validity is known exactly: a blank id, no timestamp, one before
+    # 1970 or after now + 1 day, an infinite amount. (pandas writes NaN as a missing amount: stored as 0.)
+    latest = NOW + timedelta(days=1)
+    verdicts = [not (_blank_in_duckdb(str(cid)) or ts is None or not datetime(1970, 1, 1) <= ts <= latest
+                     or math.isinf(amount)) for cid, ts, amount in values]
     con = _fresh()
     try:
-        _check_import(con, path, "events", len(values), quarantine=False)
+        _check_import(con, path, "events", verdicts, quarantine)
     finally:
         con.close()
 

@@ -96,9 +96,19 @@ def test_a_full_flow_shows_no_contact_data_outside_an_export_that_asks_for_it(sm
 def test_model_files_hold_no_contact_data_only_customer_ids_at_most(small):
     pii = _pii(small.db)
     models = sorted(p for p in small.db.with_name("small.models").rglob("*") if p.is_file())
-    manifest = next(p for p in models if p.name == "manifest.json")
-    names = json.loads(manifest.read_text())["feature_names"]  # the key the pipeline writes
-    assert names and not any(word in name for name in names for word in ("email_address", "phone", "name"))
+    manifest = json.loads(next(p for p in models if p.name == "manifest.json").read_text())
+    con = duckdb.connect(str(small.db), read_only=True)
+    try:
+        params, n_segments = con.execute("SELECT params, n_segments FROM runs WHERE run_id = 1").fetchall()[0]
+        customer_columns = [c[0] for c in con.execute("DESCRIBE customers").fetchall()]
+    finally:
+        con.close()
+    # SegmentationPipeline.save writes the model's inputs under "feature_names": exactly the behaviour
+    # features the run clustered on (stored with the run), none of them a column of the customers table.
+    names = manifest["feature_names"]
+    assert names == json.loads(params)["clustering_features"] and len(names) >= 10
+    assert set(names).isdisjoint(customer_columns) and {"email", "phone", "last_name"} <= set(customer_columns)
+    assert manifest["n_segments"] == n_segments
     for path in models:
         assert _leaks(path.read_bytes().decode("latin-1"), pii) == [], path
 

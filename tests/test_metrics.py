@@ -74,7 +74,38 @@ def test_cluster_stability_of_clear_and_arbitrary_splits(blobs):
     shaky = cluster_stability(Z, halves, lambda n: KMeans(2, n_init=1, random_state=None), n_boot=5,
                               random_state=1)
     assert set(shaky) == {0, 1} and min(shaky.values()) < min(clear.values())
-    assert all(0.0 <= v <= 1.0 for v in shaky.values())
+
+
+class _Refits:
+    """A stand-in clusterer whose successive fits return the given labels (one list per refit)."""
+
+    def __init__(self, *fits):
+        self.fits = iter(fits)
+
+    def __call__(self, n_rows):
+        return self
+
+    def fit(self, X):
+        self.labels_ = np.asarray(next(self.fits))
+        return self
+
+
+def test_cluster_stability_is_the_mean_best_jaccard_computed_by_hand():
+    # Reference: segment 0 = rows {0,1,2,3}, segment 1 = rows {4,5}, rows 6 and 7 noise.
+    reference = np.array([0, 0, 0, 0, 1, 1, -1, -1])
+    X = np.zeros((8, 1))  # sample_fraction=1.0: every refit sees all rows, in order
+    # Refit A: 5 = {0,1,2}, 7 = {3,4,5,6}, row 7 noise (noise is never a match).
+    #   segment 0: J(5) = |{0,1,2}| / |{0,1,2,3}| = 3/4; J(7) = |{3}| / |{0,...,6}| = 1/7 → best 3/4
+    #   segment 1: J(7) = |{4,5}| / |{3,4,5,6}| = 2/4 → best 1/2
+    refit_a = [5, 5, 5, 7, 7, 7, 7, -1]
+    # Refit B: the reference itself, relabelled → 1 and 1.
+    refit_b = [2, 2, 2, 2, 9, 9, -1, -1]
+    one = cluster_stability(X, reference, _Refits(refit_a), n_boot=1, sample_fraction=1.0)
+    assert one == {0: pytest.approx(3 / 4), 1: pytest.approx(1 / 2)}
+    # Refit C: everything noise but row 4 → segment 0 has no match (0), segment 1: |{4}| / |{4,5}| = 1/2.
+    refit_c = [-1, -1, -1, -1, 3, -1, -1, -1]
+    three = cluster_stability(X, reference, _Refits(refit_a, refit_b, refit_c), n_boot=3, sample_fraction=1.0)
+    assert three == {0: pytest.approx((3 / 4 + 1 + 0) / 3), 1: pytest.approx((1 / 2 + 1 + 1 / 2) / 3)}
 
 
 def test_stability_labels():

@@ -109,21 +109,23 @@ def test_readers_hold_back_while_another_process_writer_waits(db_file):
     other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
     try:
         marker = _marker(db_file, other.pid)
+        started = time.monotonic()  # before the marker's give-up time is set: the wait is at least 1 s
         marker.write_text(f"{time.time() + 1.0:.3f}\n")
-        started = time.monotonic()
         with store.connect(db_file, read_only=True, wait_seconds=5) as con:
             waited = time.monotonic() - started
             assert store.table_count(con, "runs") == 0
-        assert 0.9 <= waited < 3.0
-        assert not marker.exists()  # past its give-up time: removed by the reader
+        assert waited >= 0.9  # held back (how soon after the give-up time it goes on: benchmarks/timings.py)
+        # Past its give-up time the reader went on and removed the marker (had it waited out its own
+        # 5 s instead, the marker would still be there).
+        assert not marker.exists()
 
-        # A marker left by a process that is gone holds nobody back and is cleared away.
+        # A marker left by a process that is gone holds nobody back and is cleared away (were it
+        # honoured, the reader would wait its 5 s and leave the marker, whose give-up time is 60 s ahead).
         other.kill()
         other.wait()
         marker.write_text(f"{time.time() + 60:.3f}\n")
-        started = time.monotonic()
         with store.connect(db_file, read_only=True, wait_seconds=5):
-            assert time.monotonic() - started < 0.5
+            pass
         assert not marker.exists()
     finally:
         other.kill()
