@@ -7,14 +7,14 @@ For each data set the engine is fitted as ``run`` fits it (pipeline seed 0) and 
 what the numbers are about (not the planted personas: rules and lookalikes describe the segments
 the workbench found). Per non-noise segment:
 
-Rules (``segmentation.rules``), fidelity F1 of the rule set against the segment's members:
+Rules (``segmentation.dynamics.rules``), fidelity F1 of the rule set against the segment's members:
 * ``rules (shown)``: ≤ 3 rules of ≤ 3 conditions, thresholds rounded, measured on every customer,
   as the product shows it;
 * ``rules (held-out half)``: grown on a random half of the customers, measured on the other half;
 * ``tree, unlimited depth (held-out half)``: the upper bound, same split;
 * ``one-feature rule (held-out half)``: the best single threshold (depth-1 tree), the floor.
 
-Lookalikes (``segmentation.lookalike``): recall at the top 20 % of held-out members (20 % of the
+Lookalikes (``segmentation.audiences.lookalike``): recall at the top 20 % of held-out members (20 % of the
 segment hidden from the seed; random = 0.20), ours in the engine's cluster space beside the
 distance to the seed's mean in standardised features, on the same split.
 
@@ -32,9 +32,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from segmentation.lookalike import evaluate
-from segmentation.rules import display_kinds, one_feature_rule, segment_rules, tree_fidelity
-from segmentation.snapshot import SnapshotParams, clustering_frame, make_pipeline, snapshot_inputs
+from segmentation.audiences.lookalike import evaluate
+from segmentation.dynamics.rules import display_kinds, one_feature_rule, segment_rules, tree_fidelity
+from segmentation.workflows.snapshot import SnapshotParams, clustering_frame, make_pipeline, snapshot_inputs
 
 from . import scenarios as sc
 
@@ -43,8 +43,8 @@ DEMO = ("demo", 6000, date(2025, 6, 30), 90)  # name, customers, snapshot date, 
 
 
 def _demo(workdir: Path):
-    from segmentation import store
-    from segmentation.demo import create_demo
+    from segmentation.data import store
+    from segmentation.demo.generate import create_demo
 
     _, customers, as_of, window = DEMO
     db = workdir / "demo.duckdb"

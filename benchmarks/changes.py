@@ -263,8 +263,8 @@ def truth_at(truth: pd.DataFrame, as_of: date, window_days: int) -> pd.Series:
 
 def load_into(db: Path, change: Change | str, seed: int, folder: Path) -> pd.DataFrame:
     """Write the CSV and import it through ``ingest`` with the file's own column names; the event truth."""
-    from segmentation import store
-    from segmentation.ingest import ingest_file
+    from segmentation.data import store
+    from segmentation.ingest.files import ingest_file
 
     c = CHANGES[change] if isinstance(change, str) else change
     events, truth = generate(c, seed)
@@ -343,8 +343,8 @@ def purchase_log(seed: int, customers: int = 4000, months: int = 18) -> tuple[pd
 
 
 def load_purchase_log(db: Path, seed: int, folder: Path, customers: int = 4000) -> pd.Series:
-    from segmentation import store
-    from segmentation.ingest import ingest_file
+    from segmentation.data import store
+    from segmentation.ingest.files import ingest_file
 
     events, truth = purchase_log(seed, customers)
     folder.mkdir(parents=True, exist_ok=True)

@@ -24,9 +24,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from segmentation import store
-from segmentation.demo import EMERGING, create_demo
-from segmentation.snapshot import SnapshotParams, run_snapshot
+from segmentation.data import store
+from segmentation.demo.generate import EMERGING, create_demo
+from segmentation.workflows.snapshot import SnapshotParams, run_snapshot
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

@@ -34,10 +34,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from segmentation import store
-from segmentation.matching import monic_transitions
-from segmentation.snapshot import SnapshotParams, run_snapshot
-from segmentation.tracking import carry_lineage
+from segmentation.data import store
+from segmentation.dynamics.matching import monic_transitions
+from segmentation.workflows.snapshot import SnapshotParams, run_snapshot
+from segmentation.dynamics.tracking import carry_lineage
 
 from . import changes as ch
 
@@ -383,7 +383,7 @@ def run_purchases(seed: int, customers: int = 4000, refit: bool = False, workdir
         names = t.segments[run_id].loc[t.segments[run_id]["segment_id"] >= 0, "suggested_name"]
         stems = names.map(lambda n: re.sub(r"\s*\d+$", "", str(n)))
         duplicates += int(stems.duplicated().sum())
-    from segmentation.metrics import adjusted_rand
+    from segmentation.engine.metrics import adjusted_rand
 
     aris = [adjusted_rand(t.assignments[r]["customer_id"].map(truth).fillna("?").to_numpy(),
                           t.assignments[r]["segment_id"].to_numpy()) for r in ids]

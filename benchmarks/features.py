@@ -35,8 +35,8 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from segmentation import store  # noqa: E402
-from segmentation.features import build_features, slugify  # noqa: E402
+from segmentation.data import store  # noqa: E402
+from segmentation.features.table import build_features, slugify  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
 AS_OF = date(2024, 6, 30)

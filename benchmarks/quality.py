@@ -6,7 +6,7 @@ Every method is fitted once per seed (UMAP, HDBSCAN's input, the autoencoder and
 depend on it; ARI moves by ±0.02 between seeds on digits), and the table reports the mean,
 the spread and each seed's ARI, so "ours vs baseline" is not one lucky draw.
 
-Each method is a :class:`~segmentation.pipeline.SegmentationPipeline`
+Each method is a :class:`~segmentation.engine.pipeline.SegmentationPipeline`
 configuration, so every method gets the same preprocessing and the same
 scoring (ARI/NMI with noise −1 counted as a label of its own):
 
@@ -34,8 +34,8 @@ import numpy as np
 import pandas as pd
 from sklearn.cluster import KMeans
 
-from segmentation.metrics import adjusted_rand, nmi
-from segmentation.pipeline import SegmentationPipeline
+from segmentation.engine.metrics import adjusted_rand, nmi
+from segmentation.engine.pipeline import SegmentationPipeline
 
 __all__ = ["methods", "compare", "digits_frame", "DIGITS_SETTINGS", "main"]
 
@@ -111,9 +111,9 @@ def demo_frame(customers: int = 20_000, months: int = 12, seed: int = 7, window_
     persona of each customer, and the pipeline settings a snapshot uses for it."""
     import tempfile
 
-    from segmentation import store
-    from segmentation.demo import create_demo
-    from segmentation.snapshot import SnapshotParams, clustering_frame, make_pipeline, snapshot_inputs
+    from segmentation.data import store
+    from segmentation.demo.generate import create_demo
+    from segmentation.workflows.snapshot import SnapshotParams, clustering_frame, make_pipeline, snapshot_inputs
 
     db = Path(tempfile.mkdtemp()) / "quality.duckdb"
     with store.connect(db) as con:

@@ -107,7 +107,7 @@ class MemorySampler:
 # ---------------------------------------------------------------- children (one variant each)
 def child_snapshot(db: Path, fit_sample: int) -> dict:
     """run_snapshot with stage timestamps and per-stage peak memory."""
-    from segmentation.snapshot import SnapshotParams, run_snapshot
+    from segmentation.workflows.snapshot import SnapshotParams, run_snapshot
 
     marks: list[tuple[str, float]] = []
     with MemorySampler() as memory:
@@ -138,7 +138,7 @@ def child_snapshot(db: Path, fit_sample: int) -> dict:
 
 def child_assign(db: Path, run_id: int) -> dict:
     """Score every customer again with the stored run's models (features included in the wall time)."""
-    from segmentation.snapshot import assign_customers
+    from segmentation.workflows.snapshot import assign_customers
 
     with MemorySampler() as memory:
         started = time.perf_counter()
@@ -154,8 +154,8 @@ def child_baseline(db: Path, method: str) -> dict:
     import numpy as np
 
     from benchmarks.quality import methods
-    from segmentation.metrics import adjusted_rand
-    from segmentation.snapshot import SnapshotParams, clustering_frame, make_pipeline, snapshot_inputs
+    from segmentation.engine.metrics import adjusted_rand
+    from segmentation.workflows.snapshot import SnapshotParams, clustering_frame, make_pipeline, snapshot_inputs
 
     with MemorySampler() as memory:
         table, truth = snapshot_inputs(db, AS_OF, WINDOW_DAYS)
@@ -283,8 +283,8 @@ def main(argv: list[str] | None = None) -> None:
         _child(args.child, args.db, args.child_out, args.child_extra)
         return
 
-    from segmentation import store
-    from segmentation.demo import create_demo
+    from segmentation.data import store
+    from segmentation.demo.generate import create_demo
 
     n = args.customers
     with tempfile.TemporaryDirectory(prefix="scale-") as tmp:

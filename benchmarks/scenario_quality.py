@@ -35,9 +35,9 @@ from sklearn.metrics import silhouette_score
 from sklearn.mixture import GaussianMixture
 from sklearn.preprocessing import StandardScaler
 
-from segmentation import store
-from segmentation.metrics import adjusted_rand, nmi
-from segmentation.snapshot import SnapshotParams, clustering_frame, make_pipeline, snapshot_inputs
+from segmentation.data import store
+from segmentation.engine.metrics import adjusted_rand, nmi
+from segmentation.workflows.snapshot import SnapshotParams, clustering_frame, make_pipeline, snapshot_inputs
 
 from . import scenarios as sc
 
@@ -131,7 +131,7 @@ def _by_bic(X: np.ndarray, seed: int) -> np.ndarray:
 
 
 def _umap_hdbscan(X: np.ndarray, seed: int, floor: float) -> np.ndarray:
-    from segmentation.pipeline import SegmentationPipeline
+    from segmentation.engine.pipeline import SegmentationPipeline
 
     pipeline = SegmentationPipeline(encoder="passthrough", map_reducer="drop", refine_neighbors=None,
                                     min_cluster_size=floor, scaler="standard", random_state=seed)

@@ -1,8 +1,8 @@
 """Planted scenarios that are harder than the demo and not the demo (issue 9 / 14).
 
-A generator separate from :mod:`segmentation.demo`: it writes a CSV file with its own
+A generator separate from :mod:`segmentation.demo.generate`: it writes a CSV file with its own
 column names (``user, when, what, where, cat, price, qty``) that goes through
-:func:`segmentation.ingest.ingest_file` like a user's data, plus the truth of each
+:func:`segmentation.ingest.files.ingest_file` like a user's data, plus the truth of each
 customer. Nothing here is read by the engine.
 
 Knobs (:class:`Scenario`):
@@ -316,8 +316,8 @@ def load_into(db: Path, scenario: Scenario | str, seed: int, folder: Path):
 
     Returns ``(as_of, window_days, truth)``.
     """
-    from segmentation import store
-    from segmentation.ingest import ingest_file
+    from segmentation.data import store
+    from segmentation.ingest.files import ingest_file
 
     s = SCENARIOS[scenario] if isinstance(scenario, str) else scenario
     path, truth = write_csv(s, seed, folder)

@@ -39,8 +39,8 @@ GROUPS = {"demo": ("demo",), "locks": ("reader_holds_back", "stale_marker", "wri
 
 
 def demo(folder: Path) -> float:
-    from segmentation import store
-    from segmentation.demo import create_demo
+    from segmentation.data import store
+    from segmentation.demo.generate import create_demo
 
     started = time.perf_counter()
     with store.connect(folder / "demo.duckdb") as con:
@@ -51,7 +51,7 @@ def demo(folder: Path) -> float:
 
 
 def _empty_db(folder: Path, name: str) -> Path:
-    from segmentation import store
+    from segmentation.data import store
 
     db = folder / name
     with store.connect(db):
@@ -64,7 +64,7 @@ def _marker(db: Path, pid: int) -> Path:
 
 
 def reader_holds_back(folder: Path) -> float:
-    from segmentation import store
+    from segmentation.data import store
 
     db = _empty_db(folder, "hold.duckdb")
     other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
@@ -82,7 +82,7 @@ def reader_holds_back(folder: Path) -> float:
 
 
 def stale_marker(folder: Path) -> float:
-    from segmentation import store
+    from segmentation.data import store
 
     db = _empty_db(folder, "stale.duckdb")
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
@@ -98,7 +98,7 @@ def stale_marker(folder: Path) -> float:
 
 _WRITER = """
 import sys, time
-from segmentation import store
+from segmentation.data import store
 waits = []
 for i in range(10):
     t = time.monotonic()

@@ -21,8 +21,8 @@ import pandas as pd
 from sklearn.cluster import KMeans
 from sklearn.preprocessing import StandardScaler
 
-from segmentation.metrics import adjusted_rand
-from segmentation.snapshot import SnapshotParams
+from segmentation.engine.metrics import adjusted_rand
+from segmentation.workflows.snapshot import SnapshotParams
 
 from . import scenario_quality as q
 from . import scenarios as sc

@@ -31,9 +31,9 @@ TARGET_SECONDS = 1.5
 
 def build_database(customers: int) -> Path:
     """The benchmark database (built once): demo data and two month-end snapshots."""
-    from segmentation import store
-    from segmentation.demo import create_demo
-    from segmentation.snapshot import SnapshotParams, existing_run, run_snapshot
+    from segmentation.data import store
+    from segmentation.demo.generate import create_demo
+    from segmentation.workflows.snapshot import SnapshotParams, existing_run, run_snapshot
 
     db = DATA / f"ui_{customers}.duckdb"
     DATA.mkdir(parents=True, exist_ok=True)

@@ -1,6 +1,6 @@
 """``python -m segmentation`` — the command line (see cli.py)."""
 
-from .cli import main
+from segmentation.cli.main import main
 
 if __name__ == "__main__":
     main()

@@ -54,7 +54,9 @@ def shared_folder(tmp_path_factory, name: str, build) -> Path:
 def _build_demo_runs(folder: Path) -> None:
     from datetime import date
 
-    from segmentation import demo, snapshot, store
+    from segmentation.demo import generate as demo
+    from segmentation.workflows import snapshot
+    from segmentation.data import store
 
     db = folder / "demo_runs.duckdb"
     with store.connect(db) as con:

@@ -9,8 +9,7 @@ from pytorch_lightning.callbacks import Callback
 from sklearn.datasets import make_blobs
 from sklearn.preprocessing import StandardScaler
 
-from segmentation.autoencoder import (AutoEncoder, LitAutoEncoder, encode, fit_autoencoder, load_autoencoder,
-                                      reconstruction_error, save_autoencoder)
+from segmentation.engine.autoencoder import AutoEncoder, LitAutoEncoder, encode, fit_autoencoder, load_autoencoder, reconstruction_error, save_autoencoder
 
 
 class EpochCounter(Callback):

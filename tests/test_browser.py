@@ -288,7 +288,7 @@ def test_a_marketers_walk_in_a_real_browser(app, demo_runs_db, tmp_path):
 def test_killing_the_app_in_the_middle_of_a_snapshot_leaves_nothing_partial(app, demo_runs_db):
     from playwright.sync_api import sync_playwright
 
-    from segmentation import journal
+    from segmentation.data import journal
 
     url, server = app
     before = _sql(demo_runs_db, "SELECT (SELECT count(*) FROM runs), (SELECT count(*) FROM segments), "

@@ -130,8 +130,8 @@ def test_a_failed_recovery_is_a_visible_note_and_the_command_goes_on(tmp_path, m
     `note:` line on stderr says what could not be cleaned up, and the command itself succeeds."""
     from typer.testing import CliRunner
 
-    from segmentation import journal, store
-    from segmentation.cli import app
+    from segmentation.data import journal, store
+    from segmentation.cli.main import app
 
     db = tmp_path / "recover.duckdb"
     with store.connect(db):

@@ -10,13 +10,10 @@ import pandas as pd
 import phonenumbers
 import pytest
 
-from segmentation.demo import (
-    CATEGORIES, CHANNELS, EMERGE_MONTH, EMERGING, EVENT_TYPES, FADING, PERSONAS, create_demo,
-    generate, write_demo,
-)
-from segmentation.demo_customers import EMAIL_DOMAINS, fill_template, phone_templates
+from segmentation.demo.generate import CATEGORIES, CHANNELS, EMERGE_MONTH, EMERGING, EVENT_TYPES, FADING, PERSONAS, create_demo, generate, write_demo
+from segmentation.demo.customers import EMAIL_DOMAINS, fill_template, phone_templates
 from segmentation.errors import InputError, WorkbenchError
-from segmentation.store import connect
+from segmentation.data.store import connect
 
 N = 3000
 

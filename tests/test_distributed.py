@@ -1,4 +1,4 @@
-"""``assign --engine dask`` (segmentation/distributed.py) on a LocalCluster: the same labels as the
+"""``assign --engine dask`` (segmentation/workflows/distributed.py) on a LocalCluster: the same labels as the
 local ``assign``, partition by partition over Parquet, with features computed by DuckDB over
 events Parquet files; clear errors for bad options."""
 
@@ -13,13 +13,12 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from segmentation import store
-from segmentation.cli import app
-from segmentation.distributed import (assign_with_dask, features_over_parquet, feature_files,
-                                      write_feature_partitions)
+from segmentation.data import store
+from segmentation.cli.main import app
+from segmentation.workflows.distributed import assign_with_dask, features_over_parquet, feature_files, write_feature_partitions
 from segmentation.errors import InputError
-from segmentation.features import build_features
-from segmentation.snapshot import assign_customers
+from segmentation.features.table import build_features
+from segmentation.workflows.snapshot import assign_customers
 
 RUN_ID, AS_OF, WINDOW = 1, date(2025, 4, 30), 60  # the first run of demo_runs_template
 

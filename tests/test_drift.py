@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from segmentation import drift
-from segmentation.tracking import emerging_alerts
+from segmentation.dynamics import drift
+from segmentation.dynamics.tracking import emerging_alerts
 
 FITTED = {"from_run": 3, "age": 0, "novelty_threshold": 1.0, "baseline_noise_share": 0.02}
 
@@ -123,7 +123,7 @@ def test_segments_below_the_floor_become_noise_under_reused_models():
 
 def test_a_segment_whose_behaviour_moved_calls_for_a_refit():
     """Half of segment 0 took up new behaviour (a split hiding under reused models): its means moved."""
-    from segmentation.resemblance import means_of_labels
+    from segmentation.engine.resemblance import means_of_labels
 
     rng = np.random.default_rng(0)
     columns = list("abcdefghij")
@@ -175,7 +175,7 @@ def test_a_fit_without_reconstruction_notes_it_for_the_run():
 
     from sklearn.decomposition import PCA
 
-    from segmentation.pipeline_steps import AutoEncoderTransformer, Identity
+    from segmentation.engine.steps import AutoEncoderTransformer, Identity
 
     labels = np.r_[np.zeros(90, dtype=int), -np.ones(10, dtype=int)]
     flat = SimpleNamespace(encoder_=Identity(), labels_=labels, reconstruction_error_=np.zeros(100))

@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from segmentation import store
-from segmentation.feature_signal import VALUE_FEATURES, choose_clustered, feature_reliability
-from segmentation.pipeline_steps import FeaturePreprocessor, share_prior
+from segmentation.data import store
+from segmentation.features.signal import VALUE_FEATURES, choose_clustered, feature_reliability
+from segmentation.engine.steps import FeaturePreprocessor, share_prior
 
 
 def _binomial_shares(p_true: np.ndarray, n: np.ndarray, rng) -> np.ndarray:

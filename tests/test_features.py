@@ -8,10 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from segmentation import store
+from segmentation.data import store
 from segmentation.errors import InputError
-from segmentation.features import (KINDS, FeatureTable, build_features, feature_catalog, fill_missing_features,
-                                   no_activity_value, slugify)
+from segmentation.features.table import KINDS, FeatureTable, build_features, feature_catalog, fill_missing_features, no_activity_value, slugify
 
 AS_OF = date(2024, 3, 31)  # a Sunday
 WINDOW = 30  # window: [2024-03-01 00:00, 2024-04-01 00:00); recent half from 2024-03-16 12:00

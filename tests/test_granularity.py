@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from segmentation.granularity import choose_granularity, merge_twins
+from segmentation.engine.granularity import choose_granularity, merge_twins
 
 
 def _blobs(rng):

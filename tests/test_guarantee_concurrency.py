@@ -19,7 +19,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from segmentation import results, store
+from segmentation.data import results, store
 from segmentation.errors import ConflictError
 from tests.conftest import ROOT
 from tests.guarantee_tools import PYTHON, cli, env, one_line_error, small_run
@@ -47,7 +47,7 @@ def _history(db: Path) -> pd.DataFrame:
 _EDITOR = """
 import json, sys, time
 from pathlib import Path
-from segmentation import results, store
+from segmentation.data import results, store
 
 db, role, start = sys.argv[1], sys.argv[2], Path(sys.argv[3])
 n, first, second = (int(v) for v in sys.argv[4:7])
@@ -154,7 +154,7 @@ def test_two_snapshots_stored_at_once_never_share_a_new_lineage(small, tmp_path)
 _HOLDER = """
 import sys, time
 from pathlib import Path
-from segmentation import store
+from segmentation.data import store
 
 with store.connect(sys.argv[1]) as con:  # a long writer (a timeline storing, a big import)
     print("holding", flush=True)
@@ -216,7 +216,7 @@ def test_app_reads_never_keep_a_writer_out(small, tmp_path):
         # Each write gets the file within its wait (else StoreBusyError and a non-zero exit). How long
         # the longest wait is (target < 2 s) is measured by `python -m benchmarks.timings`.
         writer = subprocess.run(
-            [PYTHON, "-c", "import sys\nfrom segmentation import results, store\n"
+            [PYTHON, "-c", "import sys\nfrom segmentation.data import results, store\n"
              "for i in range(10):\n"
              "    with store.connect(sys.argv[1], wait_seconds=5) as con:\n"
              "        results.name_segment(con, 1, 0, f'cli {i}', who='cli')", str(db)],

@@ -1,6 +1,6 @@
 """Crash safety: a process killed (SIGKILL) at any moment of ``run``, ``timeline``, ``ingest`` or
 ``export`` leaves a readable database with nothing half-written visible, and the next command
-works and says what was interrupted (segmentation/journal.py).
+works and says what was interrupted (segmentation/data/journal.py).
 
 Kills happen at named moments (``$SEGMENTATION_CRASH_AT``: the process SIGKILLs itself there),
 from outside when a progress line appears, and after random delays.
@@ -90,7 +90,7 @@ _SAVE_RUN = """
 import sys
 from datetime import date
 import pandas as pd
-from segmentation import journal, results, store
+from segmentation.data import journal, results, store
 
 db = sys.argv[1]
 models = store.models_dir(db)

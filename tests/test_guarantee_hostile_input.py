@@ -21,11 +21,11 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from segmentation import export_formats as ef
-from segmentation import store
+from segmentation.audiences import formats as ef
+from segmentation.data import store
 from segmentation.errors import InputError
-from segmentation.export import safe_export_path
-from segmentation.ingest import COLUMNS, EVENT_TYPES, MAX_UPLOAD_BYTES, check_upload_size, ingest_file
+from segmentation.audiences.export import safe_export_path
+from segmentation.ingest.files import COLUMNS, EVENT_TYPES, MAX_UPLOAD_BYTES, check_upload_size, ingest_file
 from tests.conftest import ROOT
 from tests.guarantee_tools import cli, one_line_error, small_run
 
@@ -437,9 +437,9 @@ def test_no_sql_is_built_from_text_outside_three_audited_helpers():
 
 
 def test_scratch_and_table_names_interpolated_into_sql_are_constants_or_checked():
-    from segmentation import ingest
+    from segmentation.ingest import files as ingest
 
-    from segmentation import demo
+    from segmentation.demo import generate as demo
 
     assert all(re.fullmatch(r"[a-z_]+", n) for n in ingest.SCRATCH_TABLES + ingest.SCRATCH_VIEWS + demo.DEMO_TABLES)
     con = _fresh()

@@ -11,11 +11,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from segmentation import ingest as ingest_module
-from segmentation import store
+from segmentation.ingest import files as ingest_module
+from segmentation.data import store
 from segmentation.errors import InputError, NotFoundError
-from segmentation.ingest import ingest_file, parse_assignments
-from segmentation.queries import QUERIES_DIR
+from segmentation.ingest.files import ingest_file, parse_assignments
+from segmentation.data.queries import QUERIES_DIR
 
 NOW = datetime(2024, 6, 1, 12, 0)
 TABLES = ("events", "customers", "ingests", "rejects")

@@ -1,4 +1,4 @@
-"""Lookalikes (segmentation.lookalike, `lookalike`, `export --lookalike`): measured, and guarded on export."""
+"""Lookalikes (segmentation.audiences.lookalike, `lookalike`, `export --lookalike`): measured, and guarded on export."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import pytest
 from sklearn.datasets import make_blobs
 from typer.testing import CliRunner
 
-from segmentation.cli import app
-from segmentation.lookalike import CURVE_SHARES, evaluate, rank_lookalikes
+from segmentation.cli.main import app
+from segmentation.audiences.lookalike import CURVE_SHARES, evaluate, rank_lookalikes
 
 
 def test_recall_on_planted_groups_is_far_above_random_and_the_curve_rises():

@@ -1,4 +1,4 @@
-"""Out-of-sample mapping (segmentation/mapping.py) and its use by the pipeline's scoring path."""
+"""Out-of-sample mapping (segmentation/engine/mapping.py) and its use by the pipeline's scoring path."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from sklearn.datasets import make_blobs
 from sklearn.exceptions import NotFittedError
 from sklearn.neighbors import KNeighborsRegressor
 
-from segmentation.mapping import NeighborMapping, SampleMapping, neighbour_vote
-from segmentation.metrics import adjusted_rand
-from segmentation.pipeline import SegmentationPipeline
+from segmentation.engine.mapping import NeighborMapping, SampleMapping, neighbour_vote
+from segmentation.engine.metrics import adjusted_rand
+from segmentation.engine.pipeline import SegmentationPipeline
 
 
 def test_neighbor_mapping_weights_by_inverse_distance():

@@ -10,9 +10,8 @@ import pytest
 from sklearn.cluster import KMeans
 from sklearn.datasets import make_blobs
 
-from segmentation.metrics import (adjusted_rand, bootstrap_stability, cluster_stability, dbcv, nmi,
-                                  quality_report, stability_label, trustworthiness)
-from segmentation.pipeline import SegmentationPipeline
+from segmentation.engine.metrics import adjusted_rand, bootstrap_stability, cluster_stability, dbcv, nmi, quality_report, stability_label, trustworthiness
+from segmentation.engine.pipeline import SegmentationPipeline
 
 
 @pytest.fixture(scope="module")

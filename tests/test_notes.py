@@ -8,9 +8,12 @@ from datetime import date
 
 import pytest
 
-from segmentation import drift, features, results, snapshot, store
-from segmentation import demo as demo_data
-from segmentation.pipeline import SegmentationPipeline
+from segmentation.dynamics import drift
+from segmentation.features import table as features
+from segmentation.data import results, store
+from segmentation.workflows import snapshot
+from segmentation.demo import generate as demo_data
+from segmentation.engine.pipeline import SegmentationPipeline
 
 WINDOW = 45
 FIRST, SECOND = date(2025, 2, 28), date(2025, 3, 31)

@@ -18,8 +18,8 @@ from sklearn.decomposition import PCA
 from sklearn.exceptions import NotFittedError
 
 from segmentation.errors import InputError
-from segmentation.metrics import adjusted_rand
-from segmentation.pipeline import FeaturePreprocessor, PipelineInputError, SegmentationPipeline
+from segmentation.engine.metrics import adjusted_rand
+from segmentation.engine.pipeline import FeaturePreprocessor, PipelineInputError, SegmentationPipeline
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -136,7 +136,7 @@ def test_save_and_load_in_a_new_process(tmp_path, planted, fitted):
     script = textwrap.dedent(f"""
         import sys; sys.path.insert(0, {str(ROOT)!r})
         import pandas as pd
-        from segmentation.pipeline import SegmentationPipeline
+        from segmentation.engine.pipeline import SegmentationPipeline
         model = SegmentationPipeline.load({str(tmp_path / "model")!r})
         model.assign(pd.read_parquet({str(tmp_path / "X.parquet")!r})).to_parquet({str(tmp_path / "out.parquet")!r})
     """)
@@ -279,7 +279,7 @@ def test_small_data_umap_gets_the_same_exact_neighbours_from_scikit_learn():
     handed over instead finds the same neighbours, so the embedding is UMAP's own."""
     import umap
 
-    from segmentation.pipeline_steps import fit_transform_umap
+    from segmentation.engine.steps import fit_transform_umap
 
     X, _ = make_blobs(n_samples=400, n_features=6, centers=4, random_state=2)
     X = X.astype(np.float32)

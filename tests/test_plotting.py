@@ -6,8 +6,8 @@ from datetime import date
 
 import pandas as pd
 
-from segmentation import plotting
-from segmentation.tracking import customer_flows, sizes_over_time
+from segmentation.present import plotting
+from segmentation.dynamics.tracking import customer_flows, sizes_over_time
 
 
 def _segments() -> pd.DataFrame:

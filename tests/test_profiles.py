@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from segmentation.features import Feature, FeatureTable
-from segmentation.profiles import profile_segments, suggest_name, trait_phrase
+from segmentation.features.table import Feature, FeatureTable
+from segmentation.dynamics.profiles import profile_segments, suggest_name, trait_phrase
 
 CATALOG = [
     Feature("frequency", "activity", "events in the window", "count"),

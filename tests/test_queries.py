@@ -20,8 +20,8 @@ import duckdb
 import pandas as pd
 import pytest
 
-from segmentation import store
-from segmentation.queries import load_query, query_names
+from segmentation.data import store
+from segmentation.data.queries import load_query, query_names
 
 AS_OF = date(2024, 3, 31)
 COLUMNS = ["customer_id", "ts", "event_type", "channel", "category", "amount", "quantity"]

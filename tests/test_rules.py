@@ -1,4 +1,4 @@
-"""Rules for a segment (segmentation.rules, `explain`): readable, faithful, and the SQL is the text."""
+"""Rules for a segment (segmentation.dynamics.rules, `explain`): readable, faithful, and the SQL is the text."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from segmentation.cli import app
-from segmentation.features import Feature
-from segmentation.rules import MAX_CONDITIONS, MAX_RULES, display_kinds, segment_rules
+from segmentation.cli.main import app
+from segmentation.features.table import Feature
+from segmentation.dynamics.rules import MAX_CONDITIONS, MAX_RULES, display_kinds, segment_rules
 
 
 def _planted(n: int = 3000, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
@@ -101,7 +101,8 @@ def explained(demo_runs_template) -> tuple[dict, list[dict]]:
 
 
 def test_explain_on_the_demo_is_faithful_and_its_sql_runs_on_the_feature_table(explained, demo_runs_template):
-    from segmentation import features, store
+    from segmentation.features import table as features
+    from segmentation.data import store
 
     listed, documents = explained
     assert np.mean([d["fidelity"]["f1"] for d in documents]) >= 0.85

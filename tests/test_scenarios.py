@@ -12,8 +12,8 @@ import pytest
 
 from benchmarks import scenario_quality as q
 from benchmarks import scenarios as sc
-from segmentation.metrics import adjusted_rand
-from segmentation.snapshot import SnapshotParams, feature_choice
+from segmentation.engine.metrics import adjusted_rand
+from segmentation.workflows.snapshot import SnapshotParams, feature_choice
 
 SEED = 3  # a tuning seed: the held-out seeds are for the benchmark's report only
 # Measured with today's defaults (1,500 customers, pipeline seed 0): rich_7 0.993 (7 segments for 7

@@ -10,7 +10,7 @@ import textwrap
 import duckdb
 import pytest
 
-from segmentation import store
+from segmentation.data import store
 from segmentation.errors import StoreBusyError
 
 CONTRACT_COLUMNS = {
@@ -172,7 +172,7 @@ def test_writer_kept_out_by_another_process_announces_itself_and_cleans_up(db_fi
 
 
 def test_transaction_commits_or_rolls_back_everything(db_file):
-    from segmentation import store
+    from segmentation.data import store
 
     with store.connect(db_file) as con:
         con.execute("CREATE TABLE t (x INTEGER)")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from segmentation import store
+from segmentation.data import store
 from tests.test_cli import cli
 from tests.test_timeline_emergence import planted_counts
 

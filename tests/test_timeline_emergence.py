@@ -6,8 +6,8 @@ import json
 
 import duckdb
 
-from segmentation.demo import EMERGING
-from segmentation.queries import load_query
+from segmentation.demo.generate import EMERGING
+from segmentation.data.queries import load_query
 from tests.test_cli import cli
 
 

@@ -5,9 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from segmentation.tracking import (
-    Thresholds, carry_lineage, emerged_sources, match_segments, overlap_table,
-)
+from segmentation.dynamics.tracking import Thresholds, carry_lineage, emerged_sources, match_segments, overlap_table
 
 
 def members(spec: dict[int, range | list]) -> pd.DataFrame:

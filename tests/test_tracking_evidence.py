@@ -9,10 +9,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from segmentation.matching import monic_transitions
-from segmentation.profiles import unique_name
-from segmentation.resemblance import TWIN, UNLIKE, merge_profile_twins, profile_distance
-from segmentation.tracking import carry_lineage, match_segments
+from segmentation.dynamics.matching import monic_transitions
+from segmentation.dynamics.profiles import unique_name
+from segmentation.engine.resemblance import TWIN, UNLIKE, merge_profile_twins, profile_distance
+from segmentation.dynamics.tracking import carry_lineage, match_segments
 
 FEATURES = ["social", "store", "toys", "garden", "night", "refunds"]
 

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from segmentation import store
+from segmentation.data import store
 from tests.conftest import ROOT
 
 APP = str(ROOT / "app.py")

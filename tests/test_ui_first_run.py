@@ -13,7 +13,8 @@ import duckdb
 import pandas as pd
 from streamlit.testing.v1 import AppTest
 
-from segmentation import firstrun, store
+from segmentation.workflows import firstrun
+from segmentation.data import store
 from tests.conftest import ROOT
 
 
@@ -64,7 +65,7 @@ def test_own_events_get_no_automatic_snapshot_and_the_command_says_what_to_do(db
 
 
 def test_a_first_run_killed_between_its_snapshots_is_finished_by_the_next_one(db_file, monkeypatch):
-    from segmentation import snapshot
+    from segmentation.workflows import snapshot
 
     timelines: list = []
     monkeypatch.setattr(firstrun, "_state", lambda db: {"events": 9, "runs": 1, "demo_truth": 9})
@@ -82,7 +83,7 @@ def test_a_first_run_killed_between_its_snapshots_is_finished_by_the_next_one(db
 
 
 def test_the_next_command_says_how_to_finish_an_interrupted_first_run(db_file):
-    from segmentation import journal
+    from segmentation.data import journal
 
     with store.connect(db_file):
         pass

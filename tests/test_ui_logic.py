@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from segmentation import digest, plotting
+from segmentation.present import digest, plotting
 from segmentation.ui.progress import StepProgress
 
 

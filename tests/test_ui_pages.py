@@ -19,9 +19,9 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from segmentation import plotting
-from segmentation.digest import escape_markdown
-from segmentation.snapshot import SnapshotParams
+from segmentation.present import plotting
+from segmentation.present.digest import escape_markdown
+from segmentation.workflows.snapshot import SnapshotParams
 from tests.conftest import ROOT
 
 APP = str(ROOT / "app.py")
@@ -362,7 +362,7 @@ def test_suggested_name_is_one_click_and_a_stale_edit_is_refused(demo_runs_db, m
                {"r": run_id, "s": segment_id})["name"].iloc[0]
     assert name == segment["suggested_name"]
     # someone else renames it meanwhile (the command line); this page still shows the old name
-    from segmentation import results, store
+    from segmentation.data import results, store
 
     with store.connect(demo_runs_db) as con:
         results.name_segment(con, run_id, segment_id, "Renamed elsewhere", who="cli:tom")

@@ -1,4 +1,4 @@
-"""A segment's value over time (segmentation.value): sums that match the events, and the Overview order."""
+"""A segment's value over time (segmentation.dynamics.value): sums that match the events, and the Overview order."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from segmentation.cli import app
-from segmentation.value import rank_rising
+from segmentation.cli.main import app
+from segmentation.dynamics.value import rank_rising
 
 
 def test_timeline_json_revenue_per_lineage_matches_a_direct_sum_over_events(demo_runs_db):

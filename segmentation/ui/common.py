@@ -23,10 +23,10 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from segmentation import store
-from segmentation.digest import display_name, escape_markdown
+from segmentation.data import store
+from segmentation.present.digest import display_name, escape_markdown
 from segmentation.errors import WorkbenchError
-from segmentation.queries import load_query
+from segmentation.data.queries import load_query
 
 DB_KEY = "db_path"
 RUN_KEY = "run_id"
@@ -222,7 +222,7 @@ def start_snapshot(params, when=None, timeline: tuple | None = None):
 def latest_params():
     """The parameters of the latest snapshot (what a new one starts from) and its run id; else the
     defaults and None."""
-    from segmentation.snapshot import SnapshotParams
+    from segmentation.workflows.snapshot import SnapshotParams
 
     frame = runs()
     if frame.empty:
@@ -348,8 +348,8 @@ def read_segments(path: str, version: float, run_id: int) -> pd.DataFrame:
 
 @st.cache_data(show_spinner=False, max_entries=32)
 def read_value(path: str, version: float, run_ids: tuple | None) -> pd.DataFrame:
-    """:func:`segmentation.value.segment_value` of the runs (all runs for None)."""
-    from segmentation.value import segment_value
+    """:func:`segmentation.dynamics.value.segment_value` of the runs (all runs for None)."""
+    from segmentation.dynamics.value import segment_value
 
     with store.connect(path, read_only=True) as con:
         return segment_value(con, None if run_ids is None else list(run_ids))

@@ -5,14 +5,15 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from segmentation import plotting, store
+from segmentation.present import plotting
+from segmentation.data import store
 from segmentation.errors import WorkbenchError
 from segmentation.ui import common
 from segmentation.ui.data_import import import_section
 
 
 def _create_demo() -> None:
-    from segmentation.demo import create_demo
+    from segmentation.demo.generate import create_demo
 
     with st.status("Creating demo data…", expanded=True) as status:
         try:

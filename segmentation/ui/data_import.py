@@ -2,7 +2,7 @@
 
 The uploaded bytes are kept next to the database under ``uploads/<fingerprint>/<name>``
 so the import record points at a real file and error messages name it; the
-import itself is :func:`segmentation.ingest.ingest_file` (validated, all or
+import itself is :func:`segmentation.ingest.files.ingest_file` (validated, all or
 nothing), and its errors are shown exactly as the command line prints them.
 """
 
@@ -17,9 +17,9 @@ from pathlib import Path
 
 import streamlit as st
 
-from segmentation import store
+from segmentation.data import store
 from segmentation.errors import InputError, WorkbenchError
-from segmentation.ingest import COLUMNS, REQUIRED, check_upload_size, fold_column, ingest_file
+from segmentation.ingest.files import COLUMNS, REQUIRED, check_upload_size, fold_column, ingest_file
 from segmentation.ui import common
 
 # Matches server.maxUploadSize in .streamlit/config.toml; bigger files go through the command line.

@@ -3,7 +3,7 @@
 Sizes over time annotated with emerged/split/merged transitions, a Sankey of
 customers between two chosen snapshots, and the list of transitions into a
 snapshot with the sources of emerged segments. Frames come from
-segmentation.tracking, figures from segmentation.plotting.
+segmentation.dynamics.tracking, figures from segmentation.present.plotting.
 """
 
 from __future__ import annotations
@@ -11,9 +11,11 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from segmentation import plotting, store, tracking
-from segmentation.digest import display_name, escape_markdown
-from segmentation.queries import load_query
+from segmentation.present import plotting
+from segmentation.data import store
+from segmentation.dynamics import tracking
+from segmentation.present.digest import display_name, escape_markdown
+from segmentation.data.queries import load_query
 from segmentation.ui import common
 
 KIND_ORDER = ["emerged", "split", "merged", "disappeared", "survived"]

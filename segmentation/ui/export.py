@@ -1,6 +1,6 @@
 """Export page: segments → an audience file for an ad platform or a CRM, checked before it is written.
 
-Uses segmentation.export: ``plan_export`` reads and checks (consent, minimum
+Uses segmentation.audiences.export: ``plan_export`` reads and checks (consent, minimum
 size, exclusions, warnings) without writing; ``write_export`` writes the file and
 its audit row atomically; ``list_exports`` is the audit history. A download is an
 export too: the file is saved under ``exports/`` and recorded before the browser
@@ -17,8 +17,9 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from segmentation import export, plotting
-from segmentation.digest import escape_markdown
+from segmentation.audiences import export
+from segmentation.present import plotting
+from segmentation.present.digest import escape_markdown
 from segmentation.errors import WorkbenchError
 from segmentation.ui import common
 
@@ -47,7 +48,7 @@ def _plan(path: str, version: float, run_id: int, segment_ids: tuple, platform: 
 
 @st.cache_data(show_spinner="Measuring lookalikes …", max_entries=8)
 def _lookalike_quality(path: str, version: float, run_id: int, segment_id: int) -> dict:
-    from segmentation.segment_actions import lookalike_members
+    from segmentation.workflows.segment_actions import lookalike_members
 
     return lookalike_members(path, run_id, segment_id, size=0)[1]
 

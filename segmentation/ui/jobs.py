@@ -92,8 +92,8 @@ def snapshot_work(db: str, params, when=None, timeline: tuple | None = None) -> 
     functions as the command line, marked in the database's journal like its ``run``/``timeline``."""
 
     def work(job: Job) -> list[int]:
-        from segmentation import journal
-        from segmentation.snapshot import run_snapshot, run_timeline
+        from segmentation.data import journal
+        from segmentation.workflows.snapshot import run_snapshot, run_timeline
         from segmentation.ui.progress import epoch_callback
 
         if timeline is None:

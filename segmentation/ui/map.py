@@ -12,7 +12,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from segmentation import digest, plotting
+from segmentation.present import digest, plotting
 from segmentation.ui import common
 
 MAP_POINTS = 20_000

@@ -10,9 +10,9 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from segmentation import digest
+from segmentation.present import digest
 from segmentation.ui import common
-from segmentation.value import rank_rising
+from segmentation.dynamics.value import rank_rising
 
 BADGE_COLORS = {"NEW": "green", "SPLIT": "orange", "MERGED": "violet", "GROWING": "blue", "FADING": "gray"}
 ALERT_ICONS = {"emerged": ":material/auto_awesome:", "split": ":material/call_split:",

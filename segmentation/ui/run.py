@@ -1,6 +1,6 @@
 """Run page: compute a snapshot or a timeline of snapshots, with a progress bar and step messages.
 
-Uses segmentation.snapshot (the same functions as the command line) in a worker
+Uses segmentation.workflows.snapshot (the same functions as the command line) in a worker
 thread the app keeps (segmentation.ui.jobs): the marketer may leave the page, and
 the Overview says when the snapshot has landed. Results are stored in one
 transaction per snapshot, so a cancelled or killed run leaves nothing half-written.
@@ -13,9 +13,9 @@ from datetime import timedelta
 import pandas as pd
 import streamlit as st
 
-from segmentation.snapshot import SnapshotParams
+from segmentation.workflows.snapshot import SnapshotParams
 from segmentation.ui import common
-from segmentation.digest import escape_markdown
+from segmentation.present.digest import escape_markdown
 
 HELP = {
     "as_of": "Behaviour up to and including this day is used.",
@@ -134,7 +134,7 @@ def render() -> None:
             st.error(f"The last snapshot ({end}) is before the first ({start}).")
             return
         if kind == "snapshot" and not again:
-            from segmentation.snapshot import existing_run
+            from segmentation.workflows.snapshot import existing_run
 
             existing = existing_run(common.current_db(), when, int(window_days))
             if existing is not None:

@@ -11,10 +11,11 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from segmentation import plotting, results, store
-from segmentation.digest import display_name, escape_markdown
+from segmentation.present import plotting
+from segmentation.data import results, store
+from segmentation.present.digest import display_name, escape_markdown
 from segmentation.errors import WorkbenchError
-from segmentation.profiles import KPI_FEATURES
+from segmentation.dynamics.profiles import KPI_FEATURES
 from segmentation.ui import common
 
 MEMBER_SAMPLE = 20
@@ -36,7 +37,7 @@ TRANSITION_WORDS = {"new": "first snapshot", "survived": "survived", "emerged": 
 def _save(run_id: int, segment_id: int, keys: tuple[str, str], **change) -> None:
     """Save a name and/or description at once; on a conflict or bad input say why and reload the fields.
 
-    ``change`` goes to :func:`segmentation.results.name_segment` (``name``, ``description`` and the
+    ``change`` goes to :func:`segmentation.data.results.name_segment` (``name``, ``description`` and the
     ``expected_*`` values the page showed, so a concurrent edit is reported instead of overwritten).
     """
     try:
@@ -181,7 +182,7 @@ def _history(row: dict) -> None:
 
 @st.cache_data(show_spinner="Finding rules …", max_entries=16)
 def _computed_rules(path: str, version: float, run_id: int, segment_id: int) -> dict:
-    from segmentation.segment_actions import explain_segment
+    from segmentation.workflows.segment_actions import explain_segment
 
     return explain_segment(path, run_id, segment_id)
 

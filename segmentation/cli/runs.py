@@ -1,0 +1,244 @@
+"""Run commands: ``run``, ``runs``, ``segments``, ``name``, ``assign``."""
+
+from __future__ import annotations
+
+import getpass
+import sys
+from datetime import date, datetime
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from segmentation.data import results, store
+from segmentation.cli.main import command, db, emit, step
+from segmentation.errors import InputError
+from segmentation.workflows.snapshot import SnapshotParams
+
+# The defaults of run and timeline are the snapshot's own (the app's Run form shows the same).
+DEFAULTS = SnapshotParams()
+
+
+def parse_date(value: str, option: str) -> date:
+    try:
+        return datetime.strptime(value.strip(), "%Y-%m-%d").date()
+    except ValueError:
+        raise InputError(f"{option} {value!r} is not a date; use YYYY-MM-DD (e.g. 2025-12-31)") from None
+
+
+REFIT_HELP = ("Fit new models even when the previous snapshot's models still explain the data "
+              "(by default they are reused unless drift is detected; see docs/dynamics.md).")
+REFIT_EVERY_HELP = "Refit once the models are this many snapshots old, drift or not (default: only on drift)."
+
+
+def _segment_table(frame) -> None:
+    if frame.empty:
+        typer.echo("no segments")
+        return
+    for row in frame.itertuples(index=False):
+        label = row.name or row.suggested_name or ""
+        typer.echo(
+            f"run {row.run_id:>3}  segment {row.segment_id:>3}  {row.size:>8,}  "
+            f"{(row.transition or ''):<9} {label}"
+        )
+
+
+@command
+def run(
+    as_of: str = typer.Option(..., "--as-of", help="Snapshot date (YYYY-MM-DD), inclusive."),
+    window_days: int = typer.Option(DEFAULTS.window_days, min=1, max=3650, help="Look-back window in days."),
+    seed: int = typer.Option(DEFAULTS.seed, help="Random seed (same data + seed, same segments)."),
+    fit_sample: int = typer.Option(DEFAULTS.fit_sample_size, min=100, help="Customers used to fit UMAP/HDBSCAN."),
+    min_cluster_share: float = typer.Option(
+        DEFAULTS.min_cluster_share, min=0.0001, max=0.5, help="Smallest segment as a share of the fitted sample."
+    ),
+    refit: bool = typer.Option(False, "--refit", help=REFIT_HELP),
+    refit_every: Optional[int] = typer.Option(None, "--refit-every", min=1, help=REFIT_EVERY_HELP),
+    again: bool = typer.Option(False, "--again", help="Compute another snapshot even if the date has one."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
+) -> None:
+    """One snapshot: features, fit (or reuse the last models), assign, profile, track, store."""
+    from segmentation.workflows.snapshot import existing_run, run_snapshot
+
+    params = SnapshotParams(
+        window_days=window_days, seed=seed, fit_sample_size=fit_sample,
+        min_cluster_share=min_cluster_share, refit=refit, refit_every=refit_every,
+    )
+    when = parse_date(as_of, "--as-of")
+    previous = existing_run(db(), when, window_days)
+    if previous is not None and not again:
+        raise InputError(f"run {previous} already covers {when} with a {window_days}-day window "
+                         f"(see `segments --run {previous}`); add --again to compute another one")
+    document = run_snapshot(db(), when, params, progress=step, progress_bar=sys.stderr.isatty())
+
+    def human() -> None:
+        typer.echo(
+            f"run {document['run_id']} as of {document['as_of']}: {document['n_segments']} segments, "
+            f"{document['n_customers']:,} customers, noise {document['noise_share']:.1%} "
+            f"({document['seconds']:.0f} s)"
+        )
+        for segment in document["segments"]:
+            typer.echo(f"  {segment['segment_id']:>3}  {segment['size']:>8,}  {segment['suggested_name']}")
+
+    emit(document, as_json, human)
+
+
+@command
+def runs(as_json: bool = typer.Option(False, "--json", help="Print one JSON document.")) -> None:
+    """List the stored (complete) snapshots."""
+    with store.connect(db(), read_only=True) as con:
+        frame = results.list_runs(con)
+    records = frame.to_dict(orient="records")
+
+    def human() -> None:
+        if frame.empty:
+            typer.echo("no runs yet: try `python -m segmentation run --as-of YYYY-MM-DD`")
+        for row in records:
+            typer.echo(
+                f"run {row['run_id']:>3}  as of {row['as_of']}  window {row['window_days']} d  "
+                f"{row['n_customers']:>9,} customers  {row['n_segments']:>3} segments  "
+                f"noise {row['noise_share']:.1%}"
+            )
+
+    emit(records, as_json, human)
+
+
+@command
+def segments(
+    run_id: Optional[int] = typer.Option(None, "--run", help="Run id (default: the latest run)."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
+) -> None:
+    """List the segments of a run (emerged ones with their sources and growth since)."""
+    from segmentation.dynamics.tracking import emerging_alerts, movement
+
+    from segmentation.dynamics.value import segment_value, value_record
+
+    with store.connect(db(), read_only=True) as con:
+        frame = results.list_segments(con, run_id)
+        history = results.segment_history(con)
+        values = segment_value(con, frame["run_id"].unique().tolist()).set_index("segment_id")
+    alerts = {a["segment_id"]: a for a in emerging_alerts(history, frame["run_id"].unique().tolist())}
+    documents = results.records(frame)
+    for document in documents:
+        alert = alerts.get(document["segment_id"])
+        document.update(movement(document.get("profile")))
+        document["growth"] = alert["growth"] if alert else None
+        document["rules"] = (document.get("profile") or {}).get("rules")
+        known = document["segment_id"] in values.index
+        document["value"] = value_record(values.loc[document["segment_id"]]) if known else None
+    emit(documents, as_json, lambda: _segment_table(frame))
+
+
+@command
+def name(
+    run_id: int = typer.Option(..., "--run", help="Run id."),
+    segment_id: int = typer.Option(..., "--segment", help="Segment id."),
+    text: Optional[str] = typer.Option(None, "--name", help="The name (optional with --description)."),
+    description: Optional[str] = typer.Option(None, help="A description for marketers."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
+) -> None:
+    """Name or describe a segment (its lineage keeps both in later snapshots)."""
+    if text is None and description is None:
+        raise InputError("give --name, --description or both")
+    with store.connect(db()) as con:
+        document = results.name_segment(
+            con, run_id, segment_id, text, description, who=f"cli:{getpass.getuser()}"
+        )
+    emit(document, as_json, lambda: typer.echo(
+        f"run {run_id} segment {segment_id} is now named {document['name']!r}"
+        + (" (description updated)" if description is not None else "")
+    ))
+
+
+@command
+def assign(
+    run_id: int = typer.Option(..., "--run", help="Run id whose models score the customers."),
+    out: Optional[Path] = typer.Option(None, help="Write the scores to this CSV or Parquet file "
+                                       "(--engine dask: a Parquet dataset directory)."),
+    as_of: Optional[str] = typer.Option(None, "--as-of", help="Score behaviour up to this date (default: the run's)."),
+    engine: str = typer.Option("local", "--engine", help="local (this process) or dask (Dask distributed, "
+                               "partition by partition over Parquet)."),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler", help="--engine dask: scheduler address, "
+                                            "e.g. tcp://host:8786 (default: a local cluster of 2 workers)."),
+    features: Optional[str] = typer.Option(None, "--features", help="--engine dask: score this Parquet "
+                                           "feature table (file, directory or glob) instead of the database."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
+) -> None:
+    """Score customers (also ones not in the run) with a stored run's models."""
+    from segmentation.workflows.snapshot import assign_customers
+
+    when = parse_date(as_of, "--as-of") if as_of else None
+    if engine == "dask":
+        from segmentation.workflows.distributed import assign_with_dask
+
+        document = assign_with_dask(db(), run_id, as_of=when, out=out, scheduler=scheduler, features=features,
+                                    progress=step)
+    elif engine != "local":
+        raise InputError(f"--engine {engine!r}: use local or dask")
+    elif scheduler or features:
+        raise InputError("--scheduler and --features go with --engine dask")
+    else:
+        document = assign_customers(db(), run_id, as_of=when, out=out, progress=step)
+    emit(document, as_json, lambda: typer.echo(
+        f"scored {document['n_scored']:,} customers with run {run_id} "
+        f"({document['customers_per_second']:,.0f} per second); "
+        f"{document['n_new_customers']:,} were not in the run"
+        + (f"; written to {out}" if out else "")
+    ))
+
+
+@command
+def timeline(
+    start: str = typer.Option(..., "--start", help="First snapshot date (YYYY-MM-DD)."),
+    end: str = typer.Option(..., "--end", help="Last possible snapshot date (YYYY-MM-DD)."),
+    every: int = typer.Option(30, "--every", help="Days between snapshots."),
+    window_days: int = typer.Option(DEFAULTS.window_days, min=1, max=3650, help="Look-back window in days."),
+    seed: int = typer.Option(DEFAULTS.seed, help="Random seed."),
+    fit_sample: int = typer.Option(DEFAULTS.fit_sample_size, min=100, help="Customers used to fit UMAP/HDBSCAN."),
+    min_cluster_share: float = typer.Option(
+        DEFAULTS.min_cluster_share, min=0.0001, max=0.5, help="Smallest segment as a share of the fitted sample."
+    ),
+    refit: bool = typer.Option(False, "--refit", help=REFIT_HELP),
+    refit_every: Optional[int] = typer.Option(None, "--refit-every", min=1, help=REFIT_EVERY_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
+) -> None:
+    """A series of snapshots, each tracked against the previous one (existing dates are skipped)."""
+    from segmentation.workflows.snapshot import run_timeline
+    from segmentation.dynamics.tracking import emerging_alerts
+
+    params = SnapshotParams(window_days=window_days, seed=seed, fit_sample_size=fit_sample,
+                            min_cluster_share=min_cluster_share, refit=refit, refit_every=refit_every)
+    document = run_timeline(
+        db(), parse_date(start, "--start"), parse_date(end, "--end"), every, params, progress=step,
+        progress_bar=sys.stderr.isatty(),
+    )
+    from segmentation.dynamics.value import lineage_value, segment_value, value_record
+
+    run_ids = [s["run_id"] for s in document["snapshots"]]
+    with store.connect(db(), read_only=True) as con:
+        history = results.segment_history(con)
+        values = segment_value(con, run_ids)
+    document["emerging_alerts"] = emerging_alerts(history, run_ids)
+    by_key = {(int(r.run_id), int(r.segment_id)): r for r in values.itertuples(index=False)}
+    for snap in document["snapshots"]:
+        for segment in snap.get("segments", []):
+            row = by_key.get((snap["run_id"], segment["segment_id"]))
+            segment["value"] = value_record(row._asdict()) if row is not None else None
+    document["lineage_value"] = lineage_value(values)
+
+    def human() -> None:
+        for snap in document["snapshots"]:
+            if snap["skipped"]:
+                typer.echo(f"{snap['as_of']}: run {snap['run_id']} (already there)")
+                continue
+            counts = snap["metrics"].get("tracking", {}).get("counts", {})
+            changes = ", ".join(f"{v} {k}" for k, v in sorted(counts.items()))
+            typer.echo(f"{snap['as_of']}: run {snap['run_id']}, {snap['n_segments']} segments ({changes})")
+        for alert in document["emerging_alerts"]:
+            path = " → ".join(f"{g['share']:.1%}" for g in alert["growth"])
+            sources = ", ".join(f"{s['source']} {s['share']:.0%}" for s in alert["sources"][:3])
+            typer.echo(f"emerged {alert['as_of']}: {alert['name'] or alert['suggested_name']} "
+                       f"({alert['size']:,}, {alert['share']:.1%}{' → ' + path if path else ''}; "
+                       f"from {sources or 'unknown'}); {', '.join(alert['top_traits'][:3])}")
+
+    emit(document, as_json, human)

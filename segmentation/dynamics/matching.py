@@ -1,0 +1,221 @@
+"""Which segment of one snapshot became which of the next: membership *and* behaviour.
+
+Two kinds of evidence decide a transition:
+
+* **membership** — the share of customers two segments have in common (MONIC's
+  overlap, :func:`overlap_table`);
+* **behaviour** — how alike the two segments' lift profiles are
+  (:mod:`segmentation.engine.resemblance`), a space comparable across snapshots and models.
+
+:func:`match_segments` uses both:
+
+* **emerged** — unlike every earlier segment (profile distance above ``UNLIKE`` from
+  all of them), wherever its members were assigned before: under reused models a
+  forming segment's customers sit in the nearest old segment until a refit, and that
+  is not a split. Unless it holds most (``SAME_CUSTOMERS``) of an old segment's
+  customers: then it is that segment, sharpened (a young segment's profile
+  moves a lot as it grows purer);
+* otherwise each new segment's **parent** is, among the old segments it resembles,
+  the one it shares most customers with (the nearest by profile when it shares none);
+* **survived** — the old segment's one child (or, of several, the one holding most of
+  its customers; the others are split-offs: ``split``);
+* **split** — at least two children, each resembling the parent, each holding at least
+  ``tau_split`` of it and together at least ``tau``;
+* **merged** — an old segment nobody chose as parent whose customers went, at least
+  ``tau`` of them, into one new segment that another old segment survives into;
+* **disappeared** — an old segment with no successor.
+
+:func:`monic_transitions` is the classic membership-only rule, kept as the baseline the
+dynamics benchmark compares with. Pure pandas: no database.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from segmentation.constants import NOISE
+from segmentation.engine.resemblance import UNLIKE, profile_distance
+
+__all__ = ["Thresholds", "overlap_table", "monic_transitions", "match_segments", "NOISE", "TRANSITION_FRAME"]
+
+#: Share of an old segment's customers a new one must hold to continue it whatever its profile:
+#: most of them, not a half that went its own way (that is a split, or new behaviour).
+SAME_CUSTOMERS = 0.75
+TRANSITION_FRAME = ["from_segment", "to_segment", "kind", "overlap"]
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """``tau``: share of an old segment that must stay together to survive;
+    ``tau_split``: smallest share that counts as a part (of a split, or as a source)."""
+
+    tau: float = 0.5
+    tau_split: float = 0.25
+
+    def __post_init__(self) -> None:
+        if not 0 < self.tau_split <= self.tau <= 1:
+            raise ValueError("thresholds must satisfy 0 < tau_split <= tau <= 1")
+
+
+def overlap_table(previous: pd.DataFrame, current: pd.DataFrame) -> pd.DataFrame:
+    """Customers shared by each (old segment, new segment) pair.
+
+    ``previous``/``current``: columns ``customer_id``, ``segment_id``. Returns
+    ``from_segment, to_segment, shared, from_size, to_size, share_of_old,
+    share_of_new`` for pairs of real segments (noise excluded on both sides).
+    """
+    old = previous[previous["segment_id"] != NOISE][["customer_id", "segment_id"]]
+    new = current[current["segment_id"] != NOISE][["customer_id", "segment_id"]]
+    joined = old.merge(new, on="customer_id", suffixes=("_old", "_new"))
+    pairs = (
+        joined.groupby(["segment_id_old", "segment_id_new"]).size().rename("shared").reset_index()
+        .rename(columns={"segment_id_old": "from_segment", "segment_id_new": "to_segment"})
+    )
+    pairs["from_size"] = pairs["from_segment"].map(old["segment_id"].value_counts())
+    pairs["to_size"] = pairs["to_segment"].map(new["segment_id"].value_counts())
+    pairs["share_of_old"] = pairs["shared"] / pairs["from_size"]
+    pairs["share_of_new"] = pairs["shared"] / pairs["to_size"]
+    return pairs.sort_values(["from_segment", "shared"], ascending=[True, False]).reset_index(drop=True)
+
+
+def monic_transitions(
+    previous: pd.DataFrame, current: pd.DataFrame, thresholds: Thresholds = Thresholds()
+) -> pd.DataFrame:
+    """Transitions by member overlap alone (MONIC, Spiliopoulou et al. 2006): the baseline.
+
+    Columns: ``from_segment`` (NaN for emerged), ``to_segment`` (NaN for
+    disappeared), ``kind``, ``overlap`` (share of the old segment for
+    survived/split/merged/disappeared links; for emerged, the largest share of
+    the new segment that any old segment contributes).
+    """
+    tau, tau_split = thresholds.tau, thresholds.tau_split
+    pairs = overlap_table(previous, current)
+    old_ids = sorted(set(previous["segment_id"]) - {NOISE})
+    new_ids = sorted(set(current["segment_id"]) - {NOISE})
+
+    best_of_old = pairs.loc[pairs.groupby("from_segment")["shared"].idxmax()].set_index("from_segment") \
+        if not pairs.empty else pd.DataFrame()
+    survival_links: dict[int, list[int]] = {n: [] for n in new_ids}  # new -> old parents
+    split_children: dict[int, list[int]] = {}  # old -> new parts
+    for o in old_ids:
+        mine = pairs[pairs["from_segment"] == o]
+        parts = mine[mine["share_of_old"] >= tau_split]
+        if len(parts) >= 2 and parts["share_of_old"].sum() >= tau:
+            split_children[o] = parts["to_segment"].tolist()
+            continue
+        if o in best_of_old.index:
+            best = best_of_old.loc[o]
+            if best["share_of_old"] >= tau or best["share_of_new"] >= tau:
+                survival_links[int(best["to_segment"])].append(o)
+
+    rows: list[dict[str, Any]] = []
+    linked_old: set[int] = set()
+    for n in new_ids:
+        parents = survival_links[n]
+        split_parents = [o for o, children in split_children.items() if n in children]
+        share = pairs[pairs["to_segment"] == n].set_index("from_segment")
+        if len(parents) >= 2:
+            kind, links = "merged", parents
+        elif split_parents:
+            kind, links = "split", split_parents
+        elif len(parents) == 1:
+            kind, links = "survived", parents
+        elif share.empty or share["share_of_new"].max() < tau_split:
+            top = float(share["share_of_new"].max()) if not share.empty else 0.0
+            rows.append({"from_segment": np.nan, "to_segment": n, "kind": "emerged", "overlap": top})
+            continue
+        else:
+            # Mostly made of part of an old segment that survived elsewhere: a split-off.
+            kind, links = "split", [int(share["share_of_new"].idxmax())]
+        for o in links:
+            linked_old.add(o)
+            rows.append({
+                "from_segment": o, "to_segment": n, "kind": kind,
+                "overlap": float(share.loc[o, "share_of_old"]) if o in share.index else 0.0,
+            })
+    for o in old_ids:
+        if o not in linked_old:
+            rows.append({"from_segment": o, "to_segment": np.nan, "kind": "disappeared", "overlap": 0.0})
+    frame = pd.DataFrame(rows, columns=["from_segment", "to_segment", "kind", "overlap"])
+    return frame.astype({"from_segment": "Int64", "to_segment": "Int64"})
+
+
+def match_segments(
+    previous: pd.DataFrame, current: pd.DataFrame, thresholds: Thresholds = Thresholds(),
+    lifts: tuple[pd.DataFrame, pd.DataFrame] | None = None, unlike: float = UNLIKE,
+) -> pd.DataFrame:
+    """Transitions between two snapshots by membership and behaviour (see the module docstring).
+
+    ``previous``/``current``: ``customer_id, segment_id``; ``lifts``: the lift profiles
+    (segment × feature) of the old and the new segments. Without ``lifts`` this is
+    :func:`monic_transitions`. Columns: ``from_segment`` (NA for emerged),
+    ``to_segment`` (NA for disappeared), ``kind``, ``overlap`` (share of the old segment
+    in the new one; for emerged, the largest share of the new segment any old one gives).
+    """
+    if lifts is None:
+        return monic_transitions(previous, current, thresholds)
+    tau, tau_split = thresholds.tau, thresholds.tau_split
+    old_ids = sorted(int(s) for s in set(previous["segment_id"]) - {NOISE})
+    new_ids = sorted(int(s) for s in set(current["segment_id"]) - {NOISE})
+    pairs = overlap_table(previous, current)
+    shared = (pairs.pivot_table(index="from_segment", columns="to_segment", values="shared", fill_value=0)
+              .reindex(index=old_ids, columns=new_ids, fill_value=0).astype(float))
+    old_size = previous[previous["segment_id"] != NOISE]["segment_id"].value_counts().reindex(old_ids)
+    new_size = current[current["segment_id"] != NOISE]["segment_id"].value_counts().reindex(new_ids)
+    of_old = shared.div(old_size.clip(lower=1), axis=0)
+    of_new = shared.div(new_size.clip(lower=1), axis=1)
+    old_lifts = lifts[0].reindex(old_ids).fillna(0.0)
+    new_lifts = lifts[1].reindex(new_ids).fillna(0.0)
+    distance = profile_distance(old_lifts, new_lifts)
+
+    rows: list[dict[str, Any]] = []
+
+    def link(o, n, kind: str) -> None:
+        rows.append({"from_segment": o, "to_segment": n, "kind": kind,
+                     "overlap": float(of_old.at[o, n]) if o is not None and n is not None else 0.0})
+
+    parent: dict[int, int] = {}
+    for n in new_ids:
+        d = distance[n] if old_ids else pd.Series(dtype=float)
+        # a new segment holding most of an old one's customers continues it, however much its
+        # profile sharpened (a young segment grows purer as it grows)
+        same = [o for o in old_ids if of_old.at[o, n] >= SAME_CUSTOMERS]
+        if (d.empty or d.min() > unlike) and not same:
+            top = float(of_new[n].max()) if old_ids else 0.0
+            rows.append({"from_segment": None, "to_segment": n, "kind": "emerged", "overlap": top})
+            continue
+        alike = d.index[(d <= unlike) | d.index.isin(same)]
+        mine = shared.loc[alike, n]
+        parent[n] = int(mine.idxmax()) if mine.max() > 0 else int(d.idxmin())
+    heirs: dict[int, int] = {}
+    for o in old_ids:
+        kids = [n for n, p in parent.items() if p == o]
+        big = [n for n in kids if of_old.at[o, n] >= tau_split]
+        if len(big) >= 2 and of_old.loc[o, big].sum() >= tau:
+            for n in kids:
+                link(o, n, "split")
+        elif kids:
+            heir = max(kids, key=lambda n: (shared.at[o, n], -distance.at[o, n]))
+            heirs[o] = heir
+            for n in kids:
+                link(o, n, "survived" if n == heir else "split")
+    survivors = {n: o for o, n in heirs.items()}
+    for o in old_ids:
+        if any(r["from_segment"] == o for r in rows):
+            continue
+        into = [n for n in survivors if of_old.at[o, n] >= tau]
+        if into:
+            n = max(into, key=lambda n: of_old.at[o, n])
+            link(o, n, "merged")
+            for r in rows:  # the survivor's own link becomes part of the merge
+                if r["to_segment"] == n and r["kind"] == "survived":
+                    r["kind"] = "merged"
+        else:
+            link(o, None, "disappeared")
+    frame = pd.DataFrame(rows, columns=TRANSITION_FRAME)
+    frame = frame.sort_values(["to_segment", "from_segment"], na_position="last").reset_index(drop=True)
+    return frame.astype({"from_segment": "Int64", "to_segment": "Int64"})

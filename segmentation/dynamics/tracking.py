@@ -1,0 +1,341 @@
+"""Snapshot-to-snapshot tracking: lineages, transitions, names and who moved.
+
+Transitions come from :mod:`segmentation.dynamics.matching` (membership and behaviour). This
+module turns them into lineages a marketer can follow:
+
+* a survivor (or a merge's main parent) continues its lineage: its given name and, while
+  nobody renamed it, its suggested name carry over, so an unchanged segment does not
+  reword itself between runs;
+* split children and emerged segments start new lineages and get a suggested name from
+  their own profile; where they came from is in ``profile["lineage_from"]`` ("from
+  Weekend family shoppers"), never in the name;
+* every segment's ``profile`` gets ``sources`` (where its customers were in the previous
+  snapshot) and ``changes`` (the three features whose lift moved most against those
+  sources); survivors get ``internal`` (grew / shrank / shifted behaviour);
+* no two segments of a snapshot share a suggested name.
+
+Functions return tidy DataFrames; nothing here reads or writes the store except
+:func:`track_snapshot`, which reads the previous run.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import pandas as pd
+
+from segmentation.present.digest import GROWTH  # a survivor whose size changed this much "grew" / "shrank" (as the badges)
+from segmentation.dynamics.matching import NOISE, Thresholds, match_segments, monic_transitions, overlap_table
+from segmentation.dynamics.profiles import unique_name
+from segmentation.data.queries import load_query
+from segmentation.engine.resemblance import SHIFTED, largest_changes, lift_vectors, profile_distance
+
+__all__ = [
+    "Thresholds",
+    "overlap_table",
+    "match_segments",
+    "monic_transitions",
+    "carry_lineage",
+    "emerged_sources",
+    "track_snapshot",
+    "customer_flows",
+    "sizes_over_time",
+    "emerging_alerts",
+    "movement",
+]
+
+NEW_CUSTOMERS = "new customers"
+
+
+def _display(row) -> str:
+    return row["name"] if isinstance(row.get("name"), str) and row["name"] else str(row["suggested_name"])
+
+
+def carry_lineage(
+    previous_segments: pd.DataFrame | None,
+    current_segments: pd.DataFrame,
+    transitions: pd.DataFrame | None,
+    next_lineage_id: int,
+) -> pd.DataFrame:
+    """Lineage ids, transition labels and carried-over names for the current segments.
+
+    Survivors keep lineage, name, description and (unless taken) their suggested name; a
+    merge continues the lineage of its largest parent; split children start a new
+    lineage, keep the name suggested by their own profile, record ``lineage_from`` (the
+    parent's name) and are flagged for review; emerged segments start a new lineage. The
+    first snapshot marks every segment ``new``. Suggested names end up unique.
+    """
+    out = current_segments.copy()
+    for column in ("lineage_id", "transition", "name", "description", "named_by", "named_at"):
+        if column not in out.columns:
+            out[column] = None
+    out["lineage_id"] = out["lineage_id"].astype(object)
+    out["parents"] = [[] for _ in range(len(out))]
+    out["review"] = False
+    out["lineage_from"] = None
+    is_noise = out["segment_id"] == NOISE
+    counter = next_lineage_id
+
+    if previous_segments is None or transitions is None:
+        for idx in out.index[~is_noise]:
+            out.at[idx, "lineage_id"], out.at[idx, "transition"] = counter, "new"
+            counter += 1
+        return _unique_suggestions(out, [])
+
+    old = previous_segments.set_index("segment_id")
+    carried: list[int] = []  # rows whose suggested name came from their lineage
+    for idx in out.index[~is_noise]:
+        n = out.at[idx, "segment_id"]
+        links = transitions[transitions["to_segment"] == n]
+        kind = links["kind"].iloc[0] if not links.empty else "emerged"
+        parents = [int(p) for p in links["from_segment"].dropna()]
+        out.at[idx, "transition"] = kind
+        out.at[idx, "parents"] = [int(old.at[p, "lineage_id"]) for p in parents if p in old.index
+                                  and pd.notna(old.at[p, "lineage_id"])]
+        if kind in ("survived", "merged") and parents:
+            heir = max(parents, key=lambda p: links.loc[links["from_segment"] == p, "overlap"].iloc[0]
+                       * old.at[p, "size"])
+            out.at[idx, "lineage_id"] = int(old.at[heir, "lineage_id"])
+            for column in ("name", "description", "named_by", "named_at"):
+                value = old.at[heir, column]
+                out.at[idx, column] = None if pd.isna(value) else value
+            previous_suggestion = old.at[heir, "suggested_name"] if "suggested_name" in old.columns else None
+            if kind == "survived" and isinstance(previous_suggestion, str):
+                out.at[idx, "suggested_name"] = previous_suggestion
+                carried.append(idx)
+            continue
+        out.at[idx, "lineage_id"] = counter
+        counter += 1
+        if kind == "split" and parents and parents[0] in old.index:
+            out.at[idx, "lineage_from"] = _display(old.loc[parents[0]])
+            out.at[idx, "review"] = True
+    return _unique_suggestions(out, carried)
+
+
+def _unique_suggestions(out: pd.DataFrame, carried: list[int]) -> pd.DataFrame:
+    """No two segments share a displayed name (given, else suggested).
+
+    A given name carried onto two segments stays with the larger one (the other shows its
+    suggested name); suggested names avoid every given name, carried suggestions win over
+    new ones, and the others are reworded.
+    """
+    real = out.index[out["segment_id"] != NOISE]
+    given: set[str] = set()
+    for idx in sorted(real, key=lambda i: -int(out.at[i, "size"]) if "size" in out.columns else 0):
+        name = out.at[idx, "name"]
+        if isinstance(name, str) and name:
+            if name.casefold() in given:
+                for column in ("name", "description", "named_by", "named_at"):
+                    out.at[idx, column] = None
+            else:
+                given.add(name.casefold())
+    taken = {str(out.at[i, "name"]) for i in real if isinstance(out.at[i, "name"], str) and out.at[i, "name"]}
+    order = carried + [i for i in real if i not in carried]
+    for idx in order:
+        name = out.at[idx, "suggested_name"]
+        if name in taken:
+            profile = out.at[idx, "profile"] if isinstance(out.at[idx, "profile"], dict) else {}
+            name = unique_name(profile.get("traits") or [], taken, fallback=str(name))
+            out.at[idx, "suggested_name"] = name
+        taken.add(name)
+    return out
+
+
+def emerged_sources(
+    previous: pd.DataFrame, current: pd.DataFrame, segment_ids: list[int]
+) -> pd.DataFrame:
+    """Where the members of each given (emerged) segment came from.
+
+    Returns ``segment_id, source, customers, share`` with sources ``segment N``,
+    ``noise`` and ``new customers`` (not in the previous snapshot): the
+    :func:`customer_flows` into those segments.
+    """
+    targets = {f"segment {s}": int(s) for s in segment_ids}
+    flows = customer_flows(previous, current)
+    frame = flows[flows["target"].isin(targets)].assign(segment_id=lambda f: f["target"].map(targets))
+    frame = frame[["segment_id", "source", "customers"]]
+    frame["share"] = frame["customers"] / frame.groupby("segment_id")["customers"].transform("sum")
+    return frame.sort_values(["segment_id", "customers"], ascending=[True, False]).reset_index(drop=True)
+
+
+def track_snapshot(con, as_of, segments: pd.DataFrame, assignments: pd.DataFrame,
+                   thresholds: Thresholds = Thresholds(), window_days: int | None = None):
+    """Track a freshly computed snapshot against the stored run just before ``as_of``.
+
+    Returns ``(segments, transitions, summary)``: segments with lineage, transition,
+    carried-over names and, in their profile, where their customers came from and what
+    changed; transitions ready for the store (``from_run`` filled); a JSON-friendly
+    summary including the sources of emerged segments.
+    """
+    from segmentation.data import results, store
+
+    next_lineage = int(store.fetch_row(con, "lineage_next_id")[0])
+    previous_run = results.previous_run(con, as_of, window_days)
+    if previous_run is None:
+        tracked = carry_lineage(None, segments, None, next_lineage)
+        summary = {"previous_run": None, "counts": {"new": int((segments["segment_id"] != NOISE).sum())}}
+        other = results.previous_run(con, as_of) if window_days is not None else None
+        if other is not None:
+            summary["note"] = (f"not compared with run {other['run_id']} ({other['as_of']}): its window is "
+                               f"{other['window_days']} days, this one {window_days}; every segment starts a lineage")
+        return _finish(tracked), None, summary
+    prev_id = previous_run["run_id"]
+    previous_assign = con.execute(load_query("assignments_of_run"), {"run_id": prev_id}).df()
+    previous_segments = results.parse_profiles(
+        con.execute(load_query("segments_of_run"), {"run_id": prev_id}).df())
+    lifts = (lift_vectors(previous_segments), lift_vectors(segments))
+    transitions = match_segments(previous_assign, assignments, thresholds, lifts=lifts)
+    tracked = carry_lineage(previous_segments, segments, transitions, next_lineage)
+    tracked_ids = tracked.loc[tracked["segment_id"] != NOISE, "segment_id"].astype(int).tolist()
+    sources = emerged_sources(previous_assign, assignments, tracked_ids)
+    emerged = tracked.loc[tracked["transition"] == "emerged", "segment_id"].astype(int).tolist()
+    transitions = transitions.assign(from_run=prev_id)
+    counts = transitions["kind"].value_counts().to_dict()
+    summary = {
+        "previous_run": prev_id,
+        "counts": {k: int(v) for k, v in counts.items()},
+        "emerged_sources": sources[sources["segment_id"].isin(emerged)].to_dict(orient="records"),
+    }
+    tracked = _finish(tracked, sources, _evidence(tracked, previous_segments, transitions, lifts, sources))
+    return tracked, transitions, summary
+
+
+def _evidence(tracked: pd.DataFrame, previous_segments: pd.DataFrame, transitions: pd.DataFrame,
+              lifts: tuple[pd.DataFrame, pd.DataFrame], sources: pd.DataFrame) -> dict[int, dict[str, Any]]:
+    """Per new segment: what changed against where its customers came from, and survivors' internal change."""
+    old_lifts, new_lifts = lifts
+    old_size = previous_segments.set_index("segment_id")["size"]
+    out: dict[int, dict[str, Any]] = {}
+    for row in tracked[tracked["segment_id"] != NOISE].itertuples(index=False):
+        n = int(row.segment_id)
+        facts: dict[str, Any] = {}
+        mine = sources[(sources["segment_id"] == n) & sources["source"].str.startswith("segment ")]
+        came_from = {int(s.removeprefix("segment ")): c for s, c in zip(mine["source"], mine["customers"])}
+        came_from = {s: c for s, c in came_from.items() if s in old_lifts.index}
+        if n in new_lifts.index and came_from:
+            weights = pd.Series(came_from, dtype=float)
+            mix = old_lifts.loc[weights.index].mul(weights / weights.sum(), axis=0).sum()
+            facts["changes"] = largest_changes(mix, new_lifts.loc[n])
+        links = transitions[(transitions["to_segment"] == n) & transitions["from_segment"].notna()]
+        parents = [int(p) for p in links["from_segment"] if int(p) in old_lifts.index]
+        if row.transition in ("survived", "merged") and parents:
+            heir = parents[0]
+            before, after = int(old_size.get(heir, 0)), int(row.size)
+            distance = (float(profile_distance(old_lifts.loc[[heir]], new_lifts.loc[[n]]).iat[0, 0])
+                        if n in new_lifts.index else 0.0)
+            change = after / before - 1 if before else 0.0
+            labels = (["grew"] if change >= GROWTH else ["shrank"] if change <= -GROWTH else [])
+            labels += ["shifted behaviour"] if distance >= SHIFTED else []
+            facts["internal"] = {"size_before": before, "size_after": after, "size_change": round(change, 4),
+                                 "profile_distance": round(distance, 3), "labels": labels}
+        out[n] = facts
+    return out
+
+
+def _finish(tracked: pd.DataFrame, sources: pd.DataFrame | None = None,
+            evidence: dict[int, dict[str, Any]] | None = None) -> pd.DataFrame:
+    """Fold tracking facts into each segment's profile (JSON) and drop helper columns."""
+    out = tracked.copy()
+    profiles = []
+    for row in out.itertuples(index=False):
+        profile = dict(row.profile) if isinstance(row.profile, dict) else {}
+        profile["lineage_parents"] = list(row.parents)
+        profile["review"] = bool(row.review)
+        if isinstance(row.lineage_from, str):
+            profile["lineage_from"] = row.lineage_from
+        if sources is not None and row.segment_id != NOISE:
+            mine = sources[sources["segment_id"] == row.segment_id]
+            profile["sources"] = mine[["source", "customers", "share"]].to_dict(orient="records")
+        if evidence and int(row.segment_id) in evidence:
+            profile.update(evidence[int(row.segment_id)])
+        profiles.append(profile)
+    out["profile"] = profiles
+    return out.drop(columns=["parents", "review", "lineage_from"])
+
+
+def movement(profile: Any) -> dict[str, Any]:
+    """Who moved into a segment, and why: the tracking facts of its stored profile (JSON-friendly).
+
+    ``lineage_from`` (the segment it split from), ``sources`` (where its customers were in
+    the previous snapshot: segment, noise or new customers, with counts), ``changes`` (the
+    three features whose lift moved most against those sources) and ``internal`` (a
+    survivor's size change and profile shift).
+    """
+    profile = profile if isinstance(profile, dict) else {}
+    return {key: profile.get(key) for key in ("lineage_from", "sources", "changes", "internal")}
+
+
+def customer_flows(previous: pd.DataFrame, current: pd.DataFrame) -> pd.DataFrame:
+    """Customers moving between two snapshots (for a Sankey).
+
+    Returns ``source, target, customers`` where sources are ``segment N``,
+    ``noise`` or ``new customers`` and targets ``segment N``, ``noise`` or
+    ``left`` (not in the later snapshot).
+    """
+    def label(values: pd.Series, missing: str) -> pd.Series:
+        text = "segment " + values.fillna(0).astype(int).astype(str)
+        text = text.where(values != NOISE, "noise")
+        return text.where(values.notna(), missing)
+
+    joined = previous[["customer_id", "segment_id"]].merge(
+        current[["customer_id", "segment_id"]], on="customer_id", how="outer", suffixes=("_from", "_to"))
+    frame = pd.DataFrame({
+        "source": label(joined["segment_id_from"], NEW_CUSTOMERS),
+        "target": label(joined["segment_id_to"], "left"),
+    })
+    flows = frame.groupby(["source", "target"]).size().rename("customers").reset_index()
+    return flows.sort_values("customers", ascending=False).reset_index(drop=True)
+
+
+def sizes_over_time(segments: pd.DataFrame) -> pd.DataFrame:
+    """Tidy sizes per lineage and snapshot, from stored segment rows.
+
+    ``segments``: ``as_of, run_id, segment_id, lineage_id, size, name,
+    suggested_name, transition`` (noise rows are dropped). Returns ``as_of,
+    lineage_id, label, size, share, transition`` with ``label`` the latest name
+    (given, else suggested) of the lineage.
+    """
+    frame = segments[segments["segment_id"] != NOISE].copy()
+    frame["display"] = frame["name"].where(frame["name"].notna(), frame["suggested_name"])
+    latest = frame.sort_values("as_of").groupby("lineage_id")["display"].last()
+    frame["label"] = frame["lineage_id"].map(latest)
+    frame["share"] = frame["size"] / frame.groupby("as_of")["size"].transform("sum")
+    columns = ["as_of", "lineage_id", "label", "size", "share", "transition"]
+    return frame[columns].sort_values(["as_of", "lineage_id"]).reset_index(drop=True)
+
+
+def emerging_alerts(history: pd.DataFrame, run_ids: Sequence[int] | None = None) -> list[dict]:
+    """One alert per emerged segment: size, growth over the following snapshots, sources, traits.
+
+    ``history``: stored segments of all runs (``results.segment_history``: run_id,
+    as_of, n_customers, segment_id, lineage_id, size, name, suggested_name,
+    transition, profile). ``run_ids`` limits the alerts to segments that emerged
+    in those runs. ``growth`` follows the lineage through the later snapshots
+    (``share`` of that snapshot's customers; ``transition`` there).
+    """
+    frame = history[history["segment_id"] != NOISE]
+    emerged = frame[frame["transition"] == "emerged"]
+    if run_ids is not None:
+        emerged = emerged[emerged["run_id"].isin(list(run_ids))]
+    alerts = []
+    for row in emerged.itertuples(index=False):
+        profile = row.profile if isinstance(row.profile, dict) else {}
+        later = frame[(frame["lineage_id"] == row.lineage_id) & (frame["as_of"] > row.as_of)]
+        later = later.groupby(["as_of", "run_id", "n_customers"], as_index=False).agg(
+            size=("size", "sum"), transition=("transition", "first"))
+        growth = [{"as_of": str(g.as_of), "run_id": int(g.run_id), "size": int(g.size),
+                   "share": float(g.size / g.n_customers) if g.n_customers else None,
+                   "transition": g.transition} for g in later.itertuples(index=False)]
+        share = float(row.size / row.n_customers) if row.n_customers else None
+        alerts.append({
+            "run_id": int(row.run_id), "as_of": str(row.as_of), "segment_id": int(row.segment_id),
+            "lineage_id": int(row.lineage_id),
+            "name": row.name if isinstance(row.name, str) else None,
+            "suggested_name": row.suggested_name,
+            "size": int(row.size), "share": share,
+            "growth": growth,
+            "latest_share": growth[-1]["share"] if growth else share,
+            "sources": profile.get("sources", []),
+            "top_traits": profile.get("top_traits", []),
+        })
+    return alerts

@@ -1,0 +1,291 @@
+"""Denoising autoencoder for tabular customer features (PyTorch Lightning).
+
+Shape follows Lightning's ``LitAutoEncoder`` example: a plain
+:class:`AutoEncoder` ``nn.Module`` (encoder + decoder) and a separate
+:class:`LitAutoEncoder` "system" that owns the loss, the logging and the
+optimiser. Helpers do the rest:
+
+* :func:`fit_autoencoder` — seeded, deterministic training with a validation
+  split and early stopping on ``val_loss``; trains on at most
+  ``max_train_rows`` rows so a million customers stay cheap.
+* :func:`encode` / :func:`reconstruction_error` — chunked, ``no_grad`` float32
+  inference for any number of rows.
+* :func:`save_autoencoder` / :func:`load_autoencoder` — a ``state_dict`` plus the
+  hyper-parameters, loadable with ``weights_only=True`` in a new process.
+
+Input is expected to be already preprocessed (finite, roughly standardised);
+:mod:`segmentation.engine.pipeline` does that.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import warnings
+from pathlib import Path
+from typing import Iterable, Iterator, Sequence
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+from pytorch_lightning.callbacks import Callback, EarlyStopping
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+__all__ = [
+    "AutoEncoder",
+    "LitAutoEncoder",
+    "fit_autoencoder",
+    "encode",
+    "reconstruction_error",
+    "save_autoencoder",
+    "load_autoencoder",
+]
+
+# Lightning announces devices, model summaries and "few workers" hints at INFO /
+# as PossibleUserWarning on every fit; on a CLI or in the app that is noise.
+_LIGHTNING_LOGGERS = ("pytorch_lightning", "lightning.pytorch", "lightning_fabric", "lightning.fabric")
+
+
+def _mlp(sizes: Sequence[int], dropout: float) -> nn.Sequential:
+    """Linear → GELU → Dropout blocks between consecutive ``sizes``; last layer linear."""
+    layers: list[nn.Module] = []
+    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        layers.append(nn.Linear(n_in, n_out))
+        if i < len(sizes) - 2:
+            layers.append(nn.GELU())
+            if dropout > 0:
+                layers.append(nn.Dropout(dropout))
+    return nn.Sequential(*layers)
+
+
+class AutoEncoder(nn.Module):
+    """Plain encoder/decoder MLP: ``n_features → hidden_dims → latent_dim`` and back."""
+
+    def __init__(self, n_features: int, hidden_dims: Sequence[int] = (64, 32), latent_dim: int = 8,
+                 dropout: float = 0.1) -> None:
+        super().__init__()
+        sizes = [int(n_features), *map(int, hidden_dims), int(latent_dim)]
+        self.encoder = _mlp(sizes, dropout)
+        self.decoder = _mlp(sizes[::-1], dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Reconstruction of ``x`` (same shape)."""
+        return self.decoder(self.encoder(x))
+
+
+class LitAutoEncoder(pl.LightningModule):
+    """Lightning system around :class:`AutoEncoder`: denoising MSE loss and Adam.
+
+    Denoising: during training only, inputs are corrupted by masking each value
+    to 0 (the standardised mean) with probability ``input_dropout`` and adding
+    Gaussian noise of standard deviation ``noise_std``; the loss compares the
+    reconstruction with the *clean* input.
+    """
+
+    def __init__(self, n_features: int, hidden_dims: Sequence[int] = (64, 32), latent_dim: int = 8,
+                 dropout: float = 0.1, input_dropout: float = 0.1, noise_std: float = 0.05,
+                 lr: float = 1e-3, weight_decay: float = 1e-5) -> None:
+        super().__init__()
+        # hidden_dims as a list keeps the hparams loadable with torch.load(weights_only=True).
+        hidden_dims = [int(h) for h in hidden_dims]
+        self.save_hyperparameters()
+        self.model = AutoEncoder(n_features, hidden_dims, latent_dim, dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Latent vectors of ``x`` (n x latent_dim)."""
+        return self.model.encoder(x)
+
+    def _corrupt(self, x: torch.Tensor) -> torch.Tensor:
+        if self.hparams.input_dropout > 0:
+            keep = torch.rand_like(x) >= self.hparams.input_dropout
+            x = x * keep
+        if self.hparams.noise_std > 0:
+            x = x + self.hparams.noise_std * torch.randn_like(x)
+        return x
+
+    def _common_step(self, batch: Sequence[torch.Tensor], stage: str) -> torch.Tensor:
+        (x,) = batch
+        inputs = self._corrupt(x) if stage == "train" else x
+        loss = nn.functional.mse_loss(self.model(inputs), x)
+        self.log(f"{stage}_loss", loss, prog_bar=True, on_step=False, on_epoch=True, batch_size=len(x))
+        return loss
+
+    def training_step(self, batch, batch_idx):  # noqa: D102 - Lightning hook
+        return self._common_step(batch, "train")
+
+    def validation_step(self, batch, batch_idx):  # noqa: D102 - Lightning hook
+        return self._common_step(batch, "val")
+
+    def configure_optimizers(self):  # noqa: D102 - Lightning hook
+        return torch.optim.Adam(self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay)
+
+
+@contextlib.contextmanager
+def _quiet_lightning() -> Iterator[None]:
+    """Lower Lightning's loggers to WARNING and hide its PossibleUserWarning, for this block only."""
+    saved = {}
+    for name in _LIGHTNING_LOGGERS:
+        logger = logging.getLogger(name)
+        saved[name] = logger.level
+        logger.setLevel(logging.WARNING)
+    try:
+        with warnings.catch_warnings():
+            # Only Lightning's advisory category (e.g. "does not have many workers": on 2 cores
+            # in-process loading is the right choice); every other warning still shows.
+            from lightning_fabric.utilities.warnings import PossibleUserWarning
+
+            warnings.simplefilter("ignore", PossibleUserWarning)
+            # pytorch-lightning 2.6 still builds torch's deprecated LeafSpec on every batch;
+            # a version mismatch the user cannot act on.
+            warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated",
+                                    category=FutureWarning)
+            yield
+    finally:
+        for name, level in saved.items():
+            logging.getLogger(name).setLevel(level)
+
+
+def _as_float32(X: np.ndarray) -> np.ndarray:
+    X = np.ascontiguousarray(X, dtype=np.float32)
+    if X.ndim != 2:
+        raise ValueError(f"expected a 2-D array (rows x features), got shape {X.shape}")
+    return X
+
+
+def fit_autoencoder(
+    X: np.ndarray,
+    latent_dim: int = 8,
+    hidden_dims: Sequence[int] = (64, 32),
+    dropout: float = 0.1,
+    max_epochs: int = 100,
+    batch_size: int = 256,
+    val_fraction: float = 0.1,
+    patience: int = 8,
+    random_state: int = 0,
+    progress_bar: bool = False,
+    callbacks: Iterable[Callback] = (),
+    *,
+    max_train_rows: int | None = 200_000,
+    input_dropout: float = 0.1,
+    noise_std: float = 0.05,
+    lr: float = 1e-3,
+    weight_decay: float = 1e-5,
+) -> LitAutoEncoder:
+    """Train a denoising autoencoder on preprocessed features and return it in eval mode.
+
+    ``X``: rows x features, finite, already scaled. At most ``max_train_rows``
+    rows (a seeded random sample) are used; ``val_fraction`` of them (at least
+    one row) is held out for ``val_loss``, which drives ``EarlyStopping`` with
+    ``patience`` epochs. ``batch_size`` in rows. ``callbacks`` are added to the
+    Trainer (e.g. a progress callback from the app). Training is deterministic
+    for a given ``random_state`` (``seed_everything`` + ``deterministic=True``).
+    """
+    X = _as_float32(X)
+    n_rows = len(X)
+    if n_rows < 2:
+        raise ValueError(f"an autoencoder needs at least 2 rows to train, got {n_rows}")
+    pl.seed_everything(random_state, workers=True, verbose=False)
+    rng = np.random.default_rng(random_state)
+    if max_train_rows is not None and n_rows > max_train_rows:
+        X = X[np.sort(rng.choice(n_rows, size=max_train_rows, replace=False))]
+        n_rows = len(X)
+    order = rng.permutation(n_rows)
+    n_val = min(max(1, int(round(val_fraction * n_rows))), n_rows - 1)
+    train = torch.from_numpy(X[order[n_val:]])
+    val = torch.from_numpy(X[order[:n_val]])
+    generator = torch.Generator().manual_seed(int(random_state))
+    train_loader = DataLoader(TensorDataset(train), batch_size=batch_size, shuffle=True, generator=generator)
+    val_loader = DataLoader(TensorDataset(val), batch_size=max(batch_size, 1024))
+
+    system = LitAutoEncoder(X.shape[1], hidden_dims, latent_dim, dropout, input_dropout, noise_std, lr,
+                            weight_decay)
+    with _quiet_lightning():
+        trainer = pl.Trainer(
+            accelerator="auto",
+            devices=1,
+            max_epochs=max_epochs,
+            deterministic=True,
+            enable_checkpointing=False,
+            logger=False,
+            enable_progress_bar=progress_bar,
+            enable_model_summary=False,
+            log_every_n_steps=1,
+            callbacks=[EarlyStopping(monitor="val_loss", patience=patience, mode="min"), *callbacks],
+        )
+        with _single_thread():
+            trainer.fit(system, train_loader, val_loader)
+    system = system.to("cpu")
+    system.eval()
+    return system
+
+
+@contextlib.contextmanager
+def _single_thread() -> Iterator[None]:
+    """Train on one CPU thread, then restore the thread count.
+
+    The batches are small (256 rows x a few dozen features): a second intra-op thread
+    saves nothing, and on a busy machine its barrier waits made 40 epochs on 2,300 rows
+    take 62 s instead of 6 s (2 cores, load 7). UMAP's numba calls reset the shared
+    OpenMP thread count, so the count is set here, right before training.
+    """
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _module_of(model: nn.Module) -> AutoEncoder:
+    return model.model if isinstance(model, LitAutoEncoder) else model
+
+
+def _batches(X: np.ndarray, batch_size: int) -> Iterator[torch.Tensor]:
+    for start in range(0, len(X), batch_size):
+        yield torch.from_numpy(_as_float32(X[start:start + batch_size]))
+
+
+def _map_batches(net: nn.Module, X: np.ndarray, batch_size: int, apply) -> list[np.ndarray]:
+    """``apply(chunk)`` over ``X`` in evaluation mode without gradients; the mode is restored."""
+    was_training = net.training
+    net.eval()
+    try:
+        with torch.no_grad():
+            return [apply(chunk).numpy() for chunk in _batches(X, batch_size)]
+    finally:
+        net.train(was_training)
+
+
+def encode(model: nn.Module, X: np.ndarray, batch_size: int = 65_536) -> np.ndarray:
+    """Latent vectors (rows x latent_dim, float32) of preprocessed ``X``, in chunks of ``batch_size`` rows."""
+    net = _module_of(model)
+    parts = _map_batches(net, X, batch_size, net.encoder)
+    if not parts:
+        return np.empty((0, net.encoder[-1].out_features), dtype=np.float32)
+    return np.concatenate(parts)
+
+
+def reconstruction_error(model: nn.Module, X: np.ndarray, batch_size: int = 65_536) -> np.ndarray:
+    """Per-row mean squared reconstruction error (float32, in squared scaled-feature units).
+
+    A novelty score: high values are customers the model does not explain.
+    """
+    net = _module_of(model)
+    parts = _map_batches(net, X, batch_size, lambda chunk: ((net(chunk) - chunk) ** 2).mean(dim=1))
+    return np.concatenate(parts) if parts else np.empty(0, dtype=np.float32)
+
+
+def save_autoencoder(model: LitAutoEncoder, path: str | Path) -> None:
+    """Write ``{"hparams", "state_dict"}`` to ``path`` (a ``.pt`` file)."""
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    torch.save({"hparams": dict(model.hparams), "state_dict": state}, Path(path))
+
+
+def load_autoencoder(path: str | Path) -> LitAutoEncoder:
+    """Rebuild a :class:`LitAutoEncoder` saved by :func:`save_autoencoder` (eval mode, CPU)."""
+    saved = torch.load(Path(path), map_location="cpu", weights_only=True)
+    system = LitAutoEncoder(**saved["hparams"])
+    system.load_state_dict(saved["state_dict"])
+    system.eval()
+    return system

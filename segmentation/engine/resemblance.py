@@ -1,0 +1,162 @@
+"""How alike two segments behave, in a space that is comparable across snapshots.
+
+A segment's *lift profile* is, for every feature, how far its mean lies from the mean
+of all customers of its snapshot, in that snapshot's standard deviations (the
+``std_diff`` each stored profile already carries). Lifts are relative to their own
+snapshot, so a change that moves everybody (a seasonal surge) moves no segment, and
+segments of snapshots fitted with different models can still be compared.
+
+The distance between two profiles is the mean of the :data:`TOP` largest absolute lift
+differences: two segments are as different as the few features that set them apart,
+however many features the data has. Measured on the scenario suite's tuning seeds
+(``benchmarks/results/tracking_calibration.md``): two random halves of one planted
+persona are at most ~0.55 apart, two different personas at least ~0.9.
+
+* :data:`TWIN` — at or below it, two segments of one snapshot behave the same: twins,
+  one segment.
+* :data:`UNLIKE` — above it from every earlier segment, a segment is new behaviour.
+* :data:`SHIFTED` — a surviving segment whose profile moved at least this far has
+  *shifted* behaviour (reported beside its transition).
+
+Pure numpy/pandas: no database, no UI.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from segmentation.constants import NOISE
+
+__all__ = ["TOP", "TWIN", "UNLIKE", "SHIFTED", "lift_vectors", "lifts_of_labels", "profile_distance",
+           "largest_changes", "merge_profile_twins", "mean_vectors", "means_of_labels", "segment_shift"]
+
+TOP = 5
+TWIN = 0.6
+UNLIKE = 0.85
+SHIFTED = 0.4
+
+
+def lift_vectors(segments: pd.DataFrame) -> pd.DataFrame:
+    """Segment × feature lifts from stored segment rows (``segment_id``, ``profile`` with ``traits``).
+
+    Noise and rows without traits are left out; a feature a profile lacks is 0 (no lift).
+    """
+    rows: dict[int, dict[str, float]] = {}
+    for row in segments.itertuples(index=False):
+        profile = row.profile if isinstance(row.profile, dict) else {}
+        traits = profile.get("traits") or []
+        if int(row.segment_id) == NOISE or not traits:
+            continue
+        rows[int(row.segment_id)] = {t["feature"]: float(t.get("std_diff") or 0.0) for t in traits}
+    return pd.DataFrame.from_dict(rows, orient="index").fillna(0.0).sort_index()
+
+
+def mean_vectors(segments: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
+    """Segment × feature means and the population's standard deviation per feature, from stored profiles.
+
+    Profiles stored before ``population_std`` was recorded give an empty frame (no reference).
+    """
+    means: dict[int, dict[str, float]] = {}
+    std: dict[str, float] = {}
+    for row in segments.itertuples(index=False):
+        profile = row.profile if isinstance(row.profile, dict) else {}
+        traits = [t for t in profile.get("traits") or [] if "population_std" in t]
+        if int(row.segment_id) == NOISE or not traits:
+            continue
+        means[int(row.segment_id)] = {t["feature"]: float(t["segment_mean"]) for t in traits}
+        std.update({t["feature"]: float(t["population_std"]) for t in traits})
+    return pd.DataFrame.from_dict(means, orient="index").sort_index(), pd.Series(std, dtype=float)
+
+
+def means_of_labels(Z: pd.DataFrame, labels: np.ndarray) -> tuple[pd.DataFrame, pd.Series]:
+    """Segment × feature means of ``Z`` (noise left out) and the population's standard deviation."""
+    means = Z.groupby(np.asarray(labels)).mean()
+    return means[means.index != NOISE], Z.std(ddof=0)
+
+
+def segment_shift(now: pd.DataFrame, before: pd.DataFrame, std: pd.Series, top: int = TOP) -> pd.Series:
+    """How far each segment's behaviour moved, in the reference's standard deviations.
+
+    Feature means are compared as they are (not relative to the population, so a persona
+    that grows does not move the others), after removing the shift every segment shares
+    (the median across segments: a season that moves everybody moves no segment). The
+    distance is the mean of the ``top`` largest absolute moves, per segment.
+    """
+    columns = [c for c in now.columns if c in before.columns and std.get(c, 0) > 0]
+    common = [s for s in now.index if s in before.index]
+    if not columns or not common:
+        return pd.Series(dtype=float)
+    moved = (now.loc[common, columns] - before.loc[common, columns]) / std[columns]
+    moved = (moved - moved.median(axis=0)).abs().to_numpy()
+    k = min(top, moved.shape[1])
+    return pd.Series(-np.sort(-moved, axis=1)[:, :k].mean(axis=1), index=common)
+
+
+def lifts_of_labels(Z: np.ndarray | pd.DataFrame, labels: np.ndarray) -> pd.DataFrame:
+    """Lift profile of every labelled group of rows of ``Z`` (noise left out)."""
+    frame = pd.DataFrame(np.asarray(Z, dtype=np.float64))
+    if isinstance(Z, pd.DataFrame):
+        frame.columns = Z.columns
+    std = frame.std(ddof=0).replace(0, np.nan)
+    means = frame.groupby(np.asarray(labels)).mean()
+    means = means[means.index != NOISE]
+    return ((means - frame.mean()) / std).fillna(0.0)
+
+
+def profile_distance(a: pd.DataFrame, b: pd.DataFrame, top: int = TOP) -> pd.DataFrame:
+    """``a.index`` × ``b.index`` distances: the mean of the ``top`` largest absolute lift differences.
+
+    Features present on one side only count as 0 lift on the other (nobody there had it).
+    """
+    columns = a.columns.union(b.columns)
+    A = a.reindex(columns=columns, fill_value=0.0).to_numpy(dtype=np.float64)
+    B = b.reindex(columns=columns, fill_value=0.0).to_numpy(dtype=np.float64)
+    if A.size == 0 or B.size == 0:
+        return pd.DataFrame(np.zeros((len(a), len(b))), index=a.index, columns=b.index)
+    diff = np.abs(A[:, None, :] - B[None, :, :])
+    k = min(top, diff.shape[2])
+    largest = -np.sort(-diff, axis=2)[:, :, :k]
+    return pd.DataFrame(largest.mean(axis=2), index=a.index, columns=b.index)
+
+
+def largest_changes(before: pd.Series, after: pd.Series, k: int = 3) -> list[dict[str, Any]]:
+    """The ``k`` features whose lift moved most from ``before`` to ``after`` (both lift vectors)."""
+    columns = before.index.union(after.index)
+    b = before.reindex(columns, fill_value=0.0)
+    a = after.reindex(columns, fill_value=0.0)
+    order = (a - b).abs().sort_values(ascending=False).index[:k]
+    return [{"feature": str(f), "lift_before": round(float(b[f]), 2), "lift_after": round(float(a[f]), 2)}
+            for f in order if abs(a[f] - b[f]) > 0]
+
+
+def merge_profile_twins(Z: np.ndarray, labels: np.ndarray, threshold: float = TWIN
+                        ) -> tuple[np.ndarray, list[dict]]:
+    """Merge groups whose lift profiles are within ``threshold``; closest pair first, repeated.
+
+    Returns ``(labels, merges)``: labels with each merged group folded into the larger one
+    (ids are not renumbered; noise stays −1), and one dict per merge (``kept``,
+    ``merged``, ``distance``, ``sizes``).
+    """
+    labels = np.asarray(labels, dtype=np.int64).copy()
+    merges: list[dict] = []
+    while True:
+        ids = np.unique(labels[labels >= 0])
+        if len(ids) < 2:
+            break
+        lifts = lifts_of_labels(Z, labels)
+        distance = profile_distance(lifts, lifts).to_numpy().copy()
+        np.fill_diagonal(distance, np.inf)
+        i, j = np.unravel_index(np.argmin(distance), distance.shape)
+        if distance[i, j] > threshold:
+            break
+        a, b = int(lifts.index[i]), int(lifts.index[j])
+        sizes = {s: int((labels == s).sum()) for s in (a, b)}
+        keep, gone = (a, b) if sizes[a] >= sizes[b] else (b, a)
+        merges.append({"kept": keep, "merged": gone, "distance": round(float(distance[i, j]), 3),
+                       "sizes": [sizes[keep], sizes[gone]]})
+        labels = np.where(labels == gone, keep, labels)
+    return labels, merges
+

@@ -1,0 +1,1 @@
+"""The feature table: its catalog, the SQL that builds it, each feature's signal. May import data and the leaves."""
