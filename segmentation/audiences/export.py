@@ -22,7 +22,6 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Iterable
 
-import duckdb
 import pandas as pd
 
 from segmentation.audiences import read as export_read
@@ -206,22 +205,6 @@ def _lineage_key(run_id: int, segments: pd.DataFrame) -> str:
     return "+".join(parts)
 
 
-def _lookalikes(db: Any, run_id: int, ids: list[int], size: int) -> pd.DataFrame | None:
-    """The ranked lookalikes an export adds (None for none)."""
-    if not size:
-        return None
-    if size < 0:
-        raise InputError(f"--lookalike {size}: give a number of customers ≥ 0")
-    if len(ids) != 1 or ids[0] == -1:
-        raise InputError("--lookalike goes with exactly one segment (not noise)")
-    if isinstance(db, duckdb.DuckDBPyConnection):
-        raise InputError("lookalikes need the database path, not an open connection")
-    from segmentation.workflows.segment_actions import lookalike_members
-
-    ranked, _ = lookalike_members(db, run_id, ids[0], size=int(size))
-    return ranked
-
-
 def _exclusion_reasons(candidates: pd.DataFrame, allow_unknown_consent: bool,
                        min_probability: float) -> pd.Series:
     reason = pd.Series([None] * len(candidates), index=candidates.index, dtype=object)
@@ -299,6 +282,7 @@ def plan_export(
     include_pii: bool = False,
     min_size: int | None = None,
     lookalike: int = 0,
+    lookalikes: pd.DataFrame | None = None,
 ) -> ExportPlan:
     """Read and check an export without writing anything.
 
@@ -309,13 +293,15 @@ def plan_export(
     options InputError; an audience that must not be written comes back with
     ``refusal`` set (and ``write_export`` refuses it).
 
-    ``lookalike`` adds the segment's N closest lookalikes (:mod:`segmentation.audiences.lookalike`; one
-    segment only, ``db`` a path) as candidates: every guard applies to them as to members, a
+    ``lookalikes`` (the ``lookalike`` = N closest ranked by
+    :func:`segmentation.workflows.segment_actions.ranked_lookalikes`; one segment only) are added as
+    candidates: every guard applies to them as to members, a
     lookalike's similarity stands in for the membership probability, and the audit row's options
     record how many were asked for and how many are in the file.
     """
     ids = _check_options(platform, segment_ids, min_probability, min_size)
-    lookalikes = _lookalikes(db, run_id, ids, lookalike)
+    if (lookalikes is not None) != bool(lookalike):
+        raise ValueError("give the ranked lookalikes together with their requested number (ranked_lookalikes)")
     spec = PLATFORMS[platform]
     minimum = int(min_size) if min_size is not None else spec.min_size
     with store.using(db, read_only=True) as con:

@@ -31,11 +31,12 @@ def export(
     Deltas are written when the same segment lineage was exported to the platform before.
     """
     from segmentation.audiences.export import plan_export, write_export
+    from segmentation.workflows.segment_actions import ranked_lookalikes
 
     plan = plan_export(
         db(), run_id, segment, platform.strip().lower(), min_probability=min_probability,
         allow_unknown_consent=allow_unknown_consent, include_pii=include_pii, min_size=min_size,
-        lookalike=lookalike,
+        lookalike=lookalike, lookalikes=ranked_lookalikes(db(), run_id, segment, lookalike),
     )
     for warning in plan.warnings:
         step(f"warning: {warning}")

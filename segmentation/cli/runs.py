@@ -111,12 +111,13 @@ def segments(
     """List the segments of a run (emerged ones with their sources and growth since)."""
     from segmentation.dynamics.tracking import emerging_alerts, movement
 
+    from segmentation.data.results import value_rows
     from segmentation.dynamics.value import segment_value, value_record
 
     with store.connect(db(), read_only=True) as con:
         frame = results.list_segments(con, run_id)
         history = results.segment_history(con)
-        values = segment_value(con, frame["run_id"].unique().tolist()).set_index("segment_id")
+        values = segment_value(value_rows(con, frame["run_id"].unique().tolist()), frame["run_id"].unique().tolist()).set_index("segment_id")
     alerts = {a["segment_id"]: a for a in emerging_alerts(history, frame["run_id"].unique().tolist())}
     documents = results.records(frame)
     for document in documents:
@@ -212,12 +213,13 @@ def timeline(
         db(), parse_date(start, "--start"), parse_date(end, "--end"), every, params, progress=step,
         progress_bar=sys.stderr.isatty(),
     )
+    from segmentation.data.results import value_rows
     from segmentation.dynamics.value import lineage_value, segment_value, value_record
 
     run_ids = [s["run_id"] for s in document["snapshots"]]
     with store.connect(db(), read_only=True) as con:
         history = results.segment_history(con)
-        values = segment_value(con, run_ids)
+        values = segment_value(value_rows(con, run_ids), run_ids)
     document["emerging_alerts"] = emerging_alerts(history, run_ids)
     by_key = {(int(r.run_id), int(r.segment_id)): r for r in values.itertuples(index=False)}
     for snap in document["snapshots"]:

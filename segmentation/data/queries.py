@@ -7,7 +7,7 @@ from pathlib import Path
 
 __all__ = ["QUERIES_DIR", "load_query", "query_names"]
 
-QUERIES_DIR = Path(__file__).resolve().parent.parent / "queries"
+QUERIES_DIR = Path(__file__).resolve().parents[2] / "queries"  # segmentation/data/queries.py → the repo
 
 
 @functools.lru_cache(maxsize=None)

@@ -13,7 +13,7 @@ import shutil
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 import duckdb
 import pandas as pd
@@ -24,6 +24,8 @@ from segmentation.data.queries import load_query
 from segmentation.data.store import fetch_row, transaction
 
 __all__ = [
+    "tracking_inputs",
+    "value_rows",
     "model_staging_dir",
     "next_run_id",
     "save_run",
@@ -325,3 +327,27 @@ def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     """JSON-friendly rows (timestamps as ISO text, NaN as null)."""
     cleaned = frame.astype(object).where(frame.notna(), None)
     return cleaned.to_dict(orient="records")
+
+
+def tracking_inputs(con: duckdb.DuckDBPyConnection, as_of, window_days: int | None = None) -> dict[str, Any]:
+    """What tracking a new snapshot of ``as_of`` needs from the store
+    (:func:`segmentation.dynamics.tracking.track_snapshot`): the next lineage id, the run just
+    before it with the same window (None for none) with its assignments and parsed segments, and an
+    earlier run with another window (``other_run``, for the note that they were not compared)."""
+    inputs: dict[str, Any] = {"next_lineage": int(fetch_row(con, "lineage_next_id")[0]),
+                              "run": previous_run(con, as_of, window_days), "other_run": None}
+    if inputs["run"] is None:
+        inputs["other_run"] = previous_run(con, as_of) if window_days is not None else None
+        return inputs
+    run_id = {"run_id": inputs["run"]["run_id"]}
+    inputs["assignments"] = con.execute(load_query("assignments_of_run"), run_id).df()
+    inputs["segments"] = parse_profiles(con.execute(load_query("segments_of_run"), run_id).df())
+    return inputs
+
+
+def value_rows(con: duckdb.DuckDBPyConnection, run_ids: Iterable[int] | None = None) -> pd.DataFrame:
+    """queries/value_of_segments.sql: customers, purchases, revenue and quiet customers per (run, segment)
+    of ``run_ids`` (all runs for None) and the runs just before them
+    (:func:`segmentation.dynamics.value.segment_value` turns them into value over time)."""
+    return con.execute(load_query("value_of_segments"),
+                       {"run_ids": None if run_ids is None else [int(r) for r in run_ids]}).df()

@@ -15,7 +15,7 @@ module turns them into lineages a marketer can follow:
 * no two segments of a snapshot share a suggested name.
 
 Functions return tidy DataFrames; nothing here reads or writes the store except
-:func:`track_snapshot`, which reads the previous run.
+:func:`track_snapshot`, given what the store holds about the previous run.
 """
 
 from __future__ import annotations
@@ -24,10 +24,9 @@ from typing import Any, Sequence
 
 import pandas as pd
 
-from segmentation.present.digest import GROWTH  # a survivor whose size changed this much "grew" / "shrank" (as the badges)
+from segmentation.constants import GROWTH  # a survivor whose size changed this much "grew" / "shrank" (as the badges)
 from segmentation.dynamics.matching import NOISE, Thresholds, match_segments, monic_transitions, overlap_table
 from segmentation.dynamics.profiles import unique_name
-from segmentation.data.queries import load_query
 from segmentation.engine.resemblance import SHIFTED, largest_changes, lift_vectors, profile_distance
 
 __all__ = [
@@ -158,31 +157,29 @@ def emerged_sources(
     return frame.sort_values(["segment_id", "customers"], ascending=[True, False]).reset_index(drop=True)
 
 
-def track_snapshot(con, as_of, segments: pd.DataFrame, assignments: pd.DataFrame,
+def track_snapshot(previous: dict[str, Any], segments: pd.DataFrame, assignments: pd.DataFrame,
                    thresholds: Thresholds = Thresholds(), window_days: int | None = None):
-    """Track a freshly computed snapshot against the stored run just before ``as_of``.
+    """Track a freshly computed snapshot against the stored run just before it.
 
-    Returns ``(segments, transitions, summary)``: segments with lineage, transition,
-    carried-over names and, in their profile, where their customers came from and what
-    changed; transitions ready for the store (``from_run`` filled); a JSON-friendly
+    ``previous`` is what the store holds about that run
+    (:func:`segmentation.data.results.tracking_inputs`): ``next_lineage``, ``run`` (None for the
+    first snapshot), ``other_run`` (an earlier run with another window, for the note), and the
+    run's ``assignments`` and ``segments``. Returns ``(segments, transitions, summary)``: segments
+    with lineage, transition, carried-over names and, in their profile, where their customers came
+    from and what changed; transitions ready for the store (``from_run`` filled); a JSON-friendly
     summary including the sources of emerged segments.
     """
-    from segmentation.data import results, store
-
-    next_lineage = int(store.fetch_row(con, "lineage_next_id")[0])
-    previous_run = results.previous_run(con, as_of, window_days)
+    next_lineage, previous_run = int(previous["next_lineage"]), previous["run"]
     if previous_run is None:
         tracked = carry_lineage(None, segments, None, next_lineage)
         summary = {"previous_run": None, "counts": {"new": int((segments["segment_id"] != NOISE).sum())}}
-        other = results.previous_run(con, as_of) if window_days is not None else None
+        other = previous.get("other_run")
         if other is not None:
             summary["note"] = (f"not compared with run {other['run_id']} ({other['as_of']}): its window is "
                                f"{other['window_days']} days, this one {window_days}; every segment starts a lineage")
         return _finish(tracked), None, summary
     prev_id = previous_run["run_id"]
-    previous_assign = con.execute(load_query("assignments_of_run"), {"run_id": prev_id}).df()
-    previous_segments = results.parse_profiles(
-        con.execute(load_query("segments_of_run"), {"run_id": prev_id}).df())
+    previous_assign, previous_segments = previous["assignments"], previous["segments"]
     lifts = (lift_vectors(previous_segments), lift_vectors(segments))
     transitions = match_segments(previous_assign, assignments, thresholds, lifts=lifts)
     tracked = carry_lineage(previous_segments, segments, transitions, next_lineage)

@@ -4,29 +4,28 @@ share of its earlier customers who went quiet, per snapshot and per lineage.
 The sums run in DuckDB (``queries/value_of_segments.sql``) over each run's own window, so a
 segment's revenue is the purchase amount its members spent in the window its snapshot looked at
 (before refunds, like the ``monetary`` feature). :func:`revenue_trend` and :func:`rank_rising` are
-pure frames.
+pure frames; :func:`segmentation.data.results.value_rows` reads the sums.
 """
 
 from __future__ import annotations
 
 from typing import Any, Iterable
 
-import duckdb
 import numpy as np
 import pandas as pd
 
-from segmentation.data.queries import load_query
 
 __all__ = ["segment_value", "lineage_value", "value_record", "revenue_trend", "rank_rising", "VALUE_FIELDS"]
 
 VALUE_FIELDS = ("customers", "purchases", "revenue", "revenue_per_customer", "purchase_frequency", "quiet_share")
 
 
-def segment_value(con: duckdb.DuckDBPyConnection, run_ids: Iterable[int] | None = None) -> pd.DataFrame:
-    """One row per (run, segment): the :data:`VALUE_FIELDS` (``quiet_share`` is NaN without an earlier
-    run with the same window, and for noise)."""
+def segment_value(rows: pd.DataFrame, run_ids: Iterable[int] | None = None) -> pd.DataFrame:
+    """One row per (run, segment) of ``run_ids``: the :data:`VALUE_FIELDS` (``quiet_share`` is NaN
+    without an earlier run with the same window, and for noise). ``rows``:
+    :func:`segmentation.data.results.value_rows` of the same runs."""
     ids = None if run_ids is None else [int(r) for r in run_ids]
-    frame = revenue_trend(con.execute(load_query("value_of_segments"), {"run_ids": ids}).df())
+    frame = revenue_trend(rows)
     return frame if ids is None else frame[frame["run_id"].isin(ids)].reset_index(drop=True)
 
 

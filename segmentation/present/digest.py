@@ -12,14 +12,13 @@ from typing import Any
 
 import pandas as pd
 
-from segmentation.constants import NOISE
+from segmentation.constants import GROWTH, NOISE
 
 __all__ = ["GROWTH", "display_name", "badge", "segment_cards", "alerts", "format_change", "selection_summary",
            "escape_markdown"]
 
 # A survivor whose share of the customers changed by at least this much (relative) is
 # GROWING or FADING; smaller moves are ordinary snapshot-to-snapshot wobble.
-GROWTH = 0.15
 BADGES = {"emerged": "NEW", "split": "SPLIT", "merged": "MERGED"}
 
 

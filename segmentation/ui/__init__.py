@@ -1,1 +1,1 @@
-"""Streamlit pages (the only package that imports streamlit). One module per page."""
+"""Streamlit pages and their helpers (the only package that imports streamlit), one module per page. May import workflows, ingest, audiences, demo and every layer below."""

@@ -349,10 +349,13 @@ def read_segments(path: str, version: float, run_id: int) -> pd.DataFrame:
 @st.cache_data(show_spinner=False, max_entries=32)
 def read_value(path: str, version: float, run_ids: tuple | None) -> pd.DataFrame:
     """:func:`segmentation.dynamics.value.segment_value` of the runs (all runs for None)."""
+    from segmentation.data.results import value_rows
     from segmentation.dynamics.value import segment_value
 
+    ids = None if run_ids is None else list(run_ids)
     with store.connect(path, read_only=True) as con:
-        return segment_value(con, None if run_ids is None else list(run_ids))
+        rows = value_rows(con, ids)
+    return segment_value(rows, ids)
 
 
 def segment_value(run_ids: list[int] | None = None) -> pd.DataFrame:

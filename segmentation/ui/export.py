@@ -41,9 +41,12 @@ EXCLUSION_WORDS = {
 def _plan(path: str, version: float, run_id: int, segment_ids: tuple, platform: str, min_probability: float,
           allow_unknown_consent: bool, include_pii: bool, lookalike: int = 0):
     """The export plan (cached per database version and options)."""
+    from segmentation.workflows.segment_actions import ranked_lookalikes
+
     return export.plan_export(path, run_id, list(segment_ids), platform, min_probability=min_probability,
                               allow_unknown_consent=allow_unknown_consent, include_pii=include_pii,
-                              lookalike=lookalike)
+                              lookalike=lookalike,
+                              lookalikes=ranked_lookalikes(path, run_id, list(segment_ids), lookalike))
 
 
 @st.cache_data(show_spinner="Measuring lookalikes …", max_entries=8)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import numpy as np
 import pandas as pd
 
@@ -21,7 +22,7 @@ from segmentation.data import results, store
 from segmentation.errors import InputError, NotFoundError
 from segmentation.data.queries import load_query
 
-__all__ = ["RunData", "load_run_data", "explain_segment", "lookalike_segment", "lookalike_members", "with_rules",
+__all__ = ["ranked_lookalikes", "RunData", "load_run_data", "explain_segment", "lookalike_segment", "lookalike_members", "with_rules",
            "with_lookalike_quality"]
 
 
@@ -167,3 +168,18 @@ def with_lookalike_quality(segments: pd.DataFrame, space: np.ndarray, frame: pd.
             profile = {**profile, "lookalike": evaluate(space, member, features=values, random_state=int(segment))}
         out.append(profile)
     return out
+
+
+def ranked_lookalikes(db: Any, run_id: int, ids: list[int], size: int) -> pd.DataFrame | None:
+    """The ranked lookalikes an export of segments ``ids`` adds (None for none): ``plan_export(lookalikes=…)``."""
+    ids = [int(ids)] if isinstance(ids, int) else [int(i) for i in ids]
+    if not size:
+        return None
+    if size < 0:
+        raise InputError(f"--lookalike {size}: give a number of customers ≥ 0")
+    if len(ids) != 1 or ids[0] == -1:
+        raise InputError("--lookalike goes with exactly one segment (not noise)")
+    if isinstance(db, duckdb.DuckDBPyConnection):
+        raise InputError("lookalikes need the database path, not an open connection")
+    ranked, _ = lookalike_members(db, run_id, ids[0], size=int(size))
+    return ranked

@@ -293,8 +293,9 @@ def run_snapshot(
 
     _say(progress, "tracking: comparing with the previous snapshot …")
     with store.connect(db, read_only=True) as con:
-        segments, transitions, tracking_summary = track_snapshot(con, as_of, segments, assignments,
-                                                                 window_days=params.window_days)
+        previous = results.tracking_inputs(con, as_of, params.window_days)
+    segments, transitions, tracking_summary = track_snapshot(previous, segments, assignments,
+                                                             window_days=params.window_days)
     if tracking_summary.get("note"):
         _say(progress, f"  note: {tracking_summary['note']}")
     metrics["tracking"] = tracking_summary
