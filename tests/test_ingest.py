@@ -480,5 +480,5 @@ def test_every_ingest_query_is_used(con, tmp_path, monkeypatch):
     pq.write_table(pa.table({"customer_id": ["1"], "ts": ["2024-01-01"], "event_type": ["view"]}),
                    parquet)
     ingest_file(con, parquet, now=NOW)
-    files = {p.stem for p in QUERIES_DIR.glob("ingest_*.sql")}
+    files = {p.stem for p in QUERIES_DIR.rglob("ingest_*.sql")}
     assert files - used == set()

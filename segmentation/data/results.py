@@ -346,7 +346,7 @@ def tracking_inputs(con: duckdb.DuckDBPyConnection, as_of, window_days: int | No
 
 
 def value_rows(con: duckdb.DuckDBPyConnection, run_ids: Iterable[int] | None = None) -> pd.DataFrame:
-    """queries/value_of_segments.sql: customers, purchases, revenue and quiet customers per (run, segment)
+    """queries/runs/value_of_segments.sql: customers, purchases, revenue and quiet customers per (run, segment)
     of ``run_ids`` (all runs for None) and the runs just before them
     (:func:`segmentation.dynamics.value.segment_value` turns them into value over time)."""
     return con.execute(load_query("value_of_segments"),

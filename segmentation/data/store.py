@@ -349,7 +349,7 @@ def fetch_row(con: duckdb.DuckDBPyConnection, query: str, params: dict | None = 
 
 
 def summary(con: duckdb.DuckDBPyConnection) -> dict:
-    """Counts and date range of the stored data (queries/data_summary.sql and customers_with_events.sql)."""
+    """Counts and date range of the stored data (queries/ui/data_summary.sql and customers_with_events.sql)."""
     cursor = con.execute(load_query("data_summary"))
     names = [d[0] for d in cursor.description]
     document = dict(zip(names, cursor.fetchall()[0]))

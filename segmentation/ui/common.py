@@ -84,7 +84,7 @@ def query(name: str, **params) -> pd.DataFrame:
 
 
 def data_summary() -> dict:
-    """Counts and date range of the stored data (queries/data_summary.sql: cheap at any size)."""
+    """Counts and date range of the stored data (queries/ui/data_summary.sql: cheap at any size)."""
     frame = query("data_summary")
     return frame.iloc[0].to_dict()
 
@@ -134,7 +134,7 @@ def as_dict(value: Any) -> dict:
 
 # ------------------------------------------------------------------ runs and segments
 def runs() -> pd.DataFrame:
-    """Complete runs, newest first (queries/runs_list.sql)."""
+    """Complete runs, newest first (queries/runs/runs_list.sql)."""
     return query("runs_list")
 
 
