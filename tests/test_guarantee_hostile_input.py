@@ -406,9 +406,9 @@ def test_every_platform_file_holds_only_hashes_or_safe_plain_cells(contacts, inc
 _SQL_CALLS = {"execute", "executemany", "sql", "query"}
 # The only SQL built from text in Python, each interpolating names that never come from users.
 _AUDITED = {
-    ("store.py", "table_count"): "table name checked against ^[a-z_]+$ and only called with our own table names",
-    ("ingest.py", "_drop_scratch"): "names from the module constants SCRATCH_VIEWS / SCRATCH_TABLES",
-    ("demo.py", "write_demo"): "table names from the module constant DEMO_TABLES",
+    ("data/store.py", "table_count"): "table name checked against ^[a-z_]+$ and only called with our own table names",
+    ("ingest/files.py", "_drop_scratch"): "names from the module constants SCRATCH_VIEWS / SCRATCH_TABLES",
+    ("demo/generate.py", "write_demo"): "table names from the module constant DEMO_TABLES",
 }
 
 
