@@ -240,7 +240,7 @@ def feature_catalog(con: duckdb.DuckDBPyConnection | None = None) -> list[Featur
     return catalog
 
 
-# The value a customer without the activity gets, where it is not 0 (see queries/features_customer.sql).
+# The value a customer without the activity gets, where it is not 0 (see queries/features/features_customer.sql).
 # cart_abandonment: with no cart addition at all the SQL's prior is 0.5, so everyone gets 0.5.
 _NO_ACTIVITY = {"cart_abandonment": 0.5}
 _STATIC_KIND = {feature.name: feature.kind for feature, _ in _STATIC}
