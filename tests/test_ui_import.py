@@ -133,7 +133,7 @@ def test_rows_kept_aside_are_listed_and_downloadable_and_a_snapshot_is_one_click
     assert len(_events(db_file)) == 3  # the good rows are in
     assert [b.label for b in at.button if b.key == "import_snapshot"] == ["Compute a snapshot now"]
     at.button(key="import_snapshot").click().run()
-    from segmentation.ui.common import job_registry
+    from segmentation.ui.background import job_registry
 
     job = job_registry().jobs()[-1]  # started in the background, as of the data's last day, default window
     assert job.label == "snapshot of 2025-03-03 (90-day window)"

@@ -331,7 +331,7 @@ def test_naming_saves_at_once_keeps_who_and_when_and_shows_on_the_next_snapshot(
     assert not at.exception
     assert [e.value for e in at.error] == []
     # computed in a worker thread the app keeps (segmentation/ui/jobs.py): wait for it here
-    from segmentation.ui.common import job_registry
+    from segmentation.ui.background import job_registry
 
     job = job_registry().jobs()[-1]
     assert job.label == "snapshot of 2025-07-31 (60-day window)"

@@ -20,7 +20,7 @@ import streamlit as st
 from segmentation.data import store
 from segmentation.errors import InputError, WorkbenchError
 from segmentation.ingest.files import COLUMNS, REQUIRED, check_upload_size, fold_column, ingest_file
-from segmentation.ui import common
+from segmentation.ui import background, common
 
 # Matches server.maxUploadSize in .streamlit/config.toml; bigger files go through the command line.
 UPLOAD_LIMIT_MB = 200
@@ -256,9 +256,9 @@ def _compute_now() -> None:
     """The "Compute a snapshot now" button's callback: start it (it runs before the page does)."""
     import pandas as pd
 
-    params, _ = common.latest_params()
+    params, _ = background.latest_params()
     when = pd.Timestamp(common.data_summary()["last_event"]).date()
-    common.start_snapshot(params, when)
+    background.start_snapshot(params, when)
     st.session_state[GO_RUN_KEY] = True
 
 

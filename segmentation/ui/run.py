@@ -14,7 +14,7 @@ import pandas as pd
 import streamlit as st
 
 from segmentation.workflows.snapshot import SnapshotParams
-from segmentation.ui import common
+from segmentation.ui import background, common
 from segmentation.present.digest import escape_markdown
 
 HELP = {
@@ -45,7 +45,7 @@ def _job_status(job) -> None:
         if job.cancel_requested:
             st.caption("Cancelling at the next step …")
         elif st.button("Cancel", key=f"cancel_job_{job.job_id}", icon=":material/cancel:"):
-            common.job_registry().cancel(job.job_id)
+            background.job_registry().cancel(job.job_id)
             st.rerun(scope="fragment")
         with st.expander("Details for analysts"):
             st.code("\n".join(job.log[-30:]) or "…", language=None)
@@ -53,7 +53,7 @@ def _job_status(job) -> None:
 
 def _jobs_panel() -> None:
     """Running and waiting snapshots (refreshed every second); when they end, the whole page reloads."""
-    jobs = common.active_jobs()
+    jobs = background.active_jobs()
     if not jobs:
         common.after_write()
         st.rerun(scope="app")
@@ -63,7 +63,7 @@ def _jobs_panel() -> None:
 
 def _landed() -> None:
     """What the snapshots started from here (and not yet reported) came to."""
-    for job in common.landed_jobs():
+    for job in background.landed_jobs():
         if job.state == "done":
             st.success(f"Stored: the {job.label} is run {', '.join(map(str, job.run_ids)) or '—'}.",
                        icon=":material/check_circle:")
@@ -90,7 +90,7 @@ def render() -> None:
     last = pd.Timestamp(summary["last_event"]).date()
     st.caption(f"Events from {first} to {last}.")
 
-    start_from, from_run = common.latest_params()
+    start_from, from_run = background.latest_params()
     if from_run is not None:
         st.caption(f"The form starts from the parameters of the latest snapshot (run {from_run}), so the next "
                    "one can be compared with it.")
@@ -142,15 +142,15 @@ def render() -> None:
                          "tick “Compute again” under More parameters to compute another one.")
                 return
         label_date = f"snapshot of {when} ({int(window_days)}-day window)"
-        if kind == "snapshot" and any(job.label == label_date for job in common.active_jobs()):
+        if kind == "snapshot" and any(job.label == label_date for job in background.active_jobs()):
             st.error(f"The {label_date} is already being computed (see below).")
             return
         params = SnapshotParams(window_days=int(window_days), seed=int(seed), fit_sample_size=int(fit_sample),
                                 min_cluster_share=float(min_share), max_epochs=int(epochs), refit=bool(refit))
-        common.start_snapshot(params, when, None if kind == "snapshot" else (start, end, int(every)))
+        background.start_snapshot(params, when, None if kind == "snapshot" else (start, end, int(every)))
     with status_area:
         _landed()
-        if common.active_jobs():
+        if background.active_jobs():
             st.subheader("Computing now")
             st.fragment(_jobs_panel, run_every=1.0)()
 
