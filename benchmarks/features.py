@@ -36,7 +36,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from segmentation.data import store  # noqa: E402
-from segmentation.features.table import build_features, slugify  # noqa: E402
+from segmentation.features.catalog import slugify  # noqa: E402
+from segmentation.features.table import build_features  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
 AS_OF = date(2024, 6, 30)

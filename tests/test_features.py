@@ -10,7 +10,8 @@ import pytest
 
 from segmentation.data import store
 from segmentation.errors import InputError
-from segmentation.features.table import KINDS, FeatureTable, build_features, feature_catalog, fill_missing_features, no_activity_value, slugify
+from segmentation.features.catalog import KINDS, feature_catalog, slugify
+from segmentation.features.table import FeatureTable, build_features, fill_missing_features, no_activity_value
 
 AS_OF = date(2024, 3, 31)  # a Sunday
 WINDOW = 30  # window: [2024-03-01 00:00, 2024-04-01 00:00); recent half from 2024-03-16 12:00

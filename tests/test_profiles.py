@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from segmentation.features.table import Feature, FeatureTable
+from segmentation.features.catalog import Feature
+from segmentation.features.table import FeatureTable
 from segmentation.dynamics.profiles import profile_segments, suggest_name, trait_phrase
 
 CATALOG = [

@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from segmentation.cli.main import app
-from segmentation.features.table import Feature
+from segmentation.features.catalog import Feature
 from segmentation.dynamics.rules import MAX_CONDITIONS, MAX_RULES, display_kinds, segment_rules
 
 
