@@ -25,7 +25,8 @@ from pathlib import Path
 import pandas as pd
 
 from segmentation.data import store
-from segmentation.demo.generate import EMERGING, create_demo
+from segmentation.demo.generate import create_demo
+from segmentation.demo.personas import EMERGING
 from segmentation.workflows.snapshot import SnapshotParams, run_snapshot
 
 RESULTS = Path(__file__).resolve().parent / "results"

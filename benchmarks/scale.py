@@ -138,7 +138,7 @@ def child_snapshot(db: Path, fit_sample: int) -> dict:
 
 def child_assign(db: Path, run_id: int) -> dict:
     """Score every customer again with the stored run's models (features included in the wall time)."""
-    from segmentation.workflows.snapshot import assign_customers
+    from segmentation.workflows.assign import assign_customers
 
     with MemorySampler() as memory:
         started = time.perf_counter()

@@ -55,14 +55,14 @@ def _build_demo_runs(folder: Path) -> None:
     from datetime import date
 
     from segmentation.demo import generate as demo
-    from segmentation.workflows import snapshot
+    from segmentation.workflows import snapshot, timeline
     from segmentation.data import store
 
     db = folder / "demo_runs.duckdb"
     with store.connect(db) as con:
         demo.create_demo(con, customers=3000, months=6, seed=7)
     params = snapshot.SnapshotParams(window_days=60, min_cluster_share=0.02)
-    snapshot.run_timeline(db, date(2025, 4, 30), date(2025, 6, 30), 61, params)
+    timeline.run_timeline(db, date(2025, 4, 30), date(2025, 6, 30), 61, params)
 
 
 @pytest.fixture(scope="session")

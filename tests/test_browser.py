@@ -288,7 +288,7 @@ def test_a_marketers_walk_in_a_real_browser(app, demo_runs_db, tmp_path):
 def test_killing_the_app_in_the_middle_of_a_snapshot_leaves_nothing_partial(app, demo_runs_db):
     from playwright.sync_api import sync_playwright
 
-    from segmentation.data import journal
+    from segmentation.data import recovery
 
     url, server = app
     before = _sql(demo_runs_db, "SELECT (SELECT count(*) FROM runs), (SELECT count(*) FROM segments), "
@@ -308,6 +308,6 @@ def test_killing_the_app_in_the_middle_of_a_snapshot_leaves_nothing_partial(app,
     after = _sql(demo_runs_db, "SELECT (SELECT count(*) FROM runs), (SELECT count(*) FROM segments), "
                                "(SELECT count(*) FROM assignments)")[0]
     assert after == before
-    notes = journal.recover(demo_runs_db)  # what the next command (or `make run`) does first
+    notes = recovery.recover(demo_runs_db)  # what the next command (or `make run`) does first
     assert any("interrupted" in note and "nothing of it was stored" in note for note in notes), notes
     assert sorted(p.name for p in models.iterdir()) == model_dirs  # no half-written model folder left

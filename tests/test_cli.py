@@ -130,7 +130,7 @@ def test_a_failed_recovery_is_a_visible_note_and_the_command_goes_on(tmp_path, m
     `note:` line on stderr says what could not be cleaned up, and the command itself succeeds."""
     from typer.testing import CliRunner
 
-    from segmentation.data import journal, store
+    from segmentation.data import recovery, store
     from segmentation.cli.main import app
 
     db = tmp_path / "recover.duckdb"
@@ -140,7 +140,7 @@ def test_a_failed_recovery_is_a_visible_note_and_the_command_goes_on(tmp_path, m
     def refuse(*args, **kwargs):
         raise PermissionError(13, "Permission denied", str(tmp_path / "recover.journal"))
 
-    monkeypatch.setattr(journal, "recover", refuse)
+    monkeypatch.setattr(recovery, "recover", refuse)
     result = CliRunner().invoke(app, ["--db", str(db), "runs", "--json"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout) == []

@@ -10,7 +10,10 @@ import pandas as pd
 import phonenumbers
 import pytest
 
-from segmentation.demo.generate import CATEGORIES, CHANNELS, EMERGE_MONTH, EMERGING, EVENT_TYPES, FADING, PERSONAS, create_demo, generate, write_demo
+from segmentation.demo.events import EMERGE_MONTH
+from segmentation.demo.generate import create_demo, generate
+from segmentation.demo.personas import CATEGORIES, CHANNELS, EMERGING, EVENT_TYPES, FADING, PERSONAS
+from segmentation.demo.write import write_demo
 from segmentation.demo.customers import EMAIL_DOMAINS, fill_template, phone_templates
 from segmentation.errors import InputError, WorkbenchError
 from segmentation.data.store import connect

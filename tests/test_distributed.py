@@ -18,7 +18,7 @@ from segmentation.cli.main import app
 from segmentation.workflows.distributed import assign_with_dask, features_over_parquet, feature_files, write_feature_partitions
 from segmentation.errors import InputError
 from segmentation.features.table import build_features
-from segmentation.workflows.snapshot import assign_customers
+from segmentation.workflows.assign import assign_customers
 
 RUN_ID, AS_OF, WINDOW = 1, date(2025, 4, 30), 60  # the first run of demo_runs_template
 

@@ -1,6 +1,6 @@
 """Crash safety: a process killed (SIGKILL) at any moment of ``run``, ``timeline``, ``ingest`` or
 ``export`` leaves a readable database with nothing half-written visible, and the next command
-works and says what was interrupted (segmentation/data/journal.py).
+works and says what was interrupted (segmentation/data/journal.py and recovery.py).
 
 Kills happen at named moments (``$SEGMENTATION_CRASH_AT``: the process SIGKILLs itself there),
 from outside when a progress line appears, and after random delays.

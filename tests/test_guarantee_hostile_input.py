@@ -22,10 +22,13 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from segmentation.audiences import formats as ef
+from segmentation.audiences import normalise as en
 from segmentation.data import store
 from segmentation.errors import InputError
 from segmentation.audiences.export import safe_export_path
-from segmentation.ingest.files import COLUMNS, EVENT_TYPES, MAX_UPLOAD_BYTES, check_upload_size, ingest_file
+from segmentation.ingest.columns import COLUMNS, EVENT_TYPES
+from segmentation.ingest.files import ingest_file
+from segmentation.ingest.validate import MAX_UPLOAD_BYTES, check_upload_size
 from tests.conftest import ROOT
 from tests.guarantee_tools import cli, one_line_error, small_run
 
@@ -334,27 +337,27 @@ HEX64 = re.compile(r"^[0-9a-f]{64}$")
 @SETTINGS
 @given(value=VALUES)
 def test_normalisers_never_fail_and_are_idempotent(value):
-    for normalise in (ef.normalise_email, ef.normalise_email_tiktok, ef.normalise_country, ef.normalise_name,
-                      ef.letters_only, ef.normalise_zip, ef.normalise_gender):
+    for normalise in (en.normalise_email, en.normalise_email_tiktok, en.normalise_country, en.normalise_name,
+                      en.letters_only, en.normalise_zip, en.normalise_gender):
         out = normalise(value)
         assert out is None or (isinstance(out, str) and out == out.strip() and out), (normalise, value, out)
-        if out is not None and normalise is not ef.normalise_gender:
+        if out is not None and normalise is not en.normalise_gender:
             assert normalise(out) == out, (normalise.__name__, value, out)
-    email = ef.normalise_email(value)
+    email = en.normalise_email(value)
     if email is not None:
         assert email == email.lower() and email.count("@") == 1 and not re.search(r"\s", email)
-    year = ef.normalise_birth_year(value)
+    year = en.normalise_birth_year(value)
     assert year is None or (len(year) == 4 and 1900 <= int(year) <= date.today().year)
 
 
 @SETTINGS
 @given(phone=VALUES, country=st.one_of(st.none(), st.sampled_from(["DE", "us", " gb ", "FR", "XX", ""]), ANY_TEXT))
 def test_phone_normalisation_gives_valid_e164_or_nothing(phone, country):
-    e164 = ef.normalise_phone(phone, country)
+    e164 = en.normalise_phone(phone, country)
     if e164 is not None:
         assert re.fullmatch(r"\+[1-9]\d{6,14}", e164)
-        assert ef.normalise_phone(e164) == e164  # E.164 needs no country to be read again
-        assert ef.phone_digits(e164) == e164[1:]
+        assert en.normalise_phone(e164) == e164  # E.164 needs no country to be read again
+        assert en.phone_digits(e164) == e164[1:]
 
 
 @SETTINGS
@@ -367,8 +370,8 @@ def test_formula_cells_are_always_neutralised_and_nothing_else_changes(value):
         assert out is value
     assert not (isinstance(out, str) and out.startswith(ef.FORMULA_PREFIXES))
     if isinstance(value, str):
-        assert HEX64.match(ef.sha256_hex(value))
-        assert ef.hash_or_none(value or None) == (ef.sha256_hex(value) if value else None)
+        assert HEX64.match(en.sha256_hex(value))
+        assert en.hash_or_none(value or None) == (en.sha256_hex(value) if value else None)
 
 
 CONTACT = st.fixed_dictionaries({name: VALUES for name in ("email", "phone", "first_name", "last_name", "country",
@@ -407,8 +410,8 @@ _SQL_CALLS = {"execute", "executemany", "sql", "query"}
 # The only SQL built from text in Python, each interpolating names that never come from users.
 _AUDITED = {
     ("data/store.py", "table_count"): "table name checked against ^[a-z_]+$ and only called with our own table names",
-    ("ingest/files.py", "_drop_scratch"): "names from the module constants SCRATCH_VIEWS / SCRATCH_TABLES",
-    ("demo/generate.py", "write_demo"): "table names from the module constant DEMO_TABLES",
+    ("ingest/read.py", "drop_scratch"): "names from the module constants SCRATCH_VIEWS / SCRATCH_TABLES",
+    ("demo/write.py", "write_demo"): "table names from the module constant DEMO_TABLES",
 }
 
 
@@ -437,9 +440,9 @@ def test_no_sql_is_built_from_text_outside_three_audited_helpers():
 
 
 def test_scratch_and_table_names_interpolated_into_sql_are_constants_or_checked():
-    from segmentation.ingest import files as ingest
+    from segmentation.ingest import read as ingest
 
-    from segmentation.demo import generate as demo
+    from segmentation.demo import write as demo
 
     assert all(re.fullmatch(r"[a-z_]+", n) for n in ingest.SCRATCH_TABLES + ingest.SCRATCH_VIEWS + demo.DEMO_TABLES)
     con = _fresh()

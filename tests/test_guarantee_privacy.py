@@ -12,7 +12,7 @@ import duckdb
 import pytest
 
 from segmentation.errors import redact
-from segmentation.audiences.formats import normalise_phone
+from segmentation.audiences.normalise import normalise_phone
 from tests.guarantee_tools import cli, one_line_error, small_run
 
 

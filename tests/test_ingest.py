@@ -12,9 +12,11 @@ import pyarrow.parquet as pq
 import pytest
 
 from segmentation.ingest import files as ingest_module
+from segmentation.ingest import read as ingest_read
 from segmentation.data import store
 from segmentation.errors import InputError, NotFoundError
-from segmentation.ingest.files import ingest_file, parse_assignments
+from segmentation.ingest.columns import parse_assignments
+from segmentation.ingest.files import ingest_file
 from segmentation.data.queries import QUERIES_DIR
 
 NOW = datetime(2024, 6, 1, 12, 0)
@@ -231,7 +233,7 @@ def test_failed_replace_keeps_the_earlier_import(con, tmp_path, monkeypatch):
     with pytest.raises(InputError, match="in the future"):
         ingest_file(con, path, replace=True, now=datetime(2023, 1, 1))
     # fails after the earlier rows were deleted: the transaction puts them back
-    monkeypatch.setattr(ingest_module, "_warnings", lambda *args: 1 / 0)
+    monkeypatch.setattr(ingest_module, "import_warnings", lambda *args: 1 / 0)
     with pytest.raises(ZeroDivisionError):
         ingest_file(con, path, replace=True, now=NOW)
     assert counts(con) == before
@@ -463,13 +465,13 @@ def test_parse_assignments():
 def test_every_ingest_query_is_used(con, tmp_path, monkeypatch):
     """Each queries/ingest_*.sql runs in these flows (they depend on the import's temp tables)."""
     used: set[str] = set()
-    real_load = ingest_module.load_query
+    real_load = ingest_read.load_query
 
     def spy(name):
         used.add(name)
         return real_load(name)
 
-    monkeypatch.setattr(ingest_module, "load_query", spy)
+    monkeypatch.setattr(ingest_read, "load_query", spy)
     events = write(tmp_path, "e.csv", GOOD_EVENTS + "1,bad,view,web,,,\n1,2024-01-01\n")
     ingest_file(con, events, quarantine=True, ts_format="%Y%m%d", now=NOW)
     ingest_file(con, events, quarantine=True, replace=True, now=NOW)

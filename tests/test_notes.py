@@ -12,6 +12,7 @@ from segmentation.dynamics import drift
 from segmentation.features import table as features
 from segmentation.data import results, store
 from segmentation.workflows import snapshot
+from segmentation.workflows.assign import assign_customers
 from segmentation.demo import generate as demo_data
 from segmentation.engine.pipeline import SegmentationPipeline
 
@@ -86,7 +87,7 @@ def test_features_missing_at_assign_get_the_value_for_no_such_activity(two_runs,
     monkeypatch.setattr(features, "build_features", lacking)
     monkeypatch.setattr(SegmentationPipeline, "assign", spy)
     lines: list[str] = []
-    document = snapshot.assign_customers(db, second["run_id"], progress=lines.append)
+    document = assign_customers(db, second["run_id"], progress=lines.append)
     frame = seen["frame"]
     assert {"recency_days", "channel_web"} <= set(frame.columns)
     assert (frame["recency_days"] == WINDOW).all() and (frame["channel_web"] == 0).all()

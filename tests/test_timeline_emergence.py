@@ -6,7 +6,7 @@ import json
 
 import duckdb
 
-from segmentation.demo.generate import EMERGING
+from segmentation.demo.personas import EMERGING
 from segmentation.data.queries import load_query
 from tests.test_cli import cli
 

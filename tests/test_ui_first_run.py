@@ -83,7 +83,7 @@ def test_a_first_run_killed_between_its_snapshots_is_finished_by_the_next_one(db
 
 
 def test_the_next_command_says_how_to_finish_an_interrupted_first_run(db_file):
-    from segmentation.data import journal
+    from segmentation.data import journal, recovery
 
     with store.connect(db_file):
         pass
@@ -92,7 +92,7 @@ def test_the_next_command_says_how_to_finish_an_interrupted_first_run(db_file):
     # this pid with another start time: the process that wrote the marker is gone
     marker.write_text(json.dumps({"kind": "first-run", "pid": os.getpid(), "create_time": 0.0,
                                   "started_at": "2025-01-01T12:00:00", "detail": {}}))
-    assert journal.recover(db_file) == [
+    assert recovery.recover(db_file) == [
         f"an interrupted `first-run` (process {os.getpid()}, started 2025-01-01 12:00:00) was cleaned up: "
         "the demo data is complete or absent (one transaction); no snapshot of it was stored; "
         "run `first-run` again"]

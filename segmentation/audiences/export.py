@@ -8,7 +8,8 @@ the file atomically together with its audit row, and, when the same lineage was
 exported to the same platform before, the adds and removes files (a delta) so an
 audience can be updated instead of replaced.
 
-Formats and normalisation rules per platform live in :mod:`segmentation.audiences.formats`.
+Formats per platform live in :mod:`segmentation.audiences.formats`, the normalisation rules in
+:mod:`segmentation.audiences.normalise`.
 PII never goes to logs or messages: only counts, ids and segment names do.
 """
 
@@ -27,7 +28,8 @@ import pandas as pd
 from segmentation.audiences import read as export_read
 from segmentation.data import results, store
 from segmentation.errors import InputError
-from segmentation.audiences.formats import MIN_AUDIENCE_SIZE, PLATFORMS, PlatformSpec, format_rows, hash_or_none, letters_only, meta_zip, neutralise_formula, normalise_country, normalise_email, normalise_email_tiktok, normalise_name, normalise_phone, normalise_zip, phone_digits, sha256_hex
+from segmentation.audiences.formats import MIN_AUDIENCE_SIZE, PLATFORMS, PlatformSpec, format_rows, neutralise_formula
+from segmentation.audiences.normalise import hash_or_none, letters_only, meta_zip, normalise_country, normalise_email, normalise_email_tiktok, normalise_name, normalise_phone, normalise_zip, phone_digits, sha256_hex
 from segmentation.audiences.write import ExportResult, delta_paths, list_exports, write_export
 from segmentation.data.queries import load_query
 

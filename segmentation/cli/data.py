@@ -47,7 +47,8 @@ def ingest(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
 ) -> None:
     """Validated, all-or-nothing import of events or customers."""
-    from segmentation.ingest.files import ingest_file, parse_assignments
+    from segmentation.ingest.columns import parse_assignments
+    from segmentation.ingest.files import ingest_file
 
     mapping = parse_assignments(map_, "--map")
     constants = parse_assignments(set_, "--set")

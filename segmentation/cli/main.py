@@ -99,10 +99,10 @@ def _marker_detail(name: str, kwargs: dict[str, Any]) -> dict[str, Any]:
 
 def _recover(name: str) -> None:
     """Clean up after commands that were killed, and say so (stderr; never fails the command)."""
-    from segmentation.data import journal, store
+    from segmentation.data import recovery, store
 
     try:
-        notes = journal.recover(store.db_path(db()), check_models=name == "status")
+        notes = recovery.recover(store.db_path(db()), check_models=name == "status")
     except Exception as exc:  # noqa: BLE001 - recovery must never stop the command itself
         log.debug("recovery failed", exc_info=True)
         typer.echo(f"note: {_recovery_failed(name, exc)}", err=True)
@@ -135,7 +135,7 @@ def command(func: Callable) -> Callable:
     """Register a command whose user-facing errors become a one-line message and exit code.
 
     Before the command runs, leftovers of killed commands are cleaned up and reported
-    (:func:`segmentation.data.journal.recover`); long writing commands are marked while they run.
+    (:func:`segmentation.data.recovery.recover`); long writing commands are marked while they run.
     """
 
     @functools.wraps(func)

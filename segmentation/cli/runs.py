@@ -166,7 +166,7 @@ def assign(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
 ) -> None:
     """Score customers (also ones not in the run) with a stored run's models."""
-    from segmentation.workflows.snapshot import assign_customers
+    from segmentation.workflows.assign import assign_customers
 
     when = parse_date(as_of, "--as-of") if as_of else None
     if engine == "dask":
@@ -204,7 +204,7 @@ def timeline(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
 ) -> None:
     """A series of snapshots, each tracked against the previous one (existing dates are skipped)."""
-    from segmentation.workflows.snapshot import run_timeline
+    from segmentation.workflows.timeline import run_timeline
     from segmentation.dynamics.tracking import emerging_alerts
 
     params = SnapshotParams(window_days=window_days, seed=seed, fit_sample_size=fit_sample,

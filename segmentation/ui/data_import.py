@@ -19,7 +19,9 @@ import streamlit as st
 
 from segmentation.data import store
 from segmentation.errors import InputError, WorkbenchError
-from segmentation.ingest.files import COLUMNS, REQUIRED, check_upload_size, fold_column, ingest_file
+from segmentation.ingest.columns import COLUMNS, REQUIRED, fold_column
+from segmentation.ingest.files import ingest_file
+from segmentation.ingest.validate import check_upload_size
 from segmentation.ui import background, common
 
 # Matches server.maxUploadSize in .streamlit/config.toml; bigger files go through the command line.

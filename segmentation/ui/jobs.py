@@ -93,7 +93,8 @@ def snapshot_work(db: str, params, when=None, timeline: tuple | None = None) -> 
 
     def work(job: Job) -> list[int]:
         from segmentation.data import journal
-        from segmentation.workflows.snapshot import run_snapshot, run_timeline
+        from segmentation.workflows.snapshot import run_snapshot
+        from segmentation.workflows.timeline import run_timeline
         from segmentation.ui.progress import epoch_callback
 
         if timeline is None:

@@ -240,7 +240,7 @@ def assign_with_dask(
     ``seconds`` covers shipping the models, scoring and writing the parts.
     """
     from segmentation.features.table import build_features
-    from segmentation.workflows.snapshot import agreement_with_run, load_run_models
+    from segmentation.workflows.assign import agreement_with_run, load_run_models
 
     out = _output_dir(out)
     with store.connect(db, read_only=True) as con:

@@ -92,7 +92,7 @@ def _demo_timeline_unfinished(db: Any, state: dict[str, int]) -> bool:
 
 def _demo_timeline(db: Any, say: Callable[[str], None]) -> dict[str, Any]:
     from segmentation.data.results import list_segments
-    from segmentation.workflows.snapshot import run_timeline
+    from segmentation.workflows.timeline import run_timeline
 
     start, end = DEMO_SNAPSHOTS
     say(f"first run: a demo timeline of {len(DEMO_SNAPSHOTS)} snapshots ({start}, {end}); "

@@ -83,7 +83,7 @@ def explain_segment(db: Any, run_id: int, segment_id: int) -> dict[str, Any]:
 
 def _space(data: RunData) -> np.ndarray:
     """Every customer of the run in the cluster space of the run's models."""
-    from segmentation.workflows.snapshot import load_run_models
+    from segmentation.workflows.assign import load_run_models
 
     pipeline = load_run_models(data.run)
     frame = data.table.frame.reindex(columns=list(pipeline.feature_names_in_), fill_value=0.0)

@@ -1,0 +1,83 @@
+"""From the clusterer's clusters to segments: the outlier floor, merged twins and the neighbour
+vote. :func:`segment_fit_sample` post-processes the clusters of the fit sample in the pipeline's
+order (HDBSCAN's noise rows with a high enough soft membership join that cluster, then clusters that
+are one behaviour are merged by :func:`~segmentation.engine.granularity.choose_granularity`, then
+each segmented row takes the segment most of its nearest neighbours hold); :func:`reduce_outliers`
+and :func:`relabel` are the same rules for rows scored later with the models' own transforms. Pure:
+arrays in, arrays out."""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import hdbscan
+import numpy as np
+
+from segmentation.constants import NOISE as _NOISE
+from segmentation.engine.granularity import choose_granularity
+from segmentation.engine.mapping import neighbour_vote
+
+__all__ = ["SampleSegments", "n_clusters", "reduce_outliers", "relabel", "segment_fit_sample"]
+
+
+class SampleSegments(NamedTuple):
+    """The fit sample's segments (see :func:`segment_fit_sample`)."""
+
+    labels: np.ndarray
+    probabilities: np.ndarray
+    raw_labels: np.ndarray
+    label_map: Any
+    granularity: Any
+    refined_share: float
+
+
+def n_clusters(clusterer) -> int:
+    """Number of clusters a fitted clusterer found (its largest label + 1)."""
+    return int(np.max(clusterer.labels_, initial=-1) + 1)
+
+
+def reduce_outliers(labels: np.ndarray, probs: np.ndarray, soft, floor: float) -> tuple[np.ndarray, np.ndarray]:
+    """Move each noise row into the cluster of its highest soft membership when that is at least ``floor``.
+
+    ``soft``: the rows' membership vectors (rows x clusters); returns new labels and
+    probabilities (the membership for moved rows), the inputs are left unchanged.
+    """
+    soft = np.asarray(soft).reshape(len(labels), -1)
+    best = soft.argmax(axis=1)
+    best_p = soft[np.arange(len(labels)), best]
+    move = (labels == _NOISE) & (best_p >= floor)
+    labels, probs = labels.copy(), probs.copy()
+    labels[move], probs[move] = best[move], best_p[move]
+    return labels, probs
+
+
+def relabel(labels: np.ndarray, label_map) -> np.ndarray:
+    """Cluster ids → segment ids through ``label_map`` (merged twins); noise stays noise."""
+    return np.where(labels >= 0, label_map[np.maximum(labels, 0)], _NOISE)
+
+
+def segment_fit_sample(clusterer, Z_sample: np.ndarray, *, outlier_floor: float | None, merge_alpha: float | None,
+                       twin_distance: float, refine_neighbors: int | None, random_state) -> SampleSegments:
+    """The segments of the fit sample from a fitted ``clusterer`` and its preprocessed rows ``Z_sample``.
+
+    Probabilities are HDBSCAN's membership strengths (1 for other clusterers); ``outlier_floor``
+    (HDBSCAN only), ``merge_alpha``/``twin_distance`` and ``refine_neighbors`` are the pipeline's
+    parameters of the same names. ``raw_labels`` are the clusterer's own labels.
+    """
+    labels = np.asarray(clusterer.labels_, dtype=np.int64)
+    is_hdbscan = isinstance(clusterer, hdbscan.HDBSCAN)
+    probs = (np.asarray(clusterer.probabilities_, dtype=np.float32) if is_hdbscan
+             else np.ones(len(labels), dtype=np.float32))
+    raw_labels = labels.copy()
+    if is_hdbscan and outlier_floor is not None and labels.max() >= 0:
+        soft = hdbscan.all_points_membership_vectors(clusterer)
+        labels, probs = reduce_outliers(labels, probs, soft, outlier_floor)
+    labels, label_map, granularity = choose_granularity(
+        Z_sample, labels, merge_alpha, n_clusters(clusterer), random_state, twin_distance)
+    refined_share = 0.0
+    if refine_neighbors:
+        refined, share = neighbour_vote(Z_sample, labels, refine_neighbors, random_state)
+        moved = refined != labels
+        labels, probs = refined, np.where(moved, share, probs).astype(np.float32)
+        refined_share = float(moved.mean())
+    return SampleSegments(labels, probs, raw_labels, label_map, granularity, refined_share)

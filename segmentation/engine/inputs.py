@@ -1,0 +1,126 @@
+"""What the segmentation pipeline accepts: the checks on its input and on the options naming
+columns. :class:`PipelineInputError` is the error for input the pipeline cannot segment;
+:func:`check_features` turns a DataFrame or array into validated float64 values (numeric, finite,
+the fitted columns in their order when scoring); :func:`column_positions` resolves the options that
+name feature columns (``log_columns``, ``share_counts``, ``feature_weights``) to column positions;
+:func:`resolve_min_cluster_size`, :func:`choose_fit_sample` and :func:`check_enough_rows` size the
+fit sample and its smallest segment. Pure: arrays and frames in, arrays out;
+:class:`~segmentation.engine.pipeline.SegmentationPipeline` calls them."""
+
+from __future__ import annotations
+
+import math
+from typing import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from segmentation.errors import InputError
+
+__all__ = ["PipelineInputError", "resolve_min_cluster_size", "check_features", "column_positions",
+           "choose_fit_sample", "check_enough_rows"]
+
+
+class PipelineInputError(InputError, ValueError):
+    """Input the pipeline cannot segment (too few rows, no usable feature, NaN/inf).
+
+    Both an :class:`~segmentation.errors.InputError` (user-facing one-line
+    message) and a ``ValueError`` (scikit-learn's convention for bad input).
+    """
+
+
+def resolve_min_cluster_size(min_cluster_size: float, n_rows: int) -> int:
+    """Smallest segment in rows: a fraction of ``n_rows`` when < 1, else a count; at least 5."""
+    if min_cluster_size <= 0:
+        raise PipelineInputError(f"min_cluster_size must be > 0, got {min_cluster_size}")
+    size = math.ceil(min_cluster_size * n_rows) if min_cluster_size < 1 else int(min_cluster_size)
+    return max(5, size)
+
+
+def check_features(X, fitted_names: Sequence[str] | None = None) -> tuple[np.ndarray, pd.Index | None, list[str]]:
+    """``X`` (DataFrame or array, rows x features) as float64 values, with its index and column names.
+
+    Fitting (``fitted_names`` None): every column, named as in the DataFrame (``x0``, ``x1``, …
+    for an array). Scoring: the columns named ``fitted_names``, in that order (a DataFrame may
+    have more, an array must have exactly as many). Raises :class:`PipelineInputError` for a
+    missing or non-numeric column, a value that is not a table, or a missing or infinite value
+    (naming the feature and the row). Returns ``(values, index or None, names)``.
+    """
+    index = None
+    if isinstance(X, pd.DataFrame):
+        index = X.index
+        if fitted_names is None:
+            names = [str(c) for c in X.columns]
+        else:
+            names = list(fitted_names)
+            missing = [c for c in names if c not in set(map(str, X.columns))]
+            if missing:
+                raise PipelineInputError(f"feature column(s) missing for scoring: {', '.join(missing)}")
+            X = X.rename(columns=str)[names]
+        bad = [c for c in X.columns if not (pd.api.types.is_numeric_dtype(X[c]) or pd.api.types.is_bool_dtype(X[c]))]
+        if bad:
+            raise PipelineInputError(f"feature column {bad[0]!r} is not numeric (dtype {X[bad[0]].dtype})")
+        values = X.to_numpy(dtype=np.float64, na_value=np.nan)
+    else:
+        values = np.asarray(X, dtype=np.float64)
+        if fitted_names is None:
+            names = [f"x{i}" for i in range(values.shape[1])] if values.ndim == 2 else []
+        else:
+            names = list(fitted_names)
+    if values.ndim != 2:
+        raise PipelineInputError(f"expected a table (rows x features), got an array of shape {values.shape}")
+    if fitted_names is not None and values.shape[1] != len(names):
+        raise PipelineInputError(f"expected {len(names)} feature columns, got {values.shape[1]}")
+    finite = np.isfinite(values)
+    if not finite.all():
+        row, col = map(int, np.argwhere(~finite)[0])
+        label = index[row] if index is not None else row
+        raise PipelineInputError(
+            f"feature {names[col]!r} has a missing or infinite value "
+            f"({values[row, col]}) at row {label!r}; fill or drop it before segmenting")
+    return values, index, names
+
+
+def column_positions(names: Sequence[str], log_columns: Sequence | None, share_counts: Mapping | None,
+                     feature_weights: Mapping | None
+                     ) -> tuple[list[int] | None, dict[int, int] | None, dict[int, float] | None]:
+    """Positions in ``names`` of the columns the preprocessing options name.
+
+    Returns ``(log_columns, share_counts, feature_weights)`` by position: the log1p columns
+    (None = the preprocessor's default), share column → its count column (None = off) and
+    column → weight (None = off; weights of columns not in ``names`` are ignored). An unknown
+    column in ``log_columns`` or ``share_counts`` raises :class:`PipelineInputError`.
+    """
+    names = list(names)
+
+    def index_of(option: str, columns) -> list[int]:
+        unknown = [c for c in columns if str(c) not in names]
+        if unknown:
+            raise PipelineInputError(f"{option} names unknown feature(s): {', '.join(map(str, unknown))}")
+        return [names.index(str(c)) for c in columns]
+
+    log_idx = None if log_columns is None else index_of("log_columns", log_columns)
+    share_idx = None
+    if share_counts:
+        shares, counts = zip(*share_counts.items())
+        share_idx = dict(zip(index_of("share_counts", shares), index_of("share_counts", counts)))
+    weight_idx = ({names.index(str(c)): float(w) for c, w in feature_weights.items() if str(c) in names}
+                  if feature_weights else None)
+    return log_idx, share_idx, weight_idx
+
+
+def choose_fit_sample(n_rows: int, fit_sample_size: int | None, rng: np.random.Generator) -> np.ndarray:
+    """Sorted row positions the steps are fitted on: all rows, or ``fit_sample_size`` drawn with ``rng``."""
+    if fit_sample_size is not None and n_rows > fit_sample_size:
+        return np.sort(rng.choice(n_rows, size=int(fit_sample_size), replace=False))
+    return np.arange(n_rows)
+
+
+def check_enough_rows(n_rows: int, n_sample: int, min_cluster_size: int) -> None:
+    """Raise :class:`PipelineInputError` unless the fit sample can hold two segments of ``min_cluster_size``
+    rows (and has at least 20 rows)."""
+    needed = max(20, 2 * min_cluster_size)
+    if n_sample < needed:
+        raise PipelineInputError(
+            f"{n_rows} customers are too few to segment: need at least {needed} "
+            f"(two segments of min_cluster_size={min_cluster_size})")

@@ -1,0 +1,82 @@
+"""Saving a fitted segmentation pipeline to a directory and loading it back. A model directory holds
+``pipeline.joblib`` (the pipeline's state without its per-row results: the scikit-learn, UMAP and
+HDBSCAN steps and the out-of-sample mapping), ``autoencoder.pt`` (the autoencoder's weights and
+hyper-parameters, when there is one) and ``manifest.json`` (format version, features, segment count,
+parameters). Loading fills in parameters added since a model was saved with the value the older
+versions used, so a model is scored the way it was fitted. The joblib files are pickles of module
+paths: the classes they name must stay where they are (see ``MOVED`` in :mod:`segmentation`)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import joblib
+from sklearn.base import clone
+from sklearn.utils.validation import check_is_fitted
+
+from segmentation.engine import autoencoder as ae
+from segmentation.engine.steps import AutoEncoderTransformer
+from segmentation.errors import InputError
+
+__all__ = ["save_pipeline", "load_pipeline"]
+
+_FORMAT_VERSION = 1
+# Parameters added after models were first saved, with the value the versions before them used:
+# a loaded model that lacks one gets that value (what it was fitted with), not today's default.
+_BEFORE_ADDED = {"input_dropout": 0.1, "noise_std": 0.05, "refine_neighbors": None, "share_counts": None,
+                 "feature_weights": None, "cluster_selection_method": "eom", "merge_alpha": None,
+                 "twin_distance": None}
+# Per-row results: the run stores them, the model directory does not.
+_PER_ROW = ("labels_", "probabilities_", "map_embedding_", "reconstruction_error_", "fit_sample_index_",
+            "raw_labels_")
+
+
+def save_pipeline(pipeline, path: str | Path) -> Path:
+    """Write the fitted ``pipeline``'s models to directory ``path`` (created) and return it.
+
+    See :meth:`segmentation.engine.pipeline.SegmentationPipeline.save`.
+    """
+    check_is_fitted(pipeline, "clusterer_")
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    state = {k: v for k, v in pipeline.__dict__.items() if k not in _PER_ROW}
+    model = None
+    if isinstance(pipeline.encoder_, AutoEncoderTransformer):
+        model = pipeline.encoder_.model_
+        shell = clone(pipeline.encoder_)
+        state["encoder_"] = shell  # the weights go to autoencoder.pt
+        ae.save_autoencoder(model, path / "autoencoder.pt")
+    joblib.dump(state, path / "pipeline.joblib")
+    manifest = {"format_version": _FORMAT_VERSION, "class": type(pipeline).__name__,
+                "feature_names": list(map(str, pipeline.feature_names_in_)), "n_segments": pipeline.n_segments_,
+                "noise_share": pipeline.noise_share_, "autoencoder": model is not None,
+                "params": {k: repr(v) for k, v in pipeline.get_params(deep=False).items()}}
+    (path / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    return path
+
+
+def load_pipeline(cls, path: str | Path):
+    """A ``cls`` (the pipeline class) rebuilt from a directory :func:`save_pipeline` wrote.
+
+    Raises :class:`~segmentation.errors.InputError` when ``path`` holds no model or one of
+    another format version. Load only directories you wrote (joblib files are pickles).
+    """
+    path = Path(path)
+    if not (path / "pipeline.joblib").is_file():
+        raise InputError(f"no saved segmentation model in {path}")
+    manifest = json.loads((path / "manifest.json").read_text())
+    if manifest.get("format_version") != _FORMAT_VERSION:
+        raise InputError(f"model in {path} has format {manifest.get('format_version')}, "
+                         f"this version reads {_FORMAT_VERSION}")
+    state = joblib.load(path / "pipeline.joblib")
+    pipeline = cls.__new__(cls)
+    pipeline.__dict__.update(state)
+    # A parameter added since the model was saved takes the value it was fitted with.
+    for step, fresh in ((pipeline, cls()), (pipeline.encoder_, AutoEncoderTransformer())):
+        if type(step) is type(fresh):
+            for name, default in fresh.get_params(deep=False).items():
+                step.__dict__.setdefault(name, _BEFORE_ADDED.get(name, default))
+    if manifest["autoencoder"]:
+        pipeline.encoder_.model_ = ae.load_autoencoder(path / "autoencoder.pt")
+    return pipeline

@@ -1,0 +1,168 @@
+"""Reading a file into the scratch tables of one import (the "read" step of an import).
+
+This module holds what happens before any row is judged: :func:`inspect_file` fingerprints
+the bytes and tells CSV (text, maybe gzip) from Parquet, refusing what is neither;
+:func:`read_raw` has DuckDB read the file as text into ``ingest_raw`` (CSV: every cell as
+text, so ids keep their leading zeros; Parquet: cells cast to text); :func:`stage_input`
+lines the file's columns up with the canonical ones and parses them into ``ingest_staged``.
+It also holds the SQL plumbing every step shares: :func:`run_query` (``queries/ingest/*.sql``
+with ``$named`` parameters) and the connection-local scratch tables and views that
+:func:`drop_scratch` removes before and after each import.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from segmentation.data.queries import load_query
+from segmentation.errors import InputError
+from segmentation.ingest.columns import CHANNELS, COLUMNS, EVENT_TYPES
+
+__all__ = ["SCRATCH_TABLES", "SCRATCH_VIEWS", "FileInfo", "inspect_file", "read_raw", "stage_input",
+           "run_query", "first_line", "drop_scratch"]
+
+_HEAD_BYTES = 64 * 1024
+_DELIMITERS = (",", ";", "\t", "|")
+# Scratch objects of one import (connection-local temp tables and views).
+SCRATCH_TABLES = ("ingest_raw", "ingest_skipped", "ingest_staged", "ingest_problems", "ingest_bad",
+                   "ingest_csv_errors", "ingest_csv_scans")
+SCRATCH_VIEWS = ("ingest_input", "ingest_raw_json", "ingest_parquet_source")
+
+
+@dataclass(frozen=True)
+class FileInfo:
+    """What :func:`inspect_file` learnt from a file's bytes before DuckDB reads it.
+
+    ``fingerprint``: SHA-256 of the bytes; ``fmt``: csv or parquet; ``compression``:
+    gzip or none; ``delimiter``: the CSV field separator found in the header line.
+    """
+
+    fingerprint: str
+    fmt: str  # csv | parquet
+    compression: str  # gzip | none
+    delimiter: str
+
+
+def inspect_file(path: Path, name: str) -> FileInfo:
+    """Fingerprint the bytes and tell CSV (text, maybe gzip) from Parquet before DuckDB reads.
+
+    Raises :class:`InputError` (naming the file as ``name``) for what is neither: an empty
+    file, ZIP/Excel, UTF-16, binary content or text that is not UTF-8.
+    """
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(_HEAD_BYTES)
+            digest.update(head)
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(chunk)
+    except OSError as exc:
+        raise InputError(f"{name}: cannot read the file ({exc.strerror or exc})") from exc
+    if not head:
+        raise InputError(f"{name}: the file is empty (0 bytes); expected a header row and data rows")
+    fingerprint = digest.hexdigest()
+    if head.startswith(b"PAR1"):
+        return FileInfo(fingerprint, "parquet", "none", ",")
+    if head.startswith(b"PK\x03\x04"):
+        raise InputError(f"{name}: this is a ZIP archive or an Excel workbook, not CSV; "
+                         "save it as CSV (UTF-8) or Parquet")
+    compression, text = "none", head
+    if head.startswith(b"\x1f\x8b"):
+        compression = "gzip"
+        try:
+            with gzip.open(path) as fh:
+                text = fh.read(_HEAD_BYTES)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise InputError(f"{name}: not a readable gzip file ({exc})") from exc
+    if text.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise InputError(f"{name}: the file is UTF-16 text; save it as UTF-8 CSV")
+    if b"\x00" in text:
+        raise InputError(f"{name}: binary content (NUL bytes), not a CSV text file; "
+                         "expected CSV (optionally .gz) or Parquet")
+    try:
+        decoded = text.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.start < len(text) - 4:  # not just a character cut at the end of the sample
+            raise InputError(f"{name}: not UTF-8 text (invalid byte at offset {exc.start}); "
+                             "save it as UTF-8 CSV or Parquet") from exc
+        decoded = text[:exc.start].decode("utf-8")
+    if not decoded.strip():
+        raise InputError(f"{name}: the file is empty (only blank lines); expected a header row "
+                         "and data rows")
+    header = decoded.lstrip("\ufeff").lstrip("\r\n").splitlines()[0]
+    delimiter = max(_DELIMITERS, key=header.count) if any(d in header for d in _DELIMITERS) else ","
+    return FileInfo(fingerprint, "csv", compression, delimiter)
+
+
+def read_raw(con, path: Path, name: str, info: FileInfo) -> list[str]:
+    """Stage the file as text in ``ingest_raw`` (raw_index, c0..cN); return the file's column names."""
+    try:
+        if info.fmt == "parquet":
+            source = con.sql(load_query("ingest_read_parquet"), params={"path": str(path)})
+            header = [column for column in source.columns if column != "ordinality"]
+            exprs = [duckdb.ColumnExpression("ordinality").alias("raw_index")]
+            exprs += [duckdb.ColumnExpression(column).cast(duckdb.sqltype("VARCHAR")).alias(f"c{i}")
+                      for i, column in enumerate(header)]
+            source.project(*exprs).create_view("ingest_parquet_source", replace=True)
+            run_query(con, "ingest_raw_from_view")
+            run_query(con, "ingest_skipped_none")
+            return header
+        params = {"path": str(path), "delim": info.delimiter, "compression": info.compression}
+        header = [row[0] for row in run_query(con, "ingest_csv_columns", **params)]
+        run_query(con, "ingest_read_csv", **params, names=[f"c{i}" for i in range(len(header))])
+        run_query(con, "ingest_skipped_csv", n_columns=len(header))
+        return header
+    except duckdb.Error as exc:
+        raise InputError(f"{name}: cannot read the file as {info.fmt.upper()}: {first_line(exc)}") from exc
+
+
+def stage_input(con, kind: str, sources: dict[str, int], constants: dict[str, str],
+                ts_format: str | None) -> None:
+    """Line ``ingest_raw`` up with the canonical columns of ``kind`` and parse it into ``ingest_staged``.
+
+    ``sources``: canonical column → position in the file; ``constants``: canonical
+    column → value for every row; a column that is neither is NULL. The view
+    ``ingest_input`` holds the text, ``ingest_staged`` the parsed values (unknown
+    event types and channels become ``'other'``).
+    """
+    exprs = [duckdb.ColumnExpression("raw_index")]
+    for canon in COLUMNS[kind]:
+        if canon in constants:
+            expr = duckdb.ConstantExpression(constants[canon]).cast(duckdb.sqltype("VARCHAR"))
+        elif canon in sources:
+            expr = duckdb.ColumnExpression(f"c{sources[canon]}")
+        else:
+            expr = duckdb.ConstantExpression(None).cast(duckdb.sqltype("VARCHAR"))
+        exprs.append(expr.alias(canon))
+    con.table("ingest_raw").project(*exprs).create_view("ingest_input", replace=True)
+    if kind == "events":
+        run_query(con, "ingest_stage_events", ts_format=ts_format, event_types=list(EVENT_TYPES),
+                  channels=list(CHANNELS))
+    else:
+        run_query(con, "ingest_stage_customers")
+
+
+def run_query(con, query: str, **params) -> list[tuple]:
+    """Run ``queries/QUERY.sql`` with ``$named`` parameters; all result rows (closes the result)."""
+    return con.execute(load_query(query), params).fetchall()
+
+
+def first_line(exc: Exception) -> str:
+    """The first line of an exception's message (DuckDB's go on for lines), else its type's name."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def drop_scratch(con) -> None:
+    """Drop the scratch views and tables of an import on ``con`` (those that exist)."""
+    # Names come from the constant tuples above, never from user input.
+    for view in SCRATCH_VIEWS:
+        con.execute(f"DROP VIEW IF EXISTS {view}")
+    for table in SCRATCH_TABLES:
+        con.execute(f"DROP TABLE IF EXISTS temp.{table}")

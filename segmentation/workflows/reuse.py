@@ -1,0 +1,118 @@
+"""The model-reuse policy of a snapshot: score with the previous snapshot's models, or fit new ones.
+:func:`fit_or_reuse` reuses the models of the previous run with the same window when its parameters
+and clustered features are the same, its model files are there and they are not too old
+(``refit_every``), and the drift check on the new data (:mod:`segmentation.dynamics.drift`, against
+the segments as the fitting run saw them and as their lineages were first seen) finds no reason to
+refit; otherwise it fits the snapshot's new pipeline."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Sequence
+
+import pandas as pd
+
+from segmentation.data import results, store
+from segmentation.data.queries import load_query
+from segmentation.workflows.assign import load_run_models
+from segmentation.workflows.progress import Progress, say
+
+if TYPE_CHECKING:
+    from segmentation.workflows.snapshot import SnapshotParams
+
+__all__ = ["fit_or_reuse"]
+
+
+def _previous_models(db: Any, as_of: date, params: SnapshotParams, features: pd.DataFrame):
+    """The previous snapshot's model state when it may be reused, else ``(None, reason)``."""
+    from segmentation.dynamics import drift
+
+    if params.refit:
+        return None, "refit requested"
+    with store.connect(db, read_only=True) as con:
+        previous = results.previous_run(con, as_of, params.window_days)
+        run = results.get_run(con, previous["run_id"]) if previous else None
+    if run is None:
+        return None, "first snapshot"
+    # Compared as stored (JSON), so tuples and lists compare equal; window_days is one of them.
+    wanted = drift.comparable_params(json.loads(json.dumps(asdict(params), default=str)))
+    stored = drift.comparable_params({k: run["params"].get(k) for k in asdict(params)})
+    state = run["metrics"].get("model")
+    if stored != wanted:
+        return None, f"parameters differ from run {run['run_id']}"
+    if list(run["params"].get("clustering_features", [])) != list(map(str, features.columns)):
+        return None, f"the features differ from run {run['run_id']}'s"
+    if not state or not run["model_path"] or not Path(run["model_path"]).is_dir():
+        return None, f"run {run['run_id']} has no reusable models"
+    if params.refit_every is not None and int(state.get("age", 0)) + 1 >= params.refit_every:
+        return None, f"models are {int(state.get('age', 0)) + 1} snapshots old (refit_every={params.refit_every})"
+    if state.get("from_run") is None:  # fitted by that run itself
+        state = {**state, "from_run": int(run["run_id"])}
+    return (run, state), None
+
+
+def _drift_references(db: Any, run_id: int, lookback: int = 6) -> list[tuple[pd.DataFrame, pd.Series]]:
+    """Reference profiles for the drift check, indexed by the fitting run's segment ids.
+
+    Two references: the segments as the fitting run saw them, and each segment's lineage
+    as first seen in the ``lookback`` runs up to it. A segment that absorbed a forming
+    behaviour *at* the refit looks unchanged against the first, but not the second.
+    """
+    from segmentation.engine.resemblance import mean_vectors
+
+    with store.connect(db, read_only=True) as con:
+        frame = results.parse_profiles(con.execute(load_query("drift_references"),
+                                                   {"run_id": run_id, "lookback": lookback}).df())
+    earliest = frame.sort_values("as_of").drop_duplicates("segment_id")
+    return [mean_vectors(frame[frame["fitted"]]), mean_vectors(earliest)]
+
+
+def fit_or_reuse(db: Any, as_of: date, features: pd.DataFrame, pipeline, params: SnapshotParams,
+                 progress: Progress = None, callbacks: Sequence = (), progress_bar: bool = False):
+    """Score with the previous snapshot's models when no drift calls for a refit, else fit ``pipeline``.
+
+    Returns ``(pipeline, scores, decision)``: ``scores`` has segment_id, probability,
+    x, y, reconstruction_error per row of ``features``; ``decision`` a
+    :class:`segmentation.dynamics.drift.ModelDecision` (see that module for the rules).
+    """
+    from segmentation.dynamics import drift
+
+    found, reason = _previous_models(db, as_of, params, features)
+    if found is not None:
+        run, state = found
+        say(progress, f"drift check: scoring {len(features):,} customers with the models of run {run['run_id']} …")
+        previous = load_run_models(run)
+        scores = previous.assign(features)
+        shift = drift.profile_shift(features.reset_index(drop=True), scores["segment_id"].to_numpy(),
+                                    _drift_references(db, int(state["from_run"])))
+        decision = drift.assess(scores, state, params.min_cluster_share, shift, drift.has_reconstruction(previous))
+        say(progress, f"  {'refit: ' if decision.refit else ''}{'; '.join(decision.reasons)}")
+        if not decision.refit:
+            scores = drift.mark_unexplained(scores.reset_index(drop=True), decision)
+            if decision.unexplained_as_noise:
+                say(progress, f"  {decision.unexplained_as_noise:,} customers the models cannot explain "
+                              "are reported as noise")
+            from segmentation.engine.inputs import resolve_min_cluster_size
+
+            floor = resolve_min_cluster_size(params.min_cluster_share, len(features))
+            scores = drift.drop_small_segments(scores, floor, decision)
+            if decision.below_floor_as_noise:
+                say(progress, f"  {decision.below_floor_as_noise:,} customers of segments now below the "
+                              f"floor of {floor:,} customers are reported as noise")
+            return previous, scores, decision
+        reason = "; ".join(decision.reasons)
+    else:
+        say(progress, f"fitting new models ({reason})")
+    say(progress, f"training: autoencoder on {len(features):,} customers × {features.shape[1]} features …")
+    pipeline.fit(features, callbacks=callbacks, progress_bar=progress_bar,
+                 on_step=lambda name: say(progress, f"  {name} …"))
+    if pipeline.refined_share_:
+        say(progress, f"  neighbour vote: {pipeline.refined_share_:.1%} of the fitted customers moved to "
+                      "the segment of the customers they most resemble")
+    scores = pd.DataFrame({"segment_id": pipeline.labels_, "probability": pipeline.probabilities_,
+                           "x": pipeline.map_embedding_[:, 0], "y": pipeline.map_embedding_[:, 1],
+                           "reconstruction_error": pipeline.reconstruction_error_})
+    return pipeline, scores, drift.fitted_decision(pipeline, reason)
