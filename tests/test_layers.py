@@ -100,3 +100,17 @@ def test_a_wrong_import_is_caught(tmp_path, module, line, expected):
     (fake / module).write_text(line + "\n")
     found = violations(fake)
     assert len(found) == 1 and expected in found[0], found
+
+
+@pytest.mark.parametrize("old, new, name", [
+    ("segmentation.pipeline", "segmentation.engine.pipeline", "SegmentationPipeline"),
+    ("segmentation.pipeline_steps", "segmentation.engine.steps", "AutoEncoderTransformer"),
+    ("segmentation.mapping", "segmentation.engine.mapping", "SampleMapping"),
+])
+def test_models_pickled_under_the_flat_module_names_still_load(old, new, name):
+    """Models stored before the packages name their classes by the old flat modules."""
+    import importlib
+    import pickle
+
+    found = pickle.loads(f"c{old}\n{name}\n.".encode())  # a pickle of the class, as stored models hold it
+    assert found is getattr(importlib.import_module(new), name)
