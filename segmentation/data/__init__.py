@@ -1,0 +1,1 @@
+"""DuckDB: connections, transaction(), query helpers, stored runs, the crash journal. May import only the leaves."""

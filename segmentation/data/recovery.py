@@ -1,0 +1,316 @@
+"""The crash journal, reading side: cleaning up after commands whose process was killed.
+
+:func:`recover` (called by every command line command before it starts) reads the
+markers and intents :mod:`segmentation.data.journal` wrote, finds those whose process
+is gone, staging folders of dead processes and ``run_<id>`` folders without a ``runs``
+row, and cleans them up: temporary files removed, an uncommitted export's replaced
+files put back, what the database committed kept. It returns one plain sentence per
+interrupted operation, e.g. ``an interrupted `run --as-of 2025-02-28` (process 4242,
+started 12:31:05) was cleaned up: nothing of it was stored; removed 1 unfinished model
+folder``. It never touches the work of a live process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import re
+import shutil
+from collections import defaultdict
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import psutil
+
+from segmentation.data import store
+from segmentation.data.journal import journal_dir, remove_path
+from segmentation.data.queries import load_query
+from segmentation.errors import StoreBusyError, WorkbenchError
+
+__all__ = ["recover"]
+
+log = logging.getLogger(__name__)
+
+# The names journal.staging_dir gives (``.tmp-<pid>-<hex>``; old ones lack the pid) and run folders.
+_STAGING = re.compile(r"^\.tmp-(?:(\d+)-)?[0-9a-f]+$")
+_RUN_DIR = re.compile(r"^run_(\d+)$")
+
+
+def _alive(pid: int, create_time: float | None = None) -> bool:
+    """Is process ``pid`` (started at ``create_time``, when known) still running?"""
+    try:
+        process = psutil.Process(pid)
+        if process.status() == psutil.STATUS_ZOMBIE:
+            return False
+        return create_time is None or abs(process.create_time() - float(create_time)) < 1.0
+    except psutil.NoSuchProcess:
+        return False
+    except psutil.AccessDenied:  # someone else's process: assume it is the owner
+        return True
+
+
+def _read_json(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def _sha256(path: Path) -> str | None:
+    try:
+        digest = hashlib.sha256()
+        with open(path, "rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(chunk)
+        return digest.hexdigest()
+    except OSError:
+        return None
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def _started(document: dict) -> datetime:
+    return datetime.fromisoformat(str(document["started_at"]))
+
+
+def _rows(con, query: str, **params: Any) -> list[tuple]:
+    return con.execute(load_query(query), params).fetchall()
+
+
+def _describe(document: dict, kind: str | None = None) -> str:
+    """``run --as-of 2025-02-28`` (process 4242, started 2025-03-01 12:31:05)."""
+    detail = document.get("detail") or {}
+    args = " ".join(str(v) if k == "file" else f"--{k.replace('_', '-')} {v}" for k, v in detail.items())
+    started = str(document.get("started_at", ""))[:19].replace("T", " ")
+    what = f"{kind or document.get('kind', '?')}{' ' + args if args else ''}"
+    return f"`{what}` (process {document.get('pid')}, started {started})"
+
+
+def _remove_temporary_files(intent: dict) -> int:
+    """Remove the temporary files an intent names (those still there); how many were removed."""
+    return sum(remove_path(Path(entry["temp"])) for entry in intent.get("files") or [] if entry.get("temp"))
+
+
+def _undo_export(con, intent: dict) -> tuple[bool, int, int] | None:
+    """Undo (or finish cleaning up) one export intent: (committed, files removed, files restored).
+
+    None when the database cannot tell whether it was committed (left for later).
+    """
+    files = intent.get("files") or []
+    full = next((f for f in files if f.get("role") == "full"), files[0] if files else None)
+    committed = False
+    if full is not None and con is not None:
+        try:
+            committed = bool(_rows(con, "journal_export_committed", path=full["final"],
+                                   sha256=full["sha256"], created_at=_started(intent))[0][0])
+        except duckdb.Error:
+            return None
+    removed, restored = _remove_temporary_files(intent), 0
+    for entry in files:
+        final = Path(entry["final"])
+        backup = Path(entry["backup"]) if entry.get("backup") else None
+        if committed:
+            if backup is not None:
+                backup.unlink(missing_ok=True)  # the replaced file; the new one is in place
+            continue
+        if final.exists() and _sha256(final) == entry.get("sha256"):
+            final.unlink(missing_ok=True)  # moved into place, but its audit row never committed
+            removed += 1
+        if backup is not None and backup.exists() and not final.exists():
+            os.replace(backup, final)  # the file it replaced goes back
+            restored += 1
+    return committed, removed, restored
+
+
+def _what_was_stored(con, marker: dict) -> str:
+    """What an interrupted operation had committed before it died (a clause), from the database."""
+    kind, detail = marker.get("kind"), marker.get("detail") or {}
+    if con is None:
+        return "nothing of it was stored"
+    since = _started(marker)
+    if kind == "run":
+        done = [r for r in _rows(con, "journal_runs_since", created_at=since)
+                if str(r[1]) == str(detail.get("as_of"))]
+        return f"it had finished (run {done[0][0]})" if done else "nothing of it was stored"
+    if kind == "timeline":
+        return _snapshots_kept(con, since, "run the same timeline again")
+    if kind == "ingest":
+        done = _rows(con, "journal_ingests_since", created_at=since, file=str(detail.get("file", "")))
+        return (f"it had finished (import #{done[0][0]})" if done
+                else "nothing of it was imported; import the file again")
+    if kind == "export":
+        return "nothing of it was written"
+    if kind == "demo":
+        return "the demo data is complete or absent (it is written in one transaction)"
+    if kind == "first-run":  # the demo data, then the demo timeline (segmentation/workflows/firstrun.py)
+        return ("the demo data is complete or absent (one transaction); "
+                + _snapshots_kept(con, since, "run `first-run` again"))
+    return "the database keeps only what it had committed"
+
+
+def _snapshots_kept(con, since: datetime, again: str) -> str:
+    """What an interrupted series of snapshots left: the complete ones are kept, ``again`` does the rest."""
+    done = _rows(con, "journal_runs_since", created_at=since)
+    if not done:
+        return f"no snapshot of it was stored; {again}"
+    ids = ", ".join(str(r[0]) for r in done)
+    return (f"the {_count(len(done), 'snapshot')} it completed (run {ids}) "
+            f"{'is' if len(done) == 1 else 'are'} kept; {again} for the rest")
+
+
+def _stale_staging(models: Path) -> dict[int | None, list[Path]]:
+    """Staging folders of dead processes, by process id (None: an old-style name, a day old)."""
+    found: dict[int | None, list[Path]] = defaultdict(list)
+    if not models.is_dir():
+        return found
+    for entry in models.iterdir():
+        match = _STAGING.match(entry.name)
+        if not match or not entry.is_dir():
+            continue
+        pid = int(match.group(1)) if match.group(1) else None
+        if pid is None:
+            if datetime.now().timestamp() - entry.stat().st_mtime > 86_400:
+                found[None].append(entry)
+        elif not _alive(pid):
+            found[pid].append(entry)
+    return found
+
+
+def _orphan_run_dirs(con, models: Path) -> list[Path]:
+    """``run_<id>`` folders without a ``runs`` row: renamed into place by a run killed before its commit.
+
+    Safe only while ``con`` (read-only) is open: no process can then be between
+    that rename and its commit, because such a process holds the write lock.
+    """
+    if con is None or not models.is_dir():
+        return []
+    dirs = {int(m.group(1)): p for p in models.iterdir() if (m := _RUN_DIR.match(p.name)) and p.is_dir()}
+    if not dirs:
+        return []
+    known = {int(r[0]) for r in _rows(con, "journal_run_ids")}
+    return [path for run_id, path in sorted(dirs.items()) if run_id not in known]
+
+
+def _dead_documents(journal: Path) -> tuple[dict[Path, dict], dict[Path, dict]]:
+    """Markers and intents whose process is gone; half-written ones of dead processes are removed."""
+    markers: dict[Path, dict] = {}
+    intents: dict[Path, dict] = {}
+    if not journal.is_dir():
+        return markers, intents
+    for path in journal.iterdir():
+        if path.name.endswith(".part"):
+            owner = path.name.rsplit(".", 2)[-2]
+            if not owner.isdigit() or not _alive(int(owner)):
+                path.unlink(missing_ok=True)
+            continue
+        if path.suffix != ".json":
+            continue
+        document = _read_json(path)
+        if document is None or "pid" not in document or "started_at" not in document:
+            continue
+        if _alive(int(document["pid"]), document.get("create_time")):
+            continue
+        (intents if path.name.startswith("intent-") else markers)[path] = document
+    return markers, intents
+
+
+@contextlib.contextmanager
+def _read_connection(db: Path):
+    if not db.exists():
+        yield None
+        return
+    with store.connect(db, read_only=True, wait_seconds=0) as con:
+        yield con
+
+
+def recover(db: Any = None, *, check_models: bool = False) -> list[str]:
+    """Clean up after operations on ``db`` whose process was killed; one sentence per operation.
+
+    Only leftovers of dead processes are touched. When another process holds the
+    database for writing, the work is left for a later call and nothing is reported.
+    ``check_models`` also looks for ``run_<id>`` folders without a run (done anyway
+    when something else was found).
+    """
+    db = store.db_path(db)
+    models = store.models_dir(db)
+    markers, intents = _dead_documents(journal_dir(db))
+    staging = _stale_staging(models)
+    if not (markers or intents or staging or check_models):
+        return []
+    try:
+        with _read_connection(db) as con:
+            return _clean(con, models, markers, intents, staging)
+    except StoreBusyError:
+        return []  # someone is writing: the next command tries again
+    except (WorkbenchError, duckdb.Error) as exc:
+        log.debug("recovery skipped: %s", exc)
+        return []
+
+
+def _clean(con, models: Path, markers: dict[Path, dict], intents: dict[Path, dict],
+           staging: dict[int | None, list[Path]]) -> list[str]:
+    found: dict[int | None, dict[str, Any]] = defaultdict(lambda: {"marker": None, "intent": None,
+                                                                     "clauses": []})
+    for marker in markers.values():
+        found[int(marker["pid"])]["marker"] = marker
+    for path, intent in intents.items():
+        if intent.get("kind") == "assign":  # a score file: the temporary copy goes, a renamed one is whole
+            removed = _remove_temporary_files(intent)
+            entry = found[int(intent["pid"])]
+            entry["intent"] = intent
+            entry["clauses"].append(f"no score file of it was written (removed {_count(removed, 'unfinished file')})")
+            path.unlink(missing_ok=True)
+            continue
+        outcome = _undo_export(con, intent)
+        if outcome is None:
+            continue
+        committed, removed, restored = outcome
+        entry = found[int(intent["pid"])]
+        entry["intent"] = intent
+        if committed:
+            entry["clauses"].append("its export had been committed (file and audit row kept); "
+                                    "removed what was left over")
+        else:
+            put_back = f", put back {_count(restored, 'replaced file')}" if restored else ""
+            entry["clauses"].append(f"no file or audit row of it was kept (removed "
+                                    f"{_count(removed, 'unfinished file')}{put_back})")
+        path.unlink(missing_ok=True)
+    for pid, folders in staging.items():
+        for folder in folders:
+            shutil.rmtree(folder, ignore_errors=True)
+        found[pid]["clauses"].append(f"removed {_count(len(folders), 'unfinished model folder')}")
+    orphans = _orphan_run_dirs(con, models)
+    for folder in orphans:
+        shutil.rmtree(folder, ignore_errors=True)
+
+    runs = [entry for entry in found.values()
+            if entry["marker"] is not None and entry["marker"].get("kind") in ("run", "timeline")]
+    if orphans and runs:  # the dead run had moved its models into place but not committed
+        names = ", ".join(p.name for p in orphans)
+        runs[0]["clauses"].append(f"removed the model folder it had moved into place ({names})")
+        orphans = []
+    notes = []
+    for pid, entry in found.items():
+        marker, intent, clauses = entry["marker"], entry["intent"], entry["clauses"]
+        if marker is not None:
+            what = _describe(marker)
+            if intent is None or marker.get("kind") != "export":
+                clauses = [_what_was_stored(con, marker)] + clauses
+        elif intent is not None:
+            what = _describe(intent)
+        else:
+            what = f"snapshot (process {pid})" if pid is not None else "snapshot"
+        notes.append(f"an interrupted {what} was cleaned up: {'; '.join(clauses)}")
+    if orphans:
+        names = ", ".join(p.name for p in orphans)
+        notes.append(f"removed {_count(len(orphans), 'model folder')} of runs that were never stored ({names})")
+    for path in markers:
+        path.unlink(missing_ok=True)
+    return notes
