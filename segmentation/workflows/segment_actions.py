@@ -85,8 +85,12 @@ def _space(data: RunData) -> np.ndarray:
     """Every customer of the run in the cluster space of the run's models."""
     from segmentation.workflows.assign import load_run_models
 
+    from segmentation.features.table import fill_missing_features
+
     pipeline = load_run_models(data.run)
-    frame = data.table.frame.reindex(columns=list(pipeline.feature_names_in_), fill_value=0.0)
+    # the run's own feature table: normally nothing is missing; anything that is gets the value for
+    # no such activity, as in assign (not 0, which would mean "active today" for day counts)
+    frame, _ = fill_missing_features(data.table, list(pipeline.feature_names_in_))
     return pipeline.transform(frame)
 
 
