@@ -108,7 +108,7 @@ def comparable_params(params: dict) -> dict:
 
 def has_reconstruction(pipeline) -> bool:
     """Does the fitted ``pipeline``'s encoder measure how well it reproduces a customer?"""
-    from segmentation.engine.steps import reconstructs
+    from segmentation.engine.scoring import reconstructs
 
     return reconstructs(getattr(pipeline, "encoder_", None))
 

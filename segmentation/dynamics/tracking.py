@@ -12,10 +12,10 @@ module turns them into lineages a marketer can follow:
 * every segment's ``profile`` gets ``sources`` (where its customers were in the previous
   snapshot) and ``changes`` (the three features whose lift moved most against those
   sources); survivors get ``internal`` (grew / shrank / shifted behaviour);
-* no two segments of a snapshot share a suggested name.
+* no two segments of a snapshot are shown under one name (given names included).
 
-Functions return tidy DataFrames; nothing here reads or writes the store except
-:func:`track_snapshot`, given what the store holds about the previous run.
+Functions take and return tidy DataFrames and never touch the store: :func:`track_snapshot` is
+given what the store holds about the previous run (:func:`segmentation.data.results.tracking_inputs`).
 """
 
 from __future__ import annotations

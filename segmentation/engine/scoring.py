@@ -18,7 +18,7 @@ from segmentation.constants import NOISE as _NOISE
 from segmentation.engine.clustering import n_clusters, reduce_outliers, relabel
 from segmentation.engine.mapping import SampleMapping, approximate_predict_in_chunks
 
-__all__ = ["latent", "reconstruction_error", "fit_mapping", "cluster_space", "predict_by_models", "score_rows"]
+__all__ = ["latent", "reconstructs", "reconstruction_error", "fit_mapping", "cluster_space", "predict_by_models", "score_rows"]
 
 
 def latent(pipeline, Z: np.ndarray) -> np.ndarray:
@@ -26,18 +26,28 @@ def latent(pipeline, Z: np.ndarray) -> np.ndarray:
     return np.asarray(pipeline.encoder_.transform(Z), dtype=np.float32)
 
 
+def reconstructs(encoder) -> bool:
+    """Can a fitted ``encoder`` measure how well it reproduces a row (its reconstruction error)?
+
+    Yes with a ``reconstruction_error`` (the autoencoder) or an ``inverse_transform`` (e.g.
+    PCA); no for ``Identity`` ("passthrough") and other plain transformers, whose error
+    :func:`reconstruction_error` reports as 0 for every row (segmentation.dynamics.drift notes it).
+    """
+    return hasattr(encoder, "reconstruction_error") or hasattr(encoder, "inverse_transform")
+
+
 def reconstruction_error(encoder, Z: np.ndarray) -> np.ndarray:
     """Per-row mean squared reconstruction error of ``Z`` by a fitted ``encoder`` (float32).
 
     The autoencoder's own, PCA-like ``inverse_transform``'s, or zeros for an encoder that
-    does not reconstruct (see :func:`segmentation.engine.steps.reconstructs` and drift.py).
+    does not :func:`reconstructs`.
     """
+    if not reconstructs(encoder):
+        return np.zeros(len(Z), dtype=np.float32)
     if hasattr(encoder, "reconstruction_error"):
         return np.asarray(encoder.reconstruction_error(Z), dtype=np.float32)
-    if hasattr(encoder, "inverse_transform"):  # e.g. PCA
-        back = encoder.inverse_transform(encoder.transform(Z))
-        return np.mean((np.asarray(back) - Z) ** 2, axis=1).astype(np.float32)
-    return np.zeros(len(Z), dtype=np.float32)
+    back = encoder.inverse_transform(encoder.transform(Z))  # e.g. PCA
+    return np.mean((np.asarray(back) - Z) ** 2, axis=1).astype(np.float32)
 
 
 def fit_mapping(mapping, random_state, latent_rows, cluster_rows, sample_map, labels, probabilities):

@@ -189,16 +189,6 @@ def is_skip(step) -> bool:
     return step is None or (isinstance(step, str) and step == "passthrough")
 
 
-def reconstructs(encoder) -> bool:
-    """Can a fitted ``encoder`` measure how well it reproduces a row (its reconstruction error)?
-
-    Yes with a ``reconstruction_error`` (the autoencoder) or an ``inverse_transform`` (e.g.
-    PCA); no for :class:`Identity` ("passthrough") and other plain transformers, whose
-    error the pipeline reports as 0 for every row (segmentation.dynamics.drift notes it).
-    """
-    return hasattr(encoder, "reconstruction_error") or hasattr(encoder, "inverse_transform")
-
-
 # UMAP's optimisation epochs at every size: umap-learn's own choice above 10,000 rows (it uses 500
 # below). On tuning seed 0 of four scenarios (4,000-6,000 customers) 200 epochs gave the same
 # segments (ARI 0.991/0.523/0.901/0.954 with 500, 0.990/0.514/0.900/0.954 with 200) in 55-60 %

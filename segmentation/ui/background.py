@@ -100,14 +100,20 @@ def landed_jobs() -> list:
     return landed
 
 
-def landed_notice() -> None:
-    """Say that a snapshot computed in the background has landed (or stopped)."""
+def landed_notice(link_overview: bool = False) -> None:
+    """Say what snapshots computed in the background came to since this session was last told:
+    stored (with a link to the Overview when ``link_overview``), cancelled, or stopped."""
     for job in landed_jobs():
         when = f"{job.started_at or job.created_at:%H:%M}"
         if job.state == "done":
-            runs_text = ", ".join(str(r) for r in job.run_ids)
+            runs_text = ", ".join(str(r) for r in job.run_ids) or "—"
             st.success(f"New snapshot stored: the {job.label} started at {when} is run {runs_text}.",
                        icon=":material/check_circle:")
+            if link_overview:
+                st.page_link(common.PAGES["overview"], label="Open the Overview", icon=":material/dashboard:")
+        elif job.state == "cancelled":
+            st.info(f"The {job.label} started at {when} was cancelled; nothing was stored for the snapshot "
+                    "in progress.", icon=":material/cancel:")
         else:
-            st.warning(f"The {job.label} started at {when} stopped: {escape_markdown(job.error or job.state)}.",
-                       icon=":material/warning:")
+            st.warning(f"The {job.label} started at {when} stopped; nothing was stored for the failed "
+                       f"snapshot: {escape_markdown(job.error or job.state)}.", icon=":material/warning:")

@@ -205,12 +205,16 @@ def currency_setting() -> None:
                      help="The currency of the amounts in your data; only how money is shown changes.")
 
 
-def page_summary(title: str, caption: str) -> dict | None:
-    """Title and caption of a page about the data: :func:`data_summary`, or None after showing the error."""
+def page_summary(title: str, caption: str, watch_jobs: bool = True) -> dict | None:
+    """Title and caption of a page about the data: :func:`data_summary`, or None after showing the error.
+
+    ``watch_jobs``: background snapshots' progress in the sidebar (not on the Run page, which shows it).
+    """
     from segmentation.ui import background  # it builds on this module
 
     st.title(title)
-    background.job_sidebar()
+    if watch_jobs:
+        background.job_sidebar()
     st.caption(caption)
     try:
         return data_summary()

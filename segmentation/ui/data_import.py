@@ -33,6 +33,19 @@ RESULT_KEY = "import_result"
 GO_RUN_KEY = "_import_go_run"
 
 
+def _head_text(data: bytes) -> tuple[str, str]:
+    """The first bytes of an uploaded CSV (gzip unpacked) as text, and its delimiter."""
+    head = data[:HEAD_BYTES]
+    if head.startswith(b"\x1f\x8b"):
+        with gzip.open(io.BytesIO(data)) as fh:
+            head = fh.read(HEAD_BYTES)
+    text = head.decode("utf-8", errors="strict" if len(head) < HEAD_BYTES else "ignore").lstrip("\ufeff")
+    text = text.lstrip("\r\n")
+    line = text.splitlines()[0] if text.strip() else ""
+    delimiter = max(DELIMITERS, key=line.count) if any(d in line for d in DELIMITERS) else ","
+    return text, delimiter
+
+
 def read_header(data: bytes) -> list[str] | None:
     """Column names of an uploaded CSV (optionally gzip) or Parquet file; None when unreadable."""
     try:
@@ -40,18 +53,12 @@ def read_header(data: bytes) -> list[str] | None:
             import pyarrow.parquet as pq
 
             return list(pq.read_schema(io.BytesIO(data)).names)
-        head = data[:HEAD_BYTES]
-        if head.startswith(b"\x1f\x8b"):
-            with gzip.open(io.BytesIO(data)) as fh:
-                head = fh.read(HEAD_BYTES)
-        text = head.decode("utf-8", errors="strict" if len(head) < HEAD_BYTES else "ignore").lstrip("\ufeff")
-        line = text.lstrip("\r\n").splitlines()[0] if text.strip() else ""
+        text, delimiter = _head_text(data)
     except Exception:  # noqa: BLE001 - any unreadable file: the import will say precisely why
         return None
-    if not line:
+    if not text.strip():
         return None
-    delimiter = max(DELIMITERS, key=line.count) if any(d in line for d in DELIMITERS) else ","
-    return [c.strip() for c in next(csv.reader([line], delimiter=delimiter))]
+    return [c.strip() for c in next(csv.reader([text.splitlines()[0]], delimiter=delimiter))]
 
 
 # Names people give our columns (folded: lower case, spaces and dashes as "_"), most likely first.
@@ -127,15 +134,16 @@ def preview_rows(data: bytes, header: list[str] | None, kind: str, n: int = PREV
     """The first ``n`` rows of an uploaded file as text, contact columns masked (``a•••``); None if unreadable."""
     import pandas as pd
 
-    try:
+    try:  # only the file's first bytes (CSV) or first row group batch (Parquet) are read
         if data.startswith(b"PAR1"):
-            frame = pd.read_parquet(io.BytesIO(data)).head(n).astype(str)
+            import pyarrow.parquet as pq
+
+            batch = next(pq.ParquetFile(io.BytesIO(data)).iter_batches(batch_size=n))
+            frame = batch.to_pandas().astype(str)
         else:
-            raw = gzip.decompress(data) if data.startswith(b"\x1f\x8b") else data
-            first_line = raw[:HEAD_BYTES].decode("utf-8", errors="ignore").lstrip("\ufeff").splitlines()[0]
-            delimiter = max(DELIMITERS, key=first_line.count)
-            frame = pd.read_csv(io.BytesIO(raw), sep=delimiter, nrows=n, dtype=str, keep_default_na=False,
-                                encoding="utf-8-sig", engine="python")
+            text, delimiter = _head_text(data)
+            frame = pd.read_csv(io.StringIO(text), sep=delimiter, nrows=n, dtype=str, keep_default_na=False,
+                                engine="python")
     except Exception:  # noqa: BLE001 - the import itself says what is wrong with the file
         return None
     contact = {v for k, v in default_mapping(kind, header or list(frame.columns)).items() if k in CONTACT}

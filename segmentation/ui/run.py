@@ -61,24 +61,28 @@ def _jobs_panel() -> None:
         _job_status(job)
 
 
-def _landed() -> None:
-    """What the snapshots started from here (and not yet reported) came to."""
-    for job in background.landed_jobs():
-        if job.state == "done":
-            st.success(f"Stored: the {job.label} is run {', '.join(map(str, job.run_ids)) or '—'}.",
-                       icon=":material/check_circle:")
-            st.page_link(common.PAGES["overview"], label="Open the Overview", icon=":material/dashboard:")
-        elif job.state == "cancelled":
-            st.info(f"The {job.label} was cancelled; nothing was stored for the snapshot in progress.",
-                    icon=":material/cancel:")
-        else:
-            st.error(f"The {job.label} stopped; nothing was stored for the failed snapshot. "
-                     f"{escape_markdown(job.error or '')}", icon=":material/error:")
+def _refusal(kind: str, params: SnapshotParams, when, start, end, again: bool) -> str | None:
+    """Why the form's snapshot is not started (None: start it)."""
+    if kind == "timeline":
+        return f"The last snapshot ({end}) is before the first ({start})." if end < start else None
+    from segmentation.ui.jobs import snapshot_label
+    from segmentation.workflows.snapshot import existing_run
+
+    if not again:
+        existing = existing_run(common.current_db(), when, params.window_days)
+        if existing is not None:
+            return (f"Run {existing} already covers {when} with a {params.window_days}-day window; "
+                    "tick “Compute again” under More parameters to compute another one.")
+    label = snapshot_label(params, when)
+    if any(job.label == label for job in background.active_jobs()):
+        return f"The {label} is already being computed (see below)."
+    return None
 
 
 def render() -> None:
     summary = common.page_summary(
-        "Run", "Find the segments of a snapshot date, or of a series of dates tracked one after the other.")
+        "Run", "Find the segments of a snapshot date, or of a series of dates tracked one after the other.",
+        watch_jobs=False)
     if summary is None:
         return
     if not summary["n_events"]:
@@ -130,26 +134,15 @@ def render() -> None:
         submitted = st.form_submit_button(label, type="primary", icon=":material/play_arrow:")
     status_area = st.container()  # running snapshots and what the last ones came to, under the button
     if submitted:
-        if kind == "timeline" and end < start:
-            st.error(f"The last snapshot ({end}) is before the first ({start}).")
-            return
-        if kind == "snapshot" and not again:
-            from segmentation.workflows.snapshot import existing_run
-
-            existing = existing_run(common.current_db(), when, int(window_days))
-            if existing is not None:
-                st.error(f"Run {existing} already covers {when} with a {int(window_days)}-day window; "
-                         "tick “Compute again” under More parameters to compute another one.")
-                return
-        label_date = f"snapshot of {when} ({int(window_days)}-day window)"
-        if kind == "snapshot" and any(job.label == label_date for job in background.active_jobs()):
-            st.error(f"The {label_date} is already being computed (see below).")
-            return
         params = SnapshotParams(window_days=int(window_days), seed=int(seed), fit_sample_size=int(fit_sample),
                                 min_cluster_share=float(min_share), max_epochs=int(epochs), refit=bool(refit))
-        background.start_snapshot(params, when, None if kind == "snapshot" else (start, end, int(every)))
+        refusal = _refusal(kind, params, when, start, end, again)
+        if refusal:
+            st.error(refusal)
+        else:
+            background.start_snapshot(params, when, None if kind == "snapshot" else (start, end, int(every)))
     with status_area:
-        _landed()
+        background.landed_notice(link_overview=True)
         if background.active_jobs():
             st.subheader("Computing now")
             st.fragment(_jobs_panel, run_every=1.0)()

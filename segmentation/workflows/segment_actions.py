@@ -20,10 +20,11 @@ import pandas as pd
 from segmentation.constants import NOISE
 from segmentation.data import results, store
 from segmentation.errors import InputError, NotFoundError
+from segmentation.present.digest import display_name
 from segmentation.data.queries import load_query
 
-__all__ = ["ranked_lookalikes", "RunData", "load_run_data", "explain_segment", "lookalike_segment", "lookalike_members", "with_rules",
-           "with_lookalike_quality"]
+__all__ = ["RunData", "load_run_data", "explain_segment", "lookalike_segment", "lookalike_members",
+           "ranked_lookalikes", "with_rules", "with_lookalike_quality"]
 
 
 @dataclass
@@ -46,7 +47,7 @@ def load_run_data(db: Any, run_id: int) -> RunData:
         segments = results.list_segments(con, int(run_id))
     labels = (stored.assign(customer_id=stored["customer_id"].astype(str)).set_index("customer_id")["segment_id"]
               .reindex(table.frame.index).fillna(NOISE).astype(int))
-    names = {int(r.segment_id): (r.name or r.suggested_name or f"segment {r.segment_id}")
+    names = {int(r.segment_id): display_name(r.name, r.suggested_name)
              for r in segments.itertuples(index=False)}
     profiles = {int(r.segment_id): r.profile or {} for r in segments.itertuples(index=False)}
     return RunData(run, table, labels, names, profiles)
