@@ -11,7 +11,7 @@ import pandas as pd
 
 from segmentation.dynamics.matching import monic_transitions
 from segmentation.dynamics.profiles import unique_name
-from segmentation.engine.resemblance import TWIN, UNLIKE, merge_profile_twins, profile_distance
+from segmentation.engine.resemblance import SHIFTED, TWIN, UNLIKE, group_shift, merge_profile_twins, profile_distance
 from segmentation.dynamics.tracking import carry_lineage, match_segments
 
 FEATURES = ["social", "store", "toys", "garden", "night", "refunds"]
@@ -166,3 +166,55 @@ def test_a_young_segment_that_sharpens_keeps_its_lineage():
     new = lifts({4: SOCIAL_TOYS, 5: {"night": 3.0, "refunds": 2.8, "garden": 1.0}})
     assert profile_distance(old, new).at[1, 5] > UNLIKE
     assert kinds(match_segments(before, after, lifts=(old, new))) == {(0, 4): "survived", (1, 5): "survived"}
+
+
+def behaviour(groups: dict[range, dict[str, float]], seed: int) -> pd.DataFrame:
+    """A feature table: each range of customers around its own means (1 standard deviation of noise)."""
+    rng = np.random.default_rng(seed)
+    frames = []
+    for customers, means in groups.items():
+        centre = np.array([means.get(f, 0.0) for f in FEATURES])
+        frames.append(pd.DataFrame(centre + rng.normal(size=(len(customers), len(FEATURES))),
+                                   index=[f"C{c:04d}" for c in customers], columns=FEATURES))
+    return pd.concat(frames)
+
+
+def test_group_shift_follows_a_group_own_behaviour_not_the_season():
+    before = behaviour({range(0, 200): SOCIAL_TOYS, range(200, 400): STORE_GARDEN}, seed=1)
+    season = before + 3.0  # everybody doubles down on everything: nobody's lift moves
+    moved = behaviour({range(0, 200): NIGHT_REFUNDS, range(200, 400): STORE_GARDEN}, seed=2)
+    group = [f"C{c:04d}" for c in range(0, 200)]
+    assert group_shift(before, season, group) < 0.01
+    assert group_shift(before, behaviour({range(0, 200): SOCIAL_TOYS, range(200, 400): STORE_GARDEN}, seed=3),
+                       group) < SHIFTED
+    assert group_shift(before, moved, group) > SHIFTED
+    assert np.isnan(group_shift(before, moved, ["nobody"]))
+
+
+def test_a_refit_that_tells_apart_a_merged_segment_reports_a_split_not_an_emergence():
+    """The previous fit put two behaviours into segment 0; this fit tells them apart (segment 7).
+
+    7 is unlike every earlier segment by profile, and all its customers were in 0: when those
+    customers behave as they did, 7 is a part of 0 (split); when they took up new behaviour, 7
+    emerged.
+    """
+    before = members({0: range(0, 300), 1: range(300, 500)})
+    after = members({5: range(0, 200), 7: range(200, 300), 6: range(300, 500)})
+    old = lifts({0: {"social": 1.2, "toys": 0.9, "night": 0.6, "refunds": 0.5}, 1: STORE_GARDEN})
+    new = lifts({5: SOCIAL_TOYS, 6: STORE_GARDEN, 7: NIGHT_REFUNDS})
+    then = behaviour({range(0, 200): SOCIAL_TOYS, range(200, 300): NIGHT_REFUNDS, range(300, 500): STORE_GARDEN}, 1)
+    same = behaviour({range(0, 200): SOCIAL_TOYS, range(200, 300): NIGHT_REFUNDS, range(300, 500): STORE_GARDEN}, 2)
+    changed = behaviour({range(0, 200): SOCIAL_TOYS, range(200, 300): NIGHT_REFUNDS,
+                         range(300, 500): STORE_GARDEN}, 2)
+    then_changed = behaviour({range(0, 300): SOCIAL_TOYS, range(300, 500): STORE_GARDEN}, 1)
+
+    checks: list[dict] = []
+    unchanged = kinds(match_segments(before, after, lifts=(old, new), checks=checks,
+                                     behaviour_shift=lambda ids: group_shift(then, same, ids)))
+    assert unchanged == {(0, 5): "survived", (0, 7): "split", (1, 6): "survived"}
+    assert checks[0]["segment_id"] == 7 and checks[0]["customers"] == 100 and not checks[0]["new"]
+    took_up = kinds(match_segments(before, after, lifts=(old, new),
+                                   behaviour_shift=lambda ids: group_shift(then_changed, changed, ids)))
+    assert took_up == {(0, 5): "survived", (None, 7): "emerged", (1, 6): "survived"}
+    # without the customers' own behaviour (e.g. the previous models were reused), profiles alone say emerged
+    assert kinds(match_segments(before, after, lifts=(old, new)))[(None, 7)] == "emerged"

@@ -199,7 +199,8 @@ def previous_run(con: duckdb.DuckDBPyConnection, as_of, window_days: int | None 
     snapshot do not describe the same behaviour, so they are not compared.
     """
     row = fetch_row(con, "run_previous", {"as_of": as_of, "window_days": window_days})
-    return {"run_id": int(row[0]), "as_of": row[1], "window_days": int(row[2])} if row else None
+    return ({"run_id": int(row[0]), "as_of": row[1], "window_days": int(row[2]), "fitted": bool(row[3])}
+            if row else None)
 
 
 def list_segments(con: duckdb.DuckDBPyConnection, run_id: int | None = None) -> pd.DataFrame:

@@ -14,7 +14,11 @@ Two kinds of evidence decide a transition:
   forming segment's customers sit in the nearest old segment until a refit, and that
   is not a split. Unless it holds most (``SAME_CUSTOMERS``) of an old segment's
   customers: then it is that segment, sharpened (a young segment's profile
-  moves a lot as it grows purer);
+  moves a lot as it grows purer). Nor when its behaviour is not new: when most of its
+  customers (``tau``) come from one old segment, found by a fit on that snapshot's own
+  data, and those customers behaved the same way before this snapshot's window
+  (``behaviour_shift`` at most ``SHIFTED``), the old fit had merged two behaviours that
+  this one tells apart: a part of that segment (``split``), not an emergence;
 * otherwise each new segment's **parent** is, among the old segments it resembles,
   the one it shares most customers with (the nearest by profile when it shares none);
 * **survived** — the old segment's one child (or, of several, the one holding most of
@@ -32,13 +36,13 @@ dynamics benchmark compares with. Pure pandas: no database.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import pandas as pd
 
 from segmentation.constants import NOISE
-from segmentation.engine.resemblance import UNLIKE, profile_distance
+from segmentation.engine.resemblance import SHIFTED, UNLIKE, profile_distance
 
 __all__ = ["Thresholds", "overlap_table", "monic_transitions", "match_segments", "NOISE", "TRANSITION_FRAME"]
 
@@ -147,12 +151,17 @@ def monic_transitions(
 def match_segments(
     previous: pd.DataFrame, current: pd.DataFrame, thresholds: Thresholds = Thresholds(),
     lifts: tuple[pd.DataFrame, pd.DataFrame] | None = None, unlike: float = UNLIKE,
+    behaviour_shift: Callable[[Sequence[str]], float] | None = None, checks: list[dict] | None = None,
 ) -> pd.DataFrame:
     """Transitions between two snapshots by membership and behaviour (see the module docstring).
 
     ``previous``/``current``: ``customer_id, segment_id``; ``lifts``: the lift profiles
     (segment × feature) of the old and the new segments. Without ``lifts`` this is
-    :func:`monic_transitions`. Columns: ``from_segment`` (NA for emerged),
+    :func:`monic_transitions`. ``behaviour_shift(customer_ids)`` (None: not checked) says how far
+    those customers' own behaviour moved from the window before this snapshot's to this one
+    (:func:`segmentation.engine.resemblance.group_shift`); pass it only when the previous
+    snapshot's segments were fitted on its own data. Each such check is appended to ``checks``
+    (``segment_id``, ``from_segment``, ``customers``, ``behaviour_shift``, ``new``). Columns: ``from_segment`` (NA for emerged),
     ``to_segment`` (NA for disappeared), ``kind``, ``overlap`` (share of the old segment
     in the new one; for emerged, the largest share of the new segment any old one gives).
     """
@@ -178,12 +187,33 @@ def match_segments(
         rows.append({"from_segment": o, "to_segment": n, "kind": kind,
                      "overlap": float(of_old.at[o, n]) if o is not None and n is not None else 0.0})
 
+    def known_behaviour(n: int) -> int | None:
+        """The old segment whose customers, unchanged, make up most of ``n`` (None: new behaviour)."""
+        if behaviour_shift is None or not old_ids:
+            return None
+        o = int(of_new[n].idxmax())
+        if of_new.at[o, n] < tau:
+            return None
+        members = previous.loc[previous["segment_id"] == o, "customer_id"]
+        members = current.loc[(current["segment_id"] == n) & current["customer_id"].isin(members), "customer_id"]
+        shift = float(behaviour_shift(members.tolist()))
+        new = not shift <= SHIFTED  # NaN (nobody to compare) counts as new
+        if checks is not None:
+            checks.append({"segment_id": int(n), "from_segment": o, "customers": int(len(members)),
+                           "behaviour_shift": None if np.isnan(shift) else round(shift, 3), "new": bool(new)})
+        return None if new else o
+
     parent: dict[int, int] = {}
+    revealed: set[int] = set()  # parts of an old segment told apart by this fit (split-offs, never co-equal children)
     for n in new_ids:
         d = distance[n] if old_ids else pd.Series(dtype=float)
         # a new segment holding most of an old one's customers continues it, however much its
         # profile sharpened (a young segment grows purer as it grows)
         same = [o for o in old_ids if of_old.at[o, n] >= SAME_CUSTOMERS]
+        if (d.empty or d.min() > unlike) and not same and (known := known_behaviour(n)) is not None:
+            parent[n] = known
+            revealed.add(n)
+            continue
         if (d.empty or d.min() > unlike) and not same:
             top = float(of_new[n].max()) if old_ids else 0.0
             rows.append({"from_segment": None, "to_segment": n, "kind": "emerged", "overlap": top})
@@ -194,12 +224,12 @@ def match_segments(
     heirs: dict[int, int] = {}
     for o in old_ids:
         kids = [n for n, p in parent.items() if p == o]
-        big = [n for n in kids if of_old.at[o, n] >= tau_split]
+        big = [n for n in kids if of_old.at[o, n] >= tau_split and n not in revealed]
         if len(big) >= 2 and of_old.loc[o, big].sum() >= tau:
             for n in kids:
                 link(o, n, "split")
         elif kids:
-            heir = max(kids, key=lambda n: (shared.at[o, n], -distance.at[o, n]))
+            heir = max(kids, key=lambda n: (n not in revealed, shared.at[o, n], -distance.at[o, n]))
             heirs[o] = heir
             for n in kids:
                 link(o, n, "survived" if n == heir else "split")

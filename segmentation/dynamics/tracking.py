@@ -20,14 +20,15 @@ given what the store holds about the previous run (:func:`segmentation.data.resu
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from functools import lru_cache
+from typing import Any, Callable, Sequence
 
 import pandas as pd
 
 from segmentation.constants import GROWTH  # a survivor whose size changed this much "grew" / "shrank" (as the badges)
 from segmentation.dynamics.matching import NOISE, Thresholds, match_segments, monic_transitions, overlap_table
 from segmentation.dynamics.profiles import unique_name
-from segmentation.engine.resemblance import SHIFTED, largest_changes, lift_vectors, profile_distance
+from segmentation.engine.resemblance import SHIFTED, group_shift, largest_changes, lift_vectors, profile_distance
 
 __all__ = [
     "Thresholds",
@@ -158,7 +159,8 @@ def emerged_sources(
 
 
 def track_snapshot(previous: dict[str, Any], segments: pd.DataFrame, assignments: pd.DataFrame,
-                   thresholds: Thresholds = Thresholds(), window_days: int | None = None):
+                   thresholds: Thresholds = Thresholds(), window_days: int | None = None,
+                   behaviour: tuple[Callable[[], pd.DataFrame], pd.DataFrame] | None = None):
     """Track a freshly computed snapshot against the stored run just before it.
 
     ``previous`` is what the store holds about that run
@@ -168,6 +170,12 @@ def track_snapshot(previous: dict[str, Any], segments: pd.DataFrame, assignments
     with lineage, transition, carried-over names and, in their profile, where their customers came
     from and what changed; transitions ready for the store (``from_run`` filled); a JSON-friendly
     summary including the sources of emerged segments.
+
+    ``behaviour`` (optional): ``(load_before, now)``, the customers' feature tables of the window
+    just before this snapshot's (loaded only if needed) and of this snapshot. A segment unlike every earlier one is then checked
+    for new behaviour (:func:`~segmentation.dynamics.matching.match_segments`) when the previous
+    run's segments were fitted on its own data (``previous["run"]["fitted"]``); the checks are in
+    the summary (``behaviour_checks``).
     """
     next_lineage, previous_run = int(previous["next_lineage"]), previous["run"]
     if previous_run is None:
@@ -181,7 +189,13 @@ def track_snapshot(previous: dict[str, Any], segments: pd.DataFrame, assignments
     prev_id = previous_run["run_id"]
     previous_assign, previous_segments = previous["assignments"], previous["segments"]
     lifts = (lift_vectors(previous_segments), lift_vectors(segments))
-    transitions = match_segments(previous_assign, assignments, thresholds, lifts=lifts)
+    shift, checks = None, []
+    if behaviour is not None and previous_run.get("fitted", False):
+        load_before, now = behaviour
+        before = lru_cache(maxsize=1)(load_before)
+        shift = lambda customers: group_shift(before(), now, customers)  # noqa: E731
+    transitions = match_segments(previous_assign, assignments, thresholds, lifts=lifts, behaviour_shift=shift,
+                                 checks=checks)
     tracked = carry_lineage(previous_segments, segments, transitions, next_lineage)
     tracked_ids = tracked.loc[tracked["segment_id"] != NOISE, "segment_id"].astype(int).tolist()
     sources = emerged_sources(previous_assign, assignments, tracked_ids)
@@ -193,6 +207,8 @@ def track_snapshot(previous: dict[str, Any], segments: pd.DataFrame, assignments
         "counts": {k: int(v) for k, v in counts.items()},
         "emerged_sources": sources[sources["segment_id"].isin(emerged)].to_dict(orient="records"),
     }
+    if checks:
+        summary["behaviour_checks"] = checks
     tracked = _finish(tracked, sources, _evidence(tracked, previous_segments, transitions, lifts, sources))
     return tracked, transitions, summary
 

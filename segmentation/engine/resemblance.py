@@ -31,7 +31,8 @@ import pandas as pd
 from segmentation.constants import NOISE
 
 __all__ = ["TOP", "TWIN", "UNLIKE", "SHIFTED", "lift_vectors", "lifts_of_labels", "profile_distance",
-           "largest_changes", "merge_profile_twins", "mean_vectors", "means_of_labels", "segment_shift"]
+           "largest_changes", "merge_profile_twins", "mean_vectors", "means_of_labels", "segment_shift",
+           "group_shift"]
 
 TOP = 5
 TWIN = 0.6
@@ -104,6 +105,29 @@ def lifts_of_labels(Z: np.ndarray | pd.DataFrame, labels: np.ndarray) -> pd.Data
     means = frame.groupby(np.asarray(labels)).mean()
     means = means[means.index != NOISE]
     return ((means - frame.mean()) / std).fillna(0.0)
+
+
+def group_shift(before: pd.DataFrame, now: pd.DataFrame, customers, top: int = TOP) -> float:
+    """How far one group of customers' own behaviour moved between two snapshots.
+
+    ``before``/``now``: feature tables (customer × feature) of the two snapshots, everybody in
+    each; ``customers``: the group (ids present in both are used). The group's lift is taken in
+    each snapshot against that snapshot's population, on the features both tables have, and the
+    distance is :func:`profile_distance` between the two lifts: a season that moves everybody
+    does not move the group; customers who took up new behaviour do. NaN when nobody of the group
+    is in both tables.
+    """
+    columns = before.columns.intersection(now.columns)
+    ids = pd.Index(customers).intersection(before.index).intersection(now.index)
+    if len(ids) == 0 or len(columns) == 0:
+        return float("nan")
+
+    def lift(frame: pd.DataFrame) -> pd.DataFrame:
+        values = frame[columns].astype(np.float64)
+        std = values.std(ddof=0).replace(0, np.nan)
+        return ((values.loc[ids].mean() - values.mean()) / std).fillna(0.0).to_frame().T
+
+    return float(profile_distance(lift(before), lift(now), top).iloc[0, 0])
 
 
 def profile_distance(a: pd.DataFrame, b: pd.DataFrame, top: int = TOP) -> pd.DataFrame:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import shutil
 import time
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any, Optional, Sequence
 
 import numpy as np
@@ -76,6 +76,14 @@ def snapshot_inputs(db: Any, as_of: date, window_days: int):
         truth = con.execute(load_query("demo_truth_at"), {"as_of": as_of}).df()
     truth = truth.set_index("customer_id")["persona"] if not truth.empty else None
     return table, truth
+
+
+def behaviour_table(db: Any, as_of: date, window_days: int) -> pd.DataFrame:
+    """The feature table alone (customer × feature) of ``as_of``: what tracking compares customers with."""
+    from segmentation.features.table import build_features
+
+    with store.connect(db, read_only=True) as con:
+        return build_features(con, as_of, window_days).frame
 
 
 def _choice(table, params: SnapshotParams) -> tuple[list[str], list[str], str]:
@@ -198,8 +206,12 @@ def run_snapshot(
     say(progress, "tracking: comparing with the previous snapshot …")
     with store.connect(db, read_only=True) as con:
         previous = results.tracking_inputs(con, as_of, params.window_days)
+    # Customers' own behaviour before this window (the window just before it, whatever the cadence:
+    # weekly snapshots overlap by most of their window, so the previous snapshot would hide a change).
+    behaviour = None if previous["run"] is None else (
+        lambda: behaviour_table(db, as_of - timedelta(days=params.window_days), params.window_days), table.frame)
     segments, transitions, tracking_summary = track_snapshot(previous, segments, assignments,
-                                                             window_days=params.window_days)
+                                                             window_days=params.window_days, behaviour=behaviour)
     if tracking_summary.get("note"):
         say(progress, f"  note: {tracking_summary['note']}")
     metrics["tracking"] = tracking_summary
