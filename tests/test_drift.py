@@ -135,8 +135,8 @@ def test_a_segment_whose_behaviour_moved_calls_for_a_refit():
     assert drift.profile_shift(features, labels, [fitted])[0] < 0.1
     moved = features.copy()
     moved.loc[:149, list("cdefg")] += 2  # half of segment 0 took up five new behaviours
-    distance, segment = drift.profile_shift(moved, labels, [fitted])
-    assert segment == 0 and distance >= drift.PROFILE_SHIFT
+    distance, segment, threshold = drift.profile_shift(moved, labels, [fitted])
+    assert segment == 0 and distance >= threshold == drift.PROFILE_SHIFT
     # a season that moves everybody the same way moves no segment
     season = features + 1.5
     assert drift.profile_shift(season, labels, [fitted])[0] < 0.1
@@ -189,3 +189,32 @@ def test_a_fit_without_reconstruction_notes_it_for_the_run():
     assert decision.reconstruction is True and decision.notes == []
     assert decision.unexplained_threshold == pytest.approx(np.quantile(np.linspace(0, 1, 100), 0.999))
     assert drift.has_reconstruction(SimpleNamespace(encoder_=PCA()))  # its inverse_transform reconstructs
+
+
+def test_a_small_segment_needs_a_move_beyond_its_sampling_wobble():
+    """60 customers drawn again from the same behaviour move their means by chance; that is no drift."""
+    from segmentation.engine.resemblance import means_of_labels
+
+    rng = np.random.default_rng(1)
+    columns = [f"f{i}" for i in range(40)]
+
+    def draw(n_small: int, change: float = 0.0) -> tuple[pd.DataFrame, np.ndarray]:
+        big = rng.normal(0, 1, (3000, 40))
+        big[1500:, 30:33] += 2.5  # two large segments beside it (0 and 2)
+        small = rng.normal(0, 1, (n_small, 40))
+        small[:, :3] += 2.5  # its own behaviour
+        small[:, 3:8] += change
+        labels = np.r_[np.zeros(1500, int), np.full(1500, 2), np.ones(n_small, int)]
+        return pd.DataFrame(np.vstack([big, small]), columns=columns), labels
+
+    features, labels = draw(60)
+    fitted = means_of_labels(features, labels)
+    again, again_labels = draw(60)
+    distance, segment, threshold = drift.profile_shift(again, again_labels, [fitted])
+    assert segment == 1 and drift.PROFILE_SHIFT <= distance < threshold  # the size-blind rule would refit
+    assert threshold == drift.shift_threshold(60) > 0.5
+    assert not drift.assess(_scores(3060, unexplained=0, noise=0), FITTED, 0.05, (distance, segment, threshold)).refit
+    moved, moved_labels = draw(60, change=1.0)
+    distance, segment, threshold = drift.profile_shift(moved, moved_labels, [fitted])
+    assert segment == 1 and distance >= threshold
+    assert drift.assess(_scores(3060, unexplained=0, noise=0), FITTED, 0.05, (distance, segment, threshold)).refit

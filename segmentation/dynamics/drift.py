@@ -62,12 +62,17 @@ import pandas as pd
 
 __all__ = ["NOVELTY_QUANTILE", "UNEXPLAINED_QUANTILE", "ModelDecision", "baseline_of", "assess",
            "mark_unexplained", "drop_small_segments", "profile_shift", "PROFILE_SHIFT", "comparable_params",
-           "NO_RECONSTRUCTION", "has_reconstruction", "fitted_decision"]
+           "NO_RECONSTRUCTION", "has_reconstruction", "fitted_decision", "shift_threshold", "SAMPLING_Z"]
 
 _EPS = 1e-9  # shares are ratios of counts: compare without floating-point misses at the boundary
 NOVELTY_QUANTILE = 0.99  # reconstruction-error quantile that marks "not explained" at fit time
 UNEXPLAINED_QUANTILE = 0.999  # above it, a reused model reports the customer as noise
 PROFILE_SHIFT = 0.25  # lift-profile distance at which a segment's behaviour has moved (tuning seeds)
+# A small segment's means wobble by sampling alone: with n customers each feature's mean moves by
+# about sqrt(2 / n) standard deviations between two snapshots, and the mean of the 5 largest of ~40
+# such moves is about 1.9 times that (its 99th percentile 2.5 times; simulated). A segment has
+# moved only beyond SAMPLING_Z times it, so 100 customers need 0.42, 1,000 keep PROFILE_SHIFT.
+SAMPLING_Z = 3.0
 
 # The note of models without reconstruction error (see the module docstring).
 NO_RECONSTRUCTION = ("the models have no reconstruction error to check drift with (their encoder does not "
@@ -171,27 +176,39 @@ def drop_small_segments(scores: pd.DataFrame, floor: int, decision: ModelDecisio
     return out
 
 
+def shift_threshold(n_customers: int) -> float:
+    """The profile distance at which a segment of ``n_customers`` has moved: :data:`PROFILE_SHIFT`, or
+    :data:`SAMPLING_Z` standard errors of its means' sampling wobble when that is larger."""
+    return max(PROFILE_SHIFT, SAMPLING_Z * float(np.sqrt(2.0 / max(int(n_customers), 1))))
+
+
 def profile_shift(features: pd.DataFrame, labels: np.ndarray,
-                  references: list[tuple[pd.DataFrame, pd.Series]]) -> tuple[float, int | None]:
-    """Largest move of a segment's behaviour from its reference(s): ``(distance, segment id)``.
+                  references: list[tuple[pd.DataFrame, pd.Series]]) -> tuple[float, int | None, float]:
+    """The segment whose behaviour moved most from its reference(s), for its size: ``(distance, segment id, threshold)``.
 
     ``features``: the clustering features of this snapshot; ``labels``: the reused models'
     segments; ``references``: ``(segment means, population std)`` pairs, e.g. as the
-    fitting run stored them (:func:`segmentation.engine.resemblance.segment_shift`).
+    fitting run stored them (:func:`segmentation.engine.resemblance.segment_shift`). Each
+    segment's distance is weighed against its own :func:`shift_threshold` (small segments
+    wobble more); the one furthest beyond (or nearest to) its threshold is returned.
     """
     from segmentation.engine.resemblance import means_of_labels, segment_shift
 
     now, _ = means_of_labels(features, labels)
-    worst: tuple[float, int | None] = (0.0, None)
+    ids, counts = np.unique(np.asarray(labels)[np.asarray(labels) >= 0], return_counts=True)
+    sizes = dict(zip(ids.tolist(), counts.tolist()))
+    worst: tuple[float, int | None, float] = (0.0, None, PROFILE_SHIFT)
     for means, std in references:
         moved = segment_shift(now, means, std)
-        if not moved.empty and moved.max() > worst[0]:
-            worst = (float(moved.max()), int(moved.idxmax()))
+        for segment, distance in moved.items():
+            threshold = shift_threshold(sizes.get(int(segment), 0))
+            if distance / threshold > worst[0] / worst[2]:
+                worst = (float(distance), int(segment), threshold)
     return worst
 
 
 def assess(scores: pd.DataFrame, previous: dict, min_cluster_share: float,
-           shift: tuple[float, int | None] = (0.0, None), reconstruction: bool | None = None) -> ModelDecision:
+           shift: tuple = (0.0, None, PROFILE_SHIFT), reconstruction: bool | None = None) -> ModelDecision:
     """Decide whether the previous snapshot's models still explain ``scores``.
 
     ``scores``: the current customers scored with the previous models (columns
@@ -217,9 +234,11 @@ def assess(scores: pd.DataFrame, previous: dict, min_cluster_share: float,
                        f"{1 - NOVELTY_QUANTILE:.0%} expected)")
     if noise - base_noise + _EPS >= min_cluster_share:
         reasons.append(f"noise grew from {base_noise:.1%} to {noise:.1%}")
-    if shift[0] >= PROFILE_SHIFT:
-        reasons.append(f"segment {shift[1]} behaves differently from when the models were fitted "
-                       f"(profile distance {shift[0]:.2f} ≥ {PROFILE_SHIFT})")
+    distance, segment, *rest = shift
+    limit = rest[0] if rest else PROFILE_SHIFT  # (distance, segment) alone: the size-blind threshold
+    if distance >= limit:
+        reasons.append(f"segment {segment} behaves differently from when the models were fitted "
+                       f"(profile distance {distance:.2f} ≥ {limit:.2f})")
     unexplained_words = f"{novelty:.1%} unexplained, " if reconstruction else "unexplained not measured, "
     return ModelDecision(
         refit=bool(reasons),
@@ -232,7 +251,7 @@ def assess(scores: pd.DataFrame, previous: dict, min_cluster_share: float,
         baseline_noise_share=base_noise,
         novelty_share=novelty,
         noise_share=noise,
-        profile_shift=round(float(shift[0]), 4),
+        profile_shift=round(float(distance), 4),
         reconstruction=reconstruction,
         notes=[] if reconstruction else [NO_RECONSTRUCTION],
     )
