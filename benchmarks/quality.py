@@ -59,10 +59,10 @@ def methods(n_classes: int, **settings) -> dict[str, SegmentationPipeline]:
     return {
         "ours": SegmentationPipeline(**settings),
         "kmeans": SegmentationPipeline(encoder="passthrough", reducer="passthrough", clusterer=kmeans,
-                                       map_reducer="drop", **{**plain, "scaler": "standard"}),
-        "umap+hdbscan": SegmentationPipeline(encoder="passthrough", map_reducer="drop", **plain),
-        "ae+kmeans": SegmentationPipeline(reducer="passthrough", clusterer=kmeans, map_reducer="drop", **plain),
-        ABLATION: SegmentationPipeline(encoder="passthrough", map_reducer="drop", **settings),
+                                       map_reducer="passthrough", **{**plain, "scaler": "standard"}),
+        "umap+hdbscan": SegmentationPipeline(encoder="passthrough", map_reducer="passthrough", **plain),
+        "ae+kmeans": SegmentationPipeline(reducer="passthrough", clusterer=kmeans, map_reducer="passthrough", **plain),
+        ABLATION: SegmentationPipeline(encoder="passthrough", map_reducer="passthrough", **settings),
     }
 
 

@@ -133,7 +133,7 @@ def _by_bic(X: np.ndarray, seed: int) -> np.ndarray:
 def _umap_hdbscan(X: np.ndarray, seed: int, floor: float) -> np.ndarray:
     from segmentation.engine.pipeline import SegmentationPipeline
 
-    pipeline = SegmentationPipeline(encoder="passthrough", map_reducer="drop", refine_neighbors=None,
+    pipeline = SegmentationPipeline(encoder="passthrough", map_reducer="passthrough", refine_neighbors=None,
                                     min_cluster_size=floor, scaler="standard", random_state=seed)
     return pipeline.fit(X).labels_
 
@@ -190,7 +190,7 @@ def score_dataset(scenario: sc.Scenario, seed: int, pipeline_seeds=(0, 1, 2), pa
             add(RAW, raw, pipeline_seed, seconds)
         if ablation and pipeline_seed in baseline_seeds:
             started = time.perf_counter()
-            pipeline = _ours(table, params_seed, encoder="passthrough", map_reducer="drop")
+            pipeline = _ours(table, params_seed, encoder="passthrough", map_reducer="passthrough")
             add(ABLATION, pipeline.labels_, pipeline_seed, time.perf_counter() - started)
         if baselines is True and pipeline_seed in baseline_seeds:
             started = time.perf_counter()

@@ -42,7 +42,7 @@ def test_module_shapes():
 
 
 def test_hyperparameters_saved_and_optimizer_from_hparams():
-    system = LitAutoEncoder(10, (16,), 3, lr=0.01, weight_decay=0.001)
+    system = LitAutoEncoder(10, hidden_dims=(16,), latent_dim=3, lr=0.01, weight_decay=0.001)
     assert system.hparams.latent_dim == 3 and system.hparams.hidden_dims == [16]
     opt = system.configure_optimizers()
     assert isinstance(opt, torch.optim.Adam)

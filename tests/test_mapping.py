@@ -208,7 +208,7 @@ def test_mapping_survives_save_and_load(tmp_path, planted, by_neighbours):
 def test_custom_mapping_is_cloned_not_shared(planted):
     X, _ = planted
     custom = SampleMapping(n_neighbors=3)
-    model = SegmentationPipeline(**{**PARAMS, "reducer": "passthrough", "map_reducer": "drop"},
+    model = SegmentationPipeline(**{**PARAMS, "reducer": "passthrough", "map_reducer": "passthrough"},
                                  mapping=custom).fit(X)
     assert model.mapping_ is not custom and model.mapping_.n_neighbors == 3
     assert not hasattr(custom, "neighbors_")

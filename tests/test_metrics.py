@@ -26,7 +26,7 @@ def cheap_pipeline(blobs):
     """HDBSCAN straight on the scaled features: no autoencoder, no UMAP (fast)."""
     X, _ = blobs
     frame = pd.DataFrame(X, columns=["a", "b", "c"])
-    return SegmentationPipeline(encoder="passthrough", reducer="passthrough", map_reducer="drop",
+    return SegmentationPipeline(encoder="passthrough", reducer="passthrough", map_reducer="passthrough",
                                 min_cluster_size=0.1, min_samples=5).fit(frame), frame
 
 

@@ -52,7 +52,7 @@ def sampled(planted):
 
 def fast(**kw) -> SegmentationPipeline:
     """No autoencoder, no UMAP: a pipeline that fits in well under a second."""
-    return SegmentationPipeline(**{"encoder": "passthrough", "reducer": "passthrough", "map_reducer": "drop",
+    return SegmentationPipeline(**{"encoder": "passthrough", "reducer": "passthrough", "map_reducer": "passthrough",
                                    "min_cluster_size": 0.05, **kw})
 
 
@@ -150,7 +150,7 @@ def test_save_and_load_in_a_new_process(tmp_path, planted, fitted):
 def test_denoising_settings_reach_the_autoencoder_and_old_models_still_load(tmp_path, planted, fitted):
     """``input_dropout``/``noise_std`` are pipeline parameters; older saved models keep working."""
     X, _ = planted
-    clean = SegmentationPipeline(**{**PARAMS, "max_epochs": 2, "map_reducer": "drop",
+    clean = SegmentationPipeline(**{**PARAMS, "max_epochs": 2, "map_reducer": "passthrough",
                                     "input_dropout": 0.3, "noise_std": 0.0}).fit(X)
     assert clean.encoder_.model_.hparams.input_dropout == 0.3 and clean.encoder_.model_.hparams.noise_std == 0.0
     assert fitted.encoder_.model_.hparams.input_dropout == 0.3 and fitted.encoder_.model_.hparams.noise_std == 0.2
@@ -176,7 +176,7 @@ def test_load_missing_directory_is_a_clear_error(tmp_path):
 
 def test_swappable_steps(planted):
     X, y = planted
-    model = SegmentationPipeline(encoder=PCA(n_components=4), reducer="passthrough", map_reducer="drop",
+    model = SegmentationPipeline(encoder=PCA(n_components=4), reducer="passthrough", map_reducer="passthrough",
                                  clusterer=KMeans(n_clusters=5, n_init=4, random_state=0)).fit(X)
     assert adjusted_rand(y, model.labels_) >= 0.95
     assert np.isnan(model.map_embedding_).all()
@@ -202,7 +202,7 @@ def test_neighbour_vote_puts_torn_customers_back():
     # A 2-component PCA as the cluster space mixes up customers near the borders of 4 blobs in 6-D;
     # the vote over their 15 nearest customers in the feature space puts them back.
     X, y = make_blobs(n_samples=1200, n_features=6, centers=4, cluster_std=2.0, random_state=3)
-    steps = dict(encoder=PCA(n_components=2), reducer="passthrough", map_reducer="drop",
+    steps = dict(encoder=PCA(n_components=2), reducer="passthrough", map_reducer="passthrough",
                  clusterer=KMeans(n_clusters=4, n_init=4, random_state=0))
     plain = SegmentationPipeline(refine_neighbors=None, **steps).fit(X)
     voted = SegmentationPipeline(**steps).fit(X)

@@ -14,7 +14,8 @@ optimiser. Helpers do the rest:
   hyper-parameters, loadable with ``weights_only=True`` in a new process.
 
 Input is expected to be already preprocessed (finite, roughly standardised);
-:mod:`segmentation.engine.pipeline` does that.
+:mod:`segmentation.engine.pipeline` does that. Parameters after the first are keyword-only, and
+their defaults are the engine's (:data:`segmentation.engine.defaults.DEFAULTS`).
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ import torch
 from pytorch_lightning.callbacks import Callback, EarlyStopping
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
+
+from segmentation.engine.defaults import BEFORE_ADDED, DEFAULTS
 
 __all__ = [
     "AutoEncoder",
@@ -62,8 +65,8 @@ def _mlp(sizes: Sequence[int], dropout: float) -> nn.Sequential:
 class AutoEncoder(nn.Module):
     """Plain encoder/decoder MLP: ``n_features → hidden_dims → latent_dim`` and back."""
 
-    def __init__(self, n_features: int, hidden_dims: Sequence[int] = (64, 32), latent_dim: int = 8,
-                 dropout: float = 0.1) -> None:
+    def __init__(self, n_features: int, *, hidden_dims: Sequence[int] = DEFAULTS.hidden_dims,
+                 latent_dim: int = DEFAULTS.latent_dim, dropout: float = DEFAULTS.dropout) -> None:
         super().__init__()
         sizes = [int(n_features), *map(int, hidden_dims), int(latent_dim)]
         self.encoder = _mlp(sizes, dropout)
@@ -83,14 +86,15 @@ class LitAutoEncoder(pl.LightningModule):
     reconstruction with the *clean* input.
     """
 
-    def __init__(self, n_features: int, hidden_dims: Sequence[int] = (64, 32), latent_dim: int = 8,
-                 dropout: float = 0.1, input_dropout: float = 0.1, noise_std: float = 0.05,
-                 lr: float = 1e-3, weight_decay: float = 1e-5) -> None:
+    def __init__(self, n_features: int, *, hidden_dims: Sequence[int] = DEFAULTS.hidden_dims,
+                 latent_dim: int = DEFAULTS.latent_dim, dropout: float = DEFAULTS.dropout,
+                 input_dropout: float = DEFAULTS.input_dropout, noise_std: float = DEFAULTS.noise_std,
+                 lr: float = DEFAULTS.lr, weight_decay: float = DEFAULTS.weight_decay) -> None:
         super().__init__()
         # hidden_dims as a list keeps the hparams loadable with torch.load(weights_only=True).
         hidden_dims = [int(h) for h in hidden_dims]
         self.save_hyperparameters()
-        self.model = AutoEncoder(n_features, hidden_dims, latent_dim, dropout)
+        self.model = AutoEncoder(n_features, hidden_dims=hidden_dims, latent_dim=latent_dim, dropout=dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Latent vectors of ``x`` (n x latent_dim)."""
@@ -155,22 +159,22 @@ def _as_float32(X: np.ndarray) -> np.ndarray:
 
 def fit_autoencoder(
     X: np.ndarray,
-    latent_dim: int = 8,
-    hidden_dims: Sequence[int] = (64, 32),
-    dropout: float = 0.1,
-    max_epochs: int = 100,
-    batch_size: int = 256,
-    val_fraction: float = 0.1,
-    patience: int = 8,
-    random_state: int = 0,
+    *,
+    latent_dim: int = DEFAULTS.latent_dim,
+    hidden_dims: Sequence[int] = DEFAULTS.hidden_dims,
+    dropout: float = DEFAULTS.dropout,
+    max_epochs: int = DEFAULTS.max_epochs,
+    batch_size: int = DEFAULTS.batch_size,
+    val_fraction: float = DEFAULTS.val_fraction,
+    patience: int = DEFAULTS.patience,
+    random_state: int = DEFAULTS.random_state,
     progress_bar: bool = False,
     callbacks: Iterable[Callback] = (),
-    *,
-    max_train_rows: int | None = 200_000,
-    input_dropout: float = 0.1,
-    noise_std: float = 0.05,
-    lr: float = 1e-3,
-    weight_decay: float = 1e-5,
+    max_train_rows: int | None = DEFAULTS.max_train_rows,
+    input_dropout: float = DEFAULTS.input_dropout,
+    noise_std: float = DEFAULTS.noise_std,
+    lr: float = DEFAULTS.lr,
+    weight_decay: float = DEFAULTS.weight_decay,
 ) -> LitAutoEncoder:
     """Train a denoising autoencoder on preprocessed features and return it in eval mode.
 
@@ -198,8 +202,8 @@ def fit_autoencoder(
     train_loader = DataLoader(TensorDataset(train), batch_size=batch_size, shuffle=True, generator=generator)
     val_loader = DataLoader(TensorDataset(val), batch_size=max(batch_size, 1024))
 
-    system = LitAutoEncoder(X.shape[1], hidden_dims, latent_dim, dropout, input_dropout, noise_std, lr,
-                            weight_decay)
+    system = LitAutoEncoder(X.shape[1], hidden_dims=hidden_dims, latent_dim=latent_dim, dropout=dropout,
+                            input_dropout=input_dropout, noise_std=noise_std, lr=lr, weight_decay=weight_decay)
     with _quiet_lightning():
         trainer = pl.Trainer(
             accelerator="auto",
@@ -285,7 +289,9 @@ def save_autoencoder(model: LitAutoEncoder, path: str | Path) -> None:
 def load_autoencoder(path: str | Path) -> LitAutoEncoder:
     """Rebuild a :class:`LitAutoEncoder` saved by :func:`save_autoencoder` (eval mode, CPU)."""
     saved = torch.load(Path(path), map_location="cpu", weights_only=True)
-    system = LitAutoEncoder(**saved["hparams"])
+    # A model saved before a hyper-parameter existed was trained with the value of those versions.
+    before = {name: BEFORE_ADDED[name] for name in ("input_dropout", "noise_std")}
+    system = LitAutoEncoder(**{**before, **saved["hparams"]})
     system.load_state_dict(saved["state_dict"])
     system.eval()
     return system

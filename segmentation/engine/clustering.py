@@ -57,12 +57,12 @@ def relabel(labels: np.ndarray, label_map) -> np.ndarray:
 
 
 def segment_fit_sample(clusterer, Z_sample: np.ndarray, *, outlier_floor: float | None, merge_alpha: float | None,
-                       twin_distance: float, refine_neighbors: int | None, random_state) -> SampleSegments:
+                       twin_distance: float | None, refine_neighbors: int | None, random_state) -> SampleSegments:
     """The segments of the fit sample from a fitted ``clusterer`` and its preprocessed rows ``Z_sample``.
 
     Probabilities are HDBSCAN's membership strengths (1 for other clusterers); ``outlier_floor``
     (HDBSCAN only), ``merge_alpha``/``twin_distance`` and ``refine_neighbors`` are the pipeline's
-    parameters of the same names. ``raw_labels`` are the clusterer's own labels.
+    parameters of the same names (each off with None). ``raw_labels`` are the clusterer's own labels.
     """
     labels = np.asarray(clusterer.labels_, dtype=np.int64)
     is_hdbscan = isinstance(clusterer, hdbscan.HDBSCAN)
@@ -75,7 +75,7 @@ def segment_fit_sample(clusterer, Z_sample: np.ndarray, *, outlier_floor: float 
     labels, label_map, granularity = choose_granularity(
         Z_sample, labels, merge_alpha, n_clusters(clusterer), random_state, twin_distance)
     refined_share = 0.0
-    if refine_neighbors:
+    if refine_neighbors is not None:
         refined, share = neighbour_vote(Z_sample, labels, refine_neighbors, random_state)
         moved = refined != labels
         labels, probs = refined, np.where(moved, share, probs).astype(np.float32)

@@ -4,12 +4,14 @@ columns. :class:`PipelineInputError` is the error for input the pipeline cannot 
 the fitted columns in their order when scoring); :func:`column_positions` resolves the options that
 name feature columns (``log_columns``, ``share_counts``, ``feature_weights``) to column positions;
 :func:`resolve_min_cluster_size`, :func:`choose_fit_sample` and :func:`check_enough_rows` size the
-fit sample and its smallest segment. Pure: arrays and frames in, arrays out;
-:class:`~segmentation.engine.pipeline.SegmentationPipeline` calls them."""
+fit sample and its smallest segment; :func:`check_switches` checks the post-processing switches.
+Pure: arrays and frames in, arrays out; :class:`~segmentation.engine.pipeline.SegmentationPipeline`
+calls them."""
 
 from __future__ import annotations
 
 import math
+from numbers import Integral, Real
 from typing import Mapping, Sequence
 
 import numpy as np
@@ -18,7 +20,7 @@ import pandas as pd
 from segmentation.errors import InputError
 
 __all__ = ["PipelineInputError", "resolve_min_cluster_size", "check_features", "column_positions",
-           "choose_fit_sample", "check_enough_rows"]
+           "choose_fit_sample", "check_enough_rows", "check_switches"]
 
 
 class PipelineInputError(InputError, ValueError):
@@ -124,3 +126,21 @@ def check_enough_rows(n_rows: int, n_sample: int, min_cluster_size: int) -> None
         raise PipelineInputError(
             f"{n_rows} customers are too few to segment: need at least {needed} "
             f"(two segments of min_cluster_size={min_cluster_size})")
+
+
+def check_switches(*, outlier_floor, refine_neighbors, merge_alpha, twin_distance) -> None:
+    """Raise ``ValueError`` for a post-processing switch that is neither None (off) nor a setting.
+
+    ``refine_neighbors`` is a positive number of neighbours (0 is refused: None turns the vote
+    off); ``merge_alpha`` a significance level between 0 and 1; ``outlier_floor`` and
+    ``twin_distance`` numbers.
+    """
+    counts = isinstance(refine_neighbors, Integral) and not isinstance(refine_neighbors, bool)
+    if refine_neighbors is not None and not (counts and refine_neighbors >= 1):
+        raise ValueError(f"refine_neighbors must be a positive number of neighbours, or None to turn the "
+                         f"neighbour vote off; got {refine_neighbors!r}")
+    if merge_alpha is not None and not (isinstance(merge_alpha, Real) and 0 < merge_alpha < 1):
+        raise ValueError(f"merge_alpha must be between 0 and 1, or None to keep twins apart; got {merge_alpha!r}")
+    for name, value in (("outlier_floor", outlier_floor), ("twin_distance", twin_distance)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, Real)):
+            raise ValueError(f"{name} must be a number, or None to turn it off; got {value!r}")

@@ -3,8 +3,10 @@
 HDBSCAN steps and the out-of-sample mapping), ``autoencoder.pt`` (the autoencoder's weights and
 hyper-parameters, when there is one) and ``manifest.json`` (format version, features, segment count,
 parameters). Loading fills in parameters added since a model was saved with the value the older
-versions used, so a model is scored the way it was fitted. The joblib files are pickles of module
-paths: the classes they name must stay where they are (see ``MOVED`` in :mod:`segmentation`)."""
+versions used (:data:`segmentation.engine.defaults.BEFORE_ADDED`) and reads parameters spelled the
+older way in today's spelling, so a model is scored the way it was fitted. The joblib files are
+pickles of module paths: the classes they name must stay where they are (see ``MOVED`` in
+:mod:`segmentation`)."""
 
 from __future__ import annotations
 
@@ -16,17 +18,13 @@ from sklearn.base import clone
 from sklearn.utils.validation import check_is_fitted
 
 from segmentation.engine import autoencoder as ae
+from segmentation.engine.defaults import BEFORE_ADDED
 from segmentation.engine.steps import AutoEncoderTransformer
 from segmentation.errors import InputError
 
 __all__ = ["save_pipeline", "load_pipeline"]
 
 _FORMAT_VERSION = 1
-# Parameters added after models were first saved, with the value the versions before them used:
-# a loaded model that lacks one gets that value (what it was fitted with), not today's default.
-_BEFORE_ADDED = {"input_dropout": 0.1, "noise_std": 0.05, "refine_neighbors": None, "share_counts": None,
-                 "feature_weights": None, "cluster_selection_method": "eom", "merge_alpha": None,
-                 "twin_distance": None}
 # Per-row results: the run stores them, the model directory does not.
 _PER_ROW = ("labels_", "probabilities_", "map_embedding_", "reconstruction_error_", "fit_sample_index_",
             "raw_labels_")
@@ -71,12 +69,13 @@ def load_pipeline(cls, path: str | Path):
                          f"this version reads {_FORMAT_VERSION}")
     state = joblib.load(path / "pipeline.joblib")
     pipeline = cls.__new__(cls)
-    pipeline.__dict__.update(state)
-    # A parameter added since the model was saved takes the value it was fitted with.
+    pipeline.__setstate__(state)  # older spellings of its parameters are read in today's
+    # A parameter added since the model was saved takes the value it was fitted with (BEFORE_ADDED),
+    # not today's default.
     for step, fresh in ((pipeline, cls()), (pipeline.encoder_, AutoEncoderTransformer())):
         if type(step) is type(fresh):
             for name, default in fresh.get_params(deep=False).items():
-                step.__dict__.setdefault(name, _BEFORE_ADDED.get(name, default))
+                step.__dict__.setdefault(name, BEFORE_ADDED.get(name, default))
     if manifest["autoencoder"]:
         pipeline.encoder_.model_ = ae.load_autoencoder(path / "autoencoder.pt")
     return pipeline

@@ -5,21 +5,27 @@
 learned state ends in ``_``) and, like BERTopic, is composed of swappable
 steps passed in:
 
-* ``encoder``: ``"autoencoder"`` (default, :mod:`segmentation.engine.autoencoder`), any
-  transformer with ``fit``/``transform`` (e.g. ``PCA``), or ``"passthrough"``/``None``.
-* ``reducer``: the cluster space; default UMAP (``cluster_dims`` components,
+* ``encoder``: the denoising autoencoder (default: ``"autoencoder"``, or ``None``;
+  :mod:`segmentation.engine.autoencoder`), any transformer with ``fit``/``transform``
+  (e.g. ``PCA``), or ``"passthrough"``.
+* ``reducer``: the cluster space; UMAP (default, ``None``: ``cluster_dims`` components,
   ``min_dist=0``), any transformer, or ``"passthrough"``.
-* ``clusterer``: default ``hdbscan.HDBSCAN(prediction_data=True)`` with a
+* ``clusterer``: ``hdbscan.HDBSCAN(prediction_data=True)`` (default, ``None``) with a
   ``min_cluster_size`` relative to the fit sample; any clusterer with
-  ``predict`` (e.g. ``KMeans``) also works.
-* ``map_reducer``: the 2-D map; default UMAP on the cluster space, or ``"drop"``.
-* ``mapping``: how rows outside the fit sample are placed and assigned; default
+  ``predict`` (e.g. ``KMeans``) also works. It cannot be left out.
+* ``map_reducer``: the 2-D map; UMAP on the cluster space (default, ``None``), any
+  transformer, or ``"passthrough"`` (no map: ``map_embedding_`` is NaN).
+* ``mapping``: how rows outside the fit sample are placed and assigned; default (``None``)
   :class:`~segmentation.engine.mapping.SampleMapping` (their nearest fit-sample rows in
   the latent space give the cluster-space and map coordinates and the segment),
   or ``"transform"`` (``reducer.transform``, ``hdbscan.approximate_predict`` /
   ``clusterer.predict`` and ``map_reducer.transform``: exact to the models, but
   UMAP's transform and HDBSCAN's ``2 × min_samples``-neighbour queries score
   under 2,000 customers a second).
+
+As in scikit-learn, ``"passthrough"`` leaves a step out and ``None`` is always the default step.
+Every parameter is keyword-only, and every default comes from
+:data:`segmentation.engine.defaults.DEFAULTS`.
 
 Fit on a sample, assign everyone: the steps are fitted on at most ``fit_sample_size``
 rows; all other rows (and everyone ``assign`` scores later) go through ``mapping``.
@@ -46,11 +52,11 @@ from sklearn.utils.validation import check_is_fitted
 from segmentation.constants import NOISE as _NOISE
 from segmentation.engine import scoring
 from segmentation.engine.clustering import n_clusters, segment_fit_sample
-from segmentation.engine.inputs import (PipelineInputError, check_enough_rows, check_features, choose_fit_sample,
-                                        column_positions, resolve_min_cluster_size)
+from segmentation.engine.defaults import DEFAULTS, SKIP
+from segmentation.engine.inputs import (PipelineInputError, check_enough_rows, check_features, check_switches,
+                                        choose_fit_sample, column_positions, resolve_min_cluster_size)
 from segmentation.engine.mapping import SampleMapping
 from segmentation.engine.persistence import load_pipeline, save_pipeline
-from segmentation.engine.resemblance import TWIN
 from segmentation.engine.step_factory import make_clusterer, make_encoder, make_map_reducer, make_reducer
 from segmentation.engine.steps import AutoEncoderTransformer, FeaturePreprocessor, Identity, fit_transform_umap
 
@@ -65,15 +71,34 @@ __all__ = [
 ]
 
 
+def todays_spelling(state: dict) -> dict:
+    """The pickled state of a pipeline with its parameters in today's spelling (changed in place).
+
+    Before issue 17 ``encoder=None`` left the encoder out (today ``None`` is the autoencoder, as for
+    every step), the map was left out with ``map_reducer="drop"`` and ``refine_neighbors=0`` was
+    off. A fitted pipeline says which encoder it fitted: ``encoder=None`` with the do-nothing
+    encoder fitted becomes ``"passthrough"``; an unfitted one cannot tell and keeps ``None``.
+    """
+    if "encoder" in state and state["encoder"] is None and isinstance(state.get("encoder_"), Identity):
+        state["encoder"] = SKIP
+    if isinstance(state.get("map_reducer"), str) and state["map_reducer"] == "drop":
+        state["map_reducer"] = SKIP
+    if isinstance(state.get("refine_neighbors"), (int, float)) and state["refine_neighbors"] == 0:
+        state["refine_neighbors"] = None
+    return state
+
+
 class SegmentationPipeline(BaseEstimator):
     """Preprocess → encode → reduce → cluster customers, plus a 2-D map.
 
-    Parameters (all stored as given; see the module docstring for the steps):
+    Parameters (keyword-only, all stored as given, defaults from
+    :data:`segmentation.engine.defaults.DEFAULTS`; see the module docstring for the steps):
     ``min_cluster_size`` is a fraction of the fit sample when < 1 (``0.01`` =
-    1 %) or a row count; ``outlier_floor`` (None = off) moves a noise row into
+    1 %) or a row count. The post-processing switches are off with ``None`` (and only with
+    ``None``): ``outlier_floor`` (default off) moves a noise row into
     the segment of its highest soft membership when that membership is at
     least the floor (like BERTopic's ``reduce_outliers``); ``refine_neighbors``
-    (None or 0 = off; applied before the outlier floor) moves each segmented
+    (default 15; a positive count; applied after the outlier floor) moves each segmented
     customer of the fit sample to the segment most of its ``refine_neighbors``
     nearest customers in the preprocessed feature space hold (itself
     included; a tie keeps its own, noise stays noise): the cluster space
@@ -85,8 +110,11 @@ class SegmentationPipeline(BaseEstimator):
     split-half reliability, :func:`segmentation.features.signal.reliability_weights`).
     ``min_samples`` (None = ``min_cluster_size``) and ``cluster_selection_method``
     (``"eom"``) are HDBSCAN's;
-    ``merge_alpha`` (None = off) merges neighbouring segments whose union is one mode
-    (:mod:`segmentation.engine.granularity`). The autoencoder's training input is corrupted
+    ``merge_alpha`` (default off) merges neighbouring segments whose union is one mode
+    (:mod:`segmentation.engine.granularity`); ``twin_distance`` (default
+    :data:`~segmentation.engine.resemblance.TWIN`) merges segments whose lift profiles are
+    at most that far apart. The autoencoder (``latent_dim``, ``hidden_dims``, ``max_epochs``)
+    is the default encoder; its training input is corrupted
     (denoising) by zeroing features with probability ``input_dropout`` and adding
     Gaussian noise of standard deviation ``noise_std``; ``dropout`` acts between its layers.
 
@@ -102,15 +130,17 @@ class SegmentationPipeline(BaseEstimator):
     ``granularity_`` (why this many segments: see :func:`~segmentation.engine.granularity.choose_granularity`).
     """
 
-    def __init__(self, encoder="autoencoder", reducer=None, clusterer=None, map_reducer=None, mapping=None, *,
-                 latent_dim=16, hidden_dims=(128, 64), dropout=0.0, input_dropout=0.3, noise_std=0.2,
-                 max_epochs=100, cluster_dims=8,
-                 n_neighbors=15, min_cluster_size=0.01, min_samples=None,
-                 cluster_selection_epsilon=0.0, cluster_selection_method="eom", merge_alpha=None,
-                 twin_distance=TWIN, scaler="standard",
-                 log_columns=None, share_counts=None, share_weight_power=0.0, feature_weights=None,
-                 fit_sample_size=50_000, outlier_floor=None, refine_neighbors=15,
-                 random_state=0):
+    def __init__(self, *, encoder="autoencoder", reducer=None, clusterer=None, map_reducer=None, mapping=None,
+                 latent_dim=DEFAULTS.latent_dim, hidden_dims=DEFAULTS.hidden_dims, dropout=DEFAULTS.dropout,
+                 input_dropout=DEFAULTS.input_dropout, noise_std=DEFAULTS.noise_std, max_epochs=DEFAULTS.max_epochs,
+                 cluster_dims=DEFAULTS.cluster_dims, n_neighbors=DEFAULTS.n_neighbors,
+                 min_cluster_size=DEFAULTS.min_cluster_size, min_samples=DEFAULTS.min_samples,
+                 cluster_selection_epsilon=DEFAULTS.cluster_selection_epsilon,
+                 cluster_selection_method=DEFAULTS.cluster_selection_method, merge_alpha=DEFAULTS.merge_alpha,
+                 twin_distance=DEFAULTS.twin_distance, scaler=DEFAULTS.scaler, log_columns=None, share_counts=None,
+                 share_weight_power=DEFAULTS.share_weight_power, feature_weights=None,
+                 fit_sample_size=DEFAULTS.fit_sample_size, outlier_floor=DEFAULTS.outlier_floor,
+                 refine_neighbors=DEFAULTS.refine_neighbors, random_state=DEFAULTS.random_state):
         self.encoder = encoder
         self.reducer = reducer
         self.clusterer = clusterer
@@ -139,6 +169,11 @@ class SegmentationPipeline(BaseEstimator):
         self.outlier_floor = outlier_floor
         self.refine_neighbors = refine_neighbors
         self.random_state = random_state
+
+    def __setstate__(self, state):
+        """Unpickle, reading the parameters of pipelines saved before issue 17 in today's spelling
+        (:func:`todays_spelling`)."""
+        super().__setstate__(todays_spelling(state))
 
     # ---------------------------------------------------------------- input
     def check_input(self, X, *, fitting: bool) -> tuple[np.ndarray, pd.Index | None]:
@@ -170,12 +205,14 @@ class SegmentationPipeline(BaseEstimator):
         self.fit_sample_index_ = sample
         self.min_cluster_size_ = resolve_min_cluster_size(self.min_cluster_size, len(sample))
         check_enough_rows(n_rows, len(sample), self.min_cluster_size_)
+        check_switches(outlier_floor=self.outlier_floor, refine_neighbors=self.refine_neighbors,
+                       merge_alpha=self.merge_alpha, twin_distance=self.twin_distance)
 
         log_idx, share_idx, weight_idx = column_positions(list(self.feature_names_in_), self.log_columns,
                                                           self.share_counts, self.feature_weights)
-        self.preprocessor_ = FeaturePreprocessor(log_idx, self.scaler, self.random_state, share_counts=share_idx,
-                                                 share_weight_power=self.share_weight_power,
-                                                 column_weights=weight_idx).fit(values[sample])
+        self.preprocessor_ = FeaturePreprocessor(
+            log_columns=log_idx, scaler=self.scaler, random_state=self.random_state, share_counts=share_idx,
+            share_weight_power=self.share_weight_power, column_weights=weight_idx).fit(values[sample])
         if len(self.preprocessor_.keep_) == 0:
             raise PipelineInputError(
                 f"no features left: all {values.shape[1]} feature columns are constant in the data")

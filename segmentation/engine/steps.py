@@ -15,6 +15,7 @@ from sklearn.preprocessing import QuantileTransformer, StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
 from segmentation.engine import autoencoder as ae
+from segmentation.engine.defaults import DEFAULTS, SKIP
 
 __all__ = ["FeaturePreprocessor", "AutoEncoderTransformer"]
 
@@ -61,12 +62,15 @@ class FeaturePreprocessor(TransformerMixin, BaseEstimator):
     observed 0 % or 100 %, one with 100 keeps nearly all), and after scaling the
     column is weighted by ``signal ** share_weight_power``, ``signal`` being the share
     of its variance that is real between-customer difference rather than sampling
-    noise. A share that is noise only gets weight 0 (``shares_`` keeps the figures).
+    noise: with a positive power a share that is noise only gets weight 0; with the default
+    power 0 every share keeps weight 1 (``shares_`` keeps the figures either way).
+    ``column_weights`` (column index → weight) multiply the scaled columns too.
+    Keyword-only parameters; the defaults are the engine's (:mod:`segmentation.engine.defaults`).
     """
 
-    def __init__(self, log_columns: Sequence[int] | None = None, scaler="standard", random_state=0,
-                 share_counts: dict | None = None, share_weight_power: float = 0.5,
-                 column_weights: dict | None = None):
+    def __init__(self, *, log_columns: Sequence[int] | None = None, scaler=DEFAULTS.scaler,
+                 random_state=DEFAULTS.random_state, share_counts: dict | None = None,
+                 share_weight_power: float = DEFAULTS.share_weight_power, column_weights: dict | None = None):
         self.log_columns = log_columns
         self.scaler = scaler
         self.random_state = random_state
@@ -136,10 +140,13 @@ class AutoEncoderTransformer(TransformerMixin, BaseEstimator):
 
     ``transform`` gives latent vectors; ``reconstruction_error`` per-row MSE.
     ``input_dropout`` and ``noise_std`` set how the training input is corrupted (denoising).
+    Keyword-only parameters; the defaults are the engine's (:mod:`segmentation.engine.defaults`).
     """
 
-    def __init__(self, latent_dim=16, hidden_dims=(128, 64), dropout=0.0, max_epochs=100, batch_size=256,
-                 patience=8, random_state=0, input_dropout=0.3, noise_std=0.2):
+    def __init__(self, *, latent_dim=DEFAULTS.latent_dim, hidden_dims=DEFAULTS.hidden_dims, dropout=DEFAULTS.dropout,
+                 max_epochs=DEFAULTS.max_epochs, batch_size=DEFAULTS.batch_size, patience=DEFAULTS.patience,
+                 random_state=DEFAULTS.random_state, input_dropout=DEFAULTS.input_dropout,
+                 noise_std=DEFAULTS.noise_std):
         self.latent_dim = latent_dim
         self.hidden_dims = hidden_dims
         self.dropout = dropout
@@ -185,8 +192,9 @@ _Identity = Identity  # the name models stored before the rename were pickled wi
 
 
 def is_skip(step) -> bool:
-    """Is a pipeline step left out? (None or "passthrough", as in scikit-learn)."""
-    return step is None or (isinstance(step, str) and step == "passthrough")
+    """Is a pipeline step left out? Only :data:`~segmentation.engine.defaults.SKIP` ("passthrough",
+    as in scikit-learn) says so; None is the default step."""
+    return isinstance(step, str) and step == SKIP
 
 
 # UMAP's optimisation epochs at every size: umap-learn's own choice above 10,000 rows (it uses 500

@@ -21,6 +21,7 @@ from typing import Any, Optional, Sequence
 import numpy as np
 import pandas as pd
 
+from segmentation.engine.defaults import DEFAULTS
 from segmentation.data import results, store
 from segmentation.data.queries import load_query
 from segmentation.workflows.progress import Progress, say
@@ -34,17 +35,25 @@ MONEY_AND_COUNT_KINDS = ("count", "money", "days")
 
 @dataclass
 class SnapshotParams:
-    """Parameters of a snapshot (stored with the run in ``runs.params``)."""
+    """Parameters of a snapshot (stored with the run in ``runs.params``).
+
+    Where a field is also an engine parameter its default is the engine's
+    (:data:`segmentation.engine.defaults.DEFAULTS`), except the two the snapshot chooses itself
+    (``min_cluster_share`` and ``max_epochs``, with their reasons below). ``extra`` goes to
+    :class:`~segmentation.engine.pipeline.SegmentationPipeline` as given.
+    """
 
     window_days: int = 90
-    seed: int = 0
-    fit_sample_size: int = 50_000
+    seed: int = DEFAULTS.random_state
+    fit_sample_size: int = DEFAULTS.fit_sample_size
     # Smallest segment, as a share of the fitted sample: 2 % of customers is also the size at
     # which a new segment counts as emerging (smaller groups are reported as unexplained).
+    # The engine's own default (1 %) does not know about emergence.
     min_cluster_share: float = 0.02
-    latent_dim: int = 16
+    latent_dim: int = DEFAULTS.latent_dim
+    # The snapshot's training budget, below the engine's 100 epochs (early stopping may end sooner).
     max_epochs: int = 40
-    outlier_floor: Optional[float] = None
+    outlier_floor: Optional[float] = DEFAULTS.outlier_floor
     # Profile-only features: kept for KPIs and trait lifts, left out of the clustering. "auto":
     # spend, purchase count and purchase interval are clustered only on a purchase log (at least
     # half the events are purchases); where customers mostly browse, whether a customer happened to buy

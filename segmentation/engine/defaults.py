@@ -1,0 +1,83 @@
+"""The engine's defaults, in one place, and how to say "skip this step" and "off".
+
+Every signature in the engine that has one of these parameters takes its default from
+:data:`DEFAULTS`: :class:`~segmentation.engine.pipeline.SegmentationPipeline`, its steps
+(:class:`~segmentation.engine.steps.FeaturePreprocessor`,
+:class:`~segmentation.engine.steps.AutoEncoderTransformer`), the autoencoder itself
+(:func:`~segmentation.engine.autoencoder.fit_autoencoder`,
+:class:`~segmentation.engine.autoencoder.LitAutoEncoder`), and the snapshot's parameters
+(``segmentation.workflows.snapshot.SnapshotParams``) where the snapshot does not choose
+otherwise. ``tests/test_defaults.py`` checks every such signature against :data:`DEFAULTS`.
+Why the autoencoder's values are these: docs/engine.md (measured on the demo, five seeds).
+
+The spellings, the same for every step and switch:
+
+* a step (``encoder``, ``reducer``, ``map_reducer``): ``None`` is the default step,
+  :data:`SKIP` (``"passthrough"``, as in scikit-learn) leaves it out;
+* a post-processing switch (``outlier_floor``, ``refine_neighbors``, ``merge_alpha``,
+  ``twin_distance``): ``None`` is off; any other value turns it on with that setting.
+
+:data:`BEFORE_ADDED` holds, for the parameters added after models were first saved, the value
+the versions before them used: a stored model that lacks one is scored the way it was fitted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from segmentation.engine.resemblance import TWIN
+
+__all__ = ["EngineDefaults", "DEFAULTS", "SKIP", "AUTOENCODER_PARAMS", "BEFORE_ADDED"]
+
+#: The value of a step parameter that leaves the step out (scikit-learn's spelling).
+SKIP = "passthrough"
+
+
+@dataclass(frozen=True)
+class EngineDefaults:
+    """Default value of each engine parameter, under the parameter's own name (units in the comments)."""
+
+    # The denoising autoencoder (docs/engine.md has the demo measurements behind latent 16, hidden
+    # (128, 64), input dropout 0.3 and noise 0.2).
+    latent_dim: int = 16
+    hidden_dims: tuple[int, ...] = (128, 64)
+    dropout: float = 0.0  # between the layers
+    input_dropout: float = 0.3  # share of each training row's features zeroed
+    noise_std: float = 0.2  # Gaussian noise added to the training rows (scaled-feature units)
+    max_epochs: int = 100
+    batch_size: int = 256  # rows
+    patience: int = 8  # epochs without a better validation loss before training stops
+    val_fraction: float = 0.1  # of the training rows, held out for the validation loss
+    max_train_rows: int | None = 200_000  # a seeded sample beyond it (None: every row)
+    lr: float = 1e-3
+    weight_decay: float = 1e-5
+    # Preprocessing.
+    scaler: str = "standard"
+    share_weight_power: float = 0.0
+    # The cluster space (UMAP) and the clusterer (HDBSCAN).
+    cluster_dims: int = 8
+    n_neighbors: int = 15
+    min_cluster_size: float = 0.01  # a share of the fit sample below 1, else rows
+    min_samples: int | None = None  # None: min_cluster_size (HDBSCAN's own rule)
+    cluster_selection_epsilon: float = 0.0
+    cluster_selection_method: str = "eom"
+    # Post-processing of the clusters; None is off.
+    outlier_floor: float | None = None
+    merge_alpha: float | None = None
+    twin_distance: float | None = TWIN
+    refine_neighbors: int | None = 15
+    # Fit on a sample, assign everyone.
+    fit_sample_size: int = 50_000  # rows
+    random_state: int = 0
+
+
+DEFAULTS = EngineDefaults()
+
+#: The pipeline parameters that configure its default encoder, the autoencoder (same names there).
+AUTOENCODER_PARAMS = ("latent_dim", "hidden_dims", "dropout", "input_dropout", "noise_std", "max_epochs")
+
+# Before input_dropout and noise_std were parameters the autoencoder was trained with 0.1 and 0.05;
+# the other switches did not exist, which is the same as off.
+BEFORE_ADDED = {"input_dropout": 0.1, "noise_std": 0.05, "refine_neighbors": None, "share_counts": None,
+                "feature_weights": None, "cluster_selection_method": "eom", "merge_alpha": None,
+                "twin_distance": None}
