@@ -20,9 +20,9 @@ import time
 from datetime import date
 from typing import Any, Callable, Optional
 
-from segmentation.data import store
+from segmentation.data import journal, recovery, store
 
-__all__ = ["DEMO_CUSTOMERS", "DEMO_MONTHS", "DEMO_SNAPSHOTS", "demo_params", "prepare"]
+__all__ = ["DEMO_CUSTOMERS", "DEMO_MONTHS", "DEMO_SNAPSHOTS", "FIRST_RUN", "demo_params", "prepare"]
 
 DEMO_CUSTOMERS = 2_500
 DEMO_MONTHS = 6  # January–June 2025
@@ -33,6 +33,16 @@ DEMO_WINDOW_DAYS = 60
 # 2,500 customers leave ~1,900 active in a window; 2 % keeps segments above ~40 customers.
 DEMO_MIN_CLUSTER_SHARE = 0.02
 DEMO_MAX_EPOCHS = 20
+
+
+def _first_run_outcome(con, marker: dict) -> str:
+    """A killed first run: the demo data is whole or absent, the demo snapshots it completed are kept."""
+    return ("the demo data is complete or absent (one transaction); "
+            + recovery.snapshots_kept(con, marker, "run `first-run` again"))
+
+
+# The `first-run` command is marked in the crash journal while it works (no options to keep).
+FIRST_RUN = journal.declare("first-run", outcome=_first_run_outcome)
 
 
 def demo_params():
