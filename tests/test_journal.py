@@ -5,6 +5,7 @@ defined; the journal and the recovery ask that declaration and know no command b
 from __future__ import annotations
 
 import json
+import logging
 import os
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from typer.testing import CliRunner
 
 from segmentation.cli import main as cli
 from segmentation.data import journal, recovery, store
+from segmentation.errors import WorkbenchError
 
 STARTED = "2025-01-01T12:00:00"
 
@@ -136,3 +138,18 @@ def test_a_run_marker_with_models_moved_into_place_is_told_they_were_removed(db_
         "nothing of it was stored; removed the model folder it had moved into place (run_4)")]
     assert not orphan.exists()
 
+
+def test_a_recovery_that_cannot_read_the_database_is_a_warning(db_file, monkeypatch, caplog):
+    with store.connect(db_file):
+        pass
+    _dead_marker(db_file, "run", {"as_of": "2025-03-01", "window_days": 30})
+
+    def unreadable(*args, **kwargs):
+        raise WorkbenchError("Cannot open database: IO Error: 'ann@example.com' is not a database")
+
+    monkeypatch.setattr(store, "connect", unreadable)
+    with caplog.at_level(logging.WARNING, logger="segmentation"):
+        assert recovery.recover(db_file) == []
+    [record] = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert record.getMessage() == ("crash recovery skipped: WorkbenchError: Cannot open database: IO Error: '…' "
+                                   "is not a database; the next command tries again")

@@ -42,10 +42,13 @@ def _global(
 ) -> None:
     _state["db"] = db
     _state["debug"] = debug
+    console = logging.StreamHandler(sys.stderr)
+    if not debug:  # what a `note:` line already told is not printed twice (--debug: with its traceback)
+        console.addFilter(lambda record: not getattr(record, "noted", False))
     logging.basicConfig(
         level=logging.DEBUG if debug else logging.INFO,
         format="%(message)s",
-        stream=sys.stderr,
+        handlers=[console],
     )
 
 
@@ -81,7 +84,9 @@ def _recover(name: str, check_models: bool) -> None:
     try:
         notes = recovery.recover(store.db_path(db()), check_models=check_models)
     except Exception as exc:  # noqa: BLE001 - recovery must never stop the command itself
-        log.debug("recovery failed", exc_info=True)
+        # A warning for whoever reads the logs (the traceback only with --debug); the note is for the user.
+        log.warning("crash recovery failed before `%s`: %s: %s", name.replace("_", "-"), type(exc).__name__,
+                    _reason(exc), exc_info=log.isEnabledFor(logging.DEBUG), extra={"noted": True})
         typer.echo(f"note: {_recovery_failed(name, exc)}", err=True)
         notes = []
     _state["recovered"] = notes
@@ -98,9 +103,13 @@ def _recovery_failed(name: str, exc: BaseException) -> str:
                  f"folders in {store.models_dir(db())})")
     except Exception:  # noqa: BLE001 - the sentence must not fail either
         where = ""
-    why = redact(str(exc).splitlines()[0]) if str(exc) else "no message"
     return (f"could not check for or clean up what interrupted commands left behind{where}: "
-            f"{type(exc).__name__}: {why}; `{name.replace('_', '-')}` goes on, the next command tries again")
+            f"{type(exc).__name__}: {_reason(exc)}; `{name.replace('_', '-')}` goes on, the next command tries again")
+
+
+def _reason(exc: BaseException) -> str:
+    """The first line of ``exc``'s message without personal data or quoted paths (:func:`redact`)."""
+    return redact(str(exc).splitlines()[0]) if str(exc) else "no message"
 
 
 def recovered() -> list[str]:

@@ -32,7 +32,7 @@ import psutil
 from segmentation.data import store
 from segmentation.data.journal import declared, journal_dir, remove_path
 from segmentation.data.queries import load_query
-from segmentation.errors import StoreBusyError, WorkbenchError
+from segmentation.errors import StoreBusyError, WorkbenchError, redact
 
 __all__ = ["recover", "runs_since", "imports_since", "snapshots_kept", "undo_export", "remove_temporary_files",
            "count"]
@@ -265,8 +265,9 @@ def recover(db: Any = None, *, check_models: bool = False) -> list[str]:
             return _clean(con, models, markers, intents, staging)
     except StoreBusyError:
         return []  # someone is writing: the next command tries again
-    except (WorkbenchError, duckdb.Error) as exc:
-        log.debug("recovery skipped: %s", exc)
+    except (WorkbenchError, duckdb.Error) as exc:  # the command reports what is wrong with the database
+        reason = redact(str(exc).splitlines()[0]) if str(exc) else "no message"
+        log.warning("crash recovery skipped: %s: %s; the next command tries again", type(exc).__name__, reason)
         return []
 
 
