@@ -4,6 +4,7 @@ and a stored run that can be listed, named and re-scored in a new process."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -125,9 +126,10 @@ def test_too_few_customers_is_a_clear_error(tmp_path):
     assert "customers" in result.stderr and "Traceback" not in result.stderr
 
 
-def test_a_failed_recovery_is_a_visible_note_and_the_command_goes_on(tmp_path, monkeypatch):
+def test_a_failed_recovery_is_a_visible_note_and_the_command_goes_on(tmp_path, monkeypatch, caplog):
     """Cleaning up after killed commands may fail (a folder without permission, say): one
-    `note:` line on stderr says what could not be cleaned up, and the command itself succeeds."""
+    `note:` line on stderr says what could not be cleaned up, and the command itself succeeds.
+    The log gets a warning with the redacted reason (no path beyond what the note names)."""
     from typer.testing import CliRunner
 
     from segmentation.data import recovery, store
@@ -141,10 +143,13 @@ def test_a_failed_recovery_is_a_visible_note_and_the_command_goes_on(tmp_path, m
         raise PermissionError(13, "Permission denied", str(tmp_path / "recover.journal"))
 
     monkeypatch.setattr(recovery, "recover", refuse)
-    result = CliRunner().invoke(app, ["--db", str(db), "runs", "--json"])
+    with caplog.at_level(logging.WARNING, logger="segmentation"):
+        result = CliRunner().invoke(app, ["--db", str(db), "runs", "--json"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout) == []
     notes = [line for line in result.stderr.splitlines() if line.startswith("note: ")]
     assert len(notes) == 1, result.stderr
     assert notes[0].startswith("note: could not check for or clean up what interrupted commands left behind")
     assert "recover.journal" in notes[0] and "PermissionError" in notes[0] and "`runs` goes on" in notes[0]
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warnings == ["crash recovery failed before `runs`: PermissionError: [Errno 13] Permission denied: '…'"]

@@ -90,11 +90,12 @@ _SAVE_RUN = """
 import sys
 from datetime import date
 import pandas as pd
-from segmentation.data import journal, results, store
+from segmentation.data import results, store
+from segmentation.workflows.snapshot import RUN
 
 db = sys.argv[1]
 models = store.models_dir(db)
-with journal.operation(db, "run", as_of="2025-03-01", window_days=30):
+with RUN.mark(db, as_of="2025-03-01", window_days=30, seed=0):  # seed is not marked
     staging = results.model_staging_dir(models)
     staging.mkdir(parents=True)
     (staging / "pipeline.joblib").write_bytes(b"fitted models")

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import threading
+from datetime import date
+from types import SimpleNamespace
 
 import pytest
 
@@ -138,3 +141,27 @@ def test_the_bar_says_each_step_in_plain_words_and_details_stay_in_the_log():
     assert plain_step("[2/3] snapshot 2025-05-31") == "snapshot 2 of 3"
     assert plain_step("clustering: 8 segments, noise 0.2%") == "describing the segments"
     assert plain_step("stored: run 4 (20 s)") == "stored"
+
+
+@pytest.mark.parametrize("timeline", [None, (date(2025, 4, 30), date(2025, 6, 30), 30)], ids=["snapshot", "timeline"])
+def test_the_app_marks_its_snapshot_jobs_as_the_command_line_marks_run_and_timeline(db_file, monkeypatch, timeline):
+    """The same declared operations as the CLI's `run` and `timeline`: same kind, same marked values."""
+    from segmentation.data import journal
+    from segmentation.ui.jobs import snapshot_work
+    from segmentation.workflows import snapshot, timeline as timelines
+    from segmentation.workflows.snapshot import SnapshotParams
+
+    markers = []
+
+    def look(db, *args, **kwargs):
+        markers.extend(json.loads(p.read_text()) for p in journal.journal_dir(db).glob("*.json"))
+        return {"run_id": 7, "snapshots": [{"run_id": 7}]}
+
+    monkeypatch.setattr(snapshot, "run_snapshot", look)
+    monkeypatch.setattr(timelines, "run_timeline", look)
+    job = SimpleNamespace(say=lambda message: None, epoch=lambda done, total: None)
+    assert snapshot_work(str(db_file), SnapshotParams(window_days=60, seed=3), date(2025, 6, 30), timeline)(job) == [7]
+    assert [(m["kind"], m["detail"]) for m in markers] == (
+        [("run", {"as_of": "2025-06-30", "window_days": 60})] if timeline is None else
+        [("timeline", {"start": "2025-04-30", "end": "2025-06-30", "every": 30, "window_days": 60})])
+    assert list(journal.journal_dir(db_file).iterdir()) == []  # removed when the work ends

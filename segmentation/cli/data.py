@@ -7,12 +7,26 @@ from typing import List, Optional
 
 import typer
 
-from segmentation.data import store
+from segmentation.data import journal, recovery, store
 from segmentation.cli.main import command, db, emit, recovered, step
-from segmentation.workflows.firstrun import DEMO_CUSTOMERS
+from segmentation.workflows.firstrun import DEMO_CUSTOMERS, FIRST_RUN
+
+# The demo data is written in one transaction: after a kill it is there whole or not at all.
+DEMO = journal.declare("demo", marked=("customers", "months"), outcome=lambda con, marker: (
+    "the demo data is complete or absent (it is written in one transaction)"))
 
 
-@command
+def _ingest_outcome(con, marker: dict) -> str:
+    """A killed import committed all of the file (it has an import row since it began) or nothing."""
+    done = recovery.imports_since(con, marker)
+    return (f"it had finished (import #{done[0][0]})" if done
+            else "nothing of it was imported; import the file again")
+
+
+INGEST = journal.declare("ingest", marked=("file", "kind"), arguments=("file",), outcome=_ingest_outcome)
+
+
+@command(operation=DEMO)
 def demo(
     customers: int = typer.Option(20_000, min=1, help="Number of customers to generate."),
     months: int = typer.Option(12, min=1, max=120, help="Months of history."),
@@ -35,7 +49,7 @@ def demo(
     ))
 
 
-@command
+@command(operation=INGEST)
 def ingest(
     file: Path = typer.Argument(..., help="CSV (optionally .gz) or Parquet file."),
     kind: str = typer.Option("events", help="What the file holds: events or customers."),
@@ -72,7 +86,7 @@ def ingest(
     emit(document, as_json, human)
 
 
-@command
+@command(check_models=True)  # also finds model folders of runs that were never stored
 def status(as_json: bool = typer.Option(False, "--json", help="Print one JSON document.")) -> None:
     """What the database holds: customers, events, date range, imports, runs."""
     with store.connect(db(), read_only=True) as con:
@@ -84,7 +98,7 @@ def status(as_json: bool = typer.Option(False, "--json", help="Print one JSON do
     ))
 
 
-@command
+@command(operation=FIRST_RUN)
 def first_run(
     customers: int = typer.Option(DEMO_CUSTOMERS, min=100, help="Demo customers to generate when the database is empty."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),

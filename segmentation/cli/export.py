@@ -7,11 +7,16 @@ from typing import List, Optional
 
 import typer
 
-from segmentation.data import results
+from segmentation.data import journal, recovery, results
 from segmentation.cli.main import command, db, emit, step
 
+# An export records the files it will write before it touches any (audiences/write.py): after a kill
+# that intent is undone, or only its leftovers go when its audit row was committed.
+EXPORT = journal.declare("export", marked=("run_id", "segment", "platform", "out"),
+                         outcome=lambda con, marker: "nothing of it was written", undo=recovery.undo_export)
 
-@command
+
+@command(operation=EXPORT)
 def export(
     run_id: int = typer.Option(..., "--run", help="Run id."),
     segment: List[int] = typer.Option(..., "--segment", help="Segment id; repeat for one file of several segments."),

@@ -8,6 +8,7 @@ document on stdout. Failures exit non-zero with a one-line message on stderr;
 from __future__ import annotations
 
 import functools
+import inspect
 import json
 import logging
 import sys
@@ -18,6 +19,7 @@ from typing import Any, Callable, Optional
 
 import typer
 
+from segmentation.data.journal import Operation
 from segmentation.errors import WorkbenchError, redact
 
 app = typer.Typer(
@@ -40,10 +42,13 @@ def _global(
 ) -> None:
     _state["db"] = db
     _state["debug"] = debug
+    console = logging.StreamHandler(sys.stderr)
+    if not debug:  # what a `note:` line already told is not printed twice (--debug: with its traceback)
+        console.addFilter(lambda record: not getattr(record, "noted", False))
     logging.basicConfig(
         level=logging.DEBUG if debug else logging.INFO,
         format="%(message)s",
-        stream=sys.stderr,
+        handlers=[console],
     )
 
 
@@ -72,39 +77,16 @@ def step(message: str) -> None:
     typer.echo(message, err=True)
 
 
-# Long writing commands leave a marker while they run (segmentation/data/journal.py), with the
-# options that tell the next command what was interrupted.
-_MARKED: dict[str, tuple[str, ...]] = {
-    "run": ("as_of", "window_days"),
-    "timeline": ("start", "end", "every", "window_days"),
-    "ingest": ("file", "kind"),
-    "export": ("run_id", "segment", "platform", "out"),
-    "demo": ("customers", "months"),
-    "first_run": (),
-}
-
-
-def _marker_detail(name: str, kwargs: dict[str, Any]) -> dict[str, Any]:
-    detail: dict[str, Any] = {}
-    for key in _MARKED[name]:
-        value = kwargs.get(key)
-        if isinstance(value, Path):
-            value = str(value.expanduser().resolve())
-        elif isinstance(value, (list, tuple)):
-            value = ",".join(str(v) for v in value)
-        if value is not None:
-            detail[key.removesuffix("_id")] = value  # run_id is shown as --run, like the option
-    return detail
-
-
-def _recover(name: str) -> None:
+def _recover(name: str, check_models: bool) -> None:
     """Clean up after commands that were killed, and say so (stderr; never fails the command)."""
     from segmentation.data import recovery, store
 
     try:
-        notes = recovery.recover(store.db_path(db()), check_models=name == "status")
+        notes = recovery.recover(store.db_path(db()), check_models=check_models)
     except Exception as exc:  # noqa: BLE001 - recovery must never stop the command itself
-        log.debug("recovery failed", exc_info=True)
+        # A warning for whoever reads the logs (the traceback only with --debug); the note is for the user.
+        log.warning("crash recovery failed before `%s`: %s: %s", name.replace("_", "-"), type(exc).__name__,
+                    _reason(exc), exc_info=log.isEnabledFor(logging.DEBUG), extra={"noted": True})
         typer.echo(f"note: {_recovery_failed(name, exc)}", err=True)
         notes = []
     _state["recovered"] = notes
@@ -121,9 +103,13 @@ def _recovery_failed(name: str, exc: BaseException) -> str:
                  f"folders in {store.models_dir(db())})")
     except Exception:  # noqa: BLE001 - the sentence must not fail either
         where = ""
-    why = redact(str(exc).splitlines()[0]) if str(exc) else "no message"
     return (f"could not check for or clean up what interrupted commands left behind{where}: "
-            f"{type(exc).__name__}: {why}; `{name.replace('_', '-')}` goes on, the next command tries again")
+            f"{type(exc).__name__}: {_reason(exc)}; `{name.replace('_', '-')}` goes on, the next command tries again")
+
+
+def _reason(exc: BaseException) -> str:
+    """The first line of ``exc``'s message without personal data or quoted paths (:func:`redact`)."""
+    return redact(str(exc).splitlines()[0]) if str(exc) else "no message"
 
 
 def recovered() -> list[str]:
@@ -131,23 +117,32 @@ def recovered() -> list[str]:
     return list(_state.get("recovered") or [])
 
 
-def command(func: Callable) -> Callable:
+def command(func: Callable | None = None, /, *, operation: Operation | None = None,
+            check_models: bool = False) -> Callable:
     """Register a command whose user-facing errors become a one-line message and exit code.
 
     Before the command runs, leftovers of killed commands are cleaned up and reported
-    (:func:`segmentation.data.recovery.recover`); long writing commands are marked while they run.
+    (:func:`segmentation.data.recovery.recover`; ``check_models`` also looks for model folders
+    without a run). A command that does a long write names its ``operation`` (declared with
+    :func:`segmentation.data.journal.declare` beside the code that does it): the command is then
+    marked in the journal while it runs, with the values of the options the operation marks,
+    e.g. ``@command(operation=RUN)``. Use it bare (``@command``) or with these keywords.
     """
+    if func is None:
+        return functools.partial(command, operation=operation, check_models=check_models)
+    name = func.__name__.replace("_", "-")
+    if operation is not None:
+        _check_operation(func, name, operation)
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from segmentation.data import journal, store
+        from segmentation.data import store
 
         try:
-            _recover(func.__name__)
-            if func.__name__ not in _MARKED:
+            _recover(func.__name__, check_models)
+            if operation is None:
                 return func(*args, **kwargs)
-            with journal.operation(store.db_path(db()), func.__name__.replace("_", "-"),
-                                   **_marker_detail(func.__name__, kwargs)):
+            with operation.mark(store.db_path(db()), **kwargs):
                 return func(*args, **kwargs)
         except WorkbenchError as exc:
             if _state["debug"]:
@@ -173,6 +168,15 @@ def command(func: Callable) -> Callable:
     return app.command()(wrapper)
 
 
+def _check_operation(func: Callable, name: str, operation: Operation) -> None:
+    """A command runs the operation of its own name and marks only options it has (at import, not at a crash)."""
+    if operation.kind != name:
+        raise TypeError(f"command {name!r} is declared with the operation {operation.kind!r}")
+    unknown = sorted(set(operation.marked or ()) - set(inspect.signature(func).parameters))
+    if unknown:
+        raise TypeError(f"command {name!r} has no option {', '.join(unknown)} to mark")
+
+
 def db() -> Optional[Path]:
     return _state["db"]
 
@@ -181,5 +185,6 @@ def main() -> None:
     app()
 
 
-# Command modules register themselves on ``app`` with @command.
+# Command modules register themselves on ``app`` with @command, and import the operations they run:
+# all declared before any command recovers after killed ones (segmentation/data/journal.py).
 from segmentation.cli import act as cli_act, data as cli_data, export as cli_export, runs as cli_runs  # noqa: E402,F401

@@ -13,7 +13,9 @@ import typer
 from segmentation.data import results, store
 from segmentation.cli.main import command, db, emit, step
 from segmentation.errors import InputError
-from segmentation.workflows.snapshot import SnapshotParams
+from segmentation.workflows.assign import ASSIGN
+from segmentation.workflows.snapshot import RUN, SnapshotParams
+from segmentation.workflows.timeline import TIMELINE
 
 # The defaults of run and timeline are the snapshot's own (the app's Run form shows the same).
 DEFAULTS = SnapshotParams()
@@ -43,7 +45,7 @@ def _segment_table(frame) -> None:
         )
 
 
-@command
+@command(operation=RUN)
 def run(
     as_of: str = typer.Option(..., "--as-of", help="Snapshot date (YYYY-MM-DD), inclusive."),
     window_days: int = typer.Option(DEFAULTS.window_days, min=1, max=3650, help="Look-back window in days."),
@@ -151,7 +153,7 @@ def name(
     ))
 
 
-@command
+@command(operation=ASSIGN)
 def assign(
     run_id: int = typer.Option(..., "--run", help="Run id whose models score the customers."),
     out: Optional[Path] = typer.Option(None, help="Write the scores to this CSV or Parquet file "
@@ -188,7 +190,7 @@ def assign(
     ))
 
 
-@command
+@command(operation=TIMELINE)
 def timeline(
     start: str = typer.Option(..., "--start", help="First snapshot date (YYYY-MM-DD)."),
     end: str = typer.Option(..., "--end", help="Last possible snapshot date (YYYY-MM-DD)."),

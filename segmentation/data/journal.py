@@ -7,9 +7,13 @@ export. This module holds what a working process writes so that the next one
 can keep those consistent with the database (the reading and cleaning up is
 :mod:`segmentation.data.recovery`):
 
-* **Markers.** A long writing command (``run``, ``timeline``, ``ingest``,
-  ``export``, ``demo``, ``first-run``) drops a small JSON file in ``<db>.journal/``
-  while it works (:func:`operation`) and removes it when it ends, normally or by an error.
+* **Operations.** Each long writing operation (``run``, ``timeline``, ``ingest``, ``export``,
+  ``demo``, ``first-run``, ``assign``) is an :class:`Operation` declared with :func:`declare`
+  beside the code that does it (its workflow or its command): which values its marker keeps, what
+  the database kept of it after a kill, how to undo its intents. This module and
+  :mod:`segmentation.data.recovery` know no operation by name; they ask the declaration.
+* **Markers.** A marked operation drops a small JSON file in ``<db>.journal/`` while it works
+  (:meth:`Operation.mark`) and removes it when it ends, normally or by an error.
   A marker whose process is gone means that process was killed.
 * **Staging folders.** A run writes its models to ``<db>.models/.tmp-<pid>-<hex>``
   (:func:`staging_dir`) and renames the folder to ``run_<id>`` inside the
@@ -38,9 +42,10 @@ import shutil
 import signal
 import uuid
 from collections import defaultdict
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import date, datetime
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator, Mapping, Optional
 
 import psutil
 
@@ -49,7 +54,9 @@ from segmentation.data import store
 __all__ = [
     "CRASH_ENV",
     "journal_dir",
-    "operation",
+    "Operation",
+    "declare",
+    "declared",
     "staging_dir",
     "write_intent",
     "remove_intent",
@@ -82,28 +89,98 @@ def _write_json(path: Path, document: dict) -> None:
     os.replace(tmp, path)
 
 
-# ----------------------------------------------------------------------------- markers
-@contextlib.contextmanager
-def operation(db: Any, kind: str, /, **detail: Any) -> Iterator[Path | None]:
-    """Mark a long write (``kind``: run, timeline, ingest, export, demo, first-run) for the time it runs.
+# ----------------------------------------------------------------------------- operations
+# (read-only connection, or None when there is no database yet; the dead process's marker) → a clause
+# saying what the database kept of it, e.g. "it had finished (run 3)".
+Outcome = Callable[[Any, dict], str]
+# (read-only connection or None; the dead process's intent) → a clause saying what was cleaned up,
+# e.g. "no file or audit row of it was kept (removed 2 unfinished files)"; None: the database cannot
+# tell yet, the intent is left for a later command.
+Undo = Callable[[Any, dict], Optional[str]]
 
-    ``detail`` (plain values, never PII) tells the next process what was interrupted,
-    e.g. ``as_of="2025-02-28"``. When the journal folder cannot be written the work
-    goes on without a marker (it is only needed to *report* an interruption).
+
+@dataclass(frozen=True)
+class Operation:
+    """A long writing operation as the crash journal knows it; declare it with :func:`declare`.
+
+    ``kind`` names its markers and intents (``<kind>-<pid>-<hex>.json``) and is the name of the
+    command that runs it. ``marked``: the values (a command's option names) its marker keeps to say
+    what was interrupted, e.g. ``("as_of", "window_days")``; None: it leaves no marker, only intents.
+    ``arguments``: those of them that are command-line arguments (shown bare, not as ``--option``).
+    After a kill, ``outcome`` says what the database kept of it (None: only what it had committed)
+    and ``undo`` cleans up after one of its intents; ``stores_models``: it moves model folders into
+    place, so a ``run_<id>`` folder without a run is its leftover.
     """
-    path = journal_dir(db) / f"{kind}-{os.getpid()}-{uuid.uuid4().hex[:12]}.json"
-    document = {"kind": kind, **_identity(), "started_at": datetime.now().isoformat(),
-                "detail": {k: v for k, v in detail.items() if v is not None}}
-    try:
-        _write_json(path, document)
-    except OSError as exc:
-        log.debug("no journal marker for %s: %s", kind, exc)
-        path = None
-    try:
-        yield path
-    finally:
-        if path is not None:
-            path.unlink(missing_ok=True)
+
+    kind: str
+    marked: Optional[tuple[str, ...]] = ()
+    arguments: tuple[str, ...] = ()
+    outcome: Optional[Outcome] = None
+    undo: Optional[Undo] = None
+    stores_models: bool = False
+
+    def detail(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        """The marked ones of ``values`` as plain JSON values (a path resolved, a list joined by commas,
+        a date as text, None left out); ``run_id`` is kept as ``run``, the option's name on the command line."""
+        detail: dict[str, Any] = {}
+        for key in self.marked or ():
+            value = values.get(key)
+            if isinstance(value, Path):
+                value = str(value.expanduser().resolve())
+            elif isinstance(value, (list, tuple)):
+                value = ",".join(str(v) for v in value)
+            elif isinstance(value, date):  # a date (or datetime) as str() writes it: 2025-02-28
+                value = str(value)
+            if value is not None:
+                detail[key.removesuffix("_id")] = value
+        return detail
+
+    @contextlib.contextmanager
+    def mark(self, db: Any, /, **values: Any) -> Iterator[Path | None]:
+        """Keep a marker of this operation in ``db``'s journal while the block runs.
+
+        ``values`` (a command's options, say) may hold more than :attr:`marked`: only the marked
+        ones are written (plain values, never PII). When the journal folder cannot be written the
+        work goes on without a marker (it is only needed to *report* an interruption); an
+        operation that is not marked gets none.
+        """
+        if self.marked is None:
+            yield None
+            return
+        path = journal_dir(db) / f"{self.kind}-{os.getpid()}-{uuid.uuid4().hex[:12]}.json"
+        document = {"kind": self.kind, **_identity(), "started_at": datetime.now().isoformat(),
+                    "detail": self.detail(values)}
+        try:
+            _write_json(path, document)
+        except OSError as exc:
+            log.debug("no journal marker for %s: %s", self.kind, exc)
+            path = None
+        try:
+            yield path
+        finally:
+            if path is not None:
+                path.unlink(missing_ok=True)
+
+
+_declared: dict[str, Operation] = {}
+
+
+def declare(kind: str, /, **declaration: Any) -> Operation:
+    """Declare the operation ``kind`` (fields of :class:`Operation`) so that the recovery of its
+    markers and intents asks it; returns the :class:`Operation`.
+
+    Declarations live beside the code that does the operation, in any layer above this one; the
+    command line imports all of them before it recovers (a marker of an undeclared kind is still
+    cleaned up, with a plain sentence).
+    """
+    operation = Operation(kind, **declaration)
+    _declared[kind] = operation
+    return operation
+
+
+def declared(kind: str | None) -> Operation:
+    """The declared operation ``kind``; an undeclared (or unknown) kind gets a plain one."""
+    return _declared.get(str(kind)) or Operation(str(kind))
 
 
 def staging_dir(parent: Path) -> Path:

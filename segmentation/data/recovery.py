@@ -4,8 +4,10 @@
 markers and intents :mod:`segmentation.data.journal` wrote, finds those whose process
 is gone, staging folders of dead processes and ``run_<id>`` folders without a ``runs``
 row, and cleans them up: temporary files removed, an uncommitted export's replaced
-files put back, what the database committed kept. It returns one plain sentence per
-interrupted operation, e.g. ``an interrupted `run --as-of 2025-02-28` (process 4242,
+files put back, what the database committed kept. What to say about, and how to undo, each
+operation is its :class:`~segmentation.data.journal.Operation`'s declaration (the helpers
+below, :func:`runs_since`, :func:`snapshots_kept`, :func:`undo_export`…, are what those
+declarations use). It returns one plain sentence per interrupted operation, e.g. ``an interrupted `run --as-of 2025-02-28` (process 4242,
 started 12:31:05) was cleaned up: nothing of it was stored; removed 1 unfinished model
 folder``. It never touches the work of a live process.
 """
@@ -28,11 +30,12 @@ import duckdb
 import psutil
 
 from segmentation.data import store
-from segmentation.data.journal import journal_dir, remove_path
+from segmentation.data.journal import declared, journal_dir, remove_path
 from segmentation.data.queries import load_query
-from segmentation.errors import StoreBusyError, WorkbenchError
+from segmentation.errors import StoreBusyError, WorkbenchError, redact
 
-__all__ = ["recover"]
+__all__ = ["recover", "runs_since", "imports_since", "snapshots_kept", "undo_export", "remove_temporary_files",
+           "count"]
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +75,8 @@ def _sha256(path: Path) -> str | None:
         return None
 
 
-def _count(n: int, noun: str) -> str:
+def count(n: int, noun: str) -> str:
+    """``1 unfinished file``, ``2 unfinished files``."""
     return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
@@ -84,21 +88,61 @@ def _rows(con, query: str, **params: Any) -> list[tuple]:
     return con.execute(load_query(query), params).fetchall()
 
 
-def _describe(document: dict, kind: str | None = None) -> str:
+def _describe(document: dict) -> str:
     """``run --as-of 2025-02-28`` (process 4242, started 2025-03-01 12:31:05)."""
     detail = document.get("detail") or {}
-    args = " ".join(str(v) if k == "file" else f"--{k.replace('_', '-')} {v}" for k, v in detail.items())
+    arguments = declared(document.get("kind")).arguments
+    args = " ".join(str(v) if k in arguments else f"--{k.replace('_', '-')} {v}" for k, v in detail.items())
     started = str(document.get("started_at", ""))[:19].replace("T", " ")
-    what = f"{kind or document.get('kind', '?')}{' ' + args if args else ''}"
+    what = f"{document.get('kind', '?')}{' ' + args if args else ''}"
     return f"`{what}` (process {document.get('pid')}, started {started})"
 
 
-def _remove_temporary_files(intent: dict) -> int:
+# ----------------------------------------------------------------------------- for the declarations
+def runs_since(con, marker: dict) -> list[tuple]:
+    """(run_id, as_of) of the complete runs stored since ``marker``'s process began."""
+    return _rows(con, "journal_runs_since", created_at=_started(marker))
+
+
+def imports_since(con, marker: dict) -> list[tuple]:
+    """(ingest_id,) of the imports of the marker's ``file`` recorded since its process began."""
+    file = str((marker.get("detail") or {}).get("file", ""))
+    return _rows(con, "journal_ingests_since", created_at=_started(marker), file=file)
+
+
+def snapshots_kept(con, marker: dict, again: str) -> str:
+    """What an interrupted series of snapshots left: the complete ones are kept, ``again`` does the rest."""
+    done = runs_since(con, marker)
+    if not done:
+        return f"no snapshot of it was stored; {again}"
+    ids = ", ".join(str(r[0]) for r in done)
+    return (f"the {count(len(done), 'snapshot')} it completed (run {ids}) "
+            f"{'is' if len(done) == 1 else 'are'} kept; {again} for the rest")
+
+
+def remove_temporary_files(intent: dict) -> int:
     """Remove the temporary files an intent names (those still there); how many were removed."""
     return sum(remove_path(Path(entry["temp"])) for entry in intent.get("files") or [] if entry.get("temp"))
 
 
-def _undo_export(con, intent: dict) -> tuple[bool, int, int] | None:
+def undo_export(con, intent: dict) -> str | None:
+    """Undo (or finish cleaning up after) an export's intent; what was done, as a clause.
+
+    Its files are undone (temporary ones removed, replaced ones put back) unless its audit row was
+    committed, in which case only the leftovers go. None when the database cannot tell whether it
+    was committed (left for later).
+    """
+    outcome = _undo_files(con, intent)
+    if outcome is None:
+        return None
+    committed, removed, restored = outcome
+    if committed:
+        return "its export had been committed (file and audit row kept); removed what was left over"
+    put_back = f", put back {count(restored, 'replaced file')}" if restored else ""
+    return f"no file or audit row of it was kept (removed {count(removed, 'unfinished file')}{put_back})"
+
+
+def _undo_files(con, intent: dict) -> tuple[bool, int, int] | None:
     """Undo (or finish cleaning up) one export intent: (committed, files removed, files restored).
 
     None when the database cannot tell whether it was committed (left for later).
@@ -112,7 +156,7 @@ def _undo_export(con, intent: dict) -> tuple[bool, int, int] | None:
                                    sha256=full["sha256"], created_at=_started(intent))[0][0])
         except duckdb.Error:
             return None
-    removed, restored = _remove_temporary_files(intent), 0
+    removed, restored = remove_temporary_files(intent), 0
     for entry in files:
         final = Path(entry["final"])
         backup = Path(entry["backup"]) if entry.get("backup") else None
@@ -130,39 +174,11 @@ def _undo_export(con, intent: dict) -> tuple[bool, int, int] | None:
 
 
 def _what_was_stored(con, marker: dict) -> str:
-    """What an interrupted operation had committed before it died (a clause), from the database."""
-    kind, detail = marker.get("kind"), marker.get("detail") or {}
+    """What an interrupted operation had committed before it died (a clause), as its declaration says."""
     if con is None:
         return "nothing of it was stored"
-    since = _started(marker)
-    if kind == "run":
-        done = [r for r in _rows(con, "journal_runs_since", created_at=since)
-                if str(r[1]) == str(detail.get("as_of"))]
-        return f"it had finished (run {done[0][0]})" if done else "nothing of it was stored"
-    if kind == "timeline":
-        return _snapshots_kept(con, since, "run the same timeline again")
-    if kind == "ingest":
-        done = _rows(con, "journal_ingests_since", created_at=since, file=str(detail.get("file", "")))
-        return (f"it had finished (import #{done[0][0]})" if done
-                else "nothing of it was imported; import the file again")
-    if kind == "export":
-        return "nothing of it was written"
-    if kind == "demo":
-        return "the demo data is complete or absent (it is written in one transaction)"
-    if kind == "first-run":  # the demo data, then the demo timeline (segmentation/workflows/firstrun.py)
-        return ("the demo data is complete or absent (one transaction); "
-                + _snapshots_kept(con, since, "run `first-run` again"))
-    return "the database keeps only what it had committed"
-
-
-def _snapshots_kept(con, since: datetime, again: str) -> str:
-    """What an interrupted series of snapshots left: the complete ones are kept, ``again`` does the rest."""
-    done = _rows(con, "journal_runs_since", created_at=since)
-    if not done:
-        return f"no snapshot of it was stored; {again}"
-    ids = ", ".join(str(r[0]) for r in done)
-    return (f"the {_count(len(done), 'snapshot')} it completed (run {ids}) "
-            f"{'is' if len(done) == 1 else 'are'} kept; {again} for the rest")
+    outcome = declared(marker.get("kind")).outcome
+    return outcome(con, marker) if outcome is not None else "the database keeps only what it had committed"
 
 
 def _stale_staging(models: Path) -> dict[int | None, list[Path]]:
@@ -249,8 +265,9 @@ def recover(db: Any = None, *, check_models: bool = False) -> list[str]:
             return _clean(con, models, markers, intents, staging)
     except StoreBusyError:
         return []  # someone is writing: the next command tries again
-    except (WorkbenchError, duckdb.Error) as exc:
-        log.debug("recovery skipped: %s", exc)
+    except (WorkbenchError, duckdb.Error) as exc:  # the command reports what is wrong with the database
+        reason = redact(str(exc).splitlines()[0]) if str(exc) else "no message"
+        log.warning("crash recovery skipped: %s: %s; the next command tries again", type(exc).__name__, reason)
         return []
 
 
@@ -261,37 +278,26 @@ def _clean(con, models: Path, markers: dict[Path, dict], intents: dict[Path, dic
     for marker in markers.values():
         found[int(marker["pid"])]["marker"] = marker
     for path, intent in intents.items():
-        if intent.get("kind") == "assign":  # a score file: the temporary copy goes, a renamed one is whole
-            removed = _remove_temporary_files(intent)
-            entry = found[int(intent["pid"])]
-            entry["intent"] = intent
-            entry["clauses"].append(f"no score file of it was written (removed {_count(removed, 'unfinished file')})")
-            path.unlink(missing_ok=True)
+        undo = declared(intent.get("kind")).undo
+        if undo is None:  # an intent of an operation this process does not know: left for one that does
             continue
-        outcome = _undo_export(con, intent)
-        if outcome is None:
+        clause = undo(con, intent)
+        if clause is None:
             continue
-        committed, removed, restored = outcome
         entry = found[int(intent["pid"])]
         entry["intent"] = intent
-        if committed:
-            entry["clauses"].append("its export had been committed (file and audit row kept); "
-                                    "removed what was left over")
-        else:
-            put_back = f", put back {_count(restored, 'replaced file')}" if restored else ""
-            entry["clauses"].append(f"no file or audit row of it was kept (removed "
-                                    f"{_count(removed, 'unfinished file')}{put_back})")
+        entry["clauses"].append(clause)
         path.unlink(missing_ok=True)
     for pid, folders in staging.items():
         for folder in folders:
             shutil.rmtree(folder, ignore_errors=True)
-        found[pid]["clauses"].append(f"removed {_count(len(folders), 'unfinished model folder')}")
+        found[pid]["clauses"].append(f"removed {count(len(folders), 'unfinished model folder')}")
     orphans = _orphan_run_dirs(con, models)
     for folder in orphans:
         shutil.rmtree(folder, ignore_errors=True)
 
     runs = [entry for entry in found.values()
-            if entry["marker"] is not None and entry["marker"].get("kind") in ("run", "timeline")]
+            if entry["marker"] is not None and declared(entry["marker"].get("kind")).stores_models]
     if orphans and runs:  # the dead run had moved its models into place but not committed
         names = ", ".join(p.name for p in orphans)
         runs[0]["clauses"].append(f"removed the model folder it had moved into place ({names})")
@@ -301,7 +307,7 @@ def _clean(con, models: Path, markers: dict[Path, dict], intents: dict[Path, dic
         marker, intent, clauses = entry["marker"], entry["intent"], entry["clauses"]
         if marker is not None:
             what = _describe(marker)
-            if intent is None or marker.get("kind") != "export":
+            if intent is None or intent.get("kind") != marker.get("kind"):  # else its intent tells it all
                 clauses = [_what_was_stored(con, marker)] + clauses
         elif intent is not None:
             what = _describe(intent)
@@ -310,7 +316,7 @@ def _clean(con, models: Path, markers: dict[Path, dict], intents: dict[Path, dic
         notes.append(f"an interrupted {what} was cleaned up: {'; '.join(clauses)}")
     if orphans:
         names = ", ".join(p.name for p in orphans)
-        notes.append(f"removed {_count(len(orphans), 'model folder')} of runs that were never stored ({names})")
+        notes.append(f"removed {count(len(orphans), 'model folder')} of runs that were never stored ({names})")
     for path in markers:
         path.unlink(missing_ok=True)
     return notes

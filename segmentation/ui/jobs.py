@@ -89,22 +89,21 @@ Work = Callable[[Job], list[int]]  # does the job, calling job.say / job.epoch; 
 
 def snapshot_work(db: str, params, when=None, timeline: tuple | None = None) -> Work:
     """The work of a snapshot of ``when`` (or of a ``timeline`` = (start, end, every_days)): the same
-    functions as the command line, marked in the database's journal like its ``run``/``timeline``."""
+    functions as the command line, marked in the database's journal as its ``run``/``timeline`` (the
+    same declared operations)."""
 
     def work(job: Job) -> list[int]:
-        from segmentation.data import journal
-        from segmentation.workflows.snapshot import run_snapshot
-        from segmentation.workflows.timeline import run_timeline
+        from segmentation.workflows.snapshot import RUN, run_snapshot
+        from segmentation.workflows.timeline import TIMELINE, run_timeline
         from segmentation.ui.progress import epoch_callback
 
         if timeline is None:
-            with journal.operation(db, "run", as_of=str(when), window_days=params.window_days):
+            with RUN.mark(db, as_of=when, window_days=params.window_days):
                 document = run_snapshot(db, when, params, progress=job.say,
                                         callbacks=[epoch_callback(job.epoch)])
             return [document["run_id"]]
         start, end, every = timeline
-        with journal.operation(db, "timeline", start=str(start), end=str(end), every=every,
-                               window_days=params.window_days):
+        with TIMELINE.mark(db, start=start, end=end, every=every, window_days=params.window_days):
             document = run_timeline(db, start, end, every, params, progress=job.say)
         return [s["run_id"] for s in document["snapshots"] if not s.get("skipped")]
 

@@ -13,12 +13,23 @@ from typing import Any
 
 import pandas as pd
 
-from segmentation.data import results, store
+from segmentation.data import journal, recovery, results, store
 from segmentation.data.queries import load_query
 from segmentation.errors import InputError, WorkbenchError
 from segmentation.workflows.progress import Progress, say
 
-__all__ = ["assign_customers", "load_run_models", "agreement_with_run"]
+__all__ = ["ASSIGN", "assign_customers", "load_run_models", "agreement_with_run"]
+
+
+def _undo_scores(con, intent: dict) -> str:
+    """A killed assign's score file (or Dask work folder) under its temporary name goes; one renamed
+    into place is whole."""
+    removed = recovery.remove_temporary_files(intent)
+    return f"no score file of it was written (removed {recovery.count(removed, 'unfinished file')})"
+
+
+# `assign --out` leaves no marker: its file is written under a temporary name its intent records.
+ASSIGN = journal.declare("assign", marked=None, undo=_undo_scores)
 
 
 def assign_customers(
@@ -77,13 +88,11 @@ def _write_scores(db: Any, run_id: int, scores: pd.DataFrame, out: Path) -> None
     journal intent names the temporary file, so one left by a killed process is removed
     by the next command (see :mod:`segmentation.data.journal`).
     """
-    from segmentation.data import journal
-
     if out.suffix.lower() not in (".parquet", ".csv", ""):
         raise InputError(f"--out {out}: use a .csv or .parquet file name")
     out.parent.mkdir(parents=True, exist_ok=True)
     columns = ["customer_id", "segment_id", "probability", "x", "y", "reconstruction_error"]
-    with journal.temporary_output(store.db_path(db), out, "assign", run=int(run_id)) as tmp:
+    with journal.temporary_output(store.db_path(db), out, ASSIGN.kind, run=int(run_id)) as tmp:
         if out.suffix.lower() == ".parquet":
             scores[columns].to_parquet(tmp, index=False)
         else:

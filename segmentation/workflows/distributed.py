@@ -240,7 +240,7 @@ def assign_with_dask(
     ``seconds`` covers shipping the models, scoring and writing the parts.
     """
     from segmentation.features.table import build_features
-    from segmentation.workflows.assign import agreement_with_run, load_run_models
+    from segmentation.workflows.assign import ASSIGN, agreement_with_run, load_run_models
 
     out = _output_dir(out)
     with store.connect(db, read_only=True) as con:
@@ -252,7 +252,7 @@ def assign_with_dask(
 
     # The work folder (feature partitions, then scores) is journalled: one left by a killed
     # process is removed by the next command.
-    with journal.temporary_output(store.db_path(db), out, "assign", run=int(run_id)) as work:
+    with journal.temporary_output(store.db_path(db), out, ASSIGN.kind, run=int(run_id)) as work:
         if table is not None:
             files = write_feature_partitions(table.frame, work / "features", rows_per_partition)
         else:

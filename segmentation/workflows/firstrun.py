@@ -20,9 +20,9 @@ import time
 from datetime import date
 from typing import Any, Callable, Optional
 
-from segmentation.data import store
+from segmentation.data import journal, recovery, store
 
-__all__ = ["DEMO_CUSTOMERS", "DEMO_MONTHS", "DEMO_SNAPSHOTS", "demo_params", "prepare"]
+__all__ = ["DEMO_CUSTOMERS", "DEMO_MONTHS", "DEMO_SNAPSHOTS", "FIRST_RUN", "demo_params", "prepare"]
 
 DEMO_CUSTOMERS = 2_500
 DEMO_MONTHS = 6  # January–June 2025
@@ -31,6 +31,16 @@ DEMO_SEED = 7
 DEMO_SNAPSHOTS = (date(2025, 3, 31), date(2025, 5, 31))
 DEMO_WINDOW_DAYS = 60
 DEMO_MAX_EPOCHS = 20
+
+
+def _first_run_outcome(con, marker: dict) -> str:
+    """A killed first run: the demo data is whole or absent, the demo snapshots it completed are kept."""
+    return ("the demo data is complete or absent (one transaction); "
+            + recovery.snapshots_kept(con, marker, "run `first-run` again"))
+
+
+# The `first-run` command is marked in the crash journal while it works (no options to keep).
+FIRST_RUN = journal.declare("first-run", outcome=_first_run_outcome)
 
 
 def demo_params():

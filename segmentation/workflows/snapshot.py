@@ -21,14 +21,14 @@ from typing import Any, Optional, Sequence
 import numpy as np
 import pandas as pd
 
+from segmentation.data import journal, recovery, results, store
 from segmentation.engine.defaults import DEFAULTS
-from segmentation.data import results, store
 from segmentation.data.queries import load_query
 from segmentation.workflows.progress import Progress, say
 from segmentation.workflows.reuse import fit_or_reuse
 
 __all__ = ["SnapshotParams", "run_snapshot", "existing_run", "snapshot_inputs", "clustering_frame",
-           "feature_choice", "share_counts", "make_pipeline"]
+           "feature_choice", "share_counts", "make_pipeline", "RUN"]
 
 MONEY_AND_COUNT_KINDS = ("count", "money", "days")
 
@@ -272,6 +272,17 @@ def run_snapshot(
         "segments": [{**record, **movement(profile)} for record, profile in zip(
             results.records(segments.drop(columns=["profile"], errors="ignore")), segments["profile"])],
     }
+
+
+def _run_outcome(con, marker: dict) -> str:
+    """What a killed snapshot had stored: its run, when it had committed (a run of its date since it began)."""
+    as_of = str((marker.get("detail") or {}).get("as_of"))
+    done = [run_id for run_id, when in recovery.runs_since(con, marker) if str(when) == as_of]
+    return f"it had finished (run {done[0]})" if done else "nothing of it was stored"
+
+
+# One snapshot (the `run` command, the app's snapshot job) is marked in the crash journal while it works.
+RUN = journal.declare("run", marked=("as_of", "window_days"), outcome=_run_outcome, stores_models=True)
 
 
 def existing_run(db: Any, as_of: date, window_days: int) -> int | None:

@@ -9,11 +9,22 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from segmentation.data import journal, recovery
 from segmentation.errors import InputError
 from segmentation.workflows.progress import Progress, say
 from segmentation.workflows.snapshot import SnapshotParams, existing_run, run_snapshot
 
-__all__ = ["timeline_dates", "run_timeline"]
+__all__ = ["TIMELINE", "timeline_dates", "run_timeline"]
+
+
+def _timeline_outcome(con, marker: dict) -> str:
+    """A killed timeline keeps the snapshots it completed; running it again skips them."""
+    return recovery.snapshots_kept(con, marker, "run the same timeline again")
+
+
+# A timeline (the `timeline` command, the app's timeline job) is marked in the crash journal while it works.
+TIMELINE = journal.declare("timeline", marked=("start", "end", "every", "window_days"),
+                           outcome=_timeline_outcome, stores_models=True)
 
 
 def timeline_dates(start: date, end: date, every_days: int) -> list[date]:
