@@ -9,8 +9,8 @@ peak memory is the variant's own (RSS sampled every 50 ms in a thread):
 
 * **ours**: ``run_snapshot`` on the month (features → fit on a sample of
   ``--fit-sample`` → assign everyone → profiles → quality metrics → tracking →
-  store). Stage seconds come from the snapshot's progress messages (the
-  pipeline's ``on_step``) and its ``timings``; ARI against ``demo_truth``.
+  store). Stage seconds come from the snapshot's progress events (their
+  stages) and its ``timings``; ARI against ``demo_truth``.
 * **assign**: the stored run's models score every customer again
   (``assign_customers``): customers per second of the scoring itself.
 * **umap+hdbscan (all)**: UMAP (cluster space) and HDBSCAN fitted on *all*
@@ -43,25 +43,28 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("NUMBA_CACHE_DIR", str(ROOT / ".cache" / "numba"))
 
+from segmentation.workflows.progress import ProgressEvent, Stage  # noqa: E402 - after the path is set
+
 RESULTS = ROOT / "benchmarks" / "results"
 AS_OF = date(2025, 1, 31)  # the demo's first (and only) month
 WINDOW_DAYS = 30  # [2025-01-01, 2025-01-31]: the whole month
 FULL_BASELINE_MAX = 200_000
 
-# Progress messages of run_snapshot / pipeline.fit that start each stage (prefix -> stage).
-STAGE_MESSAGES = [
-    ("features:", "feature SQL"),
-    ("training: autoencoder", "preprocessing"),
-    ("  training", "autoencoder training"),
-    ("  embedding", "embedding (UMAP, cluster space)"),
-    ("  clustering", "clustering (HDBSCAN)"),
-    ("  mapping", "2-D map (UMAP) + out-of-sample mapping"),
-    ("  assigning", "assignment of everyone"),
-    ("profiles:", "profiles + quality metrics"),
-    ("tracking:", "tracking"),
-    ("store:", "store"),
-    ("stored:", "done"),
-]
+# The stages of run_snapshot's progress events that start a measured stage (the others belong to
+# the one before them).
+STAGES = {
+    Stage.FEATURES: "feature SQL",
+    Stage.FITTING: "preprocessing",
+    Stage.TRAINING: "autoencoder training",
+    Stage.EMBEDDING: "embedding (UMAP, cluster space)",
+    Stage.CLUSTERING: "clustering (HDBSCAN)",
+    Stage.MAPPING: "2-D map (UMAP) + out-of-sample mapping",
+    Stage.ASSIGNING: "assignment of everyone",
+    Stage.PROFILES: "profiles + quality metrics",
+    Stage.TRACKING: "tracking",
+    Stage.STORE: "store",
+    Stage.STORED: "done",
+}
 
 
 class MemorySampler:
@@ -111,12 +114,11 @@ def child_snapshot(db: Path, fit_sample: int) -> dict:
 
     marks: list[tuple[str, float]] = []
     with MemorySampler() as memory:
-        def progress(message: str) -> None:
-            for prefix, stage in STAGE_MESSAGES:
-                if message.startswith(prefix):
-                    marks.append((stage, time.perf_counter()))
-                    memory.enter(stage)
-                    break
+        def progress(event: ProgressEvent) -> None:
+            stage = STAGES.get(event.stage)
+            if stage is not None and stage != memory.stage:
+                marks.append((stage, time.perf_counter()))
+                memory.enter(stage)
 
         params = SnapshotParams(window_days=WINDOW_DAYS, fit_sample_size=fit_sample, seed=0)
         document = run_snapshot(db, AS_OF, params, progress=progress)
@@ -127,7 +129,7 @@ def child_snapshot(db: Path, fit_sample: int) -> dict:
     seconds["profiles"], seconds["quality metrics"] = timings["profiles"], timings["metrics"]
     for stage in ("feature SQL", "store", "tracking"):  # the snapshot's own laps are tighter
         seconds[stage] = timings[{"feature SQL": "features"}.get(stage, stage)]
-    peak = {stage: memory.peak.get(stage, 0) for _, stage in STAGE_MESSAGES}
+    peak = {stage: memory.peak.get(stage, 0) for stage in STAGES.values()}
     peak["profiles"] = peak["quality metrics"] = peak.pop("profiles + quality metrics")
     return {"run_id": document["run_id"], "n_customers": document["n_customers"],
             "fit_sample": min(fit_sample, document["n_customers"]),
@@ -204,7 +206,7 @@ def _gb(n_bytes: float) -> float:
 
 def tables(ours: dict, assign: dict, baselines: dict[str, dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Stage table (seconds, peak RSS) and method table (seconds, ARI, ratio) from the children's results."""
-    stages = [stage for _, stage in STAGE_MESSAGES if stage not in ("done", "profiles + quality metrics")]
+    stages = [stage for stage in STAGES.values() if stage not in ("done", "profiles + quality metrics")]
     stages[stages.index("tracking"):stages.index("tracking")] = ["profiles", "quality metrics"]
     rows = [{"stage": s, "seconds": ours["stage_seconds"].get(s), "peak_rss_gb": _gb(ours["stage_peak_rss"].get(s, 0))}
             for s in stages]

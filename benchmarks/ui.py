@@ -33,6 +33,7 @@ def build_database(customers: int) -> Path:
     """The benchmark database (built once): demo data and two month-end snapshots."""
     from segmentation.data import store
     from segmentation.demo.generate import create_demo
+    from segmentation.workflows.progress import as_lines
     from segmentation.workflows.snapshot import SnapshotParams, existing_run, run_snapshot
 
     db = DATA / f"ui_{customers}.duckdb"
@@ -46,7 +47,7 @@ def build_database(customers: int) -> Path:
     for when in SNAPSHOTS:
         if existing_run(db, when, params.window_days) is None:
             started = time.perf_counter()
-            run_snapshot(db, when, params, progress=lambda m: print(f"  {m}", flush=True))
+            run_snapshot(db, when, params, progress=as_lines(lambda line: print(f"  {line}", flush=True)))
             print(f"snapshot {when}: {time.perf_counter() - started:.0f} s", flush=True)
     return db
 

@@ -13,6 +13,7 @@ from segmentation.features import table as features
 from segmentation.data import results, store
 from segmentation.workflows import snapshot
 from segmentation.workflows.assign import assign_customers
+from segmentation.workflows.progress import as_lines
 from segmentation.demo import generate as demo_data
 from segmentation.engine.pipeline import SegmentationPipeline
 
@@ -34,8 +35,8 @@ def two_runs(tmp_path_factory):
         con.execute("UPDATE events SET amount = 'nan'::DOUBLE WHERE customer_id = ? AND event_type = 'purchase'",
                     [customer])
     lines: list[str] = []
-    first = snapshot.run_snapshot(db, FIRST, PARAMS, progress=lines.append)
-    second = snapshot.run_snapshot(db, SECOND, PARAMS, progress=lines.append)
+    first = snapshot.run_snapshot(db, FIRST, PARAMS, progress=as_lines(lines.append))
+    second = snapshot.run_snapshot(db, SECOND, PARAMS, progress=as_lines(lines.append))
     return db, customer, first, second, lines
 
 
@@ -87,7 +88,7 @@ def test_features_missing_at_assign_get_the_value_for_no_such_activity(two_runs,
     monkeypatch.setattr(features, "build_features", lacking)
     monkeypatch.setattr(SegmentationPipeline, "assign", spy)
     lines: list[str] = []
-    document = assign_customers(db, second["run_id"], progress=lines.append)
+    document = assign_customers(db, second["run_id"], progress=as_lines(lines.append))
     frame = seen["frame"]
     assert {"recency_days", "channel_web"} <= set(frame.columns)
     assert (frame["recency_days"] == WINDOW).all() and (frame["channel_web"] == 0).all()

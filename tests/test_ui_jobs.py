@@ -11,20 +11,22 @@ import pytest
 
 from segmentation.errors import InputError
 from segmentation.ui.jobs import Jobs
+from segmentation.workflows.progress import ProgressEvent, Stage
 
 
 def test_a_job_runs_in_its_own_thread_and_reports_its_runs_and_progress():
     jobs = Jobs()
     release = threading.Event()
-    seen_threads = []
+    seen_threads, progress = [], []
 
     def work(job):
         seen_threads.append(threading.current_thread().name)
-        job.say("features: customers active in the 60 days up to 2025-06-30 …")
-        job.epoch(5, 10)
+        job.report(ProgressEvent(Stage.FEATURES, "features: customers active in the 60 days up to 2025-06-30 …"))
+        job.report(ProgressEvent(Stage.TRAINING, epoch=5, epochs=10))
+        progress.append((job.fraction, job.step, len(job.log)))
         release.wait(5)
-        job.say("store: writing the run …")
-        job.say("stored: run 7 (12 s)")
+        job.report(ProgressEvent(Stage.STORE, "store: writing the run …"))
+        job.report(ProgressEvent(Stage.STORED, "stored: run 7 (12 s)"))
         return [7]
 
     job = jobs.start("db.duckdb", "snapshot", "snapshot of 2025-06-30 (60-day window)", "session-a", work)
@@ -35,6 +37,8 @@ def test_a_job_runs_in_its_own_thread_and_reports_its_runs_and_progress():
     assert (job.state, job.run_ids, job.fraction, job.error) == ("done", [7], 1.0, None)
     assert seen_threads == [f"snapshot-job-{job.job_id}"] != [threading.current_thread().name]
     assert job.log[-1] == "stored: run 7 (12 s)"
+    # halfway through the training: the bar halfway between its start and the embedding's, no log line
+    assert progress == [(pytest.approx(0.30), "learning the customers' behaviour (5 of at most 10 passes)", 1)]
     assert jobs.landed("db.duckdb", seen=set()) == [job] and jobs.landed("db.duckdb", seen={job.job_id}) == []
 
 
@@ -77,7 +81,7 @@ def test_cancel_stops_at_the_next_step_and_a_waiting_job_never_starts():
     def work(job):
         started.set()
         release.wait(5)
-        job.say("embedding …")  # the cancel takes effect here
+        job.report(ProgressEvent(Stage.EMBEDDING, "  embedding …"))  # the cancel takes effect here
         reached.append("after embedding")
         return [3]
 
@@ -98,7 +102,7 @@ def test_a_cancel_after_the_commit_is_too_late_and_ignored():
 
     def work(job):
         jobs.cancel(job.job_id)
-        job.say("stored: run 9 (3 s)")
+        job.report(ProgressEvent(Stage.STORED, "stored: run 9 (3 s)"))
         return [9]
 
     job = jobs.start("db", "snapshot", "late cancel", "s", work)
@@ -123,24 +127,38 @@ def test_a_failing_job_reports_its_error_and_the_next_one_still_runs(error, expe
     assert (after.state, after.run_ids) == ("done", [5])
 
 
-def test_the_bar_says_each_step_in_plain_words_and_details_stay_in_the_log():
+def test_the_bar_says_each_stage_in_plain_words_and_the_lines_stay_in_the_log():
     jobs = Jobs()
+    seen = []
+    second = {"snapshot": 2, "snapshots": 3}  # of a timeline
 
     def work(job):
-        job.say("[2/3] snapshot 2025-05-31")
-        job.say("training: autoencoder on 2,600 customers × 40 features …")
-        job.say("  neighbour vote: 1.2% of the fitted customers moved")
+        for event in (ProgressEvent(Stage.SNAPSHOT, "[2/3] snapshot 2025-05-31", **second),
+                      ProgressEvent(Stage.FITTING, "training: autoencoder on 2,600 customers …", **second),
+                      ProgressEvent(Stage.SEGMENTS, "  note: no reconstruction", note="no reconstruction", **second),
+                      ProgressEvent(Stage.SEGMENTS, "clustering: 8 segments, noise 0.2%", **second),
+                      ProgressEvent(Stage.FEATURES, "features: …", **second)):  # out of order: never backwards
+            job.report(event)
+            seen.append((job.step, job.fraction))
         return [1]
 
     job = jobs.start("db", "timeline", "timeline", "s", work)
     assert jobs.wait(job, 5)
-    assert job.step == "learning the customers' behaviour"
-    assert job.log[-1] == "  neighbour vote: 1.2% of the fitted customers moved"
-    from segmentation.ui.progress import plain_step
+    assert seen == [("snapshot 2 of 3", pytest.approx(1 / 3)),
+                    ("learning the customers' behaviour", pytest.approx(1.06 / 3)),
+                    ("describing the segments", pytest.approx(1.72 / 3)),
+                    ("describing the segments", pytest.approx(1.72 / 3)),
+                    ("reading the customers' behaviour", pytest.approx(1.72 / 3))]
+    assert job.log == ["[2/3] snapshot 2025-05-31", "training: autoencoder on 2,600 customers …",
+                       "  note: no reconstruction", "clustering: 8 segments, noise 0.2%", "features: …"]
 
-    assert plain_step("[2/3] snapshot 2025-05-31") == "snapshot 2 of 3"
-    assert plain_step("clustering: 8 segments, noise 0.2%") == "describing the segments"
-    assert plain_step("stored: run 4 (20 s)") == "stored"
+def test_every_stage_has_plain_words():
+    from segmentation.ui.progress import PLAIN_WORDS, plain_words
+
+    assert set(PLAIN_WORDS) == set(Stage)
+    assert plain_words(ProgressEvent(Stage.SKIPPED, "[1/3] 2025-03-31: run 4 exists, skipped", snapshot=1,
+                                     snapshots=3)) == "snapshot 1 of 3"
+    assert plain_words(ProgressEvent(Stage.STORED, "stored: run 4 (20 s)")) == "stored"
 
 
 @pytest.mark.parametrize("timeline", [None, (date(2025, 4, 30), date(2025, 6, 30), 30)], ids=["snapshot", "timeline"])
@@ -159,7 +177,7 @@ def test_the_app_marks_its_snapshot_jobs_as_the_command_line_marks_run_and_timel
 
     monkeypatch.setattr(snapshot, "run_snapshot", look)
     monkeypatch.setattr(timelines, "run_timeline", look)
-    job = SimpleNamespace(say=lambda message: None, epoch=lambda done, total: None)
+    job = SimpleNamespace(report=lambda event: None)
     assert snapshot_work(str(db_file), SnapshotParams(window_days=60, seed=3), date(2025, 6, 30), timeline)(job) == [7]
     assert [(m["kind"], m["detail"]) for m in markers] == (
         [("run", {"as_of": "2025-06-30", "window_days": 60})] if timeline is None else

@@ -1,4 +1,4 @@
-"""The app's pure helpers: cards, badges, alerts, map selections, progress, new plots."""
+"""The app's pure helpers: cards, badges, alerts, map selections, new plots."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import pandas as pd
 import pytest
 
 from segmentation.present import digest, plotting
-from segmentation.ui.progress import StepProgress
 
 
 def _segments(rows) -> pd.DataFrame:
@@ -121,19 +120,6 @@ def test_map_selection_as_streamlit_really_returns_it(kind):
     assert event["selection"][kind] and not event["selection"]["box" if kind == "lasso" else "lasso"]
     expected = [int(p["customdata"]["0"]) for p in event["selection"]["points"]]
     assert len(expected) == 6 and selected_positions(event) == expected
-
-
-def test_step_progress_moves_forward_through_a_timeline():
-    progress = StepProgress()
-    assert progress.update("[1/2] snapshot 2025-03-31") == 0.0
-    assert progress.update("features: customers active …") == pytest.approx(0.01)
-    assert progress.epoch(10, 20) == pytest.approx((0.10 + 0.20) / 2)
-    assert progress.update("  embedding …") == pytest.approx(0.25)
-    assert progress.update("clustering: 6 segments, noise 0.0%") == pytest.approx(0.36)
-    assert progress.update("stored: run 1 (12 s)") == pytest.approx(0.5)
-    assert progress.update("[2/2] snapshot 2025-05-31") == pytest.approx(0.5)   # never backwards
-    assert progress.update("training: autoencoder …") == pytest.approx(0.55)
-    assert progress.update("stored: run 2 (9 s)") == pytest.approx(1.0)
 
 
 def test_segment_map_has_one_trace_per_segment_and_no_ids():

@@ -14,6 +14,7 @@ from segmentation.data import results, store
 from segmentation.cli.main import command, db, emit, step
 from segmentation.errors import InputError
 from segmentation.workflows.assign import ASSIGN
+from segmentation.workflows.progress import as_lines
 from segmentation.workflows.snapshot import RUN, SnapshotParams
 from segmentation.workflows.timeline import TIMELINE
 
@@ -71,7 +72,7 @@ def run(
     if previous is not None and not again:
         raise InputError(f"run {previous} already covers {when} with a {window_days}-day window "
                          f"(see `segments --run {previous}`); add --again to compute another one")
-    document = run_snapshot(db(), when, params, progress=step, progress_bar=sys.stderr.isatty())
+    document = run_snapshot(db(), when, params, progress=as_lines(step), progress_bar=sys.stderr.isatty())
 
     def human() -> None:
         typer.echo(
@@ -175,13 +176,13 @@ def assign(
         from segmentation.workflows.distributed import assign_with_dask
 
         document = assign_with_dask(db(), run_id, as_of=when, out=out, scheduler=scheduler, features=features,
-                                    progress=step)
+                                    progress=as_lines(step))
     elif engine != "local":
         raise InputError(f"--engine {engine!r}: use local or dask")
     elif scheduler or features:
         raise InputError("--scheduler and --features go with --engine dask")
     else:
-        document = assign_customers(db(), run_id, as_of=when, out=out, progress=step)
+        document = assign_customers(db(), run_id, as_of=when, out=out, progress=as_lines(step))
     emit(document, as_json, lambda: typer.echo(
         f"scored {document['n_scored']:,} customers with run {run_id} "
         f"({document['customers_per_second']:,.0f} per second); "
@@ -212,7 +213,7 @@ def timeline(
     params = SnapshotParams(window_days=window_days, seed=seed, fit_sample_size=fit_sample,
                             min_cluster_share=min_cluster_share, refit=refit, refit_every=refit_every)
     document = run_timeline(
-        db(), parse_date(start, "--start"), parse_date(end, "--end"), every, params, progress=step,
+        db(), parse_date(start, "--start"), parse_date(end, "--end"), every, params, progress=as_lines(step),
         progress_bar=sys.stderr.isatty(),
     )
     from segmentation.data.results import value_rows

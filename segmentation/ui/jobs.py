@@ -3,8 +3,9 @@
 A :class:`Jobs` registry (one per app process, kept by ``st.cache_resource``) runs each
 snapshot or timeline in a worker thread and keeps what the pages need to show: the state
 (``waiting``, ``running``, ``done``, ``failed``, ``cancelled``), a progress fraction and the
-latest step, the stored run ids and the error. Jobs on one database run one at a time, in
-the order they were started: a second one waits its turn and says so.
+latest stage in plain words (both from the workflows' progress events), the stored run ids and
+the error. Jobs on one database run one at a time, in the order they were started: a second one
+waits its turn and says so.
 
 Cancelling is explicit (:meth:`Jobs.cancel`): the job stops at its next step or training
 epoch. A snapshot is stored in one transaction at its end, so a cancelled (or killed) job
@@ -21,7 +22,8 @@ from datetime import datetime
 from typing import Callable
 
 from segmentation.errors import WorkbenchError
-from segmentation.ui.progress import StepProgress, plain_step
+from segmentation.ui.progress import plain_words
+from segmentation.workflows.progress import ProgressEvent, Stage
 
 __all__ = ["Job", "Jobs", "Cancelled", "STATES"]
 
@@ -54,7 +56,6 @@ class Job:
     finished_at: datetime | None = None
     _cancel: threading.Event = field(default_factory=threading.Event, repr=False)
     _done: threading.Event = field(default_factory=threading.Event, repr=False)
-    _tracker: StepProgress = field(default_factory=StepProgress, repr=False)
 
     @property
     def finished(self) -> bool:
@@ -64,27 +65,20 @@ class Job:
     def cancel_requested(self) -> bool:
         return self._cancel.is_set()
 
-    def _check(self, message: str = "") -> None:
-        # The last message comes after the commit: a cancel then is too late, and is ignored.
-        if self._cancel.is_set() and not message.strip().startswith("stored"):
+    def report(self, event: ProgressEvent) -> None:
+        """A progress event of the snapshot (a step or a training epoch): log its line, move the bar
+        (never backwards), say the stage in plain words; stop here if cancelled."""
+        # The last event comes after the commit: a cancel then is too late, and is ignored.
+        if self._cancel.is_set() and event.stage is not Stage.STORED:
             raise Cancelled("cancelled at your request; nothing was stored for the snapshot in progress")
-
-    def say(self, message: str) -> None:
-        """A step message from the snapshot: log it, move the bar, stop here if cancelled."""
-        self._check(message)
-        self.log.append(message)
-        del self.log[:-200]
-        self.step = plain_step(message) or self.step
-        self.fraction = self._tracker.update(message)
-
-    def epoch(self, done: int, total: int) -> None:
-        """A training epoch finished: move the bar, stop here if cancelled."""
-        self._check()
-        self.step = f"learning the customers' behaviour ({done} of at most {total} passes)"
-        self.fraction = self._tracker.epoch(done, total)
+        if event.message:
+            self.log.append(event.message)
+            del self.log[:-200]
+        self.step = plain_words(event)
+        self.fraction = max(self.fraction, event.fraction)
 
 
-Work = Callable[[Job], list[int]]  # does the job, calling job.say / job.epoch; returns the stored run ids
+Work = Callable[[Job], list[int]]  # does the job, calling job.report; returns the stored run ids
 
 
 def snapshot_work(db: str, params, when=None, timeline: tuple | None = None) -> Work:
@@ -95,16 +89,14 @@ def snapshot_work(db: str, params, when=None, timeline: tuple | None = None) -> 
     def work(job: Job) -> list[int]:
         from segmentation.workflows.snapshot import RUN, run_snapshot
         from segmentation.workflows.timeline import TIMELINE, run_timeline
-        from segmentation.ui.progress import epoch_callback
 
         if timeline is None:
             with RUN.mark(db, as_of=when, window_days=params.window_days):
-                document = run_snapshot(db, when, params, progress=job.say,
-                                        callbacks=[epoch_callback(job.epoch)])
+                document = run_snapshot(db, when, params, progress=job.report)
             return [document["run_id"]]
         start, end, every = timeline
         with TIMELINE.mark(db, start=start, end=end, every=every, window_days=params.window_days):
-            document = run_timeline(db, start, end, every, params, progress=job.say)
+            document = run_timeline(db, start, end, every, params, progress=job.report)
         return [s["run_id"] for s in document["snapshots"] if not s.get("skipped")]
 
     return work

@@ -16,7 +16,7 @@ import pandas as pd
 from segmentation.data import journal, recovery, results, store
 from segmentation.data.queries import load_query
 from segmentation.errors import InputError, WorkbenchError
-from segmentation.workflows.progress import Progress, say
+from segmentation.workflows.progress import Progress, Stage, say, say_note
 
 __all__ = ["ASSIGN", "assign_customers", "load_run_models", "agreement_with_run"]
 
@@ -56,8 +56,8 @@ def assign_customers(
     frame, missing_note = fill_missing_features(table, list(pipeline.feature_names_in_))
     notes = [*table.fill_notes, *filter(None, [missing_note])]
     for note in notes:
-        say(progress, f"note: {note}")
-    say(progress, f"scoring {len(frame):,} customers with run {run_id} …")
+        say_note(progress, Stage.FEATURES, note, indent="")
+    say(progress, Stage.ASSIGNING, f"scoring {len(frame):,} customers with run {run_id} …")
     started = time.perf_counter()
     scores = pipeline.assign(frame)
     seconds = time.perf_counter() - started

@@ -35,26 +35,21 @@ import uuid
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
-from typing import Any, Callable, Iterator, Optional, Sequence
+from typing import Any, Iterator, Sequence
 
 import pandas as pd
 
 from segmentation.data import journal, results, store
 from segmentation.errors import InputError, WorkbenchError
 from segmentation.data.queries import load_query
+from segmentation.workflows.progress import Progress, Stage, say, say_note
 
 __all__ = [
     "feature_files", "write_feature_partitions", "features_over_parquet", "score_partition",
     "scoring_copy", "score_parquet", "dask_client", "assign_with_dask",
 ]
 
-Progress = Optional[Callable[[str], None]]
 SCORE_COLUMNS = ["customer_id", "segment_id", "probability", "x", "y", "reconstruction_error"]
-
-
-def _say(progress: Progress, message: str) -> None:
-    if progress is not None:
-        progress(message)
 
 
 def feature_files(path: str | Path) -> list[str]:
@@ -258,7 +253,7 @@ def assign_with_dask(
         else:
             files = feature_files(features)
         journal.crash_point("assign:dask-partitions-written")
-        _say(progress, f"scoring {len(files)} Parquet partition(s) with run {run_id} on Dask …")
+        say(progress, Stage.ASSIGNING, f"scoring {len(files)} Parquet partition(s) with run {run_id} on Dask …")
         started = time.perf_counter()
         with dask_client(scheduler, n_workers=n_workers, processes=processes) as client:
             ready = time.perf_counter()
@@ -269,8 +264,8 @@ def assign_with_dask(
             seconds = time.perf_counter() - warm
         missing = sorted({name for s in summaries for name in s["missing_features"]})
         if missing:
-            _say(progress, f"note: {len(missing)} features absent from the data are set to 0: "
-                           f"{', '.join(missing[:5])}")
+            say_note(progress, Stage.ASSIGNING, f"{len(missing)} features absent from the data are set to 0: "
+                                                f"{', '.join(missing[:5])}", indent="")
         if out.exists():
             shutil.rmtree(out)
         (work / "scores").rename(out)

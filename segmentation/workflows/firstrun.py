@@ -68,6 +68,8 @@ def prepare(db: Any, progress: Optional[Callable[[str], None]] = None,
 
     Returns ``created_demo``, ``runs`` (ids of the demo timeline's snapshots), ``emerged``
     (segments flagged emerged in the last one), ``seconds`` and a one-line ``message``.
+    ``progress`` receives lines for a terminal: the first run's, the demo data's
+    (:func:`~segmentation.demo.generate.create_demo` reports in lines) and the timeline's events' lines.
     """
     say = progress or (lambda message: None)
     started = time.perf_counter()
@@ -104,12 +106,13 @@ def _demo_timeline_unfinished(db: Any, state: dict[str, int]) -> bool:
 
 def _demo_timeline(db: Any, say: Callable[[str], None]) -> dict[str, Any]:
     from segmentation.data.results import list_segments
+    from segmentation.workflows.progress import as_lines
     from segmentation.workflows.timeline import run_timeline
 
     start, end = DEMO_SNAPSHOTS
     say(f"first run: a demo timeline of {len(DEMO_SNAPSHOTS)} snapshots ({start}, {end}); "
         "the first one compiles the numba kernels (cached for later runs) …")
-    timeline = run_timeline(db, start, end, (end - start).days, demo_params(), progress=say)
+    timeline = run_timeline(db, start, end, (end - start).days, demo_params(), progress=as_lines(say))
     run_ids = [int(s["run_id"]) for s in timeline["snapshots"]]
     with store.connect(db, read_only=True) as con:
         emerged = int((list_segments(con, run_ids[-1])["transition"] == "emerged").sum())

@@ -18,7 +18,7 @@ import pandas as pd
 from segmentation.data import results, store
 from segmentation.data.queries import load_query
 from segmentation.workflows.assign import load_run_models
-from segmentation.workflows.progress import Progress, say
+from segmentation.workflows.progress import Progress, Stage, epoch_callback, say
 
 if TYPE_CHECKING:
     from segmentation.workflows.snapshot import SnapshotParams
@@ -77,41 +77,46 @@ def fit_or_reuse(db: Any, as_of: date, features: pd.DataFrame, pipeline, params:
     Returns ``(pipeline, scores, decision)``: ``scores`` has segment_id, probability,
     x, y, reconstruction_error per row of ``features``; ``decision`` a
     :class:`segmentation.dynamics.drift.ModelDecision` (see that module for the rules).
+    ``progress`` also hears of each training epoch of a fit.
     """
     from segmentation.dynamics import drift
 
     found, reason = _previous_models(db, as_of, params, features)
     if found is not None:
         run, state = found
-        say(progress, f"drift check: scoring {len(features):,} customers with the models of run {run['run_id']} …")
+        say(progress, Stage.DRIFT_CHECK,
+            f"drift check: scoring {len(features):,} customers with the models of run {run['run_id']} …")
         previous = load_run_models(run)
         scores = previous.assign(features)
         shift = drift.profile_shift(features.reset_index(drop=True), scores["segment_id"].to_numpy(),
                                     _drift_references(db, int(state["from_run"])))
         decision = drift.assess(scores, state, params.min_cluster_share, shift, drift.has_reconstruction(previous))
-        say(progress, f"  {'refit: ' if decision.refit else ''}{'; '.join(decision.reasons)}")
+        say(progress, Stage.DRIFT_CHECK, f"  {'refit: ' if decision.refit else ''}{'; '.join(decision.reasons)}")
         if not decision.refit:
             scores = drift.mark_unexplained(scores.reset_index(drop=True), decision)
             if decision.unexplained_as_noise:
-                say(progress, f"  {decision.unexplained_as_noise:,} customers the models cannot explain "
-                              "are reported as noise")
+                say(progress, Stage.DRIFT_CHECK, f"  {decision.unexplained_as_noise:,} customers the models "
+                                                 "cannot explain are reported as noise")
             from segmentation.engine.inputs import resolve_min_cluster_size
 
             floor = resolve_min_cluster_size(params.min_cluster_share, len(features))
             scores = drift.drop_small_segments(scores, floor, decision)
             if decision.below_floor_as_noise:
-                say(progress, f"  {decision.below_floor_as_noise:,} customers of segments now below the "
-                              f"floor of {floor:,} customers are reported as noise")
+                say(progress, Stage.DRIFT_CHECK, f"  {decision.below_floor_as_noise:,} customers of segments "
+                                                 f"now below the floor of {floor:,} customers are reported as noise")
             return previous, scores, decision
         reason = "; ".join(decision.reasons)
     else:
-        say(progress, f"fitting new models ({reason})")
-    say(progress, f"training: autoencoder on {len(features):,} customers × {features.shape[1]} features …")
+        say(progress, Stage.FITTING, f"fitting new models ({reason})")
+    say(progress, Stage.FITTING,
+        f"training: autoencoder on {len(features):,} customers × {features.shape[1]} features …")
+    if progress is not None:
+        callbacks = [*callbacks, epoch_callback(progress)]
     pipeline.fit(features, callbacks=callbacks, progress_bar=progress_bar,
-                 on_step=lambda name: say(progress, f"  {name} …"))
+                 on_step=lambda name: say(progress, Stage(name), f"  {name} …"))
     if pipeline.refined_share_:
-        say(progress, f"  neighbour vote: {pipeline.refined_share_:.1%} of the fitted customers moved to "
-                      "the segment of the customers they most resemble")
+        say(progress, Stage.ASSIGNING, f"  neighbour vote: {pipeline.refined_share_:.1%} of the fitted customers "
+                                       "moved to the segment of the customers they most resemble")
     scores = pd.DataFrame({"segment_id": pipeline.labels_, "probability": pipeline.probabilities_,
                            "x": pipeline.map_embedding_[:, 0], "y": pipeline.map_embedding_[:, 1],
                            "reconstruction_error": pipeline.reconstruction_error_})

@@ -24,7 +24,7 @@ import pandas as pd
 from segmentation.data import journal, recovery, results, store
 from segmentation.engine.defaults import DEFAULTS
 from segmentation.data.queries import load_query
-from segmentation.workflows.progress import Progress, say
+from segmentation.workflows.progress import Progress, Stage, keeping_notes, say, say_note
 from segmentation.workflows.reuse import fit_or_reuse
 
 __all__ = ["SnapshotParams", "run_snapshot", "existing_run", "snapshot_inputs", "clustering_frame",
@@ -155,10 +155,11 @@ def run_snapshot(
 ) -> dict[str, Any]:
     """Compute and store one snapshot; return its summary (JSON-friendly).
 
-    ``progress`` receives step messages; ``callbacks`` (Lightning callbacks) and
-    ``progress_bar`` (Lightning's bar, for a terminal) go to the autoencoder's training.
-    Every ``note:`` line given to ``progress`` is also kept in ``metrics["notes"]`` (stored
-    with the run) and ``notes`` (the returned document): plain sentences, no customer data.
+    ``progress`` receives the snapshot's :class:`~segmentation.workflows.progress.ProgressEvent`
+    (the training's epochs too); ``callbacks`` (Lightning callbacks) and ``progress_bar``
+    (Lightning's bar, for a terminal) go to the autoencoder's training. Every note among the
+    events is also kept in ``metrics["notes"]`` (stored with the run) and ``notes`` (the returned
+    document): plain sentences, no customer data.
     """
     from segmentation.engine.metrics import quality_report
     from segmentation.dynamics.profiles import profile_segments
@@ -167,6 +168,8 @@ def run_snapshot(
 
     params = params or SnapshotParams()
     started = time.perf_counter()
+    notes: list[str] = []
+    progress = keeping_notes(progress, notes)
     timings: dict[str, float] = {}
 
     def lap(stage: str, t0: float) -> float:
@@ -174,16 +177,16 @@ def run_snapshot(
         return time.perf_counter()
 
     t = time.perf_counter()
-    say(progress, f"features: customers active in the {params.window_days} days up to {as_of} …")
+    say(progress, Stage.FEATURES, f"features: customers active in the {params.window_days} days up to {as_of} …")
     table, truth = snapshot_inputs(db, as_of, params.window_days)
     for note in table.notes:
-        say(progress, f"  note: {note}")
+        say_note(progress, Stage.FEATURES, note)
     t = lap("features", t)
     features = clustering_frame(table, params)
     pipeline, scores, decision = fit_or_reuse(db, as_of, features, make_pipeline(table, params), params,
                                               progress, callbacks, progress_bar)
     for note in decision.notes:
-        say(progress, f"  note: {note}")
+        say_note(progress, Stage.SEGMENTS, note)
     t = lap("fit", t)
 
     assignments = pd.DataFrame({"customer_id": table.frame.index.astype(str), **{
@@ -191,15 +194,15 @@ def run_snapshot(
         for column in ("segment_id", "probability", "x", "y", "reconstruction_error")}})
     labels = assignments["segment_id"].to_numpy()
     n_segments, noise_share = int(len(np.unique(labels[labels >= 0]))), float(np.mean(labels == -1))
-    say(progress, f"clustering: {n_segments} segments, noise {noise_share:.1%}")
+    say(progress, Stage.SEGMENTS, f"clustering: {n_segments} segments, noise {noise_share:.1%}")
 
-    say(progress, "profiles: traits, KPIs and suggested names …")
+    say(progress, Stage.PROFILES, "profiles: traits, KPIs and suggested names …")
     segments = profile_segments(table, assignments)
     t = lap("profiles", t)
-    say(progress, "rules: a few readable conditions per segment …")
+    say(progress, Stage.RULES, "rules: a few readable conditions per segment …")
     segments["profile"] = with_rules(segments, table, assignments)
     t = lap("rules", t)
-    say(progress, "lookalikes: each segment's recall on held-out members …")
+    say(progress, Stage.LOOKALIKES, "lookalikes: each segment's recall on held-out members …")
     space = pipeline.transform(features.reindex(columns=list(pipeline.feature_names_in_), fill_value=0.0))
     segments["profile"] = with_lookalike_quality(segments, space, table.frame, labels)
     t = lap("lookalikes", t)
@@ -212,7 +215,7 @@ def run_snapshot(
         metrics["granularity"] = granularity
     t = lap("metrics", t)
 
-    say(progress, "tracking: comparing with the previous snapshot …")
+    say(progress, Stage.TRACKING, "tracking: comparing with the previous snapshot …")
     with store.connect(db, read_only=True) as con:
         previous = results.tracking_inputs(con, as_of, params.window_days)
     # Customers' own behaviour before this window (the window just before it, whatever the cadence:
@@ -222,9 +225,9 @@ def run_snapshot(
     segments, transitions, tracking_summary = track_snapshot(previous, segments, assignments,
                                                              window_days=params.window_days, behaviour=behaviour)
     if tracking_summary.get("note"):
-        say(progress, f"  note: {tracking_summary['note']}")
+        say_note(progress, Stage.TRACKING, tracking_summary["note"])
     metrics["tracking"] = tracking_summary
-    metrics["notes"] = [*table.notes, *decision.notes, *filter(None, [tracking_summary.get("note")])]
+    metrics["notes"] = list(notes)
     t = lap("tracking", t)
 
     models_root = store.models_dir(db)
@@ -246,7 +249,7 @@ def run_snapshot(
             "metrics": {**metrics, "timings": timings},
             "created_at": datetime.now(),
         }
-        say(progress, "store: writing the run …")
+        say(progress, Stage.STORE, "store: writing the run …")
         with store.connect(db) as con:
             run_id = results.save_run(
                 con, run_row, segments, assignments, transitions,
@@ -257,7 +260,7 @@ def run_snapshot(
             shutil.rmtree(tmp_models, ignore_errors=True)
     timings["store"] = round(time.perf_counter() - t, 3)
     seconds = time.perf_counter() - started
-    say(progress, f"stored: run {run_id} ({seconds:.0f} s)")
+    say(progress, Stage.STORED, f"stored: run {run_id} ({seconds:.0f} s)")
     return {
         "run_id": run_id,
         "as_of": as_of.isoformat(),

@@ -11,7 +11,7 @@ from typing import Any
 
 from segmentation.data import journal, recovery
 from segmentation.errors import InputError
-from segmentation.workflows.progress import Progress, say
+from segmentation.workflows.progress import Progress, Stage, in_timeline, say
 from segmentation.workflows.snapshot import SnapshotParams, existing_run, run_snapshot
 
 __all__ = ["TIMELINE", "timeline_dates", "run_timeline"]
@@ -54,19 +54,21 @@ def run_timeline(
     """One snapshot per date, each tracked against the one before.
 
     Dates that already have a complete run with the same window are skipped
-    (re-running a timeline does not duplicate runs).
+    (re-running a timeline does not duplicate runs). The events ``progress`` receives say which
+    snapshot of the timeline they belong to.
     """
     params = params or SnapshotParams()
     dates = timeline_dates(start, end, every_days)
     snapshots = []
     for index, when in enumerate(dates, start=1):
+        report = in_timeline(progress, index, len(dates))
         existing = existing_run(db, when, params.window_days)
         if existing is not None:
-            say(progress, f"[{index}/{len(dates)}] {when}: run {existing} exists, skipped")
+            say(report, Stage.SKIPPED, f"[{index}/{len(dates)}] {when}: run {existing} exists, skipped")
             snapshots.append({"as_of": when.isoformat(), "run_id": existing, "skipped": True})
             continue
-        say(progress, f"[{index}/{len(dates)}] snapshot {when}")
-        document = run_snapshot(db, when, params, progress=progress, progress_bar=progress_bar)
+        say(report, Stage.SNAPSHOT, f"[{index}/{len(dates)}] snapshot {when}")
+        document = run_snapshot(db, when, params, progress=report, progress_bar=progress_bar)
         snapshots.append({**document, "skipped": False})
     return {"start": start.isoformat(), "end": end.isoformat(), "every_days": every_days,
             "window_days": params.window_days, "snapshots": snapshots}
