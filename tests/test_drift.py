@@ -218,3 +218,34 @@ def test_a_small_segment_needs_a_move_beyond_its_sampling_wobble():
     distance, segment, threshold = drift.profile_shift(moved, moved_labels, [fitted])
     assert segment == 1 and distance >= threshold
     assert drift.assess(_scores(3060, unexplained=0, noise=0), FITTED, 0.05, (distance, segment, threshold)).refit
+
+
+def test_a_refit_that_merges_what_still_differs_and_finds_nothing_new_is_set_aside():
+    """The reused models tell a small segment (1) from a large one (0); a refit puts them together."""
+    rng = np.random.default_rng(2)
+    columns = [f"f{i}" for i in range(12)]
+
+    def group(n: int, lifted: list[int], by: float = 2.5) -> np.ndarray:
+        values = rng.normal(0, 1, (n, len(columns)))
+        values[:, lifted] += by
+        return values
+
+    features = pd.DataFrame(np.vstack([group(1000, [0, 1]), group(120, [0, 1, 2, 3]), group(900, [6, 7])]),
+                            columns=columns)
+    before = np.r_[np.zeros(1000, int), np.ones(120, int), np.full(900, 2)]
+    merged = np.r_[np.zeros(1120, int), np.ones(900, int)]
+    reuse = drift.assess(_scores(2020, unexplained=0, noise=0), FITTED, 0.05, (0.5, 1, 0.4))
+    assert reuse.refit
+    lost, gained = drift.lost_resolution(features, before, merged)
+    assert [pair["segments"] for pair in lost] == [[0, 1]] and gained == []
+    kept = drift.set_aside(reuse, features, before, merged)
+    assert kept is not None and not kept.refit and kept.from_run == FITTED["from_run"]
+    assert kept.reasons[0].startswith("refit set aside: the new models put segments 0 and 1 together")
+    # the same refit that also finds behaviour the reused models miss is kept
+    with_new = pd.concat([features, pd.DataFrame(group(150, [9, 10, 11]), columns=columns)], ignore_index=True)
+    before_new = np.r_[before, np.full(150, 2)]  # the reused models put the newcomers in segment 2
+    assert drift.set_aside(reuse, with_new, before_new, np.r_[merged, np.full(150, 5)]) is None
+    # two segments that now behave alike (twins: converged) may merge
+    twin = features.copy()
+    twin.iloc[1000:1120] = group(120, [0, 1])
+    assert drift.set_aside(reuse, twin, before, merged) is None

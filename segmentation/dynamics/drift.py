@@ -36,6 +36,15 @@ records it as *emerged* rather than as a split of the segment that had absorbed
 it. (Measured on the demo: 79 % of the emerging persona and 0.2 % of everyone
 else are above that quantile a month after the fit.)
 
+A refit does not always see more than the models it replaces: fitted again on the same
+behaviour, HDBSCAN may put two segments together that the reused models still tell apart
+and whose customers still behave differently (a small segment near a large one, say).
+Lineages would then merge and split again from one refit to the next. So a refit is
+*set aside* — the reused models are kept and the run says why — when it loses such a
+distinction and finds nothing the reused models miss (:func:`set_aside`). Behaviour that
+really merges (two segments converging) is alike under the reused models by then, so the
+refit that merges it is kept.
+
 The baselines (error thresholds, noise share) are those of the run that *fitted*
 the models and are carried along while they are reused, so slow drift adds up
 instead of being compared with itself.
@@ -62,7 +71,7 @@ import pandas as pd
 
 __all__ = ["NOVELTY_QUANTILE", "UNEXPLAINED_QUANTILE", "ModelDecision", "baseline_of", "assess",
            "mark_unexplained", "drop_small_segments", "profile_shift", "PROFILE_SHIFT", "comparable_params",
-           "NO_RECONSTRUCTION", "has_reconstruction", "fitted_decision", "shift_threshold", "SAMPLING_Z"]
+           "NO_RECONSTRUCTION", "has_reconstruction", "fitted_decision", "shift_threshold", "SAMPLING_Z", "lost_resolution", "set_aside"]
 
 _EPS = 1e-9  # shares are ratios of counts: compare without floating-point misses at the boundary
 NOVELTY_QUANTILE = 0.99  # reconstruction-error quantile that marks "not explained" at fit time
@@ -255,3 +264,51 @@ def assess(scores: pd.DataFrame, previous: dict, min_cluster_share: float,
         reconstruction=reconstruction,
         notes=[] if reconstruction else [NO_RECONSTRUCTION],
     )
+
+
+def lost_resolution(features: pd.DataFrame, before: np.ndarray, after: np.ndarray, tau: float = 0.5
+                    ) -> tuple[list[dict], list[int]]:
+    """What a refit loses and gains against the reused models, on the same customers.
+
+    ``before``: segments of the reused models, ``after``: of the refit (per row of ``features``).
+    Returns ``(lost, gained)``: pairs of reused segments that each send at least ``tau`` of their
+    customers into one refit segment although their profiles (now, on ``features``) are further
+    apart than :data:`~segmentation.engine.resemblance.TWIN`; and refit segments unlike every
+    reused segment (beyond :data:`~segmentation.engine.resemblance.UNLIKE`).
+    """
+    from segmentation.engine.resemblance import TWIN, UNLIKE, lifts_of_labels, profile_distance
+
+    before, after = np.asarray(before), np.asarray(after)
+    old, new = lifts_of_labels(features, before), lifts_of_labels(features, after)
+    if old.empty or new.empty:
+        return [], []
+    gained = [int(n) for n, d in profile_distance(new, old).min(axis=1).items() if d > UNLIKE]
+    real = before >= 0
+    shares = pd.crosstab(before[real], after[real], normalize="index")
+    into: dict[int, list[int]] = {}
+    for o, row in shares.iterrows():
+        n = row.idxmax()
+        if n >= 0 and row[n] >= tau:
+            into.setdefault(int(n), []).append(int(o))
+    distance = profile_distance(old, old)
+    lost = [{"segments": [a, b], "into": n, "distance": round(float(distance.at[a, b]), 3)}
+            for n, olds in into.items() for i, a in enumerate(olds) for b in olds[i + 1:]
+            if distance.at[a, b] > TWIN]
+    return lost, gained
+
+
+def set_aside(decision: ModelDecision, features: pd.DataFrame, before: np.ndarray, after: np.ndarray
+              ) -> ModelDecision | None:
+    """The reuse decision that replaces a refit which lost a distinction and gained nothing (else None).
+
+    ``decision``: the drift check's (refit) decision for the reused models; see :func:`lost_resolution`.
+    """
+    lost, gained = lost_resolution(features, before, after)
+    if not lost or gained:
+        return None
+    first = lost[0]
+    a, b = first["segments"]
+    why = (f"refit set aside: the new models put segments {a} and {b} together, which still behave "
+           f"differently (profile distance {first['distance']:.2f}), and found nothing the models of run "
+           f"{decision.from_run} miss; those models are kept (drift: {'; '.join(decision.reasons)})")
+    return ModelDecision(**{**asdict(decision), "refit": False, "reasons": [why]})

@@ -93,20 +93,11 @@ def fit_or_reuse(db: Any, as_of: date, features: pd.DataFrame, pipeline, params:
         decision = drift.assess(scores, state, params.min_cluster_share, shift, drift.has_reconstruction(previous))
         say(progress, Stage.DRIFT_CHECK, f"  {'refit: ' if decision.refit else ''}{'; '.join(decision.reasons)}")
         if not decision.refit:
-            scores = drift.mark_unexplained(scores.reset_index(drop=True), decision)
-            if decision.unexplained_as_noise:
-                say(progress, Stage.DRIFT_CHECK, f"  {decision.unexplained_as_noise:,} customers the models "
-                                                 "cannot explain are reported as noise")
-            from segmentation.engine.inputs import resolve_min_cluster_size
-
-            floor = resolve_min_cluster_size(params.min_cluster_share, len(features))
-            scores = drift.drop_small_segments(scores, floor, decision)
-            if decision.below_floor_as_noise:
-                say(progress, Stage.DRIFT_CHECK, f"  {decision.below_floor_as_noise:,} customers of segments "
-                                                 f"now below the floor of {floor:,} customers are reported as noise")
-            return previous, scores, decision
+            return previous, _reused_scores(scores, decision, params, len(features), progress), decision
         reason = "; ".join(decision.reasons)
+        reused = (previous, scores, decision)
     else:
+        reused = None
         say(progress, Stage.FITTING, f"fitting new models ({reason})")
     say(progress, Stage.FITTING,
         f"training: autoencoder on {len(features):,} customers × {features.shape[1]} features …")
@@ -117,7 +108,33 @@ def fit_or_reuse(db: Any, as_of: date, features: pd.DataFrame, pipeline, params:
     if pipeline.refined_share_:
         say(progress, Stage.ASSIGNING, f"  neighbour vote: {pipeline.refined_share_:.1%} of the fitted customers "
                                        "moved to the segment of the customers they most resemble")
+    if reused is not None:
+        previous, scores, decision = reused
+        kept = drift.set_aside(decision, features.reset_index(drop=True), scores["segment_id"].to_numpy(),
+                               pipeline.labels_)
+        if kept is not None:
+            say(progress, Stage.DRIFT_CHECK, f"  {kept.reasons[0]}")
+            return previous, _reused_scores(scores, kept, params, len(features), progress), kept
     scores = pd.DataFrame({"segment_id": pipeline.labels_, "probability": pipeline.probabilities_,
                            "x": pipeline.map_embedding_[:, 0], "y": pipeline.map_embedding_[:, 1],
                            "reconstruction_error": pipeline.reconstruction_error_})
     return pipeline, scores, drift.fitted_decision(pipeline, reason)
+
+
+def _reused_scores(scores: pd.DataFrame, decision, params: SnapshotParams, n_rows: int,
+                   progress: Progress) -> pd.DataFrame:
+    """The reused models' scores as a snapshot reports them: unexplained customers and segments
+    below the floor become noise (recorded in ``decision``)."""
+    from segmentation.dynamics import drift
+    from segmentation.engine.inputs import resolve_min_cluster_size
+
+    scores = drift.mark_unexplained(scores.reset_index(drop=True), decision)
+    if decision.unexplained_as_noise:
+        say(progress, Stage.DRIFT_CHECK, f"  {decision.unexplained_as_noise:,} customers the models "
+                                         "cannot explain are reported as noise")
+    floor = resolve_min_cluster_size(params.min_cluster_share, n_rows)
+    scores = drift.drop_small_segments(scores, floor, decision)
+    if decision.below_floor_as_noise:
+        say(progress, Stage.DRIFT_CHECK, f"  {decision.below_floor_as_noise:,} customers of segments "
+                                         f"now below the floor of {floor:,} customers are reported as noise")
+    return scores
