@@ -218,3 +218,21 @@ def test_a_refit_that_tells_apart_a_merged_segment_reports_a_split_not_an_emerge
     assert took_up == {(0, 5): "survived", (None, 7): "emerged", (1, 6): "survived"}
     # without the customers' own behaviour (e.g. the previous models were reused), profiles alone say emerged
     assert kinds(match_segments(before, after, lifts=(old, new)))[(None, 7)] == "emerged"
+
+
+def test_a_segment_whose_customers_went_two_new_ways_split():
+    """Nothing continues segment 0: half its customers changed their categories, half their channels."""
+    before = members({0: range(0, 400), 1: range(400, 700)})
+    after = members({5: range(0, 190), 6: range(200, 400), 7: range(400, 700)})
+    old = lifts({0: {"social": 2.0, "toys": 1.6}, 1: STORE_GARDEN})
+    new = lifts({5: {"social": 2.0, "night": 2.2, "refunds": 1.5}, 6: {"toys": 1.6, "night": 1.8, "garden": -1.5},
+                 7: STORE_GARDEN})
+    assert profile_distance(old, new).loc[0, [5, 6]].min() > UNLIKE  # each part is unlike the parent
+    assert kinds(match_segments(before, after, lifts=(old, new))) == {
+        (0, 5): "split", (0, 6): "split", (1, 7): "survived"}
+    # while part of segment 0 keeps its behaviour, the part that changed is new behaviour
+    after_kept = members({5: range(0, 190), 6: range(200, 300), 8: range(300, 400), 7: range(400, 700)})
+    new_kept = lifts({5: {"social": 2.0, "night": 2.2, "refunds": 1.5}, 6: {"toys": 1.6, "night": 1.8, "garden": -1.5},
+                      8: {"social": 2.0, "toys": 1.5}, 7: STORE_GARDEN})
+    result = kinds(match_segments(before, after_kept, lifts=(old, new_kept)))
+    assert result[(0, 8)] == "survived" and result[(None, 5)] == "emerged" and result[(None, 6)] == "emerged"

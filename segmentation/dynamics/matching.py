@@ -24,7 +24,9 @@ Two kinds of evidence decide a transition:
 * **survived** — the old segment's one child (or, of several, the one holding most of
   its customers; the others are split-offs: ``split``);
 * **split** — at least two children, each resembling the parent, each holding at least
-  ``tau_split`` of it and together at least ``tau``;
+  ``tau_split`` of it and together at least ``tau``; or, when nothing continues an old
+  segment, at least two new segments unlike every old one, each made mostly (``tau``) of
+  its customers and together holding ``tau`` of it: its customers went two new ways;
 * **merged** — an old segment nobody chose as parent whose customers went, at least
   ``tau`` of them, into one new segment that another old segment survives into;
 * **disappeared** — an old segment with no successor.
@@ -204,6 +206,7 @@ def match_segments(
         return None if new else o
 
     parent: dict[int, int] = {}
+    unlike_all: list[int] = []  # new segments unlike every old one (emerged, unless a split below)
     revealed: set[int] = set()  # parts of an old segment told apart by this fit (split-offs, never co-equal children)
     for n in new_ids:
         d = distance[n] if old_ids else pd.Series(dtype=float)
@@ -215,12 +218,23 @@ def match_segments(
             revealed.add(n)
             continue
         if (d.empty or d.min() > unlike) and not same:
-            top = float(of_new[n].max()) if old_ids else 0.0
-            rows.append({"from_segment": None, "to_segment": n, "kind": "emerged", "overlap": top})
+            unlike_all.append(n)
             continue
         alike = d.index[(d <= unlike) | d.index.isin(same)]
         mine = shared.loc[alike, n]
         parent[n] = int(mine.idxmax()) if mine.max() > 0 else int(d.idxmin())
+    # An old segment that nothing continues, whose customers went two ways into new behaviours
+    # (each part mostly its customers, together most of it): it split, its parts changed.
+    for o in old_ids:
+        if o in parent.values():
+            continue
+        parts = [n for n in unlike_all if of_new.at[o, n] >= tau and of_old.at[o, n] >= tau_split]
+        if len(parts) >= 2 and of_old.loc[o, parts].sum() >= tau:
+            parent.update({n: o for n in parts})
+    for n in unlike_all:
+        if n not in parent:
+            top = float(of_new[n].max()) if old_ids else 0.0
+            rows.append({"from_segment": None, "to_segment": n, "kind": "emerged", "overlap": top})
     heirs: dict[int, int] = {}
     for o in old_ids:
         kids = [n for n, p in parent.items() if p == o]
