@@ -237,3 +237,22 @@ def test_neighbour_vote_tie_keeps_own_segment_and_noise_abstains():
     # Nothing to vote on: all noise.
     refined, share = neighbour_vote(X, np.array([-1, -1, -1, -1]), n_neighbors=2)
     assert refined.tolist() == [-1] * 4 and share.tolist() == [0.0] * 4
+
+
+def test_the_neighbour_vote_does_not_dissolve_a_small_segment():
+    """60 customers of a young segment sit inside a large one in the feature space: most of their
+    nearest neighbours belong to the large segment, so the vote alone would take them all."""
+    from segmentation.engine.clustering import keep_segments_whole
+    from segmentation.engine.mapping import neighbour_vote
+
+    rng = np.random.default_rng(0)
+    Z = np.vstack([rng.normal(0, 1, (1000, 4)), rng.normal(0, 1, (60, 4))])
+    labels = np.r_[np.zeros(1000, int), np.ones(60, int)]  # the clusterer told them apart elsewhere
+    voted, _ = neighbour_vote(Z, labels, 15, 0)
+    assert np.count_nonzero(voted == 1) < 50  # the vote shrinks segment 1 below the floor
+    kept = keep_segments_whole(labels, voted, min_size=50)
+    assert np.array_equal(kept[1000:], labels[1000:]) and np.array_equal(kept[:1000], voted[:1000])
+    # a segment the vote leaves at or above the floor keeps the vote's labels
+    before, after = np.array([0, 0, 0, 1, 1, 1, -1]), np.array([0, 0, 0, 0, 1, 1, -1])
+    assert np.array_equal(keep_segments_whole(before, after, min_size=2), after)
+    assert np.array_equal(keep_segments_whole(before, after, min_size=3), np.array([0, 0, 0, 1, 1, 1, -1]))

@@ -17,7 +17,7 @@ from segmentation.constants import NOISE as _NOISE
 from segmentation.engine.granularity import choose_granularity
 from segmentation.engine.mapping import neighbour_vote
 
-__all__ = ["SampleSegments", "n_clusters", "reduce_outliers", "relabel", "segment_fit_sample"]
+__all__ = ["SampleSegments", "n_clusters", "reduce_outliers", "relabel", "segment_fit_sample", "keep_segments_whole"]
 
 
 class SampleSegments(NamedTuple):
@@ -56,13 +56,28 @@ def relabel(labels: np.ndarray, label_map) -> np.ndarray:
     return np.where(labels >= 0, label_map[np.maximum(labels, 0)], _NOISE)
 
 
+def keep_segments_whole(before: np.ndarray, after: np.ndarray, min_size: int) -> np.ndarray:
+    """``after`` (the neighbour vote's labels), except that a segment the vote shrank below
+    ``min_size`` rows keeps its rows of ``before``: the vote puts torn border rows back where
+    they belong, it does not dissolve a cluster the clusterer found (a small, young segment whose
+    members' nearest neighbours are mostly of a large one)."""
+    out = after.copy()
+    ids, sizes = np.unique(before[before >= 0], return_counts=True)
+    for segment, size in zip(ids, sizes):
+        if size >= min_size and np.count_nonzero(after == segment) < min_size:
+            out[before == segment] = segment
+    return out
+
+
 def segment_fit_sample(clusterer, Z_sample: np.ndarray, *, outlier_floor: float | None, merge_alpha: float | None,
-                       twin_distance: float | None, refine_neighbors: int | None, random_state) -> SampleSegments:
+                       twin_distance: float | None, refine_neighbors: int | None, random_state,
+                       min_size: int = 1) -> SampleSegments:
     """The segments of the fit sample from a fitted ``clusterer`` and its preprocessed rows ``Z_sample``.
 
     Probabilities are HDBSCAN's membership strengths (1 for other clusterers); ``outlier_floor``
     (HDBSCAN only), ``merge_alpha``/``twin_distance`` and ``refine_neighbors`` are the pipeline's
     parameters of the same names (each off with None). ``raw_labels`` are the clusterer's own labels.
+    No segment of at least ``min_size`` rows is shrunk below it by the neighbour vote (:func:`keep_segments_whole`).
     """
     labels = np.asarray(clusterer.labels_, dtype=np.int64)
     is_hdbscan = isinstance(clusterer, hdbscan.HDBSCAN)
@@ -77,6 +92,7 @@ def segment_fit_sample(clusterer, Z_sample: np.ndarray, *, outlier_floor: float 
     refined_share = 0.0
     if refine_neighbors is not None:
         refined, share = neighbour_vote(Z_sample, labels, refine_neighbors, random_state)
+        refined = keep_segments_whole(labels, refined, min_size)
         moved = refined != labels
         labels, probs = refined, np.where(moved, share, probs).astype(np.float32)
         refined_share = float(moved.mean())

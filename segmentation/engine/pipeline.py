@@ -235,7 +235,8 @@ class SegmentationPipeline(BaseEstimator):
         self.clusterer_ = make_clusterer(self, len(sample)).fit(cluster_space)
         segments = segment_fit_sample(self.clusterer_, Z_sample, outlier_floor=self.outlier_floor,
                                       merge_alpha=self.merge_alpha, twin_distance=self.twin_distance,
-                                      refine_neighbors=self.refine_neighbors, random_state=self.random_state)
+                                      refine_neighbors=self.refine_neighbors, random_state=self.random_state,
+                                      min_size=self.min_cluster_size_)
         sample_labels, sample_probs = segments.labels, segments.probabilities
         self.raw_labels_, self.label_map_ = segments.raw_labels, segments.label_map
         self.granularity_, self.refined_share_ = segments.granularity, segments.refined_share
