@@ -78,7 +78,7 @@ CUSTOMER_ROW = st.tuples(ODD_TEXT, *([ODD_TEXT] * 8),
                          st.one_of(st.sampled_from(["yes", "no", "Y", "n", "1", "0", "true", "F", ""]), ODD_TEXT))
 
 # Labelled cells: each value is known to be valid or known to be invalid for its column (the rules of
-# queries/ingest_problems_*.sql), so the outcome of a file made of them is known in advance.
+# queries/ingest/ingest_08_problems_create_*.sql), so the outcome of a file made of them is known in advance.
 # DuckDB's trim removes a subset of what Python's strip does: text Python does not strip to "" stays
 # non-empty, and different Python-stripped ids stay different ids.
 NONBLANK = ODD_TEXT.filter(lambda t: t.strip() != "")

@@ -2,7 +2,9 @@
 
 The files live in one folder per area (``store/``, ``ingest/``, ``features/``, ``runs/``,
 ``exports/``, ``ui/``, ``demo/``); a query is named by its file name alone, which is unique
-across the folders (:func:`query_names` checks it).
+across the folders (:func:`query_names` checks it), and names follow
+``[ingest_NN_]<table>_<verb>[_<qualifier>]`` (``queries/README.md``; ``tests/test_query_names.py``
+checks every file and every name the code uses).
 """
 
 from __future__ import annotations
