@@ -334,7 +334,8 @@ def table_count(con: duckdb.DuckDBPyConnection, table: str) -> int:
     """Row count of one of our own tables (``table`` is checked, never user text)."""
     if not _TABLE_NAME.match(table):
         raise ValueError(f"not a table name: {table!r}")
-    return con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
+    # query_table takes the name as a bound value: no SQL is made from it
+    return con.execute("SELECT count(*) FROM query_table($table)", {"table": table}).fetchall()[0][0]
 
 
 def fetch_row(con: duckdb.DuckDBPyConnection, query: str, params: dict | None = None) -> tuple | None:

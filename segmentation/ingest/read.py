@@ -21,7 +21,7 @@ from pathlib import Path
 
 import duckdb
 
-from segmentation.data.queries import load_query
+from segmentation.data.queries import execute_named, load_query
 from segmentation.errors import InputError
 from segmentation.ingest.columns import CHANNELS, COLUMNS, EVENT_TYPES
 
@@ -201,6 +201,6 @@ def drop_scratch(con) -> None:
     """Drop the scratch views and tables of an import on ``con`` (those that exist)."""
     # Names come from the constant tuples above, never from user input.
     for view in SCRATCH_VIEWS:
-        con.execute(f"DROP VIEW IF EXISTS {view}")
+        execute_named(con, "drop_view", view)
     for table in SCRATCH_TABLES:
-        con.execute(f"DROP TABLE IF EXISTS temp.{table}")
+        execute_named(con, "drop_temp_table", table)
