@@ -7,7 +7,7 @@ Generates events with numpy (vectorised), writes them to a DuckDB file in a
 temporary folder, then times, each in a fresh child process (so peak memory is
 measured per variant):
 
-* ``build_features`` (queries/features_*.sql + the numpy pivot);
+* ``build_features`` (queries/features/*.sql + the numpy pivot);
 * the same features with pandas ``groupby`` on the events loaded into a
   DataFrame (compute time, and load + compute).
 

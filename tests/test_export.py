@@ -394,7 +394,7 @@ def test_migration_from_schema_1_keeps_exports(db_file):
 
     con = duckdb.connect(str(db_file))
     con.execute("CREATE TABLE schema_version (version INTEGER PRIMARY KEY, applied_at TIMESTAMP)")
-    con.execute(store.load_query("schema"))
+    con.execute(store.load_query("schema_migrate_v1"))
     con.execute("INSERT INTO schema_version VALUES (1, now())")
     con.execute("INSERT INTO exports (export_id, created_at, run_id, segment_id, platform, n_rows, n_excluded, "
                 "path, sha256) VALUES (1, now(), 1, 0, 'meta', 5, 0, 'x.csv', 'ab')")

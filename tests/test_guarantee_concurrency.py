@@ -137,7 +137,7 @@ def test_two_snapshots_stored_at_once_never_share_a_new_lineage(small, tmp_path)
     with store.connect(db, read_only=True) as con:
         assignments = con.execute("SELECT customer_id, segment_id, probability, x, y, reconstruction_error "
                                   "FROM assignments WHERE run_id = 1").df()
-        next_lineage = int(store.fetch_row(con, "lineage_next_id")[0])
+        next_lineage = int(store.fetch_row(con, "segments_next_lineage_id")[0])
     # Both snapshots were tracked before either was stored: both number their new lineage the same.
     fresh = pd.DataFrame({"segment_id": [0], "lineage_id": [next_lineage], "size": [len(assignments)],
                           "suggested_name": ["Everyone"], "transition": ["emerged"], "profile": [{}]})

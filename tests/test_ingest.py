@@ -463,7 +463,7 @@ def test_parse_assignments():
 
 
 def test_every_ingest_query_is_used(con, tmp_path, monkeypatch):
-    """Each queries/ingest_*.sql runs in these flows (they depend on the import's temp tables)."""
+    """Each queries/ingest/ingest_NN_*.sql (an import step) runs in these flows (they depend on the import's temp tables)."""
     used: set[str] = set()
     real_load = ingest_read.load_query
 

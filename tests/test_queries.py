@@ -157,7 +157,7 @@ def _creators() -> dict[str, list[str]]:
     """Scratch table/view name -> the query files that create it (the schema excepted)."""
     made: dict[str, list[str]] = {}
     for name in query_names():
-        if name == "schema":
+        if name == "schema_migrate_v1":
             continue
         for match in _CREATES.finditer(load_query(name)):
             made.setdefault((match.group(1) or match.group(2)).lower(), []).append(name)
@@ -207,7 +207,7 @@ class _Runner:
             self.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM {staged.group(1)}")
         elif name.lower() in self.creators:
             errors = []
-            # several files may make it (ingest_stage_events / _customers): the closest name first
+            # several files may make it (ingest_07_staged_create_events / _customers): the closest name first
             words = set(root.split("_"))
             creators = sorted(self.creators[name.lower()], key=lambda c: -len(words & set(c.split("_"))))
             for creator in creators:
@@ -276,7 +276,7 @@ def test_schema_created_every_table(runner):
     assert store.table_count(con, "events") == len(EVENTS)
 
 
-@pytest.mark.parametrize("name", [n for n in query_names() if n != "schema"])
+@pytest.mark.parametrize("name", [n for n in query_names() if n != "schema_migrate_v1"])
 def test_query_runs(runner, name):
     sql = load_query(name)
     try:
@@ -288,16 +288,16 @@ def test_query_runs(runner, name):
 def test_feature_queries_on_tiny_database(runner):
     con, defaults = runner.con, runner.defaults
     params = {"as_of": defaults["as_of"], "window_days": defaults["window_days"], "half": None}
-    customers = con.execute(load_query("features_customer"), params).df()
+    customers = con.execute(load_query("events_select_customer_features"), params).df()
     assert customers["customer_id"].tolist() == ["001", "002", "003"]  # "004" is before the window
     assert not customers.isna().any().any()
     assert customers.set_index("customer_id").loc["001", ["frequency", "monetary", "active_days"]].tolist() \
         == [4, 150, 2]
-    channels = con.execute(load_query("features_channel"), params).df()
+    channels = con.execute(load_query("events_count_by_channel"), params).df()
     assert channels.groupby("customer_id")["n_events"].sum().to_dict() == {"001": 4, "002": 5, "003": 2}
     assert set(channels["channel"]) == {"web", "app", "email", "store", "unknown"}
-    categories = con.execute(load_query("features_category"), params).df()
+    categories = con.execute(load_query("events_count_by_category"), params).df()
     assert categories.set_index(["customer_id", "category"])["n_events"].to_dict() == {
         ("001", "gaming"): 3, ("001", "books"): 1, ("002", "books"): 3}
-    n_events, first, last = con.execute(load_query("features_data_range")).fetchone()
+    n_events, first, last = con.execute(load_query("events_select_range")).fetchone()
     assert (n_events, first.date(), last.date()) == (12, date(2024, 1, 10), date(2024, 3, 31))

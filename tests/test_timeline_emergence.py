@@ -15,7 +15,7 @@ def planted_counts(db, run_id: int, as_of: str) -> dict[int, tuple[int, int]]:
     """Segment → (customers, of whom the demo's ground truth at ``as_of`` has the emerging persona)."""
     con = duckdb.connect(str(db), read_only=True)
     try:
-        truth = con.execute(load_query("demo_truth_at"), {"as_of": as_of[:10]}).df()
+        truth = con.execute(load_query("demo_truth_select_at"), {"as_of": as_of[:10]}).df()
         members = con.execute("SELECT customer_id, segment_id FROM assignments WHERE run_id = ?", [run_id]).df()
     finally:
         con.close()

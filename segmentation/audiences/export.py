@@ -313,7 +313,7 @@ def plan_export(
         candidates = export_read.candidates(con, run_id, run_date, segments, lookalikes)
         lineage_key = _lineage_key(run_id, segments) + ("+lookalike" if lookalikes is not None else "")
         previous_id = export_read.previous_export(con, platform, lineage_key)
-        previous_members = (con.execute(load_query("export_previous_members"), {"export_id": previous_id}).df()
+        previous_members = (con.execute(load_query("export_members_select_of_export"), {"export_id": previous_id}).df()
                             if previous_id is not None else None)
 
     reasons = _exclusion_reasons(candidates, allow_unknown_consent, float(min_probability))

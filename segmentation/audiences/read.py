@@ -37,7 +37,7 @@ def candidates(con: duckdb.DuckDBPyConnection, run_id: int, run_date: date,
     contact data and consent; ``from_lookalike`` says which is which."""
     frames = []
     for seg in segments.itertuples(index=False):
-        frame = con.execute(load_query("export_candidates"),
+        frame = con.execute(load_query("assignments_select_export_candidates"),
                             {"run_id": int(run_id), "segment_id": int(seg.segment_id)}).df()
         frame["lineage_id"] = seg.lineage_id
         frame["segment_name"] = seg.segment_name
@@ -47,7 +47,7 @@ def candidates(con: duckdb.DuckDBPyConnection, run_id: int, run_date: date,
         seg = next(segments.itertuples(index=False))
         con.register("staged_lookalikes", lookalikes[["customer_id", "rank", "similarity"]])
         try:
-            frame = con.execute(load_query("export_lookalike_candidates"), {"segment_id": int(seg.segment_id)}).df()
+            frame = con.execute(load_query("customers_select_lookalike_candidates"), {"segment_id": int(seg.segment_id)}).df()
         finally:
             con.unregister("staged_lookalikes")
         frame["lineage_id"] = seg.lineage_id
@@ -63,7 +63,7 @@ def candidates(con: duckdb.DuckDBPyConnection, run_id: int, run_date: date,
 def previous_export(con: duckdb.DuckDBPyConnection, platform: str, lineage_key: str) -> int | None:
     """The latest export of the same lineages to the same platform (what a delta is taken against)."""
     try:
-        row = store.fetch_row(con, "export_previous", {"platform": platform, "lineage_key": lineage_key})
+        row = store.fetch_row(con, "exports_select_previous", {"platform": platform, "lineage_key": lineage_key})
     except (duckdb.CatalogException, duckdb.BinderException):
         return None  # a database not yet migrated to schema 2 (opened read-only) has no exports
     return int(row[0]) if row else None

@@ -44,7 +44,7 @@ _JSON_COLUMNS = ("excluded_by_reason", "segment_ids", "options")
 def _database_file(db: Any) -> Path | None:
     """The database file behind ``db`` (a path, None for the default, or a connection)."""
     if isinstance(db, duckdb.DuckDBPyConnection):
-        row = fetch_row(db, "database_file")
+        row = fetch_row(db, "database_select_file")
         return Path(row[0]) if row and row[0] else None
     return store.db_path(db)
 
@@ -148,7 +148,7 @@ def _check_unchanged(con: duckdb.DuckDBPyConnection, plan: ExportPlan) -> None:
 
 def _audit(con: duckdb.DuckDBPyConnection, plan: ExportPlan, export_id: int, kind: str, path: Path,
            digest: str, n_rows: int, excluded: dict[str, int], parent: int | None, at: datetime) -> None:
-    con.execute(load_query("export_insert"), {
+    con.execute(load_query("exports_insert"), {
         "export_id": export_id, "created_at": at, "run_id": plan.run_id,
         "segment_id": plan.segment_ids[0], "platform": plan.platform, "n_rows": n_rows,
         "n_excluded": int(sum(excluded.values())), "path": str(path), "sha256": digest,
@@ -200,7 +200,7 @@ def write_export(db: Any, plan: ExportPlan, out_path: str | os.PathLike, *,
             try:
                 with transaction(con):
                     _check_unchanged(con, plan)
-                    export_id = int(fetch_row(con, "export_next_id")[0])
+                    export_id = int(fetch_row(con, "exports_next_id")[0])
                     at = datetime.now()
                     ids = {"full": export_id, "adds": export_id + 1, "removes": export_id + 2}
                     for kind, path in files.items():
@@ -248,7 +248,7 @@ def list_exports(db: Any = None) -> pd.DataFrame:
     with ``excluded_by_reason``, ``segment_ids`` and ``options`` as Python objects."""
     with store.using(db, read_only=True) as con:
         try:
-            frame = con.execute(load_query("export_list")).df()
+            frame = con.execute(load_query("exports_list")).df()
         except (duckdb.CatalogException, duckdb.BinderException):
             return pd.DataFrame(columns=_LIST_COLUMNS)  # schema 1 (read-only, never migrated): no exports
     for column in _JSON_COLUMNS:

@@ -101,13 +101,13 @@ def _describe(document: dict) -> str:
 # ----------------------------------------------------------------------------- for the declarations
 def runs_since(con, marker: dict) -> list[tuple]:
     """(run_id, as_of) of the complete runs stored since ``marker``'s process began."""
-    return _rows(con, "journal_runs_since", created_at=_started(marker))
+    return _rows(con, "runs_select_since", created_at=_started(marker))
 
 
 def imports_since(con, marker: dict) -> list[tuple]:
     """(ingest_id,) of the imports of the marker's ``file`` recorded since its process began."""
     file = str((marker.get("detail") or {}).get("file", ""))
-    return _rows(con, "journal_ingests_since", created_at=_started(marker), file=file)
+    return _rows(con, "ingests_select_since", created_at=_started(marker), file=file)
 
 
 def snapshots_kept(con, marker: dict, again: str) -> str:
@@ -152,7 +152,7 @@ def _undo_files(con, intent: dict) -> tuple[bool, int, int] | None:
     committed = False
     if full is not None and con is not None:
         try:
-            committed = bool(_rows(con, "journal_export_committed", path=full["final"],
+            committed = bool(_rows(con, "exports_count_committed", path=full["final"],
                                    sha256=full["sha256"], created_at=_started(intent))[0][0])
         except duckdb.Error:
             return None
@@ -210,7 +210,7 @@ def _orphan_run_dirs(con, models: Path) -> list[Path]:
     dirs = {int(m.group(1)): p for p in models.iterdir() if (m := _RUN_DIR.match(p.name)) and p.is_dir()}
     if not dirs:
         return []
-    known = {int(r[0]) for r in _rows(con, "journal_run_ids")}
+    known = {int(r[0]) for r in _rows(con, "runs_select_ids")}
     return [path for run_id, path in sorted(dirs.items()) if run_id not in known]
 
 

@@ -61,7 +61,7 @@ def model_staging_dir(models_root: Path) -> Path:
 
 
 def next_run_id(con: duckdb.DuckDBPyConnection) -> int:
-    return int(fetch_row(con, "run_next_id")[0])
+    return int(fetch_row(con, "runs_next_id")[0])
 
 
 def save_run(
@@ -124,7 +124,7 @@ def save_run(
                 con.execute(load_query("transitions_insert"), {"run_id": run_id})
                 # Names given to the previous snapshot while this one was computed are not lost.
                 for from_run in sorted({int(r) for r in transitions["from_run"].dropna()}):
-                    con.execute(load_query("segments_refresh_carried_names"),
+                    con.execute(load_query("segments_update_carried_names"),
                                 {"run_id": run_id, "from_run": from_run})
             crash_point("save_run:before-rename")
             if final_models is not None:
@@ -153,7 +153,7 @@ def _fresh_lineages(con: duckdb.DuckDBPyConnection, segments: pd.DataFrame) -> p
     fresh = segments["transition"].isin(("new", "emerged", "split")) & segments["lineage_id"].notna()
     if not fresh.any():
         return segments
-    next_free = int(fetch_row(con, "lineage_next_id")[0])
+    next_free = int(fetch_row(con, "segments_next_lineage_id")[0])
     lowest = int(pd.to_numeric(segments.loc[fresh, "lineage_id"]).min())
     if lowest >= next_free:
         return segments
@@ -170,7 +170,7 @@ def list_runs(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
 
 def get_run(con: duckdb.DuckDBPyConnection, run_id: int) -> dict[str, Any]:
     """One complete run as a dict; :class:`NotFoundError` names the known ids otherwise."""
-    frame = _frame(con, "run_get", {"run_id": int(run_id)})
+    frame = _frame(con, "runs_select", {"run_id": int(run_id)})
     if frame.empty:
         known = list_runs(con)["run_id"].tolist()
         hint = f"known runs: {', '.join(map(str, sorted(known)))}" if known else "no runs yet"
@@ -182,7 +182,7 @@ def get_run(con: duckdb.DuckDBPyConnection, run_id: int) -> dict[str, Any]:
 
 
 def latest_run_id(con: duckdb.DuckDBPyConnection) -> int | None:
-    row = fetch_row(con, "run_latest")
+    row = fetch_row(con, "runs_select_latest")
     return int(row[0]) if row else None
 
 
@@ -198,7 +198,7 @@ def previous_run(con: duckdb.DuckDBPyConnection, as_of, window_days: int | None 
     With ``window_days``, only a run with the same look-back window: a 60-day and a 90-day
     snapshot do not describe the same behaviour, so they are not compared.
     """
-    row = fetch_row(con, "run_previous", {"as_of": as_of, "window_days": window_days})
+    row = fetch_row(con, "runs_select_previous", {"as_of": as_of, "window_days": window_days})
     return ({"run_id": int(row[0]), "as_of": row[1], "window_days": int(row[2]), "fitted": bool(row[3])}
             if row else None)
 
@@ -218,7 +218,7 @@ def list_segments(con: duckdb.DuckDBPyConnection, run_id: int | None = None) -> 
 
 def segment_history(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """Every segment of every complete run, oldest snapshot first (profile parsed)."""
-    frame = _frame(con, "segments_history")
+    frame = _frame(con, "segments_select_history")
     parse_profiles(frame)
     return frame
 
@@ -282,7 +282,7 @@ def name_segment(
                 _check_expected(con, params, expected_name, expected_description)
                 if name is not None:
                     _check_name_free(con, params)
-                row = fetch_row(con, "segment_rename", params)
+                row = fetch_row(con, "segments_update_name", params)
                 if row is None:
                     raise NotFoundError(f"run {run_id} has no segment {segment_id}")
                 con.execute(load_query("name_history_insert"),
@@ -299,7 +299,7 @@ def name_segment(
 
 def _check_name_free(con: duckdb.DuckDBPyConnection, params: dict) -> None:
     """InputError when another segment of the run is already shown under that name (any case)."""
-    taken = fetch_row(con, "segment_name_taken", {k: params[k] for k in ("run_id", "segment_id", "name")})
+    taken = fetch_row(con, "segments_select_name_taken", {k: params[k] for k in ("run_id", "segment_id", "name")})
     if taken is not None:
         raise InputError(f"segment {taken[0]} of this snapshot is already called “{taken[1]}”; "
                          "two segments cannot share a name, choose another one")
@@ -308,9 +308,9 @@ def _check_name_free(con: duckdb.DuckDBPyConnection, params: dict) -> None:
 def _check_expected(con: duckdb.DuckDBPyConnection, params: dict, expected_name: Any,
                     expected_description: Any) -> None:
     """ConflictError when a field the caller edits was changed by someone else since they read it."""
-    current = fetch_row(con, "segment_names", {"run_id": params["run_id"], "segment_id": params["segment_id"]})
+    current = fetch_row(con, "segments_select_names", {"run_id": params["run_id"], "segment_id": params["segment_id"]})
     if current is None:
-        return  # segment_rename reports the unknown segment
+        return  # segments_update_name reports the unknown segment
     stored_name, stored_description, named_by, named_at = current
     for field, wanted, expected, stored in (("name", params["name"], expected_name, stored_name),
                                             ("description", params["description"], expected_description,
@@ -335,20 +335,20 @@ def tracking_inputs(con: duckdb.DuckDBPyConnection, as_of, window_days: int | No
     (:func:`segmentation.dynamics.tracking.track_snapshot`): the next lineage id, the run just
     before it with the same window (None for none) with its assignments and parsed segments, and an
     earlier run with another window (``other_run``, for the note that they were not compared)."""
-    inputs: dict[str, Any] = {"next_lineage": int(fetch_row(con, "lineage_next_id")[0]),
+    inputs: dict[str, Any] = {"next_lineage": int(fetch_row(con, "segments_next_lineage_id")[0]),
                               "run": previous_run(con, as_of, window_days), "other_run": None}
     if inputs["run"] is None:
         inputs["other_run"] = previous_run(con, as_of) if window_days is not None else None
         return inputs
     run_id = {"run_id": inputs["run"]["run_id"]}
-    inputs["assignments"] = con.execute(load_query("assignments_of_run"), run_id).df()
-    inputs["segments"] = parse_profiles(con.execute(load_query("segments_of_run"), run_id).df())
+    inputs["assignments"] = con.execute(load_query("assignments_select_of_run"), run_id).df()
+    inputs["segments"] = parse_profiles(con.execute(load_query("segments_select_of_run"), run_id).df())
     return inputs
 
 
 def value_rows(con: duckdb.DuckDBPyConnection, run_ids: Iterable[int] | None = None) -> pd.DataFrame:
-    """queries/runs/value_of_segments.sql: customers, purchases, revenue and quiet customers per (run, segment)
+    """queries/runs/segments_select_value.sql: customers, purchases, revenue and quiet customers per (run, segment)
     of ``run_ids`` (all runs for None) and the runs just before them
     (:func:`segmentation.dynamics.value.segment_value` turns them into value over time)."""
-    return con.execute(load_query("value_of_segments"),
+    return con.execute(load_query("segments_select_value"),
                        {"run_ids": None if run_ids is None else [int(r) for r in run_ids]}).df()

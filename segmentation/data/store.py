@@ -50,7 +50,7 @@ DEFAULT_DB = Path("data") / "workbench.duckdb"
 DB_ENV = "SEGMENTATION_DB"
 
 # (version, script in queries/) in the order they must run.
-MIGRATIONS: list[tuple[int, str]] = [(1, "schema"), (2, "schema_v2_exports")]
+MIGRATIONS: list[tuple[int, str]] = [(1, "schema_migrate_v1"), (2, "schema_migrate_v2_exports")]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
 _LOCK_PATTERN = re.compile(r"lock", re.IGNORECASE)
@@ -334,7 +334,8 @@ def table_count(con: duckdb.DuckDBPyConnection, table: str) -> int:
     """Row count of one of our own tables (``table`` is checked, never user text)."""
     if not _TABLE_NAME.match(table):
         raise ValueError(f"not a table name: {table!r}")
-    return con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
+    # query_table takes the name as a bound value: no SQL is made from it
+    return con.execute("SELECT count(*) FROM query_table($table)", {"table": table}).fetchall()[0][0]
 
 
 def fetch_row(con: duckdb.DuckDBPyConnection, query: str, params: dict | None = None) -> tuple | None:
@@ -349,9 +350,9 @@ def fetch_row(con: duckdb.DuckDBPyConnection, query: str, params: dict | None = 
 
 
 def summary(con: duckdb.DuckDBPyConnection) -> dict:
-    """Counts and date range of the stored data (queries/ui/data_summary.sql and customers_with_events.sql)."""
-    cursor = con.execute(load_query("data_summary"))
+    """Counts and date range of the stored data (queries/ui/database_select_summary.sql and events_count_customers.sql)."""
+    cursor = con.execute(load_query("database_select_summary"))
     names = [d[0] for d in cursor.description]
     document = dict(zip(names, cursor.fetchall()[0]))
-    document["n_customers_with_events"] = fetch_row(con, "customers_with_events")[0]
+    document["n_customers_with_events"] = fetch_row(con, "events_count_customers")[0]
     return document

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from segmentation.data.queries import execute_named
 from segmentation.data.store import transaction
 from segmentation.demo.personas import PERSONAS
 from segmentation.errors import WorkbenchError
@@ -100,7 +101,7 @@ def write_demo(con, data: DemoData, replace: bool = False) -> dict:
                 refuse_if_filled(existing)
             else:
                 for table in DEMO_TABLES:  # fixed names, never user text
-                    con.execute(f"DELETE FROM {table}")
+                    execute_named(con, "delete_all_rows", table)
             for name, frame in frames.items():
                 con.register(name, frame)
             con.execute(_INSERT_EVENTS)

@@ -1,7 +1,7 @@
 """A segment's value over time: customers, revenue, revenue per customer, purchase frequency and the
 share of its earlier customers who went quiet, per snapshot and per lineage.
 
-The sums run in DuckDB (``queries/runs/value_of_segments.sql``) over each run's own window, so a
+The sums run in DuckDB (``queries/runs/segments_select_value.sql``) over each run's own window, so a
 segment's revenue is the purchase amount its members spent in the window its snapshot looked at
 (before refunds, like the ``monetary`` feature). :func:`revenue_trend` and :func:`rank_rising` are
 pure frames; :func:`segmentation.data.results.value_rows` reads the sums.

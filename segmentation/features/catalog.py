@@ -1,6 +1,6 @@
 """The feature catalog: every column a feature table can have, with a label, a description and a
 kind, so that profiles and the UI can say "3.1× more app use". Static features come from
-``queries/features/features_customer.sql``; channel and category columns are made per data set
+``queries/features/events_select_customer_features.sql``; channel and category columns are made per data set
 (:func:`feature_catalog`, :func:`channel_feature`, :func:`category_feature`).
 """
 
@@ -172,7 +172,7 @@ def feature_catalog(con: duckdb.DuckDBPyConnection | None = None) -> list[Featur
     catalog = [feature for feature, _ in STATIC_FEATURES]
     if con is None:
         return catalog
-    values = con.execute(load_query("features_values")).df()
+    values = con.execute(load_query("events_count_feature_values")).df()
     seen = {f.name for f in catalog}
     for dimension, make in (("channel", channel_feature), ("category", category_feature)):
         n_columns, folded = 0, False
@@ -191,5 +191,5 @@ def feature_catalog(con: duckdb.DuckDBPyConnection | None = None) -> list[Featur
     return catalog
 
 
-# The value a customer without the activity gets, where it is not 0 (see queries/features/features_customer.sql).
+# The value a customer without the activity gets, where it is not 0 (see queries/features/events_select_customer_features.sql).
 # cart_abandonment: with no cart addition at all the SQL's prior is 0.5, so everyone gets 0.5.

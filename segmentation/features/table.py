@@ -1,6 +1,6 @@
 """Per-customer behavioural features for one snapshot (the catalog of their words: features/catalog.py).
 
-The set work runs in DuckDB (``queries/features_*.sql``, parameters ``$as_of``
+The set work runs in DuckDB (``queries/features/*.sql``, parameters ``$as_of``
 and ``$window_days``); this module pivots the long channel and category parts
 with numpy, drops features the data cannot define (with a note) and returns a
 :class:`FeatureTable`: one float row per customer active in the look-back
@@ -175,7 +175,7 @@ def _dimension_features(
 
 def _empty_window_error(con: duckdb.DuckDBPyConnection, as_of: date, window_days: int) -> InputError:
     start = date.fromordinal(as_of.toordinal() - window_days)
-    n_events, first, last = fetch_row(con, "features_data_range")
+    n_events, first, last = fetch_row(con, "events_select_range")
     window = (f"the look-back window {start.isoformat()} .. {as_of.isoformat()} "
               f"({window_days} days back from the as-of date {as_of.isoformat()})")
     if not n_events:
@@ -214,7 +214,7 @@ def build_features(
     window_days = int(window_days)
     params = {"as_of": as_of, "window_days": window_days, "half": half}
 
-    customer = con.execute(load_query("features_customer"), params).df()
+    customer = con.execute(load_query("events_select_customer_features"), params).df()
     if customer.empty:
         raise _empty_window_error(con, as_of, window_days)
     customer_ids = pa.array(customer["customer_id"].astype(str))
@@ -231,8 +231,8 @@ def build_features(
             continue
         candidates.append((feature, customer[feature.name].to_numpy(np.float64)))
 
-    for query, key, limit in (("features_channel", "channel", None),
-                              ("features_category", "category", max_categories)):
+    for query, key, limit in (("events_count_by_channel", "channel", None),
+                              ("events_count_by_category", "category", max_categories)):
         long = con.execute(load_query(query), params).df()
         matrix, features, dimension_notes = _dimension_features(long, key, customer_ids, limit)
         candidates += [(feature, matrix[:, i]) for i, feature in enumerate(features)]

@@ -15,8 +15,9 @@ How an import runs (DESIGN.md §3, §5):
   text, so ids keep their leading zeros; Parquet: cells cast to text). Columns are
   matched to the canonical names case-insensitively, after ``mapping``
   (canonical → file column) and ``constants`` (canonical → value for every row).
-* Parsing and validation are set-based SQL (``queries/ingest_*.sql``). Each problem
-  names the file, the column, the 1-based data row (header excluded) and the value.
+* Parsing and validation are set-based SQL (``queries/ingest/ingest_NN_*.sql``, run in the
+  order of :data:`segmentation.ingest.read.STEPS`). Each problem names the file, the
+  column, the 1-based data row (header excluded) and the value.
 * Everything happens in one transaction: any problem raises :class:`InputError`
   and nothing changes, unless ``quarantine=True`` — then the good rows are imported
   and *every* bad row is kept in ``rejects`` with its reasons and its raw values.
@@ -109,7 +110,7 @@ def ingest_file(con: duckdb.DuckDBPyConnection, path: str | os.PathLike, kind: s
     drop_scratch(con)
     try:
         with transaction(con):
-            previous = next(iter(run_query(con, "ingest_previous", fingerprint=info.fingerprint,
+            previous = next(iter(run_query(con, "ingest_02_ingests_select_previous", fingerprint=info.fingerprint,
                                            kind=kind)), None)
             if previous and not replace:
                 raise InputError(
@@ -132,7 +133,7 @@ def _import(con, path: Path, name: str, kind: str, info: FileInfo, mapping: dict
     """Read and validate the file, then commit it (inside the caller's transaction)."""
     header = read_raw(con, path, name, info)
     sources = resolve_columns(name, kind, header, mapping, constants)
-    [(n_read, n_skipped)] = run_query(con, "ingest_count_staged")
+    [(n_read, n_skipped)] = run_query(con, "ingest_06_raw_count")
     if n_read + n_skipped == 0:
         raise InputError(f"{name}: the file has a header but no data rows")
 
@@ -141,13 +142,14 @@ def _import(con, path: Path, name: str, kind: str, info: FileInfo, mapping: dict
     if problems and not quarantine:
         raise InputError(problems_message(name, n_bad, problems, header, sources, constants, ts_format))
 
-    [(ingest_id,)] = run_query(con, "ingest_next_id")
+    [(ingest_id,)] = run_query(con, "ingest_12_ingests_next_id")
     if previous_id is not None:
-        run_query(con, f"ingest_delete_{kind}", ingest_id=previous_id)
-        run_query(con, "ingest_delete_rejects", ingest_id=previous_id)
-        run_query(con, "ingest_mark_replaced", ingest_id=previous_id, replaced_by=ingest_id)
+        delete = "ingest_13_events_delete_of_ingest" if kind == "events" else "ingest_13_customers_delete_of_ingest"
+        run_query(con, delete, ingest_id=previous_id)
+        run_query(con, "ingest_14_rejects_delete_of_ingest", ingest_id=previous_id)
+        run_query(con, "ingest_15_ingests_update_replaced", ingest_id=previous_id, replaced_by=ingest_id)
     warnings = import_warnings(con, name, kind, sources, constants)
-    insert = "ingest_insert_events" if kind == "events" else "ingest_upsert_customers"
+    insert = "ingest_17_events_insert" if kind == "events" else "ingest_17_customers_upsert"
     [(n_rows,)] = run_query(con, insert, ingest_id=ingest_id)
     stored_file = str(path.resolve())
     if n_bad:
@@ -157,7 +159,7 @@ def _import(con, path: Path, name: str, kind: str, info: FileInfo, mapping: dict
         raw = duckdb.FunctionExpression("json_object", *args).alias("raw")
         con.table("ingest_raw").project(duckdb.ColumnExpression("raw_index"), raw) \
             .create_view("ingest_raw_json", replace=True)
-        run_query(con, "ingest_insert_rejects", ingest_id=ingest_id, file=stored_file)
+        run_query(con, "ingest_18_rejects_insert", ingest_id=ingest_id, file=stored_file)
 
     options = {
         "format": info.fmt, "compression": info.compression,
@@ -165,7 +167,7 @@ def _import(con, path: Path, name: str, kind: str, info: FileInfo, mapping: dict
         "columns": header, "mapping": mapping, "constants": constants, "ts_format": ts_format,
         "quarantine": quarantine, "replaces": previous_id, "warnings": warnings,
     }
-    run_query(con, "ingest_record", ingest_id=ingest_id, created_at=now, kind=kind, file=stored_file,
+    run_query(con, "ingest_19_ingests_insert", ingest_id=ingest_id, created_at=now, kind=kind, file=stored_file,
               fingerprint=info.fingerprint, n_rows=n_rows, n_rejected=n_bad,
               n_warnings=len(warnings), options=json.dumps(options))
     return IngestResult(ingest_id=ingest_id, file=name, kind=kind, n_rows=n_rows, n_rejected=n_bad,

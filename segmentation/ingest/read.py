@@ -5,9 +5,10 @@ the bytes and tells CSV (text, maybe gzip) from Parquet, refusing what is neithe
 :func:`read_raw` has DuckDB read the file as text into ``ingest_raw`` (CSV: every cell as
 text, so ids keep their leading zeros; Parquet: cells cast to text); :func:`stage_input`
 lines the file's columns up with the canonical ones and parses them into ``ingest_staged``.
-It also holds the SQL plumbing every step shares: :func:`run_query` (``queries/ingest/*.sql``
-with ``$named`` parameters) and the connection-local scratch tables and views that
-:func:`drop_scratch` removes before and after each import.
+It also holds the SQL plumbing every step shares: :data:`STEPS`, the import's queries
+(``queries/ingest/ingest_NN_*.sql``) in the order they run, :func:`run_query` (one step with
+``$named`` parameters) and the connection-local scratch tables and views that link the steps
+and that :func:`drop_scratch` removes before and after each import.
 """
 
 from __future__ import annotations
@@ -20,11 +21,11 @@ from pathlib import Path
 
 import duckdb
 
-from segmentation.data.queries import load_query
+from segmentation.data.queries import execute_named, load_query
 from segmentation.errors import InputError
 from segmentation.ingest.columns import CHANNELS, COLUMNS, EVENT_TYPES
 
-__all__ = ["SCRATCH_TABLES", "SCRATCH_VIEWS", "FileInfo", "inspect_file", "read_raw", "stage_input",
+__all__ = ["SCRATCH_TABLES", "SCRATCH_VIEWS", "STEPS", "FileInfo", "inspect_file", "read_raw", "stage_input",
            "run_query", "first_line", "drop_scratch"]
 
 _HEAD_BYTES = 64 * 1024
@@ -33,6 +34,40 @@ _DELIMITERS = (",", ";", "\t", "|")
 SCRATCH_TABLES = ("ingest_raw", "ingest_skipped", "ingest_staged", "ingest_problems", "ingest_bad",
                    "ingest_csv_errors", "ingest_csv_scans")
 SCRATCH_VIEWS = ("ingest_input", "ingest_raw_json", "ingest_parquet_source")
+
+# The import's queries (queries/ingest/ingest_NN_*.sql) in the order an import runs them, linked by
+# the scratch tables above; each file's header says which it reads and which it creates. Files that
+# share a number are alternatives (CSV or Parquet file; events or customers).
+STEPS: tuple[tuple[str, ...], ...] = (
+    # validate.check_options, only with --ts-format
+    ("ingest_01_options_check_ts_format",),
+    # files.ingest_file: the same content imported before?
+    ("ingest_02_ingests_select_previous",),
+    # read_raw: the file → ingest_raw, ingest_skipped
+    ("ingest_03_csv_describe", "ingest_03_parquet_select"),
+    ("ingest_04_raw_create_csv", "ingest_04_raw_create_parquet"),
+    ("ingest_05_skipped_create_csv", "ingest_05_skipped_create_parquet"),
+    # files._import: rows read
+    ("ingest_06_raw_count",),
+    # stage_input: ingest_input → ingest_staged
+    ("ingest_07_staged_create_events", "ingest_07_staged_create_customers"),
+    # validate.find_problems: ingest_staged → ingest_problems → ingest_bad
+    ("ingest_08_problems_create_events", "ingest_08_problems_create_customers"),
+    ("ingest_09_bad_create",),
+    ("ingest_10_bad_select_summary",),
+    ("ingest_11_bad_count",),
+    # files._import: the commit (13-15 only with --replace, 16 in validate.import_warnings,
+    # 18 only for bad rows kept with --quarantine)
+    ("ingest_12_ingests_next_id",),
+    ("ingest_13_events_delete_of_ingest", "ingest_13_customers_delete_of_ingest"),
+    ("ingest_14_rejects_delete_of_ingest",),
+    ("ingest_15_ingests_update_replaced",),
+    ("ingest_16_staged_select_warnings_events",),
+    ("ingest_17_events_insert", "ingest_17_customers_upsert"),
+    ("ingest_18_rejects_insert",),
+    ("ingest_19_ingests_insert",),
+)
+_STEP_NAMES = frozenset(name for step in STEPS for name in step)
 
 
 @dataclass(frozen=True)
@@ -104,19 +139,19 @@ def read_raw(con, path: Path, name: str, info: FileInfo) -> list[str]:
     """Stage the file as text in ``ingest_raw`` (raw_index, c0..cN); return the file's column names."""
     try:
         if info.fmt == "parquet":
-            source = con.sql(load_query("ingest_read_parquet"), params={"path": str(path)})
+            source = con.sql(load_query("ingest_03_parquet_select"), params={"path": str(path)})
             header = [column for column in source.columns if column != "ordinality"]
             exprs = [duckdb.ColumnExpression("ordinality").alias("raw_index")]
             exprs += [duckdb.ColumnExpression(column).cast(duckdb.sqltype("VARCHAR")).alias(f"c{i}")
                       for i, column in enumerate(header)]
             source.project(*exprs).create_view("ingest_parquet_source", replace=True)
-            run_query(con, "ingest_raw_from_view")
-            run_query(con, "ingest_skipped_none")
+            run_query(con, "ingest_04_raw_create_parquet")
+            run_query(con, "ingest_05_skipped_create_parquet")
             return header
         params = {"path": str(path), "delim": info.delimiter, "compression": info.compression}
-        header = [row[0] for row in run_query(con, "ingest_csv_columns", **params)]
-        run_query(con, "ingest_read_csv", **params, names=[f"c{i}" for i in range(len(header))])
-        run_query(con, "ingest_skipped_csv", n_columns=len(header))
+        header = [row[0] for row in run_query(con, "ingest_03_csv_describe", **params)]
+        run_query(con, "ingest_04_raw_create_csv", **params, names=[f"c{i}" for i in range(len(header))])
+        run_query(con, "ingest_05_skipped_create_csv", n_columns=len(header))
         return header
     except duckdb.Error as exc:
         raise InputError(f"{name}: cannot read the file as {info.fmt.upper()}: {first_line(exc)}") from exc
@@ -142,14 +177,17 @@ def stage_input(con, kind: str, sources: dict[str, int], constants: dict[str, st
         exprs.append(expr.alias(canon))
     con.table("ingest_raw").project(*exprs).create_view("ingest_input", replace=True)
     if kind == "events":
-        run_query(con, "ingest_stage_events", ts_format=ts_format, event_types=list(EVENT_TYPES),
+        run_query(con, "ingest_07_staged_create_events", ts_format=ts_format, event_types=list(EVENT_TYPES),
                   channels=list(CHANNELS))
     else:
-        run_query(con, "ingest_stage_customers")
+        run_query(con, "ingest_07_staged_create_customers")
 
 
 def run_query(con, query: str, **params) -> list[tuple]:
-    """Run ``queries/QUERY.sql`` with ``$named`` parameters; all result rows (closes the result)."""
+    """Run step ``queries/ingest/QUERY.sql`` (one of :data:`STEPS`) with ``$named`` parameters;
+    all result rows (closes the result)."""
+    if query not in _STEP_NAMES:
+        raise ValueError(f"{query} is not an import step (segmentation.ingest.read.STEPS)")
     return con.execute(load_query(query), params).fetchall()
 
 
@@ -163,6 +201,6 @@ def drop_scratch(con) -> None:
     """Drop the scratch views and tables of an import on ``con`` (those that exist)."""
     # Names come from the constant tuples above, never from user input.
     for view in SCRATCH_VIEWS:
-        con.execute(f"DROP VIEW IF EXISTS {view}")
+        execute_named(con, "drop_view", view)
     for table in SCRATCH_TABLES:
-        con.execute(f"DROP TABLE IF EXISTS temp.{table}")
+        execute_named(con, "drop_temp_table", table)

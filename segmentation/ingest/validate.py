@@ -3,7 +3,7 @@
 This module holds every judgement an import makes and the words it uses for them: the
 size of an upload (:func:`check_upload_size`), the options (:func:`check_options`), the
 file's columns against the contract (:func:`resolve_columns`), the set-based validation
-of the staged rows (:func:`find_problems`, ``queries/ingest/ingest_problems_*.sql``), the
+of the staged rows (:func:`find_problems`, ``queries/ingest/ingest_08_problems_create_*.sql``), the
 message of a refused file naming file, column, 1-based data rows and values
 (:func:`problems_message`), and the warnings of an accepted one (:func:`import_warnings`).
 Messages never hold more than a short sample of values.
@@ -64,7 +64,7 @@ def check_options(con, kind: str, mapping: dict, constants: dict, ts_format: str
         raise InputError("--set customer_id: a customer id cannot be a constant; map it with --map")
     if ts_format is not None:
         try:
-            run_query(con, "ingest_check_ts_format", ts_format=ts_format)
+            run_query(con, "ingest_01_options_check_ts_format", ts_format=ts_format)
         except duckdb.Error as exc:
             raise InputError(f"--ts-format {ts_format!r} is not a valid strptime format "
                              f"(e.g. %Y%m%d or '%d.%m.%Y %H:%M'): {first_line(exc)}") from exc
@@ -107,12 +107,12 @@ def find_problems(con, kind: str, now: datetime) -> tuple[list[tuple], int]:
     Events dated after ``now`` plus :data:`FUTURE_SLACK` are a problem.
     """
     if kind == "events":
-        run_query(con, "ingest_problems_events", latest=now + FUTURE_SLACK)
+        run_query(con, "ingest_08_problems_create_events", latest=now + FUTURE_SLACK)
     else:
-        run_query(con, "ingest_problems_customers")
-    run_query(con, "ingest_bad")
-    problems = run_query(con, "ingest_problem_summary")
-    [(n_bad,)] = run_query(con, "ingest_count_bad_rows")
+        run_query(con, "ingest_08_problems_create_customers")
+    run_query(con, "ingest_09_bad_create")
+    problems = run_query(con, "ingest_10_bad_select_summary")
+    [(n_bad,)] = run_query(con, "ingest_11_bad_count")
     return problems, n_bad
 
 
@@ -122,7 +122,7 @@ def import_warnings(con, name: str, kind: str, sources: dict, constants: dict) -
     warnings: list[str] = []
     if kind == "events":
         known = {"event_type": EVENT_TYPES, "channel": CHANNELS}
-        for column, n_rows, n_distinct, sample in run_query(con, "ingest_warnings_events"):
+        for column, n_rows, n_distinct, sample in run_query(con, "ingest_16_staged_select_warnings_events"):
             if n_rows:
                 more = ", …" if n_distinct > len(sample) else ""
                 warnings.append(

@@ -135,7 +135,7 @@ def alerts(current: pd.DataFrame, transitions: pd.DataFrame | None, n_customers:
     """Emerged, split, merged and disappeared segments since the previous snapshot, as messages.
 
     ``current``: the run's segment rows (with ``profile`` dicts; emerged segments carry
-    their ``sources``); ``transitions``: rows of queries/ui/ui_transitions_of_run.sql;
+    their ``sources``); ``transitions``: rows of queries/ui/transitions_select_of_run.sql;
     ``previous_labels``: names of the previous run's segments (for the sources of an
     emerged segment). Returns dicts ``kind, segment_id (or None), text``, emerged first.
     """
@@ -181,7 +181,7 @@ def selection_summary(points: pd.DataFrame, positions: list[int], labels: dict[i
     """Summary of map points picked with the box or lasso.
 
     ``points``: the downsampled map rows (``segment_id, probability, segment_size``,
-    as from queries/ui/ui_map_points.sql, where ``segment_size`` is the segment's full
+    as from queries/ui/assignments_select_map_points.sql, where ``segment_size`` is the segment's full
     size); ``positions``: row positions of the picked points. Counts are scaled back
     up per segment by its sampling rate, so they estimate customers of the whole run.
     Returns ``n_points``, ``estimated_customers``, ``mean_probability`` and

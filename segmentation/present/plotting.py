@@ -50,7 +50,7 @@ def event_mix_over_time(mix: pd.DataFrame, by: str = "event_type") -> go.Figure:
     """Stacked weekly event counts by ``by`` (``event_type`` or ``channel``).
 
     ``mix`` has columns ``week``, ``event_type``, ``channel``, ``events``
-    (see queries/ui/events_mix_weekly.sql).
+    (see queries/ui/events_count_by_week.sql).
     """
     if by not in ("event_type", "channel"):
         raise ValueError("by must be 'event_type' or 'channel'")
@@ -266,7 +266,7 @@ def probability_histogram(histogram: pd.DataFrame) -> go.Figure:
 def lineage_history(history: pd.DataFrame, color: str = "#4F46E5") -> go.Figure:
     """A segment's share of customers in each snapshot of its lineage, labelled with the transition.
 
-    ``history``: ``as_of, share, size, transition`` (queries/ui/ui_lineage_history.sql); ``color``:
+    ``history``: ``as_of, share, size, transition`` (queries/ui/segments_select_lineage_history.sql); ``color``:
     the lineage's colour (:func:`lineage_colors`).
     """
     figure = go.Figure(go.Scatter(

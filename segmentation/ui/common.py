@@ -81,8 +81,8 @@ def query(name: str, **params) -> pd.DataFrame:
 
 
 def data_summary() -> dict:
-    """Counts and date range of the stored data (queries/ui/data_summary.sql: cheap at any size)."""
-    frame = query("data_summary")
+    """Counts and date range of the stored data (queries/ui/database_select_summary.sql: cheap at any size)."""
+    frame = query("database_select_summary")
     return frame.iloc[0].to_dict()
 
 

@@ -25,7 +25,7 @@ KIND_ORDER = ["emerged", "split", "merged", "disappeared", "survived"]
 def _flows(path: str, version: float, before: int, after: int) -> pd.DataFrame:
     """Customers moving between two runs (tracking.customer_flows), cached per database version."""
     with store.connect(path, read_only=True) as con:
-        frames = [con.execute(load_query("assignments_of_run"), {"run_id": int(r)}).df() for r in (before, after)]
+        frames = [con.execute(load_query("assignments_select_of_run"), {"run_id": int(r)}).df() for r in (before, after)]
     return tracking.customer_flows(frames[0], frames[1])
 
 
@@ -65,7 +65,7 @@ def _sankey(frame: pd.DataFrame, run: dict) -> None:
 
 def _transitions(run: dict) -> None:
     run_id = int(run["run_id"])
-    transitions = common.query("ui_transitions_of_run", run_id=run_id)
+    transitions = common.query("transitions_select_of_run", run_id=run_id)
     st.subheader("Transitions into this snapshot")
     if transitions.empty:
         st.caption("This snapshot was the first: nothing to compare with.")
@@ -138,7 +138,7 @@ def render() -> None:
     if run is None:
         return
     frame = common.runs()
-    timeline = common.query("ui_segments_timeline")
+    timeline = common.query("segments_select_timeline")
     sizes = tracking.sizes_over_time(timeline)
     st.subheader("Segment sizes over time")
     if frame["as_of"].nunique() < 2:

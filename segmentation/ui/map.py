@@ -43,7 +43,7 @@ def _summary(points: pd.DataFrame, positions: list[int], labels: dict[int, str],
                       help="Points scaled back up by each segment's sampling rate.")
     columns[2].metric("Average membership", f"{summary['mean_probability']:.0%}")
     customer_ids = points.iloc[sorted(set(positions))]["customer_id"].astype(str).tolist()
-    behaviour = common.query("ui_selection_behaviour", customer_ids=customer_ids,
+    behaviour = common.query("events_select_selection_behaviour", customer_ids=customer_ids,
                              as_of=pd.Timestamp(run["as_of"]).date(), window_days=int(run["window_days"]))
     row = behaviour.iloc[0]
     active = int(row["active_customers"] or 0)
@@ -66,7 +66,7 @@ def render() -> None:
     if run is None:
         return
     run_id = int(run["run_id"])
-    points = common.query("ui_map_points", run_id=run_id, limit=MAP_POINTS)
+    points = common.query("assignments_select_map_points", run_id=run_id, limit=MAP_POINTS)
     if points.empty or points[["x", "y"]].isna().all().all():
         st.info("This snapshot has no map coordinates.", icon=":material/info:")
         return

@@ -87,7 +87,7 @@ def render() -> None:
         return
     run_id = int(run["run_id"])
     frame = common.segments(run_id)
-    transitions = common.query("ui_transitions_of_run", run_id=run_id)
+    transitions = common.query("transitions_select_of_run", run_id=run_id)
     previous, previous_frame = None, None
     if not transitions.empty:  # the run this one was tracked against
         runs = common.runs()

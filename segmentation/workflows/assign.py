@@ -49,7 +49,7 @@ def assign_customers(
         run = results.get_run(con, run_id)
         when = as_of or run["as_of"]
         table = build_features(con, when, int(run["window_days"]))
-        stored = con.execute(load_query("assignments_of_run"), {"run_id": int(run_id)}).df()
+        stored = con.execute(load_query("assignments_select_of_run"), {"run_id": int(run_id)}).df()
     pipeline = load_run_models(run)
     # Features the run saw that these data lack (a channel nobody used, say): filled with the value
     # for no such activity of their kind, or the one value everybody has (features.fill_missing_features).

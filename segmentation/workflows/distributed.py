@@ -91,7 +91,7 @@ def features_over_parquet(events: str | Sequence[str], as_of: date, window_days:
 
     ``events``: a path, glob or list of Parquet files with the canonical events
     columns (DESIGN §3), local or on any file system DuckDB reads (``s3://``
-    with its httpfs extension). The same ``queries/features_*.sql`` run in an
+    with its httpfs extension). The same ``queries/features/*.sql`` run in an
     in-memory DuckDB over a view on ``read_parquet`` of the files: DuckDB reads
     only the columns the queries use and skips row groups outside the window,
     and only one row per customer leaves. Run it over *all* the files of a
@@ -242,7 +242,7 @@ def assign_with_dask(
         run = results.get_run(con, run_id)
         when = None if features is not None else (as_of or run["as_of"])  # given features: their own date
         table = None if when is None else build_features(con, when, int(run["window_days"]))
-        stored = con.execute(load_query("assignments_of_run"), {"run_id": int(run_id)}).df()
+        stored = con.execute(load_query("assignments_select_of_run"), {"run_id": int(run_id)}).df()
     pipeline = load_run_models(run)
 
     # The work folder (feature partitions, then scores) is journalled: one left by a killed

@@ -64,7 +64,7 @@ def _drift_references(db: Any, run_id: int, lookback: int = 6) -> list[tuple[pd.
     from segmentation.engine.resemblance import mean_vectors
 
     with store.connect(db, read_only=True) as con:
-        frame = results.parse_profiles(con.execute(load_query("drift_references"),
+        frame = results.parse_profiles(con.execute(load_query("segments_select_drift_references"),
                                                    {"run_id": run_id, "lookback": lookback}).df())
     earliest = frame.sort_values("as_of").drop_duplicates("segment_id")
     return [mean_vectors(frame[frame["fitted"]]), mean_vectors(earliest)]

@@ -43,7 +43,7 @@ def load_run_data(db: Any, run_id: int) -> RunData:
     with store.connect(db, read_only=True) as con:
         run = results.get_run(con, int(run_id))
         table = build_features(con, run["as_of"], int(run["window_days"]))
-        stored = con.execute(load_query("assignments_of_run"), {"run_id": int(run_id)}).df()
+        stored = con.execute(load_query("assignments_select_of_run"), {"run_id": int(run_id)}).df()
         segments = results.list_segments(con, int(run_id))
     labels = (stored.assign(customer_id=stored["customer_id"].astype(str)).set_index("customer_id")["segment_id"]
               .reindex(table.frame.index).fillna(NOISE).astype(int))

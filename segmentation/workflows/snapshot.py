@@ -82,7 +82,7 @@ def snapshot_inputs(db: Any, as_of: date, window_days: int):
     with store.connect(db, read_only=True) as con:
         table = build_features(con, as_of, window_days)
         table.reliability = feature_reliability(con, as_of, window_days, table.frame.columns)
-        truth = con.execute(load_query("demo_truth_at"), {"as_of": as_of}).df()
+        truth = con.execute(load_query("demo_truth_select_at"), {"as_of": as_of}).df()
     truth = truth.set_index("customer_id")["persona"] if not truth.empty else None
     return table, truth
 
@@ -291,7 +291,7 @@ RUN = journal.declare("run", marked=("as_of", "window_days"), outcome=_run_outco
 def existing_run(db: Any, as_of: date, window_days: int) -> int | None:
     """The complete run for ``as_of`` with this window, if there is one."""
     with store.connect(db, read_only=True) as con:
-        row = store.fetch_row(con, "run_at_date", {"as_of": as_of, "window_days": window_days})
+        row = store.fetch_row(con, "runs_select_at_date", {"as_of": as_of, "window_days": window_days})
     return int(row[0]) if row else None
 
 

@@ -1,3 +1,5 @@
+-- Import step 08 (customers files) of segmentation.ingest.read.STEPS.
+-- Temporary tables read: ingest_staged. Created: ingest_problems.
 -- Every problem of every row of a staged customers file (raw_index, column, problem, value).
 -- Values of PII columns (email, phone, names) are never quoted.
 CREATE OR REPLACE TEMP TABLE ingest_problems AS

@@ -1,5 +1,5 @@
 -- Schema version 2: what audience exports need beyond version 1 (DESIGN.md §3, §5).
--- Like schema.sql this is a migration script, the exception to "one statement per
+-- Like schema_migrate_v1.sql this is a migration script, the exception to "one statement per
 -- file": store.ensure_schema runs it inside one transaction. Every statement is
 -- idempotent (IF NOT EXISTS).
 

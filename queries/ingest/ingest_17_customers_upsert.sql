@@ -1,3 +1,5 @@
+-- Import step 17 (customers files) of segmentation.ingest.read.STEPS.
+-- Temporary tables read: ingest_staged, ingest_bad. Created: none. Stored tables: writes customers.
 -- Insert new customers and update known ones (by customer_id). A later file updates the
 -- values it has; a blank cell or a missing column never erases a stored value.
 INSERT INTO customers (customer_id, email, phone, first_name, last_name, country, zip, city,

@@ -1,3 +1,5 @@
+-- Import step 07 (events files) of segmentation.ingest.read.STEPS.
+-- Temporary tables read: ingest_input (view of ingest_raw made by ingest/read.py). Created: ingest_staged.
 -- Parse the text columns of an events file (view ingest_input, canonical names) into typed
 -- values, keeping the text beside them so problems can quote what the file said.
 CREATE OR REPLACE TEMP TABLE ingest_staged AS

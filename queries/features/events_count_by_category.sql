@@ -1,7 +1,7 @@
 -- Category affinity per customer, long form: customer_id, category, n_events
 -- (category-tagged events only; features.py turns counts into shares of the
 -- customer's tagged events, 0 for customers without any).
--- Window as in features_customer.sql: ts in [$as_of - $window_days days, $as_of + 1 day).
+-- Window as in events_select_customer_features.sql: ts in [$as_of - $window_days days, $as_of + 1 day).
 SELECT
     customer_id,
     trim(category) AS category,

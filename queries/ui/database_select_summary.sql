@@ -1,5 +1,5 @@
 -- One row describing what the database holds (`status` and the app's pages), cheap at any
--- size: the distinct count of customers with events is customers_with_events.sql.
+-- size: the distinct count of customers with events is events_count_customers.sql.
 -- n_events and max_ingest_id fingerprint the events table (they change on import or replace).
 SELECT
     (SELECT count(*) FROM events)                       AS n_events,

@@ -1,3 +1,5 @@
+-- Import step 16 (events files) of segmentation.ingest.read.STEPS.
+-- Temporary tables read: ingest_staged, ingest_bad. Created: none.
 -- Imported rows whose event type or channel is not a known one (stored as 'other').
 SELECT
     'event_type' AS column_name,

@@ -1,3 +1,5 @@
+-- Import step 09 of segmentation.ingest.read.STEPS.
+-- Temporary tables read: ingest_problems, ingest_skipped. Created: ingest_bad.
 -- Every problem with its file row number. raw_index counts only the rows the reader kept,
 -- so rows it skipped (ingest_skipped) shift the numbers of the rows after them.
 CREATE OR REPLACE TEMP TABLE ingest_bad AS

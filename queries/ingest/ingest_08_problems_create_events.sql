@@ -1,3 +1,5 @@
+-- Import step 08 (events files) of segmentation.ingest.read.STEPS.
+-- Temporary tables read: ingest_staged. Created: ingest_problems.
 -- Every problem of every row of a staged events file (raw_index, column, problem, value).
 CREATE OR REPLACE TEMP TABLE ingest_problems AS
 SELECT raw_index, 'customer_id' AS column_name, 'empty customer id' AS problem, '' AS value

@@ -1,3 +1,5 @@
+-- Import step 05 (CSV files) of segmentation.ingest.read.STEPS.
+-- Temporary tables read: ingest_csv_errors. Created: ingest_skipped.
 -- Rows the CSV reader rejected, one per data row (row 1 = first row after the header).
 CREATE OR REPLACE TEMP TABLE ingest_skipped AS
 SELECT

@@ -1,7 +1,7 @@
 -- Channel mix per customer active in the look-back window, long form:
 -- customer_id, channel, n_events (features.py turns counts into shares of the
 -- customer's events; counts keep the sums exact whatever the row order).
--- Window as in features_customer.sql: ts in [$as_of - $window_days days, $as_of + 1 day).
+-- Window as in events_select_customer_features.sql: ts in [$as_of - $window_days days, $as_of + 1 day).
 -- Events without a channel count as 'unknown' so the shares sum to 1.
 SELECT
     customer_id,

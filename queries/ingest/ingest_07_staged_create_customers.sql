@@ -1,3 +1,5 @@
+-- Import step 07 (customers files) of segmentation.ingest.read.STEPS.
+-- Temporary tables read: ingest_input (view of ingest_raw made by ingest/read.py). Created: ingest_staged.
 -- Parse the text columns of a customers file (view ingest_input, canonical names).
 CREATE OR REPLACE TEMP TABLE ingest_staged AS
 WITH input AS (

@@ -1,3 +1,5 @@
+-- Import step 18 (only when rows are bad, with --quarantine) of segmentation.ingest.read.STEPS.
+-- Temporary tables read: ingest_bad, ingest_raw_json (view made by ingest/files.py). Created: none. Stored tables: writes rejects.
 -- Keep every bad row (quarantine): its row number, all its problems, its values as read.
 INSERT INTO rejects (ingest_id, file, row_number, reason, raw)
 SELECT

@@ -1,3 +1,5 @@
+-- Import step 10 of segmentation.ingest.read.STEPS.
+-- Temporary tables read: ingest_bad. Created: none.
 -- One line per (column, problem): how many rows, the first row numbers and their values.
 SELECT
     column_name,
