@@ -15,7 +15,7 @@ Each measure is printed beside its target; nothing is written. Measures:
 * ``stale_marker``: a read-only open beside a marker left by a process that is gone — target
   < 0.5 s (same test).
 * ``writer_beside_app_reads``: the longest of ten write-lock waits of a command-line process while
-  the app's read helper (``ui.common.read_query``) reads in a loop in another thread — target < 2 s
+  the app's cached read (``ui.common.read_at``) reads in a loop in another thread — target < 2 s
   (was tests/test_guarantee_concurrency.py, ``test_app_reads_never_keep_a_writer_out``).
 """
 
@@ -113,6 +113,7 @@ def writer_beside_app_reads(folder: Path) -> float:
     from streamlit import logger as streamlit_logger
 
     streamlit_logger.set_log_level("error")  # outside a Streamlit server each cached function warns
+    from segmentation.data import read
     from segmentation.ui import common
 
     db = _empty_db(folder, "reads.duckdb")
@@ -122,7 +123,7 @@ def writer_beside_app_reads(folder: Path) -> float:
         version = 0.0
         while not stop.is_set():
             version += 1  # a new cache key: every call really reads the file
-            reads.append(len(common.read_query(str(db), version, "runs_list")))
+            reads.append(len(common.read_at(str(db), version, read.runs)))
 
     reader = threading.Thread(target=read_loop)
     reader.start()

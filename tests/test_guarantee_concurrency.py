@@ -198,6 +198,7 @@ def test_app_reads_never_keep_a_writer_out(small, tmp_path):
     """The app's cached read helper opens read-only connections only for the moment of a read:
     a command-line writer in another process and a write from another session of the same
     process both get through while it reads in a loop."""
+    from segmentation.data import read
     from segmentation.ui import common
 
     db = small.copy_to(tmp_path)
@@ -208,7 +209,7 @@ def test_app_reads_never_keep_a_writer_out(small, tmp_path):
         version = 0.0
         while not stop.is_set():
             version += 1  # a new cache key: every call really reads the file
-            reads.append(len(common.read_query(str(db), version, "runs_list")))
+            reads.append(len(common.read_at(str(db), version, read.runs)))
 
     reader = threading.Thread(target=read_loop)
     reader.start()

@@ -10,7 +10,7 @@ from typing import Optional
 
 import typer
 
-from segmentation.data import results, store
+from segmentation.data import read, results, store
 from segmentation.cli.main import command, db, emit, step
 from segmentation.errors import InputError
 from segmentation.workflows.assign import ASSIGN
@@ -90,7 +90,7 @@ def run(
 def runs(as_json: bool = typer.Option(False, "--json", help="Print one JSON document.")) -> None:
     """List the stored (complete) snapshots."""
     with store.connect(db(), read_only=True) as con:
-        frame = results.list_runs(con)
+        frame = read.runs(con)
     records = frame.to_dict(orient="records")
 
     def human() -> None:
@@ -112,24 +112,11 @@ def segments(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
 ) -> None:
     """List the segments of a run (emerged ones with their sources and growth since)."""
-    from segmentation.dynamics.tracking import emerging_alerts, movement
-
-    from segmentation.data.results import value_rows
-    from segmentation.dynamics.value import segment_value, value_record
+    from segmentation.workflows.reports import segment_records
 
     with store.connect(db(), read_only=True) as con:
-        frame = results.list_segments(con, run_id)
-        history = results.segment_history(con)
-        values = segment_value(value_rows(con, frame["run_id"].unique().tolist()), frame["run_id"].unique().tolist()).set_index("segment_id")
-    alerts = {a["segment_id"]: a for a in emerging_alerts(history, frame["run_id"].unique().tolist())}
-    documents = results.records(frame)
-    for document in documents:
-        alert = alerts.get(document["segment_id"])
-        document.update(movement(document.get("profile")))
-        document["growth"] = alert["growth"] if alert else None
-        document["rules"] = (document.get("profile") or {}).get("rules")
-        known = document["segment_id"] in values.index
-        document["value"] = value_record(values.loc[document["segment_id"]]) if known else None
+        frame = read.segments(con, run_id)
+        documents = segment_records(con, frame)
     emit(documents, as_json, lambda: _segment_table(frame))
 
 
@@ -207,8 +194,8 @@ def timeline(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
 ) -> None:
     """A series of snapshots, each tracked against the previous one (existing dates are skipped)."""
+    from segmentation.workflows.reports import timeline_value
     from segmentation.workflows.timeline import run_timeline
-    from segmentation.dynamics.tracking import emerging_alerts
 
     params = SnapshotParams(window_days=window_days, seed=seed, fit_sample_size=fit_sample,
                             min_cluster_share=min_cluster_share, refit=refit, refit_every=refit_every)
@@ -216,20 +203,13 @@ def timeline(
         db(), parse_date(start, "--start"), parse_date(end, "--end"), every, params, progress=as_lines(step),
         progress_bar=sys.stderr.isatty(),
     )
-    from segmentation.data.results import value_rows
-    from segmentation.dynamics.value import lineage_value, segment_value, value_record
-
-    run_ids = [s["run_id"] for s in document["snapshots"]]
     with store.connect(db(), read_only=True) as con:
-        history = results.segment_history(con)
-        values = segment_value(value_rows(con, run_ids), run_ids)
-    document["emerging_alerts"] = emerging_alerts(history, run_ids)
-    by_key = {(int(r.run_id), int(r.segment_id)): r for r in values.itertuples(index=False)}
+        extra = timeline_value(con, [s["run_id"] for s in document["snapshots"]])
+    document["emerging_alerts"] = extra["emerging_alerts"]
     for snap in document["snapshots"]:
         for segment in snap.get("segments", []):
-            row = by_key.get((snap["run_id"], segment["segment_id"]))
-            segment["value"] = value_record(row._asdict()) if row is not None else None
-    document["lineage_value"] = lineage_value(values)
+            segment["value"] = extra["value"].get((snap["run_id"], segment["segment_id"]))
+    document["lineage_value"] = extra["lineage_value"]
 
     def human() -> None:
         for snap in document["snapshots"]:

@@ -9,6 +9,7 @@ import uuid
 
 import streamlit as st
 
+from segmentation.data import read
 from segmentation.present.digest import escape_markdown
 from segmentation.ui import common
 
@@ -52,7 +53,7 @@ def latest_params():
     defaults and None."""
     from segmentation.workflows.snapshot import SnapshotParams
 
-    frame = common.runs()
+    frame = common.cached(read.runs)
     if frame.empty:
         return SnapshotParams(), None
     latest = frame.iloc[0]

@@ -1,10 +1,12 @@
 """Shared choices and cached reads for the pages.
 
-The app never keeps the database open: each read opens a short-lived,
-read-only connection, and results are cached with ``st.cache_data`` keyed by
-the file's modification time, so a write by the command line (or another
-session) shows up on the next rerun; this session's own writes clear the cache
-at once (:func:`after_write`).
+Pages read through :func:`cached` only: it calls a function of the read model
+(:mod:`segmentation.data.read`, :mod:`segmentation.workflows.reports`), the same
+the command line calls, so the app adds caching and nothing else. The app never
+keeps the database open: each read opens a short-lived, read-only connection,
+and results are cached with ``st.cache_data`` keyed by the file's modification
+time, so a write by the command line (or another session) shows up on the next
+rerun; this session's own writes clear the cache at once (:func:`after_write`).
 
 Session state keys (explicit, shared by all pages): ``db_path`` (the database),
 ``run_id`` (the chosen snapshot; latest when unset), ``segment_id`` (the segment
@@ -13,19 +15,22 @@ opened on the Segment page), ``user_name`` (who is recorded for name changes).
 
 from __future__ import annotations
 
+import copy
 import getpass
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, TypeVar
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
-from segmentation.data import store
+from segmentation.data import read, store
 from segmentation.present.digest import display_name, escape_markdown
 from segmentation.errors import WorkbenchError
-from segmentation.data.queries import load_query
+
+T = TypeVar("T")
 
 DB_KEY = "db_path"
 RUN_KEY = "run_id"
@@ -61,33 +66,49 @@ def db_version(path: Path) -> float:
     return float(sum(stamps))
 
 
+def _frozen(value: Any) -> Any:
+    """A parameter as part of a cache key: lists and tuples become tuples, numpy numbers plain numbers."""
+    if isinstance(value, (list, tuple)):
+        return tuple(_frozen(v) for v in value)
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _read_name(reader: Callable) -> str:
+    return f"{reader.__module__}.{reader.__qualname__}"
+
+
 @st.cache_data(show_spinner=False, max_entries=256)
-def read_query(path: str, version: float, query: str, params: tuple = ()) -> pd.DataFrame:
-    """A query result as a DataFrame (never a DuckDB relation), cached per database version."""
+def _cached_read(path: str, version: float, name: str, params: tuple, _read: Callable) -> Any:
+    """``_read(con, **params)`` (the function ``name``; not hashed itself) on a short-lived read-only connection."""
     with store.connect(path, read_only=True) as con:
-        return con.execute(load_query(query), dict(params)).df()
+        return _read(con, **dict(params))
 
 
-def _freeze(value: Any) -> Any:
-    """Lists become tuples so parameters can be part of a cache key."""
-    return tuple(value) if isinstance(value, list) else value
+def read_at(path: str, version: float, reader: Callable[..., T], **params) -> T:
+    """``reader(con, **params)`` on the database ``path``, cached per ``version`` of the file, ``reader``
+    (by its qualified name) and ``params``. A frame comes back as a copy the caller may change."""
+    frozen = tuple(sorted((k, _frozen(v)) for k, v in params.items()))
+    return _cached_read(path, version, _read_name(reader), frozen, reader)
 
 
-def query(name: str, **params) -> pd.DataFrame:
-    """Result of ``queries/NAME.sql`` with ``$params`` bound, from the cache when the file is unchanged."""
+def cached(reader: Callable[..., T], **params) -> T:
+    """``reader(con, **params)`` on this session's database, from the cache while the file is unchanged.
+
+    ``reader`` is a function of the read model (:mod:`segmentation.data.read`) or of
+    :mod:`segmentation.workflows.reports`, the same the command line calls: the app adds only caching.
+    """
     path = current_db()
-    frozen = tuple(sorted((k, _freeze(v)) for k, v in params.items()))
-    return read_query(str(path), db_version(path), name, frozen)
+    return read_at(str(path), db_version(path), reader, **params)
 
 
 def data_summary() -> dict:
-    """Counts and date range of the stored data (queries/ui/database_select_summary.sql: cheap at any size)."""
-    frame = query("database_select_summary")
-    return frame.iloc[0].to_dict()
+    """Counts and date range of the stored data (:func:`segmentation.data.read.data_summary`: cheap at any size)."""
+    return cached(read.data_summary)
 
 
-def events_query(name: str, summary: dict) -> pd.DataFrame:
-    """Result of ``queries/NAME.sql`` when it reads only the events (seconds on ~100 M of them).
+def events_cached(reader: Callable[..., T], summary: dict) -> T:
+    """``reader(con)`` for a read of the events only (seconds on ~100 M of them), e.g.
+    :func:`segmentation.data.read.event_mix`.
 
     Cached per events fingerprint (counts and date range from :func:`data_summary`), which
     snapshots and exports leave unchanged: only an import or new demo data reads them again,
@@ -95,13 +116,13 @@ def events_query(name: str, summary: dict) -> pd.DataFrame:
     """
     fingerprint = tuple(str(summary[k]) for k in ("n_events", "max_ingest_id", "first_event", "last_event",
                                                  "n_imports"))
-    return _events_read(str(current_db()), fingerprint, name).copy()
+    return copy.copy(_events_read(str(current_db()), fingerprint, _read_name(reader), reader))
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)
-def _events_read(path: str, fingerprint: tuple, query: str) -> pd.DataFrame:
+def _events_read(path: str, fingerprint: tuple, name: str, _read: Callable) -> Any:
     with store.connect(path, read_only=True) as con:
-        return con.execute(load_query(query)).df()
+        return _read(con)
 
 
 def after_write() -> None:
@@ -130,17 +151,12 @@ def as_dict(value: Any) -> dict:
 
 
 # ------------------------------------------------------------------ runs and segments
-def runs() -> pd.DataFrame:
-    """Complete runs, newest first (queries/runs/runs_list.sql)."""
-    return query("runs_list")
-
-
 def selected_run() -> dict | None:
     """The run chosen in this session (``run_id``), else the latest; None when there is none.
 
     The returned dict holds the ``runs`` columns with ``params`` and ``metrics`` parsed.
     """
-    frame = runs()
+    frame = cached(read.runs)
     if frame.empty:
         return None
     chosen = st.session_state.get(RUN_KEY)
@@ -176,7 +192,7 @@ def run_picker() -> dict | None:
     run = selected_run()
     if run is None:
         return None
-    frame = runs()
+    frame = cached(read.runs)
     labels = {int(r["run_id"]): run_label(r) for r in frame.to_dict(orient="records")}
     sticky_selectbox(st.sidebar, "Snapshot", list(labels), int(run["run_id"]), RUN_KEY, "_run_picker",
                      format_func=labels.get,
@@ -244,39 +260,6 @@ def page_run(title: str) -> dict | None:
     return run
 
 
-@st.cache_data(show_spinner=False, max_entries=64)
-def read_segments(path: str, version: float, run_id: int) -> pd.DataFrame:
-    """Segments of a run with their profile parsed (dict), largest first, noise last."""
-    with store.connect(path, read_only=True) as con:
-        frame = con.execute(load_query("segments_list"), {"run_id": int(run_id)}).df()
-    frame["profile"] = frame["profile"].map(as_dict)
-    return frame
-
-
-@st.cache_data(show_spinner=False, max_entries=32)
-def read_value(path: str, version: float, run_ids: tuple | None) -> pd.DataFrame:
-    """:func:`segmentation.dynamics.value.segment_value` of the runs (all runs for None)."""
-    from segmentation.data.results import value_rows
-    from segmentation.dynamics.value import segment_value
-
-    ids = None if run_ids is None else list(run_ids)
-    with store.connect(path, read_only=True) as con:
-        rows = value_rows(con, ids)
-    return segment_value(rows, ids)
-
-
-def segment_value(run_ids: list[int] | None = None) -> pd.DataFrame:
-    """Value per (run, segment): customers, revenue, revenue per customer, purchases, quiet share."""
-    path = current_db()
-    return read_value(str(path), db_version(path), None if run_ids is None else tuple(int(r) for r in run_ids))
-
-
-def segments(run_id: int) -> pd.DataFrame:
-    """Cached :func:`read_segments` for this session's database."""
-    path = current_db()
-    return read_segments(str(path), db_version(path), int(run_id))
-
-
 def segment_labels(frame: pd.DataFrame) -> dict[int, str]:
     """segment id → given name, else suggested name."""
     return {int(r.segment_id): display_name(r.name, r.suggested_name) for r in frame.itertuples(index=False)}
@@ -284,7 +267,8 @@ def segment_labels(frame: pd.DataFrame) -> dict[int, str]:
 
 def flow_labels(run_id: int) -> dict[str, str]:
     """``segment N`` (as tracking names flows and sources) → that segment's name in run ``run_id``."""
-    return {f"segment {k}": v for k, v in segment_labels(segments(run_id)).items() if k != -1}
+    labels = segment_labels(cached(read.segments, run_id=int(run_id)))
+    return {f"segment {k}": v for k, v in labels.items() if k != -1}
 
 
 def changes_in_words(profile: dict) -> str:

@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from segmentation.present import plotting
-from segmentation.data import store
+from segmentation.data import read, store
 from segmentation.errors import WorkbenchError
 from segmentation.ui import common
 from segmentation.ui.data_import import import_section
@@ -52,7 +52,7 @@ def render() -> None:
         import_section()
         return
 
-    with_events = int(common.events_query("events_count_customers", summary).iloc[0, 0])
+    with_events = common.events_cached(read.customers_with_events, summary)
     columns = st.columns(4)
     columns[0].metric("Customers with events", f"{with_events:,}")
     columns[1].metric("Events", f"{summary['n_events']:,}")
@@ -61,7 +61,7 @@ def render() -> None:
     if summary["n_customers"]:
         st.caption(f"{summary['n_customers']:,} customer records (contact data stays out of every chart).")
 
-    mix = common.events_query("events_count_by_week", summary)
+    mix = common.events_cached(read.event_mix, summary)
     by_type, by_channel = st.tabs(["Events by type", "Events by channel"])
     with by_type:
         st.plotly_chart(plotting.event_mix_over_time(mix, by="event_type"), key="mix_type")
@@ -69,7 +69,7 @@ def render() -> None:
         st.plotly_chart(plotting.event_mix_over_time(mix, by="channel"), key="mix_channel")
 
     st.subheader("Imports")
-    imports = common.query("ingests_list")
+    imports = common.cached(read.imports)
     if imports.empty:
         st.caption("No imports recorded.")
     else:

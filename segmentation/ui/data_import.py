@@ -17,7 +17,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from segmentation.data import store
+from segmentation.data import read, store
 from segmentation.errors import InputError, WorkbenchError
 from segmentation.ingest.columns import COLUMNS, REQUIRED, fold_column
 from segmentation.ingest.files import ingest_file
@@ -248,7 +248,7 @@ def _rejects(ingest_id: int) -> None:
     """The rows an import kept aside (quarantine): why, where, and a download of them as they were read."""
     import pandas as pd
 
-    rejects = common.query("rejects_select_of_ingest", ingest_id=int(ingest_id))
+    rejects = common.cached(read.rejects, ingest_id=int(ingest_id))
     if rejects.empty:
         return
     st.markdown(f"**{len(rejects):,} rows kept aside** — not imported; fix them in your file and import it again.")

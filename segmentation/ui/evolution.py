@@ -12,26 +12,19 @@ import pandas as pd
 import streamlit as st
 
 from segmentation.present import plotting
-from segmentation.data import store
+from segmentation.data import read
 from segmentation.dynamics import tracking
 from segmentation.present.digest import display_name, escape_markdown
-from segmentation.data.queries import load_query
 from segmentation.ui import common
+from segmentation.workflows import reports
 
 KIND_ORDER = ["emerged", "split", "merged", "disappeared", "survived"]
 
 
-@st.cache_data(show_spinner=False, max_entries=16)
-def _flows(path: str, version: float, before: int, after: int) -> pd.DataFrame:
-    """Customers moving between two runs (tracking.customer_flows), cached per database version."""
-    with store.connect(path, read_only=True) as con:
-        frames = [con.execute(load_query("assignments_select_of_run"), {"run_id": int(r)}).df() for r in (before, after)]
-    return tracking.customer_flows(frames[0], frames[1])
-
-
 def _node_colors(run_id: int) -> dict[str, str]:
     """``segment N`` (the Sankey's node keys) → the colour of that segment's lineage in run ``run_id``."""
-    return {f"segment {k}": v for k, v in plotting.segment_lineage_colors(common.segments(run_id)).items()}
+    colors = plotting.segment_lineage_colors(common.cached(read.segments, run_id=int(run_id)))
+    return {f"segment {k}": v for k, v in colors.items()}
 
 
 def _sankey(frame: pd.DataFrame, run: dict) -> None:
@@ -51,8 +44,7 @@ def _sankey(frame: pd.DataFrame, run: dict) -> None:
         st.warning(f"These snapshots describe customers over different windows ({windows[int(before)]} and "
                    f"{windows[int(after)]} days): some moves come from the longer or shorter view, not from "
                    "a change in behaviour.", icon=":material/compare_arrows:")
-    path = common.current_db()
-    flows = _flows(str(path), common.db_version(path), int(before), int(after))
+    flows = common.cached(reports.customer_flows, before=int(before), after=int(after))
     figure = plotting.flow_sankey(flows, common.flow_labels(before), common.flow_labels(after),
                                   _node_colors(int(before)), _node_colors(int(after)))
     st.plotly_chart(figure, key="sankey")
@@ -65,7 +57,7 @@ def _sankey(frame: pd.DataFrame, run: dict) -> None:
 
 def _transitions(run: dict) -> None:
     run_id = int(run["run_id"])
-    transitions = common.query("transitions_select_of_run", run_id=run_id)
+    transitions = common.cached(read.transitions, run_id=run_id)
     st.subheader("Transitions into this snapshot")
     if transitions.empty:
         st.caption("This snapshot was the first: nothing to compare with.")
@@ -88,7 +80,7 @@ def _transitions(run: dict) -> None:
                                     format="percent", help="Of the customers before, the share still together after."),
                                 "size before": st.column_config.NumberColumn(format="localized"),
                                 "size after": st.column_config.NumberColumn(format="localized")})
-    current = common.segments(run_id)
+    current = common.cached(read.segments, run_id=run_id)
     previous_names = common.flow_labels(int(transitions["from_run"].iloc[0]))
     st.markdown("**Who moved, and why**")
     for row in current[current["transition"].isin(["emerged", "split", "merged", "survived"])].itertuples(index=False):
@@ -113,14 +105,15 @@ def _transitions(run: dict) -> None:
 def _value(run: dict) -> None:
     """Value over time per lineage, for the snapshots with this run's window."""
     st.subheader("Value over time")
-    runs = common.runs()
+    runs = common.cached(read.runs)
     same = runs[runs["window_days"] == run["window_days"]]["run_id"].astype(int).tolist()
-    value = common.segment_value(same)
+    value = common.cached(reports.segment_value, run_ids=same)
     if value.empty:
         return
     names = {}
     for run_id in value["run_id"].unique():
-        names.update({(int(run_id), k): v for k, v in common.segment_labels(common.segments(int(run_id))).items()})
+        labels = common.segment_labels(common.cached(read.segments, run_id=int(run_id)))
+        names.update({(int(run_id), k): v for k, v in labels.items()})
     latest = value.sort_values(["as_of", "run_id"]).groupby("lineage_id").tail(1)
     by_lineage = {int(r.lineage_id): names.get((int(r.run_id), int(r.segment_id)), f"segment {r.segment_id}")
                   for r in latest.itertuples(index=False) if pd.notna(r.lineage_id)}
@@ -137,8 +130,8 @@ def render() -> None:
     run = common.page_run("Evolution")
     if run is None:
         return
-    frame = common.runs()
-    timeline = common.query("segments_select_timeline")
+    frame = common.cached(read.runs)
+    timeline = common.cached(read.segments_timeline)
     sizes = tracking.sizes_over_time(timeline)
     st.subheader("Segment sizes over time")
     if frame["as_of"].nunique() < 2:

@@ -18,6 +18,7 @@ import pandas as pd
 import streamlit as st
 
 from segmentation.audiences import export
+from segmentation.data import read
 from segmentation.present import plotting
 from segmentation.present.digest import escape_markdown
 from segmentation.errors import WorkbenchError
@@ -183,7 +184,7 @@ def render() -> None:
     if run is None:
         return
     run_id = int(run["run_id"])
-    frame = common.segments(run_id)
+    frame = common.cached(read.segments, run_id=run_id)
     labels = common.segment_labels(frame)
     ids = frame.loc[frame["segment_id"] != -1, "segment_id"].astype(int).tolist()
     opened = st.session_state.get(common.SEGMENT_KEY)
@@ -211,7 +212,7 @@ def render() -> None:
         return
     added = 0
     if len(chosen) == 1:
-        profile = frame.loc[frame["segment_id"] == chosen[0], "profile"].iloc[0] or {}
+        profile = common.as_dict(frame.loc[frame["segment_id"] == chosen[0], "profile"].iloc[0])
         added = _expand(run_id, int(chosen[0]), sizes[int(chosen[0])], profile.get("lookalike"))
     path = common.current_db()
     try:

@@ -12,6 +12,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from segmentation.data import read
 from segmentation.present import digest, plotting
 from segmentation.ui import common
 
@@ -43,9 +44,8 @@ def _summary(points: pd.DataFrame, positions: list[int], labels: dict[int, str],
                       help="Points scaled back up by each segment's sampling rate.")
     columns[2].metric("Average membership", f"{summary['mean_probability']:.0%}")
     customer_ids = points.iloc[sorted(set(positions))]["customer_id"].astype(str).tolist()
-    behaviour = common.query("events_select_selection_behaviour", customer_ids=customer_ids,
-                             as_of=pd.Timestamp(run["as_of"]).date(), window_days=int(run["window_days"]))
-    row = behaviour.iloc[0]
+    row = common.cached(read.selection_behaviour, customer_ids=customer_ids,
+                        as_of=pd.Timestamp(run["as_of"]).date(), window_days=int(run["window_days"]))
     active = int(row["active_customers"] or 0)
     spend = float(row["spend"] or 0) / active if active else 0.0
     columns[3].metric("Spend per customer", common.money(spend),
@@ -66,11 +66,11 @@ def render() -> None:
     if run is None:
         return
     run_id = int(run["run_id"])
-    points = common.query("assignments_select_map_points", run_id=run_id, limit=MAP_POINTS)
+    points = common.cached(read.map_points, run_id=run_id, limit=MAP_POINTS)
     if points.empty or points[["x", "y"]].isna().all().all():
         st.info("This snapshot has no map coordinates.", icon=":material/info:")
         return
-    segments = common.segments(run_id)
+    segments = common.cached(read.segments, run_id=run_id)
     labels = common.segment_labels(segments)
     total = int(points["total"].iloc[0])
     shown = len(points)

@@ -10,9 +10,11 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from segmentation.data import read
 from segmentation.present import digest
 from segmentation.ui import common
 from segmentation.dynamics.value import rank_rising
+from segmentation.workflows import reports
 
 BADGE_COLORS = {"NEW": "green", "SPLIT": "orange", "MERGED": "violet", "GROWING": "blue", "FADING": "gray"}
 ALERT_ICONS = {"emerged": ":material/auto_awesome:", "split": ":material/call_split:",
@@ -86,16 +88,16 @@ def render() -> None:
     if run is None:
         return
     run_id = int(run["run_id"])
-    frame = common.segments(run_id)
-    transitions = common.query("transitions_select_of_run", run_id=run_id)
+    frame = common.cached(read.segments, run_id=run_id)
+    transitions = common.cached(read.transitions, run_id=run_id)
     previous, previous_frame = None, None
     if not transitions.empty:  # the run this one was tracked against
-        runs = common.runs()
+        runs = common.cached(read.runs)
         match = runs[runs["run_id"] == transitions["from_run"].iloc[0]]
         previous = match.iloc[0].to_dict() if not match.empty else None
     since = ""
     if previous:
-        previous_frame = common.segments(int(previous["run_id"]))
+        previous_frame = common.cached(read.segments, run_id=int(previous["run_id"]))
         since = f" · compared with run {int(previous['run_id'])} ({pd.Timestamp(previous['as_of']).date()})"
     st.caption(f"Snapshot {common.run_label(run)}{since}")
     note = ((run.get("metrics") or {}).get("tracking") or {}).get("note")
@@ -107,7 +109,7 @@ def render() -> None:
 
     cards = digest.segment_cards(frame, int(run["n_customers"]), previous_frame,
                                  int(previous["n_customers"]) if previous else None)
-    value = common.segment_value([run_id])
+    value = common.cached(reports.segment_value, run_ids=[run_id])
     cards = cards.merge(value[["segment_id", "revenue", "revenue_per_customer", "revenue_change"]],
                         on="segment_id", how="left")
     per_customer = float(value["revenue"].sum() / max(1, value["customers"].sum())) if not value.empty else None

@@ -14,6 +14,7 @@ import pandas as pd
 import streamlit as st
 
 from segmentation.workflows.snapshot import SnapshotParams
+from segmentation.data import read
 from segmentation.ui import background, common
 from segmentation.present.digest import escape_markdown
 
@@ -147,7 +148,7 @@ def render() -> None:
             st.subheader("Computing now")
             st.fragment(_jobs_panel, run_every=1.0)()
 
-    runs = common.runs()
+    runs = common.cached(read.runs)
     if not runs.empty:
         st.subheader("Stored snapshots")
         st.dataframe(runs[["run_id", "as_of", "window_days", "n_customers", "n_segments", "noise_share", "created_at"]],

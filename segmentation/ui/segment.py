@@ -12,7 +12,7 @@ import pandas as pd
 import streamlit as st
 
 from segmentation.present import plotting
-from segmentation.data import results, store
+from segmentation.data import read, results, store
 from segmentation.present.digest import display_name, escape_markdown
 from segmentation.errors import WorkbenchError
 from segmentation.dynamics.profiles import KPI_FEATURES
@@ -147,7 +147,7 @@ def _history(row: dict) -> None:
     if pd.isna(lineage):
         st.caption("No lineage recorded for this segment.")
         return
-    history = common.query("segments_select_lineage_history", lineage_id=int(lineage))
+    history = common.cached(read.lineage_history, lineage_id=int(lineage))
     if len(history) > 1:
         color = plotting.lineage_colors([lineage])[int(lineage)]  # as on the Map and Evolution pages
         st.plotly_chart(plotting.lineage_history(history, color), key="lineage_chart")
@@ -158,14 +158,14 @@ def _history(row: dict) -> None:
                                 "as_of": st.column_config.DateColumn("snapshot")})
     parents = profile.get("lineage_parents") or []
     if parents and row["transition"] in ("split", "merged"):
-        names = common.query("segments_select_timeline")
+        names = common.cached(read.segments_timeline)
         named = names[names["lineage_id"].isin(parents)].sort_values("as_of").groupby("lineage_id").last()
         words = [display_name(r.name, r.suggested_name) for r in named.itertuples()]
         st.caption(f"{TRANSITION_WORDS[row['transition']].capitalize()} from: "
                    + ", ".join(escape_markdown(w) for w in words))
     if profile.get("lineage_from"):
         st.caption(f"Split from {escape_markdown(profile['lineage_from'])}")
-    moved = common.query("transitions_select_of_run", run_id=int(row["run_id"]))
+    moved = common.cached(read.transitions, run_id=int(row["run_id"]))
     previous_names = common.flow_labels(int(moved["from_run"].iloc[0])) if not moved.empty else {}
     sources = common.sources_table(profile, previous_names)
     if not sources.empty:
@@ -174,7 +174,7 @@ def _history(row: dict) -> None:
     changed = common.changes_in_words(profile)
     if changed:
         st.caption(f"What changed for them: {escape_markdown(changed)}")
-    changes = common.query("name_history_select_of_lineage", lineage_id=int(lineage))
+    changes = common.cached(read.name_history, lineage_id=int(lineage))
     if not changes.empty:
         st.markdown("**Name changes**")
         st.dataframe(changes, hide_index=True, width="stretch")
@@ -244,7 +244,7 @@ def render() -> None:
     if run is None:
         return
     run_id = int(run["run_id"])
-    frame = common.segments(run_id)
+    frame = common.cached(read.segments, run_id=run_id)
     if not (frame["segment_id"] != -1).any():
         st.info("This snapshot found no segment (every customer is noise). Try a longer window or a "
                 "smaller minimum segment share on the Run page.", icon=":material/info:")
@@ -252,7 +252,7 @@ def render() -> None:
     segment_id = _pick_segment(frame)
     st.query_params.update({"run": str(run_id), "segment": str(segment_id)})  # the address keeps what is open
     row = frame[frame["segment_id"] == segment_id].iloc[0].to_dict()
-    profile = row["profile"]
+    row["profile"] = profile = common.as_dict(row["profile"])  # {} for a segment stored without one
     traits = pd.DataFrame(profile.get("traits", []),
                           columns=["feature", "label", "kind", "segment_mean", "population_mean", "std_diff",
                                    "ratio", "phrase"])
@@ -277,7 +277,7 @@ def render() -> None:
         labels = dict(zip(traits["feature"], traits["label"]))
         st.plotly_chart(plotting.distributions_vs_population(_distributions(profile, labels)), key="distributions")
         st.subheader("Membership confidence")
-        histogram = common.query("assignments_count_by_probability", run_id=run_id, segment_id=segment_id)
+        histogram = common.cached(read.probability_histogram, run_id=run_id, segment_id=segment_id)
         st.plotly_chart(plotting.probability_histogram(histogram), key="probability")
 
     st.subheader("As rules for your audience tools")
@@ -287,7 +287,7 @@ def render() -> None:
     _history(row)
 
     st.subheader("Sample of members")
-    members = common.query("assignments_select_members_sample", run_id=run_id, segment_id=segment_id, limit=MEMBER_SAMPLE)
+    members = common.cached(read.members_sample, run_id=run_id, segment_id=segment_id, limit=MEMBER_SAMPLE)
     st.caption("Contact data is masked; exports use the full (hashed) identifiers.")
     st.dataframe(members, hide_index=True, width="stretch")
 
