@@ -6,7 +6,7 @@ import getpass
 import sys
 from datetime import date, datetime
 from pathlib import Path
-from typing import Optional
+from typing import Annotated, Optional
 
 import typer
 
@@ -33,6 +33,15 @@ REFIT_HELP = ("Fit new models even when the previous snapshot's models still exp
               "(by default they are reused unless drift is detected; see docs/dynamics.md).")
 REFIT_EVERY_HELP = "Refit once the models are this many snapshots old, drift or not (default: only on drift)."
 
+# The snapshot options `run` and `timeline` share (their defaults are the snapshot's own).
+WindowDays = Annotated[int, typer.Option(min=1, max=3650, help="Look-back window in days.")]
+Seed = Annotated[int, typer.Option(help="Random seed (same data + seed, same segments).")]
+FitSample = Annotated[int, typer.Option(min=100, help="Customers used to fit UMAP/HDBSCAN.")]
+MinClusterShare = Annotated[float, typer.Option(min=0.0001, max=0.5,
+                                                help="Smallest segment as a share of the fitted sample.")]
+Refit = Annotated[bool, typer.Option("--refit", help=REFIT_HELP)]
+RefitEvery = Annotated[Optional[int], typer.Option("--refit-every", min=1, help=REFIT_EVERY_HELP)]
+
 
 def _segment_table(frame) -> None:
     if frame.empty:
@@ -49,14 +58,12 @@ def _segment_table(frame) -> None:
 @command(operation=RUN)
 def run(
     as_of: str = typer.Option(..., "--as-of", help="Snapshot date (YYYY-MM-DD), inclusive."),
-    window_days: int = typer.Option(DEFAULTS.window_days, min=1, max=3650, help="Look-back window in days."),
-    seed: int = typer.Option(DEFAULTS.seed, help="Random seed (same data + seed, same segments)."),
-    fit_sample: int = typer.Option(DEFAULTS.fit_sample_size, min=100, help="Customers used to fit UMAP/HDBSCAN."),
-    min_cluster_share: float = typer.Option(
-        DEFAULTS.min_cluster_share, min=0.0001, max=0.5, help="Smallest segment as a share of the fitted sample."
-    ),
-    refit: bool = typer.Option(False, "--refit", help=REFIT_HELP),
-    refit_every: Optional[int] = typer.Option(None, "--refit-every", min=1, help=REFIT_EVERY_HELP),
+    window_days: WindowDays = DEFAULTS.window_days,
+    seed: Seed = DEFAULTS.seed,
+    fit_sample: FitSample = DEFAULTS.fit_sample_size,
+    min_cluster_share: MinClusterShare = DEFAULTS.min_cluster_share,
+    refit: Refit = False,
+    refit_every: RefitEvery = None,
     again: bool = typer.Option(False, "--again", help="Compute another snapshot even if the date has one."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
 ) -> None:
@@ -183,14 +190,12 @@ def timeline(
     start: str = typer.Option(..., "--start", help="First snapshot date (YYYY-MM-DD)."),
     end: str = typer.Option(..., "--end", help="Last possible snapshot date (YYYY-MM-DD)."),
     every: int = typer.Option(30, "--every", help="Days between snapshots."),
-    window_days: int = typer.Option(DEFAULTS.window_days, min=1, max=3650, help="Look-back window in days."),
-    seed: int = typer.Option(DEFAULTS.seed, help="Random seed."),
-    fit_sample: int = typer.Option(DEFAULTS.fit_sample_size, min=100, help="Customers used to fit UMAP/HDBSCAN."),
-    min_cluster_share: float = typer.Option(
-        DEFAULTS.min_cluster_share, min=0.0001, max=0.5, help="Smallest segment as a share of the fitted sample."
-    ),
-    refit: bool = typer.Option(False, "--refit", help=REFIT_HELP),
-    refit_every: Optional[int] = typer.Option(None, "--refit-every", min=1, help=REFIT_EVERY_HELP),
+    window_days: WindowDays = DEFAULTS.window_days,
+    seed: Seed = DEFAULTS.seed,
+    fit_sample: FitSample = DEFAULTS.fit_sample_size,
+    min_cluster_share: MinClusterShare = DEFAULTS.min_cluster_share,
+    refit: Refit = False,
+    refit_every: RefitEvery = None,
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
 ) -> None:
     """A series of snapshots, each tracked against the previous one (existing dates are skipped)."""
