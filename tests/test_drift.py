@@ -245,6 +245,10 @@ def test_a_refit_that_merges_what_still_differs_and_finds_nothing_new_is_set_asi
     with_new = pd.concat([features, pd.DataFrame(group(150, [9, 10, 11]), columns=columns)], ignore_index=True)
     before_new = np.r_[before, np.full(150, 2)]  # the reused models put the newcomers in segment 2
     assert drift.set_aside(reuse, with_new, before_new, np.r_[merged, np.full(150, 5)]) is None
+    # two segments whose customers took up new behaviour are converging: that merge is real
+    assert drift.set_aside(reuse, features, before, merged, moved=lambda rows: 0.1) is not None
+    assert drift.set_aside(reuse, features, before, merged,
+                           moved=lambda rows: 0.9 if set(rows) <= set(range(1000, 1120)) else 0.1) is None
     # two segments that now behave alike (twins: converged) may merge
     twin = features.copy()
     twin.iloc[1000:1120] = group(120, [0, 1])

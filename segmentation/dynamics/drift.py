@@ -297,13 +297,22 @@ def lost_resolution(features: pd.DataFrame, before: np.ndarray, after: np.ndarra
     return lost, gained
 
 
-def set_aside(decision: ModelDecision, features: pd.DataFrame, before: np.ndarray, after: np.ndarray
-              ) -> ModelDecision | None:
+def set_aside(decision: ModelDecision, features: pd.DataFrame, before: np.ndarray, after: np.ndarray,
+              moved=None) -> ModelDecision | None:
     """The reuse decision that replaces a refit which lost a distinction and gained nothing (else None).
 
     ``decision``: the drift check's (refit) decision for the reused models; see :func:`lost_resolution`.
+    ``moved(rows)`` (optional): how far those rows' customers' own behaviour moved since the window
+    before this one (:func:`segmentation.engine.resemblance.group_shift`). Two segments whose
+    customers took up new behaviour (beyond ``SHIFTED``) are converging: their merge is real, not lost.
     """
+    from segmentation.engine.resemblance import SHIFTED
+
     lost, gained = lost_resolution(features, before, after)
+    if moved is not None:
+        before = np.asarray(before)
+        lost = [pair for pair in lost
+                if not any(moved(np.flatnonzero(before == s)) > SHIFTED for s in pair["segments"])]
     if not lost or gained:
         return None
     first = lost[0]

@@ -8,8 +8,9 @@ refit; otherwise it fits the snapshot's new pipeline."""
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 from dataclasses import asdict
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
@@ -23,7 +24,7 @@ from segmentation.workflows.progress import Progress, Stage, epoch_callback, say
 if TYPE_CHECKING:
     from segmentation.workflows.snapshot import SnapshotParams
 
-__all__ = ["fit_or_reuse"]
+__all__ = ["fit_or_reuse", "behaviour_before"]
 
 
 def _previous_models(db: Any, as_of: date, params: SnapshotParams, features: pd.DataFrame):
@@ -54,6 +55,16 @@ def _previous_models(db: Any, as_of: date, params: SnapshotParams, features: pd.
     return (run, state), None
 
 
+def behaviour_before(db: Any, as_of: date, window_days: int) -> pd.DataFrame:
+    """The customers' feature table (customer × feature) of the window just before ``as_of``'s: how they
+    behaved before this snapshot's window, whatever the cadence (weekly snapshots overlap by most of
+    their window, so the previous snapshot would hide a change)."""
+    from segmentation.features.table import build_features
+
+    with store.connect(db, read_only=True) as con:
+        return build_features(con, as_of - timedelta(days=window_days), window_days).frame
+
+
 def _drift_references(db: Any, run_id: int, lookback: int = 6) -> list[tuple[pd.DataFrame, pd.Series]]:
     """Reference profiles for the drift check, indexed by the fitting run's segment ids.
 
@@ -80,6 +91,7 @@ def fit_or_reuse(db: Any, as_of: date, features: pd.DataFrame, pipeline, params:
     ``progress`` also hears of each training epoch of a fit.
     """
     from segmentation.dynamics import drift
+    from segmentation.engine.resemblance import group_shift
 
     found, reason = _previous_models(db, as_of, params, features)
     if found is not None:
@@ -110,8 +122,10 @@ def fit_or_reuse(db: Any, as_of: date, features: pd.DataFrame, pipeline, params:
                                        "moved to the segment of the customers they most resemble")
     if reused is not None:
         previous, scores, decision = reused
+        before = lru_cache(maxsize=1)(lambda: behaviour_before(db, as_of, params.window_days))
         kept = drift.set_aside(decision, features.reset_index(drop=True), scores["segment_id"].to_numpy(),
-                               pipeline.labels_)
+                               pipeline.labels_, moved=lambda rows: group_shift(
+                                   before(), features, features.index[rows]))
         if kept is not None:
             say(progress, Stage.DRIFT_CHECK, f"  {kept.reasons[0]}")
             return previous, _reused_scores(scores, kept, params, len(features), progress), kept

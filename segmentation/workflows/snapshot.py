@@ -15,7 +15,7 @@ from __future__ import annotations
 import shutil
 import time
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any, Optional, Sequence
 
 import numpy as np
@@ -25,7 +25,7 @@ from segmentation.data import journal, recovery, results, store
 from segmentation.engine.defaults import DEFAULTS
 from segmentation.data.queries import load_query
 from segmentation.workflows.progress import Progress, Stage, keeping_notes, say, say_note
-from segmentation.workflows.reuse import fit_or_reuse
+from segmentation.workflows.reuse import behaviour_before, fit_or_reuse
 
 __all__ = ["SnapshotParams", "run_snapshot", "existing_run", "snapshot_inputs", "clustering_frame",
            "feature_choice", "share_counts", "make_pipeline", "RUN"]
@@ -85,14 +85,6 @@ def snapshot_inputs(db: Any, as_of: date, window_days: int):
         truth = con.execute(load_query("demo_truth_select_at"), {"as_of": as_of}).df()
     truth = truth.set_index("customer_id")["persona"] if not truth.empty else None
     return table, truth
-
-
-def behaviour_table(db: Any, as_of: date, window_days: int) -> pd.DataFrame:
-    """The feature table alone (customer × feature) of ``as_of``: what tracking compares customers with."""
-    from segmentation.features.table import build_features
-
-    with store.connect(db, read_only=True) as con:
-        return build_features(con, as_of, window_days).frame
 
 
 def _choice(table, params: SnapshotParams) -> tuple[list[str], list[str], str]:
@@ -221,7 +213,7 @@ def run_snapshot(
     # Customers' own behaviour before this window (the window just before it, whatever the cadence:
     # weekly snapshots overlap by most of their window, so the previous snapshot would hide a change).
     behaviour = None if previous["run"] is None else (
-        lambda: behaviour_table(db, as_of - timedelta(days=params.window_days), params.window_days), table.frame)
+        lambda: behaviour_before(db, as_of, params.window_days), table.frame)
     segments, transitions, tracking_summary = track_snapshot(previous, segments, assignments,
                                                              window_days=params.window_days, behaviour=behaviour)
     if tracking_summary.get("note"):
