@@ -13,6 +13,7 @@ import typer
 from segmentation.data import read, results, store
 from segmentation.cli.main import command, db, emit, step
 from segmentation.errors import InputError
+from segmentation.present.digest import display_name
 from segmentation.workflows.assign import ASSIGN
 from segmentation.workflows.progress import as_lines
 from segmentation.workflows.snapshot import RUN, SnapshotParams
@@ -48,10 +49,11 @@ def _segment_table(frame) -> None:
         typer.echo("no segments")
         return
     for row in frame.itertuples(index=False):
-        label = row.name or row.suggested_name or ""
+        label = display_name(row.name, row.suggested_name)  # NaN (pandas' missing) is no name
+        transition = row.transition if isinstance(row.transition, str) else ""
         typer.echo(
             f"run {row.run_id:>3}  segment {row.segment_id:>3}  {row.size:>8,}  "
-            f"{(row.transition or ''):<9} {label}"
+            f"{transition:<9} {label}"
         )
 
 
