@@ -7,16 +7,16 @@ them fail for no fault of the code; the tests keep the behaviour, this prints th
 Each measure is printed beside its target; nothing is written. Measures:
 
 * ``demo``: ``create_demo`` at its default size (20,000 customers, 12 months) generated and
-  written to a new database — target 20 s (was tests/test_demo.py,
+  written to a new database — target 20 s (was tests/demo/test_demo.py,
   ``test_default_size_generates_and_writes``).
 * ``reader_holds_back``: a read-only open while another live process's writer-waiting marker
   gives up in 1 s: the reader waits for it and no longer — target < 3 s (was
-  tests/test_store.py, ``test_readers_hold_back_while_another_process_writer_waits``).
+  tests/data/test_store.py, ``test_readers_hold_back_while_another_process_writer_waits``).
 * ``stale_marker``: a read-only open beside a marker left by a process that is gone — target
   < 0.5 s (same test).
 * ``writer_beside_app_reads``: the longest of ten write-lock waits of a command-line process while
   the app's cached read (``ui.common.read_at``) reads in a loop in another thread — target < 2 s
-  (was tests/test_guarantee_concurrency.py, ``test_app_reads_never_keep_a_writer_out``).
+  (was tests/guarantees/test_guarantee_concurrency.py, ``test_app_reads_never_keep_a_writer_out``).
 """
 
 from __future__ import annotations

@@ -1,4 +1,9 @@
-"""Shared fixtures. Heavy models are fitted once per session on small data."""
+"""Shared fixtures. Heavy models are fitted once per session on small data.
+
+The tests of ``segmentation/<package>`` are in ``tests/<package>/``, the cross-cutting guarantees in
+``tests/guarantees/``; helpers used by several folders are in ``tests/helpers.py``. The folders have no
+``__init__.py``: pytest imports each test file by its base name, so no two test files share one.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +13,10 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repository: `segmentation`, `tests.helpers`
+
+from tests.helpers import ROOT  # noqa: E402
+
 os.environ.setdefault("NUMBA_CACHE_DIR", str(ROOT / ".cache" / "numba"))
 
 

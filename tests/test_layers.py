@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 PACKAGE = ROOT / "segmentation"
 LAYERS = (("cli", "ui"), ("workflows", "ingest", "audiences", "demo"), ("engine", "dynamics", "present", "features"),

@@ -3,7 +3,7 @@
 The files live in one folder per area (``store/``, ``ingest/``, ``features/``, ``runs/``,
 ``exports/``, ``ui/``, ``demo/``); a query is named by its file name alone, which is unique
 across the folders (:func:`query_names` checks it), and names follow
-``[ingest_NN_]<table>_<verb>[_<qualifier>]`` (``queries/README.md``; ``tests/test_query_names.py``
+``[ingest_NN_]<table>_<verb>[_<qualifier>]`` (``queries/README.md``; ``tests/data/test_query_names.py``
 checks every file and every name the code uses).
 
 SQL is never built by formatting values into text: values are bound (``$name``). The one

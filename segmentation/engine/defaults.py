@@ -7,7 +7,7 @@ Every signature in the engine that has one of these parameters takes its default
 (:func:`~segmentation.engine.autoencoder.fit_autoencoder`,
 :class:`~segmentation.engine.autoencoder.LitAutoEncoder`), and the snapshot's parameters
 (``segmentation.workflows.snapshot.SnapshotParams``) where the snapshot does not choose
-otherwise. ``tests/test_defaults.py`` checks every such signature against :data:`DEFAULTS`.
+otherwise. ``tests/engine/test_defaults.py`` checks every such signature against :data:`DEFAULTS`.
 Why the autoencoder's values are these: docs/engine.md (measured on the demo, five seeds).
 
 The spellings, the same for every step and switch:

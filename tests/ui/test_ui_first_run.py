@@ -15,7 +15,7 @@ from streamlit.testing.v1 import AppTest
 
 from segmentation.workflows import firstrun
 from segmentation.data import store
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 
 def test_empty_database_gets_demo_data_and_a_timeline_with_an_emerged_segment(db_file, monkeypatch):

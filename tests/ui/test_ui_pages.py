@@ -22,7 +22,7 @@ from streamlit.testing.v1 import AppTest
 from segmentation.present import plotting
 from segmentation.present.digest import escape_markdown
 from segmentation.workflows.snapshot import SnapshotParams
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 APP = str(ROOT / "app.py")
 PAGES = {

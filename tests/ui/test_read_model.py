@@ -21,7 +21,7 @@ from streamlit import logger as streamlit_logger
 from segmentation.data import read, store
 from segmentation.ui import common
 from segmentation.workflows import reports
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 streamlit_logger.set_log_level("error")  # outside a Streamlit server every cached call warns
 

@@ -15,7 +15,7 @@ import pandas as pd
 from google.protobuf import text_format
 from streamlit.testing.v1 import AppTest
 
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 APP = str(ROOT / "app.py")
 EMAIL = re.compile(r"[\w.+'-]+@[\w-]+(?:\.[\w-]+)+")

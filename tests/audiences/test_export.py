@@ -24,7 +24,7 @@ from segmentation.audiences import export, write as export_write
 from segmentation.data import store
 from segmentation.errors import InputError, NotFoundError
 from segmentation.audiences.export import format_rows, letters_only, meta_zip, neutralise_formula, normalise_email, normalise_email_tiktok, normalise_name, normalise_phone, plan_export, sensitive_terms, write_export
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 
 def sha(text: str) -> str:

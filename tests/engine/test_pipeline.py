@@ -6,7 +6,6 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -20,8 +19,7 @@ from sklearn.exceptions import NotFittedError
 from segmentation.errors import InputError
 from segmentation.engine.metrics import adjusted_rand
 from segmentation.engine.pipeline import FeaturePreprocessor, PipelineInputError, SegmentationPipeline
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.helpers import ROOT
 
 PARAMS = dict(latent_dim=8, hidden_dims=(32,), max_epochs=30, min_cluster_size=0.05, random_state=11)
 

@@ -6,7 +6,7 @@ import duckdb
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 APP = str(ROOT / "app.py")
 GOOD = (b"User;When;What;Spend\n"

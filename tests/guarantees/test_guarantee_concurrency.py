@@ -21,8 +21,8 @@ import pytest
 
 from segmentation.data import results, store
 from segmentation.errors import ConflictError
-from tests.conftest import ROOT
-from tests.guarantee_tools import PYTHON, cli, env, one_line_error, small_run
+from tests.helpers import ROOT
+from tests.guarantees.guarantee_tools import PYTHON, cli, env, one_line_error, small_run
 
 
 @pytest.fixture(scope="module")

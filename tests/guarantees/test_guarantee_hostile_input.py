@@ -29,8 +29,8 @@ from segmentation.audiences.export import safe_export_path
 from segmentation.ingest.columns import COLUMNS, EVENT_TYPES
 from segmentation.ingest.files import ingest_file
 from segmentation.ingest.validate import MAX_UPLOAD_BYTES, check_upload_size
-from tests.conftest import ROOT
-from tests.guarantee_tools import cli, one_line_error, small_run
+from tests.helpers import ROOT
+from tests.guarantees.guarantee_tools import cli, one_line_error, small_run
 
 NOW = datetime(2025, 6, 1, 12, 0)
 SETTINGS = settings(max_examples=60, deadline=None,

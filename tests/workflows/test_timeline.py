@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 
 from segmentation.data import store
-from tests.test_cli import cli
-from tests.test_timeline_emergence import planted_counts
+from tests.helpers import cli, planted_counts
 
 
 def test_timeline_is_idempotent_and_carries_names(tmp_path):

@@ -25,7 +25,7 @@ from segmentation.data import store
 from segmentation.data.queries import QUERIES_DIR, execute_named, load_query, query_names, query_path, quote_identifier
 from segmentation.ingest import read as ingest_read
 from segmentation.ingest.files import ingest_file
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 AREAS = {"store", "ingest", "features", "runs", "exports", "ui", "demo"}
 VERBS = {"select", "list", "count", "insert", "upsert", "update", "delete", "next", "create", "describe",

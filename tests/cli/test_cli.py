@@ -5,26 +5,10 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
-
-
-def cli(db: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    env.pop("SEGMENTATION_DB", None)
-    result = subprocess.run(
-        [sys.executable, "-m", "segmentation", "--db", str(db), *args],
-        capture_output=True, text=True, cwd=ROOT, env=env, timeout=600,
-    )
-    if check and result.returncode != 0:
-        raise AssertionError(f"{args} failed ({result.returncode}): {result.stderr}")
-    return result
+from tests.helpers import cli
 
 
 @pytest.fixture(scope="session")

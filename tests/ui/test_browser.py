@@ -24,7 +24,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",

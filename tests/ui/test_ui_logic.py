@@ -114,7 +114,7 @@ def test_map_selection_as_streamlit_really_returns_it(kind):
     import json
 
     from segmentation.ui.map import selected_positions
-    from tests.conftest import ROOT
+    from tests.helpers import ROOT
 
     event = json.loads((ROOT / "tests" / "fixtures" / f"map_{kind}_selection_streamlit_1.67.json").read_text())
     assert event["selection"][kind] and not event["selection"]["box" if kind == "lasso" else "lasso"]

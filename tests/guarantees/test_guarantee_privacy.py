@@ -13,7 +13,7 @@ import pytest
 
 from segmentation.errors import redact
 from segmentation.audiences.normalise import normalise_phone
-from tests.guarantee_tools import cli, one_line_error, small_run
+from tests.guarantees.guarantee_tools import cli, one_line_error, small_run
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from segmentation.data import store
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 APP = str(ROOT / "app.py")
 

@@ -20,8 +20,8 @@ import duckdb
 import pandas as pd
 import pytest
 
-from tests.conftest import ROOT
-from tests.guarantee_tools import (NEXT_AS_OF, PYTHON, RUN_OPTIONS, assert_consistent, cli, env, python,
+from tests.helpers import ROOT
+from tests.guarantees.guarantee_tools import (NEXT_AS_OF, PYTHON, RUN_OPTIONS, assert_consistent, cli, env, python,
                                    small_run, status)
 
 KILLED = -signal.SIGKILL

@@ -13,7 +13,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.guarantee_tools import cli, one_line_error
+from tests.guarantees.guarantee_tools import cli, one_line_error
 
 START = datetime(2025, 1, 1)
 TYPES = ["view", "search", "cart", "purchase", "email_open", "app_open"]

@@ -174,7 +174,7 @@ class _Runner:
         names = parameters(sql)
         missing = [p for p in names if p not in self.defaults]
         if missing:
-            raise LookupError(f"uses parameter(s) {missing} that tests/test_queries.py has no value for; "
+            raise LookupError(f"uses parameter(s) {missing} that tests/data/test_queries.py has no value for; "
                               "add a sensible default to _defaults()")
         values = {p: self.defaults[p] for p in names}
         if "path" in values and "read_parquet" in _code_only(sql):
@@ -218,7 +218,7 @@ class _Runner:
                     errors.append(f"{creator}: {exc}")
             raise RuntimeError(f"could not create {name}: " + " | ".join(errors))
         else:
-            raise RuntimeError(f"no query file creates {name} and tests/test_queries.py has no stand-in; "
+            raise RuntimeError(f"no query file creates {name} and tests/data/test_queries.py has no stand-in; "
                                "add one to _STAND_INS")
 
 

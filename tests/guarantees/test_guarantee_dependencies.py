@@ -11,7 +11,7 @@ import subprocess
 import sys
 from importlib import metadata
 
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 
 def _pins() -> dict[str, str]:

@@ -1,4 +1,4 @@
-"""Helpers for the tests/test_guarantee_*.py files: the command line in a subprocess, a small
+"""Helpers for the tests/guarantees/test_guarantee_*.py files: the command line in a subprocess, a small
 stored run built once per session, and the invariants a database must keep after any crash."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import duckdb
 
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 PYTHON = sys.executable
 SMALL_AS_OF = "2025-02-14"  # first stored run of the small database

@@ -6,22 +6,7 @@ import json
 
 import duckdb
 
-from segmentation.demo.personas import EMERGING
-from segmentation.data.queries import load_query
-from tests.test_cli import cli
-
-
-def planted_counts(db, run_id: int, as_of: str) -> dict[int, tuple[int, int]]:
-    """Segment → (customers, of whom the demo's ground truth at ``as_of`` has the emerging persona)."""
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        truth = con.execute(load_query("demo_truth_select_at"), {"as_of": as_of[:10]}).df()
-        members = con.execute("SELECT customer_id, segment_id FROM assignments WHERE run_id = ?", [run_id]).df()
-    finally:
-        con.close()
-    joined = members.merge(truth, on="customer_id", how="left")
-    joined["planted"] = joined["persona"] == EMERGING
-    return {int(k): (len(g), int(g["planted"].sum())) for k, g in joined.groupby("segment_id")}
+from tests.helpers import cli, planted_counts
 
 
 def _lineage_segments(db, run_id: int, lineage_id: int) -> list[int]:
