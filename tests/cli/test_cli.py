@@ -62,6 +62,12 @@ def test_name_persists(stored_run):
     segments = json.loads(cli(db, "segments", "--json").stdout)
     first = next(s for s in segments if s["segment_id"] == 0)
     assert (first["name"], first["description"]) == ("Night owls", "Late buyers")
+    # the plain listing shows the given name, every other segment's suggested name, no "nan"
+    lines = cli(db, "segments").stdout.splitlines()
+    assert len(lines) == len(segments) and "nan" not in " ".join(lines).split()
+    shown = {int(line.split()[3]): line.split(None, 6)[-1] for line in lines if "survived" in line or "new" in line}
+    assert shown[0] == "Night owls" and all(shown[s["segment_id"]] == s["suggested_name"]
+                                            for s in segments if s["segment_id"] not in (0, -1))
 
 
 def test_assign_in_new_process_agrees(stored_run, tmp_path):
