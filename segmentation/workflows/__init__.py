@@ -1,1 +1,1 @@
-"""What a command does end to end: snapshot, timeline, assign (local, Dask), first run, segment actions. May import ingest, audiences, demo and every layer below."""
+"""What a command does end to end: snapshot, timeline, model reuse, assign (local, Dask), first run, segment actions, reports (reads combined with a computation, for the CLI and the app). May import ingest, audiences, demo and every layer below."""
