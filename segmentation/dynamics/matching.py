@@ -26,7 +26,9 @@ Two kinds of evidence decide a transition:
 * **split** — at least two children, each resembling the parent, each holding at least
   ``tau_split`` of it and together at least ``tau``; or, when nothing continues an old
   segment, at least two new segments unlike every old one, each made mostly (``tau``) of
-  its customers and together holding ``tau`` of it: its customers went two new ways;
+  its customers and together holding ``tau`` of it: its customers went two new ways (and
+  when they went one new way, alone holding at least ``tau_split`` of it, that new segment
+  *survives* it, with its behaviour shifted: the segment changed, nothing emerged);
 * **merged** — an old segment nobody chose as parent whose customers went, at least
   ``tau`` of them, into one new segment that another old segment survives into;
 * **disappeared** — an old segment with no successor.
@@ -231,6 +233,10 @@ def match_segments(
         parts = [n for n in unlike_all if of_new.at[o, n] >= tau and of_old.at[o, n] >= tau_split]
         if len(parts) >= 2 and of_old.loc[o, parts].sum() >= tau:
             parent.update({n: o for n in parts})
+        elif len(parts) == 1 and not any(of_old.at[o, n] >= tau_split for n in new_ids if n != parts[0]):
+            # its customers took up new behaviour together (a fading persona's last customers, an
+            # abrupt drift): the same segment, changed; not a new one beside a disappearance
+            parent[parts[0]] = o
     for n in unlike_all:
         if n not in parent:
             top = float(of_new[n].max()) if old_ids else 0.0

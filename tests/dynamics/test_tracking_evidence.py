@@ -236,3 +236,17 @@ def test_a_segment_whose_customers_went_two_new_ways_split():
                       8: {"social": 2.0, "toys": 1.5}, 7: STORE_GARDEN})
     result = kinds(match_segments(before, after_kept, lifts=(old, new_kept)))
     assert result[(0, 8)] == "survived" and result[(None, 5)] == "emerged" and result[(None, 6)] == "emerged"
+
+
+def test_a_segment_whose_customers_took_up_new_behaviour_together_survives_shifted():
+    """A fading persona: two thirds of segment 0 went quiet, the rest now buy rarely (a new profile)."""
+    before = members({0: range(0, 300), 1: range(300, 600)})
+    after = members({5: range(0, 100), 6: range(300, 600)})  # 200 of segment 0 are gone
+    old = lifts({0: SOCIAL_TOYS, 1: STORE_GARDEN})
+    new = lifts({5: {"refunds": -1.5, "night": -2.0, "social": 0.3}, 6: STORE_GARDEN})
+    assert profile_distance(old, new).loc[:, 5].min() > UNLIKE
+    assert kinds(match_segments(before, after, lifts=(old, new))) == {(0, 5): "survived", (1, 6): "survived"}
+    # made mostly of newcomers, the same profile is new behaviour beside a disappearance
+    newcomers = members({5: list(range(0, 100)) + list(range(1000, 1300)), 6: range(300, 600)})
+    assert kinds(match_segments(before, newcomers, lifts=(old, new))) == {
+        (None, 5): "emerged", (1, 6): "survived", (0, None): "disappeared"}
