@@ -217,7 +217,8 @@ def profile_shift(features: pd.DataFrame, labels: np.ndarray,
 
 
 def assess(scores: pd.DataFrame, previous: dict, min_cluster_share: float,
-           shift: tuple = (0.0, None, PROFILE_SHIFT), reconstruction: bool | None = None) -> ModelDecision:
+           shift: tuple[float, int | None, float] = (0.0, None, PROFILE_SHIFT),
+           reconstruction: bool | None = None) -> ModelDecision:
     """Decide whether the previous snapshot's models still explain ``scores``.
 
     ``scores``: the current customers scored with the previous models (columns
@@ -243,8 +244,7 @@ def assess(scores: pd.DataFrame, previous: dict, min_cluster_share: float,
                        f"{1 - NOVELTY_QUANTILE:.0%} expected)")
     if noise - base_noise + _EPS >= min_cluster_share:
         reasons.append(f"noise grew from {base_noise:.1%} to {noise:.1%}")
-    distance, segment, *rest = shift
-    limit = rest[0] if rest else PROFILE_SHIFT  # (distance, segment) alone: the size-blind threshold
+    distance, segment, limit = shift  # as profile_shift gives it
     if distance >= limit:
         reasons.append(f"segment {segment} behaves differently from when the models were fitted "
                        f"(profile distance {distance:.2f} ≥ {limit:.2f})")

@@ -215,12 +215,13 @@ def match_segments(
         # a new segment holding most of an old one's customers continues it, however much its
         # profile sharpened (a young segment grows purer as it grows)
         same = [o for o in old_ids if of_old.at[o, n] >= SAME_CUSTOMERS]
-        if (d.empty or d.min() > unlike) and not same and (known := known_behaviour(n)) is not None:
-            parent[n] = known
-            revealed.add(n)
-            continue
         if (d.empty or d.min() > unlike) and not same:
-            unlike_all.append(n)
+            known = known_behaviour(n)
+            if known is None:
+                unlike_all.append(n)
+            else:
+                parent[n] = known
+                revealed.add(n)
             continue
         alike = d.index[(d <= unlike) | d.index.isin(same)]
         mine = shared.loc[alike, n]

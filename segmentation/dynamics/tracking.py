@@ -20,7 +20,6 @@ given what the store holds about the previous run (:func:`segmentation.data.resu
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Any, Callable, Sequence
 
 import pandas as pd
@@ -171,8 +170,8 @@ def track_snapshot(previous: dict[str, Any], segments: pd.DataFrame, assignments
     from and what changed; transitions ready for the store (``from_run`` filled); a JSON-friendly
     summary including the sources of emerged segments.
 
-    ``behaviour`` (optional): ``(load_before, now)``, the customers' feature tables of the window
-    just before this snapshot's (loaded only if needed) and of this snapshot. A segment unlike every earlier one is then checked
+    ``behaviour`` (optional): ``(before, now)``: a function giving the customers' feature table of
+    the window just before this snapshot's (called only if needed; cache it) and this snapshot's. A segment unlike every earlier one is then checked
     for new behaviour (:func:`~segmentation.dynamics.matching.match_segments`) when the previous
     run's segments were fitted on its own data (``previous["run"]["fitted"]``); the checks are in
     the summary (``behaviour_checks``).
@@ -191,8 +190,7 @@ def track_snapshot(previous: dict[str, Any], segments: pd.DataFrame, assignments
     lifts = (lift_vectors(previous_segments), lift_vectors(segments))
     shift, checks = None, []
     if behaviour is not None and previous_run.get("fitted", False):
-        load_before, now = behaviour
-        before = lru_cache(maxsize=1)(load_before)
+        before, now = behaviour
         shift = lambda customers: group_shift(before(), now, customers)  # noqa: E731
     transitions = match_segments(previous_assign, assignments, thresholds, lifts=lifts, behaviour_shift=shift,
                                  checks=checks)

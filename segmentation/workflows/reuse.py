@@ -8,11 +8,10 @@ refit; otherwise it fits the snapshot's new pipeline."""
 from __future__ import annotations
 
 import json
-from functools import lru_cache
 from dataclasses import asdict
 from datetime import date, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import pandas as pd
 
@@ -82,13 +81,16 @@ def _drift_references(db: Any, run_id: int, lookback: int = 6) -> list[tuple[pd.
 
 
 def fit_or_reuse(db: Any, as_of: date, features: pd.DataFrame, pipeline, params: SnapshotParams,
-                 progress: Progress = None, callbacks: Sequence = (), progress_bar: bool = False):
+                 progress: Progress = None, callbacks: Sequence = (), progress_bar: bool = False, *,
+                 before: Callable[[], pd.DataFrame]):
     """Score with the previous snapshot's models when no drift calls for a refit, else fit ``pipeline``.
 
     Returns ``(pipeline, scores, decision)``: ``scores`` has segment_id, probability,
     x, y, reconstruction_error per row of ``features``; ``decision`` a
     :class:`segmentation.dynamics.drift.ModelDecision` (see that module for the rules).
-    ``progress`` also hears of each training epoch of a fit.
+    ``progress`` also hears of each training epoch of a fit. ``before()`` gives the feature table of the
+    window before this one (:func:`behaviour_before`, loaded once per snapshot by the caller and shared
+    with tracking); it is read only when a refit may be set aside.
     """
     from segmentation.dynamics import drift
     from segmentation.engine.resemblance import group_shift
@@ -122,7 +124,6 @@ def fit_or_reuse(db: Any, as_of: date, features: pd.DataFrame, pipeline, params:
                                        "moved to the segment of the customers they most resemble")
     if reused is not None:
         previous, scores, decision = reused
-        before = lru_cache(maxsize=1)(lambda: behaviour_before(db, as_of, params.window_days))
         kept = drift.set_aside(decision, features.reset_index(drop=True), scores["segment_id"].to_numpy(),
                                pipeline.labels_, moved=lambda rows: group_shift(
                                    before(), features, features.index[rows]))

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import shutil
 import time
+from functools import lru_cache
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from typing import Any, Optional, Sequence
@@ -175,8 +176,10 @@ def run_snapshot(
         say_note(progress, Stage.FEATURES, note)
     t = lap("features", t)
     features = clustering_frame(table, params)
+    # The customers' behaviour in the window before this one: read once, only if a check needs it.
+    before = lru_cache(maxsize=1)(lambda: behaviour_before(db, as_of, params.window_days))
     pipeline, scores, decision = fit_or_reuse(db, as_of, features, make_pipeline(table, params), params,
-                                              progress, callbacks, progress_bar)
+                                              progress, callbacks, progress_bar, before=before)
     for note in decision.notes:
         say_note(progress, Stage.SEGMENTS, note)
     t = lap("fit", t)
@@ -210,10 +213,7 @@ def run_snapshot(
     say(progress, Stage.TRACKING, "tracking: comparing with the previous snapshot …")
     with store.connect(db, read_only=True) as con:
         previous = results.tracking_inputs(con, as_of, params.window_days)
-    # Customers' own behaviour before this window (the window just before it, whatever the cadence:
-    # weekly snapshots overlap by most of their window, so the previous snapshot would hide a change).
-    behaviour = None if previous["run"] is None else (
-        lambda: behaviour_before(db, as_of, params.window_days), table.frame)
+    behaviour = None if previous["run"] is None else (before, table.frame)
     segments, transitions, tracking_summary = track_snapshot(previous, segments, assignments,
                                                              window_days=params.window_days, behaviour=behaviour)
     if tracking_summary.get("note"):

@@ -143,9 +143,9 @@ def test_a_segment_whose_behaviour_moved_calls_for_a_refit():
     # a persona that grows does not move the others: the means are not relative to everyone
     grown = pd.concat([features, features.loc[:299]], ignore_index=True)
     assert drift.profile_shift(grown, np.r_[labels, np.zeros(300, dtype=int)], [fitted])[0] < 0.1
-    decision = drift.assess(_scores(600, 0, 0), FITTED, 0.02, (distance, segment))
+    decision = drift.assess(_scores(600, 0, 0), FITTED, 0.02, (distance, segment, threshold))
     assert decision.refit and "segment 0 behaves differently" in decision.reasons[0]
-    assert not drift.assess(_scores(600, 0, 0), FITTED, 0.02, (0.1, 0)).refit
+    assert not drift.assess(_scores(600, 0, 0), FITTED, 0.02, (0.1, 0, drift.PROFILE_SHIFT)).refit
 
 
 def test_models_without_reconstruction_say_so_and_decide_on_the_rest():
@@ -165,7 +165,7 @@ def test_models_without_reconstruction_say_so_and_decide_on_the_rest():
     decision = drift.assess(grown, stored, min_cluster_share=0.02)
     assert decision.refit and decision.reasons == ["noise grew from 2.0% to 4.0%"]
     assert decision.notes == [drift.NO_RECONSTRUCTION]
-    assert drift.assess(flat, stored, 0.01, shift=(0.5, 1)).refit
+    assert drift.assess(flat, stored, 0.01, shift=(0.5, 1, drift.PROFILE_SHIFT)).refit
     # models with reconstruction carry no such note
     assert drift.assess(_scores(10_000, unexplained=150, noise=250), FITTED, min_cluster_share=0.01).notes == []
 
