@@ -175,6 +175,7 @@ def fit_autoencoder(
     noise_std: float = DEFAULTS.noise_std,
     lr: float = DEFAULTS.lr,
     weight_decay: float = DEFAULTS.weight_decay,
+    member: tuple[int, int] = (0, 1),
 ) -> LitAutoEncoder:
     """Train a denoising autoencoder on preprocessed features and return it in eval mode.
 
@@ -183,7 +184,9 @@ def fit_autoencoder(
     one row) is held out for ``val_loss``, which drives ``EarlyStopping`` with
     ``patience`` epochs. ``batch_size`` in rows. ``callbacks`` are added to the
     Trainer (e.g. a progress callback from the app). Training is deterministic
-    for a given ``random_state`` (``seed_everything`` + ``deterministic=True``).
+    for a given ``random_state`` (``seed_everything`` + ``deterministic=True``). ``member``:
+    (which, of how many) when it is one of an ensemble; it is kept as ``ensemble_member`` on the
+    returned system (and on the one in training), for progress reports.
     """
     X = _as_float32(X)
     n_rows = len(X)
@@ -204,6 +207,7 @@ def fit_autoencoder(
 
     system = LitAutoEncoder(X.shape[1], hidden_dims=hidden_dims, latent_dim=latent_dim, dropout=dropout,
                             input_dropout=input_dropout, noise_std=noise_std, lr=lr, weight_decay=weight_decay)
+    system.ensemble_member = (int(member[0]), int(member[1]))
     with _quiet_lightning():
         trainer = pl.Trainer(
             accelerator="auto",

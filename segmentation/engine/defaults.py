@@ -48,7 +48,13 @@ class EngineDefaults:
     batch_size: int = 256  # rows
     patience: int = 8  # epochs without a better validation loss before training stops
     val_fraction: float = 0.1  # of the training rows, held out for the validation loss
-    max_train_rows: int | None = 200_000  # a seeded sample beyond it (None: every row)
+    # Training rows, shared by an ensemble's members (each trains on its own seeded sample of
+    # max_train_rows / ensemble_size rows when there are more; None: every row).
+    max_train_rows: int | None = 200_000
+    # Autoencoders trained with different seeds whose standardised latents are put side by side. One
+    # is the default: three made pipeline seeds agree a little better at the same ARI but tripled the
+    # training time below 66,000 fitted customers (benchmarks/results/tuning.md, round 3).
+    ensemble_size: int = 1
     lr: float = 1e-3
     weight_decay: float = 1e-5
     # Preprocessing.
@@ -74,10 +80,11 @@ class EngineDefaults:
 DEFAULTS = EngineDefaults()
 
 #: The pipeline parameters that configure its default encoder, the autoencoder (same names there).
-AUTOENCODER_PARAMS = ("latent_dim", "hidden_dims", "dropout", "input_dropout", "noise_std", "max_epochs")
+AUTOENCODER_PARAMS = ("latent_dim", "hidden_dims", "dropout", "input_dropout", "noise_std", "max_epochs",
+                      "ensemble_size")
 
 # Before input_dropout and noise_std were parameters the autoencoder was trained with 0.1 and 0.05;
-# the other switches did not exist, which is the same as off.
-BEFORE_ADDED = {"input_dropout": 0.1, "noise_std": 0.05, "refine_neighbors": None, "share_counts": None,
+# the other switches did not exist, which is the same as off; one autoencoder was trained.
+BEFORE_ADDED = {"ensemble_size": 1, "input_dropout": 0.1, "noise_std": 0.05, "refine_neighbors": None, "share_counts": None,
                 "feature_weights": None, "cluster_selection_method": "eom", "merge_alpha": None,
                 "twin_distance": None}

@@ -1,7 +1,7 @@
 """Saving a fitted segmentation pipeline to a directory and loading it back. A model directory holds
 ``pipeline.joblib`` (the pipeline's state without its per-row results: the scikit-learn, UMAP and
 HDBSCAN steps and the out-of-sample mapping), ``autoencoder.pt`` (the autoencoder's weights and
-hyper-parameters, when there is one) and ``manifest.json`` (format version, features, segment count,
+hyper-parameters, when there is one; ``autoencoder_1.pt``, ... for the other members of an ensemble) and ``manifest.json`` (format version, features, segment count,
 parameters). Loading fills in parameters added since a model was saved with the value the older
 versions used (:data:`segmentation.engine.defaults.BEFORE_ADDED`) and reads parameters spelled the
 older way in today's spelling, so a model is scored the way it was fitted. The joblib files are
@@ -39,16 +39,19 @@ def save_pipeline(pipeline, path: str | Path) -> Path:
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
     state = {k: v for k, v in pipeline.__dict__.items() if k not in _PER_ROW}
-    model = None
+    members: list = []
     if isinstance(pipeline.encoder_, AutoEncoderTransformer):
-        model = pipeline.encoder_.model_
-        shell = clone(pipeline.encoder_)
-        state["encoder_"] = shell  # the weights go to autoencoder.pt
-        ae.save_autoencoder(model, path / "autoencoder.pt")
+        members = pipeline.encoder_._members()
+        shell = clone(pipeline.encoder_)  # the weights go to autoencoder*.pt, the latent scaling stays
+        shell.latent_centre_ = getattr(pipeline.encoder_, "latent_centre_", None)
+        shell.latent_scale_ = getattr(pipeline.encoder_, "latent_scale_", None)
+        state["encoder_"] = shell
+        for index, model in enumerate(members):
+            ae.save_autoencoder(model, path / _member_file(index))
     joblib.dump(state, path / "pipeline.joblib")
     manifest = {"format_version": _FORMAT_VERSION, "class": type(pipeline).__name__,
                 "feature_names": list(map(str, pipeline.feature_names_in_)), "n_segments": pipeline.n_segments_,
-                "noise_share": pipeline.noise_share_, "autoencoder": model is not None,
+                "noise_share": pipeline.noise_share_, "autoencoder": bool(members), "autoencoders": len(members),
                 "params": {k: repr(v) for k, v in pipeline.get_params(deep=False).items()}}
     (path / "manifest.json").write_text(json.dumps(manifest, indent=2))
     return path
@@ -77,5 +80,12 @@ def load_pipeline(cls, path: str | Path):
             for name, default in fresh.get_params(deep=False).items():
                 step.__dict__.setdefault(name, BEFORE_ADDED.get(name, default))
     if manifest["autoencoder"]:
-        pipeline.encoder_.model_ = ae.load_autoencoder(path / "autoencoder.pt")
+        members = [ae.load_autoencoder(path / _member_file(index))
+                   for index in range(int(manifest.get("autoencoders", 1)))]
+        pipeline.encoder_.members_, pipeline.encoder_.model_ = members, members[0]
     return pipeline
+
+
+def _member_file(index: int) -> str:
+    """The file of an ensemble's member ``index`` (the first keeps the single autoencoder's name)."""
+    return "autoencoder.pt" if index == 0 else f"autoencoder_{index}.pt"

@@ -116,7 +116,9 @@ class SegmentationPipeline(BaseEstimator):
     at most that far apart. The autoencoder (``latent_dim``, ``hidden_dims``, ``max_epochs``)
     is the default encoder; its training input is corrupted
     (denoising) by zeroing features with probability ``input_dropout`` and adding
-    Gaussian noise of standard deviation ``noise_std``; ``dropout`` acts between its layers.
+    Gaussian noise of standard deviation ``noise_std``; ``dropout`` acts between its layers;
+    ``ensemble_size`` autoencoders with their own seeds are trained and their standardised latents
+    put side by side (:class:`AutoEncoderTransformer`).
 
     Learned: ``preprocessor_``, ``encoder_``, ``reducer_``, ``clusterer_``,
     ``map_reducer_``, ``mapping_`` (None with ``mapping="transform"``),
@@ -133,7 +135,7 @@ class SegmentationPipeline(BaseEstimator):
     def __init__(self, *, encoder="autoencoder", reducer=None, clusterer=None, map_reducer=None, mapping=None,
                  latent_dim=DEFAULTS.latent_dim, hidden_dims=DEFAULTS.hidden_dims, dropout=DEFAULTS.dropout,
                  input_dropout=DEFAULTS.input_dropout, noise_std=DEFAULTS.noise_std, max_epochs=DEFAULTS.max_epochs,
-                 cluster_dims=DEFAULTS.cluster_dims, n_neighbors=DEFAULTS.n_neighbors,
+                 ensemble_size=DEFAULTS.ensemble_size, cluster_dims=DEFAULTS.cluster_dims, n_neighbors=DEFAULTS.n_neighbors,
                  min_cluster_size=DEFAULTS.min_cluster_size, min_samples=DEFAULTS.min_samples,
                  cluster_selection_epsilon=DEFAULTS.cluster_selection_epsilon,
                  cluster_selection_method=DEFAULTS.cluster_selection_method, merge_alpha=DEFAULTS.merge_alpha,
@@ -152,6 +154,7 @@ class SegmentationPipeline(BaseEstimator):
         self.input_dropout = input_dropout
         self.noise_std = noise_std
         self.max_epochs = max_epochs
+        self.ensemble_size = ensemble_size
         self.cluster_dims = cluster_dims
         self.n_neighbors = n_neighbors
         self.min_cluster_size = min_cluster_size

@@ -136,11 +136,15 @@ def as_lines(write: Optional[Callable[[str], None]]) -> Progress:
 
 def epoch_callback(progress: Progress):
     """A Lightning callback sending ``progress`` a TRAINING event after each epoch (epochs done, of at
-    most the trainer's ``max_epochs``)."""
+    most the trainer's ``max_epochs``; for an ensemble of autoencoders, of at most ``max_epochs`` per
+    member, counting the members trained before)."""
     from pytorch_lightning.callbacks import Callback
 
     class EpochProgress(Callback):
         def on_train_epoch_end(self, trainer, pl_module) -> None:  # noqa: D102 - Lightning hook
-            say(progress, Stage.TRAINING, epoch=int(trainer.current_epoch) + 1, epochs=int(trainer.max_epochs or 1))
+            which, of = getattr(pl_module, "ensemble_member", (0, 1))
+            per_member = int(trainer.max_epochs or 1)
+            say(progress, Stage.TRAINING, epoch=which * per_member + int(trainer.current_epoch) + 1,
+                epochs=of * per_member)
 
     return EpochProgress()

@@ -101,3 +101,51 @@ def test_save_and_load_round_trip(tmp_path, data, trained):
 def test_rejects_non_table_input():
     with pytest.raises(ValueError, match="2-D"):
         fit_autoencoder(np.zeros(10))
+
+
+# ---------------------------------------------------------------- the ensemble (issue 14)
+@pytest.fixture(scope="module")
+def ensemble(data):
+    from segmentation.engine.steps import AutoEncoderTransformer
+
+    counter = EpochCounter()
+    step = AutoEncoderTransformer(latent_dim=3, hidden_dims=(16,), max_epochs=6, batch_size=64, random_state=5,
+                                  ensemble_size=3)
+    return step.fit(data, callbacks=[counter]), counter
+
+
+def test_ensemble_members_have_their_own_seeds_and_standardised_latents_side_by_side(data, ensemble):
+    step, counter = ensemble
+    assert len(step.members_) == 3 and step.model_ is step.members_[0]
+    seeds = step.member_seeds()
+    assert len(set(seeds)) == 3 and seeds == step.member_seeds()  # distinct, and the same every time
+    first = [p.detach().numpy() for p in step.members_[0].parameters()]
+    second = [p.detach().numpy() for p in step.members_[1].parameters()]
+    assert not all(np.allclose(a, b) for a, b in zip(first, second))  # different networks
+    latent = step.transform(data)
+    assert latent.shape == (len(data), 9) and latent.dtype == np.float32
+    # Each member's dimensions standardised on the training rows, then scaled by 1/sqrt(3).
+    np.testing.assert_allclose(latent.mean(axis=0), 0.0, atol=1e-4)
+    np.testing.assert_allclose(latent.std(axis=0), 1 / np.sqrt(3), rtol=1e-3)
+    each = [reconstruction_error(m, data) for m in step.members_]
+    np.testing.assert_allclose(step.reconstruction_error(data), np.mean(each, axis=0), rtol=1e-6)
+    assert counter.epochs == sum(m.trainer.current_epoch for m in step.members_) >= 3  # every member trained
+
+
+def test_one_member_is_the_single_autoencoder_of_before(data):
+    from segmentation.engine.steps import AutoEncoderTransformer
+
+    step = AutoEncoderTransformer(latent_dim=3, hidden_dims=(16,), max_epochs=3, batch_size=64, random_state=5,
+                                  ensemble_size=1).fit(data)
+    single = fit_autoencoder(data, latent_dim=3, hidden_dims=(16,), max_epochs=3, batch_size=64, random_state=5)
+    np.testing.assert_array_equal(step.transform(data), encode(single, data))  # raw latent, seed as given
+
+
+def test_training_progress_counts_the_members_epochs_in_one_run(data):
+    from segmentation.engine.steps import AutoEncoderTransformer
+    from segmentation.workflows.progress import epoch_callback
+
+    events = []
+    AutoEncoderTransformer(latent_dim=3, hidden_dims=(16,), max_epochs=2, patience=10, batch_size=64,
+                           random_state=5, ensemble_size=2).fit(data, callbacks=[epoch_callback(events.append)])
+    assert [(e.epoch, e.epochs) for e in events] == [(1, 4), (2, 4), (3, 4), (4, 4)]

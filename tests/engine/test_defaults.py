@@ -79,11 +79,13 @@ def fitted_configuration(pipeline, X: pd.DataFrame, monkeypatch) -> dict:
     }
 
 
-# Recorded from the code before issue 17 (commit ffc6327) with small_table() and SnapshotParams().
+# Recorded from the code before issue 17 (commit ffc6327) with small_table() and SnapshotParams();
+# since then the autoencoder step has two more parameters (``ensemble_size`` 1, ``max_train_rows``)
+# and training is told which member of the ensemble it is (the only one), with the same values as before.
 SNAPSHOT_CONFIGURATION = {
     "pipeline": {
         "cluster_dims": 8, "cluster_selection_epsilon": 0.0, "cluster_selection_method": "eom", "clusterer": None,
-        "dropout": 0.0, "encoder": "autoencoder",
+        "dropout": 0.0, "encoder": "autoencoder", "ensemble_size": 1,
         "feature_weights": {"frequency": 1.0, "night_share": 0.3162, "recency_days": 1.0, "share_app": 0.8},
         "fit_sample_size": 50000, "hidden_dims": (128, 64), "input_dropout": 0.3, "latent_dim": 16,
         "log_columns": ["frequency", "recency_days"], "map_reducer": None, "mapping": None, "max_epochs": 40,
@@ -94,11 +96,12 @@ SNAPSHOT_CONFIGURATION = {
     "preprocessor": {"column_weights": {0: 1.0, 1: 1.0, 2: 0.8, 3: 0.3162}, "log_columns": [0, 1],
                      "random_state": 0, "scaler": "standard", "share_counts": None, "share_weight_power": 0.0},
     "encoder": {"batch_size": 256, "dropout": 0.0, "hidden_dims": (128, 64), "input_dropout": 0.3, "latent_dim": 16,
-                "max_epochs": 40, "noise_std": 0.2, "patience": 8, "random_state": 0},
+                "max_epochs": 40, "noise_std": 0.2, "patience": 8, "random_state": 0, "ensemble_size": 1,
+                "max_train_rows": 200000},
     "training": {"latent_dim": 16, "hidden_dims": (128, 64), "dropout": 0.0, "max_epochs": 40, "batch_size": 256,
                  "val_fraction": 0.1, "patience": 8, "random_state": 0, "progress_bar": False,
                  "max_train_rows": 200000, "input_dropout": 0.3, "noise_std": 0.2, "lr": 0.001,
-                 "weight_decay": 1e-05},
+                 "weight_decay": 1e-05, "member": (0, 1)},
     "reducer": {"n_components": 8, "n_neighbors": 15, "min_dist": 0.0, "random_state": 0, "n_jobs": 1,
                 "n_epochs": 200, "metric": "euclidean"},
     "map_reducer": {"n_components": 2, "n_neighbors": 15, "min_dist": 0.1, "random_state": 0, "n_jobs": 1,

@@ -167,6 +167,36 @@ def test_denoising_settings_reach_the_autoencoder_and_old_models_still_load(tmp_
     pd.testing.assert_frame_equal(old.assign(X), fitted.assign(X), check_exact=False, rtol=1e-5)
 
 
+def test_an_ensemble_is_saved_member_by_member_and_a_single_autoencoder_model_still_loads(tmp_path, planted, fitted):
+    """``ensemble_size=3`` trains and saves three autoencoders; a model saved before the ensemble has one."""
+    import json
+
+    import joblib
+
+    X, _ = planted
+    ensemble = SegmentationPipeline(**{**PARAMS, "max_epochs": 3, "map_reducer": "passthrough",
+                                       "ensemble_size": 3}).fit(X)
+    assert len(ensemble.encoder_.members_) == 3 and ensemble.encoder_.latent_scale_.shape == (3 * PARAMS["latent_dim"],)
+    path = ensemble.save(tmp_path / "ensemble")
+    assert sorted(p.name for p in path.glob("autoencoder*.pt")) == ["autoencoder.pt", "autoencoder_1.pt",
+                                                                   "autoencoder_2.pt"]
+    loaded = SegmentationPipeline.load(path)
+    pd.testing.assert_frame_equal(loaded.assign(X), ensemble.assign(X), check_exact=False, rtol=1e-5)
+
+    path = fitted.save(tmp_path / "single")  # the default: one autoencoder
+    state = joblib.load(path / "pipeline.joblib")  # as saved before the ensemble: no size, no latent scaling
+    del state["ensemble_size"], state["encoder_"].__dict__["ensemble_size"]
+    for name in ("latent_centre_", "latent_scale_"):
+        del state["encoder_"].__dict__[name]
+    joblib.dump(state, path / "pipeline.joblib")
+    manifest = json.loads((path / "manifest.json").read_text())
+    del manifest["autoencoders"]
+    (path / "manifest.json").write_text(json.dumps(manifest))
+    old = SegmentationPipeline.load(path)
+    assert old.get_params()["ensemble_size"] == 1 and len(old.encoder_._members()) == 1
+    pd.testing.assert_frame_equal(old.assign(X), fitted.assign(X), check_exact=False, rtol=1e-5)
+
+
 def test_load_missing_directory_is_a_clear_error(tmp_path):
     with pytest.raises(InputError, match="no saved segmentation model"):
         SegmentationPipeline.load(tmp_path)
