@@ -143,6 +143,10 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     parser.add_argument("--scale", type=float, default=1.0, help="multiply each scenario's customers")
     parser.add_argument("--baseline-seeds", type=int, nargs="+", default=None,
                         help="pipeline seeds for the ablation and baselines (default: --seeds)")
+    parser.add_argument("--reuse-baselines", type=Path, default=None,
+                        help="scenario suite: take the baselines' and the no-autoencoder ablation's rows from this "
+                             "earlier run's CSV (same data seeds and scale: they do not depend on our engine) and "
+                             "run ours only")
     args = parser.parse_args(argv)
     if args.suite == "scenarios":
         return _scenario_suite(args)
@@ -187,11 +191,19 @@ def _scenario_suite(args) -> pd.DataFrame:
             scenarios.SCENARIOS[name] = replace(s, customers=int(round(s.customers * args.scale)))
     label = args.data_seeds if args.data_seeds in ("heldout", "tuning") else "seeds_" + args.data_seeds.replace(",", "_")
     RESULTS.mkdir(parents=True, exist_ok=True)
+    reuse = args.reuse_baselines is not None
     runs = scenario_quality.run_suite(names, seeds, pipeline_seeds=tuple(args.seeds), baseline_seeds=args.baseline_seeds,
+                                      baselines=not reuse, ablation=not reuse,
                                       partial=RESULTS / f"scenarios_{label}.partial.csv")
     title = (f"Scenario suite, {args.data_seeds} data seeds {', '.join(map(str, seeds))}, pipeline seeds "
              f"{', '.join(map(str, args.seeds))} (ablation and baselines: "
              f"{', '.join(map(str, args.baseline_seeds or args.seeds))}), customers × {args.scale:g}")
+    if reuse:
+        earlier = pd.read_csv(args.reuse_baselines)
+        earlier = earlier[~earlier["method"].isin(set(runs["method"])) & earlier["data_seed"].isin(seeds)
+                          & earlier["scenario"].isin(names)]
+        runs = pd.concat([runs, earlier], ignore_index=True)
+        title += f"; baselines and ablation from {args.reuse_baselines.name}"
     print(scenario_quality.report(runs, title, RESULTS / f"scenarios_{label}"))
     return runs
 

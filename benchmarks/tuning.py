@@ -1,9 +1,10 @@
 """How the engine's defaults were chosen: candidate settings on the scenario suite's TUNING seeds only.
 
-    .venv/bin/python -m benchmarks.tuning [--data-seeds 0 1 2] [--scale 0.5]
+    .venv/bin/python -m benchmarks.tuning [--data-seeds 0 1 2] [--scale 0.5] [--pipeline-seeds 0 1 2]
 
 Every candidate is the snapshot's pipeline with some parameters overridden (``SnapshotParams.extra``
-or a snapshot parameter), fitted with pipeline seed 0 on the same customers; KMeans told the true k
+or a snapshot parameter), fitted with pipeline seed 0 (or each of ``--pipeline-seeds``, which adds how
+well the seeds' segments agree) on the same customers; KMeans told the true k
 on the analyst's share table is printed beside as a reference. The table is written to
 ``benchmarks/results/tuning.md`` (and ``tuning.csv``). The held-out seeds (100–104) are never used here.
 """
@@ -37,6 +38,9 @@ CANDIDATES: dict[str, tuple[dict, dict]] = {
     "HDBSCAN min_samples 5": ({}, {"min_samples": 5}),
     "fixed profile-only value features (before)": (
         {"profile_only_features": ("monetary", "n_purchases", "purchase_interval_days")}, {}),
+    "three autoencoders (ensemble_size 3)": ({}, {"ensemble_size": 3}),
+    "outlier floor 0.1": ({"outlier_floor": 0.1}, {}),
+    "no outlier floor": ({"outlier_floor": None}, {}),
 }
 # Round 1 (results/tuning_round1*.csv) chose between share smoothing, min_samples 5 / 10 / None and the
 # dip-test merge; tried earlier on tuning seed 0 and dropped: HDBSCAN leaf clusters (rich_7: 0.245 against 0.84–0.96 for
@@ -49,6 +53,7 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     parser.add_argument("--scale", type=float, default=0.5)
     parser.add_argument("--candidates", nargs="+", default=list(CANDIDATES))
     parser.add_argument("--scenarios", nargs="+", default=list(sc.SCENARIOS))
+    parser.add_argument("--pipeline-seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--out", type=Path, default=RESULTS / "tuning.md")
     args = parser.parse_args(argv)
     if set(args.data_seeds) & set(sc.HELDOUT_SEEDS):
@@ -67,40 +72,54 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
                          "true_k": len(np.unique(y)), "noise": 0.0})
             for candidate in args.candidates:
                 snapshot_overrides, pipeline_overrides = CANDIDATES[candidate]
-                params = SnapshotParams(**{"window_days": scenario.window_days, **snapshot_overrides})
-                started = time.perf_counter()
-                pipeline = q._ours(table, params, **pipeline_overrides)
-                rows.append({"scenario": name, "data_seed": seed, "candidate": candidate,
-                             "ari": adjusted_rand(y, pipeline.labels_[known]), "n_segments": pipeline.n_segments_,
-                             "true_k": len(np.unique(y)), "noise": pipeline.noise_share_,
-                             "seconds": time.perf_counter() - started})
+                labelings = []
+                for pipeline_seed in args.pipeline_seeds:
+                    params = SnapshotParams(**{"window_days": scenario.window_days, "seed": pipeline_seed,
+                                               **snapshot_overrides})
+                    started = time.perf_counter()
+                    pipeline = q._ours(table, params, **pipeline_overrides)
+                    labelings.append(pipeline.labels_)
+                    rows.append({"scenario": name, "data_seed": seed, "candidate": candidate,
+                                 "pipeline_seed": pipeline_seed, "ari": adjusted_rand(y, pipeline.labels_[known]),
+                                 "n_segments": pipeline.n_segments_, "true_k": len(np.unique(y)),
+                                 "noise": pipeline.noise_share_, "seconds": time.perf_counter() - started})
+                if len(labelings) > 1:  # the least agreeing pair of pipeline seeds, on every customer
+                    agreement = min(adjusted_rand(a, b) for i, a in enumerate(labelings) for b in labelings[i + 1:])
+                    for row in rows[-len(labelings):]:
+                        row["seed_agreement"] = agreement
             print(f"{name} seed {seed}: " + ", ".join(f"{r['candidate']} {r['ari']:.3f}" for r in rows
                                                       if r["scenario"] == name and r["data_seed"] == seed), flush=True)
             pd.DataFrame(rows).to_csv(args.out.with_suffix(".csv"), index=False)
     runs = pd.DataFrame(rows)
     text = summarise(runs)
-    args.out.write_text(document(text, args.data_seeds, args.scale))
+    args.out.write_text(document(text, args.data_seeds, args.scale, args.pipeline_seeds))
     print(text)
     return runs
 
 
 def summarise(runs: pd.DataFrame) -> str:
-    """Candidates × scenarios: mean ARI over the data seeds, the suite and sparse means, and how often
-    the segment count is within ±1 of the truth."""
+    """Candidates × scenarios: mean ARI over the data seeds (and pipeline seeds), the suite and sparse
+    means, how often the segment count is within ±1 of the truth, the largest noise share and, with
+    several pipeline seeds, how well their segments agree (per data set the least agreeing pair)."""
     wide = runs.groupby(["candidate", "scenario"])["ari"].mean().unstack()
     scenarios = [n for n in wide.columns if n in sc.SCENARIOS]
     wide["mean"] = wide[scenarios].mean(axis=1)
     wide["sparse mean"] = wide[[n for n in scenarios if sc.SCENARIOS[n].sparse]].mean(axis=1)
     within = runs.assign(ok=(runs["n_segments"] - runs["true_k"]).abs() <= 1).groupby("candidate")["ok"].mean()
     wide["segments ±1"] = within
+    wide["largest noise"] = runs.groupby("candidate")["noise"].max()
+    if "seed_agreement" in runs and runs["seed_agreement"].notna().any():
+        per_data = runs.groupby(["candidate", "scenario", "data_seed"])["seed_agreement"].first()
+        wide["seed agreement, mean"] = per_data.groupby("candidate").mean()
+        wide["seed agreement ≥ 0.95"] = (per_data >= 0.95).groupby("candidate").mean()
     with pd.option_context("display.float_format", "{:.3f}".format, "display.width", 250):
         return wide.sort_values("mean", ascending=False).T.to_string()
 
 
-def document(text: str, seeds, scale: float) -> str:
+def document(text: str, seeds, scale: float, pipeline_seeds=(0,)) -> str:
     return ("# Tuning (tuning seeds " + ", ".join(map(str, seeds)) + f", customers × {scale:g}, "
-            "pipeline seed 0)\n\nMean ARI per scenario; columns are the candidates. Written by "
-            "`python -m benchmarks.tuning`.\n\n```\n" + text + "\n```\n")
+            "pipeline seeds " + ", ".join(map(str, pipeline_seeds)) + ")\n\nMean ARI per scenario; columns "
+            "are the candidates. Written by `python -m benchmarks.tuning`.\n\n```\n" + text + "\n```\n")
 
 if __name__ == "__main__":
     main()
