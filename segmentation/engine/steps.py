@@ -143,7 +143,7 @@ class AutoEncoderTransformer(TransformerMixin, BaseEstimator):
 
     ``ensemble_size`` autoencoders are trained, each with its own seed (drawn from
     ``random_state``) and its own share of at most ``max_train_rows`` rows; the latent vector is
-    their latents side by side, each standardised (per dimension, on the training rows) and divided
+    their latents side by side, each standardised (per dimension, on the rows fitted) and divided
     by √``ensemble_size``, so every member weighs the same and distances keep their scale. One
     network's latent geometry depends on its initial weights, and on sparse data that moved the
     segments from seed to seed; three reduce it a little, they do not remove it (the least agreeing
@@ -208,7 +208,7 @@ class AutoEncoderTransformer(TransformerMixin, BaseEstimator):
         return getattr(self, "members_", None) or [self.model_]  # models saved before the ensemble have one
 
     def transform(self, X: np.ndarray) -> np.ndarray:
-        """Latent vectors (rows x latent_dim x ensemble_size, float32)."""
+        """Latent vectors (rows x latent_dim·ensemble_size, float32)."""
         check_is_fitted(self, "model_")
         members = self._members()
         if len(members) == 1:
