@@ -41,7 +41,7 @@ def save_pipeline(pipeline, path: str | Path) -> Path:
     state = {k: v for k, v in pipeline.__dict__.items() if k not in _PER_ROW}
     members: list = []
     if isinstance(pipeline.encoder_, AutoEncoderTransformer):
-        members = pipeline.encoder_._members()
+        members = pipeline.encoder_.members()
         shell = clone(pipeline.encoder_)  # the weights go to autoencoder*.pt, the latent scaling stays
         shell.latent_centre_ = getattr(pipeline.encoder_, "latent_centre_", None)
         shell.latent_scale_ = getattr(pipeline.encoder_, "latent_scale_", None)

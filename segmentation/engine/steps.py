@@ -204,13 +204,14 @@ class AutoEncoderTransformer(TransformerMixin, BaseEstimator):
         self.latent_scale_ = (np.concatenate(scales) * np.sqrt(len(seeds))) if scales else None
         return self
 
-    def _members(self) -> list:
-        return getattr(self, "members_", None) or [self.model_]  # models saved before the ensemble have one
+    def members(self) -> list:
+        """The fitted autoencoders (one for models saved before the ensemble, which have no ``members_``)."""
+        return getattr(self, "members_", None) or [self.model_]
 
     def transform(self, X: np.ndarray) -> np.ndarray:
         """Latent vectors (rows x latent_dim·ensemble_size, float32)."""
         check_is_fitted(self, "model_")
-        members = self._members()
+        members = self.members()
         if len(members) == 1:
             return ae.encode(members[0], X)
         latent = np.hstack([ae.encode(model, X) for model in members])
@@ -219,7 +220,7 @@ class AutoEncoderTransformer(TransformerMixin, BaseEstimator):
     def reconstruction_error(self, X: np.ndarray) -> np.ndarray:
         """Per-row mean squared reconstruction error (scaled-feature units squared), the members' mean."""
         check_is_fitted(self, "model_")
-        errors = [ae.reconstruction_error(model, X) for model in self._members()]
+        errors = [ae.reconstruction_error(model, X) for model in self.members()]
         return np.mean(errors, axis=0).astype(np.float32) if len(errors) > 1 else errors[0]
 
 

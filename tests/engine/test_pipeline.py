@@ -193,7 +193,7 @@ def test_an_ensemble_is_saved_member_by_member_and_a_single_autoencoder_model_st
     del manifest["autoencoders"]
     (path / "manifest.json").write_text(json.dumps(manifest))
     old = SegmentationPipeline.load(path)
-    assert old.get_params()["ensemble_size"] == 1 and len(old.encoder_._members()) == 1
+    assert old.get_params()["ensemble_size"] == 1 and len(old.encoder_.members()) == 1
     pd.testing.assert_frame_equal(old.assign(X), fitted.assign(X), check_exact=False, rtol=1e-5)
 
 
