@@ -55,6 +55,9 @@ class EngineDefaults:
     # is the default: three made pipeline seeds agree a little better at the same ARI but tripled the
     # training time below 66,000 fitted customers (benchmarks/results/tuning.md, round 3).
     ensemble_size: int = 1
+    # The preprocessed features beside the code, their block's total spread this many times the code's
+    # (0: the code alone): round 4 of benchmarks/results/tuning.md.
+    input_weight: float = 1.0
     lr: float = 1e-3
     weight_decay: float = 1e-5
     # Preprocessing.
@@ -68,7 +71,8 @@ class EngineDefaults:
     cluster_selection_epsilon: float = 0.0
     cluster_selection_method: str = "eom"
     # Post-processing of the clusters; None is off.
-    outlier_floor: float | None = None
+    # Noise whose soft membership of a segment is at least this joins it (round 4 of tuning.md).
+    outlier_floor: float | None = 0.1
     merge_alpha: float | None = None
     twin_distance: float | None = TWIN
     refine_neighbors: int | None = 15
@@ -81,10 +85,11 @@ DEFAULTS = EngineDefaults()
 
 #: The pipeline parameters that configure its default encoder, the autoencoder (same names there).
 AUTOENCODER_PARAMS = ("latent_dim", "hidden_dims", "dropout", "input_dropout", "noise_std", "max_epochs",
-                      "ensemble_size")
+                      "ensemble_size", "input_weight")
 
 # Before input_dropout and noise_std were parameters the autoencoder was trained with 0.1 and 0.05;
-# the other switches did not exist, which is the same as off; one autoencoder was trained.
-BEFORE_ADDED = {"ensemble_size": 1, "input_dropout": 0.1, "noise_std": 0.05, "refine_neighbors": None, "share_counts": None,
+# the other switches did not exist, which is the same as off; one autoencoder was trained, and its
+# code alone went on to UMAP.
+BEFORE_ADDED = {"ensemble_size": 1, "input_weight": 0.0, "input_dropout": 0.1, "noise_std": 0.05, "refine_neighbors": None, "share_counts": None,
                 "feature_weights": None, "cluster_selection_method": "eom", "merge_alpha": None,
                 "twin_distance": None}

@@ -42,9 +42,9 @@ def save_pipeline(pipeline, path: str | Path) -> Path:
     members: list = []
     if isinstance(pipeline.encoder_, AutoEncoderTransformer):
         members = pipeline.encoder_.members()
-        shell = clone(pipeline.encoder_)  # the weights go to autoencoder*.pt, the latent scaling stays
-        shell.latent_centre_ = getattr(pipeline.encoder_, "latent_centre_", None)
-        shell.latent_scale_ = getattr(pipeline.encoder_, "latent_scale_", None)
+        shell = clone(pipeline.encoder_)  # the weights go to autoencoder*.pt, the scalings stay
+        for name in _ENCODER_SCALINGS:
+            setattr(shell, name, getattr(pipeline.encoder_, name, None))
         state["encoder_"] = shell
         for index, model in enumerate(members):
             ae.save_autoencoder(model, path / _member_file(index))
@@ -55,6 +55,10 @@ def save_pipeline(pipeline, path: str | Path) -> Path:
                 "params": {k: repr(v) for k, v in pipeline.get_params(deep=False).items()}}
     (path / "manifest.json").write_text(json.dumps(manifest, indent=2))
     return path
+
+
+# What a fitted AutoEncoderTransformer learnt besides its networks' weights.
+_ENCODER_SCALINGS = ("latent_centre_", "latent_scale_", "input_centre_", "input_norm_", "code_centre_", "code_norm_")
 
 
 def load_pipeline(cls, path: str | Path):

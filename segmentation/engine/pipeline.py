@@ -118,7 +118,8 @@ class SegmentationPipeline(BaseEstimator):
     (denoising) by zeroing features with probability ``input_dropout`` and adding
     Gaussian noise of standard deviation ``noise_std``; ``dropout`` acts between its layers;
     ``ensemble_size`` autoencoders with their own seeds are trained and their standardised latents
-    put side by side (:class:`AutoEncoderTransformer`).
+    put side by side, and ``input_weight`` (0: off) puts the preprocessed features beside that code
+    (:class:`AutoEncoderTransformer`).
 
     Learned: ``preprocessor_``, ``encoder_``, ``reducer_``, ``clusterer_``,
     ``map_reducer_``, ``mapping_`` (None with ``mapping="transform"``),
@@ -135,7 +136,7 @@ class SegmentationPipeline(BaseEstimator):
     def __init__(self, *, encoder="autoencoder", reducer=None, clusterer=None, map_reducer=None, mapping=None,
                  latent_dim=DEFAULTS.latent_dim, hidden_dims=DEFAULTS.hidden_dims, dropout=DEFAULTS.dropout,
                  input_dropout=DEFAULTS.input_dropout, noise_std=DEFAULTS.noise_std, max_epochs=DEFAULTS.max_epochs,
-                 ensemble_size=DEFAULTS.ensemble_size, cluster_dims=DEFAULTS.cluster_dims, n_neighbors=DEFAULTS.n_neighbors,
+                 ensemble_size=DEFAULTS.ensemble_size, input_weight=DEFAULTS.input_weight, cluster_dims=DEFAULTS.cluster_dims, n_neighbors=DEFAULTS.n_neighbors,
                  min_cluster_size=DEFAULTS.min_cluster_size, min_samples=DEFAULTS.min_samples,
                  cluster_selection_epsilon=DEFAULTS.cluster_selection_epsilon,
                  cluster_selection_method=DEFAULTS.cluster_selection_method, merge_alpha=DEFAULTS.merge_alpha,
@@ -155,6 +156,7 @@ class SegmentationPipeline(BaseEstimator):
         self.noise_std = noise_std
         self.max_epochs = max_epochs
         self.ensemble_size = ensemble_size
+        self.input_weight = input_weight
         self.cluster_dims = cluster_dims
         self.n_neighbors = n_neighbors
         self.min_cluster_size = min_cluster_size

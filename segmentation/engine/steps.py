@@ -151,6 +151,15 @@ class AutoEncoderTransformer(TransformerMixin, BaseEstimator):
     ``benchmarks/results/tuning_round3.md``), at three times the training time of one below 66,000
     fitted customers, so one is the default. With ``ensemble_size=1`` the latent
     is the one network's, unscaled (as models fitted before the ensemble were).
+
+    ``input_weight`` > 0 puts the (preprocessed) rows themselves beside that code, each block centred
+    and divided by the root of its summed variances, the rows' block then multiplied by
+    ``input_weight`` (1: the features and the code weigh the same in the distances UMAP sees). The
+    features anchor the geometry (without an autoencoder, pipeline seeds agree at 0.97-0.99 on the
+    tuning data); the code adds what the network learnt from every customer at once, which matters
+    where a customer's own features are noisy (few events). Chosen on tuning seeds 0-3 of the
+    scenario suite (``benchmarks/results/tuning.md``, round 4). Models fitted before it existed
+    transform with the code alone (``input_weight`` 0).
     ``reconstruction_error`` is the members' mean. ``model_`` is the first member, ``members_`` all.
     Keyword-only parameters; the defaults are the engine's (:mod:`segmentation.engine.defaults`).
     """
@@ -159,7 +168,7 @@ class AutoEncoderTransformer(TransformerMixin, BaseEstimator):
                  max_epochs=DEFAULTS.max_epochs, batch_size=DEFAULTS.batch_size, patience=DEFAULTS.patience,
                  random_state=DEFAULTS.random_state, input_dropout=DEFAULTS.input_dropout,
                  noise_std=DEFAULTS.noise_std, ensemble_size=DEFAULTS.ensemble_size,
-                 max_train_rows=DEFAULTS.max_train_rows):
+                 max_train_rows=DEFAULTS.max_train_rows, input_weight=DEFAULTS.input_weight):
         self.latent_dim = latent_dim
         self.hidden_dims = hidden_dims
         self.dropout = dropout
@@ -171,6 +180,7 @@ class AutoEncoderTransformer(TransformerMixin, BaseEstimator):
         self.random_state = random_state
         self.ensemble_size = ensemble_size
         self.max_train_rows = max_train_rows
+        self.input_weight = input_weight
 
     def member_seeds(self) -> list[int]:
         """The training seed of each member: ``random_state`` itself for one, else drawn from it."""
@@ -202,6 +212,10 @@ class AutoEncoderTransformer(TransformerMixin, BaseEstimator):
         self.members_, self.model_ = members, members[0]
         self.latent_centre_ = np.concatenate(centres) if centres else None
         self.latent_scale_ = (np.concatenate(scales) * np.sqrt(len(seeds))) if scales else None
+        if self.input_weight:
+            code = self._code(X)
+            self.input_centre_, self.input_norm_ = X.mean(axis=0), _total_spread(X)
+            self.code_centre_, self.code_norm_ = code.mean(axis=0), _total_spread(code)
         return self
 
     def members(self) -> list:
@@ -209,8 +223,18 @@ class AutoEncoderTransformer(TransformerMixin, BaseEstimator):
         return getattr(self, "members_", None) or [self.model_]
 
     def transform(self, X: np.ndarray) -> np.ndarray:
-        """Latent vectors (rows x latent_dim·ensemble_size, float32)."""
+        """The encoded rows (float32): with an ``input_weight``, the rows themselves beside the code
+        (features + latent_dim·ensemble_size columns), else the code alone."""
         check_is_fitted(self, "model_")
+        code = self._code(X)
+        weight = getattr(self, "input_weight", 0.0)
+        if not weight:
+            return code
+        return np.hstack([(X - self.input_centre_) * (weight / self.input_norm_),
+                          (code - self.code_centre_) / self.code_norm_]).astype(np.float32)
+
+    def _code(self, X: np.ndarray) -> np.ndarray:
+        """The autoencoders' code: one network's latent, or the ensemble's standardised latents side by side."""
         members = self.members()
         if len(members) == 1:
             return ae.encode(members[0], X)
@@ -222,6 +246,11 @@ class AutoEncoderTransformer(TransformerMixin, BaseEstimator):
         check_is_fitted(self, "model_")
         errors = [ae.reconstruction_error(model, X) for model in self.members()]
         return np.mean(errors, axis=0).astype(np.float32) if len(errors) > 1 else errors[0]
+
+
+def _total_spread(values: np.ndarray) -> float:
+    """The root of the summed column variances: dividing by it gives a block unit total variance."""
+    return float(np.sqrt(np.var(values, axis=0, dtype=np.float64).sum())) or 1.0
 
 
 class Identity(TransformerMixin, BaseEstimator):

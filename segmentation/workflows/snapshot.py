@@ -29,7 +29,7 @@ from segmentation.workflows.progress import Progress, Stage, keeping_notes, say,
 from segmentation.workflows.reuse import behaviour_before, fit_or_reuse
 
 __all__ = ["SnapshotParams", "run_snapshot", "existing_run", "snapshot_inputs", "clustering_frame",
-           "feature_choice", "share_counts", "make_pipeline", "RUN"]
+           "feature_choice", "share_counts", "input_weight", "make_pipeline", "RUN"]
 
 MONEY_AND_COUNT_KINDS = ("count", "money", "days")
 
@@ -104,8 +104,13 @@ def clustering_frame(table, params: SnapshotParams) -> pd.DataFrame:
 
 
 def feature_choice(table, params: SnapshotParams) -> str:
-    """Why these features are clustered and those are profile-only (stored with the run)."""
-    return _choice(table, params)[2]
+    """Why these features are clustered and those are profile-only, and what of them the segments
+    are found on (stored with the run, shown on the Run page)."""
+    clustered, _, why = _choice(table, params)
+    weight = params.extra.get("input_weight", input_weight(clustered))
+    if not weight:
+        return why + "; the segments are found on the autoencoder's code alone (spend is clustered)"
+    return why + "; the segments are found on these features beside the autoencoder's code"
 
 
 def share_counts(table, clustered) -> dict[str, str]:
@@ -114,6 +119,21 @@ def share_counts(table, clustered) -> dict[str, str]:
     if "frequency" not in clustered:
         return {}
     return {f.name: "frequency" for f in table.catalog if f.kind == "share" and f.name in clustered}
+
+
+def input_weight(clustered) -> float:
+    """How much the autoencoder's input weighs beside its code (``input_weight``) for these features.
+
+    The engine's default (the features beside the code) wherever spend is not clustered. Where it
+    is (a purchase log: value and rhythm personas), the code alone: a customer with one to four
+    purchases has category shares of 0 or 1, and beside the code those pull one-time buyers into
+    the segments of whatever they bought once. On the tuning seeds the code alone separates spend
+    better there (benchmarks/results/tuning.md, round 4), which is what a purchase log's segments
+    are for.
+    """
+    from segmentation.features.signal import VALUE_FEATURES
+
+    return 0.0 if set(VALUE_FEATURES) & set(clustered) else DEFAULTS.input_weight
 
 
 def make_pipeline(table, params: SnapshotParams):
@@ -134,7 +154,7 @@ def make_pipeline(table, params: SnapshotParams):
         min_cluster_size=params.min_cluster_share,
         outlier_floor=params.outlier_floor,
         random_state=params.seed,
-        **params.extra,
+        **{"input_weight": input_weight(clustered), **params.extra},
     )
 
 

@@ -110,7 +110,7 @@ def ensemble(data):
 
     counter = EpochCounter()
     step = AutoEncoderTransformer(latent_dim=3, hidden_dims=(16,), max_epochs=6, batch_size=64, random_state=5,
-                                  ensemble_size=3)
+                                  ensemble_size=3, input_weight=0.0)
     return step.fit(data, callbacks=[counter]), counter
 
 
@@ -136,7 +136,7 @@ def test_one_member_is_the_single_autoencoder_of_before(data):
     from segmentation.engine.steps import AutoEncoderTransformer
 
     step = AutoEncoderTransformer(latent_dim=3, hidden_dims=(16,), max_epochs=3, batch_size=64, random_state=5,
-                                  ensemble_size=1).fit(data)
+                                  ensemble_size=1, input_weight=0.0).fit(data)
     single = fit_autoencoder(data, latent_dim=3, hidden_dims=(16,), max_epochs=3, batch_size=64, random_state=5)
     np.testing.assert_array_equal(step.transform(data), encode(single, data))  # raw latent, seed as given
 
@@ -149,3 +149,24 @@ def test_training_progress_counts_the_members_epochs_in_one_run(data):
     AutoEncoderTransformer(latent_dim=3, hidden_dims=(16,), max_epochs=2, patience=10, batch_size=64,
                            random_state=5, ensemble_size=2).fit(data, callbacks=[epoch_callback(events.append)])
     assert [(e.epoch, e.epochs) for e in events] == [(1, 4), (2, 4), (3, 4), (4, 4)]
+
+
+# ---------------------------------------------------------------- the features beside the code (issue 14)
+def test_input_weight_puts_the_rows_beside_the_code_in_blocks_of_known_total_variance(data):
+    from segmentation.engine.steps import AutoEncoderTransformer
+
+    step = AutoEncoderTransformer(latent_dim=3, hidden_dims=(16,), max_epochs=3, batch_size=64,
+                                  random_state=5, input_weight=0.5).fit(data)
+    single = fit_autoencoder(data, latent_dim=3, hidden_dims=(16,), max_epochs=3, batch_size=64, random_state=5)
+    out = step.transform(data)
+    n_features = data.shape[1]
+    assert out.shape == (len(data), n_features + 3) and out.dtype == np.float32
+    inputs, code = out[:, :n_features], out[:, n_features:]
+    # The rows themselves, centred, and the same network's code, centred; each scaled by one number.
+    centred = data - data.mean(axis=0)
+    np.testing.assert_allclose(inputs / 0.5 * np.sqrt(centred.var(axis=0).sum()), centred, rtol=1e-4, atol=1e-4)
+    latent = encode(single, data)
+    np.testing.assert_allclose(code * np.sqrt(latent.var(axis=0).sum()), latent - latent.mean(axis=0),
+                               rtol=1e-3, atol=1e-3)
+    # Total variances: the rows' block input_weight², the code's 1.
+    np.testing.assert_allclose([inputs.var(axis=0).sum(), code.var(axis=0).sum()], [0.25, 1.0], rtol=1e-3)

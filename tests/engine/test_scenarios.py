@@ -69,3 +69,14 @@ def test_a_purchase_log_is_segmented_by_value_and_rhythm(purchases):
     spend = q._eta2(np.log1p(purchases["rfm"]["m"].to_numpy()), labels)
     count = q._eta2(np.log1p(purchases["rfm"]["f"].to_numpy()), labels)
     assert spend >= 0.5 and count >= 0.5
+
+
+def test_segments_are_found_on_the_code_alone_only_where_spend_is_clustered(behaviour, purchases):
+    """The features go on to UMAP beside the autoencoder's code, except on a purchase log (round 4 of
+    benchmarks/results/tuning.md), and the run says which."""
+    assert purchases["pipeline"].input_weight == 0.0
+    assert purchases["pipeline"].encoder_.transform(np.zeros((2, len(purchases["pipeline"].preprocessor_.keep_)),
+                                                             dtype=np.float32)).shape[1] == 16
+    assert "the autoencoder's code alone (spend is clustered)" in feature_choice(purchases["table"], purchases["params"])
+    assert behaviour["pipeline"].input_weight == 1.0
+    assert "beside the autoencoder's code" in feature_choice(behaviour["table"], behaviour["params"])
