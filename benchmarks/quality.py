@@ -147,6 +147,9 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
                         help="scenario suite: take the baselines' and the no-autoencoder ablation's rows from this "
                              "earlier run's CSV (same data seeds and scale: they do not depend on our engine) and "
                              "run ours only")
+    parser.add_argument("--combine", type=Path, nargs="+", default=None,
+                        help="scenario suite: report on these earlier runs' CSVs together (e.g. data seeds run "
+                             "in two processes) instead of running anything; --data-seeds names the report")
     args = parser.parse_args(argv)
     if args.suite == "scenarios":
         return _scenario_suite(args)
@@ -191,6 +194,18 @@ def _scenario_suite(args) -> pd.DataFrame:
             scenarios.SCENARIOS[name] = replace(s, customers=int(round(s.customers * args.scale)))
     label = args.data_seeds if args.data_seeds in ("heldout", "tuning") else "seeds_" + args.data_seeds.replace(",", "_")
     RESULTS.mkdir(parents=True, exist_ok=True)
+    if args.combine:
+        runs = pd.concat([pd.read_csv(path) for path in args.combine], ignore_index=True)
+        runs = runs[runs["data_seed"].isin(seeds) & runs["scenario"].isin(names)]
+        missing = sorted(set(seeds) - set(runs["data_seed"]))
+        if missing:
+            raise SystemExit(f"--combine: no runs of data seed(s) {missing} in {', '.join(map(str, args.combine))}")
+        title = (f"Scenario suite, {args.data_seeds} data seeds {', '.join(map(str, seeds))}, pipeline seeds "
+                 f"{', '.join(map(str, args.seeds))} (ablation and baselines: "
+                 f"{', '.join(map(str, args.baseline_seeds or args.seeds))}), customers × {args.scale:g}; "
+                 "combined from " + ", ".join(path.name for path in args.combine))
+        print(scenario_quality.report(runs, title, RESULTS / f"scenarios_{label}"))
+        return runs
     reuse = args.reuse_baselines is not None
     runs = scenario_quality.run_suite(names, seeds, pipeline_seeds=tuple(args.seeds), baseline_seeds=args.baseline_seeds,
                                       baselines=not reuse, ablation=not reuse,

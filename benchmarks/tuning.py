@@ -41,6 +41,15 @@ CANDIDATES: dict[str, tuple[dict, dict]] = {
     "three autoencoders (ensemble_size 3)": ({}, {"ensemble_size": 3}),
     "outlier floor 0.1": ({"outlier_floor": 0.1}, {}),
     "no outlier floor": ({"outlier_floor": None}, {}),
+    # Round 4: what goes on to UMAP (input_weight: the features beside the autoencoder's code).
+    "round 3 defaults (code alone, no outlier floor)": ({"outlier_floor": None}, {"input_weight": 0.0}),
+    "code alone everywhere": ({}, {"input_weight": 0.0}),
+    "features beside the code everywhere (input_weight 1)": ({}, {"input_weight": 1.0}),
+    "input_weight 0.5": ({}, {"input_weight": 0.5}),
+    "input_weight 0.7": ({}, {"input_weight": 0.7}),
+    "input_weight 1.5": ({}, {"input_weight": 1.5}),
+    "no autoencoder (features alone)": ({}, {"encoder": "passthrough"}),
+    "share smoothing": ({"smooth_shares": True}, {}),
 }
 # Round 1 (results/tuning_round1*.csv) chose between share smoothing, min_samples 5 / 10 / None and the
 # dip-test merge; tried earlier on tuning seed 0 and dropped: HDBSCAN leaf clusters (rich_7: 0.245 against 0.84–0.96 for
