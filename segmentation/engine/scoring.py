@@ -22,7 +22,8 @@ __all__ = ["latent", "reconstructs", "reconstruction_error", "fit_mapping", "clu
 
 
 def latent(pipeline, Z: np.ndarray) -> np.ndarray:
-    """The encoder's latent vectors of preprocessed rows ``Z`` (float32)."""
+    """The encoder's output for preprocessed rows ``Z`` (float32): the autoencoder's latent vectors,
+    beside the rows themselves when its ``input_weight`` is set; what UMAP and the mapping see."""
     return np.asarray(pipeline.encoder_.transform(Z), dtype=np.float32)
 
 
