@@ -107,8 +107,9 @@ def feature_choice(table, params: SnapshotParams) -> str:
     """Why these features are clustered and those are profile-only, and what of them the segments
     are found on (stored with the run, shown on the Run page)."""
     clustered, _, why = _choice(table, params)
-    weight = params.extra.get("input_weight", input_weight(clustered))
-    if not weight:
+    if "input_weight" in params.extra:
+        return why + f"; input_weight {params.extra['input_weight']!r} as configured"
+    if not input_weight(clustered):
         return why + "; the segments are found on the autoencoder's code alone (spend is clustered)"
     return why + "; the segments are found on these features beside the autoencoder's code"
 
@@ -154,7 +155,7 @@ def make_pipeline(table, params: SnapshotParams):
         min_cluster_size=params.min_cluster_share,
         outlier_floor=params.outlier_floor,
         random_state=params.seed,
-        **{"input_weight": input_weight(clustered), **params.extra},
+        **{"input_weight": input_weight(clustered), **params.extra},  # as configured, if it is
     )
 
 

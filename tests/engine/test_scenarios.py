@@ -5,6 +5,7 @@ user's file: the engine must keep finding what is planted. The full suite is a b
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -80,3 +81,5 @@ def test_segments_are_found_on_the_code_alone_only_where_spend_is_clustered(beha
     assert "the autoencoder's code alone (spend is clustered)" in feature_choice(purchases["table"], purchases["params"])
     assert behaviour["pipeline"].input_weight == 1.0
     assert "beside the autoencoder's code" in feature_choice(behaviour["table"], behaviour["params"])
+    configured = replace(behaviour["params"], extra={"input_weight": 0.0})  # a setting, not spend, says why
+    assert feature_choice(behaviour["table"], configured).endswith("; input_weight 0.0 as configured")
