@@ -18,7 +18,7 @@ persona are at most ~0.55 apart, two different personas at least ~0.9.
 * :data:`SHIFTED` — a surviving segment whose profile moved at least this far has
   *shifted* behaviour (reported beside its transition).
 
-Pure numpy/pandas: no database, no UI.
+Pure numpy/pandas (and scikit-learn's ridge regression for :func:`expected_before`): no database, no UI.
 """
 
 from __future__ import annotations
@@ -27,12 +27,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.linear_model import Ridge
 
 from segmentation.constants import NOISE
 
 __all__ = ["TOP", "TWIN", "UNLIKE", "SHIFTED", "lift_vectors", "lifts_of_labels", "profile_distance",
            "largest_changes", "merge_profile_twins", "mean_vectors", "means_of_labels", "segment_shift",
-           "group_shift"]
+           "group_shift", "expected_before"]
 
 TOP = 5
 TWIN = 0.6
@@ -111,23 +112,58 @@ def group_shift(before: pd.DataFrame, now: pd.DataFrame, customers, top: int = T
     """How far one group of customers' own behaviour moved between two snapshots.
 
     ``before``/``now``: feature tables (customer × feature) of the two snapshots, everybody in
-    each; ``customers``: the group (ids present in both are used). The group's lift is taken in
-    each snapshot against that snapshot's population, on the features both tables have, and the
-    distance is :func:`profile_distance` between the two lifts: a season that moves everybody
-    does not move the group; customers who took up new behaviour do. NaN when nobody of the group
-    is in both tables.
+    each; ``customers``: the group (ids present in both are used), chosen by how they behave
+    *now* (a segment of this snapshot). The group's lift is taken in each snapshot against that
+    snapshot's population, on the features both tables have: a season that moves everybody does
+    not move the group; customers who took up new behaviour do.
+
+    A group chosen for how it behaves in one window looks less extreme in any other, without
+    anybody changing (regression to the mean): the part of a segment that bought in this window
+    looked like the rest of the segment the window before. So the group's lift before is compared
+    both with its lift now and with what the population's own window-to-window regression
+    (:func:`expected_before`) predicts for it from its behaviour now; the shift is the smaller
+    of the two distances (:func:`profile_distance`). NaN when nobody of the group is in both tables.
     """
     columns = before.columns.intersection(now.columns)
     ids = pd.Index(customers).intersection(before.index).intersection(now.index)
     if len(ids) == 0 or len(columns) == 0:
         return float("nan")
+    then, current = _standardised(before[columns]), _standardised(now[columns])
+    lift_then = then.loc[ids].mean().to_frame().T
+    shift = float(profile_distance(lift_then, current.loc[ids].mean().to_frame().T, top).iloc[0, 0])
+    expected = expected_before(then, current, ids)
+    if expected is not None:
+        shift = min(shift, float(profile_distance(lift_then, expected.to_frame().T, top).iloc[0, 0]))
+    return shift
 
-    def lift(frame: pd.DataFrame) -> pd.DataFrame:
-        values = frame[columns].astype(np.float64)
-        std = values.std(ddof=0).replace(0, np.nan)
-        return ((values.loc[ids].mean() - values.mean()) / std).fillna(0.0).to_frame().T
 
-    return float(profile_distance(lift(before), lift(now), top).iloc[0, 0])
+#: Customers (a seeded sample of those in both windows) the window-to-window regression is fitted on.
+REGRESSION_ROWS = 20_000
+
+
+def _standardised(frame: pd.DataFrame) -> pd.DataFrame:
+    values = frame.astype(np.float64)
+    return ((values - values.mean()) / values.std(ddof=0).replace(0, np.nan)).fillna(0.0)
+
+
+def expected_before(then: pd.DataFrame, now: pd.DataFrame, ids: pd.Index) -> pd.Series | None:
+    """The mean standardised behaviour ``ids`` would have had in the earlier window had nobody changed.
+
+    ``then``/``now``: standardised feature tables (same columns) of the two windows. A ridge
+    regression of every customer's features then on their features now, fitted on the other
+    customers in both windows (at most :data:`REGRESSION_ROWS` of them; the group is left out so
+    that a change of its own is not learnt as the norm), is how much of a customer's behaviour
+    now the window before already showed, for this population and these windows; its mean
+    prediction for ``ids`` is what selection alone leaves of their lift. None when too few
+    customers are there to fit it (fewer than five per feature).
+    """
+    both = then.index.intersection(now.index).difference(ids)
+    if len(both) < 5 * then.shape[1]:
+        return None
+    if len(both) > REGRESSION_ROWS:
+        both = both[np.sort(np.random.default_rng(0).choice(len(both), REGRESSION_ROWS, replace=False))]
+    model = Ridge(alpha=1.0).fit(now.loc[both].to_numpy(), then.loc[both].to_numpy())
+    return pd.Series(model.predict(now.loc[ids].to_numpy()).mean(axis=0), index=then.columns)
 
 
 def profile_distance(a: pd.DataFrame, b: pd.DataFrame, top: int = TOP) -> pd.DataFrame:

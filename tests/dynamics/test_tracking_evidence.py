@@ -11,7 +11,7 @@ import pandas as pd
 
 from segmentation.dynamics.matching import monic_transitions
 from segmentation.dynamics.profiles import unique_name
-from segmentation.engine.resemblance import SHIFTED, TWIN, UNLIKE, group_shift, merge_profile_twins, profile_distance
+from segmentation.engine.resemblance import SHIFTED, TWIN, UNLIKE, expected_before, group_shift, merge_profile_twins, profile_distance
 from segmentation.dynamics.tracking import carry_lineage, match_segments
 
 FEATURES = ["social", "store", "toys", "garden", "night", "refunds"]
@@ -189,6 +189,42 @@ def test_group_shift_follows_a_group_own_behaviour_not_the_season():
                        group) < SHIFTED
     assert group_shift(before, moved, group) > SHIFTED
     assert np.isnan(group_shift(before, moved, ["nobody"]))
+
+
+def funnel_windows(seed: int = 0, n: int = 3000, converts: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Two overlapping windows of one population: five purchase-funnel features driven by whether a
+    customer bought in the window (half a customer's own habit, half the window's luck: test-retest
+    correlation about 0.5), and three steady features. The first ``converts`` customers take up a new
+    habit in the second window (three steady features up by 2 standard deviations)."""
+    rng = np.random.default_rng(seed)
+    habit, steady = rng.normal(size=n), rng.normal(size=(n, 3))
+    index = [f"C{c:04d}" for c in range(n)]
+
+    def window(shifted: bool) -> pd.DataFrame:
+        bought = habit + rng.normal(size=n)
+        funnel = bought[:, None] + 0.3 * rng.normal(size=(n, 5))
+        traits = steady + 0.3 * rng.normal(size=(n, 3))
+        if shifted:
+            traits[:converts] += 2.0
+        return pd.DataFrame(np.hstack([funnel, traits]), index=index,
+                            columns=["purchases", "purchase_events", "conversion", "spend", "basket",
+                                     "web", "evening", "beauty"])
+
+    return window(False), window(True)
+
+
+def test_group_shift_does_not_mistake_regression_to_the_mean_for_new_behaviour():
+    """Customers chosen for buying in this window looked more average the window before, though
+    nobody changed: that is selection, not new behaviour. Customers who took up a new habit moved."""
+    before, now = funnel_windows(seed=4, converts=300)
+    buyers = now.index[300:][now["purchases"].iloc[300:].to_numpy() > np.quantile(now["purchases"].iloc[300:], 0.85)]
+    lift = lambda frame, ids: ((frame.loc[ids].mean() - frame.mean()) / frame.std(ddof=0)).to_frame().T  # noqa: E731
+    assert profile_distance(lift(before, buyers), lift(now, buyers)).iloc[0, 0] > SHIFTED  # the naive view
+    assert group_shift(before, now, buyers) < SHIFTED / 2
+    assert group_shift(before, now, now.index[:300]) > SHIFTED
+    # too few customers beside the group to learn the windows' regression: the plain comparison stands
+    small = before.iloc[:330], now.iloc[:330]
+    assert expected_before(small[0], small[1], small[1].index[:300]) is None
 
 
 def test_a_refit_that_tells_apart_a_merged_segment_reports_a_split_not_an_emergence():
