@@ -15,10 +15,11 @@ Two kinds of evidence decide a transition:
   is not a split. Unless it holds most (``SAME_CUSTOMERS``) of an old segment's
   customers: then it is that segment, sharpened (a young segment's profile
   moves a lot as it grows purer). Nor when its behaviour is not new: when most of its
-  customers (``tau``) come from one old segment, found by a fit on that snapshot's own
-  data, and those customers behaved the same way before this snapshot's window
-  (``behaviour_shift`` at most ``SHIFTED``), the old fit had merged two behaviours that
-  this one tells apart: a part of that segment (``split``), not an emergence;
+  customers (``tau``) come from one old segment, and those customers behaved the same way
+  when the old segment's models were fitted (``behaviour_shift`` at most ``SHIFTED``; the
+  caller picks the window: before this snapshot's, or the fitting snapshot's when models were
+  reused), the old fit had merged two behaviours that this one tells apart: a part of that
+  segment (``split``), not an emergence;
 * otherwise each new segment's **parent** is, among the old segments it resembles,
   the one it shares most customers with (the nearest by profile when it shares none);
 * **survived** — the old segment's one child (or, of several, the one holding most of
@@ -162,9 +163,9 @@ def match_segments(
     ``previous``/``current``: ``customer_id, segment_id``; ``lifts``: the lift profiles
     (segment × feature) of the old and the new segments. Without ``lifts`` this is
     :func:`monic_transitions`. ``behaviour_shift(customer_ids)`` (None: not checked) says how far
-    those customers' own behaviour moved from the window before this snapshot's to this one
-    (:func:`segmentation.engine.resemblance.group_shift`); pass it only when the previous
-    snapshot's segments were fitted on its own data. Each such check is appended to ``checks``
+    those customers' own behaviour moved since the old segments' models were fitted
+    (:func:`segmentation.engine.resemblance.group_shift` against a window no later than the
+    fitting snapshot's: :func:`segmentation.workflows.reuse.reference_window`). Each such check is appended to ``checks``
     (``segment_id``, ``from_segment``, ``customers``, ``behaviour_shift``, ``new``). Columns: ``from_segment`` (NA for emerged),
     ``to_segment`` (NA for disappeared), ``kind``, ``overlap`` (share of the old segment
     in the new one; for emerged, the largest share of the new segment any old one gives).

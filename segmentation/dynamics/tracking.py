@@ -171,10 +171,11 @@ def track_snapshot(previous: dict[str, Any], segments: pd.DataFrame, assignments
     summary including the sources of emerged segments.
 
     ``behaviour`` (optional): ``(before, now)``: a function giving the customers' feature table of
-    the window just before this snapshot's (called only if needed; cache it) and this snapshot's. A segment unlike every earlier one is then checked
-    for new behaviour (:func:`~segmentation.dynamics.matching.match_segments`) when the previous
-    run's segments were fitted on its own data (``previous["run"]["fitted"]``); the checks are in
-    the summary (``behaviour_checks``).
+    an earlier window (called only if needed; cache it) and this snapshot's. A segment unlike every
+    earlier one is then checked for new behaviour (:func:`~segmentation.dynamics.matching.match_segments`);
+    the checks are in the summary (``behaviour_checks``). The earlier window is the caller's choice:
+    :func:`segmentation.workflows.reuse.reference_window` (the window before this one, or the
+    window of the snapshot that fitted the previous run's models when that is earlier).
     """
     next_lineage, previous_run = int(previous["next_lineage"]), previous["run"]
     if previous_run is None:
@@ -189,7 +190,7 @@ def track_snapshot(previous: dict[str, Any], segments: pd.DataFrame, assignments
     previous_assign, previous_segments = previous["assignments"], previous["segments"]
     lifts = (lift_vectors(previous_segments), lift_vectors(segments))
     shift, checks = None, []
-    if behaviour is not None and previous_run.get("fitted", False):
+    if behaviour is not None:
         before, now = behaviour
         shift = lambda customers: group_shift(before(), now, customers)  # noqa: E731
     transitions = match_segments(previous_assign, assignments, thresholds, lifts=lifts, behaviour_shift=shift,

@@ -23,7 +23,7 @@ from segmentation.workflows.progress import Progress, Stage, epoch_callback, say
 if TYPE_CHECKING:
     from segmentation.workflows.snapshot import SnapshotParams
 
-__all__ = ["fit_or_reuse", "behaviour_before"]
+__all__ = ["fit_or_reuse", "behaviour_before", "reference_window", "models_fitted_at"]
 
 
 def _previous_models(db: Any, as_of: date, params: SnapshotParams, features: pd.DataFrame):
@@ -54,14 +54,38 @@ def _previous_models(db: Any, as_of: date, params: SnapshotParams, features: pd.
     return (run, state), None
 
 
-def behaviour_before(db: Any, as_of: date, window_days: int) -> pd.DataFrame:
-    """The customers' feature table (customer × feature) of the window just before ``as_of``'s: how they
-    behaved before this snapshot's window, whatever the cadence (weekly snapshots overlap by most of
-    their window, so the previous snapshot would hide a change)."""
+def behaviour_before(db: Any, as_of: date, window_days: int, end: date | None = None) -> pd.DataFrame:
+    """The customers' feature table (customer × feature) of the window just before ``as_of``'s (or the
+    window ending on ``end``): how they behaved before this snapshot's window, whatever the cadence
+    (weekly snapshots overlap by most of their window, so the previous snapshot would hide a change)."""
     from segmentation.features.table import build_features
 
     with store.connect(db, read_only=True) as con:
-        return build_features(con, as_of - timedelta(days=window_days), window_days).frame
+        return build_features(con, end or as_of - timedelta(days=window_days), window_days).frame
+
+
+def reference_window(as_of: date, window_days: int, fitted_at: date | None = None) -> date:
+    """Where the window ends that a new segment's customers are compared with (is their behaviour new?).
+
+    The window just before this snapshot's, unless the previous run reused models fitted earlier
+    than that (``fitted_at``: :func:`models_fitted_at`): then the window of the snapshot that fitted
+    them. The question is whether those models could have seen the behaviour: customers who behaved
+    this way when they were fitted were lumped with others by them (a part of an old segment), while
+    customers who took the behaviour up since are new behaviour, however long they have sat in an
+    old segment under reuse.
+    """
+    end = as_of - timedelta(days=window_days)
+    return end if fitted_at is None else min(end, fitted_at)
+
+
+def models_fitted_at(db: Any, previous: dict[str, Any] | None) -> date | None:
+    """The date of the snapshot that fitted the models the ``previous`` run used (None: it fitted its own,
+    or there is no previous run)."""
+    if previous is None or previous.get("fitted", True):
+        return None
+    with store.connect(db, read_only=True) as con:
+        fitted_by = results.get_run(con, int(previous["run_id"]))["metrics"].get("model", {}).get("from_run")
+        return None if fitted_by is None else pd.Timestamp(results.get_run(con, int(fitted_by))["as_of"]).date()
 
 
 def _drift_references(db: Any, run_id: int, lookback: int = 6) -> list[tuple[pd.DataFrame, pd.Series]]:

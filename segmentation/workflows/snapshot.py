@@ -16,7 +16,7 @@ import shutil
 import time
 from functools import lru_cache
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any, Optional, Sequence
 
 import numpy as np
@@ -26,7 +26,7 @@ from segmentation.data import journal, recovery, results, store
 from segmentation.engine.defaults import DEFAULTS
 from segmentation.data.queries import load_query
 from segmentation.workflows.progress import Progress, Stage, keeping_notes, say, say_note
-from segmentation.workflows.reuse import behaviour_before, fit_or_reuse
+from segmentation.workflows.reuse import behaviour_before, fit_or_reuse, models_fitted_at, reference_window
 
 __all__ = ["SnapshotParams", "run_snapshot", "existing_run", "snapshot_inputs", "clustering_frame",
            "feature_choice", "share_counts", "input_weight", "make_pipeline", "RUN"]
@@ -234,7 +234,11 @@ def run_snapshot(
     say(progress, Stage.TRACKING, "tracking: comparing with the previous snapshot …")
     with store.connect(db, read_only=True) as con:
         previous = results.tracking_inputs(con, as_of, params.window_days)
-    behaviour = None if previous["run"] is None else (before, table.frame)
+    # A new segment's customers are compared with how they behaved when the old models were fitted.
+    end = reference_window(as_of, params.window_days, models_fitted_at(db, previous["run"]))
+    earlier = before if end == as_of - timedelta(days=params.window_days) else lru_cache(maxsize=1)(
+        lambda: behaviour_before(db, as_of, params.window_days, end=end))
+    behaviour = None if previous["run"] is None else (earlier, table.frame)
     segments, transitions, tracking_summary = track_snapshot(previous, segments, assignments,
                                                              window_days=params.window_days, behaviour=behaviour)
     if tracking_summary.get("note"):

@@ -75,3 +75,18 @@ def test_timeline_is_idempotent_and_carries_names(tmp_path):
     tracking = other["metrics"]["tracking"]
     assert tracking["previous_run"] is None and {s["transition"] for s in other["segments"]} <= {"new", None}
     assert f"run {again['snapshots'][2]['run_id']}" in tracking["note"] and "45 days" in tracking["note"]
+
+
+def test_new_behaviour_is_judged_against_the_window_the_models_were_fitted_on():
+    """A segment a refit finds is new behaviour only if its customers behaved otherwise when the old
+    models were fitted: under models reused since March, the window before a September snapshot
+    says nothing about what those models saw."""
+    from datetime import date
+
+    from segmentation.workflows.reuse import reference_window
+
+    september = date(2025, 9, 30)
+    assert reference_window(september, 90) == date(2025, 7, 2)  # the previous run fitted its own models
+    assert reference_window(september, 90, fitted_at=date(2025, 3, 31)) == date(2025, 3, 31)
+    # models fitted after the window before this one: that window still comes first (no overlap)
+    assert reference_window(september, 90, fitted_at=date(2025, 8, 31)) == date(2025, 7, 2)
