@@ -16,9 +16,9 @@ Two kinds of evidence decide a transition:
   customers: then it is that segment, sharpened (a young segment's profile
   moves a lot as it grows purer). Nor when its behaviour is not new: when most of its
   customers (``tau``) come from one old segment, and those customers behaved the same way
-  when the old segment's models were fitted (``behaviour_shift`` at most ``SHIFTED``; the
-  caller picks the window: before this snapshot's, or the fitting snapshot's when models were
-  reused), the old fit had merged two behaviours that this one tells apart: a part of that
+  no later than when the old segment's models were fitted (``behaviour_shift`` at most
+  ``SHIFTED``; the caller picks the window: the one before this snapshot's, or the fitting
+  snapshot's when models were reused and that is earlier), the old fit had merged two behaviours that this one tells apart: a part of that
   segment (``split``), not an emergence;
 * otherwise each new segment's **parent** is, among the old segments it resembles,
   the one it shares most customers with (the nearest by profile when it shares none);

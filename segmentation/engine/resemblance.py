@@ -23,6 +23,7 @@ Pure numpy/pandas (and scikit-learn's ridge regression for :func:`expected_befor
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -122,16 +123,22 @@ def group_shift(before: pd.DataFrame, now: pd.DataFrame, customers, top: int = T
     looked like the rest of the segment the window before. So the group's lift before is compared
     both with its lift now and with what the population's own window-to-window regression
     (:func:`expected_before`) predicts for it from its behaviour now; the shift is the smaller
-    of the two distances (:func:`profile_distance`). NaN when nobody of the group is in both tables.
+    of the two distances (:func:`profile_distance`). Where the windows hardly predict each other,
+    a group that stands out now and was average before is what selection alone produces: no
+    evidence of new behaviour. NaN when nobody of the group is in both tables.
+
+    Only the group's rows and the regression's sample are standardised (the windows' means and
+    deviations come from the whole tables), so a call costs little at a million customers.
     """
     columns = before.columns.intersection(now.columns)
     ids = pd.Index(customers).intersection(before.index).intersection(now.index)
     if len(ids) == 0 or len(columns) == 0:
         return float("nan")
-    then, current = _standardised(before[columns]), _standardised(now[columns])
-    lift_then = then.loc[ids].mean().to_frame().T
-    shift = float(profile_distance(lift_then, current.loc[ids].mean().to_frame().T, top).iloc[0, 0])
-    expected = expected_before(then, current, ids)
+    then, current = _Window.of(before, columns), _Window.of(now, columns)
+    lift_then = pd.DataFrame([then.rows(ids).mean(axis=0)], columns=columns)
+    lift_now = pd.DataFrame([current.rows(ids).mean(axis=0)], columns=columns)
+    shift = float(profile_distance(lift_then, lift_now, top).iloc[0, 0])
+    expected = _expected(then, current, ids)
     if expected is not None:
         shift = min(shift, float(profile_distance(lift_then, expected.to_frame().T, top).iloc[0, 0]))
     return shift
@@ -141,29 +148,50 @@ def group_shift(before: pd.DataFrame, now: pd.DataFrame, customers, top: int = T
 REGRESSION_ROWS = 20_000
 
 
-def _standardised(frame: pd.DataFrame) -> pd.DataFrame:
-    values = frame.astype(np.float64)
-    return ((values - values.mean()) / values.std(ddof=0).replace(0, np.nan)).fillna(0.0)
+@dataclass(frozen=True)
+class _Window:
+    """A feature table with its columns' means and standard deviations, standardised on demand."""
+
+    frame: pd.DataFrame
+    columns: pd.Index
+    mean: np.ndarray
+    std: np.ndarray
+
+    @classmethod
+    def of(cls, frame: pd.DataFrame, columns: pd.Index) -> "_Window":
+        std = frame.std(ddof=0, numeric_only=True).reindex(columns).to_numpy(np.float64)
+        return cls(frame, columns, frame.mean(numeric_only=True).reindex(columns).to_numpy(np.float64),
+                   np.where(std > 0, std, np.nan))
+
+    def rows(self, ids: pd.Index) -> np.ndarray:
+        """Standardised values of those customers (a constant column, or a missing value, is 0)."""
+        values = self.frame.loc[ids, self.columns].to_numpy(np.float64)
+        return np.nan_to_num((values - self.mean) / self.std)
 
 
-def expected_before(then: pd.DataFrame, now: pd.DataFrame, ids: pd.Index) -> pd.Series | None:
+def expected_before(before: pd.DataFrame, now: pd.DataFrame, ids: pd.Index) -> pd.Series | None:
     """The mean standardised behaviour ``ids`` would have had in the earlier window had nobody changed.
 
-    ``then``/``now``: standardised feature tables (same columns) of the two windows. A ridge
-    regression of every customer's features then on their features now, fitted on the other
-    customers in both windows (at most :data:`REGRESSION_ROWS` of them; the group is left out so
-    that a change of its own is not learnt as the norm), is how much of a customer's behaviour
-    now the window before already showed, for this population and these windows; its mean
-    prediction for ``ids`` is what selection alone leaves of their lift. None when too few
+    ``before``/``now``: feature tables of the two windows (their common columns are used). A ridge
+    regression of every customer's standardised features then on their features now, fitted on the
+    other customers in both windows (at most :data:`REGRESSION_ROWS` of them; the group is left
+    out so that a change of its own is not learnt as the norm), is how much of a customer's
+    behaviour now the window before already showed, for this population and these windows; its
+    mean prediction for ``ids`` is what selection alone leaves of their lift. None when too few
     customers are there to fit it (fewer than five per feature).
     """
-    both = then.index.intersection(now.index).difference(ids)
-    if len(both) < 5 * then.shape[1]:
+    columns = before.columns.intersection(now.columns)
+    return _expected(_Window.of(before, columns), _Window.of(now, columns), pd.Index(ids))
+
+
+def _expected(then: _Window, now: _Window, ids: pd.Index) -> pd.Series | None:
+    both = then.frame.index.intersection(now.frame.index).difference(ids)
+    if len(both) < 5 * len(then.columns):
         return None
     if len(both) > REGRESSION_ROWS:
         both = both[np.sort(np.random.default_rng(0).choice(len(both), REGRESSION_ROWS, replace=False))]
-    model = Ridge(alpha=1.0).fit(now.loc[both].to_numpy(), then.loc[both].to_numpy())
-    return pd.Series(model.predict(now.loc[ids].to_numpy()).mean(axis=0), index=then.columns)
+    model = Ridge(alpha=1.0).fit(now.rows(both), then.rows(both))
+    return pd.Series(model.predict(now.rows(ids)).mean(axis=0), index=then.columns)
 
 
 def profile_distance(a: pd.DataFrame, b: pd.DataFrame, top: int = TOP) -> pd.DataFrame:

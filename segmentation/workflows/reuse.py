@@ -74,7 +74,7 @@ def reference_window(as_of: date, window_days: int, fitted_at: date | None = Non
     customers who took the behaviour up since are new behaviour, however long they have sat in an
     old segment under reuse.
     """
-    end = as_of - timedelta(days=window_days)
+    end = pd.Timestamp(as_of).date() - timedelta(days=window_days)
     return end if fitted_at is None else min(end, fitted_at)
 
 
@@ -113,8 +113,9 @@ def fit_or_reuse(db: Any, as_of: date, features: pd.DataFrame, pipeline, params:
     x, y, reconstruction_error per row of ``features``; ``decision`` a
     :class:`segmentation.dynamics.drift.ModelDecision` (see that module for the rules).
     ``progress`` also hears of each training epoch of a fit. ``before()`` gives the feature table of the
-    window before this one (:func:`behaviour_before`, loaded once per snapshot by the caller and shared
-    with tracking); it is read only when a refit may be set aside.
+    window before this one (:func:`behaviour_before`, loaded once per snapshot by the caller, and
+    shared with tracking when tracking compares with that window too: :func:`reference_window`);
+    it is read only when a refit may be set aside.
     """
     from segmentation.dynamics import drift
     from segmentation.engine.resemblance import group_shift
