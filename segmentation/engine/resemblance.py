@@ -28,7 +28,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.linear_model import Ridge
 
 from segmentation.constants import NOISE
 
@@ -185,6 +184,8 @@ def expected_before(before: pd.DataFrame, now: pd.DataFrame, ids: pd.Index) -> p
 
 
 def _expected(then: _Window, now: _Window, ids: pd.Index) -> pd.Series | None:
+    from sklearn.linear_model import Ridge  # imported here: the command line starts without scikit-learn
+
     both = then.frame.index.intersection(now.frame.index).difference(ids)
     if len(both) < 5 * len(then.columns):
         return None

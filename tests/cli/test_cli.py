@@ -143,3 +143,18 @@ def test_a_failed_recovery_is_a_visible_note_and_the_command_goes_on(tmp_path, m
     assert "recover.journal" in notes[0] and "PermissionError" in notes[0] and "`runs` goes on" in notes[0]
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert warnings == ["crash recovery failed before `runs`: PermissionError: [Errno 13] Permission denied: '…'"]
+
+
+def test_the_command_line_starts_without_the_heavy_libraries():
+    """Every command starts a process: `status` or `segments` must not wait for scikit-learn, torch,
+    UMAP, HDBSCAN or streamlit to import (they cost 1-2 s per start; the commands that fit or
+    score import them when they need them)."""
+    import subprocess
+    import sys
+
+    from tests.helpers import ROOT
+
+    heavy = ("sklearn", "torch", "umap", "hdbscan", "streamlit", "lightning", "pytorch_lightning")
+    code = f"import sys, segmentation.cli.main; print([m for m in {heavy!r} if m in sys.modules])"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+    assert result.stdout.strip() == "[]", result.stdout
