@@ -18,8 +18,8 @@ Two kinds of evidence decide a transition:
   customers (``tau``) come from one old segment, and those customers behaved the same way
   no later than when the old segment's models were fitted (``behaviour_shift`` at most
   ``SHIFTED``; the caller picks the window: the one before this snapshot's, or the fitting
-  snapshot's when models were reused and that is earlier), the old fit had merged two behaviours that this one tells apart: a part of that
-  segment (``split``), not an emergence;
+  snapshot's when models were reused and that is earlier), the old fit had merged two
+  behaviours that this one tells apart: a part of that segment (``split``), not an emergence;
 * otherwise each new segment's **parent** is, among the old segments it resembles,
   the one it shares most customers with (the nearest by profile when it shares none);
 * **survived** — the old segment's one child (or, of several, the one holding most of
@@ -165,7 +165,8 @@ def match_segments(
     :func:`monic_transitions`. ``behaviour_shift(customer_ids)`` (None: not checked) says how far
     those customers' own behaviour moved since the old segments' models were fitted
     (:func:`segmentation.engine.resemblance.group_shift` against a window no later than the
-    fitting snapshot's: :func:`segmentation.workflows.reuse.reference_window`). Each such check is appended to ``checks``
+    fitting snapshot's: :func:`segmentation.workflows.reuse.reference_window`). Each such check
+    is appended to ``checks``
     (``segment_id``, ``from_segment``, ``customers``, ``behaviour_shift``, ``new``). Columns: ``from_segment`` (NA for emerged),
     ``to_segment`` (NA for disappeared), ``kind``, ``overlap`` (share of the old segment
     in the new one; for emerged, the largest share of the new segment any old one gives).

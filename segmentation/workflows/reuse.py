@@ -54,14 +54,14 @@ def _previous_models(db: Any, as_of: date, params: SnapshotParams, features: pd.
     return (run, state), None
 
 
-def behaviour_before(db: Any, as_of: date, window_days: int, end: date | None = None) -> pd.DataFrame:
-    """The customers' feature table (customer × feature) of the window just before ``as_of``'s (or the
-    window ending on ``end``): how they behaved before this snapshot's window, whatever the cadence
-    (weekly snapshots overlap by most of their window, so the previous snapshot would hide a change)."""
+def behaviour_before(db: Any, end: date, window_days: int) -> pd.DataFrame:
+    """The customers' feature table (customer × feature) of the window ending on ``end``: how they
+    behaved before this snapshot's window (``end`` from :func:`reference_window`), whatever the
+    cadence (weekly snapshots overlap by most of their window, so the previous snapshot would hide a change)."""
     from segmentation.features.table import build_features
 
     with store.connect(db, read_only=True) as con:
-        return build_features(con, end or as_of - timedelta(days=window_days), window_days).frame
+        return build_features(con, end, window_days).frame
 
 
 def reference_window(as_of: date, window_days: int, fitted_at: date | None = None) -> date:
@@ -113,9 +113,8 @@ def fit_or_reuse(db: Any, as_of: date, features: pd.DataFrame, pipeline, params:
     x, y, reconstruction_error per row of ``features``; ``decision`` a
     :class:`segmentation.dynamics.drift.ModelDecision` (see that module for the rules).
     ``progress`` also hears of each training epoch of a fit. ``before()`` gives the feature table of the
-    window before this one (:func:`behaviour_before`, loaded once per snapshot by the caller, and
-    shared with tracking when tracking compares with that window too: :func:`reference_window`);
-    it is read only when a refit may be set aside.
+    window before this one (:func:`behaviour_before`, loaded at most once per snapshot by the caller
+    and shared with tracking); it is read only when a refit may be set aside.
     """
     from segmentation.dynamics import drift
     from segmentation.engine.resemblance import group_shift

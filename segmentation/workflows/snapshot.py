@@ -16,7 +16,7 @@ import shutil
 import time
 from functools import lru_cache
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any, Optional, Sequence
 
 import numpy as np
@@ -197,8 +197,10 @@ def run_snapshot(
         say_note(progress, Stage.FEATURES, note)
     t = lap("features", t)
     features = clustering_frame(table, params)
-    # The customers' behaviour in the window before this one: read once, only if a check needs it.
-    before = lru_cache(maxsize=1)(lambda: behaviour_before(db, as_of, params.window_days))
+    # The customers' behaviour in an earlier window (ending on a date): each read once, only if a check
+    # needs it. The refit's set-aside compares with the window before this one.
+    window_ending = lru_cache(maxsize=2)(lambda end: behaviour_before(db, end, params.window_days))
+    before = lambda: window_ending(reference_window(as_of, params.window_days))  # noqa: E731
     pipeline, scores, decision = fit_or_reuse(db, as_of, features, make_pipeline(table, params), params,
                                               progress, callbacks, progress_bar, before=before)
     for note in decision.notes:
@@ -236,9 +238,7 @@ def run_snapshot(
         previous = results.tracking_inputs(con, as_of, params.window_days)
     # A new segment's customers are compared with how they behaved when the old models were fitted.
     end = reference_window(as_of, params.window_days, models_fitted_at(db, previous["run"]))
-    earlier = before if end == as_of - timedelta(days=params.window_days) else lru_cache(maxsize=1)(
-        lambda: behaviour_before(db, as_of, params.window_days, end=end))
-    behaviour = None if previous["run"] is None else (earlier, table.frame)
+    behaviour = None if previous["run"] is None else (lambda: window_ending(end), table.frame)
     segments, transitions, tracking_summary = track_snapshot(previous, segments, assignments,
                                                              window_days=params.window_days, behaviour=behaviour)
     if tracking_summary.get("note"):
