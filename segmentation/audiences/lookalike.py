@@ -30,6 +30,7 @@ TOP = 0.2          # recall at the top 20 % (AWS's measure; random = 0.20)
 CURVE_SHARES = (0.01, 0.05, 0.1, 0.2, 0.5)  # audience sizes of the curve, as shares of the candidates
 MAX_CANDIDATES = 20_000  # the evaluation ranks the held-out members among at most this many others
 MIN_MEMBERS = 10         # smaller segments get no measured recall
+SCALE_ROWS = 5_000       # seed members the seed's own spread is estimated on (a mean; a sample suffices)
 
 
 def similarity_to(seed: np.ndarray, candidates: np.ndarray, k: int = K) -> np.ndarray:
@@ -37,7 +38,10 @@ def similarity_to(seed: np.ndarray, candidates: np.ndarray, k: int = K) -> np.nd
     seed = np.asarray(seed, dtype=np.float64)
     k = max(1, min(k, len(seed) - 1))
     index = NearestNeighbors(n_neighbors=k + 1).fit(seed)
-    own, _ = index.kneighbors(seed)  # first neighbour of a seed row is itself
+    spread = seed
+    if len(seed) > SCALE_ROWS:  # the spread of a large seed from a fixed sample of its rows
+        spread = seed[np.random.default_rng(0).choice(len(seed), SCALE_ROWS, replace=False)]
+    own, _ = index.kneighbors(spread)  # first neighbour of a seed row is itself
     scale = float(np.mean(own[:, 1:])) or 1.0
     distances, _ = index.kneighbors(np.asarray(candidates, dtype=np.float64), n_neighbors=k)
     return 1.0 / (1.0 + distances.mean(axis=1) / scale)
@@ -60,9 +64,9 @@ def evaluate(space: np.ndarray, member: np.ndarray, features: np.ndarray | None 
              random_state: int = 0, max_candidates: int = MAX_CANDIDATES) -> dict:
     """Hold out 20 % of the members, rank everyone else who is not in the seed, measure.
 
-    Beyond ``max_candidates`` non-members a random sample of them is ranked with the held-out
-    members (an unbiased estimate of the same recall, in bounded time on large runs); sizes in
-    the ``curve`` are then scaled back to the whole candidate pool.
+    Beyond ``max_candidates`` candidates (non-members and held-out members) the same random share
+    of both is ranked (an unbiased estimate of the same recall, in bounded time on large runs);
+    sizes in the ``curve`` are then scaled back to the whole candidate pool.
 
     Returns ``recall_at_20`` and a ``curve`` of ``{share, size, mean_similarity, recall}`` at
     :data:`CURVE_SHARES` of the candidates; with ``features`` (the raw feature rows) also
@@ -75,9 +79,11 @@ def evaluate(space: np.ndarray, member: np.ndarray, features: np.ndarray | None 
     seed_mask = member.copy()
     seed_mask[held] = False
     others = np.flatnonzero(~member)
-    pool = len(others) + len(held)
-    if len(others) > max_candidates:
-        others = np.sort(rng.choice(others, size=max_candidates, replace=False))
+    pool, n_held = len(others) + len(held), len(held)
+    if pool > max_candidates:  # the same share of the non-members and of the held-out members
+        rate = max_candidates / pool
+        others = np.sort(rng.choice(others, size=int(round(rate * len(others))), replace=False))
+        held = rng.choice(held, size=max(1, int(round(rate * len(held)))), replace=False)
     candidates = np.concatenate([others, np.sort(held)])
     held_out = np.isin(candidates, held)
     scale = pool / len(candidates)
@@ -90,7 +96,7 @@ def evaluate(space: np.ndarray, member: np.ndarray, features: np.ndarray | None 
                       "mean_similarity": float(scores[order[:size]].mean()),
                       "recall": float(held_out[order[:size]].sum() / len(held))})
     top = max(1, int(round(TOP * len(candidates))))
-    out = {"recall_at_20": _recall_at(scores, held_out, top), "held_out": int(len(held)),
+    out = {"recall_at_20": _recall_at(scores, held_out, top), "held_out": int(n_held),
            "candidates": int(pool), "ranked": int(len(candidates)), "curve": curve}
     if features is not None:
         baseline = mean_distance_scores(features[seed_mask], features[candidates], features)

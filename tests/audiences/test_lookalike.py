@@ -26,6 +26,19 @@ def test_recall_on_planted_groups_is_far_above_random_and_the_curve_rises():
     assert similarities == sorted(similarities, reverse=True)
 
 
+def test_a_sampled_evaluation_of_a_large_segment_estimates_the_same_recall():
+    # Half the customers are members: ranking a sample of the candidates must sample the held-out
+    # members at the same rate as the others, or the top 20 % cannot hold them all.
+    X, y = make_blobs(n_samples=6000, n_features=4, centers=[[0] * 4, [8] * 4], cluster_std=1.0, random_state=4)
+    member = y == 0
+    everyone = evaluate(X, member)
+    sampled = evaluate(X, member, max_candidates=500)
+    assert everyone["ranked"] == everyone["candidates"] and sampled["ranked"] <= 502
+    assert sampled["candidates"] == everyone["candidates"] and sampled["held_out"] == everyone["held_out"] == 600
+    assert everyone["recall_at_20"] >= 0.95
+    assert sampled["recall_at_20"] == pytest.approx(everyone["recall_at_20"], abs=0.05)
+
+
 def test_a_segment_unlike_its_space_gets_random_recall():
     rng = np.random.default_rng(0)
     X = rng.normal(size=(3000, 4))

@@ -73,6 +73,30 @@ def test_planted_rule_is_found_rounded_and_the_sql_selects_what_the_text_says():
     assert len(selected & truth) / len(truth) == pytest.approx(found["fidelity"]["recall"])
 
 
+def test_on_many_customers_rules_are_grown_on_a_sample_and_measured_on_everyone(monkeypatch):
+    from sklearn.tree import DecisionTreeClassifier
+
+    from segmentation.dynamics import rules
+
+    seen: list[int] = []
+
+    class Recording(DecisionTreeClassifier):
+        def fit(self, X, y, *args, **kwargs):
+            seen.append(len(X))
+            return super().fit(X, y, *args, **kwargs)
+
+    monkeypatch.setattr(rules, "DecisionTreeClassifier", Recording)
+    monkeypatch.setattr(rules, "RULES_SAMPLE", 1000)
+    frame, member = _planted(n=6000, seed=2)
+    kinds = display_kinds(frame, CATALOG)
+    found = segment_rules(frame, member, kinds, {f.name: f.label for f in CATALOG})
+    assert seen and set(seen) == {1000}  # every tree saw the sample only
+    assert found["fidelity"]["f1"] >= 0.95
+    selected, truth = _sql_members(frame, found["sql"]), set(frame.index[member])  # the fidelity is on all 6,000
+    assert len(selected & truth) / len(selected) == pytest.approx(found["fidelity"]["precision"])
+    assert len(selected & truth) / len(truth) == pytest.approx(found["fidelity"]["recall"])
+
+
 def test_a_segment_no_short_rule_describes_gets_low_fidelity_not_a_fake_one():
     frame, _ = _planted(seed=1)
     rng = np.random.default_rng(5)
