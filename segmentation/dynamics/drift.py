@@ -12,7 +12,14 @@ when they still explain the data; it refits only when drift calls for it:
   a new way. By construction about 1 % are above it without drift, so the
   *excess* over that is what is new.
 * **noise** — the share of customers HDBSCAN cannot place, against the noise
-  share when the models were fitted;
+  share when the models were fitted: grown by as many customers as the smallest
+  segment, or grown past that size from below it by more than sampling (:data:`SAMPLING_Z`
+  standard errors of a share at the floor). A behaviour already present but
+  too small to be a segment at the fit sits in the noise; once the noise is as large
+  as a segment, a refit can find it there (on the demo's weekly cadence the noise
+  at the fit, 1.3 %, is mostly the emerging persona, then 1.5 % of customers; a week
+  later the noise is 2.1 %, past the 2 % floor after growing by 0.8 points, and a
+  model fitted then finds the persona as a segment);
 * **shifted behaviour** — a segment whose feature means (scored with the reused models)
   moved :data:`PROFILE_SHIFT` or more, in standard deviations and beyond the move all
   segments share, from the fitting run's, or from its lineage's first profile in the
@@ -23,8 +30,8 @@ when they still explain the data; it refits only when drift calls for it:
   (a season) does not count.
 
 When either excess reaches ``min_cluster_share`` — as many customers as the
-smallest segment the run may find — a new segment could be forming, and the
-models are refitted. Changed features or parameters always refit; so does the
+smallest segment the run may find — or the noise grows past it from below, a new
+segment could be forming, and the models are refitted. Changed features or parameters always refit; so does the
 user (``run --refit``) or an age limit (``refit_every`` snapshots).
 
 While the models are reused, customers they clearly cannot explain —
@@ -38,12 +45,13 @@ else are above that quantile a month after the fit.)
 
 A refit does not always see more than the models it replaces: fitted again on the same
 behaviour, HDBSCAN may put two segments together that the reused models still tell apart
-and whose customers still behave differently (a small segment near a large one, say).
-Lineages would then merge and split again from one refit to the next. So a refit is
-*set aside* — the reused models are kept and the run says why — when it loses such a
-distinction and finds nothing the reused models miss (:func:`set_aside`). Behaviour that
-really merges (two segments converging) is alike under the reused models by then, so the
-refit that merges it is kept.
+and whose customers still behave differently (a small segment near a large one, say), or
+cut out of a segment a part whose customers behave as they did (buyers and browsers of one
+persona). Lineages would then merge and split again from one refit to the next. So a refit is
+*set aside* — the reused models are kept and the run says why — when every change it makes
+re-draws behaviour the reused models already describe (:func:`set_aside`). Behaviour that
+really merges (two segments converging), a part whose customers took up new behaviour, and a
+segment found among the reused models' noise keep the refit.
 
 The baselines (error thresholds, noise share) are those of the run that *fitted*
 the models and are carried along while they are reused, so slow drift adds up
@@ -71,7 +79,7 @@ import pandas as pd
 
 __all__ = ["NOVELTY_QUANTILE", "UNEXPLAINED_QUANTILE", "ModelDecision", "baseline_of", "assess",
            "mark_unexplained", "drop_small_segments", "profile_shift", "PROFILE_SHIFT", "comparable_params",
-           "NO_RECONSTRUCTION", "has_reconstruction", "fitted_decision", "shift_threshold", "SAMPLING_Z", "lost_resolution", "set_aside"]
+           "NO_RECONSTRUCTION", "has_reconstruction", "fitted_decision", "shift_threshold", "SAMPLING_Z", "lost_resolution", "cut_parts", "found_in_noise", "set_aside"]
 
 _EPS = 1e-9  # shares are ratios of counts: compare without floating-point misses at the boundary
 NOVELTY_QUANTILE = 0.99  # reconstruction-error quantile that marks "not explained" at fit time
@@ -185,6 +193,12 @@ def drop_small_segments(scores: pd.DataFrame, floor: int, decision: ModelDecisio
     return out
 
 
+def _sampling_margin(share: float, n_customers: int) -> float:
+    """:data:`SAMPLING_Z` standard errors of the difference between two shares near ``share`` of
+    ``n_customers`` each: noise that crosses the floor by less is sampling."""
+    return SAMPLING_Z * float(np.sqrt(2.0 * share * (1.0 - share) / max(int(n_customers), 1)))
+
+
 def shift_threshold(n_customers: int) -> float:
     """The profile distance at which a segment of ``n_customers`` has moved: :data:`PROFILE_SHIFT`, or
     :data:`SAMPLING_Z` standard errors of its means' sampling wobble when that is larger."""
@@ -244,6 +258,10 @@ def assess(scores: pd.DataFrame, previous: dict, min_cluster_share: float,
                        f"{1 - NOVELTY_QUANTILE:.0%} expected)")
     if noise - base_noise + _EPS >= min_cluster_share:
         reasons.append(f"noise grew from {base_noise:.1%} to {noise:.1%}")
+    elif base_noise + _EPS < min_cluster_share <= noise + _EPS and noise - base_noise >= _sampling_margin(
+            min_cluster_share, len(scores)):
+        reasons.append(f"the customers no segment takes are now as many as the smallest segment the run may find "
+                       f"(noise {noise:.1%}, {base_noise:.1%} at the fit; floor {min_cluster_share:.0%})")
     distance, segment, limit = shift  # as profile_shift gives it
     if distance >= limit:
         reasons.append(f"segment {segment} behaves differently from when the models were fitted "
@@ -297,27 +315,81 @@ def lost_resolution(features: pd.DataFrame, before: np.ndarray, after: np.ndarra
     return lost, gained
 
 
+def cut_parts(before: np.ndarray, after: np.ndarray, tau: float = 0.5) -> dict[int, int]:
+    """Refit segments that are a part cut from one reused segment: ``{refit segment: reused segment}``.
+
+    A refit segment is such a part when more than ``tau`` of its customers come from one reused
+    segment whose largest share of customers went to another refit segment (that one continues it).
+    Parts made mostly of the reused models' noise are not cuts: those customers had no segment.
+    """
+    before, after = np.asarray(before), np.asarray(after)
+    real = (before >= 0) & (after >= 0)
+    if not real.any():
+        return {}
+    shares = pd.crosstab(before[real], after[real])
+    continues = {int(shares.loc[o].idxmax()) for o in shares.index}
+    parts = {}
+    for n in shares.columns:
+        n = int(n)
+        if n in continues:
+            continue
+        o = int(shares[n].idxmax())
+        if shares.at[o, n] > tau * int(np.sum(after == n)):
+            parts[n] = o
+    return parts
+
+
+def found_in_noise(before: np.ndarray, after: np.ndarray, tau: float = 0.5) -> list[int]:
+    """Refit segments more than ``tau`` of whose customers the reused models left in the noise."""
+    before, after = np.asarray(before), np.asarray(after)
+    return [int(n) for n in np.unique(after[after >= 0]) if np.mean(before[after == n] < 0) > tau]
+
+
 def set_aside(decision: ModelDecision, features: pd.DataFrame, before: np.ndarray, after: np.ndarray,
               moved=None) -> ModelDecision | None:
-    """The reuse decision that replaces a refit which lost a distinction and gained nothing (else None).
+    """The reuse decision that replaces a refit which only re-draws unchanged behaviour (else None).
 
-    ``decision``: the drift check's (refit) decision for the reused models; see :func:`lost_resolution`.
-    ``moved(rows)`` (optional): how far those rows' customers' own behaviour moved since the window
-    before this one (:func:`segmentation.engine.resemblance.group_shift`). Two segments whose
-    customers took up new behaviour (beyond ``SHIFTED``) are converging: their merge is real, not lost.
+    ``decision``: the drift check's (refit) decision for the reused models; ``before``/``after``: the
+    reused models' and the refit's segments per row of ``features``. A refit is set aside when every
+    change it makes re-draws behaviour the reused models already describe: two reused segments it
+    puts together that still differ (:func:`lost_resolution`) or, given ``moved``, parts it cuts out
+    of a reused segment (:func:`cut_parts`). It is kept when it finds a segment in the reused models'
+    noise (:func:`found_in_noise`), or one unlike every reused segment that is no such part.
+
+    ``moved(rows)`` (optional): how far those rows' customers' own behaviour moved since an earlier
+    window (:func:`segmentation.engine.resemblance.group_shift`; NaN, nobody to compare, counts as
+    moved). Two merged segments whose customers took up new behaviour (beyond ``SHIFTED``) are
+    converging, and a part whose customers from its reused segment did are a real split or a new
+    segment: either keeps the refit. Without ``moved`` only lost distinctions are judged.
     """
     from segmentation.engine.resemblance import SHIFTED
 
     lost, gained = lost_resolution(features, before, after)
-    if moved is not None:
-        before = np.asarray(before)
-        lost = [pair for pair in lost
-                if not any(moved(np.flatnonzero(before == s)) > SHIFTED for s in pair["segments"])]
-    if not lost or gained:
+    before, after = np.asarray(before), np.asarray(after)
+    parts = cut_parts(before, after) if moved is not None else {}
+    if found_in_noise(before, after) or any(n not in parts for n in gained) or not (lost or parts):
         return None
-    first = lost[0]
-    a, b = first["segments"]
-    why = (f"refit set aside: the new models put segments {a} and {b} together, which still behave "
-           f"differently (profile distance {first['distance']:.2f}), and found nothing the models of run "
-           f"{decision.from_run} miss; those models are kept (drift: {'; '.join(decision.reasons)})")
+    if moved is not None:
+        shift: dict[tuple[int, int], bool] = {}
+
+        def changed(n: int, o: int) -> bool:  # customers of reused segment o (in refit segment n; -1: all)
+            if (n, o) not in shift:
+                rows = np.flatnonzero((before == o) & ((after == n) if n >= 0 else True))
+                shift[(n, o)] = not moved(rows) <= SHIFTED
+            return shift[(n, o)]
+
+        if any(changed(-1, s) for pair in lost for s in pair["segments"]) or any(
+                changed(n, o) for n, o in parts.items()):
+            return None  # converging segments or a real split: the refit sees what the reused models miss
+    if lost:
+        first = lost[0]
+        a, b = first["segments"]
+        change = (f"the new models put segments {a} and {b} together, which still behave "
+                  f"differently (profile distance {first['distance']:.2f})")
+    else:
+        n, o = next(iter(parts.items()))
+        change = (f"the new models cut {int(np.sum((after == n) & (before == o))):,} customers out of segment "
+                  f"{o} into a segment of their own, though their behaviour has not changed")
+    why = (f"refit set aside: {change}, and found nothing the models of run {decision.from_run} miss; "
+           f"those models are kept (drift: {'; '.join(decision.reasons)})")
     return ModelDecision(**{**asdict(decision), "refit": False, "reasons": [why]})

@@ -58,10 +58,14 @@ def behaviour_before(db: Any, end: date, window_days: int) -> pd.DataFrame:
     """The customers' feature table (customer × feature) of the window ending on ``end``: how they
     behaved before this snapshot's window (``end`` from :func:`reference_window`), whatever the
     cadence (weekly snapshots overlap by most of their window, so the previous snapshot would hide a change)."""
+    from segmentation.errors import InputError
     from segmentation.features.table import build_features
 
     with store.connect(db, read_only=True) as con:
-        return build_features(con, end, window_days).frame
+        try:
+            return build_features(con, end, window_days).frame
+        except InputError:  # no events in that window (it ends before the data begins): nobody to compare
+            return pd.DataFrame()
 
 
 def reference_window(as_of: date, window_days: int, fitted_at: date | None = None) -> date:
@@ -106,15 +110,16 @@ def _drift_references(db: Any, run_id: int, lookback: int = 6) -> list[tuple[pd.
 
 def fit_or_reuse(db: Any, as_of: date, features: pd.DataFrame, pipeline, params: SnapshotParams,
                  progress: Progress = None, callbacks: Sequence = (), progress_bar: bool = False, *,
-                 before: Callable[[], pd.DataFrame]):
+                 before: Callable[[date], pd.DataFrame]):
     """Score with the previous snapshot's models when no drift calls for a refit, else fit ``pipeline``.
 
     Returns ``(pipeline, scores, decision)``: ``scores`` has segment_id, probability,
     x, y, reconstruction_error per row of ``features``; ``decision`` a
     :class:`segmentation.dynamics.drift.ModelDecision` (see that module for the rules).
-    ``progress`` also hears of each training epoch of a fit. ``before()`` gives the feature table of the
-    window before this one (:func:`behaviour_before`, loaded at most once per snapshot by the caller
-    and shared with tracking); it is read only when a refit may be set aside.
+    ``progress`` also hears of each training epoch of a fit. ``before(end)`` gives the feature table of
+    the window ending on ``end`` (:func:`behaviour_before`, cached by the caller and shared with
+    tracking); it is read only when a refit may be set aside, for the window tracking compares with
+    (:func:`reference_window`: the one before this snapshot's, or the reused models' fit if earlier).
     """
     from segmentation.dynamics import drift
     from segmentation.engine.resemblance import group_shift
@@ -148,9 +153,10 @@ def fit_or_reuse(db: Any, as_of: date, features: pd.DataFrame, pipeline, params:
                                        "moved to the segment of the customers they most resemble")
     if reused is not None:
         previous, scores, decision = reused
+        end = reference_window(as_of, params.window_days, _fitted_at(db, run, state))
         kept = drift.set_aside(decision, features.reset_index(drop=True), scores["segment_id"].to_numpy(),
                                pipeline.labels_, moved=lambda rows: group_shift(
-                                   before(), features, features.index[rows]))
+                                   before(end), features, features.index[rows]))
         if kept is not None:
             say(progress, Stage.DRIFT_CHECK, f"  {kept.reasons[0]}")
             return previous, _reused_scores(scores, kept, params, len(features), progress), kept
@@ -158,6 +164,14 @@ def fit_or_reuse(db: Any, as_of: date, features: pd.DataFrame, pipeline, params:
                            "x": pipeline.map_embedding_[:, 0], "y": pipeline.map_embedding_[:, 1],
                            "reconstruction_error": pipeline.reconstruction_error_})
     return pipeline, scores, drift.fitted_decision(pipeline, reason)
+
+
+def _fitted_at(db: Any, run: dict, state: dict) -> date | None:
+    """The date of the snapshot that fitted the models ``run`` used (None: ``run`` fitted its own)."""
+    if int(state["from_run"]) == int(run["run_id"]):
+        return None
+    with store.connect(db, read_only=True) as con:
+        return pd.Timestamp(results.get_run(con, int(state["from_run"]))["as_of"]).date()
 
 
 def _reused_scores(scores: pd.DataFrame, decision, params: SnapshotParams, n_rows: int,

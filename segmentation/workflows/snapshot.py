@@ -198,11 +198,10 @@ def run_snapshot(
     t = lap("features", t)
     features = clustering_frame(table, params)
     # The customers' behaviour in an earlier window (ending on a date): each read once, only if a check
-    # needs it. The refit's set-aside compares with the window before this one.
+    # needs it; the refit's set-aside and tracking compare with the same window.
     window_ending = lru_cache(maxsize=2)(lambda end: behaviour_before(db, end, params.window_days))
-    before = lambda: window_ending(reference_window(as_of, params.window_days))  # noqa: E731
     pipeline, scores, decision = fit_or_reuse(db, as_of, features, make_pipeline(table, params), params,
-                                              progress, callbacks, progress_bar, before=before)
+                                              progress, callbacks, progress_bar, before=window_ending)
     for note in decision.notes:
         say_note(progress, Stage.SEGMENTS, note)
     t = lap("fit", t)

@@ -70,6 +70,21 @@ def test_noise_growth_of_a_segment_refits():
     assert not drift.assess(_scores(10_000, unexplained=0, noise=399), FITTED, min_cluster_share=0.02).refit
 
 
+def test_noise_that_grows_to_the_size_of_a_segment_refits():
+    # A behaviour too small to be a segment at the fit sits in the noise; once the noise is as
+    # large as the smallest segment the run may find, a refit can find it.
+    fitted = {**FITTED, "baseline_noise_share": 0.013}
+    decision = drift.assess(_scores(10_000, unexplained=0, noise=200), fitted, min_cluster_share=0.02)
+    assert decision.refit and "as many as the smallest segment" in decision.reasons[0]
+    assert not drift.assess(_scores(10_000, unexplained=0, noise=199), fitted, min_cluster_share=0.02).refit
+    # crossing the floor by less than sampling moves a share (3 standard errors, 0.59 points here) is no signal
+    assert not drift.assess(_scores(10_000, unexplained=0, noise=205), {**FITTED, "baseline_noise_share": 0.0195},
+                            min_cluster_share=0.02).refit
+    # noise already that large at the fit: only growth by a segment's size counts
+    assert not drift.assess(_scores(10_000, unexplained=0, noise=350), {**FITTED, "baseline_noise_share": 0.021},
+                            min_cluster_share=0.02).refit
+
+
 def test_comparable_params_ignore_the_refit_policy_only():
     a = {"window_days": 90, "seed": 0, "refit": True, "refit_every": 3}
     assert drift.comparable_params(a) == {"window_days": 90, "seed": 0}
@@ -220,15 +235,22 @@ def test_a_small_segment_needs_a_move_beyond_its_sampling_wobble():
     assert drift.assess(_scores(3060, unexplained=0, noise=0), FITTED, 0.05, (distance, segment, threshold)).refit
 
 
-def test_a_refit_that_merges_what_still_differs_and_finds_nothing_new_is_set_aside():
-    """The reused models tell a small segment (1) from a large one (0); a refit puts them together."""
-    rng = np.random.default_rng(2)
+def _grouper(seed: int):
+    """``group(n, lifted)``: n customers × 12 features, standard normal but ``by`` higher on ``lifted``."""
+    rng = np.random.default_rng(seed)
     columns = [f"f{i}" for i in range(12)]
 
     def group(n: int, lifted: list[int], by: float = 2.5) -> np.ndarray:
         values = rng.normal(0, 1, (n, len(columns)))
         values[:, lifted] += by
         return values
+
+    return group, columns
+
+
+def test_a_refit_that_merges_what_still_differs_and_finds_nothing_new_is_set_aside():
+    """The reused models tell a small segment (1) from a large one (0); a refit puts them together."""
+    group, columns = _grouper(2)
 
     features = pd.DataFrame(np.vstack([group(1000, [0, 1]), group(120, [0, 1, 2, 3]), group(900, [6, 7])]),
                             columns=columns)
@@ -253,3 +275,58 @@ def test_a_refit_that_merges_what_still_differs_and_finds_nothing_new_is_set_asi
     twin = features.copy()
     twin.iloc[1000:1120] = group(120, [0, 1])
     assert drift.set_aside(reuse, twin, before, merged) is None
+
+
+def test_a_refit_that_only_cuts_unchanged_customers_out_of_a_segment_is_set_aside():
+    """A refit cuts 300 of segment 0's customers (a sub-behaviour they always had) into a segment of their own."""
+    group, columns = _grouper(3)
+
+    features = pd.DataFrame(np.vstack([group(700, [0, 1]), group(300, [0, 1, 4, 5]), group(900, [6, 7])]),
+                            columns=columns)
+    before = np.r_[np.zeros(1000, int), np.ones(900, int)]
+    recut = np.r_[np.zeros(700, int), np.full(300, 2), np.ones(900, int)]
+    reuse = drift.assess(_scores(1900, unexplained=0, noise=0), FITTED, 0.05, (0.5, 0, 0.4))
+    assert drift.cut_parts(before, recut) == {2: 0}
+    part = set(range(700, 1000))
+    kept = drift.set_aside(reuse, features, before, recut, moved=lambda rows: 0.1)
+    assert kept is not None and not kept.refit and kept.from_run == FITTED["from_run"]
+    assert "cut 300 customers out of segment 0 into a segment of their own" in kept.reasons[0]
+    # the part's customers took up new behaviour: a real split (or a new segment), the refit is kept
+    assert drift.set_aside(reuse, features, before, recut, moved=lambda rows: 0.9 if set(rows) <= part else 0.1) is None
+    # a re-cut beside a real split (a second part whose customers changed) does not hide the split: kept
+    other = set(range(1700, 1900))
+    two_cuts = np.r_[np.zeros(700, int), np.full(300, 2), np.ones(700, int), np.full(200, 3)]
+    assert drift.cut_parts(before, two_cuts) == {2: 0, 3: 1}
+    assert drift.set_aside(reuse, features, before, two_cuts, moved=lambda rows: 0.1) is not None
+    assert drift.set_aside(reuse, features, before, two_cuts,
+                           moved=lambda rows: 0.9 if set(rows) <= other else 0.1) is None
+    # without the customers' earlier behaviour nothing tells a re-cut from a split: kept
+    assert drift.set_aside(reuse, features, before, recut) is None
+    # a segment of customers the reused models left in the noise is no cut: kept
+    from_noise = np.r_[np.zeros(700, int), np.full(300, -1), np.ones(900, int)]
+    assert drift.cut_parts(from_noise, recut) == {}
+    assert drift.set_aside(reuse, features, from_noise, recut, moved=lambda rows: 0.1) is None
+    # ... and beside a re-cut it still keeps the refit (the persona the noise rule refitted for)
+    noise_and_cut = np.r_[np.zeros(700, int), np.full(300, 2), np.ones(800, int), np.full(100, -1)]
+    found = np.r_[np.zeros(700, int), np.full(300, 2), np.ones(800, int), np.full(100, 3)]
+    assert drift.found_in_noise(noise_and_cut, found) == [3]
+    assert drift.set_aside(reuse, features, noise_and_cut, found, moved=lambda rows: 0.1) is None
+    # nobody to compare with (NaN) counts as moved: kept
+    assert drift.set_aside(reuse, features, before, recut, moved=lambda rows: float("nan")) is None
+
+
+def test_a_real_split_beside_a_lost_distinction_keeps_the_refit():
+    """Reused segments 0 and 1 (still different) are put together; segment 2's customers split off a part."""
+    group, columns = _grouper(4)
+
+    features = pd.DataFrame(np.vstack([group(1000, [0, 1]), group(120, [0, 1, 2, 3]), group(600, [6, 7]),
+                                       group(300, [6, 7, 9])]), columns=columns)
+    before = np.r_[np.zeros(1000, int), np.ones(120, int), np.full(900, 2)]
+    after = np.r_[np.zeros(1120, int), np.ones(600, int), np.full(300, 2)]
+    reuse = drift.assess(_scores(2020, unexplained=0, noise=0), FITTED, 0.05, (0.5, 1, 0.4))
+    assert [p["segments"] for p in drift.lost_resolution(features, before, after)[0]] == [[0, 1]]
+    assert drift.cut_parts(before, after) == {2: 2}
+    split_off = set(range(1720, 2020))
+    assert drift.set_aside(reuse, features, before, after, moved=lambda rows: 0.1) is not None
+    assert drift.set_aside(reuse, features, before, after,
+                           moved=lambda rows: 0.9 if set(rows) <= split_off else 0.1) is None

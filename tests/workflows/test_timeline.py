@@ -90,3 +90,24 @@ def test_new_behaviour_is_judged_against_the_window_the_models_were_fitted_on():
     assert reference_window(september, 90, fitted_at=date(2025, 3, 31)) == date(2025, 3, 31)
     # models fitted after the window before this one: that window still comes first (no overlap)
     assert reference_window(september, 90, fitted_at=date(2025, 8, 31)) == date(2025, 7, 2)
+
+
+def test_a_window_before_the_data_begins_has_nobody_to_compare_not_an_error(demo_runs_db):
+    """A weekly timeline's second snapshot compares with a window that ends before the first event:
+    the earlier behaviour is empty (group_shift gives NaN, counted as new), the snapshot does not fail."""
+    from datetime import date
+
+    import duckdb
+    import numpy as np
+
+    from segmentation.engine.resemblance import group_shift
+    from segmentation.workflows.reuse import behaviour_before
+
+    con = duckdb.connect(str(demo_runs_db), read_only=True)
+    as_of = con.execute("SELECT max(as_of) FROM runs").fetchone()[0]
+    con.close()
+    now = behaviour_before(demo_runs_db, as_of, 90)
+    assert len(now) > 1000 and now.shape[1] > 10
+    empty = behaviour_before(demo_runs_db, date(2000, 1, 1), 90)
+    assert empty.empty
+    assert np.isnan(group_shift(empty, now, now.index[:50]))
