@@ -85,11 +85,13 @@ def reference_window(as_of: date, window_days: int, fitted_at: date | None = Non
 def models_fitted_at(db: Any, previous: dict[str, Any] | None) -> date | None:
     """The date of the snapshot that fitted the models the ``previous`` run used (None: it fitted its own,
     or there is no previous run)."""
-    if previous is None or previous.get("fitted", True):
+    if previous is None:
         return None
     with store.connect(db, read_only=True) as con:
         fitted_by = results.get_run(con, int(previous["run_id"]))["metrics"].get("model", {}).get("from_run")
-        return None if fitted_by is None else pd.Timestamp(results.get_run(con, int(fitted_by))["as_of"]).date()
+        if fitted_by is None or int(fitted_by) == int(previous["run_id"]):
+            return None
+        return pd.Timestamp(results.get_run(con, int(fitted_by))["as_of"]).date()
 
 
 def _drift_references(db: Any, run_id: int, lookback: int = 6) -> list[tuple[pd.DataFrame, pd.Series]]:
@@ -153,7 +155,7 @@ def fit_or_reuse(db: Any, as_of: date, features: pd.DataFrame, pipeline, params:
                                        "moved to the segment of the customers they most resemble")
     if reused is not None:
         previous, scores, decision = reused
-        end = reference_window(as_of, params.window_days, _fitted_at(db, run, state))
+        end = reference_window(as_of, params.window_days, models_fitted_at(db, run))
         kept = drift.set_aside(decision, features.reset_index(drop=True), scores["segment_id"].to_numpy(),
                                pipeline.labels_, moved=lambda rows: group_shift(
                                    before(end), features, features.index[rows]))
@@ -164,14 +166,6 @@ def fit_or_reuse(db: Any, as_of: date, features: pd.DataFrame, pipeline, params:
                            "x": pipeline.map_embedding_[:, 0], "y": pipeline.map_embedding_[:, 1],
                            "reconstruction_error": pipeline.reconstruction_error_})
     return pipeline, scores, drift.fitted_decision(pipeline, reason)
-
-
-def _fitted_at(db: Any, run: dict, state: dict) -> date | None:
-    """The date of the snapshot that fitted the models ``run`` used (None: ``run`` fitted its own)."""
-    if int(state["from_run"]) == int(run["run_id"]):
-        return None
-    with store.connect(db, read_only=True) as con:
-        return pd.Timestamp(results.get_run(con, int(state["from_run"]))["as_of"]).date()
 
 
 def _reused_scores(scores: pd.DataFrame, decision, params: SnapshotParams, n_rows: int,

@@ -307,9 +307,9 @@ def test_a_refit_that_only_cuts_unchanged_customers_out_of_a_segment_is_set_asid
     assert drift.cut_parts(from_noise, recut) == {}
     assert drift.set_aside(reuse, features, from_noise, recut, moved=lambda rows: 0.1) is None
     # ... and beside a re-cut it still keeps the refit (the persona the noise rule refitted for)
-    noise_and_cut = np.r_[np.zeros(700, int), np.full(300, 2), np.ones(800, int), np.full(100, -1)]
+    noise_and_cut = np.r_[np.zeros(1000, int), np.ones(800, int), np.full(100, -1)]
     found = np.r_[np.zeros(700, int), np.full(300, 2), np.ones(800, int), np.full(100, 3)]
-    assert drift.found_in_noise(noise_and_cut, found) == [3]
+    assert drift.found_in_noise(noise_and_cut, found) == [3] and drift.cut_parts(noise_and_cut, found) == {2: 0}
     assert drift.set_aside(reuse, features, noise_and_cut, found, moved=lambda rows: 0.1) is None
     # nobody to compare with (NaN) counts as moved: kept
     assert drift.set_aside(reuse, features, before, recut, moved=lambda rows: float("nan")) is None
