@@ -25,7 +25,9 @@ Two kinds of evidence decide a transition:
 * **survived** — the old segment's one child (or, of several, the one holding most of
   its customers; the others are split-offs: ``split``);
 * **split** — at least two children, each resembling the parent, each holding at least
-  ``tau_split`` of it and together at least ``tau``; or, when nothing continues an old
+  ``tau_split`` of it and together at least ``tau``, none of them more than ``tau`` (a child
+  holding most of the parent survives it and the others split off: a segment that absorbed
+  customers under reused models and sheds them at the refit goes on); or, when nothing continues an old
   segment, at least two new segments unlike every old one, each made mostly (``tau``) of
   its customers and together holding ``tau`` of it: its customers went two new ways (and
   when they went one new way, alone holding at least ``tau_split`` of it, that new segment
@@ -248,7 +250,10 @@ def match_segments(
     for o in old_ids:
         kids = [n for n, p in parent.items() if p == o]
         big = [n for n in kids if of_old.at[o, n] >= tau_split and n not in revealed]
-        if len(big) >= 2 and of_old.loc[o, big].sum() >= tau:
+        # a child holding most of the old segment's customers continues it (MONIC's match comes
+        # before its split): the others are parts it shed, not co-equal children
+        majority = [n for n in big if of_old.at[o, n] > tau]
+        if len(big) >= 2 and of_old.loc[o, big].sum() >= tau and not majority:
             for n in kids:
                 link(o, n, "split")
         elif kids:

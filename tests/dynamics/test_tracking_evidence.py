@@ -72,6 +72,17 @@ def test_split_needs_children_that_resemble_the_parent():
     assert split == {(0, 5): "split", (0, 6): "split", (1, 7): "survived"}  # and nothing emerged
 
 
+def test_a_child_holding_most_of_the_parent_continues_it():
+    """A segment that absorbed another group under reused models sheds it at the refit: the part
+    holding most of its customers goes on (its lineage kept), the rest split off."""
+    before = members({0: range(0, 200), 1: range(200, 400)})
+    after = members({5: range(0, 110), 6: range(110, 180), 7: range(200, 400)})
+    old = lifts({0: SOCIAL_TOYS, 1: STORE_GARDEN})
+    new = lifts({5: {"social": 2.0, "toys": 1.2}, 6: {"social": 2.0, "toys": 2.2}, 7: STORE_GARDEN})
+    result = kinds(match_segments(before, after, lifts=(old, new)))
+    assert result == {(0, 5): "survived", (0, 6): "split", (1, 7): "survived"}
+
+
 def test_lineage_kept_on_a_refit_when_behaviour_matches():
     """A refit renumbers segments and leaves 60 % of segment 0 in noise: still the same segment."""
     before = members({0: range(0, 200), 1: range(200, 400)})
