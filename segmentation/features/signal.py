@@ -5,7 +5,8 @@ Two decisions a snapshot makes from the data it holds, not from a list tuned to 
 * :func:`feature_reliability`: split-half reliability of every feature. The window's
   events are split into two pseudo-random halves (a hash of each event), the feature
   table is built on each half, and each feature's rank correlation across customers
-  between the halves is stepped up to the whole window with the Spearman–Brown formula
+  between the halves, from its lower 95 % confidence bound up (what chance agreement alone
+  would give is not signal), is stepped up to the whole window with the Spearman–Brown formula
   (``2r / (1 + r)``). A feature whose halves agree is behaviour a customer repeats; one
   whose halves disagree is sampling noise (a share of 3 events, a conversion rate of 2
   views). :func:`reliability_weights`: a feature that is at least half signal counts
@@ -26,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 __all__ = ["feature_reliability", "reliability_weights", "choose_clustered", "RELIABILITY_FULL_WEIGHT",
-           "VALUE_FEATURES", "PURCHASE_SHARE_TO_CLUSTER_VALUE", "DUPLICATE_RANK_CORRELATION", "MIN_RELIABILITY_ROWS"]
+           "VALUE_FEATURES", "RELIABILITY_Z", "PURCHASE_SHARE_TO_CLUSTER_VALUE", "DUPLICATE_RANK_CORRELATION", "MIN_RELIABILITY_ROWS"]
 
 #: Features of what customers spend and how often they buy.
 VALUE_FEATURES = ("monetary", "n_purchases", "purchase_interval_days")
@@ -36,6 +37,8 @@ PURCHASE_SHARE_TO_CLUSTER_VALUE = 0.5
 RELIABILITY_FULL_WEIGHT = 0.5
 #: A column whose rank correlation with an earlier one reaches this is a duplicate of it.
 DUPLICATE_RANK_CORRELATION = 0.995
+#: A split-half correlation counts from its lower 95 % confidence bound (two-sided z) up: chance agreement is not signal.
+RELIABILITY_Z = 1.96
 #: Fewer customers active in both halves than this: every feature keeps weight 1.
 MIN_RELIABILITY_ROWS = 50
 
@@ -65,9 +68,21 @@ def feature_reliability(con, as_of: date, window_days: int, columns, *, sample: 
         if a.std() == 0 or b.std() == 0:
             result[column] = 0.0
             continue
-        r = float(np.corrcoef(a, b)[0, 1])
-        result[column] = round(max(0.0, 2 * r / (1 + r)) if r > 0 else 0.0, 4)
+        r = _lower_bound(float(np.corrcoef(a, b)[0, 1]), len(both))
+        result[column] = round(2 * r / (1 + r), 4)
     return result
+
+
+def _lower_bound(r: float, n: int) -> float:
+    """The split-half correlation's lower confidence bound (Fisher's z, :data:`RELIABILITY_Z`), at least 0.
+
+    A feature of pure noise still correlates a little between halves by chance (about
+    ``1/sqrt(n)``): that part is not behaviour a customer repeats, and with a few thousand
+    customers it would give a dozen noise columns a third of a real feature's weight each.
+    """
+    if not r > 0 or n <= 3:
+        return 0.0
+    return max(0.0, float(np.tanh(np.arctanh(min(r, 1 - 1e-12)) - RELIABILITY_Z / np.sqrt(n - 3))))
 
 
 def reliability_weights(reliability: dict, columns) -> dict[str, float]:

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from segmentation.data import store
-from segmentation.features.signal import VALUE_FEATURES, choose_clustered, feature_reliability
+from segmentation.features.signal import VALUE_FEATURES, choose_clustered, feature_reliability, reliability_weights
 from segmentation.engine.steps import FeaturePreprocessor, share_prior
 
 
@@ -82,5 +82,19 @@ def test_split_half_reliability_is_high_for_a_habit_and_low_for_a_coin_toss(db_f
         con.executemany("INSERT INTO events (customer_id, ts, event_type, channel, category, amount, quantity) "
                         "VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
         reliability = feature_reliability(con, as_of, 30, ["channel_app", "category_books"])
-    assert reliability["channel_app"] > 0.8
-    assert reliability["category_books"] < 0.3
+    # the habit counts fully; the coin toss's chance agreement between halves is no signal at all
+    assert reliability["channel_app"] > 0.75
+    assert reliability_weights(reliability, ["channel_app", "category_books"]) == {"channel_app": 1.0,
+                                                                                   "category_books": 0.0}
+
+
+def test_chance_agreement_between_halves_is_not_signal():
+    """Spearman–Brown on the lower confidence bound: a correlation that n customers give by chance counts 0."""
+    from segmentation.features.signal import _lower_bound
+
+    rng = np.random.default_rng(0)
+    noise = [np.corrcoef(rng.random(1500), rng.random(1500))[0, 1] for _ in range(200)]
+    # taken at face value, half the noise columns would count, some with a third of a real feature's weight
+    assert sum(r > 0 for r in noise) > 80 and max(noise) > 0.05
+    assert sum(_lower_bound(r, 1500) > 0 for r in noise) <= 10  # from the bound up: 1 in 40 by chance
+    assert 0.55 < _lower_bound(0.6, 1500) < 0.6  # a real habit loses only its sampling error
