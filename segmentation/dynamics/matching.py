@@ -32,6 +32,10 @@ Two kinds of evidence decide a transition:
   its customers and together holding ``tau`` of it: its customers went two new ways (and
   when they went one new way, alone holding at least ``tau_split`` of it, that new segment
   *survives* it, with its behaviour shifted: the segment changed, nothing emerged);
+* **split**, too — a new segment unlike every old one, made mostly (``tau``) of one old segment's
+  customers and holding ``tau_split`` of it, beside that segment's heir whose customers changed
+  their behaviour as well (``behaviour_shift`` above ``SHIFTED``): the old behaviour went two new
+  ways. A behaviour forming inside a segment leaves the heir's customers as they were: emerged;
 * **merged** — an old segment nobody chose as parent whose customers went, at least
   ``tau`` of them, into one new segment that another old segment survives into;
 * **disappeared** — an old segment with no successor.
@@ -202,6 +206,10 @@ def match_segments(
         o = int(of_new[n].idxmax())
         if of_new.at[o, n] < tau:
             return None
+        return None if shifted(o, n) is not False else o
+
+    def shifted(o: int, n: int) -> bool | None:
+        """Whether the customers ``o`` gave ``n`` changed their behaviour (None: nobody to compare)."""
         members = previous.loc[previous["segment_id"] == o, "customer_id"]
         members = current.loc[(current["segment_id"] == n) & current["customer_id"].isin(members), "customer_id"]
         shift = float(behaviour_shift(members.tolist()))
@@ -209,7 +217,7 @@ def match_segments(
         if checks is not None:
             checks.append({"segment_id": int(n), "from_segment": o, "customers": int(len(members)),
                            "behaviour_shift": None if np.isnan(shift) else round(shift, 3), "new": bool(new)})
-        return None if new else o
+        return None if np.isnan(shift) else new
 
     parent: dict[int, int] = {}
     unlike_all: list[int] = []  # new segments unlike every old one (emerged, unless a split below)
@@ -242,6 +250,21 @@ def match_segments(
             # its customers took up new behaviour together (a fading persona's last customers, an
             # abrupt drift): the same segment, changed; not a new one beside a disappearance
             parent[parts[0]] = o
+    # A new behaviour made mostly of one old segment's customers, a part of it (tau_split), beside
+    # that segment's heir whose customers changed too: the old behaviour is gone both ways, the
+    # segment split (a behaviour forming inside a segment leaves the heir's customers as they were).
+    parted: set[int] = set()
+    for n in unlike_all:
+        if n in parent or behaviour_shift is None or not old_ids:
+            continue
+        o = int(of_new[n].idxmax())
+        kids = [k for k, p in parent.items() if p == o and k not in revealed]
+        if of_new.at[o, n] < tau or of_old.at[o, n] < tau_split or not kids:
+            continue
+        heir = max(kids, key=lambda k: shared.at[o, k])
+        if of_old.at[o, heir] >= tau_split and shifted(o, heir):
+            parent[n] = o
+            parted.add(o)
     for n in unlike_all:
         if n not in parent:
             top = float(of_new[n].max()) if old_ids else 0.0
@@ -253,7 +276,7 @@ def match_segments(
         # a child holding most of the old segment's customers continues it (MONIC's match comes
         # before its split): the others are parts it shed, not co-equal children
         majority = [n for n in big if of_old.at[o, n] > tau]
-        if len(big) >= 2 and of_old.loc[o, big].sum() >= tau and not majority:
+        if o in parted or (len(big) >= 2 and of_old.loc[o, big].sum() >= tau and not majority):
             for n in kids:
                 link(o, n, "split")
         elif kids:

@@ -297,3 +297,25 @@ def test_a_segment_whose_customers_took_up_new_behaviour_together_survives_shift
     newcomers = members({5: list(range(0, 100)) + list(range(1000, 1300)), 6: range(300, 600)})
     assert kinds(match_segments(before, newcomers, lifts=(old, new))) == {
         (None, 5): "emerged", (1, 6): "survived", (0, None): "disappeared"}
+
+
+def test_a_new_behaviour_beside_an_heir_that_changed_too_is_a_split():
+    """Half of segment 0 changed its categories (7, unlike every old segment), half its channels (5,
+    still like 0): the old behaviour went two ways, a split. When the heir's customers stayed as
+    they were, 7 is a behaviour that formed inside 0: emerged beside a survivor."""
+    before = members({0: range(0, 400), 1: range(400, 600)})
+    after = members({5: range(0, 200), 7: range(200, 400), 6: range(400, 600)})
+    old = lifts({0: SOCIAL_TOYS, 1: STORE_GARDEN})
+    new = lifts({5: {"social": 2.0, "toys": 1.5, "store": 0.8}, 6: STORE_GARDEN, 7: NIGHT_REFUNDS})
+    assert profile_distance(old, new).at[0, 5] <= UNLIKE < profile_distance(old, new)[7].min()
+    then = behaviour({range(0, 400): SOCIAL_TOYS, range(400, 600): STORE_GARDEN}, 1)
+    both_moved = behaviour({range(0, 200): {"social": 0.5, "toys": 1.5, "store": 2.0},
+                            range(200, 400): NIGHT_REFUNDS, range(400, 600): STORE_GARDEN}, 2)
+    one_moved = behaviour({range(0, 200): SOCIAL_TOYS, range(200, 400): NIGHT_REFUNDS,
+                           range(400, 600): STORE_GARDEN}, 2)
+    split = kinds(match_segments(before, after, lifts=(old, new),
+                                 behaviour_shift=lambda ids: group_shift(then, both_moved, ids)))
+    assert split == {(0, 5): "split", (0, 7): "split", (1, 6): "survived"}
+    formed = kinds(match_segments(before, after, lifts=(old, new),
+                                  behaviour_shift=lambda ids: group_shift(then, one_moved, ids)))
+    assert formed == {(0, 5): "survived", (None, 7): "emerged", (1, 6): "survived"}
