@@ -184,7 +184,10 @@ def _events(timeline: Timeline, alert: bool = False) -> list[dict]:
     return out
 
 
-def score_case(change: ch.Change, truth: pd.DataFrame, timeline: Timeline, method: str) -> dict:
+def score_case(change: ch.Change, truth: pd.DataFrame, timeline: Timeline, method: str,
+               merge_personas: str = "before onset") -> dict:
+    """One method's scores on one case. ``merge_personas="current"``: the rule before v10, which
+    judged a merge's old segments by their customers' current personas (kept to compare runs)."""
     runs = timeline.runs
     truths = [ch.truth_at(truth, d, WINDOW) for d in runs["as_of"]]
     shares = [t.value_counts(normalize=True).to_dict() for t in truths]
@@ -204,7 +207,8 @@ def score_case(change: ch.Change, truth: pd.DataFrame, timeline: Timeline, metho
     detected_at, correct, false = None, 0, 0
     for event in events:
         i = event["i"]
-        old_p = {(before_onset if event["kind"] == expected == "merged" else majority)[i - 1].get(s) for s in event["old"]}
+        by_origin = event["kind"] == expected == "merged" and merge_personas == "before onset"
+        old_p = {(before_onset if by_origin else majority)[i - 1].get(s) for s in event["old"]}
         new_p = {majority[i].get(s) for s in event["new"]}
         started = pd.Timestamp(runs["as_of"].iloc[i]) >= onset
         kind = event["kind"]
