@@ -196,10 +196,12 @@ def score_case(change: ch.Change, truth: pd.DataFrame, timeline: Timeline, metho
     # Which personas the old segments of a merge held: their customers' personas before the onset.
     # By their current personas, once the merge is complete both old segments are "merged persona",
     # and a merge reported a snapshot after completing would count as false, not as delay 1.
-    origin = ch.truth_at(truth, ch._month_start(change.onset) - timedelta(days=1), WINDOW)
-    before_onset = [_majorities(timeline.assignments[r], origin) for r in ids]
     involved = _involved(change)
     expected = ch.EXPECTED[change.kind]
+    before_onset = majority
+    if expected == "merged" and merge_personas == "before onset":
+        origin = ch.truth_at(truth, ch._month_start(change.onset) - timedelta(days=1), WINDOW)
+        before_onset = [_majorities(timeline.assignments[r], origin) for r in ids]
     reference = _reference(change, shares, list(runs["as_of"]))
     onset = pd.Timestamp(ch._month_start(change.onset))
     alert = method == SIZE_ALERT
@@ -207,8 +209,7 @@ def score_case(change: ch.Change, truth: pd.DataFrame, timeline: Timeline, metho
     detected_at, correct, false = None, 0, 0
     for event in events:
         i = event["i"]
-        by_origin = event["kind"] == expected == "merged" and merge_personas == "before onset"
-        old_p = {(before_onset if by_origin else majority)[i - 1].get(s) for s in event["old"]}
+        old_p = {(before_onset if event["kind"] == "merged" else majority)[i - 1].get(s) for s in event["old"]}
         new_p = {majority[i].get(s) for s in event["new"]}
         started = pd.Timestamp(runs["as_of"].iloc[i]) >= onset
         kind = event["kind"]

@@ -203,10 +203,13 @@ def match_segments(
         """The old segment whose customers, unchanged, make up most of ``n`` (None: new behaviour)."""
         if behaviour_shift is None or not old_ids:
             return None
+        o = main_source(n)
+        return None if o is None or shifted(o, n) is not False else o
+
+    def main_source(n: int) -> int | None:
+        """The old segment that gave ``n`` most (``tau``) of its customers (None: none did)."""
         o = int(of_new[n].idxmax())
-        if of_new.at[o, n] < tau:
-            return None
-        return None if shifted(o, n) is not False else o
+        return o if of_new.at[o, n] >= tau else None
 
     def shifted(o: int, n: int) -> bool | None:
         """Whether the customers ``o`` gave ``n`` changed their behaviour (None: nobody to compare)."""
@@ -257,9 +260,9 @@ def match_segments(
     for n in unlike_all:
         if n in parent or behaviour_shift is None or not old_ids:
             continue
-        o = int(of_new[n].idxmax())
+        o = main_source(n)
         kids = [k for k, p in parent.items() if p == o and k not in revealed]
-        if of_new.at[o, n] < tau or of_old.at[o, n] < tau_split or not kids:
+        if o is None or of_old.at[o, n] < tau_split or not kids:
             continue
         heir = max(kids, key=lambda k: shared.at[o, k])
         if of_old.at[o, heir] >= tau_split and shifted(o, heir):
