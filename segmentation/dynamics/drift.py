@@ -51,7 +51,10 @@ persona). Lineages would then merge and split again from one refit to the next. 
 *set aside* — the reused models are kept and the run says why — when every change it makes
 re-draws behaviour the reused models already describe (:func:`set_aside`). Behaviour that
 really merges (two segments converging), a part whose customers took up new behaviour, and a
-segment found among the reused models' noise keep the refit.
+segment found among the reused models' noise keep the refit. A refit that is kept (or forced, the
+features having changed) folds back a part it cut out of an earlier segment when its own resampling
+cannot reproduce it and its customers behave as they did (:func:`unreproducible_cuts`): a pocket
+drawn at the floor, which under the reused models would cross it back and forth.
 
 The baselines (error thresholds, noise share) are those of the run that *fitted*
 the models and are carried along while they are reused, so slow drift adds up
@@ -79,7 +82,8 @@ import pandas as pd
 
 __all__ = ["NOVELTY_QUANTILE", "UNEXPLAINED_QUANTILE", "ModelDecision", "baseline_of", "assess",
            "mark_unexplained", "drop_small_segments", "profile_shift", "PROFILE_SHIFT", "comparable_params",
-           "NO_RECONSTRUCTION", "has_reconstruction", "fitted_decision", "shift_threshold", "SAMPLING_Z", "lost_resolution", "cut_parts", "found_in_noise", "set_aside"]
+           "NO_RECONSTRUCTION", "has_reconstruction", "fitted_decision", "shift_threshold", "SAMPLING_Z", "lost_resolution", "cut_parts", "found_in_noise", "set_aside",
+           "unreproducible_cuts"]
 
 _EPS = 1e-9  # shares are ratios of counts: compare without floating-point misses at the boundary
 NOVELTY_QUANTILE = 0.99  # reconstruction-error quantile that marks "not explained" at fit time
@@ -337,6 +341,46 @@ def cut_parts(before: np.ndarray, after: np.ndarray, tau: float = 0.5) -> dict[i
         if shares.at[o, n] > tau * int(np.sum(after == n)):
             parts[n] = o
     return parts
+
+
+def unreproducible_cuts(before: np.ndarray, after: np.ndarray, stability: dict[int, float], moved,
+                        min_jaccard: float | None = None) -> list[dict]:
+    """Parts a refit cut out of a segment that are neither reproducible nor new behaviour: to fold back.
+
+    ``before``: each row's segment in the previous snapshot (−1: noise or not there), ``after``: the
+    refit's; ``stability``: the refit's bootstrap Jaccard per segment
+    (:func:`segmentation.engine.metrics.bootstrap_stability`); ``moved(rows)``: how far those rows'
+    customers' behaviour moved since the previous snapshot's models were fitted (as in :func:`set_aside`).
+
+    A refit cut part (:func:`cut_parts`) is folded back into the refit segment that continues its old
+    one when the refit's own resampling does not find it again (Jaccard below ``min_jaccard``; default
+    :data:`segmentation.engine.metrics.UNTRUSTED`, the "not to be trusted" of the Segment page) *and* its customers from the old segment behave as they did
+    (their shift within ``SHIFTED`` or within sampling for their number,
+    :data:`SAMPLING_Z` · sqrt(2 / n), whichever is larger; NaN, nobody to compare, counts as moved).
+    Such a part is a pocket the clusterer drew at the floor, not a behaviour: reported, it appears as a
+    new segment, and under the reused models it crosses the floor back and forth (merged, emerged,
+    merged). A part that is reproducible, or whose customers changed, stays (a real split, or behaviour
+    the old models had lumped together). Returns one dict per fold: ``segment``, ``into``,
+    ``from_segment``, ``customers``, ``stability``, ``behaviour_shift``.
+    """
+    from segmentation.engine.metrics import UNTRUSTED
+    from segmentation.engine.resemblance import SHIFTED
+
+    min_jaccard = UNTRUSTED if min_jaccard is None else min_jaccard
+    before, after = np.asarray(before), np.asarray(after)
+    folds = []
+    for n, o in cut_parts(before, after).items():
+        jaccard = float(stability.get(n, 1.0))
+        if jaccard >= min_jaccard:
+            continue
+        rows = np.flatnonzero((before == o) & (after == n))
+        shift = float(moved(rows))
+        if not shift <= max(SHIFTED, SAMPLING_Z * float(np.sqrt(2.0 / max(len(rows), 1)))):
+            continue
+        heir = int(pd.Series(after[(before == o) & (after >= 0) & (after != n)]).value_counts().idxmax())
+        folds.append({"segment": int(n), "into": heir, "from_segment": int(o), "customers": int(np.sum(after == n)),
+                      "stability": round(jaccard, 3), "behaviour_shift": round(shift, 3)})
+    return folds
 
 
 def found_in_noise(before: np.ndarray, after: np.ndarray, tau: float = 0.5) -> list[int]:

@@ -51,7 +51,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from segmentation.constants import NOISE as _NOISE
 from segmentation.engine import scoring
-from segmentation.engine.clustering import n_clusters, segment_fit_sample
+from segmentation.engine.clustering import n_clusters, relabel, segment_fit_sample
 from segmentation.engine.defaults import DEFAULTS, SKIP
 from segmentation.engine.inputs import (PipelineInputError, check_enough_rows, check_features, check_switches,
                                         choose_fit_sample, column_positions, resolve_min_cluster_size)
@@ -267,6 +267,44 @@ class SegmentationPipeline(BaseEstimator):
         self.n_segments_ = int(len(np.unique(labels[labels >= 0])))
         self.noise_share_ = float(np.mean(labels == _NOISE))
         return self
+
+    def fold_segments(self, into: dict[int, int], why: list[dict] | None = None) -> np.ndarray:
+        """Fold fitted segments into others (``{segment: the segment it joins}``); returns the id map.
+
+        The fitted labels, the out-of-sample mapping's classes and ``label_map_`` change together, so
+        ``assign`` on these models (now or after :meth:`save`) never gives a folded segment again. The
+        remaining segments are renumbered by size, largest first, as a fit numbers them. Returns the
+        array that maps each old segment id to its new one (index = old id); ``why`` (one dict per
+        fold) is recorded in ``granularity_["folded"]``.
+        """
+        check_is_fitted(self, "clusterer_")
+        labels = self.labels_.copy()
+        target = {int(a): int(b) for a, b in into.items()}
+        for a in target:
+            b = target[a]
+            while b in target:  # a chain a -> b -> c ends in c
+                b = target[b]
+            labels[self.labels_ == a] = b
+        ids, sizes = np.unique(labels[labels >= 0], return_counts=True)
+        old_ids = np.unique(self.labels_[self.labels_ >= 0])
+        id_map = np.full(int(old_ids.max()) + 1 if len(old_ids) else 0, _NOISE, dtype=np.int64)
+        order = ids[np.argsort(-sizes, kind="stable")]
+        renumber = {int(s): i for i, s in enumerate(order)}
+        for old in old_ids:
+            final = int(old)
+            while final in target:
+                final = target[final]
+            id_map[int(old)] = renumber[final]
+        self.labels_ = relabel(self.labels_, id_map)
+        if getattr(self, "label_map_", None) is not None:
+            self.label_map_ = relabel(np.asarray(self.label_map_), id_map)
+        if getattr(self, "mapping_", None) is not None:
+            self.mapping_.classes_ = relabel(self.mapping_.classes_, id_map)
+        self.n_segments_ = int(len(np.unique(self.labels_[self.labels_ >= 0])))
+        if isinstance(getattr(self, "granularity_", None), dict):
+            self.granularity_ = {**self.granularity_, "segments": self.n_segments_,
+                                 "folded": [*self.granularity_.get("folded", []), *(why or [])]}
+        return id_map
 
     # ---------------------------------------------------------------- scoring
     @property

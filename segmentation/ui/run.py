@@ -179,6 +179,11 @@ def _why_segments(row) -> None:
     with st.expander(f"Why run {int(row['run_id'])} has {int(row['n_segments'])} segments"):
         if granularity:
             st.markdown(f"**Segments.** {granularity['why']}.")
+            for fold in granularity.get("folded") or []:
+                st.markdown(f"**Kept together.** {fold['customers']:,} customers the new models cut out of "
+                            f"segment {fold['from_segment']} of the snapshot before stay in its successor: the "
+                            f"cut was not reproducible (stability {fold['stability']:.2f}) and their behaviour "
+                            f"had not changed (shift {fold['behaviour_shift']:.2f}).")
         if choice:
             st.markdown(f"**Features.** {choice}.")
         weights = params.get("feature_weights") or {}

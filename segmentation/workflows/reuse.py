@@ -18,7 +18,7 @@ import pandas as pd
 from segmentation.data import results, store
 from segmentation.data.queries import load_query
 from segmentation.workflows.assign import load_run_models
-from segmentation.workflows.progress import Progress, Stage, epoch_callback, say
+from segmentation.workflows.progress import Progress, Stage, epoch_callback, say, say_note
 
 if TYPE_CHECKING:
     from segmentation.workflows.snapshot import SnapshotParams
@@ -162,10 +162,46 @@ def fit_or_reuse(db: Any, as_of: date, features: pd.DataFrame, pipeline, params:
         if kept is not None:
             say(progress, Stage.DRIFT_CHECK, f"  {kept.reasons[0]}")
             return previous, _reused_scores(scores, kept, params, len(features), progress), kept
+    fold_unreproducible_parts(db, as_of, features, pipeline, params, progress, before)
     scores = pd.DataFrame({"segment_id": pipeline.labels_, "probability": pipeline.probabilities_,
                            "x": pipeline.map_embedding_[:, 0], "y": pipeline.map_embedding_[:, 1],
                            "reconstruction_error": pipeline.reconstruction_error_})
     return pipeline, scores, drift.fitted_decision(pipeline, reason)
+
+
+def fold_unreproducible_parts(db: Any, as_of: date, features: pd.DataFrame, pipeline, params: SnapshotParams,
+                              progress: Progress, before: Callable[[date], pd.DataFrame]) -> list[dict]:
+    """After a refit with a snapshot before it: fold back the parts it cut out of an earlier segment
+    that its own resampling cannot reproduce and whose customers behave as they did
+    (:func:`segmentation.dynamics.drift.unreproducible_cuts`). Changes ``pipeline`` in place (its
+    labels and the models' output, :meth:`~segmentation.engine.pipeline.SegmentationPipeline.fold_segments`);
+    returns the folds (recorded in ``pipeline.granularity_["folded"]``)."""
+    from segmentation.dynamics import drift
+    from segmentation.engine.metrics import bootstrap_stability
+    from segmentation.engine.resemblance import group_shift
+
+    with store.connect(db, read_only=True) as con:
+        run = results.previous_run(con, as_of, params.window_days)
+        if run is None:
+            return []
+        earlier = con.execute(load_query("assignments_select_of_run"), {"run_id": run["run_id"]}).df()
+    earlier = earlier.set_index(earlier["customer_id"].astype(str))["segment_id"]
+    before_labels = earlier.reindex(features.index.astype(str)).fillna(-1).to_numpy(dtype=int)
+    if not (drift.cut_parts(before_labels, pipeline.labels_)):
+        return []
+    # the same resampling as the run's stability report (quality_report), so the two agree
+    stability = bootstrap_stability(pipeline, features, pipeline.labels_, n_boot=3, random_state=0, max_rows=2000)
+    end = reference_window(as_of, params.window_days, models_fitted_at(db, run))
+    folds = drift.unreproducible_cuts(before_labels, pipeline.labels_, stability,
+                                      moved=lambda rows: group_shift(before(end), features, features.index[rows]))
+    if folds:
+        pipeline.fold_segments({f["segment"]: f["into"] for f in folds}, why=folds)
+        for f in folds:
+            say_note(progress, Stage.SEGMENTS, f"{f['customers']:,} customers the new models cut out of segment "
+                                               f"{f['from_segment']} of run {run['run_id']} stay with it: the cut is "
+                                               f"not reproducible (stability {f['stability']:.2f}) and their "
+                                               f"behaviour has not changed (shift {f['behaviour_shift']:.2f})")
+    return folds
 
 
 def _reused_scores(scores: pd.DataFrame, decision, params: SnapshotParams, n_rows: int,

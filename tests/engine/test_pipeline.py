@@ -231,6 +231,24 @@ def test_swappable_steps(planted):
     np.testing.assert_array_equal(model.predict(X), model.labels_)
 
 
+def test_folding_a_segment_changes_the_fitted_labels_and_what_the_models_assign(planted, tmp_path):
+    X, _ = planted
+    pipeline = fast().fit(X)
+    before = pipeline.labels_.copy()
+    sizes = np.bincount(before[before >= 0])
+    assert len(sizes) == 5 and np.all(np.diff(sizes) <= 0)  # numbered by size, largest first
+    id_map = pipeline.fold_segments({4: 1, 3: 4}, why=[{"segment": 4}, {"segment": 3}])  # 3 -> 4 -> 1
+    # segments 1, 3 and 4 are one now, the largest: id 0; the others keep their order by size
+    assert id_map.tolist() == [1, 0, 2, 0, 0]
+    np.testing.assert_array_equal(pipeline.labels_, np.where(before >= 0, id_map[np.maximum(before, 0)], -1))
+    assert pipeline.n_segments_ == 3 and pipeline.granularity_["segments"] == 3
+    assert [f["segment"] for f in pipeline.granularity_["folded"]] == [4, 3]
+    # the models give the folded segments from now on, and after a save and a load
+    np.testing.assert_array_equal(pipeline.predict(X), pipeline.labels_)
+    loaded = SegmentationPipeline.load(pipeline.save(tmp_path / "folded"))
+    np.testing.assert_array_equal(loaded.predict(X), pipeline.labels_)
+
+
 def test_outlier_reduction_only_lowers_noise():
     X, _ = make_blobs(n_samples=600, n_features=4, centers=4, cluster_std=1.5, random_state=4)
     background = np.random.default_rng(0).uniform(X.min(0), X.max(0), size=(60, 4))
