@@ -129,8 +129,9 @@ class SegmentationPipeline(BaseEstimator):
     ``feature_names_in_``, ``n_features_in_``, ``fit_sample_index_`` (row
     positions of the fit sample), ``min_cluster_size_`` (rows),
     ``refined_share_`` (0–1: fit-sample rows the neighbour vote moved), ``raw_labels_``
-    (the fit sample's clusters before any post-processing), ``label_map_`` and
-    ``granularity_`` (why this many segments: see :func:`~segmentation.engine.granularity.choose_granularity`).
+    (the fit sample's clusters before any post-processing), ``label_map_``, ``fold_map_``
+    (None, or the segments :meth:`fold_segments` folded after the fit) and ``granularity_``
+    (why this many segments: see :func:`~segmentation.engine.granularity.choose_granularity`).
     """
 
     def __init__(self, *, encoder="autoencoder", reducer=None, clusterer=None, map_reducer=None, mapping=None,
@@ -244,6 +245,7 @@ class SegmentationPipeline(BaseEstimator):
                                       min_size=self.min_cluster_size_)
         sample_labels, sample_probs = segments.labels, segments.probabilities
         self.raw_labels_, self.label_map_ = segments.raw_labels, segments.label_map
+        self.fold_map_ = None  # set by fold_segments after the fit
         self.granularity_, self.refined_share_ = segments.granularity, segments.refined_share
 
         step("mapping")
@@ -271,35 +273,31 @@ class SegmentationPipeline(BaseEstimator):
     def fold_segments(self, into: dict[int, int], why: list[dict] | None = None) -> np.ndarray:
         """Fold fitted segments into others (``{segment: the segment it joins}``); returns the id map.
 
-        The fitted labels, the out-of-sample mapping's classes and ``label_map_`` change together, so
-        ``assign`` on these models (now or after :meth:`save`) never gives a folded segment again. The
-        remaining segments are renumbered by size, largest first, as a fit numbers them. Returns the
-        array that maps each old segment id to its new one (index = old id); ``why`` (one dict per
-        fold) is recorded in ``granularity_["folded"]``.
+        The fitted labels change, and so does what the models assign from now on (``fold_map_``,
+        applied to every scored row, and saved with the models): a folded segment never comes back
+        under these models. The remaining segments are renumbered by size, largest first, as a fit
+        numbers them. Returns the array that maps each old segment id to its new one (index = old
+        id); ``why`` (one dict per fold) is recorded in ``granularity_["folded"]``.
         """
         check_is_fitted(self, "clusterer_")
-        labels = self.labels_.copy()
         target = {int(a): int(b) for a, b in into.items()}
-        for a in target:
-            b = target[a]
-            while b in target:  # a chain a -> b -> c ends in c
-                b = target[b]
-            labels[self.labels_ == a] = b
-        ids, sizes = np.unique(labels[labels >= 0], return_counts=True)
+
+        def final(segment: int) -> int:
+            while segment in target:  # a chain a -> b -> c ends in c
+                segment = target[segment]
+            return segment
+
         old_ids = np.unique(self.labels_[self.labels_ >= 0])
-        id_map = np.full(int(old_ids.max()) + 1 if len(old_ids) else 0, _NOISE, dtype=np.int64)
-        order = ids[np.argsort(-sizes, kind="stable")]
+        folded = np.array([final(int(s)) for s in old_ids], dtype=np.int64)
+        sizes = pd.Series(np.bincount(np.searchsorted(old_ids, self.labels_[self.labels_ >= 0]),
+                                      minlength=len(old_ids)), index=folded).groupby(level=0).sum()
+        order = sizes.sort_values(ascending=False, kind="stable").index
         renumber = {int(s): i for i, s in enumerate(order)}
-        for old in old_ids:
-            final = int(old)
-            while final in target:
-                final = target[final]
-            id_map[int(old)] = renumber[final]
+        id_map = np.full(int(old_ids.max()) + 1 if len(old_ids) else 0, _NOISE, dtype=np.int64)
+        id_map[old_ids] = [renumber[int(s)] for s in folded]
         self.labels_ = relabel(self.labels_, id_map)
-        if getattr(self, "label_map_", None) is not None:
-            self.label_map_ = relabel(np.asarray(self.label_map_), id_map)
-        if getattr(self, "mapping_", None) is not None:
-            self.mapping_.classes_ = relabel(self.mapping_.classes_, id_map)
+        earlier = getattr(self, "fold_map_", None)  # folded before: compose
+        self.fold_map_ = id_map if earlier is None else relabel(earlier, id_map)
         self.n_segments_ = int(len(np.unique(self.labels_[self.labels_ >= 0])))
         if isinstance(getattr(self, "granularity_", None), dict):
             self.granularity_ = {**self.granularity_, "segments": self.n_segments_,

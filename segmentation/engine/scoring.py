@@ -105,6 +105,9 @@ def score_rows(pipeline, Z: np.ndarray, with_error: bool = False) -> pd.DataFram
     else:
         space = np.asarray(pipeline.reducer_.transform(rows), dtype=np.float32)
         labels, probs, xy = predict_by_models(pipeline, space)
+    fold_map = getattr(pipeline, "fold_map_", None)  # segments folded into others after the fit
+    if fold_map is not None:
+        labels = relabel(np.asarray(labels, dtype=np.int64), fold_map)
     frame = pd.DataFrame({"segment_id": labels, "probability": probs, "x": xy[:, 0], "y": xy[:, 1]})
     if with_error:
         frame["reconstruction_error"] = reconstruction_error(pipeline.encoder_, Z)
