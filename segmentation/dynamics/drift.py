@@ -83,7 +83,7 @@ import pandas as pd
 __all__ = ["NOVELTY_QUANTILE", "UNEXPLAINED_QUANTILE", "ModelDecision", "baseline_of", "assess",
            "mark_unexplained", "drop_small_segments", "profile_shift", "PROFILE_SHIFT", "comparable_params",
            "NO_RECONSTRUCTION", "has_reconstruction", "fitted_decision", "shift_threshold", "SAMPLING_Z", "lost_resolution", "cut_parts", "found_in_noise", "set_aside",
-           "unreproducible_cuts"]
+           "unreproducible_cuts", "continuations"]
 
 _EPS = 1e-9  # shares are ratios of counts: compare without floating-point misses at the boundary
 NOVELTY_QUANTILE = 0.99  # reconstruction-error quantile that marks "not explained" at fit time
@@ -319,6 +319,16 @@ def lost_resolution(features: pd.DataFrame, before: np.ndarray, after: np.ndarra
     return lost, gained
 
 
+def continuations(before: np.ndarray, after: np.ndarray) -> dict[int, int]:
+    """``{reused segment: the refit segment holding most of its customers}`` (noise on either side left out)."""
+    before, after = np.asarray(before), np.asarray(after)
+    real = (before >= 0) & (after >= 0)
+    if not real.any():
+        return {}
+    shares = pd.crosstab(before[real], after[real])
+    return {int(o): int(shares.loc[o].idxmax()) for o in shares.index}
+
+
 def cut_parts(before: np.ndarray, after: np.ndarray, tau: float = 0.5) -> dict[int, int]:
     """Refit segments that are a part cut from one reused segment: ``{refit segment: reused segment}``.
 
@@ -331,7 +341,7 @@ def cut_parts(before: np.ndarray, after: np.ndarray, tau: float = 0.5) -> dict[i
     if not real.any():
         return {}
     shares = pd.crosstab(before[real], after[real])
-    continues = {int(shares.loc[o].idxmax()) for o in shares.index}
+    continues = set(continuations(before, after).values())
     parts = {}
     for n in shares.columns:
         n = int(n)
@@ -360,14 +370,16 @@ def unreproducible_cuts(before: np.ndarray, after: np.ndarray, stability: dict[i
     Such a part is a pocket the clusterer drew at the floor, not a behaviour: reported, it appears as a
     new segment, and under the reused models it crosses the floor back and forth (merged, emerged,
     merged). A part that is reproducible, or whose customers changed, stays (a real split, or behaviour
-    the old models had lumped together). Returns one dict per fold: ``segment``, ``into``,
-    ``from_segment``, ``customers``, ``stability``, ``behaviour_shift``.
+    the old models had lumped together). Returns one dict per fold: ``segment``, ``into`` (refit ids),
+    ``from_segment``, ``customers`` (the part's), ``from_it`` (of them, the old segment's),
+    ``stability``, ``behaviour_shift``.
     """
     from segmentation.engine.metrics import UNTRUSTED
     from segmentation.engine.resemblance import SHIFTED
 
     min_jaccard = UNTRUSTED if min_jaccard is None else min_jaccard
     before, after = np.asarray(before), np.asarray(after)
+    heirs = continuations(before, after)  # never a part itself (cut_parts), so folds form no cycle
     folds = []
     for n, o in cut_parts(before, after).items():
         jaccard = float(stability.get(n, 1.0))
@@ -377,9 +389,8 @@ def unreproducible_cuts(before: np.ndarray, after: np.ndarray, stability: dict[i
         shift = float(moved(rows))
         if not shift <= max(SHIFTED, SAMPLING_Z * float(np.sqrt(2.0 / max(len(rows), 1)))):
             continue
-        heir = int(pd.Series(after[(before == o) & (after >= 0) & (after != n)]).value_counts().idxmax())
-        folds.append({"segment": int(n), "into": heir, "from_segment": int(o), "customers": int(np.sum(after == n)),
-                      "stability": round(jaccard, 3), "behaviour_shift": round(shift, 3)})
+        folds.append({"segment": int(n), "into": heirs[o], "from_segment": int(o), "customers": int(np.sum(after == n)),
+                      "from_it": int(len(rows)), "stability": round(jaccard, 3), "behaviour_shift": round(shift, 3)})
     return folds
 
 

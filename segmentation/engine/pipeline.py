@@ -277,31 +277,44 @@ class SegmentationPipeline(BaseEstimator):
         applied to every scored row, and saved with the models): a folded segment never comes back
         under these models. The remaining segments are renumbered by size, largest first, as a fit
         numbers them. Returns the array that maps each old segment id to its new one (index = old
-        id); ``why`` (one dict per fold) is recorded in ``granularity_["folded"]``.
+        id); ``why`` (one dict per fold; an ``into`` in it is given the new id) is recorded in
+        ``granularity_["folded"]``. Raises ValueError for a fold into noise or folds in a circle.
         """
         check_is_fitted(self, "clusterer_")
         target = {int(a): int(b) for a, b in into.items()}
+        if any(b < 0 for b in target.values()):
+            raise ValueError(f"a segment is folded into another segment, not into noise: {target}")
 
         def final(segment: int) -> int:
+            seen = {segment}
             while segment in target:  # a chain a -> b -> c ends in c
                 segment = target[segment]
+                if segment in seen:
+                    raise ValueError(f"folds that go round in a circle: {target}")
+                seen.add(segment)
             return segment
 
-        old_ids = np.unique(self.labels_[self.labels_ >= 0])
-        folded = np.array([final(int(s)) for s in old_ids], dtype=np.int64)
-        sizes = pd.Series(np.bincount(np.searchsorted(old_ids, self.labels_[self.labels_ >= 0]),
-                                      minlength=len(old_ids)), index=folded).groupby(level=0).sum()
-        order = sizes.sort_values(ascending=False, kind="stable").index
+        # every id the models can give (a segment with no fitted row too), each with its fitted rows
+        sources = [self.labels_, getattr(getattr(self, "mapping_", None), "classes_", None),
+                   getattr(self, "label_map_", None)]
+        ids = np.unique(np.concatenate([np.asarray(a, dtype=np.int64) for a in sources if a is not None]))
+        ids = ids[ids >= 0]
+        counts = pd.Series(self.labels_[self.labels_ >= 0]).value_counts().reindex(ids, fill_value=0)
+        folded = counts.groupby([final(int(s)) for s in ids]).sum()
+        order = folded.sort_values(ascending=False, kind="stable").index
         renumber = {int(s): i for i, s in enumerate(order)}
-        id_map = np.full(int(old_ids.max()) + 1 if len(old_ids) else 0, _NOISE, dtype=np.int64)
-        id_map[old_ids] = [renumber[int(s)] for s in folded]
+        id_map = np.full(int(ids.max()) + 1 if len(ids) else 0, _NOISE, dtype=np.int64)
+        id_map[ids] = [renumber[final(int(s))] for s in ids]
         self.labels_ = relabel(self.labels_, id_map)
         earlier = getattr(self, "fold_map_", None)  # folded before: compose
         self.fold_map_ = id_map if earlier is None else relabel(earlier, id_map)
         self.n_segments_ = int(len(np.unique(self.labels_[self.labels_ >= 0])))
         if isinstance(getattr(self, "granularity_", None), dict):
+            why = [{**w, "into": int(id_map[w["into"]])} if "into" in w else w for w in (why or [])]
             self.granularity_ = {**self.granularity_, "segments": self.n_segments_,
-                                 "folded": [*self.granularity_.get("folded", []), *(why or [])]}
+                                 "why": f"{self.granularity_.get('why', '')}; {len(target)} folded into "
+                                        f"another after the fit, leaving {self.n_segments_}",
+                                 "folded": [*self.granularity_.get("folded", []), *why]}
         return id_map
 
     # ---------------------------------------------------------------- scoring

@@ -180,10 +180,11 @@ def _why_segments(row) -> None:
         if granularity:
             st.markdown(f"**Segments.** {granularity['why']}.")
             for fold in granularity.get("folded") or []:
-                st.markdown(f"**Kept together.** {fold['customers']:,} customers the new models cut out of "
-                            f"segment {fold['from_segment']} of the snapshot before stay in its successor: the "
-                            f"cut was not reproducible (stability {fold['stability']:.2f}) and their behaviour "
-                            f"had not changed (shift {fold['behaviour_shift']:.2f}).")
+                st.markdown(f"**Kept together.** A part of {fold['customers']:,} customers the new models cut "
+                            f"out of segment {fold['from_segment']} of run {fold['from_run']} "
+                            f"({fold['from_it']:,} of them from it) stays with its successor: the cut was not "
+                            f"reproducible (stability {fold['stability']:.2f}) and their behaviour had not "
+                            f"changed (shift {fold['behaviour_shift']:.2f}).")
         if choice:
             st.markdown(f"**Features.** {choice}.")
         weights = params.get("feature_weights") or {}

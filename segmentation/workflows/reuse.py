@@ -162,7 +162,14 @@ def fit_or_reuse(db: Any, as_of: date, features: pd.DataFrame, pipeline, params:
         if kept is not None:
             say(progress, Stage.DRIFT_CHECK, f"  {kept.reasons[0]}")
             return previous, _reused_scores(scores, kept, params, len(features), progress), kept
-    fold_unreproducible_parts(db, as_of, features, pipeline, params, progress, before)
+    # a refit that is kept (or forced) folds back the pockets it drew at the floor
+    folds = fold_unreproducible_parts(db, as_of, features, pipeline, params, before)
+    for f in folds:
+        say_note(progress, Stage.SEGMENTS, f"a part of {f['customers']:,} customers the new models cut out of "
+                                           f"segment {f['from_segment']} of run {f['from_run']} ({f['from_it']:,} "
+                                           f"of them from it) stays with its successor: the cut is not "
+                                           f"reproducible (stability {f['stability']:.2f}) and their behaviour "
+                                           f"has not changed (shift {f['behaviour_shift']:.2f})")
     scores = pd.DataFrame({"segment_id": pipeline.labels_, "probability": pipeline.probabilities_,
                            "x": pipeline.map_embedding_[:, 0], "y": pipeline.map_embedding_[:, 1],
                            "reconstruction_error": pipeline.reconstruction_error_})
@@ -170,12 +177,12 @@ def fit_or_reuse(db: Any, as_of: date, features: pd.DataFrame, pipeline, params:
 
 
 def fold_unreproducible_parts(db: Any, as_of: date, features: pd.DataFrame, pipeline, params: SnapshotParams,
-                              progress: Progress, before: Callable[[date], pd.DataFrame]) -> list[dict]:
+                              before: Callable[[date], pd.DataFrame]) -> list[dict]:
     """After a refit with a snapshot before it: fold back the parts it cut out of an earlier segment
     that its own resampling cannot reproduce and whose customers behave as they did
     (:func:`segmentation.dynamics.drift.unreproducible_cuts`). Changes ``pipeline`` in place (its
     labels and the models' output, :meth:`~segmentation.engine.pipeline.SegmentationPipeline.fold_segments`);
-    returns the folds (recorded in ``pipeline.granularity_["folded"]``)."""
+    returns the folds (``from_run`` added; recorded in ``pipeline.granularity_["folded"]``)."""
     from segmentation.dynamics import drift
     from segmentation.engine.metrics import bootstrap_stability
     from segmentation.engine.resemblance import group_shift
@@ -187,20 +194,16 @@ def fold_unreproducible_parts(db: Any, as_of: date, features: pd.DataFrame, pipe
         earlier = con.execute(load_query("assignments_select_of_run"), {"run_id": run["run_id"]}).df()
     earlier = earlier.set_index(earlier["customer_id"].astype(str))["segment_id"]
     before_labels = earlier.reindex(features.index.astype(str)).fillna(-1).to_numpy(dtype=int)
-    if not (drift.cut_parts(before_labels, pipeline.labels_)):
+    if not drift.cut_parts(before_labels, pipeline.labels_):
         return []
     # the same resampling as the run's stability report (quality_report), so the two agree
     stability = bootstrap_stability(pipeline, features, pipeline.labels_, n_boot=3, random_state=0, max_rows=2000)
     end = reference_window(as_of, params.window_days, models_fitted_at(db, run))
     folds = drift.unreproducible_cuts(before_labels, pipeline.labels_, stability,
                                       moved=lambda rows: group_shift(before(end), features, features.index[rows]))
+    folds = [{**f, "from_run": int(run["run_id"])} for f in folds]
     if folds:
         pipeline.fold_segments({f["segment"]: f["into"] for f in folds}, why=folds)
-        for f in folds:
-            say_note(progress, Stage.SEGMENTS, f"{f['customers']:,} customers the new models cut out of segment "
-                                               f"{f['from_segment']} of run {run['run_id']} stay with it: the cut is "
-                                               f"not reproducible (stability {f['stability']:.2f}) and their "
-                                               f"behaviour has not changed (shift {f['behaviour_shift']:.2f})")
     return folds
 
 

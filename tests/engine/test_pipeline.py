@@ -243,6 +243,11 @@ def test_folding_a_segment_changes_the_fitted_labels_and_what_the_models_assign(
     np.testing.assert_array_equal(pipeline.labels_, np.where(before >= 0, id_map[np.maximum(before, 0)], -1))
     assert pipeline.n_segments_ == 3 and pipeline.granularity_["segments"] == 3
     assert [f["segment"] for f in pipeline.granularity_["folded"]] == [4, 3]
+    assert pipeline.granularity_["why"].endswith("; 2 folded into another after the fit, leaving 3")
+    with pytest.raises(ValueError, match="circle"):
+        pipeline.fold_segments({0: 1, 1: 0})
+    with pytest.raises(ValueError, match="noise"):
+        pipeline.fold_segments({0: -1})
     # the models give the folded segments from now on, and after a save and a load
     np.testing.assert_array_equal(pipeline.predict(X), pipeline.labels_)
     loaded = SegmentationPipeline.load(pipeline.save(tmp_path / "folded"))

@@ -310,7 +310,8 @@ def test_run_page_shows_the_notes_the_latest_snapshot_stored(demo_runs_db, monke
 def test_run_page_says_which_cut_a_refit_folded_back(demo_runs_db, monkeypatch):
     run = latest_run(demo_runs_db)
     granularity = {**json.loads(run["metrics"])["granularity"], "folded": [
-        {"segment": 3, "into": 0, "from_segment": 0, "customers": 49, "stability": 0.373, "behaviour_shift": 0.456}]}
+        {"segment": 3, "into": 0, "from_segment": 0, "customers": 49, "from_it": 47, "stability": 0.373,
+         "behaviour_shift": 0.456, "from_run": 3}]}
     con = duckdb.connect(str(demo_runs_db))
     con.execute("UPDATE runs SET metrics = json_merge_patch(metrics, ?) WHERE run_id = ?",
                 [json.dumps({"granularity": granularity}), int(run["run_id"])])
@@ -318,9 +319,9 @@ def test_run_page_says_which_cut_a_refit_folded_back(demo_runs_db, monkeypatch):
     at = open_app(demo_runs_db, monkeypatch, "run")
     assert not at.exception
     text = " ".join(m.value for e in at.expander if e.label.startswith("Why run") for m in e.markdown)
-    assert ("**Kept together.** 49 customers the new models cut out of segment 0 of the snapshot before stay in "
-            "its successor: the cut was not reproducible (stability 0.37) and their behaviour had not changed "
-            "(shift 0.46).") in text
+    assert ("**Kept together.** A part of 49 customers the new models cut out of segment 0 of run 3 (47 of them "
+            "from it) stays with its successor: the cut was not reproducible (stability 0.37) and their behaviour "
+            "had not changed (shift 0.46).") in text
 
 
 def test_naming_saves_at_once_keeps_who_and_when_and_shows_on_the_next_snapshot(demo_runs_db, monkeypatch):
