@@ -75,7 +75,7 @@ that moves no profile, is what the note warns of. (``refit_every`` bounds the ag
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import numpy as np
 import pandas as pd
@@ -83,7 +83,7 @@ import pandas as pd
 __all__ = ["NOVELTY_QUANTILE", "UNEXPLAINED_QUANTILE", "ModelDecision", "baseline_of", "assess",
            "mark_unexplained", "drop_small_segments", "profile_shift", "PROFILE_SHIFT", "comparable_params",
            "NO_RECONSTRUCTION", "has_reconstruction", "fitted_decision", "shift_threshold", "SAMPLING_Z", "lost_resolution", "cut_parts", "found_in_noise", "set_aside",
-           "unreproducible_cuts", "continuations"]
+           "unreproducible_cuts", "continuations", "fold_sentence"]
 
 _EPS = 1e-9  # shares are ratios of counts: compare without floating-point misses at the boundary
 NOVELTY_QUANTILE = 0.99  # reconstruction-error quantile that marks "not explained" at fit time
@@ -321,11 +321,17 @@ def lost_resolution(features: pd.DataFrame, before: np.ndarray, after: np.ndarra
 
 def continuations(before: np.ndarray, after: np.ndarray) -> dict[int, int]:
     """``{reused segment: the refit segment holding most of its customers}`` (noise on either side left out)."""
+    return _continuations(_shared(before, after))
+
+
+def _shared(before: np.ndarray, after: np.ndarray) -> pd.DataFrame:
+    """Customers per (reused segment, refit segment), noise on either side left out."""
     before, after = np.asarray(before), np.asarray(after)
     real = (before >= 0) & (after >= 0)
-    if not real.any():
-        return {}
-    shares = pd.crosstab(before[real], after[real])
+    return pd.crosstab(before[real], after[real])
+
+
+def _continuations(shares: pd.DataFrame) -> dict[int, int]:
     return {int(o): int(shares.loc[o].idxmax()) for o in shares.index}
 
 
@@ -336,12 +342,9 @@ def cut_parts(before: np.ndarray, after: np.ndarray, tau: float = 0.5) -> dict[i
     segment whose largest share of customers went to another refit segment (that one continues it).
     Parts made mostly of the reused models' noise are not cuts: those customers had no segment.
     """
-    before, after = np.asarray(before), np.asarray(after)
-    real = (before >= 0) & (after >= 0)
-    if not real.any():
-        return {}
-    shares = pd.crosstab(before[real], after[real])
-    continues = set(continuations(before, after).values())
+    after = np.asarray(after)
+    shares = _shared(before, after)
+    continues = set(_continuations(shares).values())
     parts = {}
     for n in shares.columns:
         n = int(n)
@@ -353,13 +356,14 @@ def cut_parts(before: np.ndarray, after: np.ndarray, tau: float = 0.5) -> dict[i
     return parts
 
 
-def unreproducible_cuts(before: np.ndarray, after: np.ndarray, stability: dict[int, float], moved,
+def unreproducible_cuts(before: np.ndarray, after: np.ndarray, stability: Callable[[], dict[int, float]], moved,
                         min_jaccard: float | None = None) -> list[dict]:
     """Parts a refit cut out of a segment that are neither reproducible nor new behaviour: to fold back.
 
     ``before``: each row's segment in the previous snapshot (−1: noise or not there), ``after``: the
-    refit's; ``stability``: the refit's bootstrap Jaccard per segment
-    (:func:`segmentation.engine.metrics.bootstrap_stability`); ``moved(rows)``: how far those rows'
+    refit's; ``stability()``: the refit's bootstrap Jaccard per segment
+    (:func:`segmentation.engine.metrics.bootstrap_stability`; asked for only when there is a cut
+    part); ``moved(rows)``: how far those rows'
     customers' behaviour moved since the previous snapshot's models were fitted (as in :func:`set_aside`).
 
     A refit cut part (:func:`cut_parts`) is folded back into the refit segment that continues its old
@@ -379,10 +383,14 @@ def unreproducible_cuts(before: np.ndarray, after: np.ndarray, stability: dict[i
 
     min_jaccard = UNTRUSTED if min_jaccard is None else min_jaccard
     before, after = np.asarray(before), np.asarray(after)
+    parts = cut_parts(before, after)
+    if not parts:
+        return []
     heirs = continuations(before, after)  # never a part itself (cut_parts), so folds form no cycle
+    jaccards = stability()
     folds = []
-    for n, o in cut_parts(before, after).items():
-        jaccard = float(stability.get(n, 1.0))
+    for n, o in parts.items():
+        jaccard = float(jaccards.get(n, 1.0))
         if jaccard >= min_jaccard:
             continue
         rows = np.flatnonzero((before == o) & (after == n))
@@ -392,6 +400,14 @@ def unreproducible_cuts(before: np.ndarray, after: np.ndarray, stability: dict[i
         folds.append({"segment": int(n), "into": heirs[o], "from_segment": int(o), "customers": int(np.sum(after == n)),
                       "from_it": int(len(rows)), "stability": round(jaccard, 3), "behaviour_shift": round(shift, 3)})
     return folds
+
+
+def fold_sentence(fold: dict) -> str:
+    """What a fold of :func:`unreproducible_cuts` did, in plain words (``from_run`` added by the caller)."""
+    return (f"A part of {fold['customers']:,} customers the new models cut out of segment {fold['from_segment']} "
+            f"of run {fold['from_run']} ({fold['from_it']:,} of them from it) stays with its successor: the cut "
+            f"was not reproducible (stability {fold['stability']:.2f}) and their behaviour had not changed "
+            f"(shift {fold['behaviour_shift']:.2f}).")
 
 
 def found_in_noise(before: np.ndarray, after: np.ndarray, tau: float = 0.5) -> list[int]:

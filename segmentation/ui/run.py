@@ -15,6 +15,7 @@ import streamlit as st
 
 from segmentation.workflows.snapshot import SnapshotParams
 from segmentation.data import read
+from segmentation.dynamics.drift import fold_sentence
 from segmentation.ui import background, common
 from segmentation.present.digest import escape_markdown
 
@@ -180,11 +181,7 @@ def _why_segments(row) -> None:
         if granularity:
             st.markdown(f"**Segments.** {granularity['why']}.")
             for fold in granularity.get("folded") or []:
-                st.markdown(f"**Kept together.** A part of {fold['customers']:,} customers the new models cut "
-                            f"out of segment {fold['from_segment']} of run {fold['from_run']} "
-                            f"({fold['from_it']:,} of them from it) stays with its successor: the cut was not "
-                            f"reproducible (stability {fold['stability']:.2f}) and their behaviour had not "
-                            f"changed (shift {fold['behaviour_shift']:.2f}).")
+                st.markdown(f"**Kept together.** {fold_sentence(fold)}")
         if choice:
             st.markdown(f"**Features.** {choice}.")
         weights = params.get("feature_weights") or {}

@@ -165,11 +165,7 @@ def fit_or_reuse(db: Any, as_of: date, features: pd.DataFrame, pipeline, params:
     # a refit that is kept (or forced) folds back the pockets it drew at the floor
     folds = fold_unreproducible_parts(db, as_of, features, pipeline, params, before)
     for f in folds:
-        say_note(progress, Stage.SEGMENTS, f"a part of {f['customers']:,} customers the new models cut out of "
-                                           f"segment {f['from_segment']} of run {f['from_run']} ({f['from_it']:,} "
-                                           f"of them from it) stays with its successor: the cut is not "
-                                           f"reproducible (stability {f['stability']:.2f}) and their behaviour "
-                                           f"has not changed (shift {f['behaviour_shift']:.2f})")
+        say_note(progress, Stage.SEGMENTS, drift.fold_sentence(f))
     scores = pd.DataFrame({"segment_id": pipeline.labels_, "probability": pipeline.probabilities_,
                            "x": pipeline.map_embedding_[:, 0], "y": pipeline.map_embedding_[:, 1],
                            "reconstruction_error": pipeline.reconstruction_error_})
@@ -194,13 +190,13 @@ def fold_unreproducible_parts(db: Any, as_of: date, features: pd.DataFrame, pipe
         earlier = con.execute(load_query("assignments_select_of_run"), {"run_id": run["run_id"]}).df()
     earlier = earlier.set_index(earlier["customer_id"].astype(str))["segment_id"]
     before_labels = earlier.reindex(features.index.astype(str)).fillna(-1).to_numpy(dtype=int)
-    if not drift.cut_parts(before_labels, pipeline.labels_):
-        return []
-    # the same resampling as the run's stability report (quality_report), so the two agree
-    stability = bootstrap_stability(pipeline, features, pipeline.labels_, n_boot=3, random_state=0, max_rows=2000)
     end = reference_window(as_of, params.window_days, models_fitted_at(db, run))
-    folds = drift.unreproducible_cuts(before_labels, pipeline.labels_, stability,
-                                      moved=lambda rows: group_shift(before(end), features, features.index[rows]))
+    folds = drift.unreproducible_cuts(
+        before_labels, pipeline.labels_,
+        # the same resampling as the run's stability report (quality_report), so the two agree
+        stability=lambda: bootstrap_stability(pipeline, features, pipeline.labels_, n_boot=3, random_state=0,
+                                              max_rows=2000),
+        moved=lambda rows: group_shift(before(end), features, features.index[rows]))
     folds = [{**f, "from_run": int(run["run_id"])} for f in folds]
     if folds:
         pipeline.fold_segments({f["segment"]: f["into"] for f in folds}, why=folds)

@@ -337,21 +337,23 @@ def test_a_refit_part_that_resampling_cannot_reproduce_and_whose_customers_did_n
     before = np.r_[np.zeros(1000, int), np.ones(900, int), np.full(30, -1)]
     after = np.r_[np.zeros(950, int), np.full(50, 2), np.ones(900, int), np.full(30, 1)]
     unstable = {0: 0.99, 1: 0.98, 2: 0.37}
-    folds = drift.unreproducible_cuts(before, after, unstable, moved=lambda rows: 0.45)
+    folds = drift.unreproducible_cuts(before, after, lambda: unstable, moved=lambda rows: 0.45)
     # 50 customers wobble by 3 * sqrt(2 / 50) = 0.6 by sampling alone: a shift of 0.45 is no change
     assert folds == [{"segment": 2, "into": 0, "from_segment": 0, "customers": 50, "from_it": 50,
                       "stability": 0.37, "behaviour_shift": 0.45}]
     # reproducible (a sub-behaviour the refit tells apart), or customers who changed: kept
-    assert drift.unreproducible_cuts(before, after, {**unstable, 2: 0.8}, moved=lambda rows: 0.45) == []
-    assert drift.unreproducible_cuts(before, after, unstable, moved=lambda rows: 0.7) == []
-    assert drift.unreproducible_cuts(before, after, unstable, moved=lambda rows: float("nan")) == []
+    assert drift.unreproducible_cuts(before, after, lambda: {**unstable, 2: 0.8}, moved=lambda rows: 0.45) == []
+    assert drift.unreproducible_cuts(before, after, lambda: unstable, moved=lambda rows: 0.7) == []
+    assert drift.unreproducible_cuts(before, after, lambda: unstable, moved=lambda rows: float("nan")) == []
     # a large part needs only SHIFTED (0.4) to count as changed: 500 customers wobble by 0.19
     big = np.r_[np.zeros(500, int), np.full(500, 2), np.ones(900, int), np.full(30, 1)]
-    assert drift.unreproducible_cuts(before, big, unstable, moved=lambda rows: 0.45) == []
+    assert drift.unreproducible_cuts(before, big, lambda: unstable, moved=lambda rows: 0.45) == []
     # customers the earlier snapshot had in the noise are no cut: kept
     from_noise = np.r_[np.zeros(950, int), np.full(50, -1), np.ones(900, int), np.full(30, -1)]
-    assert drift.unreproducible_cuts(from_noise, after, unstable, moved=lambda rows: 0.0) == []
+    assert drift.unreproducible_cuts(from_noise, after, lambda: unstable, moved=lambda rows: 0.0) == []
+    # without a cut part the (costly) resampling is not asked for
+    assert drift.unreproducible_cuts(before, before, lambda: 1 / 0, moved=lambda rows: 0.0) == []
     # a segment cut three equal ways: the continuation is the one cut_parts chose, never a part itself
     three = np.r_[np.full(10, 1), np.full(10, 2), np.full(10, 3)]
-    folds = drift.unreproducible_cuts(np.zeros(30, int), three, {1: 0.3, 2: 0.3, 3: 0.3}, moved=lambda rows: 0.0)
+    folds = drift.unreproducible_cuts(np.zeros(30, int), three, lambda: {1: 0.3, 2: 0.3, 3: 0.3}, moved=lambda rows: 0.0)
     assert {f["into"] for f in folds} == {1} and {f["segment"] for f in folds} == {2, 3}
