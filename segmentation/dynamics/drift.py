@@ -82,7 +82,7 @@ import pandas as pd
 
 __all__ = ["NOVELTY_QUANTILE", "UNEXPLAINED_QUANTILE", "ModelDecision", "baseline_of", "assess",
            "mark_unexplained", "drop_small_segments", "profile_shift", "PROFILE_SHIFT", "comparable_params",
-           "NO_RECONSTRUCTION", "has_reconstruction", "fitted_decision", "shift_threshold", "SAMPLING_Z", "lost_resolution", "cut_parts", "found_in_noise", "set_aside",
+           "NO_RECONSTRUCTION", "has_reconstruction", "fitted_decision", "shift_threshold", "SAMPLING_Z", "lost_resolution", "converging", "cut_parts", "found_in_noise", "set_aside",
            "unreproducible_cuts", "continuations", "fold_sentence"]
 
 _EPS = 1e-9  # shares are ratios of counts: compare without floating-point misses at the boundary
@@ -294,9 +294,11 @@ def lost_resolution(features: pd.DataFrame, before: np.ndarray, after: np.ndarra
 
     ``before``: segments of the reused models, ``after``: of the refit (per row of ``features``).
     Returns ``(lost, gained)``: pairs of reused segments that each send at least ``tau`` of their
-    customers into one refit segment although their profiles (now, on ``features``) are further
+    customers into one refit segment although those customers (now, on ``features``) are further
     apart than :data:`~segmentation.engine.resemblance.TWIN`; and refit segments unlike every
-    reused segment (beyond :data:`~segmentation.engine.resemblance.UNLIKE`).
+    reused segment (beyond :data:`~segmentation.engine.resemblance.UNLIKE`). A pair is judged on the
+    customers the refit puts together, not on the whole reused segments: a reused segment that lumped
+    two behaviours, one of which now joins another segment, still differs from it as a whole.
     """
     from segmentation.engine.resemblance import TWIN, UNLIKE, lifts_of_labels, profile_distance
 
@@ -305,6 +307,41 @@ def lost_resolution(features: pd.DataFrame, before: np.ndarray, after: np.ndarra
     if old.empty or new.empty:
         return [], []
     gained = [int(n) for n, d in profile_distance(new, old).min(axis=1).items() if d > UNLIKE]
+    lost = []
+    for n, a, b in _put_together(before, after, tau):
+        distance = _pair_distance(features, (before == a) & (after == n), (before == b) & (after == n))
+        if distance > TWIN:
+            lost.append({"segments": [a, b], "into": n, "distance": round(distance, 3)})
+    return lost, gained
+
+
+def converging(features: pd.DataFrame, then: pd.DataFrame, before: np.ndarray, after: np.ndarray,
+               tau: float = 0.5) -> list[dict]:
+    """Pairs of reused segments a refit puts together whose customers there behaved differently then and alike now.
+
+    ``then``: the same customers' features in an earlier window, row for row with ``features``
+    (NaN rows: not there then). A pair (as in :func:`lost_resolution`) converged when the customers
+    the refit puts together are within :data:`~segmentation.engine.resemblance.TWIN` now and were
+    further apart than it then: a planted merge, which the refit sees and the reused models cannot.
+    """
+    from segmentation.engine.resemblance import TWIN
+
+    before, after = np.asarray(before), np.asarray(after)
+    present = then.notna().all(axis=1).to_numpy()
+    out = []
+    for n, a, b in _put_together(before, after, tau):
+        rows_a, rows_b = (before == a) & (after == n), (before == b) & (after == n)
+        now = _pair_distance(features, rows_a, rows_b)
+        if now > TWIN or not ((rows_a & present).any() and (rows_b & present).any()):
+            continue
+        earlier = _pair_distance(then[present], rows_a[present], rows_b[present])
+        if earlier > TWIN:
+            out.append({"segments": [a, b], "into": n, "distance_then": round(earlier, 3), "distance_now": round(now, 3)})
+    return out
+
+
+def _put_together(before: np.ndarray, after: np.ndarray, tau: float) -> list[tuple[int, int, int]]:
+    """``(refit segment, reused a, reused b)`` for reused segments that each send at least ``tau`` of their customers into it."""
     real = before >= 0
     shares = pd.crosstab(before[real], after[real], normalize="index")
     into: dict[int, list[int]] = {}
@@ -312,11 +349,16 @@ def lost_resolution(features: pd.DataFrame, before: np.ndarray, after: np.ndarra
         n = row.idxmax()
         if n >= 0 and row[n] >= tau:
             into.setdefault(int(n), []).append(int(o))
-    distance = profile_distance(old, old)
-    lost = [{"segments": [a, b], "into": n, "distance": round(float(distance.at[a, b]), 3)}
-            for n, olds in into.items() for i, a in enumerate(olds) for b in olds[i + 1:]
-            if distance.at[a, b] > TWIN]
-    return lost, gained
+    return [(n, a, b) for n, olds in into.items() for i, a in enumerate(olds) for b in olds[i + 1:]]
+
+
+def _pair_distance(frame: pd.DataFrame, rows_a: np.ndarray, rows_b: np.ndarray) -> float:
+    """Lift-profile distance between two groups of rows of ``frame`` (lifts against all its rows)."""
+    from segmentation.engine.resemblance import lifts_of_labels, profile_distance
+
+    labels = np.where(rows_a, 0, np.where(rows_b, 1, -1))
+    lifts = lifts_of_labels(frame, labels)
+    return float(profile_distance(lifts.loc[[0]], lifts.loc[[1]]).iat[0, 0])
 
 
 def continuations(before: np.ndarray, after: np.ndarray) -> dict[int, int]:
@@ -417,7 +459,7 @@ def found_in_noise(before: np.ndarray, after: np.ndarray, tau: float = 0.5) -> l
 
 
 def set_aside(decision: ModelDecision, features: pd.DataFrame, before: np.ndarray, after: np.ndarray,
-              moved=None) -> ModelDecision | None:
+              moved=None, then: Callable[[], pd.DataFrame] | None = None) -> ModelDecision | None:
     """The reuse decision that replaces a refit which only re-draws unchanged behaviour (else None).
 
     ``decision``: the drift check's (refit) decision for the reused models; ``before``/``after``: the
@@ -432,6 +474,12 @@ def set_aside(decision: ModelDecision, features: pd.DataFrame, before: np.ndarra
     moved). Two merged segments whose customers took up new behaviour (beyond ``SHIFTED``) are
     converging, and a part whose customers from its reused segment did are a real split or a new
     segment: either keeps the refit. Without ``moved`` only lost distinctions are judged.
+
+    ``then()`` (optional, asked for only when the refit would otherwise be set aside): the customers'
+    features in that earlier window, row for row with ``features``. Two reused segments whose
+    customers the refit puts together, distinct then and alike now, have converged
+    (:func:`converging`): the refit is kept, whatever else it re-draws (the parts a merge leaves
+    behind are cut from a segment that lumped them with one of the two).
     """
     from segmentation.engine.resemblance import SHIFTED
 
@@ -443,15 +491,17 @@ def set_aside(decision: ModelDecision, features: pd.DataFrame, before: np.ndarra
     if moved is not None:
         shift: dict[tuple[int, int], bool] = {}
 
-        def changed(n: int, o: int) -> bool:  # customers of reused segment o (in refit segment n; -1: all)
+        def changed(n: int, o: int) -> bool:  # customers of reused segment o in refit segment n
             if (n, o) not in shift:
-                rows = np.flatnonzero((before == o) & ((after == n) if n >= 0 else True))
+                rows = np.flatnonzero((before == o) & (after == n))
                 shift[(n, o)] = not moved(rows) <= SHIFTED
             return shift[(n, o)]
 
-        if any(changed(-1, s) for pair in lost for s in pair["segments"]) or any(
+        if any(changed(pair["into"], s) for pair in lost for s in pair["segments"]) or any(
                 changed(n, o) for n, o in parts.items()):
             return None  # converging segments or a real split: the refit sees what the reused models miss
+    if then is not None and converging(features, then(), before, after):
+        return None
     if lost:
         first = lost[0]
         a, b = first["segments"]

@@ -158,7 +158,8 @@ def fit_or_reuse(db: Any, as_of: date, features: pd.DataFrame, pipeline, params:
         end = reference_window(as_of, params.window_days, models_fitted_at(db, run))
         kept = drift.set_aside(decision, features.reset_index(drop=True), scores["segment_id"].to_numpy(),
                                pipeline.labels_, moved=lambda rows: group_shift(
-                                   before(end), features, features.index[rows]))
+                                   before(end), features, features.index[rows]),
+                               then=lambda: before(end).reindex(features.index).reset_index(drop=True))
         if kept is not None:
             say(progress, Stage.DRIFT_CHECK, f"  {kept.reasons[0]}")
             return previous, _reused_scores(scores, kept, params, len(features), progress), kept
