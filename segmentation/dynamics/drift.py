@@ -315,27 +315,31 @@ def lost_resolution(features: pd.DataFrame, before: np.ndarray, after: np.ndarra
     return lost, gained
 
 
-def converging(features: pd.DataFrame, then: pd.DataFrame, before: np.ndarray, after: np.ndarray,
+def converging(features: pd.DataFrame, then: pd.DataFrame, origin: np.ndarray, after: np.ndarray,
                tau: float = 0.5) -> list[dict]:
-    """Pairs of reused segments a refit puts together whose customers there behaved differently then and alike now.
+    """Pairs of earlier segments whose customers a refit puts together, distinct then and alike now.
 
     ``then``: the same customers' features in an earlier window, row for row with ``features``
-    (NaN rows: not there then). A pair (as in :func:`lost_resolution`) converged when the customers
-    the refit puts together are within :data:`~segmentation.engine.resemblance.TWIN` now and were
-    further apart than it then: a planted merge, which the refit sees and the reused models cannot.
+    (NaN rows: not there then); ``origin``: each row's segment when the reused models were fitted
+    (−1: noise or not there), ``after``: the refit's. A pair of earlier segments that each send at
+    least ``tau`` of their customers into one refit segment converged when those customers are within
+    :data:`~segmentation.engine.resemblance.TWIN` of each other now and were further apart than it
+    then: a merge, which the refit sees and the reused models cannot. The pair is taken from where the
+    customers came from, not from the reused models' segments now: those share out merged behaviour
+    between the segments it lies between, whatever each customer's origin.
     """
     from segmentation.engine.resemblance import TWIN
 
-    before, after = np.asarray(before), np.asarray(after)
-    present = then.notna().all(axis=1).to_numpy()
+    origin, after = np.asarray(origin), np.asarray(after)
+    present = then.notna().any(axis=1).to_numpy()
     out = []
-    for n, a, b in _put_together(before, after, tau):
-        rows_a, rows_b = (before == a) & (after == n), (before == b) & (after == n)
-        now = _pair_distance(features, rows_a, rows_b)
-        if now > TWIN or not ((rows_a & present).any() and (rows_b & present).any()):
+    for n, a, b in _put_together(origin, after, tau):
+        rows_a, rows_b = (origin == a) & (after == n) & present, (origin == b) & (after == n) & present
+        if not (rows_a.any() and rows_b.any()):
             continue
+        now = _pair_distance(features, rows_a, rows_b)
         earlier = _pair_distance(then[present], rows_a[present], rows_b[present])
-        if earlier > TWIN:
+        if now <= TWIN < earlier:
             out.append({"segments": [a, b], "into": n, "distance_then": round(earlier, 3), "distance_now": round(now, 3)})
     return out
 
@@ -459,7 +463,7 @@ def found_in_noise(before: np.ndarray, after: np.ndarray, tau: float = 0.5) -> l
 
 
 def set_aside(decision: ModelDecision, features: pd.DataFrame, before: np.ndarray, after: np.ndarray,
-              moved=None, then: Callable[[], pd.DataFrame] | None = None) -> ModelDecision | None:
+              moved=None, then: Callable[[], tuple[pd.DataFrame, np.ndarray]] | None = None) -> ModelDecision | None:
     """The reuse decision that replaces a refit which only re-draws unchanged behaviour (else None).
 
     ``decision``: the drift check's (refit) decision for the reused models; ``before``/``after``: the
@@ -476,10 +480,10 @@ def set_aside(decision: ModelDecision, features: pd.DataFrame, before: np.ndarra
     segment: either keeps the refit. Without ``moved`` only lost distinctions are judged.
 
     ``then()`` (optional, asked for only when the refit would otherwise be set aside): the customers'
-    features in that earlier window, row for row with ``features``. Two reused segments whose
-    customers the refit puts together, distinct then and alike now, have converged
-    (:func:`converging`): the refit is kept, whatever else it re-draws (the parts a merge leaves
-    behind are cut from a segment that lumped them with one of the two).
+    features in that earlier window and their segments when the reused models were fitted, both row
+    for row with ``features``. Two earlier segments whose customers the refit puts together, distinct
+    then and alike now, have converged (:func:`converging`): the refit is kept, whatever else it
+    re-draws (the part a merge leaves behind of a segment that lumped it with one of the two).
     """
     from segmentation.engine.resemblance import SHIFTED
 
@@ -500,7 +504,7 @@ def set_aside(decision: ModelDecision, features: pd.DataFrame, before: np.ndarra
         if any(changed(pair["into"], s) for pair in lost for s in pair["segments"]) or any(
                 changed(n, o) for n, o in parts.items()):
             return None  # converging segments or a real split: the refit sees what the reused models miss
-    if then is not None and converging(features, then(), before, after):
+    if then is not None and converging(features, *then(), after):
         return None
     if lost:
         first = lost[0]

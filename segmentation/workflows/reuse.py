@@ -13,6 +13,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
+import numpy as np
 import pandas as pd
 
 from segmentation.data import results, store
@@ -159,7 +160,8 @@ def fit_or_reuse(db: Any, as_of: date, features: pd.DataFrame, pipeline, params:
         kept = drift.set_aside(decision, features.reset_index(drop=True), scores["segment_id"].to_numpy(),
                                pipeline.labels_, moved=lambda rows: group_shift(
                                    before(end), features, features.index[rows]),
-                               then=lambda: before(end).reindex(features.index).reset_index(drop=True))
+                               then=lambda: (before(end).reindex(features.index).reset_index(drop=True),
+                                             labels_of_run(db, int(state["from_run"]), features.index)))
         if kept is not None:
             say(progress, Stage.DRIFT_CHECK, f"  {kept.reasons[0]}")
             return previous, _reused_scores(scores, kept, params, len(features), progress), kept
@@ -186,11 +188,9 @@ def fold_unreproducible_parts(db: Any, as_of: date, features: pd.DataFrame, pipe
 
     with store.connect(db, read_only=True) as con:
         run = results.previous_run(con, as_of, params.window_days)
-        if run is None:
-            return []
-        earlier = con.execute(load_query("assignments_select_of_run"), {"run_id": run["run_id"]}).df()
-    earlier = earlier.set_index(earlier["customer_id"].astype(str))["segment_id"]
-    before_labels = earlier.reindex(features.index.astype(str)).fillna(-1).to_numpy(dtype=int)
+    if run is None:
+        return []
+    before_labels = labels_of_run(db, int(run["run_id"]), features.index)
     end = reference_window(as_of, params.window_days, models_fitted_at(db, run))
     folds = drift.unreproducible_cuts(
         before_labels, pipeline.labels_,
@@ -202,6 +202,14 @@ def fold_unreproducible_parts(db: Any, as_of: date, features: pd.DataFrame, pipe
     if folds:
         pipeline.fold_segments({f["segment"]: f["into"] for f in folds}, why=folds)
     return folds
+
+
+def labels_of_run(db: Any, run_id: int, customers: pd.Index) -> np.ndarray:
+    """Each of ``customers``' segment in run ``run_id`` (−1: noise there, or not in that run)."""
+    with store.connect(db, read_only=True) as con:
+        stored = con.execute(load_query("assignments_select_of_run"), {"run_id": run_id}).df()
+    stored = stored.set_index(stored["customer_id"].astype(str))["segment_id"]
+    return stored.reindex(customers.astype(str)).fillna(-1).to_numpy(dtype=np.int64)
 
 
 def _reused_scores(scores: pd.DataFrame, decision, params: SnapshotParams, n_rows: int,
