@@ -316,7 +316,7 @@ def lost_resolution(features: pd.DataFrame, before: np.ndarray, after: np.ndarra
 
 
 def converging(features: pd.DataFrame, then: pd.DataFrame, origin: np.ndarray, after: np.ndarray,
-               tau: float = 0.5) -> list[dict]:
+               moved=None, tau: float = 0.5) -> list[dict]:
     """Pairs of earlier segments whose customers a refit puts together, distinct then and alike now.
 
     ``then``: the same customers' features in an earlier window, row for row with ``features``
@@ -327,8 +327,14 @@ def converging(features: pd.DataFrame, then: pd.DataFrame, origin: np.ndarray, a
     then: a merge, which the refit sees and the reused models cannot. The pair is taken from where the
     customers came from, not from the reused models' segments now: those share out merged behaviour
     between the segments it lies between, whatever each customer's origin.
+
+    ``moved(rows)`` (optional, as in :func:`set_aside`): then both groups' customers must have moved
+    beyond ``SHIFTED`` (NaN counts as moved). Two behaviours that meet on a mixture both move; when
+    only one side moved, its customers took up the other's behaviour, which the reused models
+    already express by assigning them to it (and a group the earlier fit drew apart on what was
+    chance in its window looks alike later without anybody having moved).
     """
-    from segmentation.engine.resemblance import TWIN
+    from segmentation.engine.resemblance import SHIFTED, TWIN
 
     origin, after = np.asarray(origin), np.asarray(after)
     present = then.notna().any(axis=1).to_numpy()
@@ -339,7 +345,8 @@ def converging(features: pd.DataFrame, then: pd.DataFrame, origin: np.ndarray, a
             continue
         now = _pair_distance(features, rows_a, rows_b)
         earlier = _pair_distance(then[present], rows_a[present], rows_b[present])
-        if now <= TWIN < earlier:
+        if now <= TWIN < earlier and (moved is None or not any(
+                moved(np.flatnonzero(rows)) <= SHIFTED for rows in (rows_a, rows_b))):
             out.append({"segments": [a, b], "into": n, "distance_then": round(earlier, 3), "distance_now": round(now, 3)})
     return out
 
@@ -504,7 +511,7 @@ def set_aside(decision: ModelDecision, features: pd.DataFrame, before: np.ndarra
         if any(changed(pair["into"], s) for pair in lost for s in pair["segments"]) or any(
                 changed(n, o) for n, o in parts.items()):
             return None  # converging segments or a real split: the refit sees what the reused models miss
-    if then is not None and converging(features, *then(), after):
+    if then is not None and converging(features, *then(), after, moved=moved):
         return None
     if lost:
         first = lost[0]

@@ -334,47 +334,54 @@ def test_a_real_split_beside_a_lost_distinction_keeps_the_refit():
 
 
 def test_a_refit_that_joins_converged_customers_is_kept_though_it_also_recuts_a_lumped_segment():
-    """The first fit lumped B and C into segment 1; B's customers converged on segment 0's behaviour (A).
+    """The first fit lumped B and C into segment 1; A (segment 0) and B converged on a mixture of both.
     The refit puts A and B together and gives C a segment of its own, C's customers unchanged."""
     group, columns = _grouper(5)
 
     a, b, c, d = 600, 400, 300, 700
-    now = pd.DataFrame(np.vstack([group(a, [0, 1]), group(b, [0, 1]), group(c, [6, 7, 8]), group(d, [9, 10])]),
+    mix = [0, 1, 3, 4]
+    now = pd.DataFrame(np.vstack([group(a, mix, 1.25), group(b, mix, 1.25), group(c, [6, 7, 8]), group(d, [9, 10])]),
                        columns=columns)
     then = pd.DataFrame(np.vstack([group(a, [0, 1]), group(b, [3, 4]), group(c, [6, 7, 8]), group(d, [9, 10])]),
                         columns=columns)
     origin = np.r_[np.zeros(a, int), np.ones(b + c, int), np.full(d, 2)]  # the fit's segments
     after = np.r_[np.zeros(a + b, int), np.ones(c, int), np.full(d, 2)]
     reuse = drift.assess(_scores(len(now), unexplained=0, noise=0), FITTED, 0.05, (0.5, 0, 0.4))
-    # the reused models still assign as they were fitted
-    before = origin
+    joined = set(range(a + b))
+
+    def moved(rows) -> float:  # A's and B's customers moved to the mixture, C's and D's did not
+        return 0.9 if set(rows) <= joined else 0.1
+
+    before = origin  # the reused models still assign as they were fitted
     assert drift.cut_parts(before, after) == {1: 1}
     # judged on the customers the refit puts together (A and B), nothing is lost: segment 1 as a whole
     # still differs from segment 0 only because it holds C
     assert drift.lost_resolution(now, before, after)[0] == []
     # on its own the re-cut of unchanged C would set the refit aside ...
-    assert drift.set_aside(reuse, now, before, after, moved=lambda rows: 0.1) is not None
-    # ... but A and B were distinct then and are alike now: they converged, and the refit is kept
-    (pair,) = drift.converging(now, then, origin, after)
+    assert drift.set_aside(reuse, now, before, after, moved=moved) is not None
+    # ... but A and B were distinct then and are alike now, and both moved: they converged, the refit is kept
+    (pair,) = drift.converging(now, then, origin, after, moved=moved)
     assert pair["segments"] == [0, 1] and pair["into"] == 0
     assert pair["distance_then"] > 1.0 > TWIN >= 0.2 > pair["distance_now"]
-    assert drift.set_aside(reuse, now, before, after, moved=lambda rows: 0.1, then=lambda: (then, origin)) is None
+    assert drift.set_aside(reuse, now, before, after, moved=moved, then=lambda: (then, origin)) is None
     # the reused models share the merged customers out between segments 0 and 1 whatever their origin:
     # the pair is still found from where they came from
     shared_out = before.copy()
     shared_out[: a + b] = np.random.default_rng(0).integers(0, 2, a + b)
-    assert [p["segments"] for p in drift.converging(now, then, origin, after)] == [[0, 1]]
-    assert drift.set_aside(reuse, now, shared_out, after, moved=lambda rows: 0.1,
-                           then=lambda: (then, origin)) is None
-    # B alike A then too (the first fit had drawn twins apart): nothing converged, the re-cut is set aside
+    assert drift.set_aside(reuse, now, shared_out, after, moved=moved, then=lambda: (then, origin)) is None
+    # only one side moved (B took up A's behaviour, or the earlier fit drew on chance): no convergence
+    only_b = lambda rows: 0.9 if set(rows) <= set(range(a, a + b)) else 0.1  # noqa: E731
+    assert drift.converging(now, then, origin, after, moved=only_b) == []
+    assert drift.set_aside(reuse, now, before, after, moved=only_b, then=lambda: (then, origin)) is not None
+    # A and B alike then too (the first fit had drawn twins apart): nothing converged
     always = then.copy()
     always.iloc[a:a + b] = group(b, [0, 1])
-    assert drift.converging(now, always, origin, after) == []
-    assert drift.set_aside(reuse, now, before, after, moved=lambda rows: 0.1, then=lambda: (always, origin)) is not None
+    assert drift.converging(now, always, origin, after, moved=moved) == []
+    assert drift.set_aside(reuse, now, before, after, moved=moved, then=lambda: (always, origin)) is not None
     # customers absent then (NaN rows) are left out of the earlier profile
     gone = then.copy()
     gone.iloc[:100] = np.nan
-    assert [p["segments"] for p in drift.converging(now, gone, origin, after)] == [[0, 1]]
+    assert [p["segments"] for p in drift.converging(now, gone, origin, after, moved=moved)] == [[0, 1]]
 
 
 def test_a_refit_part_that_resampling_cannot_reproduce_and_whose_customers_did_not_change_is_folded_back():
