@@ -37,7 +37,11 @@ Two kinds of evidence decide a transition:
   their behaviour as well (``behaviour_shift`` above ``SHIFTED``): the old behaviour went two new
   ways. A behaviour forming inside a segment leaves the heir's customers as they were: emerged;
 * **merged** — an old segment nobody chose as parent whose customers went, at least
-  ``tau`` of them, into one new segment that another old segment survives into;
+  ``tau`` of them, into one new segment that another old segment survives into; or an old
+  segment whose heir keeps less than ``tau`` of it while at least ``tau`` went into another's
+  survivor, the customers on both sides having changed behaviour (``behaviour_shift``): a
+  behaviour it held converged with another's, and the heir is the part it left behind (a fit that
+  had lumped two personas, one of which merges with a third);
 * **disappeared** — an old segment with no successor.
 
 :func:`monic_transitions` is the classic membership-only rule, kept as the baseline the
@@ -288,6 +292,21 @@ def match_segments(
             for n in kids:
                 link(o, n, "survived" if n == heir else "split")
     survivors = {n: o for o, n in heirs.items()}
+    if behaviour_shift is not None:
+        # An old segment whose heir keeps less than tau of it, while at least tau of its customers went
+        # into another old segment's survivor, both sides having changed their behaviour: most of it
+        # merged there (a behaviour it held converged with another), and the heir is what it left behind.
+        for o, heir in heirs.items():
+            if of_old.at[o, heir] >= tau:
+                continue
+            into = [n for n, p in survivors.items() if p != o and of_old.at[o, n] >= tau]
+            for n in into:
+                if shifted(o, n) is True and shifted(survivors[n], n) is True:
+                    link(o, n, "merged")
+                    for r in rows:  # the survivor's own link becomes part of the merge
+                        if r["to_segment"] == n and r["kind"] == "survived":
+                            r["kind"] = "merged"
+                    break
     for o in old_ids:
         if any(r["from_segment"] == o for r in rows):
             continue

@@ -319,3 +319,27 @@ def test_a_new_behaviour_beside_an_heir_that_changed_too_is_a_split():
     formed = kinds(match_segments(before, after, lifts=(old, new),
                                   behaviour_shift=lambda ids: group_shift(then, one_moved, ids)))
     assert formed == {(0, 5): "survived", (None, 7): "emerged", (1, 6): "survived"}
+
+
+def test_most_of_a_lumped_segment_merging_into_another_is_a_merge_and_its_rest_survives():
+    """Segment 1 lumped B (400) and C (200); B's customers converged with segment 0's (A) on a mixture.
+    The refit: A and B together (5, segment 0's survivor), C on its own (6, what is left of 1)."""
+    before = members({0: range(0, 500), 1: range(500, 1100)})
+    after = members({5: range(0, 900), 6: range(900, 1100)})
+    old = lifts({0: SOCIAL_TOYS, 1: {"store": 1.0, "garden": 0.8, "night": 1.2, "refunds": 1.0}})
+    new = lifts({5: {"social": 1.2, "toys": 0.9, "store": 1.0, "garden": 0.8}, 6: NIGHT_REFUNDS})
+    assert profile_distance(old, new).at[1, 6] <= UNLIKE  # C still resembles the segment that held it
+    then = behaviour({range(0, 500): SOCIAL_TOYS, range(500, 900): STORE_GARDEN, range(900, 1100): NIGHT_REFUNDS}, 1)
+    mixture = {"social": 1.0, "toys": 0.8, "store": 1.0, "garden": 0.8}
+    converged = behaviour({range(0, 900): mixture, range(900, 1100): NIGHT_REFUNDS}, 2)
+    result = kinds(match_segments(before, after, lifts=(old, new),
+                                  behaviour_shift=lambda ids: group_shift(then, converged, ids)))
+    assert result == {(0, 5): "merged", (1, 5): "merged", (1, 6): "survived"}
+    # B took up A's behaviour while A stayed as it was: no merge (the reused models show it as B's
+    # customers moving into A's segment); segment 1 survives as C
+    absorbed = behaviour({range(0, 900): SOCIAL_TOYS, range(900, 1100): NIGHT_REFUNDS}, 2)
+    result = kinds(match_segments(before, after, lifts=(old, new),
+                                  behaviour_shift=lambda ids: group_shift(then, absorbed, ids)))
+    assert result == {(0, 5): "survived", (1, 6): "survived"}
+    # without the customers' own behaviour nothing tells a merge: as before
+    assert kinds(match_segments(before, after, lifts=(old, new))) == {(0, 5): "survived", (1, 6): "survived"}
