@@ -71,13 +71,18 @@ def keep_segments_whole(before: np.ndarray, after: np.ndarray, min_size: int) ->
 
 def segment_fit_sample(clusterer, Z_sample: np.ndarray, *, outlier_floor: float | None, merge_alpha: float | None,
                        twin_distance: float | None, refine_neighbors: int | None, random_state,
-                       min_size: int = 1) -> SampleSegments:
+                       min_size: int = 1, split_distance: float | None = None,
+                       mix_columns: list[int] | None = None) -> SampleSegments:
     """The segments of the fit sample from a fitted ``clusterer`` and its preprocessed rows ``Z_sample``.
 
     Probabilities are HDBSCAN's membership strengths (1 for other clusterers); ``outlier_floor``
     (HDBSCAN only), ``merge_alpha``/``twin_distance`` and ``refine_neighbors`` are the pipeline's
     parameters of the same names (each off with None). ``raw_labels`` are the clusterer's own labels.
     No segment of at least ``min_size`` rows is shrunk below it by the neighbour vote (:func:`keep_segments_whole`).
+    ``split_distance`` (HDBSCAN only; None: off) splits a cluster into its children in the condensed
+    tree when their mixes, the ``mix_columns`` of ``Z_sample``, differ by more than it
+    (:func:`~segmentation.engine.descent.split_distinct_children`; after the outlier floor, before twins
+    are merged).
     """
     labels = np.asarray(clusterer.labels_, dtype=np.int64)
     is_hdbscan = isinstance(clusterer, hdbscan.HDBSCAN)
@@ -87,8 +92,18 @@ def segment_fit_sample(clusterer, Z_sample: np.ndarray, *, outlier_floor: float 
     if is_hdbscan and outlier_floor is not None and labels.max() >= 0:
         soft = hdbscan.all_points_membership_vectors(clusterer)
         labels, probs = reduce_outliers(labels, probs, soft, outlier_floor)
+    splits: list[dict] = []
+    if is_hdbscan and split_distance is not None and mix_columns and labels.max() >= 0:
+        from segmentation.engine.descent import split_distinct_children
+
+        labels, splits = split_distinct_children(clusterer, Z_sample[:, mix_columns], labels, split_distance,
+                                                 space=Z_sample)
     labels, label_map, granularity = choose_granularity(
         Z_sample, labels, merge_alpha, n_clusters(clusterer), random_state, twin_distance)
+    if splits:
+        granularity = {**granularity, "split_by_mix": splits, "why": (
+            f"{len(splits)} of HDBSCAN's clusters held parts whose behaviour mixes differ by more than "
+            f"{split_distance} and were split into them; " + granularity["why"])}
     refined_share = 0.0
     if refine_neighbors is not None:
         refined, share = neighbour_vote(Z_sample, labels, refine_neighbors, random_state)

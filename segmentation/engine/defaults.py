@@ -15,7 +15,7 @@ The spellings, the same for every step and switch:
 * a step (``encoder``, ``reducer``, ``map_reducer``): ``None`` is the default step,
   :data:`SKIP` (``"passthrough"``, as in scikit-learn) leaves it out;
 * a post-processing switch (``outlier_floor``, ``refine_neighbors``, ``merge_alpha``,
-  ``twin_distance``): ``None`` is off; any other value turns it on with that setting.
+  ``twin_distance``, ``split_distance``): ``None`` is off; any other value turns it on with that setting.
 
 :data:`BEFORE_ADDED` holds, for the parameters added after models were first saved, the value
 the versions before them used: a stored model that lacks one is scored the way it was fitted.
@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from segmentation.engine.resemblance import TWIN
+from segmentation.engine.resemblance import TWIN, UNLIKE
 
 __all__ = ["EngineDefaults", "DEFAULTS", "SKIP", "AUTOENCODER_PARAMS", "BEFORE_ADDED"]
 
@@ -75,6 +75,10 @@ class EngineDefaults:
     outlier_floor: float | None = 0.1
     merge_alpha: float | None = None
     twin_distance: float | None = TWIN
+    # A cluster whose children in HDBSCAN's tree differ in behaviour mix by more than this is split
+    # into them (segmentation/engine/descent.py): UNLIKE, the distance at which the dynamics call a
+    # segment new behaviour (tuning seeds 0-3: benchmarks/results/descent_tuning.md).
+    split_distance: float | None = UNLIKE
     refine_neighbors: int | None = 15
     # Fit on a sample, assign everyone.
     fit_sample_size: int = 50_000  # rows
@@ -92,4 +96,4 @@ AUTOENCODER_PARAMS = ("latent_dim", "hidden_dims", "dropout", "input_dropout", "
 # code alone went on to UMAP.
 BEFORE_ADDED = {"ensemble_size": 1, "input_weight": 0.0, "input_dropout": 0.1, "noise_std": 0.05, "refine_neighbors": None, "share_counts": None,
                 "feature_weights": None, "cluster_selection_method": "eom", "merge_alpha": None,
-                "twin_distance": None}
+                "twin_distance": None, "split_distance": None, "mix_columns": None}

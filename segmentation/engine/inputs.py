@@ -128,12 +128,12 @@ def check_enough_rows(n_rows: int, n_sample: int, min_cluster_size: int) -> None
             f"(two segments of min_cluster_size={min_cluster_size})")
 
 
-def check_switches(*, outlier_floor, refine_neighbors, merge_alpha, twin_distance) -> None:
+def check_switches(*, outlier_floor, refine_neighbors, merge_alpha, twin_distance, split_distance=None) -> None:
     """Raise ``ValueError`` for a post-processing switch that is neither None (off) nor a setting.
 
     ``refine_neighbors`` is a positive number of neighbours (0 is refused: None turns the vote
-    off); ``merge_alpha`` a significance level between 0 and 1; ``outlier_floor`` and
-    ``twin_distance`` numbers.
+    off); ``merge_alpha`` a significance level between 0 and 1; ``outlier_floor``,
+    ``twin_distance`` and ``split_distance`` numbers.
     """
     counts = isinstance(refine_neighbors, Integral) and not isinstance(refine_neighbors, bool)
     if refine_neighbors is not None and not (counts and refine_neighbors >= 1):
@@ -141,6 +141,7 @@ def check_switches(*, outlier_floor, refine_neighbors, merge_alpha, twin_distanc
                          f"neighbour vote off; got {refine_neighbors!r}")
     if merge_alpha is not None and not (isinstance(merge_alpha, Real) and 0 < merge_alpha < 1):
         raise ValueError(f"merge_alpha must be between 0 and 1, or None to keep twins apart; got {merge_alpha!r}")
-    for name, value in (("outlier_floor", outlier_floor), ("twin_distance", twin_distance)):
+    for name, value in (("outlier_floor", outlier_floor), ("twin_distance", twin_distance),
+                        ("split_distance", split_distance)):
         if value is not None and (isinstance(value, bool) or not isinstance(value, Real)):
             raise ValueError(f"{name} must be a number, or None to turn it off; got {value!r}")

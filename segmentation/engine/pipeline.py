@@ -113,7 +113,10 @@ class SegmentationPipeline(BaseEstimator):
     ``merge_alpha`` (default off) merges neighbouring segments whose union is one mode
     (:mod:`segmentation.engine.granularity`); ``twin_distance`` (default
     :data:`~segmentation.engine.resemblance.TWIN`) merges segments whose lift profiles are
-    at most that far apart. The autoencoder (``latent_dim``, ``hidden_dims``, ``max_epochs``)
+    at most that far apart; before that, ``split_distance`` (None: off) splits a cluster into its
+    children in HDBSCAN's condensed tree when the lift profiles of the ``mix_columns`` (the share
+    features, names; None: none, so no split) differ by more than it
+    (:mod:`segmentation.engine.descent`). The autoencoder (``latent_dim``, ``hidden_dims``, ``max_epochs``)
     is the default encoder; its training input is corrupted
     (denoising) by zeroing features with probability ``input_dropout`` and adding
     Gaussian noise of standard deviation ``noise_std``; ``dropout`` acts between its layers;
@@ -144,7 +147,8 @@ class SegmentationPipeline(BaseEstimator):
                  twin_distance=DEFAULTS.twin_distance, scaler=DEFAULTS.scaler, log_columns=None, share_counts=None,
                  share_weight_power=DEFAULTS.share_weight_power, feature_weights=None,
                  fit_sample_size=DEFAULTS.fit_sample_size, outlier_floor=DEFAULTS.outlier_floor,
-                 refine_neighbors=DEFAULTS.refine_neighbors, random_state=DEFAULTS.random_state):
+                 refine_neighbors=DEFAULTS.refine_neighbors, split_distance=DEFAULTS.split_distance, mix_columns=None,
+                 random_state=DEFAULTS.random_state):
         self.encoder = encoder
         self.reducer = reducer
         self.clusterer = clusterer
@@ -174,6 +178,8 @@ class SegmentationPipeline(BaseEstimator):
         self.fit_sample_size = fit_sample_size
         self.outlier_floor = outlier_floor
         self.refine_neighbors = refine_neighbors
+        self.split_distance = split_distance
+        self.mix_columns = mix_columns
         self.random_state = random_state
 
     def __setstate__(self, state):
@@ -212,7 +218,8 @@ class SegmentationPipeline(BaseEstimator):
         self.min_cluster_size_ = resolve_min_cluster_size(self.min_cluster_size, len(sample))
         check_enough_rows(n_rows, len(sample), self.min_cluster_size_)
         check_switches(outlier_floor=self.outlier_floor, refine_neighbors=self.refine_neighbors,
-                       merge_alpha=self.merge_alpha, twin_distance=self.twin_distance)
+                       merge_alpha=self.merge_alpha, twin_distance=self.twin_distance,
+                       split_distance=self.split_distance)
 
         log_idx, share_idx, weight_idx = column_positions(list(self.feature_names_in_), self.log_columns,
                                                           self.share_counts, self.feature_weights)
@@ -242,7 +249,8 @@ class SegmentationPipeline(BaseEstimator):
         segments = segment_fit_sample(self.clusterer_, Z_sample, outlier_floor=self.outlier_floor,
                                       merge_alpha=self.merge_alpha, twin_distance=self.twin_distance,
                                       refine_neighbors=self.refine_neighbors, random_state=self.random_state,
-                                      min_size=self.min_cluster_size_)
+                                      min_size=self.min_cluster_size_, split_distance=self.split_distance,
+                                      mix_columns=self._mix_positions())
         sample_labels, sample_probs = segments.labels, segments.probabilities
         self.raw_labels_, self.label_map_ = segments.raw_labels, segments.label_map
         self.fold_map_ = None  # set by fold_segments after the fit
@@ -269,6 +277,17 @@ class SegmentationPipeline(BaseEstimator):
         self.n_segments_ = int(len(np.unique(labels[labels >= 0])))
         self.noise_share_ = float(np.mean(labels == _NOISE))
         return self
+
+    def _mix_positions(self) -> list[int]:
+        """Positions of the ``mix_columns`` among the preprocessed columns (unknown names are refused)."""
+        if not self.mix_columns:
+            return []
+        names = [str(n) for n in self.feature_names_in_]
+        unknown = [c for c in self.mix_columns if str(c) not in names]
+        if unknown:
+            raise PipelineInputError(f"mix_columns names unknown feature(s): {', '.join(map(str, unknown))}")
+        wanted = {names.index(str(c)) for c in self.mix_columns}
+        return [j for j, i in enumerate(self.preprocessor_.keep_) if int(i) in wanted]
 
     def fold_segments(self, into: dict[int, int], why: list[dict] | None = None) -> np.ndarray:
         """Fold fitted segments into others (``{segment: the segment it joins}``); returns the id map.

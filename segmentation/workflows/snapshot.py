@@ -154,6 +154,7 @@ def make_pipeline(table, params: SnapshotParams):
         fit_sample_size=params.fit_sample_size,
         min_cluster_size=params.min_cluster_share,
         outlier_floor=params.outlier_floor,
+        mix_columns=[f.name for f in table.catalog if f.kind == "share" and f.name in clustered],
         random_state=params.seed,
         **{"input_weight": input_weight(clustered), **params.extra},  # as configured, if it is
     )
