@@ -124,14 +124,18 @@ def group_shift(before: pd.DataFrame, now: pd.DataFrame, customers, top: int = T
     (:func:`expected_before`) predicts for it from its behaviour now; the shift is the smaller
     of the two distances (:func:`profile_distance`). Where the windows hardly predict each other,
     a group that stands out now and was average before is what selection alone produces: no
-    evidence of new behaviour. NaN when nobody of the group is in both tables.
+    evidence of new behaviour. NaN when fewer than half of the group (of those in ``now``) is in
+    both tables: most of it has no earlier behaviour, so nothing shows that the behaviour was there
+    before (a forming segment's sign-ups; its converts alone came from everywhere and look average
+    then, which is also what selection predicts).
 
     Only the group's rows and the regression's sample are standardised (the windows' means and
     deviations come from the whole tables), so a call costs little at a million customers.
     """
     columns = before.columns.intersection(now.columns)
-    ids = pd.Index(customers).intersection(before.index).intersection(now.index)
-    if len(ids) == 0 or len(columns) == 0:
+    present_now = pd.Index(customers).intersection(now.index)
+    ids = present_now.intersection(before.index)
+    if len(ids) == 0 or len(columns) == 0 or 2 * len(ids) < len(present_now):
         return float("nan")
     then, current = _Window.of(before, columns), _Window.of(now, columns)
     lift_then = pd.DataFrame([then.rows(ids).mean(axis=0)], columns=columns)

@@ -200,6 +200,12 @@ def test_group_shift_follows_a_group_own_behaviour_not_the_season():
                        group) < SHIFTED
     assert group_shift(before, moved, group) > SHIFTED
     assert np.isnan(group_shift(before, moved, ["nobody"]))
+    # a group most of which was not there before (sign-ups) has no earlier behaviour to show: NaN,
+    # though the customers who were there did not change
+    joined = pd.concat([season, behaviour({range(1000, 1201): SOCIAL_TOYS}, seed=4)])
+    newcomers = group + [f"C{c:04d}" for c in range(1000, 1201)]
+    assert np.isnan(group_shift(before, joined, newcomers))
+    assert group_shift(before, joined, newcomers[:399]) < 0.1  # half of them there before: judged on those
 
 
 def funnel_windows(seed: int = 0, n: int = 3000, converts: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:

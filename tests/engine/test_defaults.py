@@ -83,8 +83,8 @@ def fitted_configuration(pipeline, X: pd.DataFrame, monkeypatch) -> dict:
 # since then the autoencoder step has two more parameters (``ensemble_size`` 1, ``max_train_rows``)
 # and training is told which member of the ensemble it is (the only one), with the same values as before.
 # Changed on purpose in issue 14's round 4 (benchmarks/results/tuning.md): ``input_weight`` (the features
-# beside the code) and ``outlier_floor`` 0.1, where it was None. In issue 14's descent (tuning seeds 0-3,
-# benchmarks/results/descent_tuning.md): ``split_distance`` (UNLIKE) on the ``mix_columns`` (the share features).
+# beside the code) and ``outlier_floor`` 0.1, where it was None. The snapshot names its share features as
+# ``mix_columns`` for the descent (``split_distance``, off by default: benchmarks/results/descent_tuning.md).
 SNAPSHOT_CONFIGURATION = {
     "pipeline": {
         "cluster_dims": 8, "cluster_selection_epsilon": 0.0, "cluster_selection_method": "eom", "clusterer": None,
@@ -95,7 +95,7 @@ SNAPSHOT_CONFIGURATION = {
         "merge_alpha": None, "min_cluster_size": 0.02, "min_samples": None, "n_neighbors": 15, "noise_std": 0.2,
         "outlier_floor": 0.1, "random_state": 0, "reducer": None, "refine_neighbors": 15, "scaler": "standard",
         "share_counts": None, "share_weight_power": 0.0, "twin_distance": 0.6,
-        "split_distance": 0.85, "mix_columns": ["share_app", "night_share"],
+        "split_distance": None, "mix_columns": ["share_app", "night_share"],
     },
     "preprocessor": {"column_weights": {0: 1.0, 1: 1.0, 2: 0.8, 3: 0.3162}, "log_columns": [0, 1],
                      "random_state": 0, "scaler": "standard", "share_counts": None, "share_weight_power": 0.0},
