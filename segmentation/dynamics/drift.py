@@ -320,7 +320,8 @@ def converging(features: pd.DataFrame, then: pd.DataFrame, origin: np.ndarray, a
     """Pairs of earlier segments whose customers a refit puts together, distinct then and alike now.
 
     ``then``: the same customers' features in an earlier window, row for row with ``features``
-    (NaN rows: not there then); ``origin``: each row's segment when the reused models were fitted
+    (NaN rows: not there then; a side with fewer than half of its customers there then is not
+    judged); ``origin``: each row's segment when the reused models were fitted
     (−1: noise or not there), ``after``: the refit's. A pair of earlier segments that each send at
     least ``tau`` of their customers into one refit segment converged when those customers are within
     :data:`~segmentation.engine.resemblance.TWIN` of each other now and were further apart than it
@@ -340,8 +341,10 @@ def converging(features: pd.DataFrame, then: pd.DataFrame, origin: np.ndarray, a
     present = then.notna().any(axis=1).to_numpy()
     out = []
     for n, a, b in _put_together(origin, after, tau):
-        rows_a, rows_b = (origin == a) & (after == n) & present, (origin == b) & (after == n) & present
-        if not (rows_a.any() and rows_b.any()):
+        joined_a, joined_b = (origin == a) & (after == n), (origin == b) & (after == n)
+        rows_a, rows_b = joined_a & present, joined_b & present
+        # each side judged on its customers who were there then, when they are at least half of it
+        if 2 * rows_a.sum() < joined_a.sum() or 2 * rows_b.sum() < joined_b.sum() or not (rows_a.any() and rows_b.any()):
             continue
         now = _pair_distance(features, rows_a, rows_b)
         earlier = _pair_distance(then[present], rows_a[present], rows_b[present])

@@ -215,8 +215,15 @@ def match_segments(
         o = int(of_new[n].idxmax())
         return o if of_new.at[o, n] >= tau else None
 
+    judged: dict[tuple[int, int], bool | None] = {}
+
     def shifted(o: int, n: int) -> bool | None:
         """Whether the customers ``o`` gave ``n`` changed their behaviour (None: nobody to compare)."""
+        if (o, n) not in judged:
+            judged[(o, n)] = _shifted(o, n)
+        return judged[(o, n)]
+
+    def _shifted(o: int, n: int) -> bool | None:
         members = previous.loc[previous["segment_id"] == o, "customer_id"]
         members = current.loc[(current["segment_id"] == n) & current["customer_id"].isin(members), "customer_id"]
         shift = float(behaviour_shift(members.tolist()))

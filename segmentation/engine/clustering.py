@@ -100,7 +100,8 @@ def segment_fit_sample(clusterer, Z_sample: np.ndarray, *, outlier_floor: float 
                                                  space=Z_sample)
     labels, label_map, granularity = choose_granularity(
         Z_sample, labels, merge_alpha, n_clusters(clusterer), random_state, twin_distance)
-    if splits:
+    if splits:  # the parts' ids as the segments they became (a part may have been merged back as a twin)
+        splits = [{**split, "into": [int(label_map[i]) for i in split["into"]]} for split in splits]
         granularity = {**granularity, "split_by_mix": splits, "why": (
             f"{len(splits)} of HDBSCAN's clusters held parts whose behaviour mixes differ by more than "
             f"{split_distance} and were split into them; " + granularity["why"])}

@@ -6,8 +6,10 @@ blend that shares its channels but not its categories, are then one segment, tho
 condensed tree holds them apart one level down. :func:`split_distinct_children` walks down from
 each selected cluster: where the children of a node differ in their *mix* (the lift profiles of the
 share columns, what customers do, where and when, not how much or how well) by more than a
-threshold (:data:`~segmentation.engine.resemblance.UNLIKE` by default, the distance at which the
-dynamics call a segment new behaviour), the node is split and each child is examined in turn.
+threshold (the pipeline's ``split_distance``; :data:`~segmentation.engine.resemblance.UNLIKE`, the
+distance at which the dynamics call a segment new behaviour, is the value measured), the node is
+split and each child is examined in turn. The pipeline leaves it off by default: over a timeline it
+split a growing persona's recent sign-ups off (docs/engine.md).
 
 Only the mix decides, not intensity or outcomes (counts, money, rates): within one behaviour
 those vary continuously, and at small counts ratios such as conversion are lumpy, so the tree

@@ -220,6 +220,9 @@ class SegmentationPipeline(BaseEstimator):
         check_switches(outlier_floor=self.outlier_floor, refine_neighbors=self.refine_neighbors,
                        merge_alpha=self.merge_alpha, twin_distance=self.twin_distance,
                        split_distance=self.split_distance)
+        if self.split_distance is not None and isinstance(self.mapping, str) and self.mapping == "transform":
+            raise ValueError("split_distance needs the default mapping: with mapping='transform' the clusterer "
+                             "scores new customers, and it cannot give the parts a split cluster became")
 
         log_idx, share_idx, weight_idx = column_positions(list(self.feature_names_in_), self.log_columns,
                                                           self.share_counts, self.feature_weights)

@@ -368,6 +368,7 @@ def test_a_refit_that_joins_converged_customers_is_kept_though_it_also_recuts_a_
     # the pair is still found from where they came from
     shared_out = before.copy()
     shared_out[: a + b] = np.random.default_rng(0).integers(0, 2, a + b)
+    assert drift.set_aside(reuse, now, shared_out, after, moved=moved) is not None  # the re-cut alone
     assert drift.set_aside(reuse, now, shared_out, after, moved=moved, then=lambda: (then, origin)) is None
     # only one side moved (B took up A's behaviour, or the earlier fit drew on chance): no convergence
     only_b = lambda rows: 0.9 if set(rows) <= set(range(a, a + b)) else 0.1  # noqa: E731
@@ -382,6 +383,9 @@ def test_a_refit_that_joins_converged_customers_is_kept_though_it_also_recuts_a_
     gone = then.copy()
     gone.iloc[:100] = np.nan
     assert [p["segments"] for p in drift.converging(now, gone, origin, after, moved=moved)] == [[0, 1]]
+    # ... but a side most of whose customers were not there then is not judged
+    gone.iloc[a:a + 201] = np.nan
+    assert drift.converging(now, gone, origin, after, moved=moved) == []
 
 
 def test_a_refit_part_that_resampling_cannot_reproduce_and_whose_customers_did_not_change_is_folded_back():

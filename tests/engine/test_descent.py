@@ -68,3 +68,12 @@ def test_the_fit_sample_segments_use_the_split_only_when_it_is_on(clustered):
     assert len(np.unique(off.labels[off.labels >= 0])) == 2 and "split_by_mix" not in off.granularity
     assert len(np.unique(segment_fit_sample(clusterer, Z, split_distance=UNLIKE, mix_columns=[],
                                             **common).labels)) == 2  # no mix columns: nothing to split by
+
+
+def test_the_split_is_refused_where_the_clusterer_would_score_new_customers():
+    from segmentation.engine.pipeline import SegmentationPipeline
+
+    X = np.random.default_rng(0).normal(size=(200, 3))
+    with pytest.raises(ValueError, match="split_distance needs the default mapping"):
+        SegmentationPipeline(encoder="passthrough", mapping="transform", split_distance=UNLIKE,
+                             mix_columns=["0"]).fit(X)
