@@ -343,8 +343,9 @@ def converging(features: pd.DataFrame, then: pd.DataFrame, origin: np.ndarray, a
     for n, a, b in _put_together(origin, after, tau):
         joined_a, joined_b = (origin == a) & (after == n), (origin == b) & (after == n)
         rows_a, rows_b = joined_a & present, joined_b & present
-        # each side judged on its customers who were there then, when they are at least half of it
-        if 2 * rows_a.sum() < joined_a.sum() or 2 * rows_b.sum() < joined_b.sum() or not (rows_a.any() and rows_b.any()):
+        # each side (never empty: it sent tau of a segment here) is judged on its customers who were
+        # there then, when they are at least half of it
+        if 2 * rows_a.sum() < joined_a.sum() or 2 * rows_b.sum() < joined_b.sum():
             continue
         now = _pair_distance(features, rows_a, rows_b)
         earlier = _pair_distance(then[present], rows_a[present], rows_b[present])
