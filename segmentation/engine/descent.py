@@ -8,8 +8,9 @@ each selected cluster: where the children of a node differ in their *mix* (the l
 share columns, what customers do, where and when, not how much or how well) by more than a
 threshold (the pipeline's ``split_distance``; :data:`~segmentation.engine.resemblance.UNLIKE`, the
 distance at which the dynamics call a segment new behaviour, is the value measured), the node is
-split and each child is examined in turn. The pipeline leaves it off by default: over a timeline it
-split a growing persona's recent sign-ups off (docs/engine.md).
+split and each child is examined in turn. The snapshot's mix leaves out ``trend`` (the share of a
+customer's events in the window's recent half): with it, a growing persona's recent sign-ups were
+split off over a timeline (docs/engine.md).
 
 Only the mix decides, not intensity or outcomes (counts, money, rates): within one behaviour
 those vary continuously, and at small counts ratios such as conversion are lumpy, so the tree

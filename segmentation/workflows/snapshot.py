@@ -32,6 +32,10 @@ __all__ = ["SnapshotParams", "run_snapshot", "existing_run", "snapshot_inputs", 
            "feature_choice", "share_counts", "input_weight", "make_pipeline", "RUN"]
 
 MONEY_AND_COUNT_KINDS = ("count", "money", "days")
+#: Shares that are not part of a customer's behaviour mix (what they do, where and when): ``trend``,
+#: the share of events in the window's recent half, is 1 for anyone who signed up during it, so
+#: a growing segment's sign-ups differ from its older customers by it without behaving otherwise.
+NOT_MIX = ("trend",)
 
 
 @dataclass
@@ -154,7 +158,8 @@ def make_pipeline(table, params: SnapshotParams):
         fit_sample_size=params.fit_sample_size,
         min_cluster_size=params.min_cluster_share,
         outlier_floor=params.outlier_floor,
-        mix_columns=[f.name for f in table.catalog if f.kind == "share" and f.name in clustered],
+        mix_columns=[f.name for f in table.catalog
+                     if f.kind == "share" and f.name in clustered and f.name not in NOT_MIX],
         random_state=params.seed,
         **{"input_weight": input_weight(clustered), **params.extra},  # as configured, if it is
     )
