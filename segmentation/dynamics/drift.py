@@ -20,6 +20,9 @@ when they still explain the data; it refits only when drift calls for it:
   at the fit, 1.3 %, is mostly the emerging persona, then 1.5 % of customers; a week
   later the noise is 2.1 %, past the 2 % floor after growing by 0.8 points, and a
   model fitted then finds the persona as a segment);
+* **newcomers unlike their segment** — as many customers as the smallest segment joined a
+  segment since the fit and mix their events unlike the segment's other customers
+  (:mod:`segmentation.dynamics.newcomers`): a blend of known behaviours forming inside it.
 * **shifted behaviour** — a segment whose feature means (scored with the reused models)
   moved :data:`PROFILE_SHIFT` or more, in standard deviations and beyond the move all
   segments share, from the fitting run's, or from its lineage's first profile in the
@@ -236,7 +239,8 @@ def profile_shift(features: pd.DataFrame, labels: np.ndarray,
 
 def assess(scores: pd.DataFrame, previous: dict, min_cluster_share: float,
            shift: tuple[float, int | None, float] = (0.0, None, PROFILE_SHIFT),
-           reconstruction: bool | None = None) -> ModelDecision:
+           reconstruction: bool | None = None,
+           newcomers: tuple[float, int | None, int, float] | None = None) -> ModelDecision:
     """Decide whether the previous snapshot's models still explain ``scores``.
 
     ``scores``: the current customers scored with the previous models (columns
@@ -245,6 +249,7 @@ def assess(scores: pd.DataFrame, previous: dict, min_cluster_share: float,
     whether the models measure reconstruction error (:func:`has_reconstruction`; None:
     as ``previous`` recorded, else yes). Without it novelty is not checked and the
     decision carries :data:`NO_RECONSTRUCTION` as a note (see the module docstring).
+    ``newcomers``: :func:`segmentation.dynamics.newcomers.newcomers_unlike` (None: not checked).
     """
     if reconstruction is None:
         reconstruction = bool(previous.get("reconstruction", True))
@@ -270,6 +275,10 @@ def assess(scores: pd.DataFrame, previous: dict, min_cluster_share: float,
     if distance >= limit:
         reasons.append(f"segment {segment} behaves differently from when the models were fitted "
                        f"(profile distance {distance:.2f} ≥ {limit:.2f})")
+    if newcomers is not None and newcomers[1] is not None and newcomers[0] >= newcomers[3]:
+        reasons.append(f"{newcomers[2]} customers joined segment {newcomers[1]} since the models were fitted "
+                       f"and do something else (their behaviour mix is {newcomers[0]:.2f} from its other "
+                       f"customers' ≥ {newcomers[3]:.2f})")
     unexplained_words = f"{novelty:.1%} unexplained, " if reconstruction else "unexplained not measured, "
     return ModelDecision(
         refit=bool(reasons),

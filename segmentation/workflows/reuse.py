@@ -125,6 +125,8 @@ def fit_or_reuse(db: Any, as_of: date, features: pd.DataFrame, pipeline, params:
     (:func:`reference_window`: the one before this snapshot's, or the reused models' fit if earlier).
     """
     from segmentation.dynamics import drift
+    from segmentation.dynamics.newcomers import newcomers_unlike
+    from segmentation.engine.inputs import resolve_min_cluster_size
     from segmentation.engine.resemblance import group_shift
 
     found, reason = _previous_models(db, as_of, params, features)
@@ -136,7 +138,12 @@ def fit_or_reuse(db: Any, as_of: date, features: pd.DataFrame, pipeline, params:
         scores = previous.assign(features)
         shift = drift.profile_shift(features.reset_index(drop=True), scores["segment_id"].to_numpy(),
                                     _drift_references(db, int(state["from_run"])))
-        decision = drift.assess(scores, state, params.min_cluster_share, shift, drift.has_reconstruction(previous))
+        newcomers = newcomers_unlike(
+            features.reset_index(drop=True), scores["segment_id"].to_numpy(),
+            labels_of_run(db, int(state["from_run"]), features.index), getattr(pipeline, "mix_columns", None) or [],
+            resolve_min_cluster_size(params.min_cluster_share, len(features)))
+        decision = drift.assess(scores, state, params.min_cluster_share, shift, drift.has_reconstruction(previous),
+                                newcomers)
         say(progress, Stage.DRIFT_CHECK, f"  {'refit: ' if decision.refit else ''}{'; '.join(decision.reasons)}")
         if not decision.refit:
             return previous, _reused_scores(scores, decision, params, len(features), progress), decision
