@@ -171,6 +171,7 @@ def child_baseline(db: Path, method: str) -> dict:
             settings.pop(step, None)
         settings["fit_sample_size"] = None  # everyone
         settings["mapping"] = "transform"  # nobody is left to assign: no neighbour index to build
+        settings["split_distance"] = None  # the split by mix needs the neighbour mapping (refused with transform)
         X = clustering_frame(table, params)
         y = truth.reindex(X.index).fillna("(unknown)").to_numpy()
         pipeline = methods(len(np.unique(y)), **settings)[method]

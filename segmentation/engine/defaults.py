@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from segmentation.engine.resemblance import TWIN
+from segmentation.engine.resemblance import TWIN, UNLIKE
 
 __all__ = ["EngineDefaults", "DEFAULTS", "SKIP", "AUTOENCODER_PARAMS", "BEFORE_ADDED"]
 
@@ -76,10 +76,11 @@ class EngineDefaults:
     merge_alpha: float | None = None
     twin_distance: float | None = TWIN
     # A cluster whose children in HDBSCAN's tree differ in behaviour mix by more than this is split
-    # into them (segmentation/engine/descent.py); off by default: on the tuning seeds it raised the ARI
-    # of single fits (UNLIKE: 0.776 -> 0.807), but over a timeline it split a growing persona into a
-    # part that came and went (benchmarks/results/descent_tuning.md).
-    split_distance: float | None = None
+    # into them (segmentation/engine/descent.py). On the tuning seeds it raised the ARI of single fits
+    # (0.776 -> 0.807, none worse; benchmarks/results/descent_tuning.md), and a blend forming inside a
+    # persona's segment is found only with it (the refits lumped it). It was off while the mix held
+    # ``trend``, by which a growing segment's sign-ups were split off (snapshot.NOT_MIX).
+    split_distance: float | None = UNLIKE
     refine_neighbors: int | None = 15
     # Fit on a sample, assign everyone.
     fit_sample_size: int = 50_000  # rows

@@ -113,7 +113,8 @@ class SegmentationPipeline(BaseEstimator):
     ``merge_alpha`` (default off) merges neighbouring segments whose union is one mode
     (:mod:`segmentation.engine.granularity`); ``twin_distance`` (default
     :data:`~segmentation.engine.resemblance.TWIN`) merges segments whose lift profiles are
-    at most that far apart; before that, ``split_distance`` (None: off) splits a cluster into its
+    at most that far apart; before that, ``split_distance`` (default
+    :data:`~segmentation.engine.resemblance.UNLIKE`; None: off) splits a cluster into its
     children in HDBSCAN's condensed tree when the lift profiles of the ``mix_columns`` (the share
     features, names; None: none, so no split) differ by more than it
     (:mod:`segmentation.engine.descent`). The autoencoder (``latent_dim``, ``hidden_dims``, ``max_epochs``)
@@ -220,7 +221,8 @@ class SegmentationPipeline(BaseEstimator):
         check_switches(outlier_floor=self.outlier_floor, refine_neighbors=self.refine_neighbors,
                        merge_alpha=self.merge_alpha, twin_distance=self.twin_distance,
                        split_distance=self.split_distance)
-        if self.split_distance is not None and isinstance(self.mapping, str) and self.mapping == "transform":
+        if (self.split_distance is not None and self.mix_columns and isinstance(self.mapping, str)
+                and self.mapping == "transform"):
             raise ValueError("split_distance needs the default mapping: with mapping='transform' the clusterer "
                              "scores new customers, and it cannot give the parts a split cluster became")
 

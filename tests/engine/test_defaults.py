@@ -84,7 +84,8 @@ def fitted_configuration(pipeline, X: pd.DataFrame, monkeypatch) -> dict:
 # and training is told which member of the ensemble it is (the only one), with the same values as before.
 # Changed on purpose in issue 14's round 4 (benchmarks/results/tuning.md): ``input_weight`` (the features
 # beside the code) and ``outlier_floor`` 0.1, where it was None. The snapshot names its share features as
-# ``mix_columns`` for the descent (``split_distance``, off by default: benchmarks/results/descent_tuning.md).
+# ``mix_columns`` for the descent (``split_distance``: benchmarks/results/descent_tuning.md), on since v13
+# of the dynamics (0.85, UNLIKE), where it was None.
 SNAPSHOT_CONFIGURATION = {
     "pipeline": {
         "cluster_dims": 8, "cluster_selection_epsilon": 0.0, "cluster_selection_method": "eom", "clusterer": None,
@@ -95,7 +96,7 @@ SNAPSHOT_CONFIGURATION = {
         "merge_alpha": None, "min_cluster_size": 0.02, "min_samples": None, "n_neighbors": 15, "noise_std": 0.2,
         "outlier_floor": 0.1, "random_state": 0, "reducer": None, "refine_neighbors": 15, "scaler": "standard",
         "share_counts": None, "share_weight_power": 0.0, "twin_distance": 0.6,
-        "split_distance": None, "mix_columns": ["share_app", "night_share"],
+        "split_distance": 0.85, "mix_columns": ["share_app", "night_share"],
     },
     "preprocessor": {"column_weights": {0: 1.0, 1: 1.0, 2: 0.8, 3: 0.3162}, "log_columns": [0, 1],
                      "random_state": 0, "scaler": "standard", "share_counts": None, "share_weight_power": 0.0},
@@ -305,3 +306,22 @@ def test_an_autoencoder_saved_before_the_denoising_parameters_gets_their_old_val
     loaded = ae.load_autoencoder(tmp_path / "ae.pt")
     assert (loaded.hparams.input_dropout, loaded.hparams.noise_std) == (BEFORE_ADDED["input_dropout"],
                                                                        BEFORE_ADDED["noise_std"]) == (0.1, 0.05)
+
+
+def test_the_behaviour_mix_leaves_out_trend():
+    # trend is 1 for anyone who signed up in the window: a growing segment's sign-ups would differ
+    # from its regulars by it alone (the descent split them off over a timeline).
+    table = small_table()
+    rng = np.random.default_rng(1)
+    table.frame["trend"] = rng.uniform(0, 1, len(table.frame))
+    table.catalog.append(Feature("trend", "trend", "trend", "share"))
+    table.reliability["trend"] = 1.0
+    pipeline = make_pipeline(table, SnapshotParams())
+    assert pipeline.mix_columns == ["share_app", "night_share"]
+    assert "trend" in clustering_frame_columns(table)
+
+
+def clustering_frame_columns(table) -> list[str]:
+    from segmentation.workflows.snapshot import clustering_frame
+
+    return list(clustering_frame(table, SnapshotParams()).columns)
