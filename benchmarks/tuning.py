@@ -50,6 +50,8 @@ CANDIDATES: dict[str, tuple[dict, dict]] = {
     "input_weight 1.5": ({}, {"input_weight": 1.5}),
     "no autoencoder (features alone)": ({}, {"encoder": "passthrough"}),
     "share smoothing": ({"smooth_shares": True}, {}),
+    # v13: the snapshot's segment floor at the engine's 1 % (results/granularity_floor_tuning.md).
+    "segment floor 1 %": ({"min_cluster_share": 0.01}, {}),
 }
 # Round 1 (results/tuning_round1*.csv) chose between share smoothing, min_samples 5 / 10 / None and the
 # dip-test merge; tried earlier on tuning seed 0 and dropped: HDBSCAN leaf clusters (rich_7: 0.245 against 0.84–0.96 for
