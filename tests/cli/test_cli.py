@@ -1,5 +1,8 @@
 """Command line contract (DESIGN.md §4): JSON on stdout, one-line errors, exit codes,
-and a stored run that can be listed, named and re-scored in a new process."""
+and a stored run that can be listed, named and re-scored in a new process.
+
+The commands run in the test process (tests.helpers.cli) except the re-scoring (cli_process): a
+new process has nothing in memory from the run it scores."""
 
 from __future__ import annotations
 
@@ -8,7 +11,7 @@ import logging
 
 import pytest
 
-from tests.helpers import cli
+from tests.helpers import cli, cli_process
 
 
 @pytest.fixture(scope="session")
@@ -73,7 +76,7 @@ def test_name_persists(stored_run):
 def test_assign_in_new_process_agrees(stored_run, tmp_path):
     db, _, run = stored_run
     out = tmp_path / "scores.csv"
-    document = json.loads(cli(db, "assign", "--run", "1", "--out", str(out), "--json").stdout)
+    document = json.loads(cli_process(db, "assign", "--run", "1", "--out", str(out), "--json").stdout)
     assert document["n_scored"] == run["n_customers"]
     assert document["agreement_with_run"] >= 0.95
     assert out.read_text().splitlines()[0] == "customer_id,segment_id,probability,x,y,reconstruction_error"

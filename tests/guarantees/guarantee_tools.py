@@ -1,5 +1,5 @@
-"""Helpers for the tests/guarantees/test_guarantee_*.py files: the command line in a subprocess, a small
-stored run built once per session, and the invariants a database must keep after any crash."""
+"""Helpers for the tests/guarantees/test_guarantee_*.py files: the command line (in this process or in
+a new one), a small stored run built once per session, and the invariants a database must keep after any crash."""
 
 from __future__ import annotations
 
@@ -15,31 +15,36 @@ from pathlib import Path
 
 import duckdb
 
-from tests.helpers import ROOT
+from tests.helpers import ROOT, run_cli, run_cli_process
 
 PYTHON = sys.executable
 SMALL_AS_OF = "2025-02-14"  # first stored run of the small database
 NEXT_AS_OF = "2025-02-28"  # a later snapshot that reuses its models (fast)
 RUN_OPTIONS = ("--window-days", "30", "--min-cluster-share", "0.05")
+_NOT_INHERITED = ("SEGMENTATION_DB", "SEGMENTATION_CRASH_AT", "SEGMENTATION_BUSY_WAIT")  # by a command
 
 
 def env(**extra: str) -> dict[str, str]:
     """The environment of a child process: the repo on the path, no inherited database or crash point."""
     out = {**os.environ, "PYTHONPATH": str(ROOT)}
-    for name in ("SEGMENTATION_DB", "SEGMENTATION_CRASH_AT", "SEGMENTATION_BUSY_WAIT"):
+    for name in _NOT_INHERITED:
         out.pop(name, None)
     out.update(extra)
     return out
 
 
-def cli(db: Path, *args: str, check: bool = True, timeout: float = 600, **extra_env: str
-        ) -> subprocess.CompletedProcess:
-    """``python -m segmentation --db DB ARGS`` in a new process."""
-    result = subprocess.run([PYTHON, "-m", "segmentation", "--db", str(db), *args], capture_output=True,
-                            text=True, cwd=ROOT, env=env(**extra_env), timeout=timeout)
-    if check and result.returncode != 0:
-        raise AssertionError(f"{args} failed ({result.returncode}): {result.stderr}")
-    return result
+def cli(db: Path, *args: str, check: bool = True, **extra_env: str) -> subprocess.CompletedProcess:
+    """``python -m segmentation --db DB ARGS`` run in this process (tests.helpers.run_cli), with
+    :func:`env`'s changes to the environment; a crash point needs :func:`cli_process`."""
+    changes: dict[str, str | None] = {name: None for name in _NOT_INHERITED}
+    changes.update(extra_env)
+    return run_cli(db, args, changes, check=check)
+
+
+def cli_process(db: Path, *args: str, check: bool = True, timeout: float = 600, **extra_env: str
+                ) -> subprocess.CompletedProcess:
+    """``python -m segmentation --db DB ARGS`` in a new process (one that may be killed)."""
+    return run_cli_process(db, args, env(**extra_env), check=check, timeout=timeout)
 
 
 def python(code: str, *args: str, check: bool = True, **extra_env: str) -> subprocess.CompletedProcess:

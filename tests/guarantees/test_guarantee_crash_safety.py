@@ -21,8 +21,8 @@ import pandas as pd
 import pytest
 
 from tests.helpers import ROOT
-from tests.guarantees.guarantee_tools import (NEXT_AS_OF, PYTHON, RUN_OPTIONS, assert_consistent, cli, env, python,
-                                   small_run, status)
+from tests.guarantees.guarantee_tools import (NEXT_AS_OF, PYTHON, RUN_OPTIONS, assert_consistent, cli, cli_process,
+                                              env, python, small_run, status)
 
 KILLED = -signal.SIGKILL
 
@@ -44,8 +44,8 @@ def _runs(db: Path) -> list[int]:
 def test_run_killed_before_its_commit_leaves_no_partial_run_and_the_next_run_succeeds(small, tmp_path):
     db = small.copy_to(tmp_path)
     models = db.with_name("small.models")
-    killed = cli(db, "run", "--as-of", NEXT_AS_OF, *RUN_OPTIONS, check=False,
-                 SEGMENTATION_CRASH_AT="save_run:before-commit")
+    killed = cli_process(db, "run", "--as-of", NEXT_AS_OF, *RUN_OPTIONS, check=False,
+                         SEGMENTATION_CRASH_AT="save_run:before-commit")
     assert killed.returncode == KILLED, killed.stderr
     # The worst moment: its model folder was already renamed to run_2, the rows never committed.
     assert _runs(db) == [1] and (models / "run_2").is_dir()
@@ -148,7 +148,7 @@ def _started(document: dict) -> str:
 def test_timeline_killed_in_its_second_snapshot_keeps_the_first_and_the_rerun_completes(small, tmp_path):
     db = small.copy_to(tmp_path)
     args = ("timeline", "--start", "2025-02-21", "--end", NEXT_AS_OF, "--every", "7", *RUN_OPTIONS)
-    killed = cli(db, *args, check=False, SEGMENTATION_CRASH_AT="save_run:before-commit#2")
+    killed = cli_process(db, *args, check=False, SEGMENTATION_CRASH_AT="save_run:before-commit#2")
     assert killed.returncode == KILLED, killed.stderr
     assert _runs(db) == [1, 2]  # the first snapshot is complete, the second invisible
 
@@ -189,7 +189,7 @@ def _imported(db: Path) -> tuple[int, int]:
 def test_ingest_killed_at_each_moment_is_all_or_nothing(small, tmp_path, moment, imported, note):
     db = small.copy_to(tmp_path / "db")
     events = _events_file(tmp_path / "events.csv", 2000)
-    killed = cli(db, "ingest", str(events), check=False, SEGMENTATION_CRASH_AT=moment)
+    killed = cli_process(db, "ingest", str(events), check=False, SEGMENTATION_CRASH_AT=moment)
     assert killed.returncode == KILLED, killed.stderr
     assert _imported(db) == imported
 
@@ -260,7 +260,8 @@ def test_export_killed_at_each_moment_leaves_files_and_audit_rows_consistent(sma
     first = json.loads(cli(db, *args, "--json").stdout)
     original = out.read_bytes()
     # Replacing it (--force, more customers) also writes the delta files next to it.
-    killed = cli(db, *args, "--force", "--allow-unknown-consent", check=False, SEGMENTATION_CRASH_AT=moment)
+    killed = cli_process(db, *args, "--force", "--allow-unknown-consent", check=False,
+                         SEGMENTATION_CRASH_AT=moment)
     assert killed.returncode == KILLED, killed.stderr
 
     document, _ = status(db)
@@ -286,8 +287,8 @@ def test_assign_killed_before_its_file_is_in_place_leaves_no_file_and_the_next_c
     db = small.copy_to(tmp_path / "db")
     folder = tmp_path / "scores"
     out = folder / "scores.parquet"
-    killed = cli(db, "assign", "--run", "1", "--out", str(out), check=False,
-                 SEGMENTATION_CRASH_AT="assign:before-replace")
+    killed = cli_process(db, "assign", "--run", "1", "--out", str(out), check=False,
+                         SEGMENTATION_CRASH_AT="assign:before-replace")
     assert killed.returncode == KILLED, killed.stderr
     leftovers = [p.name for p in folder.iterdir()]
     assert len(leftovers) == 1 and leftovers[0].startswith(".scores.parquet.tmp-"), leftovers
@@ -308,8 +309,8 @@ def test_dask_assign_killed_mid_way_leaves_no_work_folder_after_the_next_command
     db = small.copy_to(tmp_path / "db")
     folder = tmp_path / "scores"
     folder.mkdir()
-    killed = cli(db, "assign", "--run", "1", "--engine", "dask", "--out", str(folder / "dataset.parquet"), check=False,
-                 SEGMENTATION_CRASH_AT="assign:dask-partitions-written")
+    killed = cli_process(db, "assign", "--run", "1", "--engine", "dask", "--out", str(folder / "dataset.parquet"),
+                         check=False, SEGMENTATION_CRASH_AT="assign:dask-partitions-written")
     assert killed.returncode == KILLED, killed.stderr
     leftovers = list(folder.iterdir())
     assert len(leftovers) == 1 and leftovers[0].name.startswith(".dataset.parquet.tmp-") and leftovers[0].is_dir()
