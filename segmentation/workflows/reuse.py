@@ -138,9 +138,10 @@ def fit_or_reuse(db: Any, as_of: date, features: pd.DataFrame, pipeline, params:
         scores = previous.assign(features)
         shift = drift.profile_shift(features.reset_index(drop=True), scores["segment_id"].to_numpy(),
                                     _drift_references(db, int(state["from_run"])))
+        fitted_labels = labels_of_run(db, int(state["from_run"]), features.index)  # the models' fitting run
         newcomers = newcomers_unlike(
-            features.reset_index(drop=True), scores["segment_id"].to_numpy(),
-            labels_of_run(db, int(state["from_run"]), features.index), getattr(pipeline, "mix_columns", None) or [],
+            features.reset_index(drop=True), scores["segment_id"].to_numpy(), fitted_labels,
+            getattr(pipeline, "mix_columns", None) or [],
             resolve_min_cluster_size(params.min_cluster_share, len(features)))
         decision = drift.assess(scores, state, params.min_cluster_share, shift, drift.has_reconstruction(previous),
                                 newcomers)
@@ -148,7 +149,7 @@ def fit_or_reuse(db: Any, as_of: date, features: pd.DataFrame, pipeline, params:
         if not decision.refit:
             return previous, _reused_scores(scores, decision, params, len(features), progress), decision
         reason = "; ".join(decision.reasons)
-        reused = (previous, scores, decision)
+        reused = (previous, scores, decision, fitted_labels)
     else:
         reused = None
         say(progress, Stage.FITTING, f"fitting new models ({reason})")
@@ -162,13 +163,13 @@ def fit_or_reuse(db: Any, as_of: date, features: pd.DataFrame, pipeline, params:
         say(progress, Stage.ASSIGNING, f"  neighbour vote: {pipeline.refined_share_:.1%} of the fitted customers "
                                        "moved to the segment of the customers they most resemble")
     if reused is not None:
-        previous, scores, decision = reused
+        previous, scores, decision, fitted_labels = reused
         end = reference_window(as_of, params.window_days, models_fitted_at(db, run))
         kept = drift.set_aside(decision, features.reset_index(drop=True), scores["segment_id"].to_numpy(),
                                pipeline.labels_, moved=lambda rows: group_shift(
                                    before(end), features, features.index[rows]),
                                then=lambda: (before(end).reindex(features.index).reset_index(drop=True),
-                                             labels_of_run(db, int(state["from_run"]), features.index)))
+                                             fitted_labels))
         if kept is not None:
             say(progress, Stage.DRIFT_CHECK, f"  {kept.reasons[0]}")
             return previous, _reused_scores(scores, kept, params, len(features), progress), kept
