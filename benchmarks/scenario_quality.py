@@ -139,12 +139,13 @@ def _umap_hdbscan(X: np.ndarray, seed: int, floor: float) -> np.ndarray:
 
 
 def _ours(table, params: SnapshotParams, **override):
+    use_halves = override.pop("halves", True)  # a tuning candidate: False fits as v13 did, without them
     if override.get("feature_weights") == "sqrt":  # a tuning candidate: sqrt(reliability), no floor
         override["feature_weights"] = {c: float(np.sqrt(r)) for c, r in (table.reliability or {}).items()}
     pipeline = make_pipeline(table, params)
     pipeline.set_params(**override)
     frame = clustering_frame(table, params)
-    pipeline.fit(frame)
+    pipeline.fit(frame, halves=table.halves if use_halves else None)
     return pipeline
 
 

@@ -52,6 +52,9 @@ CANDIDATES: dict[str, tuple[dict, dict]] = {
     "share smoothing": ({"smooth_shares": True}, {}),
     # v13: the snapshot's segment floor at the engine's 1 % (results/granularity_floor_tuning.md).
     "segment floor 1 %": ({"min_cluster_share": 0.01}, {}),
+    # v14: what the customers repeat on two halves of their events (segmentation/engine/repeated.py).
+    "v13: no split halves": ({}, {"halves": False}),
+    "halves for the split by mix only (no mix twins)": ({}, {"mix_twins": False}),
 }
 # Round 1 (results/tuning_round1*.csv) chose between share smoothing, min_samples 5 / 10 / None and the
 # dip-test merge; tried earlier on tuning seed 0 and dropped: HDBSCAN leaf clusters (rich_7: 0.245 against 0.84–0.96 for

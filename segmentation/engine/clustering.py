@@ -72,7 +72,7 @@ def keep_segments_whole(before: np.ndarray, after: np.ndarray, min_size: int) ->
 def segment_fit_sample(clusterer, Z_sample: np.ndarray, *, outlier_floor: float | None, merge_alpha: float | None,
                        twin_distance: float | None, refine_neighbors: int | None, random_state,
                        min_size: int = 1, split_distance: float | None = None,
-                       mix_columns: list[int] | None = None) -> SampleSegments:
+                       mix_columns: list[int] | None = None, halves=None, mix_twins: bool = False) -> SampleSegments:
     """The segments of the fit sample from a fitted ``clusterer`` and its preprocessed rows ``Z_sample``.
 
     Probabilities are HDBSCAN's membership strengths (1 for other clusterers); ``outlier_floor``
@@ -82,7 +82,9 @@ def segment_fit_sample(clusterer, Z_sample: np.ndarray, *, outlier_floor: float 
     ``split_distance`` (HDBSCAN only; None: off) splits a cluster into its children in the condensed
     tree when their mixes, the ``mix_columns`` of ``Z_sample``, differ by more than it
     (:func:`~segmentation.engine.descent.split_distinct_children`; after the outlier floor, before twins
-    are merged).
+    are merged). ``halves`` (a :class:`~segmentation.engine.repeated.SplitHalves` of ``Z_sample``;
+    None: off): the split counts only the mix difference the customers repeat on both halves of
+    their events (:mod:`segmentation.engine.repeated`), and with ``mix_twins`` so do the twins.
     """
     labels = np.asarray(clusterer.labels_, dtype=np.int64)
     is_hdbscan = isinstance(clusterer, hdbscan.HDBSCAN)
@@ -96,10 +98,12 @@ def segment_fit_sample(clusterer, Z_sample: np.ndarray, *, outlier_floor: float 
     if is_hdbscan and split_distance is not None and mix_columns and labels.max() >= 0:
         from segmentation.engine.descent import split_distinct_children
 
-        labels, splits = split_distinct_children(clusterer, Z_sample[:, mix_columns], labels, split_distance,
-                                                 space=Z_sample)
+        labels, splits = split_distinct_children(
+            clusterer, Z_sample[:, mix_columns], labels, split_distance, space=Z_sample,
+            halves=None if halves is None else halves.columns(mix_columns))
+    repeated = (mix_columns, halves.columns(mix_columns)) if halves is not None and mix_twins and mix_columns else None
     labels, label_map, granularity = choose_granularity(
-        Z_sample, labels, merge_alpha, n_clusters(clusterer), random_state, twin_distance)
+        Z_sample, labels, merge_alpha, n_clusters(clusterer), random_state, twin_distance, repeated)
     if splits:  # the parts' ids as the segments they became (a part may have been merged back as a twin)
         splits = [{**split, "into": [int(label_map[i]) for i in split["into"]]} for split in splits]
         granularity = {**granularity, "split_by_mix": splits, "why": (

@@ -81,6 +81,10 @@ class EngineDefaults:
     # persona's segment is found only with it (the refits lumped it). It was off while the mix held
     # ``trend``, by which a growing segment's sign-ups were split off (snapshot.NOT_MIX).
     split_distance: float | None = UNLIKE
+    # With the features on two halves of each customer's events, segments whose mix difference the
+    # customers do not repeat are twins (segmentation/engine/repeated.py): pockets of one behaviour
+    # whose few events leaned one way by chance (benchmarks/results/repeated_tuning.md).
+    mix_twins: bool = True
     refine_neighbors: int | None = 15
     # Fit on a sample, assign everyone.
     fit_sample_size: int = 50_000  # rows
@@ -98,4 +102,4 @@ AUTOENCODER_PARAMS = ("latent_dim", "hidden_dims", "dropout", "input_dropout", "
 # code alone went on to UMAP.
 BEFORE_ADDED = {"ensemble_size": 1, "input_weight": 0.0, "input_dropout": 0.1, "noise_std": 0.05, "refine_neighbors": None, "share_counts": None,
                 "feature_weights": None, "cluster_selection_method": "eom", "merge_alpha": None,
-                "twin_distance": None, "split_distance": None, "mix_columns": None}
+                "twin_distance": None, "split_distance": None, "mix_columns": None, "mix_twins": False}

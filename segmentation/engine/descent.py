@@ -72,9 +72,10 @@ class _Tree:
         return max(common)
 
 
-def _parts(tree: _Tree, node: int, mix: np.ndarray, threshold: float) -> list[int]:
-    """The nodes ``node`` splits into: itself, or (recursively) its children when their mixes differ."""
-    from segmentation.engine.resemblance import lifts_of_labels, profile_distance
+def _parts(tree: _Tree, node: int, mix: np.ndarray, threshold: float, halves=None) -> list[int]:
+    """The nodes ``node`` splits into: itself, or (recursively) its children when their mixes differ
+    (with ``halves``, in what the children's customers repeat on both halves of their events)."""
+    from segmentation.engine.resemblance import lifts_of_labels, profile_distance, repeated_distances
 
     out, stack = [], [node]
     while stack:
@@ -85,7 +86,8 @@ def _parts(tree: _Tree, node: int, mix: np.ndarray, threshold: float) -> list[in
             for i, child in enumerate(children):
                 labels[tree.rows_under(child)] = i
             lifts = lifts_of_labels(mix, labels)
-            distance = profile_distance(lifts, lifts).to_numpy().copy()
+            distance = repeated_distances(mix, labels, lifts.index.to_numpy(),
+                                          profile_distance(lifts, lifts).to_numpy(), halves)
             np.fill_diagonal(distance, np.inf)
             if len(lifts) == len(children) and distance.min() > threshold:
                 stack.extend(children)
@@ -95,7 +97,8 @@ def _parts(tree: _Tree, node: int, mix: np.ndarray, threshold: float) -> list[in
 
 
 def split_distinct_children(clusterer, mix: np.ndarray, labels: np.ndarray, threshold: float,
-                            space: np.ndarray | None = None, n_neighbors: int = 15) -> tuple[np.ndarray, list[dict]]:
+                            space: np.ndarray | None = None, n_neighbors: int = 15,
+                            halves=None) -> tuple[np.ndarray, list[dict]]:
     """Split each cluster of ``labels`` whose children in ``clusterer``'s condensed tree differ in mix.
 
     ``mix``: the rows' mix columns (rows × columns, the rows the clusterer was fitted on);
@@ -103,7 +106,10 @@ def split_distinct_children(clusterer, mix: np.ndarray, labels: np.ndarray, thre
     (a split cluster keeps its id for its largest part, the other parts get ids after the largest
     label) and one dict per split cluster (``cluster``, ``into``: ids largest part first, ``sizes``).
     ``space`` (default ``mix``): where the rows' nearest rows are looked for, for the rows of a split
-    cluster no child holds.
+    cluster no child holds. ``halves`` (a :class:`~segmentation.engine.repeated.SplitHalves` of the
+    ``mix`` columns; None: off): the children's mix distance counts only for the part of it their
+    customers repeat on both halves of their events (:func:`~segmentation.engine.repeated.repeated_share`),
+    so a pocket of customers whose few events leaned one way by chance is not split off.
     """
     labels = np.asarray(labels, dtype=np.int64)
     raw = np.asarray(clusterer.labels_, dtype=np.int64)
@@ -116,7 +122,7 @@ def split_distinct_children(clusterer, mix: np.ndarray, labels: np.ndarray, thre
     next_id = int(labels.max()) + 1
     splits = []
     for cluster in np.unique(raw[raw >= 0]):
-        parts = _parts(tree, tree.selected(raw == cluster), mix, threshold)
+        parts = _parts(tree, tree.selected(raw == cluster), mix, threshold, halves)
         if len(parts) < 2:
             continue
         rows = np.flatnonzero(labels == cluster)

@@ -103,12 +103,14 @@ def merge_twins(Z: np.ndarray, labels: np.ndarray, alpha: float = 0.05, *, rando
 
 
 def choose_granularity(Z: np.ndarray, labels: np.ndarray, alpha: float | None, n_clusters: int,
-                       random_state: int | None = 0, twin_distance: float | None = None
+                       random_state: int | None = 0, twin_distance: float | None = None, repeated=None
                        ) -> tuple[np.ndarray, np.ndarray, dict]:
     """The fitted segments, with twins merged when ``alpha`` is set (None: kept as found).
 
     ``twin_distance`` (None: off): afterwards, segments whose lift profiles are within it
-    (:func:`segmentation.engine.resemblance.merge_profile_twins`) become one.
+    (:func:`segmentation.engine.resemblance.merge_profile_twins`) become one; with ``repeated``
+    (``(mix column positions, their SplitHalves)``; None: off) so do segments whose mix difference
+    their customers do not repeat on both halves of their events beyond it.
 
     Returns ``(labels, label_map, why)``: ``label_map[c]`` is the segment the clusterer's
     cluster ``c`` became (−1: none), so scoring with the clusterer itself gives the same
@@ -129,7 +131,7 @@ def choose_granularity(Z: np.ndarray, labels: np.ndarray, alpha: float | None, n
     if twin_distance is not None and n_found > 1:
         from segmentation.engine.resemblance import merge_profile_twins
 
-        merged, profile_merges = merge_profile_twins(Z, labels, twin_distance)
+        merged, profile_merges = merge_profile_twins(Z, labels, twin_distance, repeated)
         kept = np.unique(merged[merged >= 0])  # renumber 0..k-1, as the clusterer's labels are
         merged = np.where(merged >= 0, np.searchsorted(kept, np.maximum(merged, 0)), -1)
         label_map = np.where(label_map >= 0, merged_map(labels, merged)[np.maximum(label_map, 0)], -1)
@@ -141,9 +143,11 @@ def choose_granularity(Z: np.ndarray, labels: np.ndarray, alpha: float | None, n
            f"{n_found} dense groups of at least the segment floor found by HDBSCAN"
            + ("; twins not merged" if twin_distance is None else ""))
     if twin_distance is not None:
-        why += (f"; {len(profile_merges)} pairs had the same profile (lift distance ≤ {twin_distance}) "
+        mix = (", or the same behaviour mix in what their customers repeat on both halves of their events"
+               if repeated is not None else "")
+        why += (f"; {len(profile_merges)} pairs had the same profile{mix} (lift distance ≤ {twin_distance}) "
                 f"and were merged into one segment" if profile_merges else
-                f"; no two had the same profile (lift distance ≤ {twin_distance})")
+                f"; no two had the same profile{mix} (lift distance ≤ {twin_distance})")
     return labels, label_map, {"clusters_found": n_found, "segments": n_final, "merges": merges,
                                "profile_twins": profile_merges, "why": why}
 

@@ -117,7 +117,11 @@ class SegmentationPipeline(BaseEstimator):
     :data:`~segmentation.engine.resemblance.UNLIKE`; None: off) splits a cluster into its
     children in HDBSCAN's condensed tree when the lift profiles of the ``mix_columns`` (the share
     features, names; None: none, so no split) differ by more than it
-    (:mod:`segmentation.engine.descent`). The autoencoder (``latent_dim``, ``hidden_dims``, ``max_epochs``)
+    (:mod:`segmentation.engine.descent`). Given the features on two halves of each customer's
+    events (``fit(..., halves=)``), the split counts only the part of the children's mix difference
+    that their customers repeat, and, with ``mix_twins`` (default True), two segments whose
+    mix difference their customers do not repeat beyond ``twin_distance`` are twins too, however
+    far apart their counts and rates lie (:mod:`segmentation.engine.repeated`). The autoencoder (``latent_dim``, ``hidden_dims``, ``max_epochs``)
     is the default encoder; its training input is corrupted
     (denoising) by zeroing features with probability ``input_dropout`` and adding
     Gaussian noise of standard deviation ``noise_std``; ``dropout`` acts between its layers;
@@ -149,7 +153,7 @@ class SegmentationPipeline(BaseEstimator):
                  share_weight_power=DEFAULTS.share_weight_power, feature_weights=None,
                  fit_sample_size=DEFAULTS.fit_sample_size, outlier_floor=DEFAULTS.outlier_floor,
                  refine_neighbors=DEFAULTS.refine_neighbors, split_distance=DEFAULTS.split_distance, mix_columns=None,
-                 random_state=DEFAULTS.random_state):
+                 mix_twins=DEFAULTS.mix_twins, random_state=DEFAULTS.random_state):
         self.encoder = encoder
         self.reducer = reducer
         self.clusterer = clusterer
@@ -181,6 +185,7 @@ class SegmentationPipeline(BaseEstimator):
         self.refine_neighbors = refine_neighbors
         self.split_distance = split_distance
         self.mix_columns = mix_columns
+        self.mix_twins = mix_twins
         self.random_state = random_state
 
     def __setstate__(self, state):
@@ -202,16 +207,21 @@ class SegmentationPipeline(BaseEstimator):
 
     # ---------------------------------------------------------------- fit
     def fit(self, X, y=None, *, callbacks: Iterable = (), progress_bar: bool = False,
-            on_step: Callable[[str], None] | None = None) -> "SegmentationPipeline":
+            on_step: Callable[[str], None] | None = None, halves=None) -> "SegmentationPipeline":
         """Fit every step on (a sample of) ``X`` and assign all rows; returns ``self``.
 
         ``X``: DataFrame or array, one row per customer, numeric features.
+        ``halves`` (optional; ``X`` a DataFrame): two DataFrames of the same features measured on two
+        halves of each customer's events, indexed like ``X`` (a customer missing from one has no
+        events there; :func:`segmentation.features.signal.split_half_tables`). With them, the split
+        by mix and the twins count only the differences the customers repeat on both halves
+        (:mod:`segmentation.engine.repeated`).
         ``callbacks``/``progress_bar`` go to the autoencoder's Lightning
         Trainer; ``on_step(name)`` is called as each stage starts (training,
         embedding, clustering, mapping, assigning).
         """
         step = on_step or (lambda name: None)
-        values, _ = self.check_input(X, fitting=True)
+        values, index = self.check_input(X, fitting=True)
         n_rows = len(values)
         rng = np.random.default_rng(self.random_state)
         sample = choose_fit_sample(n_rows, self.fit_sample_size, rng)
@@ -236,6 +246,7 @@ class SegmentationPipeline(BaseEstimator):
                 f"no features left: all {values.shape[1]} feature columns are constant in the data")
         Z = self.preprocessor_.transform(values)  # every row, once: the rest are scored from it below
         Z_sample = Z[sample]
+        sample_halves = None if halves is None else self._sample_halves(halves, index, sample)
 
         step("training")
         self.encoder_ = make_encoder(self)
@@ -255,7 +266,8 @@ class SegmentationPipeline(BaseEstimator):
                                       merge_alpha=self.merge_alpha, twin_distance=self.twin_distance,
                                       refine_neighbors=self.refine_neighbors, random_state=self.random_state,
                                       min_size=self.min_cluster_size_, split_distance=self.split_distance,
-                                      mix_columns=self._mix_positions())
+                                      mix_columns=self._mix_positions(), halves=sample_halves,
+                                      mix_twins=self.mix_twins)
         sample_labels, sample_probs = segments.labels, segments.probabilities
         self.raw_labels_, self.label_map_ = segments.raw_labels, segments.label_map
         self.fold_map_ = None  # set by fold_segments after the fit
@@ -282,6 +294,20 @@ class SegmentationPipeline(BaseEstimator):
         self.n_segments_ = int(len(np.unique(labels[labels >= 0])))
         self.noise_share_ = float(np.mean(labels == _NOISE))
         return self
+
+    def _sample_halves(self, halves, index: pd.Index | None, sample: np.ndarray):
+        """The fit sample's rows of the two halves' feature tables, preprocessed as ``X`` was."""
+        from segmentation.engine.repeated import SplitHalves
+
+        if index is None or len(halves) != 2:
+            raise PipelineInputError("halves need X as a DataFrame and two DataFrames indexed like it")
+        rows, names = index[sample], [str(n) for n in self.feature_names_in_]
+        present, out = np.ones(len(sample), dtype=bool), []
+        for half in halves:
+            frame = half.rename(columns=str).reindex(index=rows, columns=names)
+            present &= frame.notna().any(axis=1).to_numpy()
+            out.append(self.preprocessor_.transform(np.nan_to_num(frame.to_numpy(dtype=np.float64))))
+        return SplitHalves(out[0], out[1], present)
 
     def _mix_positions(self) -> list[int]:
         """Positions of the ``mix_columns`` among the preprocessed columns (unknown names are refused)."""

@@ -32,7 +32,7 @@ import pandas as pd
 from segmentation.constants import NOISE
 
 __all__ = ["TOP", "TWIN", "UNLIKE", "SHIFTED", "lift_vectors", "lifts_of_labels", "profile_distance",
-           "largest_changes", "merge_profile_twins", "mean_vectors", "means_of_labels", "segment_shift",
+           "largest_changes", "merge_profile_twins", "repeated_distances", "mean_vectors", "means_of_labels", "segment_shift",
            "group_shift", "expected_before"]
 
 TOP = 5
@@ -225,10 +225,32 @@ def largest_changes(before: pd.Series, after: pd.Series, k: int = 3) -> list[dic
             for f in order if abs(a[f] - b[f]) > 0]
 
 
-def merge_profile_twins(Z: np.ndarray, labels: np.ndarray, threshold: float = TWIN
+def repeated_distances(Z: np.ndarray, labels: np.ndarray, ids, distance: np.ndarray, halves) -> np.ndarray:
+    """``distance`` (groups ``ids`` × ``ids``) times the part of each pair's difference that the
+    customers repeat (:func:`segmentation.engine.repeated.repeated_share`; ``halves`` None: as is)."""
+    out = np.array(distance, dtype=np.float64)  # a writable copy
+    if halves is None:
+        return out
+    from segmentation.engine.repeated import repeated_share
+
+    for i in range(len(ids)):
+        for j in range(i + 1, len(ids)):
+            share = repeated_share(Z, halves, labels == ids[i], labels == ids[j])
+            out[i, j] = out[j, i] = distance[i, j] * share
+    return out
+
+
+def merge_profile_twins(Z: np.ndarray, labels: np.ndarray, threshold: float = TWIN, repeated=None
                         ) -> tuple[np.ndarray, list[dict]]:
     """Merge groups whose lift profiles are within ``threshold``; closest pair first, repeated.
 
+    ``repeated`` (``(mix, halves)``: positions of ``Z``'s mix columns and a
+    :class:`~segmentation.engine.repeated.SplitHalves` of those columns; None: off): a pair is also
+    within ``threshold`` when its *mix* distance, times the part of it that its customers repeat on
+    the two halves of their events, is. A pocket the clusterer drew from one behaviour's sampling
+    noise is then merged back however far its profile lies: its counts and rates differ as the
+    events that chose it do, its mix in nothing the customers repeat (the mix difference that
+    remains is ``repeated``, beside ``distance``, in its merge).
     Returns ``(labels, merges)``: labels with each merged group folded into the larger one
     (ids are not renumbered; noise stays −1), and one dict per merge (``kept``,
     ``merged``, ``distance``, ``sizes``).
@@ -240,7 +262,13 @@ def merge_profile_twins(Z: np.ndarray, labels: np.ndarray, threshold: float = TW
         if len(ids) < 2:
             break
         lifts = lifts_of_labels(Z, labels)
-        distance = profile_distance(lifts, lifts).to_numpy().copy()
+        raw = profile_distance(lifts, lifts).to_numpy().copy()
+        distance = raw.copy()
+        if repeated is not None:
+            mix, halves = repeated
+            of_mix = repeated_distances(Z[:, mix], labels, lifts.index.to_numpy(),
+                                        profile_distance(lifts.iloc[:, mix], lifts.iloc[:, mix]).to_numpy(), halves)
+            distance = np.minimum(raw, of_mix)
         np.fill_diagonal(distance, np.inf)
         i, j = np.unravel_index(np.argmin(distance), distance.shape)
         if distance[i, j] > threshold:
@@ -248,7 +276,8 @@ def merge_profile_twins(Z: np.ndarray, labels: np.ndarray, threshold: float = TW
         a, b = int(lifts.index[i]), int(lifts.index[j])
         sizes = {s: int((labels == s).sum()) for s in (a, b)}
         keep, gone = (a, b) if sizes[a] >= sizes[b] else (b, a)
-        merges.append({"kept": keep, "merged": gone, "distance": round(float(distance[i, j]), 3),
+        merges.append({"kept": keep, "merged": gone, "distance": round(float(raw[i, j]), 3),
+                       **({"repeated": round(float(distance[i, j]), 3)} if repeated is not None else {}),
                        "sizes": [sizes[keep], sizes[gone]]})
         labels = np.where(labels == gone, keep, labels)
     return labels, merges

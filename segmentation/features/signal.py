@@ -26,7 +26,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-__all__ = ["feature_reliability", "reliability_weights", "choose_clustered", "RELIABILITY_FULL_WEIGHT",
+__all__ = ["feature_reliability", "split_half_tables", "reliability_weights", "choose_clustered", "RELIABILITY_FULL_WEIGHT",
            "VALUE_FEATURES", "RELIABILITY_Z", "PURCHASE_SHARE_TO_CLUSTER_VALUE", "DUPLICATE_RANK_CORRELATION", "MIN_RELIABILITY_ROWS"]
 
 #: Features of what customers spend and how often they buy.
@@ -43,16 +43,24 @@ RELIABILITY_Z = 1.96
 MIN_RELIABILITY_ROWS = 50
 
 
+def split_half_tables(con, as_of: date, window_days: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The feature table built on each of two pseudo-random halves of the window's events (a hash
+    of each event): a customer is in a half's table when they have events in it."""
+    from segmentation.features.table import build_features
+
+    first, second = (build_features(con, as_of, window_days, half=h).frame for h in (0, 1))
+    return first, second
+
+
 def feature_reliability(con, as_of: date, window_days: int, columns, *, sample: int = 50_000,
-                        seed: int = 0) -> dict[str, float]:
+                        seed: int = 0, halves: tuple[pd.DataFrame, pd.DataFrame] | None = None) -> dict[str, float]:
     """Split-half (Spearman–Brown) reliability of each of ``columns``, 0–1 (see the module docstring).
 
     Computed over the customers active in both halves (at most ``sample`` of them); a
-    column missing from a half, or constant in it, has reliability 0.
+    column missing from a half, or constant in it, has reliability 0. ``halves``: the tables of
+    :func:`split_half_tables`, when already built.
     """
-    from segmentation.features.table import build_features
-
-    halves = [build_features(con, as_of, window_days, half=h).frame for h in (0, 1)]
+    halves = halves if halves is not None else split_half_tables(con, as_of, window_days)
     both = halves[0].index.intersection(halves[1].index)
     if len(both) < MIN_RELIABILITY_ROWS:
         return {str(c): 1.0 for c in columns}

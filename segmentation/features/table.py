@@ -51,6 +51,9 @@ class FeatureTable:
     window_days: int = 90
     #: split-half reliability per feature (0–1), when measured (see segmentation.features.signal)
     reliability: dict | None = None
+    #: the same features on two pseudo-random halves of the window's events, when built
+    #: (segmentation.features.signal.split_half_tables): what customers repeat, and what is noise
+    halves: tuple[pd.DataFrame, pd.DataFrame] | None = field(default=None, repr=False)
     #: choose_clustered's answer per profile-only setting, computed once (snapshot.clustering_frame)
     choices: dict = field(default_factory=dict, repr=False)
     fill_notes: list[str] = field(default_factory=list)

@@ -113,7 +113,7 @@ def _drift_references(db: Any, run_id: int, lookback: int = 6) -> list[tuple[pd.
 
 def fit_or_reuse(db: Any, as_of: date, features: pd.DataFrame, pipeline, params: SnapshotParams,
                  progress: Progress = None, callbacks: Sequence = (), progress_bar: bool = False, *,
-                 before: Callable[[date], pd.DataFrame]):
+                 before: Callable[[date], pd.DataFrame], halves=None):
     """Score with the previous snapshot's models when no drift calls for a refit, else fit ``pipeline``.
 
     Returns ``(pipeline, scores, decision)``: ``scores`` has segment_id, probability,
@@ -123,6 +123,8 @@ def fit_or_reuse(db: Any, as_of: date, features: pd.DataFrame, pipeline, params:
     the window ending on ``end`` (:func:`behaviour_before`, cached by the caller and shared with
     tracking); it is read only when a refit may be set aside, for the window tracking compares with
     (:func:`reference_window`: the one before this snapshot's, or the reused models' fit if earlier).
+    ``halves``: the features on two halves of the window's events, for a fit
+    (:meth:`~segmentation.engine.pipeline.SegmentationPipeline.fit`).
     """
     from segmentation.dynamics import drift
     from segmentation.dynamics.newcomers import newcomers_unlike
@@ -158,7 +160,7 @@ def fit_or_reuse(db: Any, as_of: date, features: pd.DataFrame, pipeline, params:
     if progress is not None:
         callbacks = [*callbacks, epoch_callback(progress)]
     pipeline.fit(features, callbacks=callbacks, progress_bar=progress_bar,
-                 on_step=lambda name: say(progress, Stage(name), f"  {name} …"))
+                 on_step=lambda name: say(progress, Stage(name), f"  {name} …"), halves=halves)
     if pipeline.refined_share_:
         say(progress, Stage.ASSIGNING, f"  neighbour vote: {pipeline.refined_share_:.1%} of the fitted customers "
                                        "moved to the segment of the customers they most resemble")

@@ -81,12 +81,13 @@ class SnapshotParams:
 
 def snapshot_inputs(db: Any, as_of: date, window_days: int):
     """Feature table and (for demo data) the ground truth of the snapshot month."""
-    from segmentation.features.signal import feature_reliability
+    from segmentation.features.signal import feature_reliability, split_half_tables
     from segmentation.features.table import build_features
 
     with store.connect(db, read_only=True) as con:
         table = build_features(con, as_of, window_days)
-        table.reliability = feature_reliability(con, as_of, window_days, table.frame.columns)
+        table.halves = split_half_tables(con, as_of, window_days)
+        table.reliability = feature_reliability(con, as_of, window_days, table.frame.columns, halves=table.halves)
         truth = con.execute(load_query("demo_truth_select_at"), {"as_of": as_of}).df()
     truth = truth.set_index("customer_id")["persona"] if not truth.empty else None
     return table, truth
@@ -143,7 +144,7 @@ def input_weight(clustered) -> float:
 
 def make_pipeline(table, params: SnapshotParams):
     """The snapshot's pipeline; counts, money and days of the clustering features get log1p."""
-    from segmentation.features.signal import reliability_weights
+    from segmentation.features.signal import VALUE_FEATURES, reliability_weights
     from segmentation.engine.pipeline import SegmentationPipeline
 
     clustered = set(clustering_frame(table, params).columns)
@@ -160,6 +161,7 @@ def make_pipeline(table, params: SnapshotParams):
         outlier_floor=params.outlier_floor,
         mix_columns=[f.name for f in table.catalog
                      if f.kind == "share" and f.name in clustered and f.name not in NOT_MIX],
+        mix_twins=not set(VALUE_FEATURES) & clustered,  # on a purchase log, value and rhythm are the behaviour
         random_state=params.seed,
         **{"input_weight": input_weight(clustered), **params.extra},  # as configured, if it is
     )
@@ -207,7 +209,9 @@ def run_snapshot(
     # needs it; the refit's set-aside and tracking compare with the same window.
     window_ending = lru_cache(maxsize=2)(lambda end: behaviour_before(db, end, params.window_days))
     pipeline, scores, decision = fit_or_reuse(db, as_of, features, make_pipeline(table, params), params,
-                                              progress, callbacks, progress_bar, before=window_ending)
+                                              progress, callbacks, progress_bar, before=window_ending,
+                                              halves=table.halves)
+    table.halves = None  # only a fit reads them: two more feature tables, not kept through the snapshot
     for note in decision.notes:
         say_note(progress, Stage.SEGMENTS, note)
     t = lap("fit", t)
