@@ -292,6 +292,8 @@ def test_run_page_says_why_the_latest_snapshot_has_its_segments_and_features(dem
     assert f"{latest['found']} dense groups" in text
     assert latest["choice"] in text and "profile-only" in latest["choice"]  # the demo is not a purchase log
     assert "two random halves" in text
+    # the twins were judged on what the customers repeat on the halves of their events (v14)
+    assert "the same behaviour mix in what their customers repeat on both halves of their events" in text
 
 
 def test_run_page_shows_the_notes_the_latest_snapshot_stored(demo_runs_db, monkeypatch):
