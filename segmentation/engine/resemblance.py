@@ -225,18 +225,26 @@ def largest_changes(before: pd.Series, after: pd.Series, k: int = 3) -> list[dic
             for f in order if abs(a[f] - b[f]) > 0]
 
 
-def repeated_distances(Z: np.ndarray, labels: np.ndarray, ids, distance: np.ndarray, halves) -> np.ndarray:
+def repeated_distances(Z: np.ndarray, labels: np.ndarray, ids, distance: np.ndarray, halves,
+                       shares: dict | None = None) -> np.ndarray:
     """``distance`` (groups ``ids`` × ``ids``) times the part of each pair's difference that the
-    customers repeat (:func:`segmentation.engine.repeated.repeated_share`; ``halves`` None: as is)."""
+    customers repeat (:func:`segmentation.engine.repeated.repeated_share`; ``halves`` None: as is).
+
+    ``shares``: the pairs' shares by ``(id, id)``, read and filled (a caller that changes only some
+    groups between calls drops their pairs and keeps the rest).
+    """
     out = np.array(distance, dtype=np.float64)  # a writable copy
     if halves is None:
         return out
     from segmentation.engine.repeated import repeated_share
 
+    shares = {} if shares is None else shares
     for i in range(len(ids)):
         for j in range(i + 1, len(ids)):
-            share = repeated_share(Z, halves, labels == ids[i], labels == ids[j])
-            out[i, j] = out[j, i] = distance[i, j] * share
+            pair = (int(ids[i]), int(ids[j]))
+            if pair not in shares:
+                shares[pair] = repeated_share(Z, halves, labels == ids[i], labels == ids[j])
+            out[i, j] = out[j, i] = distance[i, j] * shares[pair]
     return out
 
 
@@ -257,17 +265,19 @@ def merge_profile_twins(Z: np.ndarray, labels: np.ndarray, threshold: float = TW
     """
     labels = np.asarray(labels, dtype=np.int64).copy()
     merges: list[dict] = []
+    shares: dict = {}  # repeated shares of the pairs no merge has changed yet
     while True:
         ids = np.unique(labels[labels >= 0])
         if len(ids) < 2:
             break
         lifts = lifts_of_labels(Z, labels)
-        raw = profile_distance(lifts, lifts).to_numpy().copy()
+        raw = profile_distance(lifts, lifts).to_numpy()
         distance = raw.copy()
         if repeated is not None:
             mix, halves = repeated
             of_mix = repeated_distances(Z[:, mix], labels, lifts.index.to_numpy(),
-                                        profile_distance(lifts.iloc[:, mix], lifts.iloc[:, mix]).to_numpy(), halves)
+                                        profile_distance(lifts.iloc[:, mix], lifts.iloc[:, mix]).to_numpy(), halves,
+                                        shares)
             distance = np.minimum(raw, of_mix)
         np.fill_diagonal(distance, np.inf)
         i, j = np.unravel_index(np.argmin(distance), distance.shape)
@@ -280,5 +290,6 @@ def merge_profile_twins(Z: np.ndarray, labels: np.ndarray, threshold: float = TW
                        **({"repeated": round(float(distance[i, j]), 3)} if repeated is not None else {}),
                        "sizes": [sizes[keep], sizes[gone]]})
         labels = np.where(labels == gone, keep, labels)
+        shares = {pair: s for pair, s in shares.items() if keep not in pair and gone not in pair}
     return labels, merges
 

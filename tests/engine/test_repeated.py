@@ -85,6 +85,27 @@ def test_the_twins_keep_two_personas_with_the_halves():
     assert merges == [] and np.array_equal(merged, truth)
 
 
+def test_a_merge_measures_the_merged_group_afresh_not_its_part():
+    """Three pockets of one persona merge in turn; each merge's repeated distance is the one of the
+    groups as they are then (the shares of a pair a merge changed are measured again)."""
+    from segmentation.engine.resemblance import lifts_of_labels, profile_distance, repeated_distances
+
+    Z, halves, _ = _customers([ONE], [1500], seed=4)
+    labels = np.where(Z[:, 2] >= np.quantile(Z[:, 2], 0.92), 1, np.where(Z[:, 3] >= np.quantile(Z[:, 3], 0.9), 2, 0))
+    labels = np.where((labels == 0) & (Z[:, 0] >= np.quantile(Z[:, 0], 0.9)), 3, labels)
+    mix = list(range(Z.shape[1]))
+    merged, merges = merge_profile_twins(Z, labels, TWIN, (mix, halves))
+    assert len(merges) == 3 and len(np.unique(merged)) == 1
+    replay = labels.copy()
+    for merge in merges:  # each recorded distance, measured from scratch on the labels of its turn
+        lifts = lifts_of_labels(Z, replay)
+        ids = lifts.index.to_numpy()
+        fresh = repeated_distances(Z, replay, ids, profile_distance(lifts, lifts).to_numpy(), halves)
+        i, j = np.flatnonzero(ids == merge["kept"])[0], np.flatnonzero(ids == merge["merged"])[0]
+        assert merge["repeated"] == pytest.approx(min(fresh[i, j], merge["distance"]), abs=1e-3)
+        replay = np.where(replay == merge["merged"], merge["kept"], replay)
+
+
 def test_the_split_by_mix_needs_a_difference_the_customers_repeat():
     """HDBSCAN keeps two neighbouring blobs as one cluster whose children differ in mix: split when the
     halves repeat the difference, not when each customer's halves look like the other child."""
