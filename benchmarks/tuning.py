@@ -52,6 +52,8 @@ CANDIDATES: dict[str, tuple[dict, dict]] = {
     "share smoothing": ({"smooth_shares": True}, {}),
     # v13: the snapshot's segment floor at the engine's 1 % (results/granularity_floor_tuning.md).
     "segment floor 1 %": ({"min_cluster_share": 0.01}, {}),
+    # The 1 % floor with HDBSCAN's density estimate kept at the 2 % floor's (min_samples a share).
+    "segment floor 1 %, min_samples 2 %": ({"min_cluster_share": 0.01}, {"min_samples": 0.02}),
     # v14: what the customers repeat on two halves of their events (segmentation/engine/repeated.py).
     "v13: no split halves": ({}, {"halves": False}),
     "halves for the split by mix only (no mix twins)": ({}, {"mix_twins": False}),

@@ -67,7 +67,7 @@ class EngineDefaults:
     cluster_dims: int = 8
     n_neighbors: int = 15
     min_cluster_size: float = 0.01  # a share of the fit sample below 1, else rows
-    min_samples: int | None = None  # None: min_cluster_size (HDBSCAN's own rule)
+    min_samples: float | None = None  # None: min_cluster_size (HDBSCAN's own rule); below 1 a share
     cluster_selection_epsilon: float = 0.0
     cluster_selection_method: str = "eom"
     # Post-processing of the clusters; None is off.

@@ -108,7 +108,8 @@ class SegmentationPipeline(BaseEstimator):
     column it is a share of: empirical-Bayes smoothing), ``share_weight_power`` and
     ``feature_weights`` (column → weight multiplying the scaled column, e.g. from its
     split-half reliability, :func:`segmentation.features.signal.reliability_weights`).
-    ``min_samples`` (None = ``min_cluster_size``) and ``cluster_selection_method``
+    ``min_samples`` (None = ``min_cluster_size``; below 1 a share of the fit sample, as
+    ``min_cluster_size``) and ``cluster_selection_method``
     (``"eom"``) are HDBSCAN's;
     ``merge_alpha`` (default off) merges neighbouring segments whose union is one mode
     (:mod:`segmentation.engine.granularity`); ``twin_distance`` (default

@@ -11,6 +11,7 @@ import hdbscan
 from sklearn.base import clone
 
 from segmentation.engine.defaults import AUTOENCODER_PARAMS, SKIP
+from segmentation.engine.inputs import resolve_min_cluster_size
 from segmentation.engine.steps import UMAP_EPOCHS, AutoEncoderTransformer, Identity, is_skip
 
 __all__ = ["make_encoder", "make_umap", "make_reducer", "make_clusterer", "make_map_reducer"]
@@ -60,13 +61,21 @@ def make_reducer(pipeline, n_rows: int):
     return clone(pipeline.reducer)
 
 
+def _min_samples(min_samples, n_rows: int) -> int | None:
+    """HDBSCAN's ``min_samples`` in rows: None (HDBSCAN's own rule: ``min_cluster_size``), a share of
+    the ``n_rows`` fitted when below 1, else a count (as ``min_cluster_size``)."""
+    if min_samples is None:
+        return None
+    return resolve_min_cluster_size(min_samples, n_rows)
+
+
 def make_clusterer(pipeline, n_rows: int):
     """The clusterer: HDBSCAN with the fitted ``min_cluster_size_`` (None) or a clone of the given one.
 
     The clusterer cannot be left out: the segments are its clusters.
     """
     if pipeline.clusterer is None:
-        return hdbscan.HDBSCAN(min_cluster_size=pipeline.min_cluster_size_, min_samples=pipeline.min_samples,
+        return hdbscan.HDBSCAN(min_cluster_size=pipeline.min_cluster_size_, min_samples=_min_samples(pipeline.min_samples, n_rows),
                                cluster_selection_epsilon=float(pipeline.cluster_selection_epsilon),
                                cluster_selection_method=pipeline.cluster_selection_method,
                                prediction_data=True, core_dist_n_jobs=1)

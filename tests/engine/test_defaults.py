@@ -199,6 +199,19 @@ def test_none_is_the_default_step_and_passthrough_leaves_it_out():
     assert step_factory.make_map_reducer(_pipeline(map_reducer="passthrough"), n_rows=100) is None
 
 
+def test_min_samples_is_a_share_of_the_fitted_rows_below_one_as_min_cluster_size():
+    def clusterer(min_samples, n_rows=4000):
+        pipeline = _pipeline(min_samples=min_samples)
+        pipeline.min_cluster_size_ = 40
+        return step_factory.make_clusterer(pipeline, n_rows)
+
+    assert clusterer(None).min_samples is None  # HDBSCAN's own rule: min_cluster_size
+    assert clusterer(0.02).min_samples == 80
+    assert clusterer(0.02, n_rows=1000).min_samples == 20
+    assert clusterer(0.001, n_rows=1000).min_samples == 5  # never below 5, as min_cluster_size
+    assert clusterer(25).min_samples == 25
+
+
 @pytest.fixture(scope="module")
 def blobs():
     from sklearn.datasets import make_blobs
