@@ -15,7 +15,7 @@ import streamlit as st
 
 from segmentation.workflows.snapshot import SnapshotParams
 from segmentation.data import read
-from segmentation.dynamics.drift import fold_sentence
+from segmentation.dynamics.refit_review import fold_sentence
 from segmentation.ui import background, common
 from segmentation.present.digest import escape_markdown
 

@@ -126,7 +126,7 @@ def fit_or_reuse(db: Any, as_of: date, features: pd.DataFrame, pipeline, params:
     ``halves``: the features on two halves of the window's events, for a fit
     (:meth:`~segmentation.engine.pipeline.SegmentationPipeline.fit`).
     """
-    from segmentation.dynamics import drift
+    from segmentation.dynamics import drift, refit_review
     from segmentation.dynamics.newcomers import newcomers_unlike
     from segmentation.engine.inputs import resolve_min_cluster_size
     from segmentation.engine.resemblance import group_shift
@@ -167,7 +167,7 @@ def fit_or_reuse(db: Any, as_of: date, features: pd.DataFrame, pipeline, params:
     if reused is not None:
         previous, scores, decision, fitted_labels = reused
         end = reference_window(as_of, params.window_days, models_fitted_at(db, run))
-        kept = drift.set_aside(decision, features.reset_index(drop=True), scores["segment_id"].to_numpy(),
+        kept = refit_review.set_aside(decision, features.reset_index(drop=True), scores["segment_id"].to_numpy(),
                                pipeline.labels_, moved=lambda rows: group_shift(
                                    before(end), features, features.index[rows]),
                                then=lambda: (before(end).reindex(features.index).reset_index(drop=True),
@@ -178,7 +178,7 @@ def fit_or_reuse(db: Any, as_of: date, features: pd.DataFrame, pipeline, params:
     # a refit that is kept (or forced) folds back the pockets it drew at the floor
     folds = fold_unreproducible_parts(db, as_of, features, pipeline, params, before)
     for f in folds:
-        say_note(progress, Stage.SEGMENTS, drift.fold_sentence(f))
+        say_note(progress, Stage.SEGMENTS, refit_review.fold_sentence(f))
     scores = pd.DataFrame({"segment_id": pipeline.labels_, "probability": pipeline.probabilities_,
                            "x": pipeline.map_embedding_[:, 0], "y": pipeline.map_embedding_[:, 1],
                            "reconstruction_error": pipeline.reconstruction_error_})
@@ -189,10 +189,10 @@ def fold_unreproducible_parts(db: Any, as_of: date, features: pd.DataFrame, pipe
                               before: Callable[[date], pd.DataFrame]) -> list[dict]:
     """After a refit with a snapshot before it: fold back the parts it cut out of an earlier segment
     that its own resampling cannot reproduce and whose customers behave as they did
-    (:func:`segmentation.dynamics.drift.unreproducible_cuts`). Changes ``pipeline`` in place (its
+    (:func:`segmentation.dynamics.refit_review.unreproducible_cuts`). Changes ``pipeline`` in place (its
     labels and the models' output, :meth:`~segmentation.engine.pipeline.SegmentationPipeline.fold_segments`);
     returns the folds (``from_run`` added; recorded in ``pipeline.granularity_["folded"]``)."""
-    from segmentation.dynamics import drift
+    from segmentation.dynamics import refit_review
     from segmentation.engine.metrics import bootstrap_stability
     from segmentation.engine.resemblance import group_shift
 
@@ -202,7 +202,7 @@ def fold_unreproducible_parts(db: Any, as_of: date, features: pd.DataFrame, pipe
         return []
     before_labels = labels_of_run(db, int(run["run_id"]), features.index)
     end = reference_window(as_of, params.window_days, models_fitted_at(db, run))
-    folds = drift.unreproducible_cuts(
+    folds = refit_review.unreproducible_cuts(
         before_labels, pipeline.labels_,
         # the same resampling as the run's stability report (quality_report), so the two agree
         stability=lambda: bootstrap_stability(pipeline, features, pipeline.labels_, n_boot=3, random_state=0,

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from segmentation.dynamics import drift
+from segmentation.dynamics import drift, refit_review
 from segmentation.dynamics.tracking import emerging_alerts
 from segmentation.engine.resemblance import TWIN
 
@@ -259,23 +259,23 @@ def test_a_refit_that_merges_what_still_differs_and_finds_nothing_new_is_set_asi
     merged = np.r_[np.zeros(1120, int), np.ones(900, int)]
     reuse = drift.assess(_scores(2020, unexplained=0, noise=0), FITTED, 0.05, (0.5, 1, 0.4))
     assert reuse.refit
-    lost, gained = drift.lost_resolution(features, before, merged)
+    lost, gained = refit_review.lost_resolution(features, before, merged)
     assert [pair["segments"] for pair in lost] == [[0, 1]] and gained == []
-    kept = drift.set_aside(reuse, features, before, merged)
+    kept = refit_review.set_aside(reuse, features, before, merged)
     assert kept is not None and not kept.refit and kept.from_run == FITTED["from_run"]
     assert kept.reasons[0].startswith("refit set aside: the new models put segments 0 and 1 together")
     # the same refit that also finds behaviour the reused models miss is kept
     with_new = pd.concat([features, pd.DataFrame(group(150, [9, 10, 11]), columns=columns)], ignore_index=True)
     before_new = np.r_[before, np.full(150, 2)]  # the reused models put the newcomers in segment 2
-    assert drift.set_aside(reuse, with_new, before_new, np.r_[merged, np.full(150, 5)]) is None
+    assert refit_review.set_aside(reuse, with_new, before_new, np.r_[merged, np.full(150, 5)]) is None
     # two segments whose customers took up new behaviour are converging: that merge is real
-    assert drift.set_aside(reuse, features, before, merged, moved=lambda rows: 0.1) is not None
-    assert drift.set_aside(reuse, features, before, merged,
+    assert refit_review.set_aside(reuse, features, before, merged, moved=lambda rows: 0.1) is not None
+    assert refit_review.set_aside(reuse, features, before, merged,
                            moved=lambda rows: 0.9 if set(rows) <= set(range(1000, 1120)) else 0.1) is None
     # two segments that now behave alike (twins: converged) may merge
     twin = features.copy()
     twin.iloc[1000:1120] = group(120, [0, 1])
-    assert drift.set_aside(reuse, twin, before, merged) is None
+    assert refit_review.set_aside(reuse, twin, before, merged) is None
 
 
 def test_a_refit_that_only_cuts_unchanged_customers_out_of_a_segment_is_set_aside():
@@ -287,33 +287,33 @@ def test_a_refit_that_only_cuts_unchanged_customers_out_of_a_segment_is_set_asid
     before = np.r_[np.zeros(1000, int), np.ones(900, int)]
     recut = np.r_[np.zeros(700, int), np.full(300, 2), np.ones(900, int)]
     reuse = drift.assess(_scores(1900, unexplained=0, noise=0), FITTED, 0.05, (0.5, 0, 0.4))
-    assert drift.cut_parts(before, recut) == {2: 0}
+    assert refit_review.cut_parts(before, recut) == {2: 0}
     part = set(range(700, 1000))
-    kept = drift.set_aside(reuse, features, before, recut, moved=lambda rows: 0.1)
+    kept = refit_review.set_aside(reuse, features, before, recut, moved=lambda rows: 0.1)
     assert kept is not None and not kept.refit and kept.from_run == FITTED["from_run"]
     assert "cut 300 customers out of segment 0 into a segment of their own" in kept.reasons[0]
     # the part's customers took up new behaviour: a real split (or a new segment), the refit is kept
-    assert drift.set_aside(reuse, features, before, recut, moved=lambda rows: 0.9 if set(rows) <= part else 0.1) is None
+    assert refit_review.set_aside(reuse, features, before, recut, moved=lambda rows: 0.9 if set(rows) <= part else 0.1) is None
     # a re-cut beside a real split (a second part whose customers changed) does not hide the split: kept
     other = set(range(1700, 1900))
     two_cuts = np.r_[np.zeros(700, int), np.full(300, 2), np.ones(700, int), np.full(200, 3)]
-    assert drift.cut_parts(before, two_cuts) == {2: 0, 3: 1}
-    assert drift.set_aside(reuse, features, before, two_cuts, moved=lambda rows: 0.1) is not None
-    assert drift.set_aside(reuse, features, before, two_cuts,
+    assert refit_review.cut_parts(before, two_cuts) == {2: 0, 3: 1}
+    assert refit_review.set_aside(reuse, features, before, two_cuts, moved=lambda rows: 0.1) is not None
+    assert refit_review.set_aside(reuse, features, before, two_cuts,
                            moved=lambda rows: 0.9 if set(rows) <= other else 0.1) is None
     # without the customers' earlier behaviour nothing tells a re-cut from a split: kept
-    assert drift.set_aside(reuse, features, before, recut) is None
+    assert refit_review.set_aside(reuse, features, before, recut) is None
     # a segment of customers the reused models left in the noise is no cut: kept
     from_noise = np.r_[np.zeros(700, int), np.full(300, -1), np.ones(900, int)]
-    assert drift.cut_parts(from_noise, recut) == {}
-    assert drift.set_aside(reuse, features, from_noise, recut, moved=lambda rows: 0.1) is None
+    assert refit_review.cut_parts(from_noise, recut) == {}
+    assert refit_review.set_aside(reuse, features, from_noise, recut, moved=lambda rows: 0.1) is None
     # ... and beside a re-cut it still keeps the refit (the persona the noise rule refitted for)
     noise_and_cut = np.r_[np.zeros(1000, int), np.ones(800, int), np.full(100, -1)]
     found = np.r_[np.zeros(700, int), np.full(300, 2), np.ones(800, int), np.full(100, 3)]
-    assert drift.found_in_noise(noise_and_cut, found) == [3] and drift.cut_parts(noise_and_cut, found) == {2: 0}
-    assert drift.set_aside(reuse, features, noise_and_cut, found, moved=lambda rows: 0.1) is None
+    assert refit_review.found_in_noise(noise_and_cut, found) == [3] and refit_review.cut_parts(noise_and_cut, found) == {2: 0}
+    assert refit_review.set_aside(reuse, features, noise_and_cut, found, moved=lambda rows: 0.1) is None
     # nobody to compare with (NaN) counts as moved: kept
-    assert drift.set_aside(reuse, features, before, recut, moved=lambda rows: float("nan")) is None
+    assert refit_review.set_aside(reuse, features, before, recut, moved=lambda rows: float("nan")) is None
 
 
 def test_a_real_split_beside_a_lost_distinction_keeps_the_refit():
@@ -325,11 +325,11 @@ def test_a_real_split_beside_a_lost_distinction_keeps_the_refit():
     before = np.r_[np.zeros(1000, int), np.ones(120, int), np.full(900, 2)]
     after = np.r_[np.zeros(1120, int), np.ones(600, int), np.full(300, 2)]
     reuse = drift.assess(_scores(2020, unexplained=0, noise=0), FITTED, 0.05, (0.5, 1, 0.4))
-    assert [p["segments"] for p in drift.lost_resolution(features, before, after)[0]] == [[0, 1]]
-    assert drift.cut_parts(before, after) == {2: 2}
+    assert [p["segments"] for p in refit_review.lost_resolution(features, before, after)[0]] == [[0, 1]]
+    assert refit_review.cut_parts(before, after) == {2: 2}
     split_off = set(range(1720, 2020))
-    assert drift.set_aside(reuse, features, before, after, moved=lambda rows: 0.1) is not None
-    assert drift.set_aside(reuse, features, before, after,
+    assert refit_review.set_aside(reuse, features, before, after, moved=lambda rows: 0.1) is not None
+    assert refit_review.set_aside(reuse, features, before, after,
                            moved=lambda rows: 0.9 if set(rows) <= split_off else 0.1) is None
 
 
@@ -353,39 +353,39 @@ def test_a_refit_that_joins_converged_customers_is_kept_though_it_also_recuts_a_
         return 0.9 if set(rows) <= joined else 0.1
 
     before = origin  # the reused models still assign as they were fitted
-    assert drift.cut_parts(before, after) == {1: 1}
+    assert refit_review.cut_parts(before, after) == {1: 1}
     # judged on the customers the refit puts together (A and B), nothing is lost: segment 1 as a whole
     # still differs from segment 0 only because it holds C
-    assert drift.lost_resolution(now, before, after)[0] == []
+    assert refit_review.lost_resolution(now, before, after)[0] == []
     # on its own the re-cut of unchanged C would set the refit aside ...
-    assert drift.set_aside(reuse, now, before, after, moved=moved) is not None
+    assert refit_review.set_aside(reuse, now, before, after, moved=moved) is not None
     # ... but A and B were distinct then and are alike now, and both moved: they converged, the refit is kept
-    (pair,) = drift.converging(now, then, origin, after, moved=moved)
+    (pair,) = refit_review.converging(now, then, origin, after, moved=moved)
     assert pair["segments"] == [0, 1] and pair["into"] == 0
     assert pair["distance_then"] > 1.0 > TWIN >= 0.2 > pair["distance_now"]
-    assert drift.set_aside(reuse, now, before, after, moved=moved, then=lambda: (then, origin)) is None
+    assert refit_review.set_aside(reuse, now, before, after, moved=moved, then=lambda: (then, origin)) is None
     # the reused models share the merged customers out between segments 0 and 1 whatever their origin:
     # the pair is still found from where they came from
     shared_out = before.copy()
     shared_out[: a + b] = np.random.default_rng(0).integers(0, 2, a + b)
-    assert drift.set_aside(reuse, now, shared_out, after, moved=moved) is not None  # the re-cut alone
-    assert drift.set_aside(reuse, now, shared_out, after, moved=moved, then=lambda: (then, origin)) is None
+    assert refit_review.set_aside(reuse, now, shared_out, after, moved=moved) is not None  # the re-cut alone
+    assert refit_review.set_aside(reuse, now, shared_out, after, moved=moved, then=lambda: (then, origin)) is None
     # only one side moved (B took up A's behaviour, or the earlier fit drew on chance): no convergence
     only_b = lambda rows: 0.9 if set(rows) <= set(range(a, a + b)) else 0.1  # noqa: E731
-    assert drift.converging(now, then, origin, after, moved=only_b) == []
-    assert drift.set_aside(reuse, now, before, after, moved=only_b, then=lambda: (then, origin)) is not None
+    assert refit_review.converging(now, then, origin, after, moved=only_b) == []
+    assert refit_review.set_aside(reuse, now, before, after, moved=only_b, then=lambda: (then, origin)) is not None
     # A and B alike then too (the first fit had drawn twins apart): nothing converged
     always = then.copy()
     always.iloc[a:a + b] = group(b, [0, 1])
-    assert drift.converging(now, always, origin, after, moved=moved) == []
-    assert drift.set_aside(reuse, now, before, after, moved=moved, then=lambda: (always, origin)) is not None
+    assert refit_review.converging(now, always, origin, after, moved=moved) == []
+    assert refit_review.set_aside(reuse, now, before, after, moved=moved, then=lambda: (always, origin)) is not None
     # customers absent then (NaN rows) are left out of the earlier profile
     gone = then.copy()
     gone.iloc[:100] = np.nan
-    assert [p["segments"] for p in drift.converging(now, gone, origin, after, moved=moved)] == [[0, 1]]
+    assert [p["segments"] for p in refit_review.converging(now, gone, origin, after, moved=moved)] == [[0, 1]]
     # ... but a side most of whose customers were not there then is not judged
     gone.iloc[a:a + 201] = np.nan
-    assert drift.converging(now, gone, origin, after, moved=moved) == []
+    assert refit_review.converging(now, gone, origin, after, moved=moved) == []
 
 
 def test_a_refit_part_that_resampling_cannot_reproduce_and_whose_customers_did_not_change_is_folded_back():
@@ -393,23 +393,23 @@ def test_a_refit_part_that_resampling_cannot_reproduce_and_whose_customers_did_n
     before = np.r_[np.zeros(1000, int), np.ones(900, int), np.full(30, -1)]
     after = np.r_[np.zeros(950, int), np.full(50, 2), np.ones(900, int), np.full(30, 1)]
     unstable = {0: 0.99, 1: 0.98, 2: 0.37}
-    folds = drift.unreproducible_cuts(before, after, lambda: unstable, moved=lambda rows: 0.45)
+    folds = refit_review.unreproducible_cuts(before, after, lambda: unstable, moved=lambda rows: 0.45)
     # 50 customers wobble by 3 * sqrt(2 / 50) = 0.6 by sampling alone: a shift of 0.45 is no change
     assert folds == [{"segment": 2, "into": 0, "from_segment": 0, "customers": 50, "from_it": 50,
                       "stability": 0.37, "behaviour_shift": 0.45}]
     # reproducible (a sub-behaviour the refit tells apart), or customers who changed: kept
-    assert drift.unreproducible_cuts(before, after, lambda: {**unstable, 2: 0.8}, moved=lambda rows: 0.45) == []
-    assert drift.unreproducible_cuts(before, after, lambda: unstable, moved=lambda rows: 0.7) == []
-    assert drift.unreproducible_cuts(before, after, lambda: unstable, moved=lambda rows: float("nan")) == []
+    assert refit_review.unreproducible_cuts(before, after, lambda: {**unstable, 2: 0.8}, moved=lambda rows: 0.45) == []
+    assert refit_review.unreproducible_cuts(before, after, lambda: unstable, moved=lambda rows: 0.7) == []
+    assert refit_review.unreproducible_cuts(before, after, lambda: unstable, moved=lambda rows: float("nan")) == []
     # a large part needs only SHIFTED (0.4) to count as changed: 500 customers wobble by 0.19
     big = np.r_[np.zeros(500, int), np.full(500, 2), np.ones(900, int), np.full(30, 1)]
-    assert drift.unreproducible_cuts(before, big, lambda: unstable, moved=lambda rows: 0.45) == []
+    assert refit_review.unreproducible_cuts(before, big, lambda: unstable, moved=lambda rows: 0.45) == []
     # customers the earlier snapshot had in the noise are no cut: kept
     from_noise = np.r_[np.zeros(950, int), np.full(50, -1), np.ones(900, int), np.full(30, -1)]
-    assert drift.unreproducible_cuts(from_noise, after, lambda: unstable, moved=lambda rows: 0.0) == []
+    assert refit_review.unreproducible_cuts(from_noise, after, lambda: unstable, moved=lambda rows: 0.0) == []
     # without a cut part the (costly) resampling is not asked for
-    assert drift.unreproducible_cuts(before, before, lambda: 1 / 0, moved=lambda rows: 0.0) == []
+    assert refit_review.unreproducible_cuts(before, before, lambda: 1 / 0, moved=lambda rows: 0.0) == []
     # a segment cut three equal ways: the continuation is the one cut_parts chose, never a part itself
     three = np.r_[np.full(10, 1), np.full(10, 2), np.full(10, 3)]
-    folds = drift.unreproducible_cuts(np.zeros(30, int), three, lambda: {1: 0.3, 2: 0.3, 3: 0.3}, moved=lambda rows: 0.0)
+    folds = refit_review.unreproducible_cuts(np.zeros(30, int), three, lambda: {1: 0.3, 2: 0.3, 3: 0.3}, moved=lambda rows: 0.0)
     assert {f["into"] for f in folds} == {1} and {f["segment"] for f in folds} == {2, 3}
