@@ -164,6 +164,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="changes: cadences on which the refit baselines run too (comma list)")
     parser.add_argument("--tag", default="", help="changes: suffix of the result files")
     parser.add_argument("--baseline-seeds", default="all", help="changes: data seeds the refit baselines run on")
+    parser.add_argument("--baselines-only", action="store_true",
+                        help="changes: only the refit baselines (MONIC and ours refitted at every snapshot)")
     parser.add_argument("--combine", action="store_true",
                         help="changes: one report (--report) from the result files matching --pattern")
     parser.add_argument("--pattern", default="changes_1*.csv", help="changes --combine: result files to read")

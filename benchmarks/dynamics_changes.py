@@ -257,19 +257,23 @@ def score_case(change: ch.Change, truth: pd.DataFrame, timeline: Timeline, metho
 
 
 def run_case(change: ch.Change, seed: int, cadence: str, baselines: bool = True,
-             workdir: Path | None = None) -> list[dict]:
-    """Every method on one (change, cadence, seed): one scored row per method."""
+             workdir: Path | None = None, ours: bool = True) -> list[dict]:
+    """Every method on one (change, cadence, seed): one scored row per method.
+
+    ``ours`` False: the refit baselines only (ours and the size alert scored on it measured elsewhere).
+    """
     workdir = workdir or Path(tempfile.mkdtemp(prefix="changes-"))
     dates = CADENCES[cadence]
     rows = []
-    db = workdir / f"{change.name}_{seed}.duckdb"
-    truth = ch.load_into(db, change, seed, workdir)
-    ours = run_timeline(db, dates, refit=False)
-    rows.append(score_case(change, truth, ours, OURS))
-    rows.append(score_case(change, truth, ours, SIZE_ALERT))
+    if ours:
+        db = workdir / f"{change.name}_{seed}.duckdb"
+        truth = ch.load_into(db, change, seed, workdir)
+        timeline = run_timeline(db, dates, refit=False)
+        rows.append(score_case(change, truth, timeline, OURS))
+        rows.append(score_case(change, truth, timeline, SIZE_ALERT))
     if baselines:
         db_refit = workdir / f"{change.name}_{seed}_refit.duckdb"
-        ch.load_into(db_refit, change, seed, workdir / "refit")
+        truth = ch.load_into(db_refit, change, seed, workdir / "refit")  # the same data, generated again
         refitted = run_timeline(db_refit, dates, refit=True)
         rows.append(score_case(change, truth, refitted, OURS_REFIT))
         rows.append(score_case(change, truth, monic_timeline(refitted), MONIC))
@@ -279,7 +283,7 @@ def run_case(change: ch.Change, seed: int, cadence: str, baselines: bool = True,
 
 
 def run_suite(names, seeds, cadences, baselines_on=("month ends",), out: Path | None = None,
-              baseline_seeds=None) -> pd.DataFrame:
+              baseline_seeds=None, ours: bool = True) -> pd.DataFrame:
     """Every (cadence, seed, change); the refit baselines on ``baselines_on`` cadences (and ``baseline_seeds``)."""
     rows: list[dict] = []
     for cadence in cadences:
@@ -288,7 +292,9 @@ def run_suite(names, seeds, cadences, baselines_on=("month ends",), out: Path | 
                 change = ch.CHANGES[name] if name in ch.CHANGES else ch.with_new_category(name.split("+")[0])
                 started = time.perf_counter()
                 with_baselines = cadence in baselines_on and (baseline_seeds is None or seed in baseline_seeds)
-                case = run_case(change, seed, cadence, baselines=with_baselines)
+                if not (ours or with_baselines):
+                    continue
+                case = run_case(change, seed, cadence, baselines=with_baselines, ours=ours)
                 rows += case
                 print(f"{cadence} | {name} | seed {seed}: {time.perf_counter() - started:.0f} s", flush=True)
                 for row in case:
@@ -334,7 +340,7 @@ def main_changes(args, results: Path) -> None:
     stem = f"changes_{args.seeds.replace(',', '-')}{args.tag}"
     baseline_seeds = None if args.baseline_seeds == "all" else {int(s) for s in args.baseline_seeds.split(",")}
     runs = run_suite(names, seeds, cadences, baselines_on=tuple(args.baselines_on.split(",")),
-                     out=results / f"{stem}.csv", baseline_seeds=baseline_seeds)
+                     out=results / f"{stem}.csv", baseline_seeds=baseline_seeds, ours=not args.baselines_only)
     if args.purchases:
         purchases = pd.DataFrame([run_purchases(seed) for seed in seeds])
         purchases.to_csv(results / f"{stem}_purchases.csv", index=False)
