@@ -282,6 +282,11 @@ def with_new_category(change: Change | str) -> Change:
     return replace(c, name=f"{c.name}+new_category", new_category=True)
 
 
+def named(name: str) -> Change:
+    """The change of that name: one of :data:`CHANGES`, or ``"<change>+new_category"``."""
+    return CHANGES[name] if name in CHANGES else with_new_category(name.split("+")[0])
+
+
 # ------------------------------------------------------------------ a purchase log over 18 months
 #: Purchase-only personas over time: (name, purchases a month, basket log-median, months active).
 #: ``months active``: "all", "season" (November–December), "once" (one purchase), "early" (first 6 months).

@@ -156,6 +156,12 @@ def _reference(change: ch.Change, shares: list[dict[str, float]], dates: list) -
     return None
 
 
+def truth_shares(truth, dates=None) -> list[dict[str, float]]:
+    """Each snapshot's persona shares: of ``truth`` (the events) at ``dates``, or of per-customer truths."""
+    truths = truth if dates is None else [ch.truth_at(truth, d, WINDOW) for d in dates]
+    return [t.value_counts(normalize=True).to_dict() for t in truths]
+
+
 def rescore_fades(runs: pd.DataFrame) -> pd.DataFrame:
     """Rows scored before stop 35 (2 Dec) with today's fade reference, from the truth alone.
 
@@ -165,10 +171,10 @@ def rescore_fades(runs: pd.DataFrame) -> pd.DataFrame:
     """
     out = runs.copy()
     for (name, seed, cadence), rows in out[out["expected"] == "disappeared"].groupby(["change", "seed", "cadence"]):
-        change = ch.CHANGES[name] if name in ch.CHANGES else ch.with_new_category(name.split("+")[0])
+        change = ch.named(name)
         dates = CADENCES[cadence]
         _, truth = ch.generate(change, int(seed))
-        shares = [ch.truth_at(truth, d, WINDOW).value_counts(normalize=True).to_dict() for d in dates]
+        shares = truth_shares(truth, dates)
         onset = pd.Timestamp(ch._month_start(change.onset))
         old = next(i for i, d in enumerate(dates) if i > 0 and pd.Timestamp(d) >= onset)
         new = _reference(change, shares, dates)
@@ -217,7 +223,7 @@ def score_case(change: ch.Change, truth: pd.DataFrame, timeline: Timeline, metho
     judged a merge's old segments by their customers' current personas (kept to compare runs)."""
     runs = timeline.runs
     truths = [ch.truth_at(truth, d, WINDOW) for d in runs["as_of"]]
-    shares = [t.value_counts(normalize=True).to_dict() for t in truths]
+    shares = truth_shares(truths)
     ids = runs["run_id"].tolist()
     majority = [_majorities(timeline.assignments[r], t) for r, t in zip(ids, truths)]
     # Which personas the old segments of a merge held: their customers' personas before the onset.
@@ -319,7 +325,7 @@ def run_suite(names, seeds, cadences, baselines_on=("month ends",), out: Path | 
     for cadence in cadences:
         for seed in seeds:
             for name in names:
-                change = ch.CHANGES[name] if name in ch.CHANGES else ch.with_new_category(name.split("+")[0])
+                change = ch.named(name)
                 started = time.perf_counter()
                 with_baselines = cadence in baselines_on and (baseline_seeds is None or seed in baseline_seeds)
                 if not (ours or with_baselines):

@@ -132,9 +132,12 @@ def bootstrap_stability(pipeline, X, labels=None, *, n_boot: int = 3, sample_fra
     autoencoder and UMAP would cost minutes per draw and mostly measure their
     seeds, not the segments). ``labels`` are the segments of ``X``'s rows
     (default: ``pipeline.predict``). HDBSCAN's ``min_cluster_size`` is scaled
-    to the subsample so a refit looks for segments of the same share.
+    to the subsample so a refit looks for segments of the same share (and ``min_samples`` when the
+    pipeline gives it as a share).
     """
     import hdbscan
+
+    from segmentation.engine.inputs import resolve_min_cluster_size
 
     idx = _subsample(len(X), max_rows, random_state)
     rows = X.iloc[idx] if hasattr(X, "iloc") else np.asarray(X)[idx]
@@ -148,6 +151,8 @@ def bootstrap_stability(pipeline, X, labels=None, *, n_boot: int = 3, sample_fra
         if isinstance(model, hdbscan.HDBSCAN):
             model.set_params(min_cluster_size=max(5, round(pipeline.min_cluster_size_ * n_rows / n_fit)),
                              prediction_data=False)
+            if getattr(pipeline, "min_samples", None) is not None and pipeline.min_samples < 1:
+                model.set_params(min_samples=resolve_min_cluster_size(pipeline.min_samples, n_rows))
         return model
 
     return cluster_stability(embedding, ref, make_clusterer, n_boot, sample_fraction, random_state)

@@ -61,7 +61,7 @@ def make_reducer(pipeline, n_rows: int):
     return clone(pipeline.reducer)
 
 
-def _min_samples(min_samples, n_rows: int) -> int | None:
+def min_samples_rows(min_samples, n_rows: int) -> int | None:
     """HDBSCAN's ``min_samples`` in rows: None (HDBSCAN's own rule: ``min_cluster_size``), a share of
     the ``n_rows`` fitted when below 1, else a count (as ``min_cluster_size``)."""
     if min_samples is None:
@@ -75,7 +75,8 @@ def make_clusterer(pipeline, n_rows: int):
     The clusterer cannot be left out: the segments are its clusters.
     """
     if pipeline.clusterer is None:
-        return hdbscan.HDBSCAN(min_cluster_size=pipeline.min_cluster_size_, min_samples=_min_samples(pipeline.min_samples, n_rows),
+        return hdbscan.HDBSCAN(min_cluster_size=pipeline.min_cluster_size_,
+                               min_samples=min_samples_rows(pipeline.min_samples, n_rows),
                                cluster_selection_epsilon=float(pipeline.cluster_selection_epsilon),
                                cluster_selection_method=pipeline.cluster_selection_method,
                                prediction_data=True, core_dist_n_jobs=1)

@@ -16,28 +16,24 @@ def fade_truth():
     return truth
 
 
-def _shares(truth, dates):
-    return [ch.truth_at(truth, d, dc.WINDOW).value_counts(normalize=True).to_dict() for d in dates]
-
-
 def test_a_fade_that_does_not_complete_by_the_last_snapshot_is_not_planted(fade_truth):
     weekly = dc.CADENCES["weekly"]
-    shares = _shares(fade_truth, weekly)
+    shares = dc.truth_shares(fade_truth, weekly)
     assert shares[-1]["persona 1"] > 0.05  # the 90-day window still holds the faded customers' events
     assert dc._reference(ch.CHANGES["fade"], shares, weekly) is None
 
 
 def test_a_fade_is_referenced_where_the_persona_falls_below_two_percent(fade_truth):
     month_ends = dc.CADENCES["month ends"]
-    shares = _shares(fade_truth, month_ends)
+    shares = dc.truth_shares(fade_truth, month_ends)
     i = dc._reference(ch.CHANGES["fade"], shares, month_ends)
     assert i is not None and shares[i].get("persona 1", 0) < 0.02 <= shares[i - 1].get("persona 1", 0)
 
 
 def test_rescoring_moves_only_a_fade_reference():
     month_ends = dc.CADENCES["month ends"]
-    _, truth = ch.generate(ch.CHANGES["fade"], 0)
-    new = dc._reference(ch.CHANGES["fade"], _shares(truth, month_ends), month_ends)
+    _, truth = ch.generate(ch.named("fade"), 0)
+    new = dc._reference(ch.CHANGES["fade"], dc.truth_shares(truth, month_ends), month_ends)
     onset = pd.Timestamp(ch._month_start(ch.CHANGES["fade"].onset))
     old = next(i for i, d in enumerate(month_ends) if i > 0 and pd.Timestamp(d) >= onset)
     rows = pd.DataFrame([

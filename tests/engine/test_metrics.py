@@ -137,3 +137,23 @@ def test_quality_report_is_json_and_complete(blobs, cheap_pipeline):
     assert 0 <= report["noise_share"] <= 0.05
     without_truth = quality_report(pipeline, frame, sample_size=300)
     assert "ari" not in without_truth and "nmi" not in without_truth
+
+
+def test_bootstrap_refits_with_min_samples_as_the_same_share_of_its_rows(blobs, monkeypatch):
+    """A pipeline whose ``min_samples`` is a share refits each bootstrap draw with that share of the draw."""
+    from segmentation.engine import metrics
+
+    X, _ = blobs
+    frame = pd.DataFrame(X, columns=["a", "b", "c"])
+    pipeline = SegmentationPipeline(encoder="passthrough", reducer="passthrough", map_reducer="passthrough",
+                                    min_cluster_size=0.1, min_samples=0.05).fit(frame)
+    assert pipeline.clusterer_.min_samples == 20  # 5 % of the 400 rows fitted
+    seen = []
+
+    def record(embedding, ref, make_clusterer, *args):
+        seen.append(make_clusterer(200).min_samples)
+        return {}
+
+    monkeypatch.setattr(metrics, "cluster_stability", record)
+    metrics.bootstrap_stability(pipeline, frame)
+    assert seen == [10]  # 5 % of a 200-row draw
