@@ -1,14 +1,17 @@
-"""A cluster HDBSCAN selected is split into its children when they hold different behaviour mixes.
+"""A cluster HDBSCAN selected is split into parts when the leaves of its tree hold different behaviour mixes.
 
 HDBSCAN's excess-of-mass selection keeps a parent cluster whenever it is more stable than its
 children together. Two behaviours that sit side by side in the cluster space, a persona and a
 blend that shares its channels but not its categories, are then one segment, though the
-condensed tree holds them apart one level down. :func:`split_distinct_children` walks down from
-each selected cluster: where the children of a node differ in their *mix* (the lift profiles of the
-share columns, what customers do, where and when, not how much or how well) by more than a
-threshold (the pipeline's ``split_distance``; :data:`~segmentation.engine.resemblance.UNLIKE`, the
-distance at which the dynamics call a segment new behaviour, is the value measured), the node is
-split and each child is examined in turn. The snapshot's mix leaves out ``trend`` (the share of a
+condensed tree holds them apart further down. :func:`split_distinct_children` takes the leaves of
+each selected cluster's subtree (the deepest groups of at least the segment floor) and groups them
+by their *mix* (the lift profiles of the share columns, what customers do, where and when, not how
+much or how well): average linkage, cut at a threshold (the pipeline's ``split_distance``;
+:data:`~segmentation.engine.resemblance.UNLIKE`, the distance at which the dynamics call a segment
+new behaviour, is the value measured). Leaves that mix alike stay one part wherever the tree put
+them; two or more parts split the cluster. Until v15 the walk compared each node's children and
+stopped where they looked alike, which missed a behaviour when both children held some of it
+(tuning seeds: `benchmarks/results/leaves_tuning.md`). The snapshot's mix leaves out ``trend`` (the share of a
 customer's events in the window's recent half): with it, a growing persona's recent sign-ups were
 split off over a timeline (docs/engine.md).
 
@@ -16,7 +19,7 @@ Only the mix decides, not intensity or outcomes (counts, money, rates): within o
 those vary continuously, and at small counts ratios such as conversion are lumpy, so the tree
 splits along them without there being two behaviours (a single planted persona's children were
 1.1 apart on every feature and 0.48 on the mix, the blend and its persona 1.2 on the mix).
-Rows of a split cluster that left the tree above the children (or joined it through the outlier
+Rows of a split cluster that left the tree above the leaves (or joined it through the outlier
 floor) go to the part most of their nearest rows of that cluster belong to.
 
 Pure numpy/scikit-learn on a fitted ``hdbscan.HDBSCAN``: no database, no UI.
@@ -72,28 +75,50 @@ class _Tree:
         return max(common)
 
 
-def _parts(tree: _Tree, node: int, mix: np.ndarray, threshold: float, halves=None) -> list[int]:
-    """The nodes ``node`` splits into: itself, or (recursively) its children when their mixes differ
-    (with ``halves``, in what the children's customers repeat on both halves of their events)."""
-    from segmentation.engine.resemblance import lifts_of_labels, profile_distance, repeated_distances
-
+def _leaves(tree: _Tree, node: int) -> list[int]:
+    """The nodes under ``node`` (itself included) that have no children of their own, in tree order."""
     out, stack = [], [node]
     while stack:
         current = stack.pop()
         children = tree.children.get(current, [])
-        if len(children) >= 2:
-            labels = np.full(len(mix), -1)
-            for i, child in enumerate(children):
-                labels[tree.rows_under(child)] = i
-            lifts = lifts_of_labels(mix, labels)
-            distance = repeated_distances(mix, labels, lifts.index.to_numpy(),
-                                          profile_distance(lifts, lifts).to_numpy(), halves)
-            np.fill_diagonal(distance, np.inf)
-            if len(lifts) == len(children) and distance.min() > threshold:
-                stack.extend(children)
-                continue
-        out.append(current)
-    return sorted(out)
+        if children:
+            stack.extend(reversed(children))
+        else:
+            out.append(current)
+    return out
+
+
+def _parts(tree: _Tree, node: int, mix: np.ndarray, threshold: float, halves=None) -> list[list[int]]:
+    """The parts ``node`` splits into, each a list of leaf nodes: ``[[node]]`` when it stays whole.
+
+    The leaves under ``node`` are grouped by average linkage on their mix distance (with ``halves``,
+    in what their customers repeat on both halves of their events), cut at ``threshold``: leaves
+    that behave alike form one part, wherever they sit in the tree. Comparing only a node's
+    children missed behaviours that the tree parts one level further down: two children that
+    each hold some of both mix to look alike (a blend beside its persona: 0.77 apart as
+    children, 0.95 and more as leaves).
+    """
+    from scipy.cluster.hierarchy import fcluster, linkage
+    from scipy.spatial.distance import squareform
+
+    from segmentation.engine.resemblance import lifts_of_labels, profile_distance, repeated_distances
+
+    leaves = _leaves(tree, node)
+    if len(leaves) < 2:
+        return [[node]]
+    labels = np.full(len(mix), -1)
+    for i, leaf in enumerate(leaves):
+        labels[tree.rows_under(leaf)] = i
+    lifts = lifts_of_labels(mix, labels)
+    if len(lifts) != len(leaves):
+        return [[node]]
+    distance = repeated_distances(mix, labels, lifts.index.to_numpy(), profile_distance(lifts, lifts).to_numpy(), halves)
+    distance = (distance + distance.T) / 2.0
+    np.fill_diagonal(distance, 0.0)
+    groups = fcluster(linkage(squareform(distance, checks=False), method="average"), t=threshold, criterion="distance")
+    if len(np.unique(groups)) < 2:
+        return [[node]]
+    return [[leaves[i] for i in np.flatnonzero(groups == g)] for g in np.unique(groups)]
 
 
 def split_distinct_children(clusterer, mix: np.ndarray, labels: np.ndarray, threshold: float,
@@ -127,8 +152,9 @@ def split_distinct_children(clusterer, mix: np.ndarray, labels: np.ndarray, thre
             continue
         rows = np.flatnonzero(labels == cluster)
         part = np.full(len(raw), -1)
-        for i, node in enumerate(parts):
-            part[tree.rows_under(node)] = i
+        for i, nodes in enumerate(parts):
+            for node in nodes:
+                part[tree.rows_under(node)] = i
         known, unknown = rows[part[rows] >= 0], rows[part[rows] < 0]
         if len(unknown):
             vote = KNeighborsClassifier(n_neighbors=min(n_neighbors, len(known))).fit(space[known], part[known])

@@ -77,3 +77,21 @@ def test_the_split_is_refused_where_the_clusterer_would_score_new_customers():
     with pytest.raises(ValueError, match="split_distance needs the default mapping"):
         SegmentationPipeline(encoder="passthrough", mapping="transform", split_distance=UNLIKE,
                              mix_columns=["0"]).fit(X)
+
+
+def test_leaves_that_mix_alike_are_one_part_wherever_the_tree_put_them():
+    """Four blobs: persona a and persona b side by side, twice. The tree's first split parts the two
+    pairs, so each child holds both personas and the children mix alike; its leaves are the
+    blobs. The cluster splits into a (both of its blobs) and b, not into the pairs."""
+    rng = np.random.default_rng(0)
+    centres, sizes = [(0, 0), (2.5, 0), (0, 3), (2.5, 3), (20, 20)], [250, 200, 200, 250, 300]
+    space = np.vstack([rng.normal(c, 0.5, (n, 2)) for c, n in zip(centres, sizes)])
+    a, b, c = [0.7, 0.2, 0.1], [0.1, 0.8, 0.1], [0.1, 0.1, 0.8]
+    mix = np.vstack([rng.dirichlet(np.array(p) * 40, n) for p, n in zip((a, b, a, b, c), sizes)])
+    truth = np.repeat([0, 1, 0, 1, 2], sizes)
+    clusterer = hdbscan.HDBSCAN(min_cluster_size=60).fit(space)
+    assert len(np.unique(clusterer.labels_[clusterer.labels_ >= 0])) == 2  # the four blobs are one cluster
+    labels, splits = split_distinct_children(clusterer, mix, clusterer.labels_, UNLIKE, space=space)
+    assert adjusted_rand_score(truth, labels) > 0.95
+    (split,) = splits
+    assert len(split["into"]) == 2 and split["sizes"][1] > 400  # a and b, each from two leaves
