@@ -124,15 +124,16 @@ def _parts(tree: _Tree, node: int, mix: np.ndarray, threshold: float, halves=Non
 def split_distinct_children(clusterer, mix: np.ndarray, labels: np.ndarray, threshold: float,
                             space: np.ndarray | None = None, n_neighbors: int = 15,
                             halves=None) -> tuple[np.ndarray, list[dict]]:
-    """Split each cluster of ``labels`` whose children in ``clusterer``'s condensed tree differ in mix.
+    """Split each cluster of ``labels`` whose leaves in ``clusterer``'s condensed tree form groups of different mix
+    (:func:`_parts`; the name is from when the split compared a node's children).
 
     ``mix``: the rows' mix columns (rows × columns, the rows the clusterer was fitted on);
     ``labels``: the clusterer's labels, possibly after the outlier floor. Returns the new labels
     (a split cluster keeps its id for its largest part, the other parts get ids after the largest
     label) and one dict per split cluster (``cluster``, ``into``: ids largest part first, ``sizes``).
     ``space`` (default ``mix``): where the rows' nearest rows are looked for, for the rows of a split
-    cluster no child holds. ``halves`` (a :class:`~segmentation.engine.repeated.SplitHalves` of the
-    ``mix`` columns; None: off): the children's mix distance counts only for the part of it their
+    cluster no leaf holds. ``halves`` (a :class:`~segmentation.engine.repeated.SplitHalves` of the
+    ``mix`` columns; None: off): the leaves' mix distance counts only for the part of it their
     customers repeat on both halves of their events (:func:`~segmentation.engine.repeated.repeated_share`),
     so a pocket of customers whose few events leaned one way by chance is not split off.
     """
