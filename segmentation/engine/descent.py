@@ -113,8 +113,6 @@ def _parts(tree: _Tree, node: int, mix: np.ndarray, threshold: float, halves=Non
     if len(lifts) != len(leaves):
         return [[node]]
     distance = repeated_distances(mix, labels, lifts.index.to_numpy(), profile_distance(lifts, lifts).to_numpy(), halves)
-    distance = (distance + distance.T) / 2.0
-    np.fill_diagonal(distance, 0.0)
     groups = fcluster(linkage(squareform(distance, checks=False), method="average"), t=threshold, criterion="distance")
     if len(np.unique(groups)) < 2:
         return [[node]]

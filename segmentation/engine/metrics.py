@@ -137,7 +137,7 @@ def bootstrap_stability(pipeline, X, labels=None, *, n_boot: int = 3, sample_fra
     """
     import hdbscan
 
-    from segmentation.engine.inputs import resolve_min_cluster_size
+    from segmentation.engine.step_factory import min_samples_rows
 
     idx = _subsample(len(X), max_rows, random_state)
     rows = X.iloc[idx] if hasattr(X, "iloc") else np.asarray(X)[idx]
@@ -152,7 +152,7 @@ def bootstrap_stability(pipeline, X, labels=None, *, n_boot: int = 3, sample_fra
             model.set_params(min_cluster_size=max(5, round(pipeline.min_cluster_size_ * n_rows / n_fit)),
                              prediction_data=False)
             if getattr(pipeline, "min_samples", None) is not None and pipeline.min_samples < 1:
-                model.set_params(min_samples=resolve_min_cluster_size(pipeline.min_samples, n_rows))
+                model.set_params(min_samples=min_samples_rows(pipeline.min_samples, n_rows))
         return model
 
     return cluster_stability(embedding, ref, make_clusterer, n_boot, sample_fraction, random_state)
