@@ -203,6 +203,22 @@ def previous_run(con: duckdb.DuckDBPyConnection, as_of, window_days: int | None 
             if row else None)
 
 
+def lineage_starts(con: duckdb.DuckDBPyConnection, run_id: int, lookback: int = 6) -> pd.DataFrame:
+    """queries/runs/segments_select_lineage_starts.sql: for each segment of ``run_id``, where its lineage
+    was first seen among the ``lookback`` complete runs up to it (the drift check's reach,
+    :func:`segmentation.workflows.reuse._drift_references`): ``since`` (date), ``since_run``, ``since_segment``."""
+    frame = con.execute(load_query("segments_select_lineage_starts"), {"run_id": int(run_id), "lookback": lookback}).df()
+    frame["since"] = pd.to_datetime(frame["since"]).dt.date
+    return frame
+
+
+def members_of(con: duckdb.DuckDBPyConnection, run_id: int, segment_id: int) -> pd.Index:
+    """The customer ids ``run_id`` assigned to ``segment_id`` (queries/runs/assignments_select_of_segment.sql)."""
+    frame = con.execute(load_query("assignments_select_of_segment"),
+                        {"run_id": int(run_id), "segment_id": int(segment_id)}).df()
+    return pd.Index(frame["customer_id"].astype(str))
+
+
 def list_segments(con: duckdb.DuckDBPyConnection, run_id: int | None = None) -> pd.DataFrame:
     """Segments of ``run_id`` (default: the latest run)."""
     if run_id is None:
@@ -333,8 +349,9 @@ def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 def tracking_inputs(con: duckdb.DuckDBPyConnection, as_of, window_days: int | None = None) -> dict[str, Any]:
     """What tracking a new snapshot of ``as_of`` needs from the store
     (:func:`segmentation.dynamics.tracking.track_snapshot`): the next lineage id, the run just
-    before it with the same window (None for none) with its assignments and parsed segments, and an
-    earlier run with another window (``other_run``, for the note that they were not compared)."""
+    before it with the same window (None for none) with its assignments, parsed segments and where
+    their lineages began (``lineage_starts``: :func:`lineage_starts`), and an earlier run with another
+    window (``other_run``, for the note that they were not compared)."""
     inputs: dict[str, Any] = {"next_lineage": int(fetch_row(con, "segments_next_lineage_id")[0]),
                               "run": previous_run(con, as_of, window_days), "other_run": None}
     if inputs["run"] is None:
@@ -343,6 +360,7 @@ def tracking_inputs(con: duckdb.DuckDBPyConnection, as_of, window_days: int | No
     run_id = {"run_id": inputs["run"]["run_id"]}
     inputs["assignments"] = con.execute(load_query("assignments_select_of_run"), run_id).df()
     inputs["segments"] = parse_profiles(con.execute(load_query("segments_select_of_run"), run_id).df())
+    inputs["lineage_starts"] = lineage_starts(con, run_id["run_id"])
     return inputs
 
 

@@ -23,7 +23,8 @@ Two kinds of evidence decide a transition:
 * otherwise each new segment's **parent** is, among the old segments it resembles,
   the one it shares most customers with (the nearest by profile when it shares none);
 * **survived** — the old segment's one child (or, of several, the one holding most of
-  its customers; the others are split-offs: ``split``);
+  its customers; the others are split-offs: ``split``, unless most of their customers came to the
+  old segment since its lineage began: a behaviour that formed inside it, ``emerged``);
 * **split** — at least two children, each resembling the parent, each holding at least
   ``tau_split`` of it and together at least ``tau``, none of them more than ``tau`` (a child
   holding most of the parent survives it and the others split off: a segment that absorbed
@@ -167,6 +168,7 @@ def match_segments(
     previous: pd.DataFrame, current: pd.DataFrame, thresholds: Thresholds = Thresholds(),
     lifts: tuple[pd.DataFrame, pd.DataFrame] | None = None, unlike: float = UNLIKE,
     behaviour_shift: Callable[[Sequence[str]], float] | None = None, checks: list[dict] | None = None,
+    started_with: Callable[[int], pd.Index | None] | None = None,
 ) -> pd.DataFrame:
     """Transitions between two snapshots by membership and behaviour (see the module docstring).
 
@@ -177,7 +179,11 @@ def match_segments(
     (:func:`segmentation.engine.resemblance.group_shift` against a window no later than the
     fitting snapshot's: :func:`segmentation.workflows.reuse.reference_window`). Each such check
     is appended to ``checks``
-    (``segment_id``, ``from_segment``, ``customers``, ``behaviour_shift``, ``new``). Columns: ``from_segment`` (NA for emerged),
+    (``segment_id``, ``from_segment``, ``customers``, ``behaviour_shift``, ``new``). ``started_with(old_id)``
+    (None: not checked) gives the customers of that old segment's lineage where it began (None: unknown);
+    a part shed beside the old segment's heir is then **emerged**, not split, when most (``tau``) of its
+    customers from the old segment came to it since it began (each such check goes to ``checks`` with
+    ``joined_since_start``). Columns: ``from_segment`` (NA for emerged),
     ``to_segment`` (NA for disappeared), ``kind``, ``overlap`` (share of the old segment
     in the new one; for emerged, the largest share of the new segment any old one gives).
     """
@@ -232,6 +238,23 @@ def match_segments(
             checks.append({"segment_id": int(n), "from_segment": o, "customers": int(len(members)),
                            "behaviour_shift": None if np.isnan(shift) else round(shift, 3), "new": bool(new)})
         return None if np.isnan(shift) else new
+
+    def formed_inside(o: int, n: int) -> bool:
+        """Whether most (``tau``) of the customers ``o`` gave ``n`` came to ``o`` since its lineage began:
+        a behaviour that formed inside the segment (sign-ups, converts), which an earlier fit lumped
+        with it, not a part of what it held from the start."""
+        start = started_with(o) if started_with is not None else None
+        if start is None:
+            return False
+        members = previous.loc[previous["segment_id"] == o, "customer_id"]
+        members = current.loc[(current["segment_id"] == n) & current["customer_id"].isin(members), "customer_id"]
+        if members.empty:
+            return False
+        joined = float(1.0 - members.astype(str).isin(start).mean())
+        if checks is not None:
+            checks.append({"segment_id": int(n), "from_segment": o, "customers": int(len(members)),
+                           "joined_since_start": round(joined, 3), "new": joined >= tau})
+        return joined >= tau
 
     parent: dict[int, int] = {}
     unlike_all: list[int] = []  # new segments unlike every old one (emerged, unless a split below)
@@ -297,7 +320,11 @@ def match_segments(
             heir = max(kids, key=lambda n: (n not in revealed, shared.at[o, n], -distance.at[o, n]))
             heirs[o] = heir
             for n in kids:
-                link(o, n, "survived" if n == heir else "split")
+                if n != heir and formed_inside(o, n):
+                    rows.append({"from_segment": None, "to_segment": n, "kind": "emerged",
+                                 "overlap": float(of_new[n].max())})
+                else:
+                    link(o, n, "survived" if n == heir else "split")
     survivors = {n: o for o, n in heirs.items()}
     if behaviour_shift is not None:
         # An old segment whose heir keeps less than tau of it, while at least tau of its customers went

@@ -159,7 +159,8 @@ def emerged_sources(
 
 def track_snapshot(previous: dict[str, Any], segments: pd.DataFrame, assignments: pd.DataFrame,
                    thresholds: Thresholds = Thresholds(), window_days: int | None = None,
-                   behaviour: tuple[Callable[[], pd.DataFrame], pd.DataFrame] | None = None):
+                   behaviour: tuple[Callable[[], pd.DataFrame], pd.DataFrame] | None = None,
+                   started_with: Callable[[int], pd.Index | None] | None = None):
     """Track a freshly computed snapshot against the stored run just before it.
 
     ``previous`` is what the store holds about that run
@@ -176,6 +177,8 @@ def track_snapshot(previous: dict[str, Any], segments: pd.DataFrame, assignments
     the checks are in the summary (``behaviour_checks``). The earlier window is the caller's choice:
     :func:`segmentation.workflows.reuse.reference_window` (the window before this one, or the
     window of the snapshot that fitted the previous run's models when that is earlier).
+    ``started_with(old_segment_id)`` (optional): the customers of that old segment's lineage where it
+    began (``match_segments``: a part shed beside its heir that came to it since is emerged).
     """
     next_lineage, previous_run = int(previous["next_lineage"]), previous["run"]
     if previous_run is None:
@@ -194,7 +197,7 @@ def track_snapshot(previous: dict[str, Any], segments: pd.DataFrame, assignments
         before, now = behaviour
         shift = lambda customers: group_shift(before(), now, customers)  # noqa: E731
     transitions = match_segments(previous_assign, assignments, thresholds, lifts=lifts, behaviour_shift=shift,
-                                 checks=checks)
+                                 checks=checks, started_with=started_with)
     tracked = carry_lineage(previous_segments, segments, transitions, next_lineage)
     tracked_ids = tracked.loc[tracked["segment_id"] != NOISE, "segment_id"].astype(int).tolist()
     sources = emerged_sources(previous_assign, assignments, tracked_ids)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 from datetime import date, timedelta
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
@@ -24,7 +25,7 @@ from segmentation.workflows.progress import Progress, Stage, epoch_callback, say
 if TYPE_CHECKING:
     from segmentation.workflows.snapshot import SnapshotParams
 
-__all__ = ["fit_or_reuse", "behaviour_before", "reference_window", "models_fitted_at"]
+__all__ = ["fit_or_reuse", "behaviour_before", "reference_window", "models_fitted_at", "lineage_members_at_start"]
 
 
 def _previous_models(db: Any, as_of: date, params: SnapshotParams, features: pd.DataFrame):
@@ -81,6 +82,26 @@ def reference_window(as_of: date, window_days: int, fitted_at: date | None = Non
     """
     end = pd.Timestamp(as_of).date() - timedelta(days=window_days)
     return end if fitted_at is None else min(end, fitted_at)
+
+
+def lineage_members_at_start(db: Any, previous: dict[str, Any]) -> Callable[[int], pd.Index | None] | None:
+    """For tracking (:func:`~segmentation.dynamics.tracking.track_snapshot`'s ``started_with``): a function
+    giving, for a segment of the previous run, the customers of its lineage where it began
+    (``previous["lineage_starts"]``, :func:`segmentation.data.results.lineage_starts`; read once each, only
+    when asked). None without a previous run."""
+    starts = previous.get("lineage_starts")
+    if previous.get("run") is None or starts is None:
+        return None
+    where = {int(s): (int(r), int(g)) for s, r, g in
+             zip(starts["segment_id"], starts["since_run"], starts["since_segment"])}
+
+    @lru_cache(maxsize=None)
+    def started_with(segment_id: int) -> pd.Index | None:
+        if int(segment_id) not in where:
+            return None
+        with store.connect(db, read_only=True) as con:
+            return results.members_of(con, *where[int(segment_id)])
+    return started_with
 
 
 def models_fitted_at(db: Any, previous: dict[str, Any] | None) -> date | None:

@@ -26,7 +26,8 @@ from segmentation.data import journal, recovery, results, store
 from segmentation.engine.defaults import DEFAULTS
 from segmentation.data.queries import load_query
 from segmentation.workflows.progress import Progress, Stage, keeping_notes, say, say_note
-from segmentation.workflows.reuse import behaviour_before, fit_or_reuse, models_fitted_at, reference_window
+from segmentation.workflows.reuse import (behaviour_before, fit_or_reuse, lineage_members_at_start, models_fitted_at,
+                                         reference_window)
 
 __all__ = ["SnapshotParams", "run_snapshot", "existing_run", "snapshot_inputs", "clustering_frame",
            "feature_choice", "share_counts", "input_weight", "make_pipeline", "RUN"]
@@ -249,7 +250,8 @@ def run_snapshot(
     end = reference_window(as_of, params.window_days, models_fitted_at(db, previous["run"]))
     behaviour = None if previous["run"] is None else (lambda: window_ending(end), table.frame)
     segments, transitions, tracking_summary = track_snapshot(previous, segments, assignments,
-                                                             window_days=params.window_days, behaviour=behaviour)
+                                                             window_days=params.window_days, behaviour=behaviour,
+                                                             started_with=lineage_members_at_start(db, previous))
     if tracking_summary.get("note"):
         say_note(progress, Stage.TRACKING, tracking_summary["note"])
     metrics["tracking"] = tracking_summary

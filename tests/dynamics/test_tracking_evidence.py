@@ -83,6 +83,28 @@ def test_a_child_holding_most_of_the_parent_continues_it():
     assert result == {(0, 5): "survived", (0, 6): "split", (1, 7): "survived"}
 
 
+def test_a_part_that_came_to_the_segment_since_it_began_emerged_inside_it():
+    """Segment 0 began with customers 0–199; since then 110–179 were replaced by sign-ups and converts
+    (1110–1179) whose behaviour, close to 0's, an earlier fit lumped with it. A refit cuts them out:
+    a behaviour that formed inside the segment (emerged), not a part it held from the start (split)."""
+    before = members({0: list(range(0, 110)) + list(range(1110, 1180)), 1: range(200, 400)})
+    after = members({5: range(0, 110), 6: range(1110, 1180), 7: range(200, 400)})
+    old = lifts({0: SOCIAL_TOYS, 1: STORE_GARDEN})
+    new = lifts({5: {"social": 2.0, "toys": 1.2}, 6: {"social": 2.0, "toys": 2.2}, 7: STORE_GARDEN})
+    began = {0: pd.Index([f"C{c:04d}" for c in range(0, 200)]), 1: pd.Index([f"C{c:04d}" for c in range(200, 400)])}
+    checks: list[dict] = []
+    result = kinds(match_segments(before, after, lifts=(old, new), started_with=began.get, checks=checks))
+    assert result == {(0, 5): "survived", (None, 6): "emerged", (1, 7): "survived"}
+    assert checks == [{"segment_id": 6, "from_segment": 0, "customers": 70, "joined_since_start": 1.0, "new": True}]
+    # the same cut, its customers in the segment from the start: a part the earlier fit lumped (split)
+    lumped = members({0: range(0, 180), 1: range(200, 400)})
+    after_lumped = members({5: range(0, 110), 6: range(110, 180), 7: range(200, 400)})
+    assert kinds(match_segments(lumped, after_lumped, lifts=(old, new), started_with=began.get)) == \
+        {(0, 5): "survived", (0, 6): "split", (1, 7): "survived"}
+    # without the lineage's start, membership since the previous snapshot alone says split
+    assert kinds(match_segments(before, after, lifts=(old, new)))[(0, 6)] == "split"
+
+
 def test_lineage_kept_on_a_refit_when_behaviour_matches():
     """A refit renumbers segments and leaves 60 % of segment 0 in noise: still the same segment."""
     before = members({0: range(0, 200), 1: range(200, 400)})
