@@ -206,10 +206,8 @@ def previous_run(con: duckdb.DuckDBPyConnection, as_of, window_days: int | None 
 def lineage_starts(con: duckdb.DuckDBPyConnection, run_id: int, lookback: int = 6) -> pd.DataFrame:
     """queries/runs/segments_select_lineage_starts.sql: for each segment of ``run_id``, where its lineage
     was first seen among the ``lookback`` complete runs up to it (the drift check's reach,
-    :func:`segmentation.workflows.reuse._drift_references`): ``since`` (date), ``since_run``, ``since_segment``."""
-    frame = con.execute(load_query("segments_select_lineage_starts"), {"run_id": int(run_id), "lookback": lookback}).df()
-    frame["since"] = pd.to_datetime(frame["since"]).dt.date
-    return frame
+    :func:`segmentation.workflows.reuse._drift_references`): ``since_run``, ``since_segment``."""
+    return con.execute(load_query("segments_select_lineage_starts"), {"run_id": int(run_id), "lookback": lookback}).df()
 
 
 def members_of(con: duckdb.DuckDBPyConnection, run_id: int, segment_id: int) -> pd.Index:

@@ -209,6 +209,15 @@ def match_segments(
         rows.append({"from_segment": o, "to_segment": n, "kind": kind,
                      "overlap": float(of_old.at[o, n]) if o is not None and n is not None else 0.0})
 
+    def emerge(n: int) -> None:  # overlap: the largest share of ``n`` any old segment gave
+        rows.append({"from_segment": None, "to_segment": n, "kind": "emerged",
+                     "overlap": float(of_new[n].max()) if old_ids else 0.0})
+
+    def given(o: int, n: int) -> pd.Series:
+        """The customers old segment ``o`` gave new segment ``n``."""
+        members = previous.loc[previous["segment_id"] == o, "customer_id"]
+        return current.loc[(current["segment_id"] == n) & current["customer_id"].isin(members), "customer_id"]
+
     def known_behaviour(n: int) -> int | None:
         """The old segment whose customers, unchanged, make up most of ``n`` (None: new behaviour)."""
         if behaviour_shift is None or not old_ids:
@@ -230,8 +239,7 @@ def match_segments(
         return judged[(o, n)]
 
     def _shifted(o: int, n: int) -> bool | None:
-        members = previous.loc[previous["segment_id"] == o, "customer_id"]
-        members = current.loc[(current["segment_id"] == n) & current["customer_id"].isin(members), "customer_id"]
+        members = given(o, n)
         shift = float(behaviour_shift(members.tolist()))
         new = not shift <= SHIFTED  # NaN (nobody to compare) counts as new
         if checks is not None:
@@ -246,8 +254,7 @@ def match_segments(
         start = started_with(o) if started_with is not None else None
         if start is None:
             return False
-        members = previous.loc[previous["segment_id"] == o, "customer_id"]
-        members = current.loc[(current["segment_id"] == n) & current["customer_id"].isin(members), "customer_id"]
+        members = given(o, n)
         if members.empty:
             return False
         joined = float(1.0 - members.astype(str).isin(start).mean())
@@ -304,8 +311,7 @@ def match_segments(
             parted.add(o)
     for n in unlike_all:
         if n not in parent:
-            top = float(of_new[n].max()) if old_ids else 0.0
-            rows.append({"from_segment": None, "to_segment": n, "kind": "emerged", "overlap": top})
+            emerge(n)
     heirs: dict[int, int] = {}
     for o in old_ids:
         kids = [n for n, p in parent.items() if p == o]
@@ -321,8 +327,7 @@ def match_segments(
             heirs[o] = heir
             for n in kids:
                 if n != heir and formed_inside(o, n):
-                    rows.append({"from_segment": None, "to_segment": n, "kind": "emerged",
-                                 "overlap": float(of_new[n].max())})
+                    emerge(n)
                 else:
                     link(o, n, "survived" if n == heir else "split")
     survivors = {n: o for o, n in heirs.items()}
