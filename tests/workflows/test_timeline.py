@@ -111,3 +111,41 @@ def test_a_window_before_the_data_begins_has_nobody_to_compare_not_an_error(demo
     empty = behaviour_before(demo_runs_db, date(2000, 1, 1), 90)
     assert empty.empty
     assert np.isnan(group_shift(empty, now, now.index[:50]))
+
+
+def test_a_snapshot_tells_tracking_who_each_old_segment_held_where_its_lineage_began(demo_runs_db, monkeypatch):
+    """The snapshot hands tracking, for each segment of the run before it, the customers its lineage held in
+    the lineage's first run (a part cut out of it later is new behaviour when most of its customers came since,
+    docs/dynamics.md): for a lineage that began two runs back, those are that run's members, not the last run's."""
+    from datetime import date
+
+    import duckdb
+
+    from segmentation.dynamics import tracking
+    from segmentation.workflows.snapshot import SnapshotParams, run_snapshot
+
+    seen = {}
+    real = tracking.track_snapshot
+
+    def spy(previous, *args, started_with=None, **kwargs):
+        seen.update(previous=previous, started_with=started_with)
+        return real(previous, *args, started_with=started_with, **kwargs)
+
+    monkeypatch.setattr(tracking, "track_snapshot", spy)
+    run_snapshot(demo_runs_db, date(2025, 7, 15), SnapshotParams(window_days=60, min_cluster_share=0.02))
+
+    con = duckdb.connect(str(demo_runs_db), read_only=True)
+    first, last = [r[0] for r in con.execute("SELECT run_id FROM runs WHERE as_of IN ('2025-04-30', '2025-06-30') "
+                                             "ORDER BY as_of").fetchall()]
+    assert seen["previous"]["run"]["run_id"] == last
+    pairs = con.execute("SELECT l.segment_id, f.segment_id FROM segments l JOIN segments f USING (lineage_id) "
+                        "WHERE l.run_id = ? AND f.run_id = ? AND l.segment_id >= 0", [last, first]).fetchall()
+    assert pairs, "no lineage of the first run went on to the second"
+
+    def members(run_id, segment_id):
+        return set(r[0] for r in con.execute("SELECT customer_id FROM assignments WHERE run_id = ? AND segment_id = ?",
+                                            [run_id, segment_id]).fetchall())
+    for now, began in pairs:
+        given = set(seen["started_with"](now))
+        assert given == members(first, began) and given != members(last, now)
+    con.close()
