@@ -14,6 +14,7 @@ import hdbscan
 import numpy as np
 
 from segmentation.constants import NOISE as _NOISE
+from segmentation.engine.defaults import REST_ALIKE
 from segmentation.engine.granularity import choose_granularity
 from segmentation.engine.mapping import neighbour_vote
 
@@ -84,7 +85,8 @@ def segment_fit_sample(clusterer, Z_sample: np.ndarray, *, outlier_floor: float 
     (:func:`~segmentation.engine.descent.split_distinct_children`; after the outlier floor, before twins
     are merged). ``halves`` (a :class:`~segmentation.engine.repeated.SplitHalves` of ``Z_sample``;
     None: off): the split counts only the mix difference the customers repeat on both halves of
-    their events (:mod:`segmentation.engine.repeated`), and with ``mix_twins`` so do the twins.
+    their events (:mod:`segmentation.engine.repeated`), and with ``mix_twins`` so do the twins (with
+    ``mix_twins="rest alike"`` only where the other columns' lift profiles are within the twin distance too).
     """
     labels = np.asarray(clusterer.labels_, dtype=np.int64)
     is_hdbscan = isinstance(clusterer, hdbscan.HDBSCAN)
@@ -101,7 +103,11 @@ def segment_fit_sample(clusterer, Z_sample: np.ndarray, *, outlier_floor: float 
         labels, splits = split_distinct_children(
             clusterer, Z_sample[:, mix_columns], labels, split_distance, space=Z_sample,
             halves=None if halves is None else halves.columns(mix_columns))
-    repeated = (mix_columns, halves.columns(mix_columns)) if halves is not None and mix_twins and mix_columns else None
+    repeated = None
+    if halves is not None and mix_twins and mix_columns:
+        repeated = (mix_columns, halves.columns(mix_columns))
+        if mix_twins == REST_ALIKE:  # the other columns must be alike too
+            repeated += ([c for c in range(Z_sample.shape[1]) if c not in set(mix_columns)],)
     labels, label_map, granularity = choose_granularity(
         Z_sample, labels, merge_alpha, n_clusters(clusterer), random_state, twin_distance, repeated)
     if splits:  # the parts' ids as the segments they became (a part may have been merged back as a twin)

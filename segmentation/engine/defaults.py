@@ -27,10 +27,13 @@ from dataclasses import dataclass
 
 from segmentation.engine.resemblance import TWIN, UNLIKE
 
-__all__ = ["EngineDefaults", "DEFAULTS", "SKIP", "AUTOENCODER_PARAMS", "BEFORE_ADDED"]
+__all__ = ["EngineDefaults", "DEFAULTS", "SKIP", "REST_ALIKE", "AUTOENCODER_PARAMS", "BEFORE_ADDED"]
 
 #: The value of a step parameter that leaves the step out (scikit-learn's spelling).
 SKIP = "passthrough"
+
+#: ``mix_twins`` that also asks the columns outside the mix to be alike (a purchase log's value and rhythm).
+REST_ALIKE = "rest alike"
 
 
 @dataclass(frozen=True)
@@ -84,7 +87,7 @@ class EngineDefaults:
     # With the features on two halves of each customer's events, segments whose mix difference the
     # customers do not repeat are twins (segmentation/engine/repeated.py): pockets of one behaviour
     # whose few events leaned one way by chance (benchmarks/results/repeated_tuning.md).
-    mix_twins: bool = True
+    mix_twins: bool | str = True  # or REST_ALIKE
     refine_neighbors: int | None = 15
     # Fit on a sample, assign everyone.
     fit_sample_size: int = 50_000  # rows

@@ -122,7 +122,8 @@ class SegmentationPipeline(BaseEstimator):
     events (``fit(..., halves=)``), the split counts only the part of the children's mix difference
     that their customers repeat, and, with ``mix_twins`` (default True), two segments whose
     mix difference their customers do not repeat beyond ``twin_distance`` are twins too, however
-    far apart their counts and rates lie (:mod:`segmentation.engine.repeated`). The autoencoder (``latent_dim``, ``hidden_dims``, ``max_epochs``)
+    far apart their counts and rates lie (:mod:`segmentation.engine.repeated`); with ``mix_twins="rest alike"``
+    only when the other columns' lift profiles are within ``twin_distance`` too. The autoencoder (``latent_dim``, ``hidden_dims``, ``max_epochs``)
     is the default encoder; its training input is corrupted
     (denoising) by zeroing features with probability ``input_dropout`` and adding
     Gaussian noise of standard deviation ``noise_std``; ``dropout`` acts between its layers;

@@ -258,7 +258,10 @@ def merge_profile_twins(Z: np.ndarray, labels: np.ndarray, threshold: float = TW
     the two halves of their events, is. A pocket the clusterer drew from one behaviour's sampling
     noise is then merged back however far its profile lies: its counts and rates differ as the
     events that chose it do, its mix in nothing the customers repeat (the mix difference that
-    remains is ``repeated``, beside ``distance``, in its merge).
+    remains is ``repeated``, beside ``distance``, in its merge). With a third item, ``rest`` (positions
+    of the columns that must also be alike), that holds only when the pair's lift distance over
+    those columns is within ``threshold`` too: on a purchase log, where value and rhythm are the
+    behaviour, two segments that differ in spend are not twins whatever their mix.
     Returns ``(labels, merges)``: labels with each merged group folded into the larger one
     (ids are not renumbered; noise stays −1), and one dict per merge (``kept``,
     ``merged``, ``distance``, ``sizes``).
@@ -274,10 +277,13 @@ def merge_profile_twins(Z: np.ndarray, labels: np.ndarray, threshold: float = TW
         raw = profile_distance(lifts, lifts).to_numpy()
         distance = raw.copy()
         if repeated is not None:
-            mix, halves = repeated
+            mix, halves, *rest = repeated
             of_mix = repeated_distances(Z[:, mix], labels, lifts.index.to_numpy(),
                                         profile_distance(lifts.iloc[:, mix], lifts.iloc[:, mix]).to_numpy(), halves,
                                         shares)
+            if rest and len(rest[0]):
+                alike = lifts.iloc[:, list(rest[0])]
+                of_mix = np.maximum(of_mix, profile_distance(alike, alike).to_numpy())
             distance = np.minimum(raw, of_mix)
         np.fill_diagonal(distance, np.inf)
         i, j = np.unravel_index(np.argmin(distance), distance.shape)

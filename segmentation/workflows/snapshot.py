@@ -146,6 +146,7 @@ def input_weight(clustered) -> float:
 def make_pipeline(table, params: SnapshotParams):
     """The snapshot's pipeline; counts, money and days of the clustering features get log1p."""
     from segmentation.features.signal import VALUE_FEATURES, reliability_weights
+    from segmentation.engine.defaults import REST_ALIKE
     from segmentation.engine.pipeline import SegmentationPipeline
 
     clustered = set(clustering_frame(table, params).columns)
@@ -162,7 +163,8 @@ def make_pipeline(table, params: SnapshotParams):
         outlier_floor=params.outlier_floor,
         mix_columns=[f.name for f in table.catalog
                      if f.kind == "share" and f.name in clustered and f.name not in NOT_MIX],
-        mix_twins=not set(VALUE_FEATURES) & clustered,  # on a purchase log, value and rhythm are the behaviour
+        # On a purchase log value and rhythm are the behaviour: twins by mix only where those are alike too.
+        mix_twins=REST_ALIKE if set(VALUE_FEATURES) & clustered else True,
         random_state=params.seed,
         **{"input_weight": input_weight(clustered), **params.extra},  # as configured, if it is
     )

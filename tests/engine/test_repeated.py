@@ -85,6 +85,25 @@ def test_the_twins_keep_two_personas_with_the_halves():
     assert merges == [] and np.array_equal(merged, truth)
 
 
+def test_on_a_purchase_log_a_pocket_of_mix_is_a_twin_only_where_value_is_alike_too(one_persona_with_a_pocket):
+    """With the rest asked to be alike too (a purchase log: value and rhythm are the behaviour), a pocket
+    of one persona's mix merges back when its customers spend as the rest do, and stays its own segment
+    when they spend otherwise, which the mix alone would merge."""
+    Z, halves, pocket = one_persona_with_a_pocket
+    spend = np.random.default_rng(5).normal(size=(len(Z), 1))
+    mix = list(range(Z.shape[1]))
+    rest = [Z.shape[1]]
+    labels = pocket.astype(np.int64)
+    alike = np.hstack([Z, spend])
+    merged, (merge,) = merge_profile_twins(alike, labels, TWIN, (mix, halves, rest))
+    assert len(np.unique(merged)) == 1 and merge["repeated"] <= TWIN < merge["distance"]
+    richer = np.hstack([Z, spend + 2.0 * pocket[:, None]])  # the pocket's customers spend 2 sd more
+    kept, none = merge_profile_twins(richer, labels, TWIN, (mix, halves, rest))
+    assert none == [] and np.array_equal(kept, labels)
+    by_mix_alone, merges = merge_profile_twins(richer, labels, TWIN, (mix, halves))
+    assert len(merges) == 1 and len(np.unique(by_mix_alone)) == 1
+
+
 def test_a_merge_measures_the_merged_group_afresh_not_its_part():
     """Three pockets of one persona merge in turn; each merge's repeated distance is the one of the
     groups as they are then (the shares of a pair a merge changed are measured again)."""
