@@ -144,6 +144,7 @@ def choose_granularity(Z: np.ndarray, labels: np.ndarray, alpha: float | None, n
            + ("; twins not merged" if twin_distance is None else ""))
     if twin_distance is not None:
         mix = (", or the same behaviour mix in what their customers repeat on both halves of their events"
+               + (" and alike in everything else" if repeated is not None and len(repeated) > 2 else "")
                if repeated is not None else "")
         why += (f"; {len(profile_merges)} pairs had the same profile{mix} (lift distance ≤ {twin_distance}) "
                 f"and were merged into one segment" if profile_merges else

@@ -52,7 +52,7 @@ from sklearn.utils.validation import check_is_fitted
 from segmentation.constants import NOISE as _NOISE
 from segmentation.engine import scoring
 from segmentation.engine.clustering import n_clusters, relabel, segment_fit_sample
-from segmentation.engine.defaults import DEFAULTS, SKIP
+from segmentation.engine.defaults import DEFAULTS, REST_ALIKE, SKIP
 from segmentation.engine.inputs import (PipelineInputError, check_enough_rows, check_features, check_switches,
                                         choose_fit_sample, column_positions, resolve_min_cluster_size)
 from segmentation.engine.mapping import SampleMapping
@@ -237,6 +237,8 @@ class SegmentationPipeline(BaseEstimator):
                 and self.mapping == "transform"):
             raise ValueError("split_distance needs the default mapping: with mapping='transform' the clusterer "
                              "scores new customers, and it cannot give the parts a split cluster became")
+        if self.mix_twins not in (True, False, REST_ALIKE):
+            raise ValueError(f"mix_twins must be True, False or {REST_ALIKE!r}, not {self.mix_twins!r}")
 
         log_idx, share_idx, weight_idx = column_positions(list(self.feature_names_in_), self.log_columns,
                                                           self.share_counts, self.feature_weights)

@@ -166,5 +166,9 @@ def test_the_pipeline_takes_the_halves_by_customer_and_says_so():
     assert "the same behaviour mix in what their customers repeat" in fitted.granularity_["why"]
     assert "repeat" not in SegmentationPipeline(**fast).fit(X).granularity_["why"]
     assert "repeat" not in SegmentationPipeline(**fast, mix_twins=False).fit(X, halves=(first, second)).granularity_["why"]
+    rest = SegmentationPipeline(**fast, mix_twins="rest alike").fit(X, halves=(first, second)).granularity_["why"]
+    assert "repeat on both halves of their events and alike in everything else" in rest
+    with pytest.raises(ValueError, match="mix_twins must be True, False or 'rest alike', not 'rest-alike'"):
+        SegmentationPipeline(**fast, mix_twins="rest-alike").fit(X, halves=(first, second))
     with pytest.raises(PipelineInputError, match="halves need X as a DataFrame"):
         SegmentationPipeline(**fast).fit(X.to_numpy(), halves=(first, second))
