@@ -226,8 +226,8 @@ def generate(change: Change | str, seed: int) -> tuple[pd.DataFrame, pd.DataFram
         first = _month_start(int(month_index))
         last = _month_start(int(month_index) + 1) - timedelta(days=1)
         days = pd.date_range(first, last, freq="D")
-        weekend_days = days[days.weekday >= 5].to_numpy(dtype="datetime64[D]")
-        week_days = days[days.weekday < 5].to_numpy(dtype="datetime64[D]")
+        weekend_days = days[days.day_of_week >= 5].to_numpy(dtype="datetime64[D]")
+        week_days = days[days.day_of_week < 5].to_numpy(dtype="datetime64[D]")
         rows = np.flatnonzero(m == month_index)
         on_weekend = rng.random(len(rows)) < weekend_p[rows]
         day[rows] = np.where(on_weekend, rng.choice(weekend_days, len(rows)), rng.choice(week_days, len(rows)))
