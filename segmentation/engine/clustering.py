@@ -107,7 +107,7 @@ def segment_fit_sample(clusterer, Z_sample: np.ndarray, *, outlier_floor: float 
     if halves is not None and mix_twins and mix_columns:
         repeated = (mix_columns, halves.columns(mix_columns))
         if mix_twins == REST_ALIKE:  # the other columns must be alike too
-            repeated += ([c for c in range(Z_sample.shape[1]) if c not in set(mix_columns)],)
+            repeated += (sorted(set(range(Z_sample.shape[1])) - set(mix_columns)),)
     labels, label_map, granularity = choose_granularity(
         Z_sample, labels, merge_alpha, n_clusters(clusterer), random_state, twin_distance, repeated)
     if splits:  # the parts' ids as the segments they became (a part may have been merged back as a twin)

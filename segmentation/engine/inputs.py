@@ -17,6 +17,7 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from segmentation.engine.defaults import REST_ALIKE
 from segmentation.errors import InputError
 
 __all__ = ["PipelineInputError", "resolve_min_cluster_size", "check_features", "column_positions",
@@ -128,13 +129,16 @@ def check_enough_rows(n_rows: int, n_sample: int, min_cluster_size: int) -> None
             f"(two segments of min_cluster_size={min_cluster_size})")
 
 
-def check_switches(*, outlier_floor, refine_neighbors, merge_alpha, twin_distance, split_distance=None) -> None:
+def check_switches(*, outlier_floor, refine_neighbors, merge_alpha, twin_distance, split_distance=None,
+                   mix_twins=True) -> None:
     """Raise ``ValueError`` for a post-processing switch that is neither None (off) nor a setting.
 
     ``refine_neighbors`` is a positive number of neighbours (0 is refused: None turns the vote
     off); ``merge_alpha`` a significance level between 0 and 1; ``outlier_floor``,
-    ``twin_distance`` and ``split_distance`` numbers.
+    ``twin_distance`` and ``split_distance`` numbers; ``mix_twins`` True, False or ``"rest alike"``.
     """
+    if mix_twins not in (True, False, REST_ALIKE):
+        raise ValueError(f"mix_twins must be True, False or {REST_ALIKE!r}, not {mix_twins!r}")
     counts = isinstance(refine_neighbors, Integral) and not isinstance(refine_neighbors, bool)
     if refine_neighbors is not None and not (counts and refine_neighbors >= 1):
         raise ValueError(f"refine_neighbors must be a positive number of neighbours, or None to turn the "

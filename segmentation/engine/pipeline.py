@@ -52,7 +52,7 @@ from sklearn.utils.validation import check_is_fitted
 from segmentation.constants import NOISE as _NOISE
 from segmentation.engine import scoring
 from segmentation.engine.clustering import n_clusters, relabel, segment_fit_sample
-from segmentation.engine.defaults import DEFAULTS, REST_ALIKE, SKIP
+from segmentation.engine.defaults import DEFAULTS, SKIP
 from segmentation.engine.inputs import (PipelineInputError, check_enough_rows, check_features, check_switches,
                                         choose_fit_sample, column_positions, resolve_min_cluster_size)
 from segmentation.engine.mapping import SampleMapping
@@ -232,13 +232,11 @@ class SegmentationPipeline(BaseEstimator):
         check_enough_rows(n_rows, len(sample), self.min_cluster_size_)
         check_switches(outlier_floor=self.outlier_floor, refine_neighbors=self.refine_neighbors,
                        merge_alpha=self.merge_alpha, twin_distance=self.twin_distance,
-                       split_distance=self.split_distance)
+                       split_distance=self.split_distance, mix_twins=self.mix_twins)
         if (self.split_distance is not None and self.mix_columns and isinstance(self.mapping, str)
                 and self.mapping == "transform"):
             raise ValueError("split_distance needs the default mapping: with mapping='transform' the clusterer "
                              "scores new customers, and it cannot give the parts a split cluster became")
-        if self.mix_twins not in (True, False, REST_ALIKE):
-            raise ValueError(f"mix_twins must be True, False or {REST_ALIKE!r}, not {self.mix_twins!r}")
 
         log_idx, share_idx, weight_idx = column_positions(list(self.feature_names_in_), self.log_columns,
                                                           self.share_counts, self.feature_weights)
