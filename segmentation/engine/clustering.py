@@ -73,7 +73,8 @@ def keep_segments_whole(before: np.ndarray, after: np.ndarray, min_size: int) ->
 def segment_fit_sample(clusterer, Z_sample: np.ndarray, *, outlier_floor: float | None, merge_alpha: float | None,
                        twin_distance: float | None, refine_neighbors: int | None, random_state,
                        min_size: int = 1, split_distance: float | None = None,
-                       mix_columns: list[int] | None = None, halves=None, mix_twins: bool = False) -> SampleSegments:
+                       mix_columns: list[int] | None = None, halves=None, mix_twins: bool = False,
+                       space: np.ndarray | None = None, reproducible_below: int | None = None) -> SampleSegments:
     """The segments of the fit sample from a fitted ``clusterer`` and its preprocessed rows ``Z_sample``.
 
     Probabilities are HDBSCAN's membership strengths (1 for other clusterers); ``outlier_floor``
@@ -87,6 +88,9 @@ def segment_fit_sample(clusterer, Z_sample: np.ndarray, *, outlier_floor: float 
     None: off): the split counts only the mix difference the customers repeat on both halves of
     their events (:mod:`segmentation.engine.repeated`), and with ``mix_twins`` so do the twins (with
     ``mix_twins="rest alike"`` only where the other columns' lift profiles are within the twin distance too).
+    ``reproducible_below`` (rows; HDBSCAN only, with ``space``, the cluster-space rows the clusterer
+    was fitted on; None: off): after the twins, a segment of fewer rows that resamples do not find
+    again joins the segments around it (:mod:`segmentation.engine.reproducible`).
     """
     labels = np.asarray(clusterer.labels_, dtype=np.int64)
     is_hdbscan = isinstance(clusterer, hdbscan.HDBSCAN)
@@ -115,6 +119,11 @@ def segment_fit_sample(clusterer, Z_sample: np.ndarray, *, outlier_floor: float 
         granularity = {**granularity, "split_by_mix": splits, "why": (
             f"{len(splits)} of HDBSCAN's clusters held parts whose behaviour mixes differ by more than "
             f"{split_distance} and were split into them; " + granularity["why"])}
+    if is_hdbscan and reproducible_below is not None and space is not None and labels.max() >= 0:
+        labels, label_map, granularity = _keep_reproducible(clusterer, space, Z_sample, labels, label_map,
+                                                            granularity, reproducible_below, random_state)
+        if splits:
+            splits = granularity.get("split_by_mix", splits)
     refined_share = 0.0
     if refine_neighbors is not None:
         refined, share = neighbour_vote(Z_sample, labels, refine_neighbors, random_state)
@@ -123,3 +132,28 @@ def segment_fit_sample(clusterer, Z_sample: np.ndarray, *, outlier_floor: float 
         labels, probs = refined, np.where(moved, share, probs).astype(np.float32)
         refined_share = float(moved.mean())
     return SampleSegments(labels, probs, raw_labels, label_map, granularity, refined_share)
+
+
+def _keep_reproducible(clusterer, space, Z_sample, labels, label_map, granularity: dict, below: int, random_state):
+    """Small segments that resamples do not find again join their neighbours; the cluster → segment
+    map, the split parts and the granularity record follow (``dissolved``: segment, rows, stability)."""
+    from segmentation.engine.reproducible import dissolve, dissolve_sentence, scaled_clusterer, unreproducible_small
+
+    n_rows = len(labels)
+    found = unreproducible_small(space, labels, scaled_clusterer(clusterer, int(clusterer.min_cluster_size), n_rows),
+                                 below, random_state=random_state)
+    if not found:
+        return labels, label_map, granularity
+    sizes = {s: int(np.count_nonzero(labels == s)) for s in found}
+    labels, id_map = dissolve(Z_sample, labels, found)
+    label_map = np.where(np.asarray(label_map) >= 0, id_map[np.maximum(label_map, 0)], _NOISE)
+    record = dict(granularity)
+    if "split_by_mix" in record:
+        record["split_by_mix"] = [{**split, "into": sorted({int(id_map[i]) for i in split["into"] if i >= 0})}
+                                  for split in record["split_by_mix"]]
+    record["dissolved"] = [{"segment": int(s), "rows": sizes[s], "stability": j, "joined": int(id_map[s])}
+                           for s, j in sorted(found.items())]
+    record["segments"] = int(len(np.unique(labels[labels >= 0])))
+    record["why"] = "; ".join(filter(None, [record.get("why", ""),
+                                            dissolve_sentence(found, below / n_rows, record["segments"])]))
+    return labels, label_map, record

@@ -15,7 +15,7 @@ The spellings, the same for every step and switch:
 * a step (``encoder``, ``reducer``, ``map_reducer``): ``None`` is the default step,
   :data:`SKIP` (``"passthrough"``, as in scikit-learn) leaves it out;
 * a post-processing switch (``outlier_floor``, ``refine_neighbors``, ``merge_alpha``,
-  ``twin_distance``, ``split_distance``): ``None`` is off; any other value turns it on with that setting.
+  ``twin_distance``, ``split_distance``, ``reproducible_below``): ``None`` is off; any other value turns it on with that setting.
 
 :data:`BEFORE_ADDED` holds, for the parameters added after models were first saved, the value
 the versions before them used: a stored model that lacks one is scored the way it was fitted.
@@ -88,6 +88,9 @@ class EngineDefaults:
     # customers do not repeat are twins (segmentation/engine/repeated.py): pockets of one behaviour
     # whose few events leaned one way by chance (benchmarks/results/repeated_tuning.md).
     mix_twins: bool | str = True  # or REST_ALIKE
+    # A segment under this share of the fit sample is kept only when HDBSCAN refitted on resamples finds
+    # it again (segmentation/engine/reproducible.py); None: off, the clusterer's floor alone decides.
+    reproducible_below: float | None = None
     refine_neighbors: int | None = 15
     # Fit on a sample, assign everyone.
     fit_sample_size: int = 50_000  # rows
@@ -105,4 +108,5 @@ AUTOENCODER_PARAMS = ("latent_dim", "hidden_dims", "dropout", "input_dropout", "
 # code alone went on to UMAP.
 BEFORE_ADDED = {"ensemble_size": 1, "input_weight": 0.0, "input_dropout": 0.1, "noise_std": 0.05, "refine_neighbors": None, "share_counts": None,
                 "feature_weights": None, "cluster_selection_method": "eom", "merge_alpha": None,
-                "twin_distance": None, "split_distance": None, "mix_columns": None, "mix_twins": False}
+                "twin_distance": None, "split_distance": None, "mix_columns": None, "mix_twins": False,
+                "reproducible_below": None}

@@ -130,12 +130,13 @@ def check_enough_rows(n_rows: int, n_sample: int, min_cluster_size: int) -> None
 
 
 def check_switches(*, outlier_floor, refine_neighbors, merge_alpha, twin_distance, split_distance=None,
-                   mix_twins=True) -> None:
+                   mix_twins=True, reproducible_below=None) -> None:
     """Raise ``ValueError`` for a post-processing switch that is neither None (off) nor a setting.
 
     ``refine_neighbors`` is a positive number of neighbours (0 is refused: None turns the vote
     off); ``merge_alpha`` a significance level between 0 and 1; ``outlier_floor``,
-    ``twin_distance`` and ``split_distance`` numbers; ``mix_twins`` True, False or ``"rest alike"``.
+    ``twin_distance`` and ``split_distance`` numbers; ``mix_twins`` True, False or ``"rest alike"``;
+    ``reproducible_below`` a positive share (below 1) or number of rows.
     """
     if mix_twins not in (True, False, REST_ALIKE):
         raise ValueError(f"mix_twins must be True, False or {REST_ALIKE!r}, not {mix_twins!r}")
@@ -149,3 +150,7 @@ def check_switches(*, outlier_floor, refine_neighbors, merge_alpha, twin_distanc
                         ("split_distance", split_distance)):
         if value is not None and (isinstance(value, bool) or not isinstance(value, Real)):
             raise ValueError(f"{name} must be a number, or None to turn it off; got {value!r}")
+    below = reproducible_below
+    if below is not None and (isinstance(below, bool) or not isinstance(below, Real) or below <= 0):
+        raise ValueError(f"reproducible_below must be a positive share of the fit sample (below 1) or a number of "
+                         f"rows, or None to turn it off; got {reproducible_below!r}")

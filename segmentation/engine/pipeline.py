@@ -123,7 +123,10 @@ class SegmentationPipeline(BaseEstimator):
     that their customers repeat, and, with ``mix_twins`` (default True), two segments whose
     mix difference their customers do not repeat beyond ``twin_distance`` are twins too, however
     far apart their counts and rates lie (:mod:`segmentation.engine.repeated`); with ``mix_twins="rest alike"``
-    only when the other columns' lift profiles are within ``twin_distance`` too. The autoencoder (``latent_dim``, ``hidden_dims``, ``max_epochs``)
+    only when the other columns' lift profiles are within ``twin_distance`` too. ``reproducible_below``
+    (default off; a share of the fit sample below 1, else rows) keeps a segment smaller than it only
+    when HDBSCAN refitted on resamples finds it again, and gives the rows of the others to the
+    segments around them (:mod:`segmentation.engine.reproducible`). The autoencoder (``latent_dim``, ``hidden_dims``, ``max_epochs``)
     is the default encoder; its training input is corrupted
     (denoising) by zeroing features with probability ``input_dropout`` and adding
     Gaussian noise of standard deviation ``noise_std``; ``dropout`` acts between its layers;
@@ -155,7 +158,8 @@ class SegmentationPipeline(BaseEstimator):
                  share_weight_power=DEFAULTS.share_weight_power, feature_weights=None,
                  fit_sample_size=DEFAULTS.fit_sample_size, outlier_floor=DEFAULTS.outlier_floor,
                  refine_neighbors=DEFAULTS.refine_neighbors, split_distance=DEFAULTS.split_distance, mix_columns=None,
-                 mix_twins=DEFAULTS.mix_twins, random_state=DEFAULTS.random_state):
+                 mix_twins=DEFAULTS.mix_twins, reproducible_below=DEFAULTS.reproducible_below,
+                 random_state=DEFAULTS.random_state):
         self.encoder = encoder
         self.reducer = reducer
         self.clusterer = clusterer
@@ -188,6 +192,7 @@ class SegmentationPipeline(BaseEstimator):
         self.split_distance = split_distance
         self.mix_columns = mix_columns
         self.mix_twins = mix_twins
+        self.reproducible_below = reproducible_below
         self.random_state = random_state
 
     def __setstate__(self, state):
@@ -232,7 +237,8 @@ class SegmentationPipeline(BaseEstimator):
         check_enough_rows(n_rows, len(sample), self.min_cluster_size_)
         check_switches(outlier_floor=self.outlier_floor, refine_neighbors=self.refine_neighbors,
                        merge_alpha=self.merge_alpha, twin_distance=self.twin_distance,
-                       split_distance=self.split_distance, mix_twins=self.mix_twins)
+                       split_distance=self.split_distance, mix_twins=self.mix_twins,
+                       reproducible_below=self.reproducible_below)
         if (self.split_distance is not None and self.mix_columns and isinstance(self.mapping, str)
                 and self.mapping == "transform"):
             raise ValueError("split_distance needs the default mapping: with mapping='transform' the clusterer "
@@ -269,7 +275,10 @@ class SegmentationPipeline(BaseEstimator):
                                       refine_neighbors=self.refine_neighbors, random_state=self.random_state,
                                       min_size=self.min_cluster_size_, split_distance=self.split_distance,
                                       mix_columns=self._mix_positions(), halves=sample_halves,
-                                      mix_twins=self.mix_twins)
+                                      mix_twins=self.mix_twins, space=cluster_space,
+                                      reproducible_below=(None if self.reproducible_below is None else
+                                                          resolve_min_cluster_size(self.reproducible_below,
+                                                                                   len(sample))))
         sample_labels, sample_probs = segments.labels, segments.probabilities
         self.raw_labels_, self.label_map_ = segments.raw_labels, segments.label_map
         self.fold_map_ = None  # set by fold_segments after the fit

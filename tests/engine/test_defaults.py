@@ -97,6 +97,7 @@ SNAPSHOT_CONFIGURATION = {
         "outlier_floor": 0.1, "random_state": 0, "reducer": None, "refine_neighbors": 15, "scaler": "standard",
         "share_counts": None, "share_weight_power": 0.0, "twin_distance": 0.6,
         "split_distance": 0.85, "mix_columns": ["share_app", "night_share"], "mix_twins": True,
+        "reproducible_below": None,
     },
     "preprocessor": {"column_weights": {0: 1.0, 1: 1.0, 2: 0.8, 3: 0.3162}, "log_columns": [0, 1],
                      "random_state": 0, "scaler": "standard", "share_counts": None, "share_weight_power": 0.0},
@@ -254,6 +255,7 @@ def test_encoder_none_fits_the_autoencoder(blobs):
     ({"refine_neighbors": 0}, "refine_neighbors must be a positive number of neighbours, or None"),
     ({"merge_alpha": 0}, "merge_alpha must be between 0 and 1, or None"),
     ({"outlier_floor": "off"}, "outlier_floor must be a number, or None"),
+    ({"reproducible_below": 0}, "reproducible_below must be a positive share of the fit sample"),
 ], ids=lambda value: str(value)[:30])
 def test_other_spellings_are_refused_when_fitting(blobs, params, message):
     X, _ = blobs

@@ -1,0 +1,121 @@
+"""Small segments must be found again: the segment floor chosen by the data, not by a fixed share.
+
+HDBSCAN with a low floor (``min_cluster_size``) finds small personas that a higher floor hides, but it
+also draws *pockets* at that floor: a few dozen customers cut from the edge of a large persona, or
+customers of random behaviour that happened to fall close together. Both look like segments in one
+fit. What tells them apart is whether the clusterer finds them again: refitted on resamples of the
+same cluster space, a small persona comes back nearly whole (bootstrap Jaccard 0.74–1.0 on the
+tuning seeds of ``benchmarks/scenarios.py``), a pocket does not (0.01–0.08 for most;
+``benchmarks/results/reproducible_tuning.md``).
+
+So a segment under ``below`` rows of the fit sample is kept only when its bootstrap Jaccard
+(:func:`segmentation.engine.metrics.cluster_stability`, HDBSCAN refitted with its floor scaled to the
+resample) is at least :data:`segmentation.engine.metrics.UNTRUSTED`, the Segment page's "not to be
+trusted". The rows of the other small segments (:func:`unreproducible_small`) join the segment most of
+their nearest rows outside them hold (:func:`dissolve`): a pocket is part of the behaviour around it.
+Segments at or above ``below`` rows are never asked: there the floor is the clusterer's.
+
+Pure numpy/scikit-learn on the fit sample's arrays.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+from sklearn.base import clone
+from sklearn.neighbors import NearestNeighbors
+
+from segmentation.constants import NOISE as _NOISE
+
+__all__ = ["scaled_clusterer", "unreproducible_small", "dissolve", "dissolve_sentence"]
+
+#: Resamples drawn to measure a small segment's stability, each this share of the rows.
+N_BOOT, FRACTION = 5, 0.8
+#: Rows of the cluster space the resamples are drawn from (a random subset beyond it).
+MAX_ROWS = 10_000
+
+
+def scaled_clusterer(base, min_cluster_size: int, n_fit: int) -> Callable[[int], object]:
+    """``make_clusterer(n_rows)`` for resamples: a clone of the fitted HDBSCAN ``base`` whose
+    ``min_cluster_size`` (and ``min_samples`` when set) is scaled from ``n_fit`` rows to ``n_rows``, so
+    a refit looks for segments of the same share; no prediction data."""
+    min_samples = base.get_params().get("min_samples")
+
+    def make(n_rows: int):
+        model = clone(base)
+        scale = n_rows / max(n_fit, 1)
+        params = {"min_cluster_size": max(5, round(min_cluster_size * scale)), "prediction_data": False}
+        if min_samples is not None:
+            params["min_samples"] = max(1, round(min_samples * scale))
+        return model.set_params(**params)
+
+    return make
+
+
+def unreproducible_small(space: np.ndarray, labels: np.ndarray, make_clusterer: Callable[[int], object],
+                         below: int, *, min_jaccard: float | None = None, random_state=0) -> dict[int, float]:
+    """The segments of fewer than ``below`` rows that resamples do not find again: ``{segment: Jaccard}``.
+
+    ``space``: the cluster-space rows the clusterer was fitted on; ``labels``: their segments (after
+    any post-processing; noise −1); ``make_clusterer(n_rows)``: a fresh clusterer for a resample (see
+    :func:`scaled_clusterer`). A small segment is unreproducible when its mean best-match Jaccard over
+    :data:`N_BOOT` resamples of :data:`FRACTION` of the rows is below ``min_jaccard`` (default
+    :data:`~segmentation.engine.metrics.UNTRUSTED`). Nothing is refitted when no segment is small.
+    """
+    from segmentation.engine.metrics import UNTRUSTED, cluster_stability
+
+    min_jaccard = UNTRUSTED if min_jaccard is None else min_jaccard
+    labels = np.asarray(labels)
+    ids, sizes = np.unique(labels[labels >= 0], return_counts=True)
+    small = ids[sizes < below]
+    if not len(small):
+        return {}
+    rng = np.random.default_rng(random_state)
+    rows = (np.arange(len(labels)) if len(labels) <= MAX_ROWS
+            else np.sort(rng.choice(len(labels), size=MAX_ROWS, replace=False)))
+    jaccard = cluster_stability(np.asarray(space)[rows], labels[rows], make_clusterer, N_BOOT, FRACTION,
+                                random_state)
+    return {int(s): round(float(jaccard.get(int(s), 0.0)), 3) for s in small
+            if jaccard.get(int(s), 0.0) < min_jaccard}
+
+
+def dissolve(Z: np.ndarray, labels: np.ndarray, segments, n_neighbors: int = 15) -> tuple[np.ndarray, np.ndarray]:
+    """``labels`` with the rows of ``segments`` moved to the segment most of their ``n_neighbors``
+    nearest rows (in ``Z``) outside those segments hold, the rest renumbered ``0..k-1`` in their order.
+
+    Returns ``(labels, id_map)``: ``id_map[old]`` is each old segment's new id (a dissolved segment's:
+    the segment most of its rows joined). With no segment left to join, the rows become noise.
+    """
+    labels = np.asarray(labels).copy()
+    gone = np.isin(labels, list(segments))
+    keep = (labels >= 0) & ~gone
+    n_old = int(labels.max(initial=-1)) + 1
+    joined = {}
+    if gone.any() and keep.any():
+        nn = NearestNeighbors(n_neighbors=min(n_neighbors, int(keep.sum()))).fit(Z[keep])
+        _, idx = nn.kneighbors(Z[gone])
+        votes = labels[keep][idx]
+        winners = np.array([np.bincount(v).argmax() for v in votes])
+        for s in segments:  # where most of a dissolved segment's rows went (its id under the models)
+            mine = labels[gone] == s
+            if mine.any():
+                joined[int(s)] = int(np.bincount(winners[mine]).argmax())
+        labels[gone] = winners
+    elif gone.any():
+        labels[gone] = _NOISE
+    remaining = [s for s in range(n_old) if s not in joined and s not in set(segments)]
+    new_id = {s: i for i, s in enumerate(remaining)}
+    id_map = np.array([new_id.get(joined.get(s, s), _NOISE) for s in range(n_old)], dtype=np.int64)
+    out = np.where(labels >= 0, id_map[np.maximum(labels, 0)], _NOISE)
+    return out, id_map
+
+
+def dissolve_sentence(dissolved: dict[int, float], below_share: float, n_left: int) -> str:
+    """Why the run has fewer segments than the clusterer drew, in plain words ("" when none)."""
+    if not dissolved:
+        return ""
+    n = len(dissolved)
+    return (f"{n} segment{'s' if n > 1 else ''} under {below_share:.0%} of customers that HDBSCAN did not find "
+            f"again on resamples (stability {max(dissolved.values()):.2f} or less, under 0.6) joined the "
+            f"segments around {'them' if n > 1 else 'it'}, leaving {n_left} segments")

@@ -1,0 +1,79 @@
+"""A small segment is kept only when the clusterer finds it again on resamples: a small persona
+comes back whole, a pocket cut from the edge of a large one does not and joins it."""
+
+from __future__ import annotations
+
+import hdbscan
+import numpy as np
+import pytest
+
+from segmentation.engine.clustering import segment_fit_sample
+from segmentation.engine.reproducible import dissolve, scaled_clusterer, unreproducible_small
+
+
+def _space(seed: int = 0):
+    """Three personas of 600 customers and a small, distinct one of 30 (2-D), with their truth."""
+    rng = np.random.default_rng(seed)
+    centres = [(0, 0), (10, 0), (0, 10)]
+    rows = [rng.normal(c, 1.0, size=(600, 2)) for c in centres] + [rng.normal((10, 10), 0.3, size=(30, 2))]
+    truth = np.repeat(np.arange(4), [600, 600, 600, 30])
+    return np.vstack(rows), truth
+
+
+def _with_pocket(labels: np.ndarray, space: np.ndarray) -> np.ndarray:
+    """``labels`` with the 30 rows of the segment around (0, 0) nearest (−3, 0) drawn as a segment of their own."""
+    labels = labels.copy()
+    persona0 = np.flatnonzero(labels == labels[np.argmin(np.hypot(space[:, 0], space[:, 1]))])
+    edge = persona0[np.argsort(np.hypot(space[persona0, 0] + 3, space[persona0, 1]))[:30]]
+    labels[edge] = labels.max() + 1
+    return labels
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    space, truth = _space()
+    clusterer = hdbscan.HDBSCAN(min_cluster_size=18, prediction_data=True).fit(space)
+    assert len(np.unique(clusterer.labels_[clusterer.labels_ >= 0])) == 4  # the small persona is a cluster
+    return space, truth, clusterer
+
+
+def test_a_pocket_is_not_found_again_and_a_small_persona_is(fitted):
+    space, truth, clusterer = fitted
+    labels = _with_pocket(truth, space)
+    found = unreproducible_small(space, labels, scaled_clusterer(clusterer, 18, len(space)), below=40)
+    assert list(found) == [4]  # the pocket; the small persona (segment 3, 30 rows) is kept
+    assert found[4] < 0.2
+
+
+def test_a_dissolved_pocket_joins_the_persona_around_it_and_the_rest_are_renumbered(fitted):
+    space, truth, _ = fitted
+    labels = _with_pocket(truth, space)
+    pocket = labels == 4
+    out, id_map = dissolve(space, labels, {4: 0.05})
+    assert (out[pocket] == 0).all()
+    np.testing.assert_array_equal(out[~pocket], truth[~pocket])
+    assert id_map.tolist() == [0, 1, 2, 3, 0]
+    # a dissolved segment in the middle of the numbering: the ones after it move down
+    labels2 = np.where(labels == 3, 9, labels)
+    labels2 = np.where(labels2 == 4, 3, labels2)
+    labels2 = np.where(labels2 == 9, 4, labels2)  # pocket is 3, the small persona 4
+    out2, id_map2 = dissolve(space, labels2, {3: 0.05})
+    assert id_map2.tolist() == [0, 1, 2, 0, 3]
+    assert (out2[truth == 3] == 3).all()
+
+
+def test_the_fit_sample_keeps_only_the_small_segments_resamples_find_again(fitted):
+    space, truth, clusterer = fitted
+    drawn = _with_pocket(clusterer.labels_, space)  # as if the clusterer had drawn the pocket
+    clusterer.labels_ = drawn
+    pocket = drawn == drawn.max()
+    kwargs = dict(outlier_floor=None, merge_alpha=None, twin_distance=None, refine_neighbors=None, random_state=0)
+    off = segment_fit_sample(clusterer, space, **kwargs)
+    on = segment_fit_sample(clusterer, space, space=space, reproducible_below=40, **kwargs)
+    assert len(np.unique(off.labels[off.labels >= 0])) == 5
+    assert len(np.unique(on.labels[on.labels >= 0])) == 4
+    big = np.bincount(on.labels[~pocket & (truth == 0) & (on.labels >= 0)]).argmax()
+    assert (on.labels[pocket] == big).all()
+    assert on.label_map[drawn.max()] == big  # scoring with the clusterer itself agrees
+    assert [d["rows"] for d in on.granularity["dissolved"]] == [30]
+    assert on.granularity["segments"] == 4 and "did not find again on resamples" in on.granularity["why"]
