@@ -92,11 +92,7 @@ SELECT
     n_afternoon   / n_events AS time_afternoon,
     n_evening     / n_events AS time_evening,
     n_weekend     / n_events AS weekend,
-    -- one event has no trend: whether it fell in the recent half says when the customer was seen,
-    -- not whether they are growing. 0.5 (steady) instead of 0 or 1: on purchase logs, where a
-    -- fifth of the customers buy once, the 0/1 split every one-time persona into "early" and
-    -- "late" segments (benchmarks/results/trend_tuning.md)
-    CASE WHEN n_events >= 2 THEN n_recent / n_events ELSE 0.5 END AS trend
+    n_recent      / n_events AS trend
 FROM (
     SELECT *,
            coalesce(least(sum(n_purchase) OVER () / nullif(sum(n_view) OVER (), 0), 1.0), 0.5) AS rate_conversion,

@@ -109,7 +109,7 @@ STATIC_FEATURES: list[tuple[Feature, tuple[str, ...]]] = [
              "share of the customer's events on Saturdays and Sundays", "share"), ()),
     (Feature("trend", "recent activity",
              "share of the customer's events in the more recent half of the look-back window "
-             "(0.5 = steady, above = growing, below = slowing down; 0.5 for a single event)", "share"), ()),
+             "(0.5 = steady, above = growing, below = slowing down)", "share"), ()),
 ]
 
 # Which share column says whether an event type occurs in the window at all.
