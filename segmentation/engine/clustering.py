@@ -74,7 +74,8 @@ def segment_fit_sample(clusterer, Z_sample: np.ndarray, *, outlier_floor: float 
                        twin_distance: float | None, refine_neighbors: int | None, random_state,
                        min_size: int = 1, split_distance: float | None = None,
                        mix_columns: list[int] | None = None, halves=None, mix_twins: bool = False,
-                       space: np.ndarray | None = None, reproducible_below: int | None = None) -> SampleSegments:
+                       space: np.ndarray | None = None, reproducible_below: int | None = None,
+                       scale_min_samples: bool = False) -> SampleSegments:
     """The segments of the fit sample from a fitted ``clusterer`` and its preprocessed rows ``Z_sample``.
 
     Probabilities are HDBSCAN's membership strengths (1 for other clusterers); ``outlier_floor``
@@ -89,8 +90,10 @@ def segment_fit_sample(clusterer, Z_sample: np.ndarray, *, outlier_floor: float 
     their events (:mod:`segmentation.engine.repeated`), and with ``mix_twins`` so do the twins (with
     ``mix_twins="rest alike"`` only where the other columns' lift profiles are within the twin distance too).
     ``reproducible_below`` (rows; HDBSCAN only, with ``space``, the cluster-space rows the clusterer
-    was fitted on; None: off): after the twins, a segment of fewer rows that resamples do not find
-    again joins the segments around it (:mod:`segmentation.engine.reproducible`).
+    was fitted on; None: off): after the twins, a segment of fewer rows that is one of HDBSCAN's
+    clusters as found (not a split part, not merged twins) and that resamples do not find again joins
+    the segments around it (:mod:`segmentation.engine.reproducible`); ``scale_min_samples``: HDBSCAN's
+    ``min_samples`` was given as a share, so the resamples scale it too.
     """
     labels = np.asarray(clusterer.labels_, dtype=np.int64)
     is_hdbscan = isinstance(clusterer, hdbscan.HDBSCAN)
@@ -100,6 +103,7 @@ def segment_fit_sample(clusterer, Z_sample: np.ndarray, *, outlier_floor: float 
     if is_hdbscan and outlier_floor is not None and labels.max() >= 0:
         soft = hdbscan.all_points_membership_vectors(clusterer)
         labels, probs = reduce_outliers(labels, probs, soft, outlier_floor)
+    clustered = labels.copy()  # HDBSCAN's clusters, before any split or merge
     splits: list[dict] = []
     if is_hdbscan and split_distance is not None and mix_columns and labels.max() >= 0:
         from segmentation.engine.descent import split_distinct_children
@@ -120,10 +124,9 @@ def segment_fit_sample(clusterer, Z_sample: np.ndarray, *, outlier_floor: float 
             f"{len(splits)} of HDBSCAN's clusters held parts whose behaviour mixes differ by more than "
             f"{split_distance} and were split into them; " + granularity["why"])}
     if is_hdbscan and reproducible_below is not None and space is not None and labels.max() >= 0:
-        labels, label_map, granularity = _keep_reproducible(clusterer, space, Z_sample, labels, label_map,
-                                                            granularity, reproducible_below, random_state)
-        if splits:
-            splits = granularity.get("split_by_mix", splits)
+        labels, probs, label_map, granularity = _keep_reproducible(
+            clusterer, space, Z_sample, labels, probs, clustered, label_map, granularity, reproducible_below,
+            random_state, scale_min_samples)
     refined_share = 0.0
     if refine_neighbors is not None:
         refined, share = neighbour_vote(Z_sample, labels, refine_neighbors, random_state)
@@ -134,26 +137,35 @@ def segment_fit_sample(clusterer, Z_sample: np.ndarray, *, outlier_floor: float 
     return SampleSegments(labels, probs, raw_labels, label_map, granularity, refined_share)
 
 
-def _keep_reproducible(clusterer, space, Z_sample, labels, label_map, granularity: dict, below: int, random_state):
-    """Small segments that resamples do not find again join their neighbours; the cluster → segment
-    map, the split parts and the granularity record follow (``dissolved``: segment, rows, stability)."""
-    from segmentation.engine.reproducible import dissolve, dissolve_sentence, scaled_clusterer, unreproducible_small
+def _keep_reproducible(clusterer, space, Z_sample, labels, probs, clustered, label_map, granularity: dict, below: int,
+                       random_state, scale_min_samples: bool):
+    """Small segments that resamples do not find again join their neighbours; the probabilities (the
+    neighbours' vote share), the cluster → segment map, the split parts and the granularity record
+    (``dissolved``: the segment's id before, its rows, stability, the segment it joined) follow.
+    Only segments that are one of HDBSCAN's clusters as found are asked (``clustered``: the rows'
+    clusters before any split or merge): resamples cannot find a split part, which HDBSCAN kept inside
+    a larger cluster, nor merged twins as one cluster."""
+    from segmentation.engine.reproducible import (dissolve, dissolve_sentence, scaled_clusterer, unreproducible_small,
+                                                  whole_clusters)
 
     n_rows = len(labels)
-    found = unreproducible_small(space, labels, scaled_clusterer(clusterer, int(clusterer.min_cluster_size), n_rows),
-                                 below, random_state=random_state)
-    if not found:
-        return labels, label_map, granularity
+    make = scaled_clusterer(clusterer, int(clusterer.min_cluster_size), n_rows, scale_min_samples)
+    found = unreproducible_small(space, labels, make, below, random_state=random_state,
+                                 candidates=whole_clusters(labels, clustered))
+    if not found or len(found) == len(np.unique(labels[labels >= 0])):  # never dissolve every segment
+        return labels, probs, label_map, granularity
     sizes = {s: int(np.count_nonzero(labels == s)) for s in found}
-    labels, id_map = dissolve(Z_sample, labels, found)
+    labels, id_map, share = dissolve(Z_sample, labels, found)
+    moved = np.isfinite(share)
+    probs = np.where(moved, share, probs).astype(np.float32)
     label_map = np.where(np.asarray(label_map) >= 0, id_map[np.maximum(label_map, 0)], _NOISE)
     record = dict(granularity)
-    if "split_by_mix" in record:
-        record["split_by_mix"] = [{**split, "into": sorted({int(id_map[i]) for i in split["into"] if i >= 0})}
+    if "split_by_mix" in record:  # split parts are never dissolved: their ids only move down
+        record["split_by_mix"] = [{**split, "into": [int(id_map[i]) for i in split["into"]]}
                                   for split in record["split_by_mix"]]
-    record["dissolved"] = [{"segment": int(s), "rows": sizes[s], "stability": j, "joined": int(id_map[s])}
+    record["dissolved"] = [{"segment_before": int(s), "rows": sizes[s], "stability": j, "joined": int(id_map[s])}
                            for s, j in sorted(found.items())]
     record["segments"] = int(len(np.unique(labels[labels >= 0])))
     record["why"] = "; ".join(filter(None, [record.get("why", ""),
                                             dissolve_sentence(found, below / n_rows, record["segments"])]))
-    return labels, label_map, record
+    return labels, probs, label_map, record

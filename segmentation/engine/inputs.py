@@ -151,6 +151,7 @@ def check_switches(*, outlier_floor, refine_neighbors, merge_alpha, twin_distanc
         if value is not None and (isinstance(value, bool) or not isinstance(value, Real)):
             raise ValueError(f"{name} must be a number, or None to turn it off; got {value!r}")
     below = reproducible_below
-    if below is not None and (isinstance(below, bool) or not isinstance(below, Real) or below <= 0):
+    if below is not None and (isinstance(below, bool) or not isinstance(below, Real) or not math.isfinite(below)
+                              or below <= 0):
         raise ValueError(f"reproducible_below must be a positive share of the fit sample (below 1) or a number of "
                          f"rows, or None to turn it off; got {reproducible_below!r}")

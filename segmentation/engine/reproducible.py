@@ -28,7 +28,7 @@ from sklearn.neighbors import NearestNeighbors
 
 from segmentation.constants import NOISE as _NOISE
 
-__all__ = ["scaled_clusterer", "unreproducible_small", "dissolve", "dissolve_sentence"]
+__all__ = ["scaled_clusterer", "whole_clusters", "unreproducible_small", "dissolve", "dissolve_sentence"]
 
 #: Resamples drawn to measure a small segment's stability, each this share of the rows.
 N_BOOT, FRACTION = 5, 0.8
@@ -36,32 +36,51 @@ N_BOOT, FRACTION = 5, 0.8
 MAX_ROWS = 10_000
 
 
-def scaled_clusterer(base, min_cluster_size: int, n_fit: int) -> Callable[[int], object]:
+def scaled_clusterer(base, min_cluster_size: int, n_fit: int, scale_min_samples: bool = False
+                     ) -> Callable[[int], object]:
     """``make_clusterer(n_rows)`` for resamples: a clone of the fitted HDBSCAN ``base`` whose
-    ``min_cluster_size`` (and ``min_samples`` when set) is scaled from ``n_fit`` rows to ``n_rows``, so
-    a refit looks for segments of the same share; no prediction data."""
+    ``min_cluster_size`` is scaled from ``n_fit`` rows to ``n_rows``, so a refit looks for segments of
+    the same share, and so is ``min_samples`` when it was given as a share (``scale_min_samples``; a
+    count stays a count, as in :func:`segmentation.engine.metrics.bootstrap_stability`); no prediction data."""
     min_samples = base.get_params().get("min_samples")
 
     def make(n_rows: int):
         model = clone(base)
         scale = n_rows / max(n_fit, 1)
         params = {"min_cluster_size": max(5, round(min_cluster_size * scale)), "prediction_data": False}
-        if min_samples is not None:
+        if scale_min_samples and min_samples is not None:
             params["min_samples"] = max(1, round(min_samples * scale))
         return model.set_params(**params)
 
     return make
 
 
+def whole_clusters(labels: np.ndarray, clustered: np.ndarray) -> list[int]:
+    """The segments of ``labels`` that are exactly one cluster of ``clustered`` (the clusterer's labels
+    before any split or merge): every row of the segment in that cluster and every row of the cluster
+    in the segment. A split part or merged twins are not: resampling the clusterer cannot find them."""
+    labels, clustered = np.asarray(labels), np.asarray(clustered)
+    out = []
+    for s in np.unique(labels[labels >= 0]):
+        mine = labels == s
+        clusters = np.unique(clustered[mine])
+        if len(clusters) == 1 and clusters[0] >= 0 and np.array_equal(clustered == clusters[0], mine):
+            out.append(int(s))
+    return out
+
+
 def unreproducible_small(space: np.ndarray, labels: np.ndarray, make_clusterer: Callable[[int], object],
-                         below: int, *, min_jaccard: float | None = None, random_state=0) -> dict[int, float]:
+                         below: int, *, min_jaccard: float | None = None, random_state=0,
+                         candidates=None) -> dict[int, float]:
     """The segments of fewer than ``below`` rows that resamples do not find again: ``{segment: Jaccard}``.
 
     ``space``: the cluster-space rows the clusterer was fitted on; ``labels``: their segments (after
     any post-processing; noise −1); ``make_clusterer(n_rows)``: a fresh clusterer for a resample (see
     :func:`scaled_clusterer`). A small segment is unreproducible when its mean best-match Jaccard over
     :data:`N_BOOT` resamples of :data:`FRACTION` of the rows is below ``min_jaccard`` (default
-    :data:`~segmentation.engine.metrics.UNTRUSTED`). Nothing is refitted when no segment is small.
+    :data:`~segmentation.engine.metrics.UNTRUSTED`). ``candidates`` (None: every segment): the only
+    segments that may be found unreproducible (:func:`whole_clusters`). A segment with no row among the
+    rows drawn (beyond :data:`MAX_ROWS`) is not judged. Nothing is refitted when no candidate is small.
     """
     from segmentation.engine.metrics import UNTRUSTED, cluster_stability
 
@@ -69,6 +88,8 @@ def unreproducible_small(space: np.ndarray, labels: np.ndarray, make_clusterer: 
     labels = np.asarray(labels)
     ids, sizes = np.unique(labels[labels >= 0], return_counts=True)
     small = ids[sizes < below]
+    if candidates is not None:
+        small = small[np.isin(small, list(candidates))]
     if not len(small):
         return {}
     rng = np.random.default_rng(random_state)
@@ -76,39 +97,45 @@ def unreproducible_small(space: np.ndarray, labels: np.ndarray, make_clusterer: 
             else np.sort(rng.choice(len(labels), size=MAX_ROWS, replace=False)))
     jaccard = cluster_stability(np.asarray(space)[rows], labels[rows], make_clusterer, N_BOOT, FRACTION,
                                 random_state)
-    return {int(s): round(float(jaccard.get(int(s), 0.0)), 3) for s in small
-            if jaccard.get(int(s), 0.0) < min_jaccard}
+    return {int(s): round(float(jaccard[int(s)]), 3) for s in small
+            if int(s) in jaccard and jaccard[int(s)] < min_jaccard}
 
 
-def dissolve(Z: np.ndarray, labels: np.ndarray, segments, n_neighbors: int = 15) -> tuple[np.ndarray, np.ndarray]:
+def dissolve(Z: np.ndarray, labels: np.ndarray, segments, n_neighbors: int = 15
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``labels`` with the rows of ``segments`` moved to the segment most of their ``n_neighbors``
-    nearest rows (in ``Z``) outside those segments hold, the rest renumbered ``0..k-1`` in their order.
+    nearest rows (in ``Z``) outside those segments hold, the segments left renumbered ``0..k-1`` in their order.
 
-    Returns ``(labels, id_map)``: ``id_map[old]`` is each old segment's new id (a dissolved segment's:
-    the segment most of its rows joined). With no segment left to join, the rows become noise.
+    Returns ``(labels, id_map, share)``: ``id_map[old]`` is each old id's new id (a dissolved segment's:
+    the segment most of its rows joined; −1 for an id with no rows); ``share`` is, for each moved row,
+    the share of its neighbours in the segment it joined (NaN for the other rows). With no segment left
+    to join, the rows become noise.
     """
     labels = np.asarray(labels).copy()
+    segments = {int(s) for s in segments}
     gone = np.isin(labels, list(segments))
     keep = (labels >= 0) & ~gone
     n_old = int(labels.max(initial=-1)) + 1
+    share = np.full(len(labels), np.nan)
     joined = {}
     if gone.any() and keep.any():
         nn = NearestNeighbors(n_neighbors=min(n_neighbors, int(keep.sum()))).fit(Z[keep])
         _, idx = nn.kneighbors(Z[gone])
         votes = labels[keep][idx]
         winners = np.array([np.bincount(v).argmax() for v in votes])
+        share[gone] = (votes == winners[:, None]).mean(axis=1)
         for s in segments:  # where most of a dissolved segment's rows went (its id under the models)
             mine = labels[gone] == s
             if mine.any():
-                joined[int(s)] = int(np.bincount(winners[mine]).argmax())
+                joined[s] = int(np.bincount(winners[mine]).argmax())
         labels[gone] = winners
     elif gone.any():
         labels[gone] = _NOISE
-    remaining = [s for s in range(n_old) if s not in joined and s not in set(segments)]
-    new_id = {s: i for i, s in enumerate(remaining)}
+    present = set(np.unique(labels[labels >= 0]).tolist())
+    new_id = {s: i for i, s in enumerate(sorted(present))}
     id_map = np.array([new_id.get(joined.get(s, s), _NOISE) for s in range(n_old)], dtype=np.int64)
     out = np.where(labels >= 0, id_map[np.maximum(labels, 0)], _NOISE)
-    return out, id_map
+    return out, id_map, share
 
 
 def dissolve_sentence(dissolved: dict[int, float], below_share: float, n_left: int) -> str:

@@ -3,12 +3,17 @@ comes back whole, a pocket cut from the edge of a large one does not and joins i
 
 from __future__ import annotations
 
+import copy
+import math
+
 import hdbscan
 import numpy as np
+import pandas as pd
 import pytest
 
+from segmentation.engine import clustering
 from segmentation.engine.clustering import segment_fit_sample
-from segmentation.engine.reproducible import dissolve, scaled_clusterer, unreproducible_small
+from segmentation.engine.reproducible import dissolve, scaled_clusterer, unreproducible_small, whole_clusters
 
 
 def _space(seed: int = 0):
@@ -49,21 +54,27 @@ def test_a_dissolved_pocket_joins_the_persona_around_it_and_the_rest_are_renumbe
     space, truth, _ = fitted
     labels = _with_pocket(truth, space)
     pocket = labels == 4
-    out, id_map = dissolve(space, labels, {4: 0.05})
+    out, id_map, share = dissolve(space, labels, {4: 0.05})
     assert (out[pocket] == 0).all()
     np.testing.assert_array_equal(out[~pocket], truth[~pocket])
     assert id_map.tolist() == [0, 1, 2, 3, 0]
-    # a dissolved segment in the middle of the numbering: the ones after it move down
-    labels2 = np.where(labels == 3, 9, labels)
-    labels2 = np.where(labels2 == 4, 3, labels2)
-    labels2 = np.where(labels2 == 9, 4, labels2)  # pocket is 3, the small persona 4
-    out2, id_map2 = dissolve(space, labels2, {3: 0.05})
-    assert id_map2.tolist() == [0, 1, 2, 0, 3]
-    assert (out2[truth == 3] == 3).all()
+    assert np.isnan(share[~pocket]).all() and (share[pocket] > 0.5).all()  # their neighbours' vote
+    # a dissolved segment in the middle of the numbering, and an id with no rows: no gaps after
+    labels2 = np.select([labels == 4, labels == 3, labels == 1], [3, 5, 6], labels)  # ids 0, 2, 3, 5, 6
+    out2, id_map2, _ = dissolve(space, labels2, {3: 0.05})
+    assert sorted(np.unique(out2).tolist()) == [0, 1, 2, 3]
+    assert id_map2.tolist() == [0, -1, 1, 0, -1, 2, 3]
+
+
+def test_only_whole_clusters_are_asked_not_split_parts_or_merged_twins():
+    clustered = np.array([0] * 6 + [1] * 4 + [2] * 4 + [3] * 3 + [-1] * 2)
+    segments = np.array([0] * 4 + [4] * 2 + [1] * 8 + [3] * 3 + [-1] * 2)  # 4: a part of 0; 1: clusters 1 + 2
+    assert whole_clusters(segments, clustered) == [3]
 
 
 def test_the_fit_sample_keeps_only_the_small_segments_resamples_find_again(fitted):
-    space, truth, clusterer = fitted
+    space, truth, fitted_clusterer = fitted
+    clusterer = copy.deepcopy(fitted_clusterer)
     drawn = _with_pocket(clusterer.labels_, space)  # as if the clusterer had drawn the pocket
     clusterer.labels_ = drawn
     pocket = drawn == drawn.max()
@@ -77,3 +88,24 @@ def test_the_fit_sample_keeps_only_the_small_segments_resamples_find_again(fitte
     assert on.label_map[drawn.max()] == big  # scoring with the clusterer itself agrees
     assert [d["rows"] for d in on.granularity["dissolved"]] == [30]
     assert on.granularity["segments"] == 4 and "did not find again on resamples" in on.granularity["why"]
+
+
+def test_the_pipeline_asks_with_its_share_in_rows_on_its_cluster_space(fitted, monkeypatch):
+    from segmentation.engine.pipeline import SegmentationPipeline
+
+    space, _, _ = fitted
+    seen = {}
+    real = clustering._keep_reproducible
+
+    def spy(clusterer, space_rows, Z, labels, *args):
+        seen.update(below=args[-3], rows=len(space_rows), dims=space_rows.shape[1], scale=args[-1])
+        return real(clusterer, space_rows, Z, labels, *args)
+
+    monkeypatch.setattr(clustering, "_keep_reproducible", spy)
+    frame = pd.DataFrame(space, columns=["a", "b"])
+    SegmentationPipeline(encoder="passthrough", reducer="passthrough", map_reducer="passthrough",
+                         reproducible_below=0.03, min_samples=0.01, random_state=0).fit(frame)
+    assert seen == {"below": math.ceil(0.03 * len(frame)), "rows": len(frame), "dims": 2, "scale": True}
+    with pytest.raises(ValueError, match="reproducible_below must be a positive share"):
+        SegmentationPipeline(encoder="passthrough", reducer="passthrough", map_reducer="passthrough",
+                             reproducible_below=float("nan")).fit(frame)
