@@ -1,12 +1,12 @@
 """Small segments must be found again: the segment floor chosen by the data, not by a fixed share.
 
 HDBSCAN with a low floor (``min_cluster_size``) finds small personas that a higher floor hides, but it
-also draws *pockets* at that floor: a few dozen customers cut from the edge of a large persona. Both
-look like segments in one fit. What tells them apart is whether the clusterer finds them again: refitted on resamples of the
-same cluster space, a small persona mostly comes back nearly whole, a pocket mostly does not (tuning
-seeds 0–2 of ``benchmarks/scenarios.py`` with a 1 % floor: 14 of 16 small personas at Jaccard
-0.74–1.0, 14 of 16 pockets under 0.6, 12 of them at 0.01–0.08;
-``benchmarks/results/reproducible_tuning.md``).
+also draws *pockets* at that floor. Both look like segments in one fit. What tells them apart is
+whether the clusterer finds them again: refitted on resamples of the same cluster space, a small
+persona mostly comes back nearly whole (tuning seeds 0–2 of ``benchmarks/scenarios.py`` with a 1 %
+floor: 14 of 16 at Jaccard 0.74–1.0; ``benchmarks/results/reproducible_tuning.md``). Only a segment
+that is one of the clusterer's clusters as found can be asked (:func:`whole_clusters`): a refit never
+returns a part the split by mix cut out of a cluster, nor twins merged from two, real or not.
 
 So a segment under ``below`` rows of the fit sample is kept only when its bootstrap Jaccard
 (:func:`segmentation.engine.metrics.cluster_stability`, HDBSCAN refitted with its floor scaled to the
