@@ -75,7 +75,7 @@ def segment_fit_sample(clusterer, Z_sample: np.ndarray, *, outlier_floor: float 
                        min_size: int = 1, split_distance: float | None = None,
                        mix_columns: list[int] | None = None, halves=None, mix_twins: bool = False,
                        space: np.ndarray | None = None, reproducible_below: int | None = None,
-                       scale_min_samples: bool = False) -> SampleSegments:
+                       min_samples: float | None = None) -> SampleSegments:
     """The segments of the fit sample from a fitted ``clusterer`` and its preprocessed rows ``Z_sample``.
 
     Probabilities are HDBSCAN's membership strengths (1 for other clusterers); ``outlier_floor``
@@ -92,8 +92,8 @@ def segment_fit_sample(clusterer, Z_sample: np.ndarray, *, outlier_floor: float 
     ``reproducible_below`` (rows; HDBSCAN only, with ``space``, the cluster-space rows the clusterer
     was fitted on; None: off): after the twins, a segment of fewer rows that is one of HDBSCAN's
     clusters as found (not a split part, not merged twins) and that resamples do not find again joins
-    the segments around it (:mod:`segmentation.engine.reproducible`); ``scale_min_samples``: HDBSCAN's
-    ``min_samples`` was given as a share, so the resamples scale it too.
+    the segments around it (:mod:`segmentation.engine.reproducible`); ``min_samples``: the pipeline's
+    (a share below 1 is scaled to each resample, as the clusterer's floor is).
     """
     labels = np.asarray(clusterer.labels_, dtype=np.int64)
     is_hdbscan = isinstance(clusterer, hdbscan.HDBSCAN)
@@ -126,7 +126,7 @@ def segment_fit_sample(clusterer, Z_sample: np.ndarray, *, outlier_floor: float 
     if is_hdbscan and reproducible_below is not None and space is not None and labels.max() >= 0:
         labels, probs, label_map, granularity = _keep_reproducible(
             clusterer, space, Z_sample, labels, probs, clustered, label_map, granularity, reproducible_below,
-            random_state, scale_min_samples)
+            random_state, min_samples)
     refined_share = 0.0
     if refine_neighbors is not None:
         refined, share = neighbour_vote(Z_sample, labels, refine_neighbors, random_state)
@@ -138,24 +138,24 @@ def segment_fit_sample(clusterer, Z_sample: np.ndarray, *, outlier_floor: float 
 
 
 def _keep_reproducible(clusterer, space, Z_sample, labels, probs, clustered, label_map, granularity: dict, below: int,
-                       random_state, scale_min_samples: bool):
+                       random_state, min_samples: float | None):
     """Small segments that resamples do not find again join their neighbours; the probabilities (the
     neighbours' vote share), the cluster → segment map, the split parts and the granularity record
     (``dissolved``: the segment's id before, its rows, stability, the segment it joined) follow.
     Only segments that are one of HDBSCAN's clusters as found are asked (``clustered``: the rows'
     clusters before any split or merge): resamples cannot find a split part, which HDBSCAN kept inside
     a larger cluster, nor merged twins as one cluster."""
-    from segmentation.engine.reproducible import (dissolve, dissolve_sentence, scaled_clusterer, unreproducible_small,
-                                                  whole_clusters)
+    from segmentation.engine.metrics import resample_clusterer
+    from segmentation.engine.reproducible import dissolve, dissolve_sentence, unreproducible_small, whole_clusters
 
     n_rows = len(labels)
-    make = scaled_clusterer(clusterer, int(clusterer.min_cluster_size), n_rows, scale_min_samples)
+    make = resample_clusterer(clusterer, int(clusterer.min_cluster_size), n_rows, min_samples)
     found = unreproducible_small(space, labels, make, below, random_state=random_state,
                                  candidates=whole_clusters(labels, clustered))
     if not found or len(found) == len(np.unique(labels[labels >= 0])):  # never dissolve every segment
         return labels, probs, label_map, granularity
     sizes = {s: int(np.count_nonzero(labels == s)) for s in found}
-    labels, id_map, share = dissolve(Z_sample, labels, found)
+    labels, id_map, share = dissolve(Z_sample, labels, found, random_state=random_state)
     moved = np.isfinite(share)
     probs = np.where(moved, share, probs).astype(np.float32)
     label_map = np.where(np.asarray(label_map) >= 0, id_map[np.maximum(label_map, 0)], _NOISE)

@@ -25,6 +25,7 @@ __all__ = [
     "trustworthiness",
     "cluster_stability",
     "bootstrap_stability",
+    "resample_clusterer",
     "stability_label",
     "quality_report",
     "STABLE",
@@ -135,27 +136,35 @@ def bootstrap_stability(pipeline, X, labels=None, *, n_boot: int = 3, sample_fra
     to the subsample so a refit looks for segments of the same share (and ``min_samples`` when the
     pipeline gives it as a share).
     """
-    import hdbscan
-
-    from segmentation.engine.step_factory import min_samples_rows
-
     idx = _subsample(len(X), max_rows, random_state)
     rows = X.iloc[idx] if hasattr(X, "iloc") else np.asarray(X)[idx]
     embedding = pipeline.transform(rows)
     ref = pipeline.predict(rows) if labels is None else np.asarray(labels)[idx]
     base = pipeline.clusterer_
-    n_fit = len(base.labels_)
+    make_clusterer = resample_clusterer(base, pipeline.min_cluster_size_, len(base.labels_),
+                                        getattr(pipeline, "min_samples", None))
+    return cluster_stability(embedding, ref, make_clusterer, n_boot, sample_fraction, random_state)
 
-    def make_clusterer(n_rows: int):
+
+def resample_clusterer(base, min_cluster_size: int, n_fit: int, min_samples: float | None = None
+                       ) -> Callable[[int], object]:
+    """``make_clusterer(n_rows)`` for refits on resamples: a fresh clone of the clusterer ``base``; for
+    HDBSCAN with ``min_cluster_size`` (rows of the ``n_fit`` fitted) scaled to ``n_rows``, so a refit looks
+    for segments of the same share, ``min_samples`` too when the pipeline gave it as a share (below 1;
+    a count stays a count), and no prediction data."""
+    import hdbscan
+
+    from segmentation.engine.step_factory import min_samples_rows
+
+    def make(n_rows: int):
         model = clone(base)
         if isinstance(model, hdbscan.HDBSCAN):
-            model.set_params(min_cluster_size=max(5, round(pipeline.min_cluster_size_ * n_rows / n_fit)),
-                             prediction_data=False)
-            if getattr(pipeline, "min_samples", None) is not None and pipeline.min_samples < 1:
-                model.set_params(min_samples=min_samples_rows(pipeline.min_samples, n_rows))
+            model.set_params(min_cluster_size=max(5, round(min_cluster_size * n_rows / n_fit)), prediction_data=False)
+            if min_samples is not None and min_samples < 1:
+                model.set_params(min_samples=min_samples_rows(min_samples, n_rows))
         return model
 
-    return cluster_stability(embedding, ref, make_clusterer, n_boot, sample_fraction, random_state)
+    return make
 
 
 def stability_label(jaccard: float) -> str:

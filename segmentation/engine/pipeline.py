@@ -279,7 +279,7 @@ class SegmentationPipeline(BaseEstimator):
                                       reproducible_below=(None if self.reproducible_below is None else
                                                           resolve_min_cluster_size(self.reproducible_below,
                                                                                    len(sample))),
-                                      scale_min_samples=self.min_samples is not None and self.min_samples < 1)
+                                      min_samples=self.min_samples)
         sample_labels, sample_probs = segments.labels, segments.probabilities
         self.raw_labels_, self.label_map_ = segments.raw_labels, segments.label_map
         self.fold_map_ = None  # set by fold_segments after the fit

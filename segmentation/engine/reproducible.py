@@ -23,36 +23,15 @@ from __future__ import annotations
 from typing import Callable
 
 import numpy as np
-from sklearn.base import clone
-from sklearn.neighbors import NearestNeighbors
 
 from segmentation.constants import NOISE as _NOISE
 
-__all__ = ["scaled_clusterer", "whole_clusters", "unreproducible_small", "dissolve", "dissolve_sentence"]
+__all__ = ["whole_clusters", "unreproducible_small", "dissolve", "dissolve_sentence"]
 
 #: Resamples drawn to measure a small segment's stability, each this share of the rows.
 N_BOOT, FRACTION = 5, 0.8
 #: Rows of the cluster space the resamples are drawn from (a random subset beyond it).
 MAX_ROWS = 10_000
-
-
-def scaled_clusterer(base, min_cluster_size: int, n_fit: int, scale_min_samples: bool = False
-                     ) -> Callable[[int], object]:
-    """``make_clusterer(n_rows)`` for resamples: a clone of the fitted HDBSCAN ``base`` whose
-    ``min_cluster_size`` is scaled from ``n_fit`` rows to ``n_rows``, so a refit looks for segments of
-    the same share, and so is ``min_samples`` when it was given as a share (``scale_min_samples``; a
-    count stays a count, as in :func:`segmentation.engine.metrics.bootstrap_stability`); no prediction data."""
-    min_samples = base.get_params().get("min_samples")
-
-    def make(n_rows: int):
-        model = clone(base)
-        scale = n_rows / max(n_fit, 1)
-        params = {"min_cluster_size": max(5, round(min_cluster_size * scale)), "prediction_data": False}
-        if scale_min_samples and min_samples is not None:
-            params["min_samples"] = max(1, round(min_samples * scale))
-        return model.set_params(**params)
-
-    return make
 
 
 def whole_clusters(labels: np.ndarray, clustered: np.ndarray) -> list[int]:
@@ -76,7 +55,7 @@ def unreproducible_small(space: np.ndarray, labels: np.ndarray, make_clusterer: 
 
     ``space``: the cluster-space rows the clusterer was fitted on; ``labels``: their segments (after
     any post-processing; noise −1); ``make_clusterer(n_rows)``: a fresh clusterer for a resample (see
-    :func:`scaled_clusterer`). A small segment is unreproducible when its mean best-match Jaccard over
+    :func:`segmentation.engine.metrics.resample_clusterer`). A small segment is unreproducible when its mean best-match Jaccard over
     :data:`N_BOOT` resamples of :data:`FRACTION` of the rows is below ``min_jaccard`` (default
     :data:`~segmentation.engine.metrics.UNTRUSTED`). ``candidates`` (None: every segment): the only
     segments that may be found unreproducible (:func:`whole_clusters`). A segment with no row among the
@@ -101,7 +80,7 @@ def unreproducible_small(space: np.ndarray, labels: np.ndarray, make_clusterer: 
             if int(s) in jaccard and jaccard[int(s)] < min_jaccard}
 
 
-def dissolve(Z: np.ndarray, labels: np.ndarray, segments, n_neighbors: int = 15
+def dissolve(Z: np.ndarray, labels: np.ndarray, segments, n_neighbors: int = 15, random_state: int | None = 0
              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``labels`` with the rows of ``segments`` moved to the segment most of their ``n_neighbors``
     nearest rows (in ``Z``) outside those segments hold, the segments left renumbered ``0..k-1`` in their order.
@@ -109,8 +88,11 @@ def dissolve(Z: np.ndarray, labels: np.ndarray, segments, n_neighbors: int = 15
     Returns ``(labels, id_map, share)``: ``id_map[old]`` is each old id's new id (a dissolved segment's:
     the segment most of its rows joined; −1 for an id with no rows); ``share`` is, for each moved row,
     the share of its neighbours in the segment it joined (NaN for the other rows). With no segment left
-    to join, the rows become noise.
+    to join, the rows become noise. The neighbour search is the neighbour vote's
+    (:class:`~segmentation.engine.mapping.NeighborMapping`: exact on small samples, NNDescent on large).
     """
+    from segmentation.engine.mapping import NeighborMapping
+
     labels = np.asarray(labels).copy()
     segments = {int(s) for s in segments}
     gone = np.isin(labels, list(segments))
@@ -119,8 +101,8 @@ def dissolve(Z: np.ndarray, labels: np.ndarray, segments, n_neighbors: int = 15
     share = np.full(len(labels), np.nan)
     joined = {}
     if gone.any() and keep.any():
-        nn = NearestNeighbors(n_neighbors=min(n_neighbors, int(keep.sum()))).fit(Z[keep])
-        _, idx = nn.kneighbors(Z[gone])
+        index = NeighborMapping(n_neighbors=n_neighbors, random_state=random_state).fit(Z[keep], labels[keep])
+        _, idx = index.kneighbors(Z[gone])
         votes = labels[keep][idx]
         winners = np.array([np.bincount(v).argmax() for v in votes])
         share[gone] = (votes == winners[:, None]).mean(axis=1)

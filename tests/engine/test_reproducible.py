@@ -13,7 +13,8 @@ import pytest
 
 from segmentation.engine import clustering
 from segmentation.engine.clustering import segment_fit_sample
-from segmentation.engine.reproducible import dissolve, scaled_clusterer, unreproducible_small, whole_clusters
+from segmentation.engine.metrics import resample_clusterer
+from segmentation.engine.reproducible import dissolve, unreproducible_small, whole_clusters
 
 
 def _space(seed: int = 0):
@@ -45,7 +46,7 @@ def fitted():
 def test_a_pocket_is_not_found_again_and_a_small_persona_is(fitted):
     space, truth, clusterer = fitted
     labels = _with_pocket(truth, space)
-    found = unreproducible_small(space, labels, scaled_clusterer(clusterer, 18, len(space)), below=40)
+    found = unreproducible_small(space, labels, resample_clusterer(clusterer, 18, len(space)), below=40)
     assert list(found) == [4]  # the pocket; the small persona (segment 3, 30 rows) is kept
     assert found[4] < 0.2
 
@@ -98,14 +99,27 @@ def test_the_pipeline_asks_with_its_share_in_rows_on_its_cluster_space(fitted, m
     real = clustering._keep_reproducible
 
     def spy(clusterer, space_rows, Z, labels, *args):
-        seen.update(below=args[-3], rows=len(space_rows), dims=space_rows.shape[1], scale=args[-1])
+        seen.update(below=args[-3], rows=len(space_rows), dims=space_rows.shape[1], min_samples=args[-1])
         return real(clusterer, space_rows, Z, labels, *args)
 
     monkeypatch.setattr(clustering, "_keep_reproducible", spy)
     frame = pd.DataFrame(space, columns=["a", "b"])
     SegmentationPipeline(encoder="passthrough", reducer="passthrough", map_reducer="passthrough",
                          reproducible_below=0.03, min_samples=0.01, random_state=0).fit(frame)
-    assert seen == {"below": math.ceil(0.03 * len(frame)), "rows": len(frame), "dims": 2, "scale": True}
+    assert seen == {"below": math.ceil(0.03 * len(frame)), "rows": len(frame), "dims": 2, "min_samples": 0.01}
     with pytest.raises(ValueError, match="reproducible_below must be a positive share"):
         SegmentationPipeline(encoder="passthrough", reducer="passthrough", map_reducer="passthrough",
                              reproducible_below=float("nan")).fit(frame)
+
+
+def test_a_split_part_is_not_asked_even_when_resamples_cannot_find_it(fitted):
+    space, truth, clusterer = fitted
+    labels = _with_pocket(truth, space)  # the pocket as segment 4
+    probs = np.ones(len(labels), dtype=np.float32)
+    args = (clusterer, space, space, labels, probs)
+    rest = (np.arange(5), {"why": "found"}, 40, 0, None)
+    as_split_part = clustering._keep_reproducible(*args, truth, *rest)  # HDBSCAN had it inside persona 0
+    as_cluster = clustering._keep_reproducible(*args, labels, *rest)  # HDBSCAN drew it itself
+    np.testing.assert_array_equal(as_split_part[0], labels)
+    assert "dissolved" not in as_split_part[3]
+    assert len(np.unique(as_cluster[0])) == 4 and [d["rows"] for d in as_cluster[3]["dissolved"]] == [30]
