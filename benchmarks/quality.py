@@ -144,9 +144,9 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     parser.add_argument("--baseline-seeds", type=int, nargs="+", default=None,
                         help="pipeline seeds for the ablation and baselines (default: --seeds)")
     parser.add_argument("--reuse-baselines", type=Path, default=None,
-                        help="scenario suite: take the baselines' and the no-autoencoder ablation's rows from this "
-                             "earlier run's CSV (same data seeds and scale: they do not depend on our engine) and "
-                             "run ours only")
+                        help="scenario suite: take the baselines' rows from this earlier run's CSV (same data "
+                             "seeds and scale: they do not depend on our engine) and run ours and the "
+                             "no-autoencoder ablation only (the ablation shares our clustering and post-processing)")
     parser.add_argument("--combine", type=Path, nargs="+", default=None,
                         help="scenario suite: report on these earlier runs' CSVs together (e.g. data seeds run "
                              "in two processes) instead of running anything; --data-seeds names the report")
@@ -208,7 +208,7 @@ def _scenario_suite(args) -> pd.DataFrame:
         return runs
     reuse = args.reuse_baselines is not None
     runs = scenario_quality.run_suite(names, seeds, pipeline_seeds=tuple(args.seeds), baseline_seeds=args.baseline_seeds,
-                                      baselines=not reuse, ablation=not reuse,
+                                      baselines=not reuse, ablation=True,
                                       partial=RESULTS / f"scenarios_{label}.partial.csv")
     title = (f"Scenario suite, {args.data_seeds} data seeds {', '.join(map(str, seeds))}, pipeline seeds "
              f"{', '.join(map(str, args.seeds))} (ablation and baselines: "
@@ -218,7 +218,7 @@ def _scenario_suite(args) -> pd.DataFrame:
         earlier = earlier[~earlier["method"].isin(set(runs["method"])) & earlier["data_seed"].isin(seeds)
                           & earlier["scenario"].isin(names)]
         runs = pd.concat([runs, earlier], ignore_index=True)
-        title += f"; baselines and ablation from {args.reuse_baselines.name}"
+        title += f"; baselines from {args.reuse_baselines.name}"
     print(scenario_quality.report(runs, title, RESULTS / f"scenarios_{label}"))
     return runs
 

@@ -15,15 +15,15 @@ def _shares(counts: np.ndarray) -> np.ndarray:
     return counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
 
 
-def _customers(mixes: list[list[float]], sizes: list[int], seed: int = 0):
-    """Customers drawing 4–30 events each from their persona's mix (5 event types); every event falls
+def _customers(mixes: list[list[float]], sizes: list[int], seed: int = 0, n_events: tuple[int, int] = (4, 31)):
+    """Customers drawing 4–30 events (``n_events``: low, high + 1) each from their persona's mix (5 event types); every event falls
     in one of two halves at random. Returns the standardised shares on all events and on each half,
     and the persona of each customer."""
     rng = np.random.default_rng(seed)
     full, halves, truth = [], ([], []), []
     for persona, (mix, size) in enumerate(zip(mixes, sizes)):
         for _ in range(size):
-            events = rng.choice(len(mix), size=rng.integers(4, 31), p=mix)
+            events = rng.choice(len(mix), size=rng.integers(*n_events), p=mix)
             half = rng.random(len(events)) < 0.5
             full.append(np.bincount(events, minlength=len(mix)))
             halves[0].append(np.bincount(events[half], minlength=len(mix)))
@@ -67,6 +67,21 @@ def test_two_personas_differ_in_what_their_customers_repeat():
 def test_too_few_customers_in_both_halves_leave_the_difference_as_found():
     Z, halves, truth = _customers([ONE, OTHER], [20, 5], seed=2)
     assert repeated_share(Z, halves, truth == 0, truth == 1) == 1.0
+
+
+def test_a_difference_only_one_time_customers_show_does_not_count():
+    """Customers with one event sit on a corner of the share simplex: those who happened to do one
+    thing are far from those who did another, and no customer can repeat it."""
+    Z, halves, _ = _customers([ONE], [600], seed=3, n_events=(1, 2))
+    assert not halves.present.any()
+    first, second = Z[:, 0] > 0, Z[:, 1] > 0  # their one event was of the first type / of the second
+    assert np.abs(Z[first].mean(axis=0) - Z[second].mean(axis=0)).max() > 2  # far apart ...
+    assert repeated_share(Z, halves, first, second) == 0.0  # ... and nothing of it repeated
+    labels = np.where(first, 0, np.where(second, 1, -1))
+    merged, _ = merge_profile_twins(Z, labels, TWIN, repeated=([0, 1, 2, 3, 4], halves))
+    assert len(np.unique(merged[merged >= 0])) == 1
+    kept, _ = merge_profile_twins(Z, labels, TWIN)
+    assert len(np.unique(kept[kept >= 0])) == 2  # without the halves the corners stay apart
 
 
 def test_the_twins_merge_a_pocket_back_with_the_halves_and_keep_it_without(one_persona_with_a_pocket):
