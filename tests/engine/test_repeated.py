@@ -16,8 +16,8 @@ def _shares(counts: np.ndarray) -> np.ndarray:
 
 
 def _customers(mixes: list[list[float]], sizes: list[int], seed: int = 0, n_events: tuple[int, int] = (4, 31)):
-    """Customers drawing 4–30 events (``n_events``: low, high + 1) each from their persona's mix (5 event types); every event falls
-    in one of two halves at random. Returns the standardised shares on all events and on each half,
+    """Customers drawing 4–30 events each (``n_events``: low, high + 1) from their persona's mix (5
+    event types); every event falls in one of two halves at random. Returns the standardised shares on all events and on each half,
     and the persona of each customer."""
     rng = np.random.default_rng(seed)
     full, halves, truth = [], ([], []), []
@@ -64,7 +64,7 @@ def test_two_personas_differ_in_what_their_customers_repeat():
     assert repeated_share(Z, halves, truth == 1, truth == 0) > 0.85  # either way round
 
 
-def test_too_few_customers_in_both_halves_leave_the_difference_as_found():
+def test_too_few_customers_in_the_groups_leave_the_difference_as_found():
     Z, halves, truth = _customers([ONE, OTHER], [20, 5], seed=2)
     assert repeated_share(Z, halves, truth == 0, truth == 1) == 1.0
 
