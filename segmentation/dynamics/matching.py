@@ -31,8 +31,9 @@ Two kinds of evidence decide a transition:
   customers under reused models and sheds them at the refit goes on); or, when nothing continues an old
   segment, at least two new segments unlike every old one, each made mostly (``tau``) of
   its customers and together holding ``tau`` of it: its customers went two new ways (and
-  when they went one new way, alone holding at least ``tau_split`` of it, that new segment
-  *survives* it, with its behaviour shifted: the segment changed, nothing emerged);
+  when they went one new way, alone holding at least ``tau_split`` of its customers still in
+  the snapshot, that new segment *survives* it, with its behaviour shifted: the segment changed,
+  nothing emerged; a fading segment's last customers are few of what it held, but all of it that is left);
 * **split**, too — a new segment unlike every old one, made mostly (``tau``) of one old segment's
   customers and holding ``tau_split`` of it, beside that segment's heir whose customers changed
   their behaviour as well (``behaviour_shift`` above ``SHIFTED``): the old behaviour went two new
@@ -43,6 +44,9 @@ Two kinds of evidence decide a transition:
   survivor, the customers on both sides having changed behaviour (``behaviour_shift``): a
   behaviour it held converged with another's, and the heir is the part it left behind (a fit that
   had lumped two personas, one of which merges with a third);
+* **survived**, too — an old segment with no successor yet and a new segment still unexplained,
+  made mostly (``tau``) of customers who were here before, that hold a part (``tau_split``) of each
+  other both ways: the refit drew the same small group again with another edge (and so another profile);
 * **disappeared** — an old segment with no successor.
 
 :func:`monic_transitions` is the classic membership-only rule, kept as the baseline the
@@ -199,6 +203,9 @@ def match_segments(
     new_size = current[current["segment_id"] != NOISE]["segment_id"].value_counts().reindex(new_ids)
     of_old = shared.div(old_size.clip(lower=1), axis=0)
     of_new = shared.div(new_size.clip(lower=1), axis=1)
+    # share of the old segment's customers who are still here (in this snapshot, noise included)
+    still_here = previous[(previous["segment_id"] != NOISE) & previous["customer_id"].isin(current["customer_id"])]
+    of_here = shared.div(still_here["segment_id"].value_counts().reindex(old_ids).fillna(0).clip(lower=1), axis=0)
     old_lifts = lifts[0].reindex(old_ids).fillna(0.0)
     new_lifts = lifts[1].reindex(new_ids).fillna(0.0)
     distance = profile_distance(old_lifts, new_lifts)
@@ -290,10 +297,13 @@ def match_segments(
         parts = [n for n in unlike_all if of_new.at[o, n] >= tau and of_old.at[o, n] >= tau_split]
         if len(parts) >= 2 and of_old.loc[o, parts].sum() >= tau:
             parent.update({n: o for n in parts})
-        elif len(parts) == 1 and not any(of_old.at[o, n] >= tau_split for n in new_ids if n != parts[0]):
-            # its customers took up new behaviour together (a fading persona's last customers, an
-            # abrupt drift): the same segment, changed; not a new one beside a disappearance
-            parent[parts[0]] = o
+            continue
+        # its customers took up new behaviour together (a fading persona's last customers, an abrupt
+        # drift): the same segment, changed; not a new one beside a disappearance. Judged on the
+        # customers still here: those who left went nowhere (a fading segment loses most of them).
+        together = [n for n in unlike_all if of_new.at[o, n] >= tau and of_here.at[o, n] >= tau_split]
+        if len(together) == 1 and not any(of_here.at[o, n] >= tau_split for n in new_ids if n != together[0]):
+            parent[together[0]] = o
     # A new behaviour made mostly of one old segment's customers, a part of it (tau_split), beside
     # that segment's heir whose customers changed too: the old behaviour is gone both ways, the
     # segment split (a behaviour forming inside a segment leaves the heir's customers as they were).
@@ -309,6 +319,19 @@ def match_segments(
         if of_old.at[o, heir] >= tau_split and shifted(o, heir):
             parent[n] = o
             parted.add(o)
+    # An old segment still without any successor and a new one still unexplained, made mostly (tau) of
+    # customers who were here before, that hold a part (tau_split) of each other on both sides (of the
+    # old one: of its customers still here): the refit drew the same group again, with another edge and
+    # so another profile (a small group at the edge of the density, such as a value tier drawn across
+    # personas). It survives, shifted; neither a disappearance nor an emergence. Pairs are taken by
+    # customers shared, largest first.
+    were_here = current[current["customer_id"].isin(previous["customer_id"])]["segment_id"].value_counts()
+    known = (were_here.reindex(new_ids).fillna(0) / new_size.clip(lower=1)) >= tau
+    pairs_left = [(shared.at[o, n], o, n) for o in old_ids for n in unlike_all if n not in parent and known[n]
+                  and of_here.at[o, n] >= tau_split and of_new.at[o, n] >= tau_split]
+    for _, o, n in sorted(pairs_left, reverse=True):
+        if n not in parent and o not in parent.values():
+            parent[n] = o
     for n in unlike_all:
         if n not in parent:
             emerge(n)

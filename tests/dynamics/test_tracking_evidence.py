@@ -321,10 +321,30 @@ def test_a_segment_whose_customers_took_up_new_behaviour_together_survives_shift
     new = lifts({5: {"refunds": -1.5, "night": -2.0, "social": 0.3}, 6: STORE_GARDEN})
     assert profile_distance(old, new).loc[:, 5].min() > UNLIKE
     assert kinds(match_segments(before, after, lifts=(old, new))) == {(0, 5): "survived", (1, 6): "survived"}
+    # its last sixth, a month on: few of what it held (below tau_split), but all of it that is left
+    last = members({5: range(0, 50), 6: range(300, 600)})
+    assert kinds(match_segments(before, last, lifts=(old, new))) == {(0, 5): "survived", (1, 6): "survived"}
     # made mostly of newcomers, the same profile is new behaviour beside a disappearance
     newcomers = members({5: list(range(0, 100)) + list(range(1000, 1300)), 6: range(300, 600)})
     assert kinds(match_segments(before, newcomers, lifts=(old, new))) == {
         (None, 5): "emerged", (1, 6): "survived", (0, None): "disappeared"}
+
+
+def test_a_small_group_the_refit_draws_again_with_another_edge_survives():
+    """A small value tier across personas: the refit keeps a third of it and takes in as many customers
+    of a big segment (a new edge, a new profile); the rest of it scatters. Not an emergence beside a
+    disappearance."""
+    before = members({0: range(0, 600), 1: range(600, 660)})
+    redrawn = members({-1: range(642, 660), 5: list(range(0, 578)) + list(range(622, 642)),
+                       6: list(range(600, 622)) + list(range(578, 600)) + list(range(1000, 1004))})
+    old = lifts({0: SOCIAL_TOYS, 1: {"night": 2.0, "refunds": 1.5}})
+    new = lifts({5: SOCIAL_TOYS, 6: {"store": 1.0, "garden": 1.2, "refunds": 0.6}})
+    assert profile_distance(old, new).loc[:, 6].min() > UNLIKE  # unlike both, and no old segment gave most of it
+    assert kinds(match_segments(before, redrawn, lifts=(old, new))) == {(0, 5): "survived", (1, 6): "survived"}
+    # holding only a sixth of the small group, the new profile is new behaviour beside a disappearance
+    apart = members({-1: range(610, 660), 5: range(0, 578), 6: list(range(600, 610)) + list(range(578, 600))})
+    assert kinds(match_segments(before, apart, lifts=(old, new))) == {
+        (0, 5): "survived", (None, 6): "emerged", (1, None): "disappeared"}
 
 
 def test_a_new_behaviour_beside_an_heir_that_changed_too_is_a_split():
