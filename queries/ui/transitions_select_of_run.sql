@@ -8,4 +8,4 @@ LEFT JOIN segments fs ON fs.run_id = t.from_run AND fs.segment_id = t.from_segme
 LEFT JOIN segments ts ON ts.run_id = t.to_run AND ts.segment_id = t.to_segment
 WHERE t.to_run = $run_id
 ORDER BY CASE t.kind WHEN 'emerged' THEN 0 WHEN 'split' THEN 1 WHEN 'merged' THEN 2
-                     WHEN 'disappeared' THEN 3 ELSE 4 END, t.to_segment, t.from_segment
+                     WHEN 'disappeared' THEN 3 WHEN 'survived' THEN 4 ELSE 5 END, t.to_segment, t.from_segment

@@ -150,7 +150,10 @@ def _fresh_lineages(con: duckdb.DuckDBPyConnection, segments: pd.DataFrame) -> p
     Tracking numbers new lineages from the ids stored when it read the database; a run
     stored by another process since then may have taken the same numbers.
     """
-    fresh = segments["transition"].isin(("new", "emerged", "split")) & segments["lineage_id"].notna()
+    fresh = segments["transition"].isin(("new", "emerged", "split", "forming")) & segments["lineage_id"].notna()
+    # a forming lineage goes on (forming, then emerged once announced): its id is its parent's
+    fresh &= pd.Series([not _goes_on(lineage, profile) for lineage, profile
+                        in zip(segments["lineage_id"], segments["profile"])], index=segments.index, dtype=bool)
     if not fresh.any():
         return segments
     next_free = int(fetch_row(con, "segments_next_lineage_id")[0])
@@ -161,6 +164,13 @@ def _fresh_lineages(con: duckdb.DuckDBPyConnection, segments: pd.DataFrame) -> p
     out["lineage_id"] = out["lineage_id"].astype(object)
     out.loc[fresh, "lineage_id"] = [int(v) + next_free - lowest for v in out.loc[fresh, "lineage_id"]]
     return out
+
+
+def _goes_on(lineage_id: Any, profile: Any) -> bool:
+    """Whether a segment continues a lineage of the previous snapshot (its id among its parents')."""
+    profile = json.loads(profile) if isinstance(profile, str) else profile
+    parents = (profile.get("lineage_parents") or []) if isinstance(profile, dict) else []
+    return pd.notna(lineage_id) and int(lineage_id) in {int(p) for p in parents}
 
 
 def list_runs(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:

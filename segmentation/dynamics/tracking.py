@@ -24,7 +24,7 @@ from typing import Any, Callable, Sequence
 
 import pandas as pd
 
-from segmentation.constants import GROWTH  # a survivor whose size changed this much "grew" / "shrank" (as the badges)
+from segmentation.constants import ANNOUNCE_SHARE, GROWTH  # GROWTH: a survivor that changed this much "grew" / "shrank"
 from segmentation.dynamics.matching import NOISE, Thresholds, match_segments, monic_transitions, overlap_table
 from segmentation.dynamics.profiles import unique_name
 from segmentation.engine.resemblance import SHIFTED, group_shift, largest_changes, lift_vectors, profile_distance
@@ -35,6 +35,9 @@ __all__ = [
     "match_segments",
     "monic_transitions",
     "carry_lineage",
+    "hold_back",
+    "FORMING",
+    "DISSOLVED",
     "emerged_sources",
     "track_snapshot",
     "customer_flows",
@@ -44,6 +47,8 @@ __all__ = [
 ]
 
 NEW_CUSTOMERS = "new customers"
+#: a lineage not announced yet (under :data:`~segmentation.constants.ANNOUNCE_SHARE`), and the end of one
+FORMING, DISSOLVED = "forming", "dissolved"
 
 
 def _display(row) -> str:
@@ -82,16 +87,19 @@ def carry_lineage(
         return _unique_suggestions(out, [])
 
     old = previous_segments.set_index("segment_id")
+    forming = _forming(previous_segments)
     carried: list[int] = []  # rows whose suggested name came from their lineage
     for idx in out.index[~is_noise]:
         n = out.at[idx, "segment_id"]
-        links = transitions[transitions["to_segment"] == n]
+        links = transitions[(transitions["to_segment"] == n) & (transitions["kind"] != DISSOLVED)]
         kind = links["kind"].iloc[0] if not links.empty else "emerged"
         parents = [int(p) for p in links["from_segment"].dropna()]
         out.at[idx, "transition"] = kind
         out.at[idx, "parents"] = [int(old.at[p, "lineage_id"]) for p in parents if p in old.index
                                   and pd.notna(old.at[p, "lineage_id"])]
-        if kind in ("survived", "merged") and parents:
+        # a forming lineage goes on while it forms, and when it is announced (emerged) at last
+        goes_on = kind in (FORMING, "emerged") and bool(parents) and set(parents) <= forming
+        if (kind in ("survived", "merged") or goes_on) and parents:
             heir = max(parents, key=lambda p: links.loc[links["from_segment"] == p, "overlap"].iloc[0]
                        * old.at[p, "size"])
             out.at[idx, "lineage_id"] = int(old.at[heir, "lineage_id"])
@@ -99,16 +107,83 @@ def carry_lineage(
                 value = old.at[heir, column]
                 out.at[idx, column] = None if pd.isna(value) else value
             previous_suggestion = old.at[heir, "suggested_name"] if "suggested_name" in old.columns else None
-            if kind == "survived" and isinstance(previous_suggestion, str):
+            if kind in ("survived", FORMING) and isinstance(previous_suggestion, str):
                 out.at[idx, "suggested_name"] = previous_suggestion
                 carried.append(idx)
             continue
         out.at[idx, "lineage_id"] = counter
         counter += 1
-        if kind == "split" and parents and parents[0] in old.index:
+        if kind in ("split", FORMING) and parents and parents[0] in old.index:
             out.at[idx, "lineage_from"] = _display(old.loc[parents[0]])
-            out.at[idx, "review"] = True
+            out.at[idx, "review"] = kind == "split"
     return _unique_suggestions(out, carried)
+
+
+def _forming(segments: pd.DataFrame | None) -> set[int]:
+    """Ids of the segments whose lineage was still forming (not announced) in that snapshot."""
+    if segments is None or "transition" not in segments.columns:
+        return set()
+    return set(segments.loc[segments["transition"] == FORMING, "segment_id"].astype(int))
+
+
+def hold_back(transitions: pd.DataFrame, previous_segments: pd.DataFrame, sizes: pd.Series, n_customers: int,
+              share: float = ANNOUNCE_SHARE) -> pd.DataFrame:
+    """Transitions with a lineage's birth announced only once it holds ``share`` of the customers.
+
+    ``sizes``: the new segments' sizes (by segment id); ``n_customers``: the snapshot's customers,
+    noise included. A segment floor below ``share`` lets small groups be segments (a small persona is
+    found), but a group that small comes and goes with the fit; a marketer is told of it once it holds
+    ``share``:
+
+    * a new segment under ``share`` that would emerge, or split off beside a part of its parent that
+      is announced, is ``forming`` (its lineage starts; a split keeps the parent as the link);
+    * a segment that continues forming ones only (survived, or merged from forming ones) is
+      ``forming`` while under ``share`` and ``emerged`` once it holds it, in the same lineage;
+    * a forming segment that ends (no successor, merged into an announced one, split) is
+      ``dissolved``: never announced, it neither disappears nor merges. The customers it hands to an
+      announced survivor leave that one ``survived``.
+    """
+    forming = _forming(previous_segments)
+    small = set(sizes.index[sizes < share * n_customers].astype(int))
+    rows = [dict(r) for r in transitions.to_dict(orient="records")]
+    old_size = previous_segments.set_index("segment_id")["size"] if forming else pd.Series(dtype=float)
+    ended: set[int] = set()  # forming groups that split
+    for n in sorted({int(r["to_segment"]) for r in rows if pd.notna(r["to_segment"])}):
+        mine = [r for r in rows if pd.notna(r["to_segment"]) and int(r["to_segment"]) == n]
+        kind = mine[0]["kind"]
+        held = [r for r in mine if pd.notna(r["from_segment"]) and int(r["from_segment"]) in forming]
+        told = [r for r in mine if r not in held]
+        if kind in ("survived", "merged") and held:
+            if told:  # an announced segment goes on; the forming ones it took in end there
+                for r in held:
+                    r["kind"] = DISSOLVED
+                if len([r for r in told if pd.notna(r["from_segment"])]) == 1:
+                    told[0]["kind"] = "survived"
+            else:  # forming ones only: the largest part goes on, still forming or announced now
+                heir = max(held, key=lambda r: float(r["overlap"]) * float(old_size.get(int(r["from_segment"]), 0)))
+                for r in held:
+                    r["kind"] = DISSOLVED if r is not heir else (FORMING if n in small else "emerged")
+        elif kind == "emerged" and n in small:
+            mine[0]["kind"] = FORMING
+        elif kind == "split" and held:  # a forming group split: it ends, its parts are new groups
+            for r in held:
+                ended.add(int(r["from_segment"]))
+                r["from_segment"], r["kind"] = None, FORMING if n in small else "emerged"
+        elif kind == "split" and n in small:
+            r = mine[0]
+            parent = r["from_segment"]
+            siblings = [x for x in rows if x["kind"] == "split" and pd.notna(x["from_segment"])
+                        and x["from_segment"] == parent and pd.notna(x["to_segment"])
+                        and int(x["to_segment"]) not in small]
+            if siblings:  # the split is told by its announced parts; this one is still forming
+                for r in mine:
+                    r["kind"] = FORMING
+    for r in rows:  # a forming group with no successor
+        if pd.isna(r["to_segment"]) and pd.notna(r["from_segment"]) and int(r["from_segment"]) in forming:
+            r["kind"] = DISSOLVED
+    rows += [{"from_segment": o, "to_segment": None, "kind": DISSOLVED, "overlap": 0.0} for o in sorted(ended)]
+    frame = pd.DataFrame(rows, columns=transitions.columns)
+    return frame.astype({"from_segment": "Int64", "to_segment": "Int64"})
 
 
 def _unique_suggestions(out: pd.DataFrame, carried: list[int]) -> pd.DataFrame:
@@ -198,6 +273,8 @@ def track_snapshot(previous: dict[str, Any], segments: pd.DataFrame, assignments
         shift = lambda customers: group_shift(before(), now, customers)  # noqa: E731
     transitions = match_segments(previous_assign, assignments, thresholds, lifts=lifts, behaviour_shift=shift,
                                  checks=checks, started_with=started_with)
+    sizes = segments.loc[segments["segment_id"] != NOISE].set_index("segment_id")["size"]
+    transitions = hold_back(transitions, previous_segments, sizes, len(assignments))
     tracked = carry_lineage(previous_segments, segments, transitions, next_lineage)
     tracked_ids = tracked.loc[tracked["segment_id"] != NOISE, "segment_id"].astype(int).tolist()
     sources = emerged_sources(previous_assign, assignments, tracked_ids)

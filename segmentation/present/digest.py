@@ -95,7 +95,7 @@ def segment_cards(current: pd.DataFrame, n_customers: int, previous: pd.DataFram
         profile = _profile(row.profile)
         share = row.size / n_customers if n_customers else 0.0
         previous_share = before.get(int(row.lineage_id)) if pd.notna(row.lineage_id) else None
-        if row.transition not in ("survived", "merged"):
+        if row.transition not in ("survived", "merged", "forming"):
             previous_share = None  # a new lineage has no predecessor to compare with
         rows.append({
             "segment_id": int(row.segment_id),

@@ -18,7 +18,7 @@ from segmentation.present.digest import display_name, escape_markdown
 from segmentation.ui import common
 from segmentation.workflows import reports
 
-KIND_ORDER = ["emerged", "split", "merged", "disappeared", "survived"]
+KIND_ORDER = ["emerged", "split", "merged", "disappeared", "survived", "forming", "dissolved"]
 
 
 def _node_colors(run_id: int) -> dict[str, str]:
@@ -83,7 +83,7 @@ def _transitions(run: dict) -> None:
     current = common.cached(read.segments, run_id=run_id)
     previous_names = common.flow_labels(int(transitions["from_run"].iloc[0]))
     st.markdown("**Who moved, and why**")
-    for row in current[current["transition"].isin(["emerged", "split", "merged", "survived"])].itertuples(index=False):
+    for row in current[current["transition"].isin(["emerged", "split", "merged", "survived", "forming"])].itertuples(index=False):
         profile = row.profile if isinstance(row.profile, dict) else {}
         name = escape_markdown(display_name(row.name, row.suggested_name))
         internal = (profile.get("internal") or {}).get("labels") or []

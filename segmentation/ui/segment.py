@@ -30,7 +30,8 @@ KPI_LABELS = {
 # Where a rise is bad news (shown red), or neither good nor bad (grey); elsewhere a rise is green.
 KPI_DELTA_COLORS = {"refund_rate": "inverse", "recency_days": "inverse"}
 TRANSITION_WORDS = {"new": "first snapshot", "survived": "survived", "emerged": "emerged",
-                    "split": "split off", "merged": "merged"}
+                    "split": "split off", "merged": "merged",
+                    "forming": "forming (announced once it holds 2 % of customers)"}
 
 
 # ------------------------------------------------------------------ naming
