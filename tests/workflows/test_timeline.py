@@ -138,6 +138,9 @@ def test_a_snapshot_tells_tracking_who_each_old_segment_held_where_its_lineage_b
     first, last = [r[0] for r in con.execute("SELECT run_id FROM runs WHERE as_of IN ('2025-04-30', '2025-06-30') "
                                              "ORDER BY as_of").fetchall()]
     assert seen["previous"]["run"]["run_id"] == last
+    # and each old segment's transition there: a lineage still forming is announced (emerged) once it holds 2 %
+    stored = dict(con.execute("SELECT segment_id, transition FROM segments WHERE run_id = ?", [last]).fetchall())
+    assert seen["previous"]["segments"].set_index("segment_id")["transition"].to_dict() == stored
     pairs = con.execute("SELECT l.segment_id, f.segment_id FROM segments l JOIN segments f USING (lineage_id) "
                         "WHERE l.run_id = ? AND f.run_id = ? AND l.segment_id >= 0", [last, first]).fetchall()
     assert pairs, "no lineage of the first run went on to the second"
