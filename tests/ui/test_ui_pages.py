@@ -235,7 +235,7 @@ def test_evolution_counts_transitions_and_draws_sizes_and_sankey(demo_runs_db, m
     kinds = sql(demo_runs_db, "SELECT kind, count(*) AS n FROM transitions WHERE to_run = $r GROUP BY 1",
                 {"r": int(run["run_id"])}).set_index("kind")["n"]
     shown = metrics(at)
-    for kind in ("emerged", "split", "merged", "disappeared", "survived"):
+    for kind in ("emerged", "split", "merged", "disappeared", "survived", "forming", "dissolved"):
         assert shown[kind] == str(int(kinds.get(kind, 0)))
     charts = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
     assert charts[1]["data"][0]["type"] == "sankey"
