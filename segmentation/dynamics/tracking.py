@@ -170,12 +170,10 @@ def hold_back(transitions: pd.DataFrame, previous_segments: pd.DataFrame, sizes:
                 ended.add(int(r["from_segment"]))
                 r["from_segment"], r["kind"] = None, FORMING if n in small else "emerged"
         elif kind == "split" and n in small:
-            r = mine[0]
-            parent = r["from_segment"]
-            siblings = [x for x in rows if x["kind"] == "split" and pd.notna(x["from_segment"])
-                        and x["from_segment"] == parent and pd.notna(x["to_segment"])
-                        and int(x["to_segment"]) not in small]
-            if siblings:  # the split is told by its announced parts; this one is still forming
+            parent = mine[0]["from_segment"]
+            announced = any(x["kind"] == "split" and x["from_segment"] == parent and pd.notna(x["to_segment"])
+                            and int(x["to_segment"]) not in small for x in rows if pd.notna(x["from_segment"]))
+            if announced:  # the split is told by its announced parts; this one is still forming
                 for r in mine:
                     r["kind"] = FORMING
     for r in rows:  # a forming group with no successor

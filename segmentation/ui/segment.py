@@ -14,6 +14,7 @@ import streamlit as st
 from segmentation.present import plotting
 from segmentation.data import read, results, store
 from segmentation.present.digest import display_name, escape_markdown
+from segmentation.constants import ANNOUNCE_SHARE
 from segmentation.errors import WorkbenchError
 from segmentation.dynamics.profiles import KPI_FEATURES
 from segmentation.ui import common
@@ -31,7 +32,7 @@ KPI_LABELS = {
 KPI_DELTA_COLORS = {"refund_rate": "inverse", "recency_days": "inverse"}
 TRANSITION_WORDS = {"new": "first snapshot", "survived": "survived", "emerged": "emerged",
                     "split": "split off", "merged": "merged",
-                    "forming": "forming (announced once it holds 2 % of customers)"}
+                    "forming": f"forming (announced once it holds {ANNOUNCE_SHARE:.0%} of customers)"}
 
 
 # ------------------------------------------------------------------ naming
