@@ -217,7 +217,8 @@ def found_in_noise(before: np.ndarray, after: np.ndarray, tau: float = 0.5) -> l
 
 
 def set_aside(decision: ModelDecision, features: pd.DataFrame, before: np.ndarray, after: np.ndarray,
-              moved=None, then: Callable[[], tuple[pd.DataFrame, np.ndarray]] | None = None) -> ModelDecision | None:
+              moved=None, then: Callable[[], tuple[pd.DataFrame, np.ndarray]] | None = None,
+              unexplained: np.ndarray | None = None) -> ModelDecision | None:
     """The reuse decision that replaces a refit which only re-draws unchanged behaviour (else None).
 
     ``decision``: the drift check's (refit) decision for the reused models; ``before``/``after``: the
@@ -238,6 +239,12 @@ def set_aside(decision: ModelDecision, features: pd.DataFrame, before: np.ndarra
     for row with ``features``. Two earlier segments whose customers the refit puts together, distinct
     then and alike now, have converged (:func:`converging`): the refit is kept, whatever else it
     re-draws (the part a merge leaves behind of a segment that lumped it with one of the two).
+
+    ``unexplained`` (optional, per row): customers the reused models do not explain (reconstruction
+    error above their novelty threshold). A part cut out of a reused segment that is unlike every
+    reused segment and made mostly of such customers is what those models miss, however little its
+    customers moved against an earlier window (a behaviour the earlier window already held in part,
+    which the old fit lumped): the refit is kept.
     """
     from segmentation.engine.resemblance import SHIFTED
 
@@ -246,6 +253,8 @@ def set_aside(decision: ModelDecision, features: pd.DataFrame, before: np.ndarra
     parts = cut_parts(before, after) if moved is not None else {}
     if found_in_noise(before, after) or any(n not in parts for n in gained) or not (lost or parts):
         return None
+    if unexplained is not None and any(np.mean(np.asarray(unexplained)[after == n]) > 0.5 for n in gained):
+        return None  # the refit gathers what the reused models do not explain into a behaviour of its own
     if moved is not None:
         shift: dict[tuple[int, int], bool] = {}
 

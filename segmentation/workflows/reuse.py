@@ -192,7 +192,9 @@ def fit_or_reuse(db: Any, as_of: date, features: pd.DataFrame, pipeline, params:
                                pipeline.labels_, moved=lambda rows: group_shift(
                                    before(end), features, features.index[rows]),
                                then=lambda: (before(end).reindex(features.index).reset_index(drop=True),
-                                             fitted_labels))
+                                             fitted_labels),
+                               unexplained=(scores["reconstruction_error"].to_numpy() > decision.novelty_threshold
+                                            if decision.reconstruction else None))
         if kept is not None:
             say(progress, Stage.DRIFT_CHECK, f"  {kept.reasons[0]}")
             return previous, _reused_scores(scores, kept, params, len(features), progress), kept

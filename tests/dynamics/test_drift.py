@@ -301,6 +301,15 @@ def test_a_refit_that_only_cuts_unchanged_customers_out_of_a_segment_is_set_asid
     assert refit_review.set_aside(reuse, features, before, two_cuts, moved=lambda rows: 0.1) is not None
     assert refit_review.set_aside(reuse, features, before, two_cuts,
                            moved=lambda rows: 0.9 if set(rows) <= other else 0.1) is None
+    # a part unlike every reused segment, made mostly of customers the reused models do not explain: kept
+    # (a behaviour that grew inside segment 0 whose customers, picked now, moved little against then)
+    unlike = features.copy()
+    unlike.iloc[700:1000] = group(300, [4, 5, 8, 9, 10], by=3.0)
+    assert refit_review.lost_resolution(unlike, before, recut)[1] == [2]
+    assert refit_review.set_aside(reuse, unlike, before, recut, moved=lambda rows: 0.1) is not None
+    most, few = (np.isin(np.arange(1900), list(range(700, 700 + k))) for k in (200, 100))
+    assert refit_review.set_aside(reuse, unlike, before, recut, moved=lambda rows: 0.1, unexplained=most) is None
+    assert refit_review.set_aside(reuse, unlike, before, recut, moved=lambda rows: 0.1, unexplained=few) is not None
     # without the customers' earlier behaviour nothing tells a re-cut from a split: kept
     assert refit_review.set_aside(reuse, features, before, recut) is None
     # a segment of customers the reused models left in the noise is no cut: kept
