@@ -136,7 +136,8 @@ def hold_back(transitions: pd.DataFrame, previous_segments: pd.DataFrame, sizes:
     ``share``:
 
     * a new segment under ``share`` that would emerge, or split off beside a part of its parent that
-      is announced, is ``forming`` (its lineage starts; a split keeps the parent as the link);
+      is announced (split or survived), is ``forming`` (its lineage starts; a split keeps the parent as
+      the link);
     * a segment that continues forming ones only (survived, or merged from forming ones) is
       ``forming`` while under ``share`` and ``emerged`` once it holds it, in the same lineage;
     * a forming segment that ends (no successor, merged into an announced one, split) is
@@ -171,9 +172,12 @@ def hold_back(transitions: pd.DataFrame, previous_segments: pd.DataFrame, sizes:
                 r["from_segment"], r["kind"] = None, FORMING if n in small else "emerged"
         elif kind == "split" and n in small:
             parent = mine[0]["from_segment"]
-            announced = any(x["kind"] == "split" and x["from_segment"] == parent and pd.notna(x["to_segment"])
-                            and int(x["to_segment"]) not in small for x in rows if pd.notna(x["from_segment"]))
-            if announced:  # the split is told by its announced parts; this one is still forming
+            announced = any(x["kind"] in ("split", "survived") and x["from_segment"] == parent
+                            and pd.notna(x["to_segment"]) and int(x["to_segment"]) not in small
+                            for x in rows if pd.notna(x["from_segment"]))
+            # the split is told by its announced parts, or the parent goes on as an announced segment
+            # beside it: either way this part is a new group, still forming
+            if announced:
                 for r in mine:
                     r["kind"] = FORMING
     for r in rows:  # a forming group with no successor

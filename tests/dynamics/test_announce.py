@@ -95,6 +95,22 @@ def test_a_small_part_split_off_beside_an_announced_one_is_forming():
     assert kinds(moves) == {(0, 0): "survived", (1, 7): "split", (1, 8): "split"}
 
 
+def test_a_small_part_split_off_beside_its_parent_going_on_is_forming():
+    """A refit cuts 30 customers off a segment that goes on: a new small group, not an announced split
+    (the stationary demo at a 1 % floor: a persona of 118 cut into 70 that survived and 48 'split')."""
+    first = members(BIG)
+    tracked, _ = step(None, None, first)
+    parts = members({0: range(0, 900), 1: range(900, 1870), 6: range(1870, 1900)})
+    sizes = segments_of(parts).set_index("segment_id")["size"]
+    cut = _split([(0, 0, "survived", 1.0), (1, 1, "survived", 0.97), (1, 6, "split", 0.03)])
+    assert kinds(hold_back(cut, tracked, sizes, len(parts))) == {(0, 0): "survived", (1, 1): "survived",
+                                                                   (1, 6): FORMING}
+    # the part that goes on is small too: nothing announced goes on beside it, so the split is told
+    small = sizes.copy()
+    small.loc[1] = 30
+    assert kinds(hold_back(cut, tracked, small, len(parts)))[(1, 6)] == "split"
+
+
 def test_an_announced_lineage_keeps_its_id_when_the_run_is_stored(monkeypatch):
     """Storing moves new lineages past ids another process took meanwhile; a forming lineage announced
     now (emerged, its own id among its parents') is not new and keeps its id."""
