@@ -37,7 +37,7 @@ def month_ends(first_month: int, last_month: int, year: int = 2025) -> list[date
 
 
 def run_series(stationary: bool, customers: int, dates: list[date], window_days: int,
-               refit: bool = False, min_cluster_share: float = SnapshotParams.min_cluster_share) -> pd.DataFrame:
+               refit: bool = False, min_cluster_share: float | None = SnapshotParams.min_cluster_share) -> pd.DataFrame:
     db = Path(tempfile.mkdtemp()) / "dynamics.duckdb"
     with store.connect(db) as con:
         create_demo(con, customers=customers, months=12, seed=7, stationary=stationary)
@@ -151,7 +151,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--customers", type=int, default=20_000)
     parser.add_argument("--window-days", type=int, default=90)
     parser.add_argument("--stationary-snapshots", type=int, default=6)
-    parser.add_argument("--min-cluster-share", type=float, default=SnapshotParams.min_cluster_share)
+    parser.add_argument("--min-cluster-share", type=float, default=SnapshotParams.min_cluster_share,
+                        help="smallest segment (default: chosen by the data, see segment_floor)")
     parser.add_argument("--evolving-only", action="store_true",
                         help="only the evolving timeline (saved as dynamics_timeline_<share>.csv/.md)")
     parser.add_argument("--suite", choices=("demo", "changes"), default="demo",
@@ -188,11 +189,12 @@ def main(argv: list[str] | None = None) -> None:
     evolving = run_series(False, args.customers, month_ends(3, 12), args.window_days,
                           min_cluster_share=args.min_cluster_share)
     if args.evolving_only:
-        name = f"dynamics_timeline_{args.min_cluster_share:g}"
+        floor = "auto" if args.min_cluster_share is None else f"{args.min_cluster_share:g}"
+        name = f"dynamics_timeline_{floor}"
         evolving.to_csv(RESULTS / f"{name}.csv", index=False)
         lines = emergence_lines(evolving)
         (RESULTS / f"{name}.md").write_text("\n".join(
-            [f"# Emergence with --min-cluster-share {args.min_cluster_share:g}", "",
+            [f"# Emergence with --min-cluster-share {floor}", "",
              *[f"- {line}" for line in lines], "", *table(evolving)]))
         print("\n".join(lines))
         return

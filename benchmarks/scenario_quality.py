@@ -37,7 +37,8 @@ from sklearn.preprocessing import StandardScaler
 
 from segmentation.data import store
 from segmentation.engine.metrics import adjusted_rand, nmi
-from segmentation.workflows.snapshot import SnapshotParams, clustering_frame, make_pipeline, snapshot_inputs
+from segmentation.workflows.snapshot import (SnapshotParams, clustering_frame, make_pipeline, segment_floor,
+                                             snapshot_inputs)
 
 from . import scenarios as sc
 
@@ -195,7 +196,7 @@ def score_dataset(scenario: sc.Scenario, seed: int, pipeline_seeds=(0, 1, 2), pa
             add(ABLATION, pipeline.labels_, pipeline_seed, time.perf_counter() - started)
         if baselines is True and pipeline_seed in baseline_seeds:
             started = time.perf_counter()
-            add(UMAP_HDBSCAN, _umap_hdbscan(share.to_numpy(), pipeline_seed, base.min_cluster_share),
+            add(UMAP_HDBSCAN, _umap_hdbscan(share.to_numpy(), pipeline_seed, segment_floor(table, base)[0]),
                 pipeline_seed, time.perf_counter() - started)
     pairs = [adjusted_rand(a, b) for i, a in enumerate(ours_labels) for b in ours_labels[i + 1:]]
     for row in rows:

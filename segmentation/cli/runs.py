@@ -38,8 +38,10 @@ REFIT_EVERY_HELP = "Refit once the models are this many snapshots old, drift or 
 WindowDays = Annotated[int, typer.Option(min=1, max=3650, help="Look-back window in days.")]
 Seed = Annotated[int, typer.Option(help="Random seed (same data + seed, same segments).")]
 FitSample = Annotated[int, typer.Option(min=100, help="Customers used to fit UMAP/HDBSCAN.")]
-MinClusterShare = Annotated[float, typer.Option(min=0.0001, max=0.5,
-                                                help="Smallest segment as a share of the fitted sample.")]
+MinClusterShare = Annotated[Optional[float], typer.Option(
+    min=0.0001, max=0.5, show_default=False,
+    help="Smallest segment as a share of the fitted sample (default: chosen by the data, 0.01 where the "
+         "median customer has more than 10 events in the window, else 0.02).")]
 Refit = Annotated[bool, typer.Option("--refit", help=REFIT_HELP)]
 RefitEvery = Annotated[Optional[int], typer.Option("--refit-every", min=1, help=REFIT_EVERY_HELP)]
 

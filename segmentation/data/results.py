@@ -83,7 +83,8 @@ def save_run(
     or export: it is refused with :class:`InputError` (nothing is stored).
     """
     if int(run["n_segments"]) < 1:
-        share = (run.get("params") or {}).get("min_cluster_share")
+        params = run.get("params") or {}
+        share = params.get("min_cluster_share") or (params.get("segment_floor") or {}).get("share")
         smallest = f" of at least {float(share):.0%} of the fitted customers (--min-cluster-share)" if share else ""
         raise InputError(
             f"no segments found as of {run['as_of']}: all {int(run['n_customers']):,} customers are noise, "

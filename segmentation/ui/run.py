@@ -27,7 +27,8 @@ HELP = {
     "fit_sample": "Customers used to fit the map and the clustering; everyone is then assigned. "
                   "Larger is slower and rarely changes the segments.",
     "min_share": "The smallest segment, as a share of the fitted customers. Lower finds smaller "
-                 "(and more) segments.",
+                 "(and more) segments. Empty: chosen by the data (1 % where the median customer has "
+                 "more than 10 events in the window, else 2 %).",
     "epochs": "Training passes of the autoencoder (it stops earlier when it no longer improves).",
     "refit": "Fit new models even when the previous snapshot's models still explain the data.",
     "every": "Days between two snapshots of the timeline.",
@@ -126,7 +127,8 @@ def render() -> None:
                                                  step=1000, help=HELP["fit_sample"], key="run_fit_sample")
             min_share = columns[0].number_input("Smallest segment (share)", min_value=0.001, max_value=0.5,
                                                 value=start_from.min_cluster_share, step=0.005, format="%.3f",
-                                                help=HELP["min_share"], key="run_min_share")
+                                                placeholder="chosen by the data", help=HELP["min_share"],
+                                                key="run_min_share")
             epochs = columns[1].number_input("Training epochs (at most)", min_value=1, max_value=500,
                                              value=start_from.max_epochs, help=HELP["epochs"], key="run_epochs")
             refit = st.checkbox("Always fit new models", value=False, help=HELP["refit"], key="run_refit")
@@ -137,7 +139,8 @@ def render() -> None:
     status_area = st.container()  # running snapshots and what the last ones came to, under the button
     if submitted:
         params = SnapshotParams(window_days=int(window_days), seed=int(seed), fit_sample_size=int(fit_sample),
-                                min_cluster_share=float(min_share), max_epochs=int(epochs), refit=bool(refit))
+                                min_cluster_share=None if min_share is None else float(min_share),
+                                max_epochs=int(epochs), refit=bool(refit))
         refusal = _refusal(kind, params, when, start, end, again)
         if refusal:
             st.error(refusal)
@@ -174,10 +177,12 @@ def _why_segments(row) -> None:
     if notes:
         st.info(f"Notes on run {int(row['run_id'])}:\n" + "\n".join(f"- {escape_markdown(n)}" for n in notes),
                 icon=":material/info:")
-    granularity, choice = metrics.get("granularity"), params.get("feature_choice")
-    if not granularity and not choice:
+    granularity, choice, floor = metrics.get("granularity"), params.get("feature_choice"), params.get("segment_floor")
+    if not granularity and not choice and not floor:
         return
     with st.expander(f"Why run {int(row['run_id'])} has {int(row['n_segments'])} segments"):
+        if floor:
+            st.markdown(f"**Smallest segment.** {floor['why'][0].upper()}{floor['why'][1:]}.")
         if granularity:
             st.markdown(f"**Segments.** {granularity['why']}.")
             for fold in granularity.get("folded") or []:

@@ -42,6 +42,13 @@ def _previous_models(db: Any, as_of: date, params: SnapshotParams, features: pd.
     # Compared as stored (JSON), so tuples and lists compare equal; window_days is one of them.
     wanted = drift.comparable_params(json.loads(json.dumps(asdict(params), default=str)))
     stored = drift.comparable_params({k: run["params"].get(k) for k in asdict(params)})
+    # ``params`` holds the floor this snapshot uses; a run whose floor the data chose stored it beside.
+    chosen = (run["params"].get("segment_floor") or {}).get("share")
+    if "min_cluster_share" in stored and chosen is not None:
+        stored["min_cluster_share"] = chosen
+        if stored == wanted | {"min_cluster_share": chosen} and chosen != wanted.get("min_cluster_share"):
+            return None, (f"the smallest segment changed from {chosen:.0%} of the customers (run {run['run_id']}) "
+                          f"to {float(wanted['min_cluster_share']):.0%}")
     state = run["metrics"].get("model")
     if stored != wanted:
         return None, f"parameters differ from run {run['run_id']}"

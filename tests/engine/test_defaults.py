@@ -158,12 +158,32 @@ def test_the_snapshot_takes_the_engine_defaults_except_its_own_two_choices():
                     "outlier_floor": "outlier_floor"}
     assert {f: getattr(params, f) for f in engine_names} == {f: getattr(DEFAULTS, e) for f, e in engine_names.items()}
     # The two values the snapshot chooses itself (reasons in SnapshotParams).
-    assert (params.min_cluster_share, params.max_epochs) == (0.02, 40)
+    assert (params.min_cluster_share, params.max_epochs) == (None, 40)  # None: the floor is chosen by the data
     assert (DEFAULTS.min_cluster_size, DEFAULTS.max_epochs) == (0.01, 100)
     # runs.params keeps its keys (a JSON contract).
     assert [f.name for f in fields(SnapshotParams)] == [
         "window_days", "seed", "fit_sample_size", "min_cluster_share", "latent_dim", "max_epochs", "outlier_floor",
         "profile_only_features", "smooth_shares", "weight_by_reliability", "extra", "refit", "refit_every"]
+
+
+@pytest.mark.parametrize("events, floor", [([3, 5, 9, 10, 40], 0.02), ([3, 11, 12, 14, 40], 0.01),
+                                          ([10.0, 10.0, 10.0, 100.0], 0.02), ([10.0, 10.5, 11.0, 100.0], 0.01)])
+def test_the_segment_floor_is_chosen_by_how_many_events_the_median_customer_has(events, floor):
+    """1 % where the median customer has more than 10 events in the window, else 2 % (tuning:
+    benchmarks/results/granularity_floor_v18.md); the reason names the median."""
+    from types import SimpleNamespace
+
+    from segmentation.workflows.snapshot import make_pipeline, segment_floor
+
+    table = SimpleNamespace(frame=pd.DataFrame({"frequency": events, "event_view": 0.5}))
+    share, why = segment_floor(table, SnapshotParams())
+    assert share == floor
+    assert f"median customer has {float(np.median(events)):g} events" in why
+    assert segment_floor(table, SnapshotParams(min_cluster_share=0.05)) == (
+        0.05, "the smallest segment holds 5.0% of the fitted customers, as configured")
+    assert segment_floor(SimpleNamespace(frame=pd.DataFrame({"event_view": [0.5]})), SnapshotParams())[0] == 0.02
+    table.catalog, table.reliability, table.choices = [], None, {}
+    assert make_pipeline(table, SnapshotParams()).min_cluster_size == floor
 
 
 @pytest.mark.parametrize("make", [

@@ -52,8 +52,12 @@ def test_timeline_is_idempotent_and_carries_names(tmp_path):
     tracked = again["snapshots"][2]["segments"]
     real = [s for s in tracked if s["segment_id"] != -1]
     # Stationary data: nothing emerges. The persona that emerges in the dynamic demo is here from the
-    # first month on: an ordinary segment of the first snapshot that survives every later one.
-    assert again["snapshots"][2]["metrics"]["tracking"]["counts"] == {"survived": len(real)}
+    # first month on: an ordinary segment of the first snapshot that survives every later one. A group
+    # under the 2 % a new lineage is announced at may form (the floor the data chose is 1 %), announced never.
+    counts = dict(again["snapshots"][2]["metrics"]["tracking"]["counts"])
+    forming = [s for s in real if s["transition"] == "forming"]
+    assert counts.pop("forming", 0) == len(forming) and counts == {"survived": len(real) - len(forming)}
+    assert all(s["size"] < 0.02 * again["snapshots"][2]["n_customers"] for s in forming)
     assert first["emerging_alerts"] == [] and again["emerging_alerts"] == []
     snapshots = [(s["run_id"], s["as_of"]) for s in first["snapshots"] + again["snapshots"][2:]]
     persona_lineages = []
@@ -68,13 +72,23 @@ def test_timeline_is_idempotent_and_carries_names(tmp_path):
     # who moved, and why: every tracked segment says where its customers were and what changed
     assert all(sum(src["customers"] for src in s["sources"]) == s["size"] for s in real)
     assert all(s["changes"] and len(s["changes"]) <= 3 for s in real)
-    assert all(s["internal"] is not None for s in real)
+    assert all((s["internal"] is not None) == (s["transition"] == "survived") for s in real)  # survivors' change
 
     # a snapshot with another window is not compared with the 45-day ones, and says so
     other = json.loads(cli(db, "run", "--as-of", "2025-05-15", "--window-days", "30", "--json").stdout)
     tracking = other["metrics"]["tracking"]
     assert tracking["previous_run"] is None and {s["transition"] for s in other["segments"]} <= {"new", None}
     assert f"run {again['snapshots'][2]['run_id']}" in tracking["note"] and "45 days" in tracking["note"]
+    # no --min-cluster-share: the data chose the floor, and the run stores which and why
+    with store.connect(db, read_only=True) as con:
+        stored, median = con.execute(
+            "SELECT params::VARCHAR, (SELECT median(n) FROM (SELECT count(*) AS n FROM events "
+            "WHERE ts >= DATE '2025-05-15' - INTERVAL 30 DAY AND ts < DATE '2025-05-16' GROUP BY customer_id)) "
+            "FROM runs WHERE run_id = ?", [other["run_id"]]).fetchone()
+    stored = json.loads(stored)
+    assert stored["min_cluster_share"] is None
+    assert stored["segment_floor"]["share"] == (0.01 if median > 10 else 0.02), (median, stored["segment_floor"])
+    assert f"the median customer has {median:g} events in the window" in stored["segment_floor"]["why"]
 
 
 def test_new_behaviour_is_judged_against_the_window_the_models_were_fitted_on():
