@@ -27,9 +27,14 @@ def test_empty_database_gets_demo_data_and_a_timeline_with_an_emerged_segment(db
     con = duckdb.connect(str(db_file), read_only=True)
     runs = con.execute("SELECT run_id, as_of::VARCHAR, window_days FROM runs ORDER BY run_id").fetchall()
     emerged = con.execute("SELECT count(*) FROM segments WHERE run_id = 2 AND transition = 'emerged'").fetchall()
+    # the planted change is the only one reported: the other personas survive (at the floor the data
+    # would choose, 1 %, a persona cut in two at the first snapshot was reported merged at the second)
+    kinds = con.execute("SELECT DISTINCT transition FROM segments WHERE run_id = 2 AND segment_id >= 0").fetchall()
+    floors = con.execute("SELECT DISTINCT params->>'$.segment_floor.share' FROM runs").fetchall()
     con.close()
     assert runs == [(1, "2025-03-31", 60), (2, "2025-05-31", 60)]
     assert emerged[0][0] == document["emerged"]
+    assert sorted(k for (k,) in kinds) == ["emerged", "survived"] and floors == [("0.02",)]
 
     # the first screen: the Overview of run 2 with its segments and the emerged alert
     monkeypatch.setenv("SEGMENTATION_DB", str(db_file))
