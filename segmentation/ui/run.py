@@ -27,8 +27,9 @@ HELP = {
     "fit_sample": "Customers used to fit the map and the clustering; everyone is then assigned. "
                   "Larger is slower and rarely changes the segments.",
     "min_share": "The smallest segment, as a share of the fitted customers. Lower finds smaller "
-                 "(and more) segments. Empty: chosen by the data (1 % where the median customer has "
-                 "more than 10 events in the window, else 2 %).",
+                 "(and more) segments. Used when 'Let the data choose it' is off.",
+    "floor_auto": "1 % of the customers where the median customer has more than 10 events in the window, "
+                  "else 2 % (with few events, chance alone forms groups of 1 %).",
     "epochs": "Training passes of the autoencoder (it stops earlier when it no longer improves).",
     "refit": "Fit new models even when the previous snapshot's models still explain the data.",
     "every": "Days between two snapshots of the timeline.",
@@ -126,9 +127,10 @@ def render() -> None:
             fit_sample = columns[1].number_input("Customers to fit on", min_value=100, value=start_from.fit_sample_size,
                                                  step=1000, help=HELP["fit_sample"], key="run_fit_sample")
             min_share = columns[0].number_input("Smallest segment (share)", min_value=0.001, max_value=0.5,
-                                                value=start_from.min_cluster_share, step=0.005, format="%.3f",
-                                                placeholder="chosen by the data", help=HELP["min_share"],
-                                                key="run_min_share")
+                                                value=start_from.min_cluster_share or 0.02, step=0.005,
+                                                format="%.3f", help=HELP["min_share"], key="run_min_share")
+            chosen = columns[0].checkbox("Let the data choose it", value=start_from.min_cluster_share is None,
+                                         help=HELP["floor_auto"], key="run_floor_auto")
             epochs = columns[1].number_input("Training epochs (at most)", min_value=1, max_value=500,
                                              value=start_from.max_epochs, help=HELP["epochs"], key="run_epochs")
             refit = st.checkbox("Always fit new models", value=False, help=HELP["refit"], key="run_refit")
@@ -139,7 +141,7 @@ def render() -> None:
     status_area = st.container()  # running snapshots and what the last ones came to, under the button
     if submitted:
         params = SnapshotParams(window_days=int(window_days), seed=int(seed), fit_sample_size=int(fit_sample),
-                                min_cluster_share=None if min_share is None else float(min_share),
+                                min_cluster_share=None if chosen else float(min_share),
                                 max_epochs=int(epochs), refit=bool(refit))
         refusal = _refusal(kind, params, when, start, end, again)
         if refusal:

@@ -282,6 +282,23 @@ def test_run_page_starts_from_the_latest_snapshots_parameters(demo_runs_db, monk
     assert len(at.dataframe[0].value) == len(sql(demo_runs_db, "SELECT * FROM runs"))
 
 
+def test_the_run_form_lets_the_data_choose_the_smallest_segment(demo_runs_db, monkeypatch):
+    from segmentation.ui import background
+
+    started = []
+    monkeypatch.setattr(background, "start_snapshot", lambda params, *args: started.append(params))
+    at = open_app(demo_runs_db, monkeypatch, "run")
+    assert not at.checkbox(key="run_floor_auto").value  # the latest snapshot set 2 %
+    at.checkbox(key="run_floor_auto").check()
+    at.checkbox(key="run_again").check()
+    next(b for b in at.button if b.label == "Run snapshot").click().run()
+    assert not at.exception and not at.error
+    assert [p.min_cluster_share for p in started] == [None]
+    # a run stored with a floor the data chose starts the next one from the same choice
+    monkeypatch.setattr(background, "latest_params", lambda: (SnapshotParams(window_days=60), 1))
+    assert open_app(demo_runs_db, monkeypatch, "run").checkbox(key="run_floor_auto").value
+
+
 def test_run_page_says_why_the_latest_snapshot_has_its_segments_and_features(demo_runs_db, monkeypatch):
     at = open_app(demo_runs_db, monkeypatch, "run")
     latest = sql(demo_runs_db, "SELECT run_id, n_segments, metrics->>'$.granularity.clusters_found' AS found, "
