@@ -27,7 +27,7 @@ __all__ = ["save_pipeline", "load_pipeline"]
 _FORMAT_VERSION = 1
 # Per-row results: the run stores them, the model directory does not.
 _PER_ROW = ("labels_", "probabilities_", "map_embedding_", "reconstruction_error_", "fit_sample_index_",
-            "raw_labels_")
+            "raw_labels_", "cluster_space_")
 
 
 def save_pipeline(pipeline, path: str | Path) -> Path:

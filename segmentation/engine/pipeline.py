@@ -137,7 +137,8 @@ class SegmentationPipeline(BaseEstimator):
     Learned: ``preprocessor_``, ``encoder_``, ``reducer_``, ``clusterer_``,
     ``map_reducer_``, ``mapping_`` (None with ``mapping="transform"``),
     ``labels_`` (−1 = noise), ``probabilities_`` (membership
-    strength of the assigned segment, 0–1), ``map_embedding_`` (n x 2),
+    strength of the assigned segment, 0–1), ``map_embedding_`` (n x 2), ``cluster_space_``
+    (n x cluster dims: what :meth:`transform` gives the fitted rows),
     ``reconstruction_error_``, ``n_segments_``, ``noise_share_`` (0–1),
     ``feature_names_in_``, ``n_features_in_``, ``fit_sample_index_`` (row
     positions of the fit sample), ``min_cluster_size_`` (rows),
@@ -297,11 +298,16 @@ class SegmentationPipeline(BaseEstimator):
         probs = np.empty(n_rows, dtype=np.float32)
         xy = np.empty((n_rows, 2), dtype=np.float32)
         labels[sample], probs[sample], xy[sample] = sample_labels, sample_probs, sample_map
+        space = np.empty((n_rows, cluster_space.shape[1]), dtype=np.float32)
+        space[sample] = cluster_space
         rest = np.setdiff1d(np.arange(n_rows), sample, assume_unique=True)
         if len(rest):
-            scored = scoring.score_rows(self, Z[rest])
+            spaces: list = []
+            scored = scoring.score_rows(self, Z[rest], spaces=spaces)
             labels[rest], probs[rest], xy[rest] = scored["segment_id"], scored["probability"], scored[["x", "y"]]
+            space[rest] = spaces[0]
         self.labels_, self.probabilities_, self.map_embedding_ = labels, probs, xy
+        self.cluster_space_ = space  # what transform gives the fitted rows, without scoring them again
         self.reconstruction_error_ = scoring.reconstruction_error(self.encoder_, Z)
         self.n_segments_ = int(len(np.unique(labels[labels >= 0])))
         self.noise_share_ = float(np.mean(labels == _NOISE))

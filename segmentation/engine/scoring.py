@@ -95,16 +95,19 @@ def predict_by_models(pipeline, space: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return labels, probs, xy
 
 
-def score_rows(pipeline, Z: np.ndarray, with_error: bool = False) -> pd.DataFrame:
-    """Segment, probability, map position (and reconstruction error) of preprocessed rows ``Z``."""
+def score_rows(pipeline, Z: np.ndarray, with_error: bool = False, spaces: list | None = None) -> pd.DataFrame:
+    """Segment, probability, map position (and reconstruction error) of preprocessed rows ``Z``;
+    their cluster-space coordinates are appended to ``spaces`` when it is given."""
     rows = latent(pipeline, Z)
     mapping = getattr(pipeline, "mapping_", None)  # models saved before the mapping existed have none
     if mapping is not None:
         scored = mapping.predict(rows)
-        labels, probs, xy = scored.labels, scored.probabilities, scored.map_embedding
+        space, labels, probs, xy = scored.cluster_space, scored.labels, scored.probabilities, scored.map_embedding
     else:
         space = np.asarray(pipeline.reducer_.transform(rows), dtype=np.float32)
         labels, probs, xy = predict_by_models(pipeline, space)
+    if spaces is not None:
+        spaces.append(space)
     fold_map = getattr(pipeline, "fold_map_", None)  # segments folded into others after the fit
     if fold_map is not None:
         labels = relabel(np.asarray(labels, dtype=np.int64), fold_map)

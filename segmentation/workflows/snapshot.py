@@ -266,7 +266,9 @@ def run_snapshot(
     segments["profile"] = with_rules(segments, table, assignments)
     t = lap("rules", t)
     say(progress, Stage.LOOKALIKES, "lookalikes: each segment's recall on held-out members …")
-    space = pipeline.transform(features.reindex(columns=list(pipeline.feature_names_in_), fill_value=0.0))
+    space = getattr(pipeline, "cluster_space_", None)  # models fitted by this snapshot: the fit's rows
+    if space is None or len(space) != len(features):
+        space = pipeline.transform(features.reindex(columns=list(pipeline.feature_names_in_), fill_value=0.0))
     segments["profile"] = with_lookalike_quality(segments, space, table.frame, labels)
     t = lap("lookalikes", t)
 

@@ -172,7 +172,7 @@ def by_transform(planted):
     return SegmentationPipeline(**PARAMS, mapping="transform").fit(X)
 
 
-def test_default_scoring_uses_the_sample_mapping(planted, by_neighbours):
+def test_default_scoring_uses_the_sample_mapping(planted, by_neighbours, by_transform):
     X, y = planted
     assert isinstance(by_neighbours.mapping_, SampleMapping)
     out = np.setdiff1d(np.arange(len(X)), by_neighbours.fit_sample_index_)
@@ -186,6 +186,13 @@ def test_default_scoring_uses_the_sample_mapping(planted, by_neighbours):
     np.testing.assert_allclose(by_neighbours.transform(X.iloc[sample]), by_neighbours.reducer_.embedding_,
                                atol=1e-4)
     assert np.mean(scored["segment_id"].to_numpy() == by_neighbours.labels_) >= 0.99
+    # the fit keeps its rows' cluster space: what transform gives them, without scoring them again
+    np.testing.assert_allclose(by_neighbours.cluster_space_, by_neighbours.transform(X), atol=1e-4)
+    # (with UMAP's own transform: the sample keeps its fitted embedding, the rest are transformed)
+    rest = np.setdiff1d(np.arange(len(X)), by_transform.fit_sample_index_)
+    np.testing.assert_allclose(by_transform.cluster_space_[by_transform.fit_sample_index_],
+                               by_transform.reducer_.embedding_, atol=1e-4)
+    np.testing.assert_allclose(by_transform.cluster_space_[rest], by_transform.transform(X.iloc[rest]), atol=1e-4)
 
 
 def test_transform_option_keeps_umap_and_approximate_predict(planted, by_transform, by_neighbours):
