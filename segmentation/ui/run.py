@@ -27,7 +27,7 @@ HELP = {
     "fit_sample": "Customers used to fit the map and the clustering; everyone is then assigned. "
                   "Larger is slower and rarely changes the segments.",
     "min_share": "The smallest segment, as a share of the fitted customers. Lower finds smaller "
-                 "(and more) segments. Used when 'Let the data choose it' is off.",
+                 "(and more) segments. Used when 'Let the data choose the smallest segment' is off.",
     "floor_auto": "1 % of the customers where the median customer has more than 10 events in the window, "
                   "else 2 % (with few events, chance alone forms groups of 1 %).",
     "epochs": "Training passes of the autoencoder (it stops earlier when it no longer improves).",
@@ -126,11 +126,13 @@ def render() -> None:
             seed = columns[0].number_input("Seed", value=start_from.seed, step=1, help=HELP["seed"], key="run_seed")
             fit_sample = columns[1].number_input("Customers to fit on", min_value=100, value=start_from.fit_sample_size,
                                                  step=1000, help=HELP["fit_sample"], key="run_fit_sample")
-            min_share = columns[0].number_input("Smallest segment (share)", min_value=0.001, max_value=0.5,
-                                                value=start_from.min_cluster_share or 0.02, step=0.005,
-                                                format="%.3f", help=HELP["min_share"], key="run_min_share")
-            chosen = columns[0].checkbox("Let the data choose it", value=start_from.min_cluster_share is None,
-                                         help=HELP["floor_auto"], key="run_floor_auto")
+            chosen = columns[0].checkbox("Let the data choose the smallest segment",
+                                         value=start_from.min_cluster_share is None, help=HELP["floor_auto"],
+                                         key="run_floor_auto")
+            min_share = columns[0].number_input("Smallest segment (share), when set by hand", min_value=0.001,
+                                                max_value=0.5, value=start_from.min_cluster_share or 0.02,
+                                                step=0.005, format="%.3f", help=HELP["min_share"],
+                                                key="run_min_share")
             epochs = columns[1].number_input("Training epochs (at most)", min_value=1, max_value=500,
                                              value=start_from.max_epochs, help=HELP["epochs"], key="run_epochs")
             refit = st.checkbox("Always fit new models", value=False, help=HELP["refit"], key="run_refit")
