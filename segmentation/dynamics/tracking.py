@@ -119,6 +119,19 @@ def carry_lineage(
     return _unique_suggestions(out, carried)
 
 
+def hold_back_first(tracked: pd.DataFrame, n_customers: int, share: float = ANNOUNCE_SHARE) -> pd.DataFrame:
+    """A first snapshot's segments: ``new``, and ``forming`` under ``share`` of its ``n_customers``.
+
+    A first snapshot announces no change, but its groups under ``share`` are not announced either:
+    like a small group born later, one that is taken in or ends is ``dissolved`` (not ``merged``),
+    and one that grows to ``share`` is ``emerged`` (:func:`hold_back`).
+    """
+    out = tracked.copy()
+    small = (out["segment_id"] != NOISE) & (out["size"] < share * n_customers)
+    out.loc[small, "transition"] = FORMING
+    return out
+
+
 def _forming(segments: pd.DataFrame | None) -> set[int]:
     """Ids of the segments whose lineage was still forming (not announced) in that snapshot."""
     if segments is None or "transition" not in segments.columns:
@@ -259,8 +272,9 @@ def track_snapshot(previous: dict[str, Any], segments: pd.DataFrame, assignments
     """
     next_lineage, previous_run = int(previous["next_lineage"]), previous["run"]
     if previous_run is None:
-        tracked = carry_lineage(None, segments, None, next_lineage)
-        summary = {"previous_run": None, "counts": {"new": int((segments["segment_id"] != NOISE).sum())}}
+        tracked = hold_back_first(carry_lineage(None, segments, None, next_lineage), len(assignments))
+        counts = tracked.loc[tracked["segment_id"] != NOISE, "transition"].value_counts()
+        summary = {"previous_run": None, "counts": {str(k): int(v) for k, v in counts.items()}}
         other = previous.get("other_run")
         if other is not None:
             summary["note"] = (f"not compared with run {other['run_id']} ({other['as_of']}): its window is "

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pandas as pd
 
 from segmentation.constants import ANNOUNCE_SHARE
-from segmentation.dynamics.tracking import DISSOLVED, FORMING, carry_lineage, hold_back, match_segments
+from segmentation.dynamics.tracking import (DISSOLVED, FORMING, carry_lineage, hold_back, hold_back_first,
+                                            match_segments)
 
 
 def members(spec: dict[int, range | list]) -> pd.DataFrame:
@@ -23,7 +24,7 @@ def step(previous: pd.DataFrame | None, before: pd.DataFrame | None, after: pd.D
     """Track ``after`` against ``before`` as a snapshot does: match, hold back, carry the lineage."""
     current = segments_of(after)
     if previous is None:
-        return carry_lineage(None, current, None, next_lineage), None
+        return hold_back_first(carry_lineage(None, current, None, next_lineage), len(after)), None
     transitions = match_segments(before, after)
     transitions = hold_back(transitions, previous, current.set_index("segment_id")["size"], len(after))
     return carry_lineage(previous, current, transitions, next_lineage), transitions
@@ -122,3 +123,14 @@ def test_an_announced_lineage_keeps_its_id_when_the_run_is_stored(monkeypatch):
     assert results._fresh_lineages(None, frame)["lineage_id"].tolist() == [5, 11]
     monkeypatch.setattr(results, "fetch_row", lambda con, name: (13,))  # 11 and 12 were taken meanwhile
     assert results._fresh_lineages(None, frame)["lineage_id"].tolist() == [5, 13]
+
+
+def test_a_small_group_of_the_first_snapshot_is_forming_and_dissolves_when_taken_in():
+    """The first snapshot at a 1 % floor cut 28 customers off the largest persona; the next one
+    took them back: a 'merged' no planted change made (change suite, held-out merge seed 100)."""
+    first = members({**BIG, 2: range(1900, 1930)})
+    tracked, _ = step(None, None, first)
+    assert tracked.set_index("segment_id")["transition"].to_dict() == {0: "new", 1: "new", 2: FORMING}
+    back = members({0: range(0, 900), 1: range(900, 1930)})
+    _, moves = step(tracked, first, back)
+    assert kinds(moves) == {(0, 0): "survived", (1, 1): "survived", (2, 1): DISSOLVED}

@@ -77,7 +77,7 @@ def test_timeline_is_idempotent_and_carries_names(tmp_path):
     # a snapshot with another window is not compared with the 45-day ones, and says so
     other = json.loads(cli(db, "run", "--as-of", "2025-05-15", "--window-days", "30", "--json").stdout)
     tracking = other["metrics"]["tracking"]
-    assert tracking["previous_run"] is None and {s["transition"] for s in other["segments"]} <= {"new", None}
+    assert tracking["previous_run"] is None and {s["transition"] for s in other["segments"]} <= {"new", "forming", None}
     assert f"run {again['snapshots'][2]['run_id']}" in tracking["note"] and "45 days" in tracking["note"]
     # no --min-cluster-share: the data chose the floor, and the run stores which and why
     with store.connect(db, read_only=True) as con:
