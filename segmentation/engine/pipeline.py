@@ -138,7 +138,7 @@ class SegmentationPipeline(BaseEstimator):
     ``map_reducer_``, ``mapping_`` (None with ``mapping="transform"``),
     ``labels_`` (−1 = noise), ``probabilities_`` (membership
     strength of the assigned segment, 0–1), ``map_embedding_`` (n x 2), ``cluster_space_``
-    (n x cluster dims: what :meth:`transform` gives the fitted rows),
+    (n x cluster dims: the fit sample's embedding, the other rows as :meth:`transform` maps them),
     ``reconstruction_error_``, ``n_segments_``, ``noise_share_`` (0–1),
     ``feature_names_in_``, ``n_features_in_``, ``fit_sample_index_`` (row
     positions of the fit sample), ``min_cluster_size_`` (rows),
@@ -307,7 +307,7 @@ class SegmentationPipeline(BaseEstimator):
             labels[rest], probs[rest], xy[rest] = scored["segment_id"], scored["probability"], scored[["x", "y"]]
             space[rest] = spaces[0]
         self.labels_, self.probabilities_, self.map_embedding_ = labels, probs, xy
-        self.cluster_space_ = space  # what transform gives the fitted rows, without scoring them again
+        self.cluster_space_ = space  # the fit sample's own embedding, the other rows mapped: not scored again
         self.reconstruction_error_ = scoring.reconstruction_error(self.encoder_, Z)
         self.n_segments_ = int(len(np.unique(labels[labels >= 0])))
         self.noise_share_ = float(np.mean(labels == _NOISE))

@@ -47,8 +47,8 @@ def _previous_models(db: Any, as_of: date, params: SnapshotParams, features: pd.
     if "min_cluster_share" in stored and chosen is not None:
         stored["min_cluster_share"] = chosen
         if stored == wanted | {"min_cluster_share": chosen} and chosen != wanted.get("min_cluster_share"):
-            return None, (f"the smallest segment changed from {chosen:.0%} of the customers (run {run['run_id']}) "
-                          f"to {float(wanted['min_cluster_share']):.0%}")
+            return None, (f"the smallest segment changed from {chosen:.1%} of the customers (run {run['run_id']}) "
+                          f"to {float(wanted['min_cluster_share']):.1%}")
     state = run["metrics"].get("model")
     if stored != wanted:
         return None, f"parameters differ from run {run['run_id']}"

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 
+import pandas as pd
+import pytest
+
 from segmentation.data import store
 from tests.helpers import cli, planted_counts
 
@@ -166,3 +169,31 @@ def test_a_snapshot_tells_tracking_who_each_old_segment_held_where_its_lineage_b
         given = set(seen["started_with"](now))
         assert given == members(first, began) and given != members(last, now)
     con.close()
+
+
+@pytest.mark.parametrize("stored, floor, reason", [
+    ({"min_cluster_share": None, "segment_floor": {"share": 0.01}}, 0.01, "no reusable models"),
+    ({"min_cluster_share": 0.01}, 0.01, "no reusable models"),
+    ({"min_cluster_share": None, "segment_floor": {"share": 0.01}}, 0.02,
+     "the smallest segment changed from 1.0% of the customers (run 4) to 2.0%"),
+    ({"min_cluster_share": None, "segment_floor": {"share": 0.01}}, 0.015,
+     "the smallest segment changed from 1.0% of the customers (run 4) to 1.5%"),
+    ({"min_cluster_share": 0.02}, 0.01, "parameters differ from run 4"),
+])
+def test_a_floor_the_data_chose_compares_with_the_floor_this_snapshot_uses(monkeypatch, stored, floor, reason):
+    """Models are reused under the floor they were fitted with: a stored run keeps None (chosen by the
+    data) beside the floor it used, and the snapshot compares the floor it uses now with that one."""
+    from contextlib import nullcontext
+    from dataclasses import asdict, replace
+
+    from segmentation.workflows import reuse
+    from segmentation.workflows.snapshot import SnapshotParams
+
+    params = replace(SnapshotParams(window_days=60), min_cluster_share=floor)
+    run = {"run_id": 4, "params": {**asdict(SnapshotParams(window_days=60)), **stored}, "metrics": {},
+           "model_path": None}
+    monkeypatch.setattr(reuse.store, "connect", lambda *a, **k: nullcontext(None))
+    monkeypatch.setattr(reuse.results, "previous_run", lambda *a: {"run_id": 4})
+    monkeypatch.setattr(reuse.results, "get_run", lambda *a: run)
+    found, why = reuse._previous_models("db", None, params, pd.DataFrame())
+    assert found is None and reason in why, why
