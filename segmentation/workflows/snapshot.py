@@ -147,13 +147,19 @@ def input_weight(clustered) -> float:
 #: sparse and rich data; on the tuning data every line from 8 to 14 picks the same floors).
 RICH_EVENTS = 10
 RICH_FLOOR, SPARSE_FLOOR = 0.01, 0.02
+#: ... and every line from 8 to 14 picks the same floors there: while the median stays in this band a
+#: timeline keeps the floor its previous snapshot chose, so a median near 10 does not flip it (and
+#: refit the models) from one snapshot to the next.
+EITHER_FLOOR_EVENTS = (8, 14)
 
 
-def segment_floor(table, params: SnapshotParams) -> tuple[float, str]:
+def segment_floor(table, params: SnapshotParams, previous: dict | None = None) -> tuple[float, str]:
     """The smallest segment (a share of the fitted customers) and why, as stored with the run.
 
     ``params.min_cluster_share`` when it is set. Otherwise the data choose: 1 % where the median
-    customer has more than :data:`RICH_EVENTS` events in the window, else 2 %. With few events a
+    customer has more than :data:`RICH_EVENTS` events in the window, else 2 %; ``previous`` (the
+    ``segment_floor`` the previous snapshot's data chose) is kept while the median is within
+    :data:`EITHER_FLOOR_EVENTS`. With few events a
     customer's shares are mostly chance, and chance forms pockets as large as a 1 % persona; with
     many, a persona of 1 % is as clear as a large one (``benchmarks/results/granularity_floor_v18.md``:
     chosen on the tuning seeds, the rule puts the segment count within ±1 of the personas on 89 % of
@@ -164,6 +170,12 @@ def segment_floor(table, params: SnapshotParams) -> tuple[float, str]:
         return share, f"the smallest segment holds {share:.1%} of the fitted customers, as configured"
     frame = table.frame
     events = float(frame["frequency"].median()) if "frequency" in frame.columns and len(frame) else 0.0
+    kept = (previous or {}).get("share")
+    low, high = EITHER_FLOOR_EVENTS
+    if kept in (RICH_FLOOR, SPARSE_FLOOR) and low <= events <= high:
+        return kept, (f"the smallest segment holds {kept:.0%} of the fitted customers, as the data chose at the "
+                      f"previous snapshot: the median customer has {events:g} events in the window, between "
+                      f"{low} and {high}, where either floor fits")
     if events > RICH_EVENTS:
         return RICH_FLOOR, (f"the smallest segment holds {RICH_FLOOR:.0%} of the fitted customers: the median "
                             f"customer has {events:g} events in the window (more than {RICH_EVENTS}), enough "
@@ -198,6 +210,16 @@ def make_pipeline(table, params: SnapshotParams):
         random_state=params.seed,
         **{"input_weight": input_weight(clustered), **params.extra},  # as configured, if it is
     )
+
+
+def _previous_floor(db: Any, as_of: date, params: SnapshotParams) -> dict | None:
+    """The floor the data chose at the previous snapshot of this window (None: none, or set by hand)."""
+    if params.min_cluster_share is not None:
+        return None
+    with store.connect(db, read_only=True) as con:
+        previous = results.previous_run(con, as_of, params.window_days)
+        stored = (results.get_run(con, previous["run_id"])["params"] or {}) if previous else {}
+    return stored.get("segment_floor") if stored.get("min_cluster_share") is None else None
 
 
 def run_snapshot(
@@ -237,7 +259,7 @@ def run_snapshot(
     for note in table.notes:
         say_note(progress, Stage.FEATURES, note)
     given = params  # stored as given: a floor chosen by the data is chosen again at the next snapshot
-    floor, floor_why = segment_floor(table, params)
+    floor, floor_why = segment_floor(table, params, _previous_floor(db, as_of, params))
     params = replace(params, min_cluster_share=floor)
     t = lap("features", t)
     features = clustering_frame(table, params)

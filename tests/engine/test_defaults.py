@@ -186,6 +186,21 @@ def test_the_segment_floor_is_chosen_by_how_many_events_the_median_customer_has(
     assert make_pipeline(table, SnapshotParams()).min_cluster_size == floor
 
 
+@pytest.mark.parametrize("median, previous, floor", [(9, 0.01, 0.01), (12, 0.02, 0.02), (14, 0.02, 0.02),
+                                                     (15, 0.02, 0.01), (7, 0.01, 0.02), (12, None, 0.01)])
+def test_a_timeline_keeps_its_floor_while_the_median_is_where_either_floor_fits(median, previous, floor):
+    """Between 8 and 14 events the tuning data gave the same floors for any line: there the previous
+    snapshot's choice stays, so a median near 10 does not flip the floor (and refit) every snapshot."""
+    from types import SimpleNamespace
+
+    from segmentation.workflows.snapshot import segment_floor
+
+    table = SimpleNamespace(frame=pd.DataFrame({"frequency": [median] * 3}))
+    share, why = segment_floor(table, SnapshotParams(), None if previous is None else {"share": previous})
+    assert share == floor
+    assert ("as the data chose at the previous snapshot" in why) == (previous is not None and 8 <= median <= 14)
+
+
 @pytest.mark.parametrize("make", [
     lambda: pipeline_module.SegmentationPipeline("passthrough"),
     lambda: pipeline_module.AutoEncoderTransformer(8),
