@@ -16,7 +16,7 @@ from segmentation.errors import InputError
 from segmentation.present.digest import display_name
 from segmentation.workflows.assign import ASSIGN
 from segmentation.workflows.progress import as_lines
-from segmentation.workflows.snapshot import RUN, SnapshotParams
+from segmentation.workflows.snapshot import FLOOR_RULE, RUN, SnapshotParams
 from segmentation.workflows.timeline import TIMELINE
 
 # The defaults of run and timeline are the snapshot's own (the app's Run form shows the same).
@@ -40,8 +40,7 @@ Seed = Annotated[int, typer.Option(help="Random seed (same data + seed, same seg
 FitSample = Annotated[int, typer.Option(min=100, help="Customers used to fit UMAP/HDBSCAN.")]
 MinClusterShare = Annotated[Optional[float], typer.Option(
     min=0.0001, max=0.5, show_default=False,
-    help="Smallest segment as a share of the fitted sample (default: chosen by the data, 0.01 where the "
-         "median customer has more than 10 events in the window, else 0.02).")]
+    help=f"Smallest segment as a share of the fitted sample (default: chosen by the data, {FLOOR_RULE}).")]
 Refit = Annotated[bool, typer.Option("--refit", help=REFIT_HELP)]
 RefitEvery = Annotated[Optional[int], typer.Option("--refit-every", min=1, help=REFIT_EVERY_HELP)]
 

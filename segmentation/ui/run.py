@@ -13,7 +13,7 @@ from datetime import timedelta
 import pandas as pd
 import streamlit as st
 
-from segmentation.workflows.snapshot import SnapshotParams
+from segmentation.workflows.snapshot import FLOOR_RULE, SnapshotParams
 from segmentation.data import read
 from segmentation.dynamics.refit_review import fold_sentence
 from segmentation.ui import background, common
@@ -28,8 +28,7 @@ HELP = {
                   "Larger is slower and rarely changes the segments.",
     "min_share": "The smallest segment, as a share of the fitted customers. Lower finds smaller "
                  "(and more) segments. Used when 'Let the data choose the smallest segment' is off.",
-    "floor_auto": "1 % of the customers where the median customer has more than 10 events in the window, "
-                  "else 2 % (with few events, chance alone forms groups of 1 %).",
+    "floor_auto": FLOOR_RULE[0].upper() + FLOOR_RULE[1:] + " (with few events, chance alone forms small groups).",
     "epochs": "Training passes of the autoencoder (it stops earlier when it no longer improves).",
     "refit": "Fit new models even when the previous snapshot's models still explain the data.",
     "every": "Days between two snapshots of the timeline.",

@@ -46,12 +46,13 @@ def _previous_models(db: Any, as_of: date, params: SnapshotParams, features: pd.
     chosen = (run["params"].get("segment_floor") or {}).get("share")
     if "min_cluster_share" in stored and chosen is not None:
         stored["min_cluster_share"] = chosen
-        if stored == wanted | {"min_cluster_share": chosen} and chosen != wanted.get("min_cluster_share"):
-            return None, (f"the smallest segment changed from {chosen:.1%} of the customers (run {run['run_id']}) "
-                          f"to {float(wanted['min_cluster_share']):.1%}")
-    state = run["metrics"].get("model")
-    if stored != wanted:
+    differ = {k for k in wanted.keys() | stored.keys() if wanted.get(k) != stored.get(k)}
+    if differ == {"min_cluster_share"} and chosen is not None:
+        return None, (f"the smallest segment changed from {chosen:.1%} of the customers (run {run['run_id']}) "
+                      f"to {float(wanted['min_cluster_share']):.1%}")
+    if differ:
         return None, f"parameters differ from run {run['run_id']}"
+    state = run["metrics"].get("model")
     if list(run["params"].get("clustering_features", [])) != list(map(str, features.columns)):
         return None, f"the features differ from run {run['run_id']}'s"
     if not state or not run["model_path"] or not Path(run["model_path"]).is_dir():

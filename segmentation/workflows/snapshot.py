@@ -30,7 +30,7 @@ from segmentation.workflows.reuse import (behaviour_before, fit_or_reuse, lineag
                                          reference_window)
 
 __all__ = ["SnapshotParams", "run_snapshot", "existing_run", "snapshot_inputs", "clustering_frame",
-           "feature_choice", "share_counts", "input_weight", "segment_floor", "make_pipeline", "RUN"]
+           "feature_choice", "share_counts", "input_weight", "segment_floor", "FLOOR_RULE", "make_pipeline", "RUN"]
 
 MONEY_AND_COUNT_KINDS = ("count", "money", "days")
 #: Shares that are not part of a customer's behaviour mix (what they do, where and when): ``trend``,
@@ -151,6 +151,9 @@ RICH_FLOOR, SPARSE_FLOOR = 0.01, 0.02
 #: timeline keeps the floor its previous snapshot chose, so a median near 10 does not flip it (and
 #: refit the models) from one snapshot to the next.
 EITHER_FLOOR_EVENTS = (8, 14)
+#: The rule in words (the command line's and the Run page's help).
+FLOOR_RULE = (f"{RICH_FLOOR:.0%} of the fitted customers where the median customer has more than {RICH_EVENTS} "
+              f"events in the window, else {SPARSE_FLOOR:.0%}")
 
 
 def segment_floor(table, params: SnapshotParams, previous: dict | None = None) -> tuple[float, str]:
