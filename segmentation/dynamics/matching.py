@@ -47,6 +47,10 @@ Two kinds of evidence decide a transition:
 * **survived**, too — an old segment with no successor yet and a new segment still unexplained,
   made mostly (``tau``) of customers who were here before, that hold a part (``tau_split``) of each
   other both ways: the refit drew the same small group again with another edge (and so another profile);
+* **survived**, too — an old segment most (``SAME_CUSTOMERS``) of whose customers are in a part
+  that another old segment shed beside its heir: the refit drew the small segment again with some
+  of its neighbour's customers; it goes on, and the neighbour goes on in its heir (not a split of
+  the neighbour beside a disappearance);
 * **disappeared** — an old segment with no successor.
 
 :func:`monic_transitions` is the classic membership-only rule, kept as the baseline the
@@ -372,6 +376,14 @@ def match_segments(
     for o in old_ids:
         if any(r["from_segment"] == o for r in rows):
             continue
+        carrier = _shed_part_carrying(o, of_old, rows, heirs)
+        if carrier is not None:
+            # most of it is a part another segment shed beside its heir: that part continues this
+            # segment, grown by what it took from the other (which goes on in its heir)
+            rows[:] = [r for r in rows if not (r["to_segment"] == carrier and r["kind"] == "split")]
+            link(o, carrier, "survived")
+            survivors[carrier] = o
+            continue
         into = [n for n in survivors if of_old.at[o, n] >= tau]
         if into:
             n = max(into, key=lambda n: of_old.at[o, n])
@@ -384,3 +396,19 @@ def match_segments(
     frame = pd.DataFrame(rows, columns=TRANSITION_FRAME)
     frame = frame.sort_values(["to_segment", "from_segment"], na_position="last").reset_index(drop=True)
     return frame.astype({"from_segment": "Int64", "to_segment": "Int64"})
+
+
+def _shed_part_carrying(o: int, of_old: pd.DataFrame, rows: list[dict], heirs: dict[int, int]) -> int | None:
+    """The new segment holding most (``SAME_CUSTOMERS``) of old segment ``o``'s customers when it is
+    only a part another old segment shed beside its heir (a ``split`` link from a segment that goes
+    on); None otherwise. A small segment that a refit draws again with more of its neighbour's
+    customers (its edge moved into the neighbour) is then that segment, not a split-off of the
+    neighbour beside a disappearance. A co-equal split (no heir) is left as it is."""
+    if of_old.empty or o not in of_old.index:
+        return None
+    n = int(of_old.loc[o].idxmax())
+    if of_old.at[o, n] < SAME_CUSTOMERS:
+        return None
+    links = [r for r in rows if r["to_segment"] == n]
+    return n if links and all(r["kind"] == "split" and r["from_segment"] in heirs
+                              and heirs[r["from_segment"]] != n for r in links) else None

@@ -391,3 +391,17 @@ def test_most_of_a_lumped_segment_merging_into_another_is_a_merge_and_its_rest_s
     assert result == {(0, 5): "survived", (1, 6): "survived"}
     # without the customers' own behaviour nothing tells a merge: as before
     assert kinds(match_segments(before, after, lifts=(old, new))) == {(0, 5): "survived", (1, 6): "survived"}
+
+
+def test_a_small_segment_redrawn_with_part_of_its_neighbour_survives():
+    """Seasonal seed 100, weekly: a refit draws a small persona's segment (90) again with 110 of its
+    neighbour's customers. Most of the neighbour (0) goes on; the part it sheds holds 94 % of the
+    small segment (1), so it continues 1: not a split of 0 beside 1 disappearing."""
+    before = members({0: range(0, 600), 1: range(600, 690)})
+    after = members({5: range(0, 490), 6: list(range(490, 600)) + list(range(600, 685))})
+    old = lifts({0: SOCIAL_TOYS, 1: {"social": 2.0, "toys": 1.5, "night": 1.2}})
+    new = lifts({5: SOCIAL_TOYS, 6: {"social": 2.0, "toys": 1.5, "night": 0.7}})
+    assert kinds(match_segments(before, after, lifts=(old, new))) == {(0, 5): "survived", (1, 6): "survived"}
+    # a co-equal split (no child holds most of the parent) is not taken for a continuation
+    after = members({5: range(0, 300), 6: list(range(300, 600)) + list(range(600, 685))})
+    assert kinds(match_segments(before, after, lifts=(old, new)))[(0, 5)] == "split"
