@@ -47,10 +47,11 @@ Two kinds of evidence decide a transition:
 * **survived**, too — an old segment with no successor yet and a new segment still unexplained,
   made mostly (``tau``) of customers who were here before, that hold a part (``tau_split``) of each
   other both ways: the refit drew the same small group again with another edge (and so another profile);
-* **survived**, too — an old segment most (``SAME_CUSTOMERS``) of whose customers are in a part
-  that another old segment shed beside its heir: the refit drew the small segment again with some
-  of its neighbour's customers; it goes on, and the neighbour goes on in its heir (not a split of
-  the neighbour beside a disappearance);
+* **survived**, too — an announced old segment most (``SAME_CUSTOMERS``) of whose customers are in a
+  part that another old segment shed beside its heir: the refit drew the small segment again with
+  some of its neighbour's customers; it goes on, and the neighbour goes on in its heir (not a split
+  of the neighbour beside a disappearance). A group still forming does not: a child that formed early
+  as a small group and then took its share of the parent is the parent's split;
 * **disappeared** — an old segment with no successor.
 
 :func:`monic_transitions` is the classic membership-only rule, kept as the baseline the
@@ -176,7 +177,7 @@ def match_segments(
     previous: pd.DataFrame, current: pd.DataFrame, thresholds: Thresholds = Thresholds(),
     lifts: tuple[pd.DataFrame, pd.DataFrame] | None = None, unlike: float = UNLIKE,
     behaviour_shift: Callable[[Sequence[str]], float] | None = None, checks: list[dict] | None = None,
-    started_with: Callable[[int], pd.Index | None] | None = None,
+    started_with: Callable[[int], pd.Index | None] | None = None, forming: set[int] | None = None,
 ) -> pd.DataFrame:
     """Transitions between two snapshots by membership and behaviour (see the module docstring).
 
@@ -191,7 +192,9 @@ def match_segments(
     (None: not checked) gives the customers of that old segment's lineage where it began (None: unknown);
     a part shed beside the old segment's heir is then **emerged**, not split, when most (``tau``) of its
     customers from the old segment came to it since it began (each such check goes to ``checks`` with
-    ``joined_since_start``). Columns: ``from_segment`` (NA for emerged),
+    ``joined_since_start``). ``forming``: old segments not announced yet (their lineage still
+    forming, :func:`segmentation.dynamics.tracking.hold_back`); a part shed beside another segment's
+    heir does not continue one of those (it ends there, and the shed part stays a split). Columns: ``from_segment`` (NA for emerged),
     ``to_segment`` (NA for disappeared), ``kind``, ``overlap`` (share of the old segment
     in the new one; for emerged, the largest share of the new segment any old one gives).
     """
@@ -376,7 +379,7 @@ def match_segments(
     for o in old_ids:
         if any(r["from_segment"] == o for r in rows):
             continue
-        carrier = _shed_part_carrying(o, of_old, rows, heirs)
+        carrier = None if o in (forming or set()) else _shed_part_carrying(o, of_old, rows, heirs)
         if carrier is not None:
             # most of it is a part another segment shed beside its heir: that part continues this
             # segment, grown by what it took from the other (which goes on in its heir)

@@ -288,7 +288,7 @@ def track_snapshot(previous: dict[str, Any], segments: pd.DataFrame, assignments
         before, now = behaviour
         shift = lambda customers: group_shift(before(), now, customers)  # noqa: E731
     transitions = match_segments(previous_assign, assignments, thresholds, lifts=lifts, behaviour_shift=shift,
-                                 checks=checks, started_with=started_with)
+                                 checks=checks, started_with=started_with, forming=_forming(previous_segments))
     sizes = segments.loc[segments["segment_id"] != NOISE].set_index("segment_id")["size"]
     transitions = hold_back(transitions, previous_segments, sizes, len(assignments))
     tracked = carry_lineage(previous_segments, segments, transitions, next_lineage)

@@ -405,3 +405,7 @@ def test_a_small_segment_redrawn_with_part_of_its_neighbour_survives():
     # a co-equal split (no child holds most of the parent) is not taken for a continuation
     after = members({5: range(0, 300), 6: list(range(300, 600)) + list(range(600, 685))})
     assert kinds(match_segments(before, after, lifts=(old, new)))[(0, 5)] == "split"
+    # a group still forming (not announced) that the shed part takes in ends there: the part is a split
+    after = members({5: range(0, 490), 6: list(range(490, 600)) + list(range(600, 685))})
+    held = kinds(match_segments(before, after, lifts=(old, new), forming={1}))
+    assert held == {(0, 5): "survived", (0, 6): "split", (1, None): "disappeared"}
