@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import calendar
-import tempfile
 import time
 from datetime import date, timedelta
 from pathlib import Path
@@ -29,6 +28,8 @@ from segmentation.demo.generate import create_demo
 from segmentation.demo.personas import EMERGING
 from segmentation.workflows.snapshot import SnapshotParams, run_snapshot
 
+from .scratch import scratch
+
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
@@ -38,7 +39,12 @@ def month_ends(first_month: int, last_month: int, year: int = 2025) -> list[date
 
 def run_series(stationary: bool, customers: int, dates: list[date], window_days: int,
                refit: bool = False, min_cluster_share: float | None = SnapshotParams.min_cluster_share) -> pd.DataFrame:
-    db = Path(tempfile.mkdtemp()) / "dynamics.duckdb"
+    with scratch("dynamics-") as folder:
+        return _run_series(folder / "dynamics.duckdb", stationary, customers, dates, window_days, refit, min_cluster_share)
+
+
+def _run_series(db: Path, stationary: bool, customers: int, dates: list[date], window_days: int, refit: bool,
+                min_cluster_share: float | None) -> pd.DataFrame:
     with store.connect(db) as con:
         create_demo(con, customers=customers, months=12, seed=7, stationary=stationary)
     rows = []

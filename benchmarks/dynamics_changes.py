@@ -28,7 +28,6 @@ on the last weekly date) is not counted: neither as planted nor, if reported ear
 from __future__ import annotations
 
 import json
-import tempfile
 import time
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -42,6 +41,7 @@ from segmentation.workflows.snapshot import SnapshotParams, run_snapshot
 from segmentation.dynamics.tracking import carry_lineage
 
 from . import changes as ch
+from .scratch import scratch
 
 __all__ = ["CADENCES", "run_case", "score_case", "run_suite", "summarise"]
 
@@ -297,8 +297,13 @@ def run_case(change: ch.Change, seed: int, cadence: str, baselines: bool = True,
     """Every method on one (change, cadence, seed): one scored row per method.
 
     ``ours`` False: the refit baselines only (ours and the size alert scored on it measured elsewhere).
+    ``workdir`` None: a temporary folder, removed after the case.
     """
-    workdir = workdir or Path(tempfile.mkdtemp(prefix="changes-"))
+    with scratch("changes-", workdir) as folder:
+        return _run_case(change, seed, cadence, baselines, folder, ours)
+
+
+def _run_case(change: ch.Change, seed: int, cadence: str, baselines: bool, workdir: Path, ours: bool) -> list[dict]:
     dates = CADENCES[cadence]
     rows = []
     if ours:
@@ -407,9 +412,13 @@ def report(runs: pd.DataFrame, title: str) -> str:
 
 def run_purchases(seed: int, customers: int = 4000, refit: bool = False, workdir: Path | None = None) -> dict:
     """A stationary purchase log, quarterly snapshots with a 180-day window: lineage, survival, noise, names."""
+    with scratch("purchases-", workdir) as folder:
+        return _run_purchases(seed, customers, refit, folder)
+
+
+def _run_purchases(seed: int, customers: int, refit: bool, workdir: Path) -> dict:
     import re
 
-    workdir = workdir or Path(tempfile.mkdtemp(prefix="purchases-"))
     db = workdir / f"purchases_{seed}.duckdb"
     truth = ch.load_purchase_log(db, seed, workdir, customers)
     started = time.perf_counter()

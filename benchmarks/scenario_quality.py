@@ -24,7 +24,6 @@ planted with random behaviour are left out; noise −1 counts as a label of its 
 
 from __future__ import annotations
 
-import tempfile
 import time
 from pathlib import Path
 
@@ -41,6 +40,7 @@ from segmentation.workflows.snapshot import (SnapshotParams, clustering_frame, m
                                              snapshot_inputs)
 
 from . import scenarios as sc
+from .scratch import scratch
 
 __all__ = ["prepare", "score_dataset", "run_suite", "summarise_suite", "BASELINES_NOT_TOLD_K"]
 
@@ -158,8 +158,12 @@ def score_dataset(scenario: sc.Scenario, seed: int, pipeline_seeds=(0, 1, 2), pa
     ``baseline_seeds`` (default: ``pipeline_seeds``): the seeds the ablation and the
     baselines are run with (fewer saves time; ours always runs every pipeline seed).
     """
+    with scratch("scenario-", workdir) as folder:
+        return _score_dataset(scenario, seed, pipeline_seeds, params, baselines, ablation, folder, baseline_seeds)
+
+
+def _score_dataset(scenario, seed, pipeline_seeds, params, baselines, ablation, workdir, baseline_seeds) -> list[dict]:
     baseline_seeds = tuple(pipeline_seeds if baseline_seeds is None else baseline_seeds)
-    workdir = workdir or Path(tempfile.mkdtemp(prefix="scenario-"))
     table, truth, share, rfm = prepare(scenario, seed, workdir)
     known = (truth != sc.RANDOM).to_numpy()
     y = truth.to_numpy()[known]

@@ -83,3 +83,22 @@ def test_segments_are_found_on_the_code_alone_only_where_spend_is_clustered(beha
     assert "beside the autoencoder's code" in feature_choice(behaviour["table"], behaviour["params"])
     configured = replace(behaviour["params"], extra={"input_weight": 0.0})  # a setting, not spend, says why
     assert feature_choice(behaviour["table"], configured).endswith("; input_weight 0.0 as configured")
+
+
+def test_a_benchmark_case_leaves_no_scratch_folder_behind(tmp_path):
+    """Each case's database and models live in a scratch folder removed after it (a suite's hundreds
+    of 150-500 MB folders once filled the disk); a folder the caller gives is the caller's to keep."""
+    from benchmarks.scratch import scratch
+
+    with scratch("case-") as folder:
+        (folder / "x.duckdb").write_bytes(b"0" * 1024)
+        made = folder
+    assert made.parent != tmp_path and not made.exists()
+    with pytest.raises(RuntimeError):
+        with scratch("case-") as folder:
+            failed = folder
+            raise RuntimeError("a case that fails")
+    assert not failed.exists()
+    with scratch("case-", tmp_path) as folder:
+        (folder / "x.duckdb").write_bytes(b"0")
+    assert (tmp_path / "x.duckdb").exists()
