@@ -37,6 +37,8 @@ from sklearn.cluster import KMeans
 from segmentation.engine.metrics import adjusted_rand, nmi
 from segmentation.engine.pipeline import SegmentationPipeline
 
+from .scratch import scratch
+
 __all__ = ["methods", "compare", "digits_frame", "DIGITS_SETTINGS", "main"]
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -109,17 +111,16 @@ def digits_frame() -> tuple[pd.DataFrame, np.ndarray]:
 def demo_frame(customers: int = 20_000, months: int = 12, seed: int = 7, window_days: int = 90):
     """Demo data (a temporary database) as the feature table of its last day, the true
     persona of each customer, and the pipeline settings a snapshot uses for it."""
-    import tempfile
-
     from segmentation.data import store
     from segmentation.demo.generate import create_demo
     from segmentation.workflows.snapshot import SnapshotParams, clustering_frame, make_pipeline, snapshot_inputs
 
-    db = Path(tempfile.mkdtemp()) / "quality.duckdb"
-    with store.connect(db) as con:
-        summary = create_demo(con, customers=customers, months=months, seed=seed)
-    as_of = summary["end"] if not isinstance(summary["end"], str) else pd.Timestamp(summary["end"]).date()
-    table, truth = snapshot_inputs(db, as_of, window_days)
+    with scratch("quality-") as folder:
+        db = folder / "quality.duckdb"
+        with store.connect(db) as con:
+            summary = create_demo(con, customers=customers, months=months, seed=seed)
+        as_of = summary["end"] if not isinstance(summary["end"], str) else pd.Timestamp(summary["end"]).date()
+        table, truth = snapshot_inputs(db, as_of, window_days)
     params = SnapshotParams(window_days=window_days)
     settings = make_pipeline(table, params).get_params()
     for step in ("encoder", "reducer", "clusterer", "map_reducer", "random_state"):

@@ -6,7 +6,6 @@ the system's temporary folder they filled a 250 GB disk over a few days of bench
 
 from __future__ import annotations
 
-import shutil
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,8 +20,5 @@ def scratch(prefix: str, given: Path | None = None) -> Iterator[Path]:
     if given is not None:
         yield Path(given)
         return
-    folder = Path(tempfile.mkdtemp(prefix=prefix))
-    try:
-        yield folder
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
+    with tempfile.TemporaryDirectory(prefix=prefix, ignore_cleanup_errors=True) as folder:
+        yield Path(folder)

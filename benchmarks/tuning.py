@@ -12,7 +12,6 @@ on the analyst's share table is printed beside as a reference. The table is writ
 from __future__ import annotations
 
 import argparse
-import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -27,6 +26,7 @@ from segmentation.workflows.snapshot import SnapshotParams
 
 from . import scenario_quality as q
 from . import scenarios as sc
+from .scratch import scratch
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -78,7 +78,8 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     for seed in args.data_seeds:
         for name in args.scenarios:
             scenario = replace(sc.SCENARIOS[name], customers=int(round(sc.SCENARIOS[name].customers * args.scale)))
-            table, truth, share, _ = q.prepare(scenario, seed, Path(tempfile.mkdtemp(prefix="tuning-")))
+            with scratch("tuning-") as folder:
+                table, truth, share, _ = q.prepare(scenario, seed, folder)
             known = (truth != sc.RANDOM).to_numpy()
             y = truth.to_numpy()[known]
             X = StandardScaler().fit_transform(share.to_numpy())

@@ -28,7 +28,7 @@ HELP = {
                   "Larger is slower and rarely changes the segments.",
     "min_share": "The smallest segment, as a share of the fitted customers. Lower finds smaller "
                  "(and more) segments. Used when 'Let the data choose the smallest segment' is off.",
-    "floor_auto": FLOOR_RULE[0].upper() + FLOOR_RULE[1:] + " (with few events, chance alone forms small groups).",
+    "floor_auto": FLOOR_RULE + " (with few events, chance alone forms small groups).",
     "epochs": "Training passes of the autoencoder (it stops earlier when it no longer improves).",
     "refit": "Fit new models even when the previous snapshot's models still explain the data.",
     "every": "Days between two snapshots of the timeline.",
