@@ -84,17 +84,31 @@ class LitAutoEncoder(pl.LightningModule):
     to 0 (the standardised mean) with probability ``input_dropout`` and adding
     Gaussian noise of standard deviation ``noise_std``; the loss compares the
     reconstruction with the *clean* input.
+
+    Count-aware reconstruction (``families`` given, ``count_weight`` > 0; an option, off by default):
+    each family is a group of share columns of ``x`` (a customer's events by channel, say) whose
+    decoder outputs are read as logits; the loss on them is the multinomial negative log-likelihood
+    of the customer's event counts in that family (a one-column family, like the weekend share, is
+    binomial: the count and the rest), as scVI models sparse single-cell counts, so a customer with
+    three events weighs three events, not a full row of shares. Training batches are then
+    ``(x, counts)``, the counts laid out family by family (a one-column family: count, rest), and
+    divided by ``count_scale`` (the mean count per row and family). The other columns keep the MSE.
     """
 
     def __init__(self, n_features: int, *, hidden_dims: Sequence[int] = DEFAULTS.hidden_dims,
                  latent_dim: int = DEFAULTS.latent_dim, dropout: float = DEFAULTS.dropout,
                  input_dropout: float = DEFAULTS.input_dropout, noise_std: float = DEFAULTS.noise_std,
-                 lr: float = DEFAULTS.lr, weight_decay: float = DEFAULTS.weight_decay) -> None:
+                 lr: float = DEFAULTS.lr, weight_decay: float = DEFAULTS.weight_decay,
+                 families: Sequence[Sequence[int]] | None = None, count_weight: float = 0.0,
+                 count_scale: float = 1.0) -> None:
         super().__init__()
-        # hidden_dims as a list keeps the hparams loadable with torch.load(weights_only=True).
+        # hidden_dims and families as lists keep the hparams loadable with torch.load(weights_only=True).
         hidden_dims = [int(h) for h in hidden_dims]
+        families = [[int(c) for c in f] for f in families] if families and count_weight > 0 else None
         self.save_hyperparameters()
         self.model = AutoEncoder(n_features, hidden_dims=hidden_dims, latent_dim=latent_dim, dropout=dropout)
+        in_family = {c for f in families or () for c in f}
+        self.plain_columns = [c for c in range(int(n_features)) if c not in in_family]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Latent vectors of ``x`` (n x latent_dim)."""
@@ -108,10 +122,28 @@ class LitAutoEncoder(pl.LightningModule):
             x = x + self.hparams.noise_std * torch.randn_like(x)
         return x
 
+    def _count_nll(self, out: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
+        """Per-row multinomial (binomial for one column) negative log-likelihood of ``counts``."""
+        nll, at = torch.zeros(len(out), dtype=out.dtype), 0
+        for family in self.hparams.families:
+            logits = out[:, family]
+            if len(family) == 1:
+                logits = torch.cat([logits, torch.zeros_like(logits)], dim=1)
+            width = logits.shape[1]
+            nll = nll - (counts[:, at:at + width] * torch.log_softmax(logits, dim=1)).sum(dim=1)
+            at += width
+        return nll / (self.hparams.count_scale * len(self.hparams.families))
+
     def _common_step(self, batch: Sequence[torch.Tensor], stage: str) -> torch.Tensor:
-        (x,) = batch
+        x = batch[0]
         inputs = self._corrupt(x) if stage == "train" else x
-        loss = nn.functional.mse_loss(self.model(inputs), x)
+        out = self.model(inputs)
+        if self.hparams.families:
+            plain = self.plain_columns
+            loss = nn.functional.mse_loss(out[:, plain], x[:, plain]) if plain else out.sum() * 0
+            loss = loss + self.hparams.count_weight * self._count_nll(out, batch[1]).mean()
+        else:
+            loss = nn.functional.mse_loss(out, x)
         self.log(f"{stage}_loss", loss, prog_bar=True, on_step=False, on_epoch=True, batch_size=len(x))
         return loss
 
@@ -176,6 +208,9 @@ def fit_autoencoder(
     lr: float = DEFAULTS.lr,
     weight_decay: float = DEFAULTS.weight_decay,
     member: tuple[int, int] = (0, 1),
+    counts: np.ndarray | None = None,
+    families: Sequence[Sequence[int]] | None = None,
+    count_weight: float = 0.0,
 ) -> LitAutoEncoder:
     """Train a denoising autoencoder on preprocessed features and return it in eval mode.
 
@@ -186,7 +221,8 @@ def fit_autoencoder(
     Trainer (e.g. a progress callback from the app). Training is deterministic
     for a given ``random_state`` (``seed_everything`` + ``deterministic=True``). ``member``:
     (which, of how many) when it is one of an ensemble; it is kept as ``ensemble_member`` on the
-    returned system (and on the one in training), for progress reports.
+    returned system (and on the one in training), for progress reports. ``counts`` (rows like
+    ``X``), ``families`` and ``count_weight``: the count-aware loss of :class:`LitAutoEncoder`.
     """
     X = _as_float32(X)
     n_rows = len(X)
@@ -194,19 +230,29 @@ def fit_autoencoder(
         raise ValueError(f"an autoencoder needs at least 2 rows to train, got {n_rows}")
     pl.seed_everything(random_state, workers=True, verbose=False)
     rng = np.random.default_rng(random_state)
+    use_counts = counts is not None and bool(families) and count_weight > 0
+    arrays = [X, _as_float32(counts)] if use_counts else [X]
+    if use_counts and len(arrays[1]) != n_rows:
+        raise ValueError(f"counts has {len(arrays[1])} rows, X has {n_rows}")
     if max_train_rows is not None and n_rows > max_train_rows:
-        X = X[np.sort(rng.choice(n_rows, size=max_train_rows, replace=False))]
-        n_rows = len(X)
+        rows = np.sort(rng.choice(n_rows, size=max_train_rows, replace=False))
+        arrays = [a[rows] for a in arrays]
+        n_rows = max_train_rows
     order = rng.permutation(n_rows)
     n_val = min(max(1, int(round(val_fraction * n_rows))), n_rows - 1)
-    train = torch.from_numpy(X[order[n_val:]])
-    val = torch.from_numpy(X[order[:n_val]])
+    train = TensorDataset(*(torch.from_numpy(a[order[n_val:]]) for a in arrays))
+    val = TensorDataset(*(torch.from_numpy(a[order[:n_val]]) for a in arrays))
     generator = torch.Generator().manual_seed(int(random_state))
-    train_loader = DataLoader(TensorDataset(train), batch_size=batch_size, shuffle=True, generator=generator)
-    val_loader = DataLoader(TensorDataset(val), batch_size=max(batch_size, 1024))
+    train_loader = DataLoader(train, batch_size=batch_size, shuffle=True, generator=generator)
+    val_loader = DataLoader(val, batch_size=max(batch_size, 1024))
 
+    count_options = {}
+    if use_counts:  # the mean count per row and family: the count loss's unit
+        scale = float(arrays[1].sum(axis=1).mean()) / len(families)
+        count_options = dict(families=families, count_weight=float(count_weight), count_scale=max(scale, 1e-6))
     system = LitAutoEncoder(X.shape[1], hidden_dims=hidden_dims, latent_dim=latent_dim, dropout=dropout,
-                            input_dropout=input_dropout, noise_std=noise_std, lr=lr, weight_decay=weight_decay)
+                            input_dropout=input_dropout, noise_std=noise_std, lr=lr, weight_decay=weight_decay,
+                            **count_options)
     system.ensemble_member = (int(member[0]), int(member[1]))
     with _quiet_lightning():
         trainer = pl.Trainer(
@@ -277,10 +323,14 @@ def encode(model: nn.Module, X: np.ndarray, batch_size: int = 65_536) -> np.ndar
 def reconstruction_error(model: nn.Module, X: np.ndarray, batch_size: int = 65_536) -> np.ndarray:
     """Per-row mean squared reconstruction error (float32, in squared scaled-feature units).
 
-    A novelty score: high values are customers the model does not explain.
+    A novelty score: high values are customers the model does not explain. A model trained with
+    the count-aware loss reconstructs the columns outside its families only, and is scored on them.
     """
     net = _module_of(model)
-    parts = _map_batches(net, X, batch_size, lambda chunk: ((net(chunk) - chunk) ** 2).mean(dim=1))
+    plain = getattr(model, "plain_columns", None) if getattr(model, "hparams", {}).get("families") else None
+    columns = slice(None) if not plain else plain
+    parts = _map_batches(net, X, batch_size,
+                         lambda chunk: ((net(chunk)[:, columns] - chunk[:, columns]) ** 2).mean(dim=1))
     return np.concatenate(parts) if parts else np.empty(0, dtype=np.float32)
 
 

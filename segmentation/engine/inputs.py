@@ -155,3 +155,32 @@ def check_switches(*, outlier_floor, refine_neighbors, merge_alpha, twin_distanc
                               or below <= 0):
         raise ValueError(f"reproducible_below must be a positive share of the fit sample (below 1) or a number of "
                          f"rows, or None to turn it off; got {reproducible_below!r}")
+
+
+def count_targets(names: Sequence[str], share_idx: Mapping[int, int], kept: Sequence[int], values: np.ndarray
+                  ) -> tuple[list[list[int]], np.ndarray]:
+    """The share families and event counts the autoencoder's count-aware loss is trained on.
+
+    ``names``: the feature names; ``share_idx``: share column → its count column (positions in
+    ``names``, :func:`column_positions`); ``kept``: the positions the preprocessing kept (the
+    autoencoder's columns, in order); ``values``: raw rows. Shares whose names start alike (``channel_``,
+    ``category_``) form one multinomial family; a share alone (``weekend``) is binomial (its count
+    and the rest of its base). Returns the families as column positions among ``kept`` and the counts
+    (share × its count), family by family, a one-column family as (count, rest).
+    """
+    at = {int(raw): j for j, raw in enumerate(kept)}
+    groups: dict[str, list[int]] = {}
+    for raw in sorted(share_idx):
+        if raw in at:
+            name = str(names[raw])
+            groups.setdefault(name.split("_", 1)[0] if "_" in name else name, []).append(raw)
+    families, blocks = [], []
+    for members in groups.values():
+        base = np.clip(values[:, [share_idx[r] for r in members]], 0, None)
+        count = np.clip(values[:, members], 0, 1) * base
+        if len(members) == 1:
+            count = np.hstack([count, np.clip(base - count, 0, None)])
+        families.append([at[r] for r in members])
+        blocks.append(count)
+    counts = np.hstack(blocks) if blocks else np.empty((len(values), 0))
+    return families, counts.astype(np.float32)

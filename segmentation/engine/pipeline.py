@@ -54,7 +54,8 @@ from segmentation.engine import scoring
 from segmentation.engine.clustering import n_clusters, relabel, segment_fit_sample
 from segmentation.engine.defaults import DEFAULTS, SKIP
 from segmentation.engine.inputs import (PipelineInputError, check_enough_rows, check_features, check_switches,
-                                        choose_fit_sample, column_positions, resolve_min_cluster_size)
+                                        choose_fit_sample, column_positions, count_targets,
+                                        resolve_min_cluster_size)
 from segmentation.engine.mapping import SampleMapping
 from segmentation.engine.persistence import load_pipeline, save_pipeline
 from segmentation.engine.step_factory import make_clusterer, make_encoder, make_map_reducer, make_reducer
@@ -132,7 +133,10 @@ class SegmentationPipeline(BaseEstimator):
     Gaussian noise of standard deviation ``noise_std``; ``dropout`` acts between its layers;
     ``ensemble_size`` autoencoders with their own seeds are trained and their standardised latents
     put side by side, and ``input_weight`` (0: off) puts the preprocessed features beside that code
-    (:class:`AutoEncoderTransformer`).
+    (:class:`AutoEncoderTransformer`). ``count_loss`` (default 0: off; an option) > 0 trains the
+    autoencoder on the event counts behind the ``count_columns`` shares (share column → the count it
+    is a share of, as ``share_counts``) with a multinomial loss of that weight
+    (:class:`~segmentation.engine.autoencoder.LitAutoEncoder`).
 
     Learned: ``preprocessor_``, ``encoder_``, ``reducer_``, ``clusterer_``,
     ``map_reducer_``, ``mapping_`` (None with ``mapping="transform"``),
@@ -151,7 +155,8 @@ class SegmentationPipeline(BaseEstimator):
     def __init__(self, *, encoder="autoencoder", reducer=None, clusterer=None, map_reducer=None, mapping=None,
                  latent_dim=DEFAULTS.latent_dim, hidden_dims=DEFAULTS.hidden_dims, dropout=DEFAULTS.dropout,
                  input_dropout=DEFAULTS.input_dropout, noise_std=DEFAULTS.noise_std, max_epochs=DEFAULTS.max_epochs,
-                 ensemble_size=DEFAULTS.ensemble_size, input_weight=DEFAULTS.input_weight, cluster_dims=DEFAULTS.cluster_dims, n_neighbors=DEFAULTS.n_neighbors,
+                 ensemble_size=DEFAULTS.ensemble_size, input_weight=DEFAULTS.input_weight,
+                 count_loss=DEFAULTS.count_loss, count_columns=None, cluster_dims=DEFAULTS.cluster_dims, n_neighbors=DEFAULTS.n_neighbors,
                  min_cluster_size=DEFAULTS.min_cluster_size, min_samples=DEFAULTS.min_samples,
                  cluster_selection_epsilon=DEFAULTS.cluster_selection_epsilon,
                  cluster_selection_method=DEFAULTS.cluster_selection_method, merge_alpha=DEFAULTS.merge_alpha,
@@ -174,6 +179,8 @@ class SegmentationPipeline(BaseEstimator):
         self.max_epochs = max_epochs
         self.ensemble_size = ensemble_size
         self.input_weight = input_weight
+        self.count_loss = count_loss
+        self.count_columns = count_columns
         self.cluster_dims = cluster_dims
         self.n_neighbors = n_neighbors
         self.min_cluster_size = min_cluster_size
@@ -260,7 +267,13 @@ class SegmentationPipeline(BaseEstimator):
         step("training")
         self.encoder_ = make_encoder(self)
         if isinstance(self.encoder_, AutoEncoderTransformer):
-            self.encoder_.fit(Z_sample, callbacks=callbacks, progress_bar=progress_bar)
+            families = counts = None
+            if self.count_loss and self.count_columns:
+                _, count_idx, _ = column_positions(list(self.feature_names_in_), None, self.count_columns, None)
+                families, counts = count_targets(list(self.feature_names_in_), count_idx, self.preprocessor_.keep_,
+                                                 values[sample])
+            self.encoder_.fit(Z_sample, callbacks=callbacks, progress_bar=progress_bar, counts=counts,
+                              families=families)
         else:
             self.encoder_.fit(Z_sample)
         latent = scoring.latent(self, Z_sample)

@@ -168,7 +168,8 @@ class AutoEncoderTransformer(TransformerMixin, BaseEstimator):
                  max_epochs=DEFAULTS.max_epochs, batch_size=DEFAULTS.batch_size, patience=DEFAULTS.patience,
                  random_state=DEFAULTS.random_state, input_dropout=DEFAULTS.input_dropout,
                  noise_std=DEFAULTS.noise_std, ensemble_size=DEFAULTS.ensemble_size,
-                 max_train_rows=DEFAULTS.max_train_rows, input_weight=DEFAULTS.input_weight):
+                 max_train_rows=DEFAULTS.max_train_rows, input_weight=DEFAULTS.input_weight,
+                 count_loss=DEFAULTS.count_loss):
         self.latent_dim = latent_dim
         self.hidden_dims = hidden_dims
         self.dropout = dropout
@@ -181,6 +182,7 @@ class AutoEncoderTransformer(TransformerMixin, BaseEstimator):
         self.ensemble_size = ensemble_size
         self.max_train_rows = max_train_rows
         self.input_weight = input_weight
+        self.count_loss = count_loss
 
     def member_seeds(self) -> list[int]:
         """The training seed of each member: ``random_state`` itself for one, else drawn from it."""
@@ -192,8 +194,12 @@ class AutoEncoderTransformer(TransformerMixin, BaseEstimator):
             return [seed]
         return [int(s) for s in np.random.SeedSequence(seed).generate_state(size) % (2**31 - 1)]
 
-    def fit(self, X: np.ndarray, y=None, *, callbacks: Iterable = (), progress_bar: bool = False):
-        """Train the autoencoder(s) on preprocessed ``X``."""
+    def fit(self, X: np.ndarray, y=None, *, callbacks: Iterable = (), progress_bar: bool = False,
+            counts: np.ndarray | None = None, families=None):
+        """Train the autoencoder(s) on preprocessed ``X``; with ``count_loss`` > 0, ``counts`` and
+        ``families`` (column groups of ``X``), the count-aware loss of
+        :class:`~segmentation.engine.autoencoder.LitAutoEncoder`."""
+        weight = float(getattr(self, "count_loss", 0.0) or 0.0)
         seeds = self.member_seeds()
         rows = (None if self.max_train_rows is None
                 else max(1, int(self.max_train_rows) // len(seeds)))
@@ -203,7 +209,8 @@ class AutoEncoderTransformer(TransformerMixin, BaseEstimator):
                 X, latent_dim=self.latent_dim, hidden_dims=self.hidden_dims, dropout=self.dropout,
                 max_epochs=self.max_epochs, batch_size=self.batch_size, patience=self.patience,
                 input_dropout=self.input_dropout, noise_std=self.noise_std, random_state=seed,
-                max_train_rows=rows, member=(index, len(seeds)), progress_bar=progress_bar, callbacks=callbacks)
+                max_train_rows=rows, member=(index, len(seeds)), progress_bar=progress_bar, callbacks=callbacks,
+                counts=counts, families=families, count_weight=weight)
             members.append(model)
             if len(seeds) > 1:
                 latent = ae.encode(model, X)

@@ -201,6 +201,8 @@ def make_pipeline(table, params: SnapshotParams):
         max_epochs=params.max_epochs,
         log_columns=log_columns,
         share_counts=share_counts(table, clustered) if params.smooth_shares else None,
+        # the count-aware loss (an engine option, off): set through params.extra["count_loss"]
+        count_columns=share_counts(table, clustered) if params.extra.get("count_loss") else None,
         feature_weights=(reliability_weights(table.reliability, [c for c in table.reliability if c in clustered])
                          if params.weight_by_reliability and table.reliability else None),
         fit_sample_size=params.fit_sample_size,
