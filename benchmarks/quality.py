@@ -148,6 +148,9 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
                         help="scenario suite: take the baselines' rows from this earlier run's CSV (same data "
                              "seeds and scale: they do not depend on our engine) and run ours and the "
                              "no-autoencoder ablation only (the ablation shares our clustering and post-processing)")
+    parser.add_argument("--extra", nargs="*", default=[], metavar="NAME=VALUE",
+                        help="scenario suite: engine options for ours and the ablation (SnapshotParams.extra, "
+                             "values read as numbers where they are), e.g. --extra count_loss=10")
     parser.add_argument("--combine", type=Path, nargs="+", default=None,
                         help="scenario suite: report on these earlier runs' CSVs together (e.g. data seeds run "
                              "in two processes) instead of running anything; --data-seeds names the report")
@@ -208,12 +211,16 @@ def _scenario_suite(args) -> pd.DataFrame:
         print(scenario_quality.report(runs, title, RESULTS / f"scenarios_{label}"))
         return runs
     reuse = args.reuse_baselines is not None
+    extra = _extra(args.extra)
+    params_for = (lambda s: SnapshotParams(window_days=s.window_days, extra=extra)) if extra else None
     runs = scenario_quality.run_suite(names, seeds, pipeline_seeds=tuple(args.seeds), baseline_seeds=args.baseline_seeds,
-                                      baselines=not reuse, ablation=True,
+                                      baselines=not reuse, ablation=True, params_for=params_for,
                                       partial=RESULTS / f"scenarios_{label}.partial.csv")
     title = (f"Scenario suite, {args.data_seeds} data seeds {', '.join(map(str, seeds))}, pipeline seeds "
              f"{', '.join(map(str, args.seeds))} (ablation and baselines: "
              f"{', '.join(map(str, args.baseline_seeds or args.seeds))}), customers × {args.scale:g}")
+    if extra:
+        title += f"; engine options {extra}"
     if reuse:
         earlier = pd.read_csv(args.reuse_baselines)
         earlier = earlier[~earlier["method"].isin(set(runs["method"])) & earlier["data_seed"].isin(seeds)
@@ -222,6 +229,20 @@ def _scenario_suite(args) -> pd.DataFrame:
         title += f"; baselines from {args.reuse_baselines.name}"
     print(scenario_quality.report(runs, title, RESULTS / f"scenarios_{label}"))
     return runs
+
+
+def _extra(pairs: list[str]) -> dict:
+    """``NAME=VALUE`` options as a dict, each value a number where it reads as one."""
+    out = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise SystemExit(f"--extra {pair!r}: expected NAME=VALUE, e.g. count_loss=10")
+        try:
+            out[name] = float(value) if any(c in value for c in ".eE") else int(value)
+        except ValueError:
+            out[name] = value
+    return out
 
 
 if __name__ == "__main__":

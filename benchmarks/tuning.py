@@ -57,6 +57,9 @@ CANDIDATES: dict[str, tuple[dict, dict]] = {
     # v14: what the customers repeat on two halves of their events (segmentation/engine/repeated.py).
     "v13: no split halves": ({}, {"halves": False}),
     "halves for the split by mix only (no mix twins)": ({}, {"mix_twins": False}),
+    # v22: the autoencoder trained on the event counts behind the shares (multinomial loss of this
+    # weight; segmentation/engine/autoencoder.py), an option (results/count_loss_tuning.md).
+    **{f"count-aware loss {w:g}": ({"extra": {"count_loss": float(w)}}, {}) for w in (0.3, 1, 3, 10, 30)},
 }
 # Round 1 (results/tuning_round1*.csv) chose between share smoothing, min_samples 5 / 10 / None and the
 # dip-test merge; tried earlier on tuning seed 0 and dropped: HDBSCAN leaf clusters (rich_7: 0.245 against 0.84–0.96 for

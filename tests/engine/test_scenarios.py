@@ -102,3 +102,12 @@ def test_a_benchmark_case_leaves_no_scratch_folder_behind(tmp_path):
     with scratch("case-", tmp_path) as folder:
         (folder / "x.duckdb").write_bytes(b"0")
     assert (tmp_path / "x.duckdb").exists()
+
+
+def test_engine_options_for_the_scenario_suite_are_read_as_numbers_where_they_are_numbers():
+    from benchmarks.quality import _extra
+
+    assert _extra(["count_loss=10", "input_weight=0.5", "mix_twins=rest alike"]) == {
+        "count_loss": 10, "input_weight": 0.5, "mix_twins": "rest alike"}
+    with pytest.raises(SystemExit, match="expected NAME=VALUE"):
+        _extra(["count_loss"])
