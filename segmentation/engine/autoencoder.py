@@ -124,7 +124,7 @@ class LitAutoEncoder(pl.LightningModule):
 
     def _count_nll(self, out: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
         """Per-row multinomial (binomial for one column) negative log-likelihood of ``counts``."""
-        nll, at = torch.zeros(len(out), dtype=out.dtype), 0
+        nll, at = out.new_zeros(len(out)), 0
         for family in self.hparams.families:
             logits = out[:, family]
             if len(family) == 1:
