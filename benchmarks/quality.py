@@ -238,10 +238,13 @@ def _extra(pairs: list[str]) -> dict:
         name, sep, value = pair.partition("=")
         if not sep or not name:
             raise SystemExit(f"--extra {pair!r}: expected NAME=VALUE, e.g. count_loss=10")
-        try:
-            out[name] = float(value) if any(c in value for c in ".eE") else int(value)
-        except ValueError:
-            out[name] = value
+        out[name] = value
+        for number in (int, float):
+            try:
+                out[name] = number(value)
+                break
+            except ValueError:
+                pass
     return out
 
 

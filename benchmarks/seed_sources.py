@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import itertools
 from dataclasses import replace
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -28,7 +29,7 @@ from . import scenarios as sc
 from .scenario_quality import _ours, prepare
 from .scratch import scratch
 
-RESULTS = __import__("pathlib").Path(__file__).resolve().parent / "results"
+RESULTS = Path(__file__).resolve().parent / "results"
 FITS = ((0, 0), (1, 0), (2, 0), (0, 1), (0, 2))  # (pipeline seed, UMAP seed)
 SCENARIOS = ("sparse_overlap_7", "heavy_overlap_8", "sparse_noisy_6", "purchases_6", "purchases_noisy_5")
 

@@ -140,7 +140,7 @@ class LitAutoEncoder(pl.LightningModule):
         out = self.model(inputs)
         if self.hparams.families:
             plain = self.plain_columns
-            loss = nn.functional.mse_loss(out[:, plain], x[:, plain]) if plain else out.sum() * 0
+            loss = nn.functional.mse_loss(out[:, plain], x[:, plain]) if plain else out.new_zeros(())
             loss = loss + self.hparams.count_weight * self._count_nll(out, batch[1]).mean()
         else:
             loss = nn.functional.mse_loss(out, x)
@@ -327,8 +327,7 @@ def reconstruction_error(model: nn.Module, X: np.ndarray, batch_size: int = 65_5
     the count-aware loss reconstructs the columns outside its families only, and is scored on them.
     """
     net = _module_of(model)
-    plain = getattr(model, "plain_columns", None) if getattr(model, "hparams", {}).get("families") else None
-    columns = slice(None) if not plain else plain
+    columns = getattr(model, "plain_columns", None) or slice(None)  # every column unless counts took some
     parts = _map_batches(net, X, batch_size,
                          lambda chunk: ((net(chunk)[:, columns] - chunk[:, columns]) ** 2).mean(dim=1))
     return np.concatenate(parts) if parts else np.empty(0, dtype=np.float32)

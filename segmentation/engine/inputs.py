@@ -95,21 +95,26 @@ def column_positions(names: Sequence[str], log_columns: Sequence | None, share_c
     column in ``log_columns`` or ``share_counts`` raises :class:`PipelineInputError`.
     """
     names = list(names)
-
-    def index_of(option: str, columns) -> list[int]:
-        unknown = [c for c in columns if str(c) not in names]
-        if unknown:
-            raise PipelineInputError(f"{option} names unknown feature(s): {', '.join(map(str, unknown))}")
-        return [names.index(str(c)) for c in columns]
-
-    log_idx = None if log_columns is None else index_of("log_columns", log_columns)
-    share_idx = None
-    if share_counts:
-        shares, counts = zip(*share_counts.items())
-        share_idx = dict(zip(index_of("share_counts", shares), index_of("share_counts", counts)))
+    log_idx = None if log_columns is None else _index_of(names, "log_columns", log_columns)
+    share_idx = share_positions(names, share_counts, "share_counts") if share_counts else None
     weight_idx = ({names.index(str(c)): float(w) for c, w in feature_weights.items() if str(c) in names}
                   if feature_weights else None)
     return log_idx, share_idx, weight_idx
+
+
+def _index_of(names: list[str], option: str, columns) -> list[int]:
+    unknown = [c for c in columns if str(c) not in names]
+    if unknown:
+        raise PipelineInputError(f"{option} names unknown feature(s): {', '.join(map(str, unknown))}")
+    return [names.index(str(c)) for c in columns]
+
+
+def share_positions(names: Sequence[str], shares: Mapping, option: str) -> dict[int, int]:
+    """Share column → the count column it is a share of, by position in ``names``; an unknown
+    column raises :class:`PipelineInputError` naming ``option`` (the parameter that named it)."""
+    names = list(names)
+    return {_index_of(names, option, [share])[0]: _index_of(names, option, [count])[0]
+            for share, count in shares.items()}
 
 
 def choose_fit_sample(n_rows: int, fit_sample_size: int | None, rng: np.random.Generator) -> np.ndarray:

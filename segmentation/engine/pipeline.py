@@ -55,7 +55,7 @@ from segmentation.engine.clustering import n_clusters, relabel, segment_fit_samp
 from segmentation.engine.defaults import DEFAULTS, SKIP
 from segmentation.engine.inputs import (PipelineInputError, check_enough_rows, check_features, check_switches,
                                         choose_fit_sample, column_positions, count_targets,
-                                        resolve_min_cluster_size)
+                                        resolve_min_cluster_size, share_positions)
 from segmentation.engine.mapping import SampleMapping
 from segmentation.engine.persistence import load_pipeline, save_pipeline
 from segmentation.engine.step_factory import make_clusterer, make_encoder, make_map_reducer, make_reducer
@@ -268,10 +268,13 @@ class SegmentationPipeline(BaseEstimator):
         self.encoder_ = make_encoder(self)
         if isinstance(self.encoder_, AutoEncoderTransformer):
             families = counts = None
-            if self.count_loss and self.count_columns:
-                _, count_idx, _ = column_positions(list(self.feature_names_in_), None, self.count_columns, None)
-                families, counts = count_targets(list(self.feature_names_in_), count_idx, self.preprocessor_.keep_,
-                                                 values[sample])
+            if self.count_loss:
+                if self.count_columns is None:
+                    raise PipelineInputError("count_loss needs count_columns: each share column → the count "
+                                             "column it is a share of")
+                names = list(self.feature_names_in_)
+                families, counts = count_targets(names, share_positions(names, self.count_columns, "count_columns"),
+                                                 self.preprocessor_.keep_, values[sample])
             self.encoder_.fit(Z_sample, callbacks=callbacks, progress_bar=progress_bar, counts=counts,
                               families=families)
         else:

@@ -88,3 +88,15 @@ def test_the_pipeline_trains_on_counts_only_when_the_option_is_on():
     assert on.encoder_.model_.hparams.families == [[1, 2], [3]]
     off = SegmentationPipeline(**common).fit(X)
     assert not off.encoder_.model_.hparams.families
+
+
+def test_the_count_loss_names_what_it_is_missing():
+    from segmentation.engine.inputs import PipelineInputError
+
+    X = pd.DataFrame({"frequency": [3.0, 5.0, 8.0, 2.0] * 25, "channel_web": [0.2, 0.6, 0.9, 0.5] * 25})
+    common = dict(latent_dim=2, hidden_dims=(4,), max_epochs=1, cluster_dims=2, map_reducer="passthrough",
+                  min_cluster_size=0.2, count_loss=1.0)
+    with pytest.raises(PipelineInputError, match="count_loss needs count_columns"):
+        SegmentationPipeline(**common).fit(X)
+    with pytest.raises(PipelineInputError, match="count_columns names unknown feature.*visits"):
+        SegmentationPipeline(count_columns={"channel_web": "visits"}, **common).fit(X)
