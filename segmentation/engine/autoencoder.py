@@ -108,7 +108,8 @@ class LitAutoEncoder(pl.LightningModule):
         self.save_hyperparameters()
         self.model = AutoEncoder(n_features, hidden_dims=hidden_dims, latent_dim=latent_dim, dropout=dropout)
         in_family = {c for f in families or () for c in f}
-        self.plain_columns = [c for c in range(int(n_features)) if c not in in_family]
+        # the columns the MSE reconstructs when counts take the families' (None: every column)
+        self.plain_columns = [c for c in range(int(n_features)) if c not in in_family] if families else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Latent vectors of ``x`` (n x latent_dim)."""
@@ -327,7 +328,7 @@ def reconstruction_error(model: nn.Module, X: np.ndarray, batch_size: int = 65_5
     the count-aware loss reconstructs the columns outside its families only, and is scored on them.
     """
     net = _module_of(model)
-    columns = getattr(model, "plain_columns", None) or slice(None)  # every column unless counts took some
+    columns = getattr(model, "plain_columns", None) or slice(None)
     parts = _map_batches(net, X, batch_size,
                          lambda chunk: ((net(chunk)[:, columns] - chunk[:, columns]) ** 2).mean(dim=1))
     return np.concatenate(parts) if parts else np.empty(0, dtype=np.float32)
