@@ -150,7 +150,7 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
                              "no-autoencoder ablation only (the ablation shares our clustering and post-processing)")
     parser.add_argument("--extra", nargs="*", default=[], metavar="NAME=VALUE",
                         help="scenario suite: engine options for ours and the ablation (SnapshotParams.extra, "
-                             "values read as numbers where they are), e.g. --extra count_loss=10")
+                             "read as run --engine-option reads them), e.g. --extra count_loss=10")
     parser.add_argument("--combine", type=Path, nargs="+", default=None,
                         help="scenario suite: report on these earlier runs' CSVs together (e.g. data seeds run "
                              "in two processes) instead of running anything; --data-seeds names the report")
@@ -232,20 +232,14 @@ def _scenario_suite(args) -> pd.DataFrame:
 
 
 def _extra(pairs: list[str]) -> dict:
-    """``NAME=VALUE`` options as a dict, each value a number where it reads as one."""
-    out = {}
-    for pair in pairs:
-        name, sep, value = pair.partition("=")
-        if not sep or not name:
-            raise SystemExit(f"--extra {pair!r}: expected NAME=VALUE, e.g. count_loss=10")
-        out[name] = value
-        for number in (int, float):
-            try:
-                out[name] = number(value)
-                break
-            except ValueError:
-                pass
-    return out
+    """``NAME=VALUE`` engine options, read as the command line's ``--engine-option`` reads them."""
+    from segmentation.errors import InputError
+    from segmentation.workflows.engine_options import parse_engine_options
+
+    try:
+        return parse_engine_options(pairs)
+    except InputError as exc:
+        raise SystemExit(f"--extra: {exc}") from None
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from segmentation.cli.main import command, db, emit, step
 from segmentation.errors import InputError
 from segmentation.present.digest import display_name
 from segmentation.workflows.assign import ASSIGN
+from segmentation.workflows.engine_options import parse_engine_options
 from segmentation.workflows.progress import as_lines
 from segmentation.workflows.snapshot import FLOOR_RULE, RUN, SnapshotParams
 from segmentation.workflows.timeline import TIMELINE
@@ -43,6 +44,11 @@ MinClusterShare = Annotated[Optional[float], typer.Option(
     help=f"Smallest segment as a share of the fitted sample (default: chosen by the data, {FLOOR_RULE}).")]
 Refit = Annotated[bool, typer.Option("--refit", help=REFIT_HELP)]
 RefitEvery = Annotated[Optional[int], typer.Option("--refit-every", min=1, help=REFIT_EVERY_HELP)]
+EngineOptions = Annotated[Optional[list[str]], typer.Option(
+    "--engine-option", metavar="NAME=VALUE", show_default=False,
+    help="An engine parameter the snapshot does not set itself, e.g. count_loss=10 or ensemble_size=3 "
+         "(repeat for more; 'off' turns a switch off; docs/engine.md lists them). Stored with the run; "
+         "a change refits the models.")]
 
 
 def _segment_table(frame) -> None:
@@ -67,6 +73,7 @@ def run(
     min_cluster_share: MinClusterShare = DEFAULTS.min_cluster_share,
     refit: Refit = False,
     refit_every: RefitEvery = None,
+    engine_option: EngineOptions = None,
     again: bool = typer.Option(False, "--again", help="Compute another snapshot even if the date has one."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
 ) -> None:
@@ -76,6 +83,7 @@ def run(
     params = SnapshotParams(
         window_days=window_days, seed=seed, fit_sample_size=fit_sample,
         min_cluster_share=min_cluster_share, refit=refit, refit_every=refit_every,
+        extra=parse_engine_options(engine_option),
     )
     when = parse_date(as_of, "--as-of")
     previous = existing_run(db(), when, window_days)
@@ -199,6 +207,7 @@ def timeline(
     min_cluster_share: MinClusterShare = DEFAULTS.min_cluster_share,
     refit: Refit = False,
     refit_every: RefitEvery = None,
+    engine_option: EngineOptions = None,
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
 ) -> None:
     """A series of snapshots, each tracked against the previous one (existing dates are skipped)."""
@@ -206,7 +215,8 @@ def timeline(
     from segmentation.workflows.timeline import run_timeline
 
     params = SnapshotParams(window_days=window_days, seed=seed, fit_sample_size=fit_sample,
-                            min_cluster_share=min_cluster_share, refit=refit, refit_every=refit_every)
+                            min_cluster_share=min_cluster_share, refit=refit, refit_every=refit_every,
+                            extra=parse_engine_options(engine_option))
     document = run_timeline(
         db(), parse_date(start, "--start"), parse_date(end, "--end"), every, params, progress=as_lines(step),
         progress_bar=sys.stderr.isatty(),

@@ -26,6 +26,7 @@ from segmentation.data import journal, recovery, results, store
 from segmentation.engine.defaults import DEFAULTS
 from segmentation.data.queries import load_query
 from segmentation.workflows.progress import Progress, Stage, keeping_notes, say, say_note
+from segmentation.workflows.engine_options import check_engine_options
 from segmentation.workflows.reuse import (behaviour_before, fit_or_reuse, lineage_members_at_start, models_fitted_at,
                                          reference_window)
 
@@ -194,6 +195,7 @@ def make_pipeline(table, params: SnapshotParams):
     from segmentation.engine.defaults import REST_ALIKE
     from segmentation.engine.pipeline import SegmentationPipeline
 
+    check_engine_options(params.extra)
     clustered = set(clustering_frame(table, params).columns)
     log_columns = [f.name for f in table.catalog if f.kind in MONEY_AND_COUNT_KINDS and f.name in clustered]
     return SegmentationPipeline(
@@ -249,6 +251,7 @@ def run_snapshot(
     from segmentation.dynamics.tracking import movement, track_snapshot
 
     params = params or SnapshotParams()
+    check_engine_options(params.extra)  # before any work: a typo fails at once
     started = time.perf_counter()
     notes: list[str] = []
     progress = keeping_notes(progress, notes)

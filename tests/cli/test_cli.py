@@ -92,6 +92,10 @@ def test_assign_in_new_process_agrees(stored_run, tmp_path):
     (["assign", "--run", "42"], 4, "no run 42"),
     (["run", "--as-of", "2025-04-30", "--window-days", "60"], 2, "run 1 already covers 2025-04-30"),
     (["ingest", "missing-file.csv"], 4, "missing-file.csv"),
+    (["run", "--as-of", "2025-04-30", "--again", "--engine-option", "ensemble_size=2.5"], 2, "not a whole number"),
+    (["run", "--as-of", "2025-04-30", "--again", "--engine-option", "random_state=3"], 2, "--seed"),
+    (["timeline", "--start", "2025-03-31", "--end", "2025-04-30", "--engine-option", "count_los=10"], 2,
+     "unknown engine option 'count_los'"),
 ])
 def test_errors_are_one_line_without_traceback(stored_run, args, code, fragment):
     db, _, _ = stored_run
@@ -109,6 +113,30 @@ def test_running_a_covered_date_again_adds_no_run(stored_run):
     result = cli(db, "run", "--as-of", "2025-04-30", "--window-days", "60", check=False)
     assert result.returncode == 2 and "--again" in result.stderr
     assert json.loads(cli(db, "runs", "--json").stdout) == before
+
+
+def test_a_bad_engine_option_stores_nothing(stored_run):
+    db, _, _ = stored_run
+    before = json.loads(cli(db, "runs", "--json").stdout)
+    result = cli(db, "run", "--as-of", "2025-03-31", "--engine-option", "count_loss=ten", check=False)
+    assert result.returncode == 2 and "count_loss: 'ten' is not a number" in result.stderr
+    assert json.loads(cli(db, "runs", "--json").stdout) == before
+
+
+def test_engine_options_reach_the_engine_and_are_stored_with_the_run(tmp_path):
+    db = tmp_path / "options.duckdb"
+    cli(db, "demo", "--customers", "600", "--months", "1")
+    cli(db, "run", "--as-of", "2025-01-31", "--window-days", "30", "--min-cluster-share", "0.05",
+        "--engine-option", "encoder=passthrough", "--engine-option", "twin_distance=off",
+        "--engine-option", "refine_neighbors=7")
+    from segmentation.data import results, store
+    from segmentation.engine.pipeline import SegmentationPipeline
+
+    with store.connect(db, read_only=True) as con:
+        run = results.get_run(con, 1)
+    assert run["params"]["extra"] == {"encoder": "passthrough", "twin_distance": None, "refine_neighbors": 7}
+    pipeline = SegmentationPipeline.load(run["model_path"])  # the stored models were fitted with them
+    assert (pipeline.encoder, pipeline.twin_distance, pipeline.refine_neighbors) == ("passthrough", None, 7)
 
 
 def test_too_few_customers_is_a_clear_error(tmp_path):

@@ -104,10 +104,12 @@ def test_a_benchmark_case_leaves_no_scratch_folder_behind(tmp_path):
     assert (tmp_path / "x.duckdb").exists()
 
 
-def test_engine_options_for_the_scenario_suite_are_read_as_numbers_where_they_are_numbers():
+def test_engine_options_for_the_scenario_suite_are_read_as_the_command_line_reads_them():
     from benchmarks.quality import _extra
 
-    assert _extra(["count_loss=10", "input_weight=0.5", "mix_twins=rest alike"]) == {
-        "count_loss": 10, "input_weight": 0.5, "mix_twins": "rest alike"}
+    assert _extra(["count_loss=10", "input_weight=0.5", "twin_distance=off"]) == {
+        "count_loss": 10.0, "input_weight": 0.5, "twin_distance": None}
     with pytest.raises(SystemExit, match="expected NAME=VALUE"):
         _extra(["count_loss"])
+    with pytest.raises(SystemExit, match="the snapshot sets it"):
+        _extra(["mix_twins=rest alike"])
