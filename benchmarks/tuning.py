@@ -60,6 +60,9 @@ CANDIDATES: dict[str, tuple[dict, dict]] = {
     # v22: the autoencoder trained on the event counts behind the shares (multinomial loss of this
     # weight; segmentation/engine/autoencoder.py), an option (results/count_loss_tuning.md).
     **{f"count-aware loss {w:g}": ({"extra": {"count_loss": float(w)}}, {}) for w in (0.3, 1, 3, 10, 30)},
+    # v23: the segments most of R fits with their own seeds agree on (segmentation/engine/consensus.py),
+    # an option (results/consensus_tuning.md).
+    **{f"consensus of {r} fits": ({"extra": {"consensus": r}}, {}) for r in (3, 5, 10)},
 }
 # Round 1 (results/tuning_round1*.csv) chose between share smoothing, min_samples 5 / 10 / None and the
 # dip-test merge; tried earlier on tuning seed 0 and dropped: HDBSCAN leaf clusters (rich_7: 0.245 against 0.84–0.96 for

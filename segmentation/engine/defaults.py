@@ -95,6 +95,9 @@ class EngineDefaults:
     # it again (segmentation/engine/reproducible.py); None: off, the clusterer's floor alone decides.
     reproducible_below: float | None = None
     refine_neighbors: int | None = 15
+    # Fits of the fit sample with their own seeds whose agreement gives the segments (1: one fit; an
+    # option: segmentation/engine/consensus.py, benchmarks/results/consensus_tuning.md).
+    consensus: int = 1
     # Fit on a sample, assign everyone.
     fit_sample_size: int = 50_000  # rows
     random_state: int = 0
@@ -112,4 +115,4 @@ AUTOENCODER_PARAMS = ("latent_dim", "hidden_dims", "dropout", "input_dropout", "
 BEFORE_ADDED = {"ensemble_size": 1, "input_weight": 0.0, "count_loss": 0.0, "count_columns": None, "input_dropout": 0.1, "noise_std": 0.05, "refine_neighbors": None, "share_counts": None,
                 "feature_weights": None, "cluster_selection_method": "eom", "merge_alpha": None,
                 "twin_distance": None, "split_distance": None, "mix_columns": None, "mix_twins": False,
-                "reproducible_below": None}
+                "reproducible_below": None, "consensus": 1}

@@ -136,7 +136,10 @@ class SegmentationPipeline(BaseEstimator):
     (:class:`AutoEncoderTransformer`). ``count_loss`` (default 0: off; an option) > 0 trains the
     autoencoder on the event counts behind the ``count_columns`` shares (share column → the count it
     is a share of, as ``share_counts``) with a multinomial loss of that weight
-    (:class:`~segmentation.engine.autoencoder.LitAutoEncoder`).
+    (:class:`~segmentation.engine.autoencoder.LitAutoEncoder`). ``consensus`` (default 1: one fit; an
+    option) > 1 fits the fit sample that many times with seeds drawn from ``random_state`` and keeps
+    the segments most fits agree on (:mod:`segmentation.engine.consensus`); the models of the first
+    fit map the other customers to them.
 
     Learned: ``preprocessor_``, ``encoder_``, ``reducer_``, ``clusterer_``,
     ``map_reducer_``, ``mapping_`` (None with ``mapping="transform"``),
@@ -165,7 +168,7 @@ class SegmentationPipeline(BaseEstimator):
                  fit_sample_size=DEFAULTS.fit_sample_size, outlier_floor=DEFAULTS.outlier_floor,
                  refine_neighbors=DEFAULTS.refine_neighbors, split_distance=DEFAULTS.split_distance, mix_columns=None,
                  mix_twins=DEFAULTS.mix_twins, reproducible_below=DEFAULTS.reproducible_below,
-                 random_state=DEFAULTS.random_state):
+                 consensus=DEFAULTS.consensus, random_state=DEFAULTS.random_state):
         self.encoder = encoder
         self.reducer = reducer
         self.clusterer = clusterer
@@ -198,6 +201,7 @@ class SegmentationPipeline(BaseEstimator):
         self.outlier_floor = outlier_floor
         self.refine_neighbors = refine_neighbors
         self.split_distance = split_distance
+        self.consensus = consensus
         self.mix_columns = mix_columns
         self.mix_twins = mix_twins
         self.reproducible_below = reproducible_below
@@ -243,6 +247,8 @@ class SegmentationPipeline(BaseEstimator):
         self.fit_sample_index_ = sample
         self.min_cluster_size_ = resolve_min_cluster_size(self.min_cluster_size, len(sample))
         check_enough_rows(n_rows, len(sample), self.min_cluster_size_)
+        if isinstance(self.consensus, bool) or not isinstance(self.consensus, (int, np.integer)) or self.consensus < 1:
+            raise PipelineInputError(f"consensus must be a whole number of fits, 1 or more (got {self.consensus!r})")
         check_switches(outlier_floor=self.outlier_floor, refine_neighbors=self.refine_neighbors,
                        merge_alpha=self.merge_alpha, twin_distance=self.twin_distance,
                        split_distance=self.split_distance, mix_twins=self.mix_twins,
@@ -301,6 +307,8 @@ class SegmentationPipeline(BaseEstimator):
         self.raw_labels_, self.label_map_ = segments.raw_labels, segments.label_map
         self.fold_map_ = None  # set by fold_segments after the fit
         self.granularity_, self.refined_share_ = segments.granularity, segments.refined_share
+        if self.consensus > 1:
+            sample_labels, sample_probs = self._consensus(X, sample, sample_labels, halves)
 
         step("mapping")
         self.map_reducer_ = make_map_reducer(self, len(sample))
@@ -328,6 +336,29 @@ class SegmentationPipeline(BaseEstimator):
         self.n_segments_ = int(len(np.unique(labels[labels >= 0])))
         self.noise_share_ = float(np.mean(labels == _NOISE))
         return self
+
+    def _consensus(self, X, sample: np.ndarray, first: np.ndarray, halves) -> tuple[np.ndarray, np.ndarray]:
+        """The fit sample's consensus segments over ``consensus`` fits, ``first`` the one just made."""
+        from sklearn.base import clone
+
+        from segmentation.engine.consensus import consensus_labels
+
+        rows = X.iloc[sample] if isinstance(X, pd.DataFrame) else np.asarray(X)[sample]
+        seeds = np.random.SeedSequence(self.random_state).generate_state(self.consensus - 1)
+        runs = [first]
+        for seed in seeds:
+            # the same rows, its own seed; no 2-D map (nobody sees it) and one fit each
+            replica = clone(self).set_params(random_state=int(seed) % 2**31, consensus=1, fit_sample_size=None,
+                                             map_reducer=SKIP)
+            runs.append(replica.fit(rows, halves=halves).labels_)
+        labels, probabilities = consensus_labels(runs, self.min_cluster_size_, random_state=self.random_state)
+        counts = [int(len(np.unique(run[run >= 0]))) for run in runs]
+        kept = int(len(np.unique(labels[labels >= 0])))
+        self.granularity_ = {**(self.granularity_ or {}), "consensus": {"fits": len(runs), "segments": counts},
+                             "why": (f"{len(runs)} fits with their own seeds found {', '.join(map(str, counts))} "
+                                     f"segments; the {kept} kept are the customers most fits put together. In the "
+                                     f"first fit: " + str((self.granularity_ or {}).get("why", "")))}
+        return labels, probabilities
 
     def _sample_halves(self, halves, index: pd.Index | None, sample: np.ndarray):
         """The fit sample's rows of the two halves' feature tables, preprocessed as ``X`` was."""
