@@ -97,7 +97,7 @@ SNAPSHOT_CONFIGURATION = {
         "outlier_floor": 0.1, "random_state": 0, "reducer": None, "refine_neighbors": 15, "scaler": "standard",
         "share_counts": None, "share_weight_power": 0.0, "twin_distance": 0.6,
         "split_distance": 0.85, "mix_columns": ["share_app", "night_share"], "mix_twins": True,
-        "reproducible_below": None, "count_loss": 0.0, "count_columns": None,
+        "reproducible_below": None, "count_loss": 0.0, "count_columns": None, "consensus": 1,
     },
     "preprocessor": {"column_weights": {0: 1.0, 1: 1.0, 2: 0.8, 3: 0.3162}, "log_columns": [0, 1],
                      "random_state": 0, "scaler": "standard", "share_counts": None, "share_weight_power": 0.0},
