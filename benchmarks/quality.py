@@ -54,21 +54,25 @@ DIGITS_SETTINGS = dict(scaler="global", latent_dim=32, hidden_dims=(256, 128), d
                        input_dropout=0.1, noise_std=0.05, min_cluster_size=0.01)
 
 
-def methods(n_classes: int, **settings) -> dict[str, SegmentationPipeline]:
-    """Our pipeline, the three baselines and the ablation, sharing ``settings`` (pipeline parameters)."""
+def methods(n_classes: int, extra: dict | None = None, **settings) -> dict[str, SegmentationPipeline]:
+    """Our pipeline, the three baselines and the ablation, sharing ``settings`` (pipeline parameters).
+
+    ``extra`` (engine options, e.g. ``{"consensus": 5}``) goes to every method that clusters with
+    HDBSCAN: ours, the ablation and UMAP+HDBSCAN (KMeans' ten starts are its own consensus)."""
     kmeans = KMeans(n_clusters=n_classes, n_init=10, random_state=settings.get("random_state", 0))
     plain = {**settings, "refine_neighbors": None}
+    extra = extra or {}
     return {
-        "ours": SegmentationPipeline(**settings),
+        "ours": SegmentationPipeline(**settings, **extra),
         "kmeans": SegmentationPipeline(encoder="passthrough", reducer="passthrough", clusterer=kmeans,
                                        map_reducer="passthrough", **{**plain, "scaler": "standard"}),
-        "umap+hdbscan": SegmentationPipeline(encoder="passthrough", map_reducer="passthrough", **plain),
+        "umap+hdbscan": SegmentationPipeline(encoder="passthrough", map_reducer="passthrough", **plain, **extra),
         "ae+kmeans": SegmentationPipeline(reducer="passthrough", clusterer=kmeans, map_reducer="passthrough", **plain),
-        ABLATION: SegmentationPipeline(encoder="passthrough", map_reducer="passthrough", **settings),
+        ABLATION: SegmentationPipeline(encoder="passthrough", map_reducer="passthrough", **settings, **extra),
     }
 
 
-def compare(dataset: str, X, truth, seeds=(0,), **settings) -> pd.DataFrame:
+def compare(dataset: str, X, truth, seeds=(0,), extra: dict | None = None, **settings) -> pd.DataFrame:
     """Fit every method on ``X`` once per seed and score it against ``truth``.
 
     One row per method and seed. Columns: dataset, method, seed, ari, nmi,
@@ -77,7 +81,7 @@ def compare(dataset: str, X, truth, seeds=(0,), **settings) -> pd.DataFrame:
     truth = np.asarray(truth)
     rows = []
     for seed in seeds:
-        for name, pipeline in methods(len(np.unique(truth)), **{**settings, "random_state": seed}).items():
+        for name, pipeline in methods(len(np.unique(truth)), extra, **{**settings, "random_state": seed}).items():
             start = time.perf_counter()
             pipeline.fit(X)
             seconds = time.perf_counter() - start
@@ -149,21 +153,23 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
                              "seeds and scale: they do not depend on our engine) and run ours and the "
                              "no-autoencoder ablation only (the ablation shares our clustering and post-processing)")
     parser.add_argument("--extra", nargs="*", default=[], metavar="NAME=VALUE",
-                        help="scenario suite: engine options for ours and the ablation (SnapshotParams.extra, "
-                             "read as run --engine-option reads them), e.g. --extra count_loss=10")
+                        help="engine options, read as run --engine-option reads them, e.g. --extra consensus=5: in the "
+                             "scenario suite for ours and the ablation (SnapshotParams.extra), on the demo and "
+                             "digits for ours, the ablation and UMAP+HDBSCAN")
     parser.add_argument("--combine", type=Path, nargs="+", default=None,
                         help="scenario suite: report on these earlier runs' CSVs together (e.g. data seeds run "
                              "in two processes) instead of running anything; --data-seeds names the report")
     args = parser.parse_args(argv)
     if args.suite == "scenarios":
         return _scenario_suite(args)
+    extra = _extra(args.extra)
     tables = []
     if not args.skip_demo:
         X, truth, settings = demo_frame()
-        tables.append(compare("demo (20k, seed 7, last day)", X, truth, seeds=args.seeds, **settings))
+        tables.append(compare("demo (20k, seed 7, last day)", X, truth, seeds=args.seeds, extra=extra, **settings))
     if not args.skip_digits:
         X, truth = digits_frame()
-        tables.append(compare("digits", X, truth, seeds=args.seeds, **DIGITS_SETTINGS))
+        tables.append(compare("digits", X, truth, seeds=args.seeds, extra=extra, **DIGITS_SETTINGS))
     runs = pd.concat(tables, ignore_index=True)
     table = summarise(runs)
     args.out.parent.mkdir(parents=True, exist_ok=True)
