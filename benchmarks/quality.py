@@ -63,12 +63,12 @@ def methods(n_classes: int, extra: dict | None = None, **settings) -> dict[str, 
     plain = {**settings, "refine_neighbors": None}
     extra = extra or {}
     return {
-        "ours": SegmentationPipeline(**settings, **extra),
+        "ours": SegmentationPipeline(**{**settings, **extra}),
         "kmeans": SegmentationPipeline(encoder="passthrough", reducer="passthrough", clusterer=kmeans,
                                        map_reducer="passthrough", **{**plain, "scaler": "standard"}),
-        "umap+hdbscan": SegmentationPipeline(encoder="passthrough", map_reducer="passthrough", **plain, **extra),
+        "umap+hdbscan": SegmentationPipeline(encoder="passthrough", map_reducer="passthrough", **{**plain, **extra}),
         "ae+kmeans": SegmentationPipeline(reducer="passthrough", clusterer=kmeans, map_reducer="passthrough", **plain),
-        ABLATION: SegmentationPipeline(encoder="passthrough", map_reducer="passthrough", **settings, **extra),
+        ABLATION: SegmentationPipeline(encoder="passthrough", map_reducer="passthrough", **{**settings, **extra}),
     }
 
 
