@@ -193,6 +193,8 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
 def _scenario_suite(args) -> pd.DataFrame:
     from dataclasses import replace
 
+    from segmentation.workflows.snapshot import SnapshotParams
+
     from . import scenario_quality, scenarios
 
     seeds = {"heldout": scenarios.HELDOUT_SEEDS, "tuning": scenarios.TUNING_SEEDS}.get(args.data_seeds)
