@@ -247,16 +247,17 @@ class SegmentationPipeline(BaseEstimator):
         self.fit_sample_index_ = sample
         self.min_cluster_size_ = resolve_min_cluster_size(self.min_cluster_size, len(sample))
         check_enough_rows(n_rows, len(sample), self.min_cluster_size_)
-        if isinstance(self.consensus, bool) or not isinstance(self.consensus, (int, np.integer)) or self.consensus < 1:
-            raise PipelineInputError(f"consensus must be a whole number of fits, 1 or more (got {self.consensus!r})")
         check_switches(outlier_floor=self.outlier_floor, refine_neighbors=self.refine_neighbors,
                        merge_alpha=self.merge_alpha, twin_distance=self.twin_distance,
                        split_distance=self.split_distance, mix_twins=self.mix_twins,
-                       reproducible_below=self.reproducible_below)
-        if (self.split_distance is not None and self.mix_columns and isinstance(self.mapping, str)
-                and self.mapping == "transform"):
-            raise ValueError("split_distance needs the default mapping: with mapping='transform' the clusterer "
-                             "scores new customers, and it cannot give the parts a split cluster became")
+                       reproducible_below=self.reproducible_below, consensus=self.consensus)
+        if isinstance(self.mapping, str) and self.mapping == "transform":
+            if self.split_distance is not None and self.mix_columns:
+                raise ValueError("split_distance needs the default mapping: with mapping='transform' the clusterer "
+                                 "scores new customers, and it cannot give the parts a split cluster became")
+            if self.consensus > 1:
+                raise ValueError("consensus needs the default mapping: with mapping='transform' the first fit's "
+                                 "clusterer scores new customers, and it knows only its own segments")
 
         log_idx, share_idx, weight_idx = column_positions(list(self.feature_names_in_), self.log_columns,
                                                           self.share_counts, self.feature_weights)

@@ -54,6 +54,13 @@ def _kind_in_words(kind: str) -> str:
     return words + (", or off" if "None" in kind else "")
 
 
+def _number(word: str) -> float | None:
+    try:
+        return float(word)
+    except ValueError:
+        return None
+
+
 def _convert(name: str, text: str, kind: str):
     """``text`` as a value of the annotated type ``kind`` (e.g. ``"float | None"``), or InputError."""
     word = text.strip()
@@ -69,17 +76,13 @@ def _convert(name: str, text: str, kind: str):
         except ValueError:
             raise InputError(f"engine option {name}: {text!r} is not a comma-separated list of whole "
                              f"numbers (e.g. {','.join(map(str, getattr(DEFAULTS, name)))})") from None
-    for number in ("int", "float"):
-        if number in kind:
-            try:
-                value = float(word)
-            except ValueError:
-                break
-            if not kind.startswith("int"):
-                return value
-            if value.is_integer():
-                return int(value)
+    number = _number(word) if "int" in kind or "float" in kind else None
+    if number is not None:
+        if not kind.startswith("int"):
+            return number
+        if not number.is_integer():
             raise InputError(f"engine option {name}: {text!r} is not a whole number")
+        return int(number)
     if kind == "str" or "| str" in kind:
         return word
     raise InputError(f"engine option {name}: {text!r} is not {_kind_in_words(kind)} "
@@ -88,6 +91,8 @@ def _convert(name: str, text: str, kind: str):
 
 def check_engine_options(options: dict) -> dict:
     """``options`` unchanged when every name is an engine option; else InputError naming the first bad one."""
+    if not options:
+        return options
     names = engine_option_names()
     for name in options:
         if name in SET_BY_SNAPSHOT:

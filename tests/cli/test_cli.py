@@ -107,19 +107,15 @@ def test_errors_are_one_line_without_traceback(stored_run, args, code, fragment)
     assert "Traceback" not in result.stderr and result.stdout == ""
 
 
-def test_running_a_covered_date_again_adds_no_run(stored_run):
+@pytest.mark.parametrize("args, fragment", [
+    (["--as-of", "2025-04-30", "--window-days", "60"], "--again"),  # a covered date
+    (["--as-of", "2025-03-31", "--engine-option", "count_loss=ten"], "count_loss: 'ten' is not a number"),
+])
+def test_a_refused_run_adds_no_run(stored_run, args, fragment):
     db, _, _ = stored_run
     before = json.loads(cli(db, "runs", "--json").stdout)
-    result = cli(db, "run", "--as-of", "2025-04-30", "--window-days", "60", check=False)
-    assert result.returncode == 2 and "--again" in result.stderr
-    assert json.loads(cli(db, "runs", "--json").stdout) == before
-
-
-def test_a_bad_engine_option_stores_nothing(stored_run):
-    db, _, _ = stored_run
-    before = json.loads(cli(db, "runs", "--json").stdout)
-    result = cli(db, "run", "--as-of", "2025-03-31", "--engine-option", "count_loss=ten", check=False)
-    assert result.returncode == 2 and "count_loss: 'ten' is not a number" in result.stderr
+    result = cli(db, "run", *args, check=False)
+    assert result.returncode == 2 and fragment in result.stderr
     assert json.loads(cli(db, "runs", "--json").stdout) == before
 
 

@@ -100,3 +100,8 @@ def test_the_pipeline_keeps_what_its_fits_agree_on_and_maps_new_customers_to_it(
 def test_consensus_must_be_a_whole_number_of_fits(blobs, value):
     with pytest.raises(PipelineInputError, match="consensus must be a whole number"):
         _pipeline(consensus=value).fit(blobs[0])
+
+
+def test_consensus_refuses_the_models_own_transforms(blobs):
+    with pytest.raises(ValueError, match="consensus needs the default mapping"):
+        _pipeline(consensus=3, mapping="transform").fit(blobs[0])
