@@ -51,6 +51,8 @@ def start_snapshot(params, when=None, timeline: tuple | None = None):
 def latest_params():
     """The parameters of the latest snapshot (what a new one starts from) and its run id; else the
     defaults and None."""
+    from segmentation.errors import InputError
+    from segmentation.workflows.engine_options import check_engine_options
     from segmentation.workflows.snapshot import SnapshotParams
 
     frame = common.cached(read.runs)
@@ -60,9 +62,13 @@ def latest_params():
     stored = common.as_dict(latest["params"]) or {}
     known = {k: stored[k] for k in ("window_days", "seed", "fit_sample_size", "min_cluster_share", "max_epochs")
              if stored.get(k) is not None}
+    if isinstance(stored.get("extra"), dict):  # engine options (run --engine-option) carry over too
+        known["extra"] = stored["extra"]
     try:
-        return SnapshotParams(**known), int(latest["run_id"])
-    except (TypeError, ValueError):
+        params = SnapshotParams(**known)
+        check_engine_options(params.extra)
+        return params, int(latest["run_id"])
+    except (TypeError, ValueError, InputError):
         return SnapshotParams(), None
 
 

@@ -99,8 +99,10 @@ def render() -> None:
 
     start_from, from_run = background.latest_params()
     if from_run is not None:
+        options = ", ".join(f"{k}={v}" for k, v in start_from.extra.items())
         st.caption(f"The form starts from the parameters of the latest snapshot (run {from_run}), so the next "
-                   "one can be compared with it.")
+                   "one can be compared with it" + (f"; its engine options carry over too ({options})." if options
+                                                     else "."))
     kind = st.segmented_control("What to compute", ["snapshot", "timeline"], default="snapshot", key="run_kind",
                                 format_func={"snapshot": "One snapshot", "timeline": "A timeline"}.get)
     kind = kind or "snapshot"
@@ -143,7 +145,7 @@ def render() -> None:
     if submitted:
         params = SnapshotParams(window_days=int(window_days), seed=int(seed), fit_sample_size=int(fit_sample),
                                 min_cluster_share=None if chosen else float(min_share),
-                                max_epochs=int(epochs), refit=bool(refit))
+                                max_epochs=int(epochs), refit=bool(refit), extra=dict(start_from.extra))
         refusal = _refusal(kind, params, when, start, end, again)
         if refusal:
             st.error(refusal)

@@ -299,6 +299,29 @@ def test_the_run_form_lets_the_data_choose_the_smallest_segment(demo_runs_db, mo
     assert open_app(demo_runs_db, monkeypatch, "run").checkbox(key="run_floor_auto").value
 
 
+def test_the_run_form_carries_the_latest_snapshots_engine_options_over(demo_runs_db, monkeypatch):
+    from segmentation.ui import background
+
+    started = []
+    monkeypatch.setattr(background, "start_snapshot", lambda params, *args: started.append(params))
+    con = duckdb.connect(str(demo_runs_db))
+    run_id, params = con.execute("SELECT run_id, params FROM runs ORDER BY as_of DESC LIMIT 1").fetchone()
+    con.execute("UPDATE runs SET params = json_merge_patch(params, '{\"extra\": {\"consensus\": 5}}') "
+                "WHERE run_id = ?", [run_id])
+    con.close()
+    try:
+        at = open_app(demo_runs_db, monkeypatch, "run")
+        assert any("its engine options carry over too (consensus=5)" in c.value for c in at.caption)
+        at.checkbox(key="run_again").check()
+        next(b for b in at.button if b.label == "Run snapshot").click().run()
+        assert not at.exception and not at.error
+        assert [p.extra for p in started] == [{"consensus": 5}]
+    finally:
+        con = duckdb.connect(str(demo_runs_db))
+        con.execute("UPDATE runs SET params = ? WHERE run_id = ?", [params, run_id])
+        con.close()
+
+
 def test_run_page_says_why_the_latest_snapshot_has_its_segments_and_features(demo_runs_db, monkeypatch):
     at = open_app(demo_runs_db, monkeypatch, "run")
     latest = sql(demo_runs_db, "SELECT run_id, n_segments, metrics->>'$.granularity.clusters_found' AS found, "
