@@ -40,6 +40,7 @@ __all__ = [
     "LitAutoEncoder",
     "fit_autoencoder",
     "encode",
+    "reconstruct",
     "reconstruction_error",
     "save_autoencoder",
     "load_autoencoder",
@@ -93,6 +94,16 @@ class LitAutoEncoder(pl.LightningModule):
     three events weighs three events, not a full row of shares. Training batches are then
     ``(x, counts)``, the counts laid out family by family (a one-column family: count, rest), and
     divided by ``count_scale`` (the mean count per row and family). The other columns keep the MSE.
+
+    Cross-half targets (``cross_columns`` given, ``cross_weight`` > 0; an option, off by default),
+    as Noise2Noise and molecular cross-validation denoise: each training row also comes as its
+    features on two halves of the customer's events. The network is given the row with its
+    ``cross_columns`` (the behaviour mix) taken from one half, and on those columns it is scored
+    against the *other* half: the noise of the two halves is independent, so what it can predict is
+    what the customer repeats, not the chance lean of a few events. That error weighs
+    ``cross_weight`` (0–1) on those columns, the plain reconstruction the rest; a row without events
+    in both halves keeps the plain one. Training batches are then ``(x, [counts], first, second,
+    present)``.
     """
 
     def __init__(self, n_features: int, *, hidden_dims: Sequence[int] = DEFAULTS.hidden_dims,
@@ -100,11 +111,15 @@ class LitAutoEncoder(pl.LightningModule):
                  input_dropout: float = DEFAULTS.input_dropout, noise_std: float = DEFAULTS.noise_std,
                  lr: float = DEFAULTS.lr, weight_decay: float = DEFAULTS.weight_decay,
                  families: Sequence[Sequence[int]] | None = None, count_weight: float = 0.0,
-                 count_scale: float = 1.0) -> None:
+                 count_scale: float = 1.0, cross_columns: Sequence[int] | None = None,
+                 cross_weight: float = 0.0) -> None:
         super().__init__()
         # hidden_dims and families as lists keep the hparams loadable with torch.load(weights_only=True).
         hidden_dims = [int(h) for h in hidden_dims]
         families = [[int(c) for c in f] for f in families] if families and count_weight > 0 else None
+        cross_columns = [int(c) for c in cross_columns] if cross_columns and cross_weight > 0 else None
+        if cross_columns and families:
+            raise ValueError("cross-half targets and the count-aware loss cannot be combined")
         self.save_hyperparameters()
         self.model = AutoEncoder(n_features, hidden_dims=hidden_dims, latent_dim=latent_dim, dropout=dropout)
         in_family = {c for f in families or () for c in f}
@@ -135,11 +150,30 @@ class LitAutoEncoder(pl.LightningModule):
             at += width
         return nll / (self.hparams.count_scale * len(self.hparams.families))
 
+    def _cross_errors(self, x: torch.Tensor, out: torch.Tensor, halves: Sequence[torch.Tensor],
+                      train: bool) -> torch.Tensor:
+        """Squared errors per element: on the cross columns, ``cross_weight`` of them against the other half."""
+        cross, weight = self.hparams.cross_columns, float(self.hparams.cross_weight)
+        first, second, present = halves
+        errors = (out - x) ** 2
+        crossed = []
+        for given, target in ((first, second), (second, first)):
+            inputs = x.clone()
+            inputs[:, cross] = given[:, cross]
+            rebuilt = self.model(self._corrupt(inputs) if train else inputs)
+            crossed.append((rebuilt[:, cross] - target[:, cross]) ** 2)
+        other_half = (crossed[0] + crossed[1]) / 2
+        mixed = (1 - weight) * errors[:, cross] + weight * other_half
+        errors[:, cross] = torch.where(present[:, None] > 0, mixed, errors[:, cross])
+        return errors
+
     def _common_step(self, batch: Sequence[torch.Tensor], stage: str) -> torch.Tensor:
         x = batch[0]
         inputs = self._corrupt(x) if stage == "train" else x
         out = self.model(inputs)
-        if self.hparams.families:
+        if self.hparams.get("cross_columns"):
+            loss = self._cross_errors(x, out, batch[-3:], stage == "train").mean()
+        elif self.hparams.families:
             plain = self.plain_columns
             loss = nn.functional.mse_loss(out[:, plain], x[:, plain]) if plain else out.new_zeros(())
             loss = loss + self.hparams.count_weight * self._count_nll(out, batch[1]).mean()
@@ -212,6 +246,9 @@ def fit_autoencoder(
     counts: np.ndarray | None = None,
     families: Sequence[Sequence[int]] | None = None,
     count_weight: float = 0.0,
+    halves: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+    cross_columns: Sequence[int] | None = None,
+    cross_weight: float = 0.0,
 ) -> LitAutoEncoder:
     """Train a denoising autoencoder on preprocessed features and return it in eval mode.
 
@@ -224,6 +261,9 @@ def fit_autoencoder(
     (which, of how many) when it is one of an ensemble; it is kept as ``ensemble_member`` on the
     returned system (and on the one in training), for progress reports. ``counts`` (rows like
     ``X``), ``families`` and ``count_weight``: the count-aware loss of :class:`LitAutoEncoder`.
+    ``halves`` (the rows' features on two halves of their events, preprocessed like ``X``, and a
+    0/1 array of the rows with events in both), ``cross_columns`` and ``cross_weight``: its
+    cross-half targets.
     """
     X = _as_float32(X)
     n_rows = len(X)
@@ -235,6 +275,12 @@ def fit_autoencoder(
     arrays = [X, _as_float32(counts)] if use_counts else [X]
     if use_counts and len(arrays[1]) != n_rows:
         raise ValueError(f"counts has {len(arrays[1])} rows, X has {n_rows}")
+    use_cross = halves is not None and bool(cross_columns) and cross_weight > 0
+    if use_cross:
+        arrays += [_as_float32(halves[0]), _as_float32(halves[1]),
+                   np.asarray(halves[2], dtype=np.float32).reshape(-1)]
+        if any(len(a) != n_rows for a in arrays):
+            raise ValueError(f"halves have {[len(a) for a in arrays[-3:]]} rows, X has {n_rows}")
     if max_train_rows is not None and n_rows > max_train_rows:
         rows = np.sort(rng.choice(n_rows, size=max_train_rows, replace=False))
         arrays = [a[rows] for a in arrays]
@@ -251,6 +297,8 @@ def fit_autoencoder(
     if use_counts:  # the mean count per row and family: the count loss's unit
         scale = float(arrays[1].sum(axis=1).mean()) / len(families)
         count_options = dict(families=families, count_weight=float(count_weight), count_scale=max(scale, 1e-6))
+    if use_cross:
+        count_options.update(cross_columns=list(cross_columns), cross_weight=float(cross_weight))
     system = LitAutoEncoder(X.shape[1], hidden_dims=hidden_dims, latent_dim=latent_dim, dropout=dropout,
                             input_dropout=input_dropout, noise_std=noise_std, lr=lr, weight_decay=weight_decay,
                             **count_options)
@@ -319,6 +367,14 @@ def encode(model: nn.Module, X: np.ndarray, batch_size: int = 65_536) -> np.ndar
     if not parts:
         return np.empty((0, net.encoder[-1].out_features), dtype=np.float32)
     return np.concatenate(parts)
+
+
+def reconstruct(model: nn.Module, X: np.ndarray, batch_size: int = 65_536) -> np.ndarray:
+    """The decoder's output (rows x features, float32) for preprocessed ``X``: each row as the network
+    rebuilds it through its latent, the denoised row for a network trained to denoise."""
+    net = _module_of(model)
+    parts = _map_batches(net, X, batch_size, net)
+    return np.concatenate(parts) if parts else np.empty((0, X.shape[1]), dtype=np.float32)
 
 
 def reconstruction_error(model: nn.Module, X: np.ndarray, batch_size: int = 65_536) -> np.ndarray:

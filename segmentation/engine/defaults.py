@@ -64,6 +64,9 @@ class EngineDefaults:
     # The weight of the count-aware loss on the share families (0: off, plain MSE; an option, tried
     # in benchmarks/results/count_loss_tuning.md).
     count_loss: float = 0.0
+    # The weight (0-1) of the cross-half targets on the behaviour mix (0: off; an option): the network
+    # rebuilds one half of a customer's events from the other (segmentation/engine/autoencoder.py).
+    cross_halves: float = 0.0
     lr: float = 1e-3
     weight_decay: float = 1e-5
     # Preprocessing.
@@ -107,7 +110,8 @@ DEFAULTS = EngineDefaults()
 
 #: The pipeline parameters that configure its default encoder, the autoencoder (same names there).
 AUTOENCODER_PARAMS = ("latent_dim", "hidden_dims", "dropout", "input_dropout", "noise_std", "max_epochs",
-                      "ensemble_size", "input_weight", "count_loss")
+                      "ensemble_size", "input_weight", "count_loss",
+                      "cross_halves")
 
 # Before input_dropout and noise_std were parameters the autoencoder was trained with 0.1 and 0.05;
 # the other switches did not exist, which is the same as off; one autoencoder was trained, and its
@@ -115,4 +119,4 @@ AUTOENCODER_PARAMS = ("latent_dim", "hidden_dims", "dropout", "input_dropout", "
 BEFORE_ADDED = {"ensemble_size": 1, "input_weight": 0.0, "count_loss": 0.0, "count_columns": None, "input_dropout": 0.1, "noise_std": 0.05, "refine_neighbors": None, "share_counts": None,
                 "feature_weights": None, "cluster_selection_method": "eom", "merge_alpha": None,
                 "twin_distance": None, "split_distance": None, "mix_columns": None, "mix_twins": False,
-                "reproducible_below": None, "consensus": 1}
+                "reproducible_below": None, "consensus": 1, "cross_halves": 0.0}

@@ -21,7 +21,7 @@ from segmentation.engine.defaults import REST_ALIKE
 from segmentation.errors import InputError
 
 __all__ = ["PipelineInputError", "resolve_min_cluster_size", "check_features", "column_positions",
-           "choose_fit_sample", "check_enough_rows", "check_switches"]
+           "choose_fit_sample", "check_enough_rows", "check_switches", "cross_targets"]
 
 
 class PipelineInputError(InputError, ValueError):
@@ -192,3 +192,20 @@ def count_targets(names: Sequence[str], share_idx: Mapping[int, int], kept: Sequ
         blocks.append(count)
     counts = np.hstack(blocks) if blocks else np.empty((len(values), 0))
     return families, counts.astype(np.float32)
+
+
+def cross_targets(weight: float, count_loss: float, halves, mix_positions: list[int]) -> dict:
+    """The autoencoder's cross-half targets for a pipeline's ``cross_halves`` (``weight``): the fit
+    sample's two halves and the mix's positions, or ``{}`` when it is off. Raises
+    :class:`PipelineInputError` for a weight outside (0, 1], beside ``count_loss``, or without halves
+    and mix columns."""
+    if not weight:
+        return {}
+    if not 0 < weight <= 1:
+        raise PipelineInputError(f"cross_halves is a weight between 0 and 1, got {weight!r}")
+    if count_loss:
+        raise PipelineInputError("cross_halves and count_loss cannot be combined: each sets the loss on the mix")
+    if halves is None or not mix_positions:
+        raise PipelineInputError("cross_halves needs the two halves of each customer's events "
+                                 "(fit(..., halves=)) and the mix_columns they are compared on")
+    return dict(halves=tuple(halves), cross_columns=list(mix_positions))

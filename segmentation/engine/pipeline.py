@@ -54,7 +54,7 @@ from segmentation.engine import scoring
 from segmentation.engine.clustering import n_clusters, relabel, segment_fit_sample
 from segmentation.engine.defaults import DEFAULTS, SKIP
 from segmentation.engine.inputs import (PipelineInputError, check_enough_rows, check_features, check_switches,
-                                        choose_fit_sample, column_positions, count_targets,
+                                        choose_fit_sample, column_positions, count_targets, cross_targets,
                                         resolve_min_cluster_size, share_positions)
 from segmentation.engine.mapping import SampleMapping
 from segmentation.engine.persistence import load_pipeline, save_pipeline
@@ -96,7 +96,7 @@ class SegmentationPipeline(BaseEstimator):
     :data:`segmentation.engine.defaults.DEFAULTS`; see the module docstring for the steps):
     ``min_cluster_size`` is a fraction of the fit sample when < 1 (``0.01`` =
     1 %) or a row count. The post-processing switches are off with ``None`` (and only with
-    ``None``): ``outlier_floor`` (default off) moves a noise row into
+    ``None``): ``outlier_floor`` (default 0.1) moves a noise row into
     the segment of its highest soft membership when that membership is at
     least the floor (like BERTopic's ``reduce_outliers``); ``refine_neighbors``
     (default 15; a positive count; applied after the outlier floor) moves each segmented
@@ -136,8 +136,10 @@ class SegmentationPipeline(BaseEstimator):
     (:class:`AutoEncoderTransformer`). ``count_loss`` (default 0: off; an option) > 0 trains the
     autoencoder on the event counts behind the ``count_columns`` shares (share column → the count it
     is a share of, as ``share_counts``) with a multinomial loss of that weight
-    (:class:`~segmentation.engine.autoencoder.LitAutoEncoder`). ``consensus`` (default 1: one fit; an
-    option) > 1 fits the fit sample that many times with seeds drawn from ``random_state`` and keeps
+    (:class:`~segmentation.engine.autoencoder.LitAutoEncoder`). ``cross_halves`` (default 0: off; an
+    option, 0–1, needs ``halves``) is the weight of a second target on the ``mix_columns``: the
+    autoencoder rebuilds one half of a customer's events from the other. ``consensus`` (default 1:
+    one fit; an option) > 1 fits the fit sample that many times with seeds drawn from ``random_state`` and keeps
     the segments most fits agree on (:mod:`segmentation.engine.consensus`); the models of the first
     fit map the other customers to them.
 
@@ -159,7 +161,8 @@ class SegmentationPipeline(BaseEstimator):
                  latent_dim=DEFAULTS.latent_dim, hidden_dims=DEFAULTS.hidden_dims, dropout=DEFAULTS.dropout,
                  input_dropout=DEFAULTS.input_dropout, noise_std=DEFAULTS.noise_std, max_epochs=DEFAULTS.max_epochs,
                  ensemble_size=DEFAULTS.ensemble_size, input_weight=DEFAULTS.input_weight,
-                 count_loss=DEFAULTS.count_loss, count_columns=None, cluster_dims=DEFAULTS.cluster_dims, n_neighbors=DEFAULTS.n_neighbors,
+                 count_loss=DEFAULTS.count_loss, cross_halves=DEFAULTS.cross_halves, count_columns=None,
+                 cluster_dims=DEFAULTS.cluster_dims, n_neighbors=DEFAULTS.n_neighbors,
                  min_cluster_size=DEFAULTS.min_cluster_size, min_samples=DEFAULTS.min_samples,
                  cluster_selection_epsilon=DEFAULTS.cluster_selection_epsilon,
                  cluster_selection_method=DEFAULTS.cluster_selection_method, merge_alpha=DEFAULTS.merge_alpha,
@@ -183,6 +186,7 @@ class SegmentationPipeline(BaseEstimator):
         self.ensemble_size = ensemble_size
         self.input_weight = input_weight
         self.count_loss = count_loss
+        self.cross_halves = cross_halves
         self.count_columns = count_columns
         self.cluster_dims = cluster_dims
         self.n_neighbors = n_neighbors
@@ -283,7 +287,9 @@ class SegmentationPipeline(BaseEstimator):
                 families, counts = count_targets(names, share_positions(names, self.count_columns, "count_columns"),
                                                  self.preprocessor_.keep_, values[sample])
             self.encoder_.fit(Z_sample, callbacks=callbacks, progress_bar=progress_bar, counts=counts,
-                              families=families)
+                              families=families,
+                              **cross_targets(self.cross_halves, self.count_loss, sample_halves,
+                                              self._mix_positions()))
         else:
             self.encoder_.fit(Z_sample)
         latent = scoring.latent(self, Z_sample)

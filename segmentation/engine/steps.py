@@ -169,7 +169,7 @@ class AutoEncoderTransformer(TransformerMixin, BaseEstimator):
                  random_state=DEFAULTS.random_state, input_dropout=DEFAULTS.input_dropout,
                  noise_std=DEFAULTS.noise_std, ensemble_size=DEFAULTS.ensemble_size,
                  max_train_rows=DEFAULTS.max_train_rows, input_weight=DEFAULTS.input_weight,
-                 count_loss=DEFAULTS.count_loss):
+                 count_loss=DEFAULTS.count_loss, cross_halves=DEFAULTS.cross_halves):
         self.latent_dim = latent_dim
         self.hidden_dims = hidden_dims
         self.dropout = dropout
@@ -183,6 +183,7 @@ class AutoEncoderTransformer(TransformerMixin, BaseEstimator):
         self.max_train_rows = max_train_rows
         self.input_weight = input_weight
         self.count_loss = count_loss
+        self.cross_halves = cross_halves
 
     def member_seeds(self) -> list[int]:
         """The training seed of each member: ``random_state`` itself for one, else drawn from it."""
@@ -195,10 +196,12 @@ class AutoEncoderTransformer(TransformerMixin, BaseEstimator):
         return [int(s) for s in np.random.SeedSequence(seed).generate_state(size) % (2**31 - 1)]
 
     def fit(self, X: np.ndarray, y=None, *, callbacks: Iterable = (), progress_bar: bool = False,
-            counts: np.ndarray | None = None, families=None):
+            counts: np.ndarray | None = None, families=None, halves=None, cross_columns=None):
         """Train the autoencoder(s) on preprocessed ``X``; with ``count_loss`` > 0, ``counts`` and
         ``families`` (column groups of ``X``), the count-aware loss of
-        :class:`~segmentation.engine.autoencoder.LitAutoEncoder`."""
+        :class:`~segmentation.engine.autoencoder.LitAutoEncoder`; with ``cross_halves`` > 0,
+        ``halves`` (first, second, present: the rows on two halves of their events) and
+        ``cross_columns`` (positions in ``X``), its cross-half targets."""
         weight = float(getattr(self, "count_loss", 0.0) or 0.0)
         seeds = self.member_seeds()
         rows = (None if self.max_train_rows is None
@@ -210,7 +213,8 @@ class AutoEncoderTransformer(TransformerMixin, BaseEstimator):
                 max_epochs=self.max_epochs, batch_size=self.batch_size, patience=self.patience,
                 input_dropout=self.input_dropout, noise_std=self.noise_std, random_state=seed,
                 max_train_rows=rows, member=(index, len(seeds)), progress_bar=progress_bar, callbacks=callbacks,
-                counts=counts, families=families, count_weight=weight)
+                counts=counts, families=families, count_weight=weight, halves=halves,
+                cross_columns=cross_columns, cross_weight=float(getattr(self, "cross_halves", 0.0) or 0.0))
             members.append(model)
             if len(seeds) > 1:
                 latent = ae.encode(model, X)
