@@ -113,3 +113,26 @@ def test_engine_options_for_the_scenario_suite_are_read_as_the_command_line_read
         _extra(["count_loss"])
     with pytest.raises(SystemExit, match="the snapshot sets it"):
         _extra(["mix_twins=rest alike"])
+
+
+def test_the_scenario_suite_gives_its_engine_options_to_every_fit_of_ours(monkeypatch, tmp_path):
+    """``--extra`` reaches the suite's snapshots (this path once raised a NameError before any fit)."""
+    from benchmarks import quality
+
+    seen = {}
+
+    class Stop(Exception):
+        pass
+
+    def run_suite(names, seeds, *, params_for, **kwargs):
+        seen.update(names=names, seeds=seeds, params=params_for(sc.SCENARIOS["sparse_overlap_7"]))
+        raise Stop
+
+    monkeypatch.setattr(q, "run_suite", run_suite)
+    monkeypatch.setattr(quality, "RESULTS", tmp_path)
+    with pytest.raises(Stop):
+        quality.main(["--suite", "scenarios", "--data-seeds", "100,101", "--scenarios", "sparse_overlap_7",
+                      "--extra", "consensus=3", "cross_halves=0"])
+    assert seen["names"] == ["sparse_overlap_7"] and tuple(seen["seeds"]) == (100, 101)
+    assert seen["params"].extra == {"consensus": 3, "cross_halves": 0.0}
+    assert seen["params"].window_days == sc.SCENARIOS["sparse_overlap_7"].window_days
