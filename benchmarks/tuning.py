@@ -48,6 +48,7 @@ CANDIDATES: dict[str, tuple[dict, dict]] = {
     "input_weight 0.5": ({}, {"input_weight": 0.5}),
     "input_weight 0.7": ({}, {"input_weight": 0.7}),
     "input_weight 1.5": ({}, {"input_weight": 1.5}),
+    **{f"input_weight {w:g}": ({}, {"input_weight": float(w)}) for w in (2, 3, 5)},
     "no autoencoder (features alone)": ({}, {"encoder": "passthrough"}),
     "share smoothing": ({"smooth_shares": True}, {}),
     # v13: the snapshot's segment floor at the engine's 1 % (results/granularity_floor_tuning.md).
@@ -63,6 +64,9 @@ CANDIDATES: dict[str, tuple[dict, dict]] = {
     # v23: the segments most of R fits with their own seeds agree on (segmentation/engine/consensus.py),
     # an option (results/consensus_tuning.md).
     **{f"consensus of {r} fits": ({"extra": {"consensus": r}}, {}) for r in (3, 5, 10)},
+    # v24: the autoencoder rebuilds one half of each customer's events from the other on the behaviour
+    # mix (segmentation/engine/autoencoder.py), an option (results/cross_halves_tuning.md).
+    **{f"cross-half targets {w:g}": ({"extra": {"cross_halves": float(w)}}, {}) for w in (0.5, 1)},
 }
 # Round 1 (results/tuning_round1*.csv) chose between share smoothing, min_samples 5 / 10 / None and the
 # dip-test merge; tried earlier on tuning seed 0 and dropped: HDBSCAN leaf clusters (rich_7: 0.245 against 0.84–0.96 for
