@@ -315,7 +315,7 @@ class SegmentationPipeline(BaseEstimator):
         self.fold_map_ = None  # set by fold_segments after the fit
         self.granularity_, self.refined_share_ = segments.granularity, segments.refined_share
         if self.consensus > 1:
-            sample_labels, sample_probs = self._consensus(X, sample, sample_labels, halves)
+            sample_labels, sample_probs = self._consensus(X, sample, sample_labels, halves, step)
 
         step("mapping")
         self.map_reducer_ = make_map_reducer(self, len(sample))
@@ -344,8 +344,9 @@ class SegmentationPipeline(BaseEstimator):
         self.noise_share_ = float(np.mean(labels == _NOISE))
         return self
 
-    def _consensus(self, X, sample: np.ndarray, first: np.ndarray, halves) -> tuple[np.ndarray, np.ndarray]:
-        """The fit sample's consensus segments over ``consensus`` fits, ``first`` the one just made."""
+    def _consensus(self, X, sample: np.ndarray, first: np.ndarray, halves, step) -> tuple[np.ndarray, np.ndarray]:
+        """The fit sample's consensus segments over ``consensus`` fits, ``first`` the one just made;
+        ``step("consensus")`` as each further fit starts."""
         from sklearn.base import clone
 
         from segmentation.engine.consensus import consensus_labels
@@ -354,6 +355,7 @@ class SegmentationPipeline(BaseEstimator):
         seeds = np.random.SeedSequence(self.random_state).generate_state(self.consensus - 1)
         runs = [first]
         for seed in seeds:
+            step("consensus")
             # the same rows, its own seed; no 2-D map (nobody sees it) and one fit each
             replica = clone(self).set_params(random_state=int(seed) % 2**31, consensus=1, fit_sample_size=None,
                                              map_reducer=SKIP)

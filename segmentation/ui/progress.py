@@ -20,6 +20,7 @@ PLAIN_WORDS = {
     Stage.TRAINING: "learning the customers' behaviour",
     Stage.EMBEDDING: "placing the customers side by side",
     Stage.CLUSTERING: "finding the segments",
+    Stage.CONSENSUS: "finding the segments again with other seeds",
     Stage.MAPPING: "drawing the map",
     Stage.ASSIGNING: "assigning every customer",
     Stage.SEGMENTS: "describing the segments",

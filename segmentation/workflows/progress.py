@@ -44,6 +44,7 @@ class Stage(Enum):
     TRAINING = "training", 0.10  # the autoencoder, epoch by epoch
     EMBEDDING = "embedding", 0.50
     CLUSTERING = "clustering", 0.62
+    CONSENSUS = "consensus", 0.64  # with the consensus option: the fit sample fitted again, fit by fit
     MAPPING = "mapping", 0.66
     ASSIGNING = "assigning", 0.70  # every customer scored with the models
     SEGMENTS = "segments", 0.72  # the segments found, the noise, the notes on the models

@@ -7,6 +7,7 @@ refit; otherwise it fits the snapshot's new pipeline."""
 
 from __future__ import annotations
 
+import itertools
 import json
 from dataclasses import asdict
 from datetime import date, timedelta
@@ -140,6 +141,18 @@ def _drift_references(db: Any, run_id: int, lookback: int = 6) -> list[tuple[pd.
     return [mean_vectors(frame[frame["fitted"]]), mean_vectors(earliest)]
 
 
+def _step_lines(pipeline) -> Callable[[str], str]:
+    """The line a pipeline's stage prints as it starts; the consensus option's fits are counted."""
+    fits = itertools.count(2)
+
+    def line(name: str) -> str:
+        if name == Stage.CONSENSUS.value:
+            return f"  consensus: fit {next(fits)} of {pipeline.consensus}, with its own seed …"
+        return f"  {name} …"
+
+    return line
+
+
 def fit_or_reuse(db: Any, as_of: date, features: pd.DataFrame, pipeline, params: SnapshotParams,
                  progress: Progress = None, callbacks: Sequence = (), progress_bar: bool = False, *,
                  before: Callable[[date], pd.DataFrame], halves=None):
@@ -186,10 +199,11 @@ def fit_or_reuse(db: Any, as_of: date, features: pd.DataFrame, pipeline, params:
         say(progress, Stage.FITTING, f"fitting new models ({reason})")
     say(progress, Stage.FITTING,
         f"training: autoencoder on {len(features):,} customers × {features.shape[1]} features …")
+    step_line = _step_lines(pipeline)
     if progress is not None:
         callbacks = [*callbacks, epoch_callback(progress)]
     pipeline.fit(features, callbacks=callbacks, progress_bar=progress_bar,
-                 on_step=lambda name: say(progress, Stage(name), f"  {name} …"), halves=halves)
+                 on_step=lambda name: say(progress, Stage(name), step_line(name)), halves=halves)
     if pipeline.refined_share_:
         say(progress, Stage.ASSIGNING, f"  neighbour vote: {pipeline.refined_share_:.1%} of the fitted customers "
                                        "moved to the segment of the customers they most resemble")

@@ -105,3 +105,18 @@ def test_consensus_must_be_a_whole_number_of_fits(blobs, value):
 def test_consensus_refuses_the_models_own_transforms(blobs):
     with pytest.raises(ValueError, match="consensus needs the default mapping"):
         _pipeline(consensus=3, mapping="transform").fit(blobs[0])
+
+
+def test_each_further_fit_is_announced_as_it_starts(blobs):
+    """A consensus takes R times a fit: the command line and the app say which fit is running."""
+    from types import SimpleNamespace
+
+    from segmentation.workflows.reuse import _step_lines
+
+    steps = []
+    _pipeline(consensus=3, fit_sample_size=300).fit(blobs[0], on_step=steps.append)
+    assert steps == ["training", "embedding", "clustering", "consensus", "consensus", "mapping", "assigning"]
+    line = _step_lines(SimpleNamespace(consensus=3))
+    assert [line(step) for step in steps[2:6]] == [
+        "  clustering …", "  consensus: fit 2 of 3, with its own seed …", "  consensus: fit 3 of 3, with its own seed …",
+        "  mapping …"]
