@@ -89,7 +89,8 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
         for name in args.scenarios:
             scenario = replace(sc.SCENARIOS[name], customers=int(round(sc.SCENARIOS[name].customers * args.scale)))
             with scratch("tuning-") as folder:
-                table, truth, share, _ = q.prepare(scenario, seed, folder)
+                table, truth, share, rfm = q.prepare(scenario, seed, folder)
+            spend, purchases = (np.log1p(rfm[c].to_numpy()) for c in ("m", "f"))
             known = (truth != sc.RANDOM).to_numpy()
             y = truth.to_numpy()[known]
             X = StandardScaler().fit_transform(share.to_numpy())
@@ -109,7 +110,9 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
                     rows.append({"scenario": name, "data_seed": seed, "candidate": candidate,
                                  "pipeline_seed": pipeline_seed, "ari": adjusted_rand(y, pipeline.labels_[known]),
                                  "n_segments": pipeline.n_segments_, "true_k": len(np.unique(y)),
-                                 "noise": pipeline.noise_share_, "seconds": time.perf_counter() - started})
+                                 "noise": pipeline.noise_share_, "seconds": time.perf_counter() - started,
+                                 "spend_eta2": q._eta2(spend, pipeline.labels_),
+                                 "purchases_eta2": q._eta2(purchases, pipeline.labels_)})
                 if len(labelings) > 1:  # the least agreeing pair of pipeline seeds, on every customer
                     agreement = min(adjusted_rand(a, b) for i, a in enumerate(labelings) for b in labelings[i + 1:])
                     for row in rows[-len(labelings):]:
@@ -135,6 +138,11 @@ def summarise(runs: pd.DataFrame) -> str:
     within = runs.assign(ok=(runs["n_segments"] - runs["true_k"]).abs() <= 1).groupby("candidate")["ok"].mean()
     wide["segments ±1"] = within
     wide["largest noise"] = runs.groupby("candidate")["noise"].max()
+    purchase_logs = runs[runs["scenario"].map(lambda n: n in sc.SCENARIOS and sc.SCENARIOS[n].purchase_only)]
+    for column, label in (("spend_eta2", "purchase logs: η² of log spend"),
+                          ("purchases_eta2", "purchase logs: η² of log purchases")):
+        if column in purchase_logs and purchase_logs[column].notna().any():
+            wide[label] = purchase_logs.groupby("candidate")[column].mean()
     if "seed_agreement" in runs and runs["seed_agreement"].notna().any():
         per_data = runs.groupby(["candidate", "scenario", "data_seed"])["seed_agreement"].first()
         wide["seed agreement, mean"] = per_data.groupby("candidate").mean()
