@@ -137,7 +137,9 @@ def input_weight(clustered) -> float:
     purchases has category shares of 0 or 1, and beside the code those pull one-time buyers into
     the segments of whatever they bought once. On the tuning seeds the code alone separates spend
     better there (benchmarks/results/tuning.md, round 4), which is what a purchase log's segments
-    are for.
+    are for. Re-examined in v24 (benchmarks/results/purchase_code_tuning.md): the features beside
+    the code scored better, but made stationary purchase timelines less stable and lost a spend
+    split, so this stays.
     """
     from segmentation.features.signal import VALUE_FEATURES
 
