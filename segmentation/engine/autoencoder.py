@@ -102,8 +102,8 @@ class LitAutoEncoder(pl.LightningModule):
     against the *other* half: the noise of the two halves is independent, so what it can predict is
     what the customer repeats, not the chance lean of a few events. That error weighs
     ``cross_weight`` (0–1) on those columns, the plain reconstruction the rest; a row without events
-    in both halves keeps the plain one. Training batches are then ``(x, [counts], first, second,
-    present)``.
+    in both halves keeps the plain one. Training batches are then ``(x, first, second, present)``
+    (it cannot be combined with the count-aware loss).
     """
 
     def __init__(self, n_features: int, *, hidden_dims: Sequence[int] = DEFAULTS.hidden_dims,
@@ -117,6 +117,8 @@ class LitAutoEncoder(pl.LightningModule):
         # hidden_dims and families as lists keep the hparams loadable with torch.load(weights_only=True).
         hidden_dims = [int(h) for h in hidden_dims]
         families = [[int(c) for c in f] for f in families] if families and count_weight > 0 else None
+        if not 0 <= cross_weight <= 1:
+            raise ValueError(f"cross_weight is a weight between 0 and 1, got {cross_weight!r}")
         cross_columns = [int(c) for c in cross_columns] if cross_columns and cross_weight > 0 else None
         if cross_columns and families:
             raise ValueError("cross-half targets and the count-aware loss cannot be combined")

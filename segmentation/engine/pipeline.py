@@ -238,10 +238,10 @@ class SegmentationPipeline(BaseEstimator):
         halves of each customer's events, indexed like ``X`` (a customer missing from one has no
         events there; :func:`segmentation.features.signal.split_half_tables`). With them, the split
         by mix and the twins count only the differences the customers repeat on both halves
-        (:mod:`segmentation.engine.repeated`).
+        (:mod:`segmentation.engine.repeated`), and ``cross_halves`` trains the autoencoder on them.
         ``callbacks``/``progress_bar`` go to the autoencoder's Lightning
         Trainer; ``on_step(name)`` is called as each stage starts (training,
-        embedding, clustering, mapping, assigning).
+        embedding, clustering, consensus once per further fit, mapping, assigning).
         """
         step = on_step or (lambda name: None)
         values, index = self.check_input(X, fitting=True)

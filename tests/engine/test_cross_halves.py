@@ -68,6 +68,8 @@ def test_cross_half_targets_rebuild_what_the_customer_repeats_not_the_chance_of_
     raw = float(((X[:, 1:] - signal) ** 2).mean())
     assert error(crossed) < 0.6 * raw
     assert error(crossed) < 0.75 * error(plain)
+    with pytest.raises(ValueError, match="cross_weight is a weight between 0 and 1"):
+        LitAutoEncoder(3, cross_columns=[1], cross_weight=3.0)
     with pytest.raises(ValueError, match="halves have"):
         fit_autoencoder(X, halves=(halves[0][:10], halves[1], halves[2]), cross_columns=[1], cross_weight=1.0,
                         **kwargs)
