@@ -295,15 +295,15 @@ def fit_autoencoder(
     train_loader = DataLoader(train, batch_size=batch_size, shuffle=True, generator=generator)
     val_loader = DataLoader(val, batch_size=max(batch_size, 1024))
 
-    count_options = {}
+    loss_options = {}
     if use_counts:  # the mean count per row and family: the count loss's unit
         scale = float(arrays[1].sum(axis=1).mean()) / len(families)
-        count_options = dict(families=families, count_weight=float(count_weight), count_scale=max(scale, 1e-6))
+        loss_options = dict(families=families, count_weight=float(count_weight), count_scale=max(scale, 1e-6))
     if use_cross:
-        count_options.update(cross_columns=list(cross_columns), cross_weight=float(cross_weight))
+        loss_options.update(cross_columns=list(cross_columns), cross_weight=float(cross_weight))
     system = LitAutoEncoder(X.shape[1], hidden_dims=hidden_dims, latent_dim=latent_dim, dropout=dropout,
                             input_dropout=input_dropout, noise_std=noise_std, lr=lr, weight_decay=weight_decay,
-                            **count_options)
+                            **loss_options)
     system.ensemble_member = (int(member[0]), int(member[1]))
     with _quiet_lightning():
         trainer = pl.Trainer(

@@ -274,6 +274,7 @@ class SegmentationPipeline(BaseEstimator):
         Z = self.preprocessor_.transform(values)  # every row, once: the rest are scored from it below
         Z_sample = Z[sample]
         sample_halves = None if halves is None else self._sample_halves(halves, index, sample)
+        mix = self._mix_positions()
 
         step("training")
         self.encoder_ = make_encoder(self)
@@ -288,8 +289,7 @@ class SegmentationPipeline(BaseEstimator):
                                                  self.preprocessor_.keep_, values[sample])
             self.encoder_.fit(Z_sample, callbacks=callbacks, progress_bar=progress_bar, counts=counts,
                               families=families,
-                              **cross_targets(self.cross_halves, self.count_loss, sample_halves,
-                                              self._mix_positions()))
+                              **cross_targets(self.cross_halves, self.count_loss, sample_halves, mix))
         else:
             self.encoder_.fit(Z_sample)
         latent = scoring.latent(self, Z_sample)
@@ -304,7 +304,7 @@ class SegmentationPipeline(BaseEstimator):
                                       merge_alpha=self.merge_alpha, twin_distance=self.twin_distance,
                                       refine_neighbors=self.refine_neighbors, random_state=self.random_state,
                                       min_size=self.min_cluster_size_, split_distance=self.split_distance,
-                                      mix_columns=self._mix_positions(), halves=sample_halves,
+                                      mix_columns=mix, halves=sample_halves,
                                       mix_twins=self.mix_twins, space=cluster_space,
                                       reproducible_below=(None if self.reproducible_below is None else
                                                           resolve_min_cluster_size(self.reproducible_below,

@@ -109,12 +109,12 @@ def parse_engine_options(pairs) -> dict:
     an unknown name, one the snapshot sets itself, or a value not of the option's type.
     """
     kinds = {**{f.name: str(f.type) for f in fields(EngineDefaults)}, **{step: "str" for step in STEPS}}
-    options = {}
+    texts = {}
     for pair in pairs or ():
         name, sep, text = str(pair).partition("=")
         name = name.strip()
         if not sep or not name or not text.strip():
             raise InputError(f"engine option {pair!r}: expected NAME=VALUE, e.g. count_loss=10")
-        check_engine_options({name: None})
-        options[name] = _convert(name, text, kinds[name])
-    return options
+        texts[name] = text
+    check_engine_options(texts)
+    return {name: _convert(name, text, kinds[name]) for name, text in texts.items()}
