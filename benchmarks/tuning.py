@@ -67,6 +67,10 @@ CANDIDATES: dict[str, tuple[dict, dict]] = {
     # v24: the autoencoder rebuilds one half of each customer's events from the other on the behaviour
     # mix (segmentation/engine/autoencoder.py), an option (results/cross_halves_tuning.md).
     **{f"cross-half targets {w:g}": ({"extra": {"cross_halves": float(w)}}, {}) for w in (0.5, 1)},
+    # v25: the two options that each helped one kind of sparse data, together: the count-aware loss
+    # (web mixes) and the features beside the code on purchase logs too (results/count_features_tuning.md).
+    "count-aware loss 10, features beside the code everywhere": (
+        {"extra": {"count_loss": 10.0}}, {"input_weight": 1.0}),
 }
 # Round 1 (results/tuning_round1*.csv) chose between share smoothing, min_samples 5 / 10 / None and the
 # dip-test merge; tried earlier on tuning seed 0 and dropped: HDBSCAN leaf clusters (rich_7: 0.245 against 0.84–0.96 for
