@@ -61,8 +61,9 @@ class EngineDefaults:
     # The preprocessed features beside the code, their block's total spread this many times the code's
     # (0: the code alone): round 4 of benchmarks/results/tuning.md.
     input_weight: float = 1.0
-    # The weight of the count-aware loss on the share families (0: off, plain MSE; an option, tried
-    # in benchmarks/results/count_loss_tuning.md).
+    # The weight of the count-aware loss on the share families (0: off, plain MSE). Off in the engine,
+    # which needs each share's count (count_columns) for it; the snapshot sets 10 wherever it knows
+    # them (snapshot.COUNT_LOSS, v25: benchmarks/results/count_features_tuning.md).
     count_loss: float = 0.0
     # The weight (0-1) of the cross-half targets on the behaviour mix (0: off; an option): the network
     # rebuilds one half of a customer's events from the other (segmentation/engine/autoencoder.py).

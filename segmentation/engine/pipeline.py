@@ -133,7 +133,7 @@ class SegmentationPipeline(BaseEstimator):
     Gaussian noise of standard deviation ``noise_std``; ``dropout`` acts between its layers;
     ``ensemble_size`` autoencoders with their own seeds are trained and their standardised latents
     put side by side, and ``input_weight`` (0: off) puts the preprocessed features beside that code
-    (:class:`AutoEncoderTransformer`). ``count_loss`` (default 0: off; an option) > 0 trains the
+    (:class:`AutoEncoderTransformer`). ``count_loss`` (default 0: off; the snapshot sets 10) > 0 trains the
     autoencoder on the event counts behind the ``count_columns`` shares (share column → the count it
     is a share of, as ``share_counts``) with a multinomial loss of that weight
     (:class:`~segmentation.engine.autoencoder.LitAutoEncoder`). ``cross_halves`` (default 0: off; an

@@ -85,7 +85,9 @@ def fitted_configuration(pipeline, X: pd.DataFrame, monkeypatch) -> dict:
 # Changed on purpose in issue 14's round 4 (benchmarks/results/tuning.md): ``input_weight`` (the features
 # beside the code) and ``outlier_floor`` 0.1, where it was None. The snapshot names its share features as
 # ``mix_columns`` for the descent (``split_distance``: benchmarks/results/descent_tuning.md), on since v13
-# of the dynamics (0.85, UNLIKE), where it was None.
+# of the dynamics (0.85, UNLIKE), where it was None. Since v25 the snapshot trains the autoencoder with the
+# count-aware loss (weight 10) wherever the customer's event count is clustered, as here
+# (benchmarks/results/count_features_tuning.md); until then ``count_loss`` was 0 and ``count_columns`` None.
 SNAPSHOT_CONFIGURATION = {
     "pipeline": {
         "cluster_dims": 8, "cluster_selection_epsilon": 0.0, "cluster_selection_method": "eom", "clusterer": None,
@@ -97,19 +99,20 @@ SNAPSHOT_CONFIGURATION = {
         "outlier_floor": 0.1, "random_state": 0, "reducer": None, "refine_neighbors": 15, "scaler": "standard",
         "share_counts": None, "share_weight_power": 0.0, "twin_distance": 0.6,
         "split_distance": 0.85, "mix_columns": ["share_app", "night_share"], "mix_twins": True,
-        "reproducible_below": None, "count_loss": 0.0, "count_columns": None, "consensus": 1,
+        "reproducible_below": None, "count_loss": 10.0,
+        "count_columns": {"share_app": "frequency", "night_share": "frequency"}, "consensus": 1,
         "cross_halves": 0.0,
     },
     "preprocessor": {"column_weights": {0: 1.0, 1: 1.0, 2: 0.8, 3: 0.3162}, "log_columns": [0, 1],
                      "random_state": 0, "scaler": "standard", "share_counts": None, "share_weight_power": 0.0},
     "encoder": {"batch_size": 256, "dropout": 0.0, "hidden_dims": (128, 64), "input_dropout": 0.3, "latent_dim": 16,
                 "max_epochs": 40, "noise_std": 0.2, "patience": 8, "random_state": 0, "ensemble_size": 1,
-                "max_train_rows": 200000, "input_weight": 1.0, "count_loss": 0.0,
+                "max_train_rows": 200000, "input_weight": 1.0, "count_loss": 10.0,
                 "cross_halves": 0.0},
     "training": {"latent_dim": 16, "hidden_dims": (128, 64), "dropout": 0.0, "max_epochs": 40, "batch_size": 256,
                  "val_fraction": 0.1, "patience": 8, "random_state": 0, "progress_bar": False,
                  "max_train_rows": 200000, "input_dropout": 0.3, "noise_std": 0.2, "lr": 0.001,
-                 "weight_decay": 1e-05, "member": (0, 1), "counts": None, "families": None, "count_weight": 0.0,
+                 "weight_decay": 1e-05, "member": (0, 1), "families": [[2], [3]], "count_weight": 10.0,
                  "halves": None, "cross_columns": None, "cross_weight": 0.0},
     "reducer": {"n_components": 8, "n_neighbors": 15, "min_dist": 0.0, "random_state": 0, "n_jobs": 1,
                 "n_epochs": 200, "metric": "euclidean"},
@@ -128,6 +131,12 @@ def test_the_snapshot_fits_the_configuration_it_always_did(monkeypatch):
     # since v20 the floor is the data's choice: this table's median customer has more than 10 events
     assert float(table.frame["frequency"].median()) > 10
     found = fitted_configuration(make_pipeline(table, params), clustering_frame(table, params), monkeypatch)
+    # the count-aware loss's targets: each share as a binomial of the customer's events (share, rest)
+    counts = found["training"].pop("counts")
+    events = table.frame["frequency"].to_numpy()
+    assert counts.shape == (len(table.frame), 4)
+    np.testing.assert_allclose(counts[:, 0] + counts[:, 1], events, rtol=1e-5)
+    np.testing.assert_allclose(counts[:, 0], table.frame["share_app"].to_numpy() * events, rtol=1e-5)
     assert found == SNAPSHOT_CONFIGURATION
 
 

@@ -14,7 +14,7 @@ import pytest
 from benchmarks import scenario_quality as q
 from benchmarks import scenarios as sc
 from segmentation.engine.metrics import adjusted_rand
-from segmentation.workflows.snapshot import SnapshotParams, feature_choice
+from segmentation.workflows.snapshot import COUNT_LOSS, SnapshotParams, count_loss, feature_choice
 
 SEED = 3  # a tuning seed: the held-out seeds are for the benchmark's report only
 # Measured with today's defaults (1,500 customers, pipeline seed 0): rich_7 0.993 (7 segments for 7
@@ -72,17 +72,30 @@ def test_a_purchase_log_is_segmented_by_value_and_rhythm(purchases):
     assert spend >= 0.5 and count >= 0.5
 
 
-def test_segments_are_found_on_the_code_alone_only_where_spend_is_clustered(behaviour, purchases):
-    """The features go on to UMAP beside the autoencoder's code, except on a purchase log (round 4 of
-    benchmarks/results/tuning.md), and the run says which."""
-    assert purchases["pipeline"].input_weight == 0.0
-    assert purchases["pipeline"].encoder_.transform(np.zeros((2, len(purchases["pipeline"].preprocessor_.keep_)),
-                                                             dtype=np.float32)).shape[1] == 16
-    assert "the autoencoder's code alone (spend is clustered)" in feature_choice(purchases["table"], purchases["params"])
-    assert behaviour["pipeline"].input_weight == 1.0
-    assert "beside the autoencoder's code" in feature_choice(behaviour["table"], behaviour["params"])
-    configured = replace(behaviour["params"], extra={"input_weight": 0.0})  # a setting, not spend, says why
+def test_segments_are_found_on_the_features_beside_a_code_trained_on_the_event_counts(behaviour, purchases):
+    """Since v25 the features go on to UMAP beside the autoencoder's code on every kind of data, purchase
+    logs included, and the autoencoder learns the shares from the event counts behind them
+    (benchmarks/results/count_features_tuning.md); the run says which, and a setting says why."""
+    for case in (behaviour, purchases):
+        pipeline = case["pipeline"]
+        assert pipeline.input_weight == 1.0 and pipeline.count_loss == COUNT_LOSS
+        shares = [f.name for f in case["table"].catalog if f.kind == "share" and f.name in pipeline.feature_names_in_]
+        assert pipeline.count_columns == {name: "frequency" for name in shares}
+        width = len(pipeline.preprocessor_.keep_)
+        assert pipeline.encoder_.transform(np.zeros((2, width), dtype=np.float32)).shape[1] == width + 16
+        assert feature_choice(case["table"], case["params"]).endswith(
+            "beside the autoencoder's code, the autoencoder trained on the event counts behind the shares")
+    configured = replace(behaviour["params"], extra={"input_weight": 0.0, "count_loss": None})  # settings say why
     assert feature_choice(behaviour["table"], configured).endswith("; input_weight 0.0 as configured")
+
+
+def test_the_snapshot_trains_on_the_counts_where_it_knows_them_unless_told_otherwise():
+    clustered = {"frequency", "share_app"}
+    assert count_loss(clustered, {}) == COUNT_LOSS
+    assert count_loss({"recency_days", "share_app"}, {}) == 0.0  # no event count: no count of each share
+    assert count_loss(clustered, {"count_loss": 3.0}) == 3.0
+    assert count_loss(clustered, {"count_loss": None}) == 0.0  # count_loss=off
+    assert count_loss(clustered, {"cross_halves": 1.0}) == 0.0  # that sets the loss on the mix itself
 
 
 def test_a_benchmark_case_leaves_no_scratch_folder_behind(tmp_path):
