@@ -14,7 +14,8 @@ import pytest
 from benchmarks import scenario_quality as q
 from benchmarks import scenarios as sc
 from segmentation.engine.metrics import adjusted_rand
-from segmentation.workflows.snapshot import COUNT_LOSS, SnapshotParams, count_loss, feature_choice
+from segmentation.engine.pipeline import SegmentationPipeline
+from segmentation.workflows.snapshot import COUNT_LOSS, SnapshotParams, count_loss, feature_choice, make_pipeline
 
 SEED = 3  # a tuning seed: the held-out seeds are for the benchmark's report only
 # Measured with v25's defaults (1,500 customers, pipeline seed 0): rich_7 0.992 (8 segments for 7
@@ -87,8 +88,20 @@ def test_segments_are_found_on_the_features_beside_a_code_trained_on_the_event_c
         assert pipeline.encoder_.transform(np.zeros((2, width), dtype=np.float32)).shape[1] == width + 16
         assert feature_choice(case["table"], case["params"]).endswith(
             "beside the autoencoder's code, the autoencoder trained on the event counts behind the shares")
-    configured = replace(behaviour["params"], extra={"input_weight": 0.0, "count_loss": None})  # settings say why
-    assert feature_choice(behaviour["table"], configured).endswith("; input_weight 0.0 as configured")
+    configured = replace(behaviour["params"], extra={"input_weight": 0.0, "count_loss": 0.0})  # settings say why
+    assert feature_choice(behaviour["table"], configured).endswith(
+        "; the segments are found on the autoencoder's code alone (input_weight 0.0 as configured)")
+    off = make_pipeline(behaviour["table"], configured)
+    assert (off.count_loss, off.count_columns, off.input_weight) == (0.0, None, 0.0)
+
+
+def test_the_run_says_how_the_models_it_used_were_fitted(behaviour):
+    """A snapshot that reuses models of an earlier version describes those models, not today's defaults."""
+    table, params = behaviour["table"], behaviour["params"]
+    earlier = SegmentationPipeline(input_weight=0.0)  # v24 on a purchase log: the code alone, plain MSE
+    assert feature_choice(table, params, earlier).endswith("; the segments are found on the autoencoder's code alone")
+    ablation = SegmentationPipeline(encoder="passthrough", count_loss=10.0, count_columns={"a": "frequency"})
+    assert feature_choice(table, params, ablation).endswith("on these features alone (no autoencoder, as configured)")
 
 
 def test_the_snapshot_trains_on_the_counts_where_it_knows_them_unless_told_otherwise():
@@ -96,7 +109,7 @@ def test_the_snapshot_trains_on_the_counts_where_it_knows_them_unless_told_other
     assert count_loss(clustered, {}) == COUNT_LOSS
     assert count_loss({"recency_days", "share_app"}, {}) == 0.0  # no event count: no count of each share
     assert count_loss(clustered, {"count_loss": 3.0}) == 3.0
-    assert count_loss(clustered, {"count_loss": None}) == 0.0  # count_loss=off
+    assert count_loss(clustered, {"count_loss": 0.0}) == 0.0  # --engine-option count_loss=0
     assert count_loss(clustered, {"cross_halves": 1.0}) == 0.0  # that sets the loss on the mix itself
 
 
