@@ -46,7 +46,7 @@ Refit = Annotated[bool, typer.Option("--refit", help=REFIT_HELP)]
 RefitEvery = Annotated[Optional[int], typer.Option("--refit-every", min=1, help=REFIT_EVERY_HELP)]
 EngineOptions = Annotated[Optional[list[str]], typer.Option(
     "--engine-option", metavar="NAME=VALUE", show_default=False,
-    help="An engine parameter the snapshot does not set itself, e.g. count_loss=10 or ensemble_size=3 "
+    help="An engine parameter the snapshot does not set itself, e.g. consensus=5, ensemble_size=3 or count_loss=0 "
          "(repeat for more; 'off' turns a switch off; docs/engine.md lists them). Stored with the run; "
          "a change refits the models.")]
 

@@ -86,7 +86,7 @@ class LitAutoEncoder(pl.LightningModule):
     Gaussian noise of standard deviation ``noise_std``; the loss compares the
     reconstruction with the *clean* input.
 
-    Count-aware reconstruction (``families`` given, ``count_weight`` > 0; an option, off by default):
+    Count-aware reconstruction (``families`` given, ``count_weight`` > 0; off in the engine, the snapshot's default since v25):
     each family is a group of share columns of ``x`` (a customer's events by channel, say) whose
     decoder outputs are read as logits; the loss on them is the multinomial negative log-likelihood
     of the customer's event counts in that family (a one-column family, like the weekend share, is

@@ -1,4 +1,5 @@
-"""The autoencoder's count-aware loss (an option, off by default): targets, likelihood, training, persistence."""
+"""The autoencoder's count-aware loss (off in the engine; the snapshot trains with it since v25): targets, likelihood,
+training, persistence."""
 
 from __future__ import annotations
 
