@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from segmentation.data import journal, recovery, results, store
-from segmentation.engine.defaults import DEFAULTS
+from segmentation.engine.defaults import DEFAULTS, SKIP
 from segmentation.data.queries import load_query
 from segmentation.workflows.progress import Progress, Stage, keeping_notes, say, say_note
 from segmentation.workflows.engine_options import check_engine_options
@@ -121,14 +121,13 @@ def feature_choice(table, params: SnapshotParams, pipeline=None) -> str:
 
 def found_on(pipeline, extra: dict) -> str:
     """What a (fitted or configured) pipeline finds the segments on, in words."""
-    if pipeline.encoder == "passthrough":
+    if pipeline.encoder == SKIP:
         return "the segments are found on these features alone (no autoencoder, as configured)"
-    text = ("the segments are found on these features beside the autoencoder's code"
-            if float(getattr(pipeline, "input_weight", 0.0) or 0.0) else
-            "the segments are found on the autoencoder's code alone")
+    text = ("the segments are found on these features beside the autoencoder's code" if pipeline.input_weight
+            else "the segments are found on the autoencoder's code alone")
     if "input_weight" in extra:
         text += f" (input_weight {extra['input_weight']!r} as configured)"
-    if getattr(pipeline, "count_loss", 0.0) and getattr(pipeline, "count_columns", None):
+    if pipeline.count_loss and pipeline.count_columns:
         text += ", the autoencoder trained on the event counts behind the shares"
     return text
 
@@ -148,12 +147,13 @@ def share_counts(table, clustered) -> dict[str, str]:
 COUNT_LOSS = 10.0
 
 
-def count_loss(clustered, extra: dict) -> float:
-    """The count-aware loss's weight for these clustered features (0: plain MSE).
+def count_loss(counts: dict, extra: dict) -> float:
+    """The count-aware loss's weight given each clustered share's count (``counts``, from
+    :func:`share_counts`; 0: plain MSE).
 
-    :data:`COUNT_LOSS` where the customer's event count is clustered (each share's count is then
-    known: :func:`share_counts`), else 0; ``extra`` decides where it sets ``count_loss``, and an
-    ``extra`` with ``cross_halves`` (which sets the loss on the mix itself) turns it off.
+    :data:`COUNT_LOSS` where some share's count is known, else 0; ``extra`` decides where it sets
+    ``count_loss``, and an ``extra`` with ``cross_halves`` (which sets the loss on the mix itself)
+    turns it off.
 
     Until v25 the loss was an option and a purchase log was clustered on the autoencoder's code
     alone. Together, the loss and the features beside the code on every kind of data raised the
@@ -165,7 +165,7 @@ def count_loss(clustered, extra: dict) -> float:
         return float(extra["count_loss"])
     if extra.get("cross_halves"):
         return 0.0
-    return COUNT_LOSS if "frequency" in clustered else 0.0
+    return COUNT_LOSS if counts else 0.0
 
 
 #: Above this median of events per customer in the window, the floor is 1 % (issue 14's line between
@@ -221,15 +221,15 @@ def make_pipeline(table, params: SnapshotParams):
 
     check_engine_options(params.extra)
     clustered = set(clustering_frame(table, params).columns)
-    loss = count_loss(clustered, params.extra)
+    counts = share_counts(table, clustered)
+    loss = count_loss(counts, params.extra)
     log_columns = [f.name for f in table.catalog if f.kind in MONEY_AND_COUNT_KINDS and f.name in clustered]
     return SegmentationPipeline(
         latent_dim=params.latent_dim,
         max_epochs=params.max_epochs,
         log_columns=log_columns,
-        share_counts=share_counts(table, clustered) if params.smooth_shares else None,
-        count_loss=loss,
-        count_columns=share_counts(table, clustered) if loss else None,
+        share_counts=counts if params.smooth_shares else None,
+        count_columns=counts if loss else None,
         feature_weights=(reliability_weights(table.reliability, [c for c in table.reliability if c in clustered])
                          if params.weight_by_reliability and table.reliability else None),
         fit_sample_size=params.fit_sample_size,
@@ -240,7 +240,7 @@ def make_pipeline(table, params: SnapshotParams):
         # On a purchase log value and rhythm are the behaviour: twins by mix only where those are alike too.
         mix_twins=REST_ALIKE if set(VALUE_FEATURES) & clustered else True,
         random_state=params.seed,
-        **{k: v for k, v in params.extra.items() if k != "count_loss"},
+        **{**params.extra, "count_loss": loss},
     )
 
 

@@ -15,7 +15,8 @@ from benchmarks import scenario_quality as q
 from benchmarks import scenarios as sc
 from segmentation.engine.metrics import adjusted_rand
 from segmentation.engine.pipeline import SegmentationPipeline
-from segmentation.workflows.snapshot import COUNT_LOSS, SnapshotParams, count_loss, feature_choice, make_pipeline
+from segmentation.workflows.snapshot import (COUNT_LOSS, SnapshotParams, count_loss, feature_choice, make_pipeline,
+                                          share_counts)
 
 SEED = 3  # a tuning seed: the held-out seeds are for the benchmark's report only
 # Measured with v25's defaults (1,500 customers, pipeline seed 0): rich_7 0.992 (8 segments for 7
@@ -104,13 +105,16 @@ def test_the_run_says_how_the_models_it_used_were_fitted(behaviour):
     assert feature_choice(table, params, ablation).endswith("on these features alone (no autoencoder, as configured)")
 
 
-def test_the_snapshot_trains_on_the_counts_where_it_knows_them_unless_told_otherwise():
-    clustered = {"frequency", "share_app"}
-    assert count_loss(clustered, {}) == COUNT_LOSS
-    assert count_loss({"recency_days", "share_app"}, {}) == 0.0  # no event count: no count of each share
-    assert count_loss(clustered, {"count_loss": 3.0}) == 3.0
-    assert count_loss(clustered, {"count_loss": 0.0}) == 0.0  # --engine-option count_loss=0
-    assert count_loss(clustered, {"cross_halves": 1.0}) == 0.0  # that sets the loss on the mix itself
+def test_the_snapshot_trains_on_the_counts_where_it_knows_them_unless_told_otherwise(behaviour):
+    table = behaviour["table"]
+    shares = {f.name for f in table.catalog if f.kind == "share"}
+    counts = share_counts(table, {"frequency", *shares})
+    assert counts and count_loss(counts, {}) == COUNT_LOSS
+    no_events = share_counts(table, {"recency_days", *shares})  # no event count: no count of each share
+    assert no_events == {} and count_loss(no_events, {}) == 0.0
+    assert count_loss(counts, {"count_loss": 3.0}) == 3.0
+    assert count_loss(counts, {"count_loss": 0.0}) == 0.0  # --engine-option count_loss=0
+    assert count_loss(counts, {"cross_halves": 1.0}) == 0.0  # that sets the loss on the mix itself
 
 
 def test_a_benchmark_case_leaves_no_scratch_folder_behind(tmp_path):
