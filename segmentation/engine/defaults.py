@@ -99,6 +99,11 @@ class EngineDefaults:
     # it again (segmentation/engine/reproducible.py); None: off, the clusterer's floor alone decides.
     reproducible_below: float | None = None
     refine_neighbors: int | None = 15
+    # The segments' edges redrawn by a linear discriminant in the preprocessed features, and noise within
+    # this quantile of a segment's own spread joining it (segmentation/engine/polish.py). An option,
+    # off (v26: benchmarks/results/polish_tuning.md; README v26 says what it costs: digits' pixels and
+    # the web timelines' false events).
+    polish: float | None = None
     # Fits of the fit sample with their own seeds whose agreement gives the segments (1: one fit; an
     # option: segmentation/engine/consensus.py, benchmarks/results/consensus_tuning.md).
     consensus: int = 1
@@ -120,4 +125,5 @@ AUTOENCODER_PARAMS = ("latent_dim", "hidden_dims", "dropout", "input_dropout", "
 BEFORE_ADDED = {"ensemble_size": 1, "input_weight": 0.0, "count_loss": 0.0, "count_columns": None, "input_dropout": 0.1, "noise_std": 0.05, "refine_neighbors": None, "share_counts": None,
                 "feature_weights": None, "cluster_selection_method": "eom", "merge_alpha": None,
                 "twin_distance": None, "split_distance": None, "mix_columns": None, "mix_twins": False,
-                "reproducible_below": None, "consensus": 1, "cross_halves": 0.0}
+                "reproducible_below": None, "consensus": 1, "cross_halves": 0.0,
+                "polish": None}

@@ -23,12 +23,9 @@ steps passed in:
   UMAP's transform and HDBSCAN's ``2 × min_samples``-neighbour queries score
   under 2,000 customers a second).
 
-As in scikit-learn, ``"passthrough"`` leaves a step out and ``None`` is always the default step.
-Every parameter is keyword-only, and every default comes from
-:data:`segmentation.engine.defaults.DEFAULTS`.
-
+Parameters are keyword-only, defaults from :data:`segmentation.engine.defaults.DEFAULTS`.
 Fit on a sample, assign everyone: the steps are fitted on at most ``fit_sample_size``
-rows; all other rows (and everyone ``assign`` scores later) go through ``mapping``.
+rows; all other rows (and everyone ``assign`` scores later) go through ``mapping`` and the polish.
 
 This module holds the estimator itself (its parameters and the order of the fit); the
 work is done by the modules next to it: :mod:`~segmentation.engine.inputs` (input checks),
@@ -58,6 +55,7 @@ from segmentation.engine.inputs import (PipelineInputError, check_enough_rows, c
                                         resolve_min_cluster_size, share_positions)
 from segmentation.engine.mapping import SampleMapping
 from segmentation.engine.persistence import load_pipeline, save_pipeline
+from segmentation.engine.polish import DiscriminantPolish
 from segmentation.engine.step_factory import make_clusterer, make_encoder, make_map_reducer, make_reducer
 from segmentation.engine.steps import AutoEncoderTransformer, FeaturePreprocessor, Identity, fit_transform_umap
 
@@ -127,7 +125,10 @@ class SegmentationPipeline(BaseEstimator):
     only when the other columns' lift profiles are within ``twin_distance`` too. ``reproducible_below``
     (default off; a share of the fit sample below 1, else rows) keeps a segment smaller than it only
     when HDBSCAN refitted on resamples finds it again, and gives the rows of the others to the
-    segments around them (:mod:`segmentation.engine.reproducible`). The autoencoder (``latent_dim``, ``hidden_dims``, ``max_epochs``)
+    segments around them (:mod:`segmentation.engine.reproducible`). Last, ``polish`` (default None: off; an
+    option, e.g. 0.99) redraws the segments' edges with a linear discriminant in the preprocessed features and lets
+    noise within that quantile of a segment's spread join it (:mod:`segmentation.engine.polish`),
+    for the fit sample and every row scored later. The autoencoder (``latent_dim``, ``hidden_dims``, ``max_epochs``)
     is the default encoder; its training input is corrupted
     (denoising) by zeroing features with probability ``input_dropout`` and adding
     Gaussian noise of standard deviation ``noise_std``; ``dropout`` acts between its layers;
@@ -151,7 +152,8 @@ class SegmentationPipeline(BaseEstimator):
     ``reconstruction_error_``, ``n_segments_``, ``noise_share_`` (0–1),
     ``feature_names_in_``, ``n_features_in_``, ``fit_sample_index_`` (row
     positions of the fit sample), ``min_cluster_size_`` (rows),
-    ``refined_share_`` (0–1: fit-sample rows the neighbour vote moved), ``raw_labels_``
+    ``refined_share_`` (0–1: fit-sample rows the neighbour vote moved), ``polish_`` (None or the
+    :class:`~segmentation.engine.polish.DiscriminantPolish`), ``raw_labels_``
     (the fit sample's clusters before any post-processing), ``label_map_``, ``fold_map_``
     (None, or the segments :meth:`fold_segments` folded after the fit) and ``granularity_``
     (why this many segments: see :func:`~segmentation.engine.granularity.choose_granularity`).
@@ -171,7 +173,7 @@ class SegmentationPipeline(BaseEstimator):
                  fit_sample_size=DEFAULTS.fit_sample_size, outlier_floor=DEFAULTS.outlier_floor,
                  refine_neighbors=DEFAULTS.refine_neighbors, split_distance=DEFAULTS.split_distance, mix_columns=None,
                  mix_twins=DEFAULTS.mix_twins, reproducible_below=DEFAULTS.reproducible_below,
-                 consensus=DEFAULTS.consensus, random_state=DEFAULTS.random_state):
+                 consensus=DEFAULTS.consensus, polish=DEFAULTS.polish, random_state=DEFAULTS.random_state):
         self.encoder = encoder
         self.reducer = reducer
         self.clusterer = clusterer
@@ -206,6 +208,7 @@ class SegmentationPipeline(BaseEstimator):
         self.refine_neighbors = refine_neighbors
         self.split_distance = split_distance
         self.consensus = consensus
+        self.polish = polish
         self.mix_columns = mix_columns
         self.mix_twins = mix_twins
         self.reproducible_below = reproducible_below
@@ -254,7 +257,7 @@ class SegmentationPipeline(BaseEstimator):
         check_switches(outlier_floor=self.outlier_floor, refine_neighbors=self.refine_neighbors,
                        merge_alpha=self.merge_alpha, twin_distance=self.twin_distance,
                        split_distance=self.split_distance, mix_twins=self.mix_twins,
-                       reproducible_below=self.reproducible_below, consensus=self.consensus)
+                       reproducible_below=self.reproducible_below, consensus=self.consensus, polish=self.polish)
         if isinstance(self.mapping, str) and self.mapping == "transform":
             if self.split_distance is not None and self.mix_columns:
                 raise ValueError("split_distance needs the default mapping: with mapping='transform' the clusterer "
@@ -316,6 +319,9 @@ class SegmentationPipeline(BaseEstimator):
         self.granularity_, self.refined_share_ = segments.granularity, segments.refined_share
         if self.consensus > 1:
             sample_labels, sample_probs = self._consensus(X, sample, sample_labels, halves, step)
+        self.polish_ = None if self.polish is None else DiscriminantPolish(self.polish).fit(Z_sample, sample_labels)
+        if self.polish_ is not None:
+            sample_labels, sample_probs = self.polish_.apply(Z_sample, sample_labels, sample_probs)
 
         step("mapping")
         self.map_reducer_ = make_map_reducer(self, len(sample))

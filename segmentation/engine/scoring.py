@@ -4,7 +4,8 @@ preprocessed rows (or raw values for :func:`cluster_space`). Rows go through the
 ``mapping_`` (their nearest fit-sample rows in the latent space) when the pipeline has one, else
 through the models' own transforms (:func:`predict_by_models`: HDBSCAN's approximate predict with
 the outlier floor and merged twins, or the clusterer's ``predict``, and the map reducer's
-``transform``). :func:`fit_mapping` fits that mapping on the fit sample. Models saved before the
+``transform``), then through the fitted polish (:mod:`segmentation.engine.polish`) when it has one.
+:func:`fit_mapping` fits that mapping on the fit sample. Models saved before the
 mapping or the merged twins existed have none and are scored the older way."""
 
 from __future__ import annotations
@@ -108,6 +109,9 @@ def score_rows(pipeline, Z: np.ndarray, with_error: bool = False, spaces: list |
         labels, probs, xy = predict_by_models(pipeline, space)
     if spaces is not None:
         spaces.append(space)
+    polish = getattr(pipeline, "polish_", None)  # models saved before the polish existed have none
+    if polish is not None:
+        labels, probs = polish.apply(Z, labels, probs)
     fold_map = getattr(pipeline, "fold_map_", None)  # segments folded into others after the fit
     if fold_map is not None:
         labels = relabel(np.asarray(labels, dtype=np.int64), fold_map)

@@ -88,6 +88,7 @@ def fitted_configuration(pipeline, X: pd.DataFrame, monkeypatch) -> dict:
 # of the dynamics (0.85, UNLIKE), where it was None. Since v25 the snapshot trains the autoencoder with the
 # count-aware loss (weight 10) wherever the customer's event count is clustered, as here
 # (benchmarks/results/count_features_tuning.md); until then ``count_loss`` was 0 and ``count_columns`` None.
+# v26 added the discriminant polish as an option (``polish``, off: benchmarks/results/polish_tuning.md).
 SNAPSHOT_CONFIGURATION = {
     "pipeline": {
         "cluster_dims": 8, "cluster_selection_epsilon": 0.0, "cluster_selection_method": "eom", "clusterer": None,
@@ -100,7 +101,7 @@ SNAPSHOT_CONFIGURATION = {
         "share_counts": None, "share_weight_power": 0.0, "twin_distance": 0.6,
         "split_distance": 0.85, "mix_columns": ["share_app", "night_share"], "mix_twins": True,
         "reproducible_below": None, "count_loss": 10.0,
-        "count_columns": {"share_app": "frequency", "night_share": "frequency"}, "consensus": 1,
+        "count_columns": {"share_app": "frequency", "night_share": "frequency"}, "consensus": 1, "polish": None,
         "cross_halves": 0.0,
     },
     "preprocessor": {"column_weights": {0: 1.0, 1: 1.0, 2: 0.8, 3: 0.3162}, "log_columns": [0, 1],
@@ -138,6 +139,17 @@ def test_the_snapshot_fits_the_configuration_it_always_did(monkeypatch):
     np.testing.assert_allclose(counts[:, 0] + counts[:, 1], events, rtol=1e-5)
     np.testing.assert_allclose(counts[:, 0], table.frame["share_app"].to_numpy() * events, rtol=1e-5)
     assert found == SNAPSHOT_CONFIGURATION
+
+
+def test_the_snapshot_polishes_only_when_asked():
+    from segmentation.workflows.engine_options import parse_engine_options
+    from segmentation.workflows.snapshot import make_pipeline
+
+    table = small_table()
+    assert make_pipeline(table, SnapshotParams()).get_params()["polish"] is None
+    extra = parse_engine_options(["polish=0.99"])
+    assert make_pipeline(table, SnapshotParams(extra=extra)).get_params()["polish"] == 0.99
+    assert parse_engine_options(["polish=off"]) == {"polish": None}
 
 
 # ---------------------------------------------------------------- one source of defaults

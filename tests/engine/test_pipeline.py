@@ -273,7 +273,7 @@ def test_neighbour_vote_puts_torn_customers_back():
     # the vote over their 15 nearest customers in the feature space puts them back.
     X, y = make_blobs(n_samples=1200, n_features=6, centers=4, cluster_std=2.0, random_state=3)
     steps = dict(encoder=PCA(n_components=2), reducer="passthrough", map_reducer="passthrough",
-                 clusterer=KMeans(n_clusters=4, n_init=4, random_state=0))
+                 clusterer=KMeans(n_clusters=4, n_init=4, random_state=0), polish=None)
     plain = SegmentationPipeline(refine_neighbors=None, **steps).fit(X)
     voted = SegmentationPipeline(**steps).fit(X)
     assert voted.get_params()["refine_neighbors"] == 15  # on by default
