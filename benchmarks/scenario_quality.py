@@ -135,7 +135,7 @@ def _umap_hdbscan(X: np.ndarray, seed: int, floor: float) -> np.ndarray:
     from segmentation.engine.pipeline import SegmentationPipeline
 
     pipeline = SegmentationPipeline(encoder="passthrough", map_reducer="passthrough", refine_neighbors=None,
-                                    min_cluster_size=floor, scaler="standard", random_state=seed)
+                                    polish=None, min_cluster_size=floor, scaler="standard", random_state=seed)
     return pipeline.fit(X).labels_
 
 

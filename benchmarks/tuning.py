@@ -74,6 +74,9 @@ CANDIDATES: dict[str, tuple[dict, dict]] = {
     # (web mixes) and the features beside the code on purchase logs too (results/count_features_tuning.md).
     "count-aware loss 10, features beside the code everywhere": (
         {"extra": {"count_loss": 10.0}}, {"input_weight": 1.0}),
+    # v26: the segments' edges redrawn by a linear discriminant in the features, an option
+    # (segmentation/engine/polish.py; its variants: python -m benchmarks.polish_tuning).
+    "discriminant polish 0.99": ({"extra": {"polish": 0.99}}, {}),
 }
 # Round 1 (results/tuning_round1*.csv) chose between share smoothing, min_samples 5 / 10 / None and the
 # dip-test merge; tried earlier on tuning seed 0 and dropped: HDBSCAN leaf clusters (rich_7: 0.245 against 0.84–0.96 for
