@@ -42,7 +42,7 @@ def fits(name: str, seed: int, cache: Path | None) -> dict:
     """Truth, and per pipeline seed the labels, probabilities and preprocessed rows, polish off."""
     path = None if cache is None else cache / f"{name}_{seed}.pkl"
     if path is not None and path.exists():
-        return pickle.load(open(path, "rb"))
+        return pickle.loads(path.read_bytes())
     scenario = sc.SCENARIOS[name]
     scenario = replace(scenario, customers=int(round(scenario.customers * 0.5)))
     with scratch("polish-", None) as folder:
@@ -56,7 +56,7 @@ def fits(name: str, seed: int, cache: Path | None) -> dict:
                                 "Z": pipeline.preprocessor_.transform(frame.to_numpy()).astype(np.float32)})
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        pickle.dump(out, open(path, "wb"))
+        path.write_bytes(pickle.dumps(out))
     return out
 
 

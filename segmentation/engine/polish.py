@@ -53,9 +53,10 @@ class DiscriminantPolish:
     """Fitted on the fit sample's preprocessed rows and segments; :meth:`apply` polishes any rows.
 
     ``spread``: the members' distance quantile within which noise joins a segment (None: noise
-    stays noise). Learned: ``discriminant_`` (the last round's LDA), ``limits_`` (squared
-    Mahalanobis distance per segment, in ``discriminant_.classes_`` order), ``rounds_``,
-    ``moved_share_`` (0–1: segmented fit-sample rows that ended in another segment).
+    stays noise). Learned: ``discriminant_`` (the last round's LDA, None with fewer than two
+    segments), ``precision_`` (its inverse covariance), ``limits_`` (squared Mahalanobis distance
+    per segment, in ``discriminant_.classes_`` order), ``moved_share_`` (0–1: segmented fit-sample
+    rows that ended in another segment).
     """
 
     def __init__(self, spread: float | None = SPREAD, max_rounds: int = MAX_ROUNDS):
@@ -65,25 +66,20 @@ class DiscriminantPolish:
     def fit(self, Z: np.ndarray, labels: np.ndarray) -> "DiscriminantPolish":
         Z = np.asarray(Z, dtype=np.float64)
         labels = np.asarray(labels, dtype=np.int64)
-        segmented = labels != _NOISE
-        current = labels[segmented].copy()
-        self.rounds_ = 0
-        if len(np.unique(current)) < 2:  # nothing to draw an edge between
-            self.discriminant_ = None
-            self.moved_share_ = 0.0
+        rows, first = Z[labels != _NOISE], labels[labels != _NOISE]
+        self.discriminant_, self.moved_share_ = None, 0.0
+        if len(np.unique(first)) < 2:  # nothing to draw an edge between
             return self
+        current, discriminant = first, _discriminant(rows, first)
         for _ in range(self.max_rounds):
-            discriminant = _discriminant(Z[segmented], current)
-            moved = discriminant.predict(Z[segmented])
-            self.rounds_ += 1
-            if np.array_equal(moved, current):
+            moved = discriminant.predict(rows)
+            # nobody moves, or the polish would leave one segment: keep this round's
+            if np.array_equal(moved, current) or len(np.unique(moved)) < 2:
                 break
-            if len(np.unique(moved)) < 2:  # the polish would leave one segment: keep the last round's
-                break
-            current = moved
-        self.discriminant_ = _discriminant(Z[segmented], current)
-        self.moved_share_ = float(np.mean(current != labels[segmented]))
-        self._fit_limits(Z[segmented], current)
+            current, discriminant = moved, _discriminant(rows, moved)
+        self.discriminant_ = discriminant
+        self.moved_share_ = float(np.mean(current != first))
+        self._fit_limits(rows, current)
         return self
 
     def _fit_limits(self, Z: np.ndarray, labels: np.ndarray) -> None:

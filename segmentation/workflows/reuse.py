@@ -207,10 +207,10 @@ def fit_or_reuse(db: Any, as_of: date, features: pd.DataFrame, pipeline, params:
     if pipeline.refined_share_:
         say(progress, Stage.ASSIGNING, f"  neighbour vote: {pipeline.refined_share_:.1%} of the fitted customers "
                                        "moved to the segment of the customers they most resemble")
-    polish = getattr(pipeline, "polish_", None)
-    if polish is not None and polish.moved_share_:
-        say(progress, Stage.ASSIGNING, f"  discriminant polish: {polish.moved_share_:.1%} of the fitted customers "
-                                       "moved to the segment a linear discriminant of their features draws them in")
+    moved = pipeline.polish_.moved_share_ if pipeline.polish_ is not None else 0.0
+    if moved:
+        say(progress, Stage.ASSIGNING, f"  discriminant polish: {moved:.1%} of the fitted customers moved to the "
+                                       "segment a linear discriminant of their features draws them in")
     if reused is not None:
         previous, scores, decision, fitted_labels = reused
         end = reference_window(as_of, params.window_days, models_fitted_at(db, run))

@@ -111,3 +111,14 @@ def test_customers_outside_the_fit_sample_and_new_ones_get_the_same_edges():
     assert adjusted_rand(y[rest], polished.labels_[rest]) >= 0.99
     np.testing.assert_array_equal(polished.predict(X), polished.labels_)
 
+
+
+def test_the_kept_discriminant_is_fitted_on_the_labels_its_round_moved():
+    # One round: the discriminant of the clusters moves customers, then is fitted again on the moved labels.
+    X, _ = make_blobs(n_samples=900, n_features=4, centers=3, cluster_std=3.0, random_state=0)
+    labels = KMeans(n_clusters=3, n_init=1, random_state=0).fit_predict(X[:, :1])  # torn: one feature only
+    polish = DiscriminantPolish(max_rounds=1).fit(X, labels)
+    first = DiscriminantPolish(max_rounds=0).fit(X, labels).discriminant_.predict(X)
+    assert np.mean(first != labels) > 0.05 and polish.moved_share_ == pytest.approx(np.mean(first != labels))
+    means = np.stack([X[first == c].mean(axis=0) for c in polish.discriminant_.classes_])
+    np.testing.assert_allclose(polish.discriminant_.means_, means)
