@@ -30,6 +30,9 @@ SET_BY_SNAPSHOT = {
 }
 #: The pipeline's steps: from text, ``passthrough`` leaves one out (``mapping``: ``transform``).
 STEPS = ("encoder", "reducer", "clusterer", "map_reducer", "mapping")
+#: The post-processing switches whose settings the pipeline checks (``inputs.check_switches``).
+SWITCHES = ("outlier_floor", "refine_neighbors", "merge_alpha", "twin_distance", "split_distance", "mix_twins",
+            "reproducible_below", "consensus", "polish")
 
 _OFF = {"none", "off", "null"}
 _TRUE, _FALSE = {"true", "yes", "on"}, {"false", "no"}
@@ -90,7 +93,8 @@ def _convert(name: str, text: str, kind: str):
 
 
 def check_engine_options(options: dict) -> dict:
-    """``options`` unchanged when every name is an engine option; else InputError naming the first bad one."""
+    """``options`` unchanged when every name is an engine option and every switch's value (once it is
+    a value, not text) a setting the pipeline accepts; else InputError naming the first bad one."""
     if not options:
         return options
     names = engine_option_names()
@@ -99,6 +103,14 @@ def check_engine_options(options: dict) -> dict:
             raise InputError(f"engine option {name}: the snapshot sets it ({SET_BY_SNAPSHOT[name]})")
         if name not in names:
             raise InputError(f"unknown engine option {name!r}; the options are: {', '.join(names)}")
+    switches = {name: value for name, value in options.items() if name in SWITCHES and not isinstance(value, str)}
+    if switches:
+        from segmentation.engine.inputs import check_switches
+
+        try:  # the pipeline's own check, before any work rather than when the fit starts
+            check_switches(**{**{name: getattr(DEFAULTS, name) for name in SWITCHES}, **switches})
+        except ValueError as error:
+            raise InputError(f"engine option {error}") from None
     return options
 
 
@@ -117,4 +129,4 @@ def parse_engine_options(pairs) -> dict:
             raise InputError(f"engine option {pair!r}: expected NAME=VALUE, e.g. count_loss=10")
         texts[name] = text
     check_engine_options(texts)
-    return {name: _convert(name, text, kinds[name]) for name, text in texts.items()}
+    return check_engine_options({name: _convert(name, text, kinds[name]) for name, text in texts.items()})

@@ -32,6 +32,10 @@ def test_values_take_the_type_of_the_option():
     ("min_cluster_size=0.05", "--min-cluster-share"),
     ("count_columns=x", "from the data's features"),
     ("countloss=1", "unknown engine option 'countloss'; the options are: cluster_dims"),
+    # a switch's setting is checked as the pipeline checks it, before any work
+    ("polish=1.5", "engine option polish must be a quantile between 0 and 1"),
+    ("consensus=0", "engine option consensus must be a whole number of fits"),
+    ("refine_neighbors=0", "engine option refine_neighbors must be a positive number"),
 ])
 def test_bad_options_are_refused_with_what_to_do(pair, fragment):
     with pytest.raises(InputError) as caught:
@@ -55,4 +59,6 @@ def test_a_snapshot_refuses_an_option_the_snapshot_sets_before_reading_anything(
     missing = tmp_path / "never-created.duckdb"
     with pytest.raises(InputError, match="random_state: the snapshot sets it"):
         run_snapshot(missing, date(2025, 1, 31), SnapshotParams(extra={"random_state": 3}))
+    with pytest.raises(InputError, match="polish must be a quantile"):
+        run_snapshot(missing, date(2025, 1, 31), SnapshotParams(extra={"polish": 2.0}))
     assert not missing.exists()
