@@ -170,3 +170,25 @@ def test_input_weight_puts_the_rows_beside_the_code_in_blocks_of_known_total_var
                                rtol=1e-3, atol=1e-3)
     # Total variances: the rows' block input_weight², the code's 1.
     np.testing.assert_allclose([inputs.var(axis=0).sum(), code.var(axis=0).sum()], [0.25, 1.0], rtol=1e-3)
+
+
+def test_batches_are_those_of_a_shuffled_dataloader_fetched_whole():
+    """The loaders index each batch at once (no per-row fetching and collation) yet give the batches of
+    ``DataLoader(shuffle=True)`` with the same seed, epoch after epoch, leaving its generator where that
+    one leaves it: a model trains bit for bit as before, only faster."""
+    from torch.utils.data import DataLoader, TensorDataset
+
+    from segmentation.engine.autoencoder import batch_loaders
+
+    rows = torch.arange(1000, dtype=torch.float32).reshape(-1, 2)
+    train, val = TensorDataset(rows[:450], rows[:450] * 10), TensorDataset(rows[450:])
+    ours, our_val = batch_loaders(train, val, 64, seed=7)
+    reference = DataLoader(train, batch_size=64, shuffle=True, generator=torch.Generator().manual_seed(7))
+    for _ in range(3):  # epochs
+        got, want = list(ours), list(reference)
+        assert len(got) == len(want) == 8 and len(got[-1][0]) == 450 - 7 * 64
+        for (x, c), (x_ref, c_ref) in zip(got, want):
+            assert torch.equal(x, x_ref) and torch.equal(c, c_ref)
+    assert torch.equal(ours.generator.get_state(), reference.generator.get_state())
+    (only,) = list(our_val)  # the validation rows in order, in batches of at least 1,024
+    assert torch.equal(only[0], rows[450:])
