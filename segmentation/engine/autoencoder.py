@@ -181,14 +181,27 @@ class LitAutoEncoder(pl.LightningModule):
             loss = loss + self.hparams.count_weight * self._count_nll(out, batch[1]).mean()
         else:
             loss = nn.functional.mse_loss(out, x)
-        self.log(f"{stage}_loss", loss, prog_bar=True, on_step=False, on_epoch=True, batch_size=len(x))
         return loss
 
+    def on_train_epoch_start(self) -> None:  # noqa: D102 - Lightning hook
+        self._train_loss = [torch.zeros(()), 0]  # the epoch's summed loss x rows, and its rows
+
     def training_step(self, batch, batch_idx):  # noqa: D102 - Lightning hook
-        return self._common_step(batch, "train")
+        loss = self._common_step(batch, "train")
+        # Summed here and logged once an epoch (below): Lightning's own on-epoch log of every step
+        # cost about a millisecond a step, a sixth of a step's time, for the same mean.
+        self._train_loss[0] += loss.detach() * len(batch[0])
+        self._train_loss[1] += len(batch[0])
+        return loss
+
+    def on_train_epoch_end(self) -> None:  # noqa: D102 - Lightning hook
+        total, rows = self._train_loss
+        self.log("train_loss", total / max(rows, 1), prog_bar=True)
 
     def validation_step(self, batch, batch_idx):  # noqa: D102 - Lightning hook
-        return self._common_step(batch, "val")
+        loss = self._common_step(batch, "val")
+        self.log("val_loss", loss, prog_bar=True, on_step=False, on_epoch=True, batch_size=len(batch[0]))
+        return loss
 
     def configure_optimizers(self):  # noqa: D102 - Lightning hook
         return torch.optim.Adam(self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay)

@@ -15,6 +15,13 @@ from segmentation.engine.autoencoder import AutoEncoder, LitAutoEncoder, encode,
 class EpochCounter(Callback):
     def __init__(self):
         self.epochs = 0
+        self.steps: list[tuple[float, int]] = []  # the last epoch's (loss, rows) per training step
+
+    def on_train_epoch_start(self, trainer, pl_module):
+        self.steps = []
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        self.steps.append((float(outputs["loss"]), len(batch[0])))
 
     def on_train_epoch_end(self, trainer, pl_module):
         self.epochs += 1
@@ -54,6 +61,10 @@ def test_training_logs_both_stage_losses_and_runs_callbacks(trained):
     metrics = model.trainer.callback_metrics
     assert {"train_loss", "val_loss"} <= set(metrics)
     assert counter.epochs == model.trainer.current_epoch >= 1
+    # train_loss is the epoch's mean loss per row: 540 training rows, the last of 9 batches has 28
+    losses, rows = np.array(counter.steps).T
+    assert rows.sum() == 540 and rows[-1] == 28
+    assert float(metrics["train_loss"]) == pytest.approx(float(np.sum(losses * rows) / rows.sum()), rel=1e-5)
     assert not model.training  # returned in eval mode
 
 
