@@ -184,19 +184,20 @@ class LitAutoEncoder(pl.LightningModule):
         return loss
 
     def on_train_epoch_start(self) -> None:  # noqa: D102 - Lightning hook
-        self._train_loss = [torch.zeros(()), 0]  # the epoch's summed loss x rows, and its rows
+        self._train_loss = [torch.zeros((), device=self.device), 0]  # the epoch's summed loss x rows, its rows
 
     def training_step(self, batch, batch_idx):  # noqa: D102 - Lightning hook
         loss = self._common_step(batch, "train")
-        # Summed here and logged once an epoch (below): Lightning's own on-epoch log of every step
-        # cost about a millisecond a step, a sixth of a step's time, for the same mean.
+        # Summed here and logged once, at the epoch's last step: Lightning's own on-epoch log of every
+        # step cost about a millisecond a step, a sixth of a step's time, for the same mean. Logged
+        # in a step (not in on_train_epoch_end, which runs after the callbacks'), callbacks see the
+        # epoch's train_loss at its end, as before.
         self._train_loss[0] += loss.detach() * len(batch[0])
         self._train_loss[1] += len(batch[0])
+        if batch_idx + 1 == self.trainer.num_training_batches:
+            total, rows = self._train_loss
+            self.log("train_loss", total / rows, prog_bar=True, on_step=False, on_epoch=True, batch_size=1)
         return loss
-
-    def on_train_epoch_end(self) -> None:  # noqa: D102 - Lightning hook
-        total, rows = self._train_loss
-        self.log("train_loss", total / max(rows, 1), prog_bar=True)
 
     def validation_step(self, batch, batch_idx):  # noqa: D102 - Lightning hook
         loss = self._common_step(batch, "val")

@@ -16,6 +16,7 @@ class EpochCounter(Callback):
     def __init__(self):
         self.epochs = 0
         self.steps: list[tuple[float, int]] = []  # the last epoch's (loss, rows) per training step
+        self.train_losses: list[tuple[float, float]] = []
 
     def on_train_epoch_start(self, trainer, pl_module):
         self.steps = []
@@ -25,6 +26,9 @@ class EpochCounter(Callback):
 
     def on_train_epoch_end(self, trainer, pl_module):
         self.epochs += 1
+        # what a callback sees at the epoch's end, and the rows-weighted mean of the epoch's steps
+        losses, rows = np.array(self.steps).T
+        self.train_losses.append((float(trainer.callback_metrics["train_loss"]), float(np.sum(losses * rows) / rows.sum())))
 
 
 @pytest.fixture(scope="module")
@@ -61,10 +65,13 @@ def test_training_logs_both_stage_losses_and_runs_callbacks(trained):
     metrics = model.trainer.callback_metrics
     assert {"train_loss", "val_loss"} <= set(metrics)
     assert counter.epochs == model.trainer.current_epoch >= 1
-    # train_loss is the epoch's mean loss per row: 540 training rows, the last of 9 batches has 28
+    # train_loss is the epoch's mean loss per row (540 training rows, the last of 9 batches has 28),
+    # there for the callbacks at every epoch's end
     losses, rows = np.array(counter.steps).T
     assert rows.sum() == 540 and rows[-1] == 28
-    assert float(metrics["train_loss"]) == pytest.approx(float(np.sum(losses * rows) / rows.sum()), rel=1e-5)
+    assert len(counter.train_losses) == counter.epochs
+    for logged, mean in counter.train_losses:
+        assert logged == pytest.approx(mean, rel=1e-5)
     assert not model.training  # returned in eval mode
 
 
