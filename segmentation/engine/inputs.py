@@ -10,6 +10,7 @@ calls them."""
 
 from __future__ import annotations
 
+import inspect
 import math
 from numbers import Integral, Real
 from typing import Mapping, Sequence
@@ -166,6 +167,10 @@ def check_switches(*, outlier_floor, refine_neighbors, merge_alpha, twin_distanc
                               or below <= 0):
         raise ValueError(f"reproducible_below must be a positive share of the fit sample (below 1) or a number of "
                          f"rows, or None to turn it off; got {reproducible_below!r}")
+
+
+#: The post-processing switches :func:`check_switches` checks (the pipeline's parameters of those names).
+SWITCHES = tuple(inspect.signature(check_switches).parameters)
 
 
 def count_targets(names: Sequence[str], share_idx: Mapping[int, int], kept: Sequence[int], values: np.ndarray

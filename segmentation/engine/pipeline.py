@@ -50,7 +50,7 @@ from segmentation.constants import NOISE as _NOISE
 from segmentation.engine import scoring
 from segmentation.engine.clustering import n_clusters, relabel, segment_fit_sample
 from segmentation.engine.defaults import DEFAULTS, SKIP
-from segmentation.engine.inputs import (PipelineInputError, check_enough_rows, check_features, check_switches,
+from segmentation.engine.inputs import (SWITCHES, PipelineInputError, check_enough_rows, check_features, check_switches,
                                         choose_fit_sample, column_positions, count_targets, cross_targets,
                                         resolve_min_cluster_size, share_positions)
 from segmentation.engine.mapping import SampleMapping
@@ -254,10 +254,7 @@ class SegmentationPipeline(BaseEstimator):
         self.fit_sample_index_ = sample
         self.min_cluster_size_ = resolve_min_cluster_size(self.min_cluster_size, len(sample))
         check_enough_rows(n_rows, len(sample), self.min_cluster_size_)
-        check_switches(outlier_floor=self.outlier_floor, refine_neighbors=self.refine_neighbors,
-                       merge_alpha=self.merge_alpha, twin_distance=self.twin_distance,
-                       split_distance=self.split_distance, mix_twins=self.mix_twins,
-                       reproducible_below=self.reproducible_below, consensus=self.consensus, polish=self.polish)
+        check_switches(**{name: getattr(self, name) for name in SWITCHES})
         if isinstance(self.mapping, str) and self.mapping == "transform":
             if self.split_distance is not None and self.mix_columns:
                 raise ValueError("split_distance needs the default mapping: with mapping='transform' the clusterer "

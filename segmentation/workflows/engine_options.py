@@ -30,9 +30,6 @@ SET_BY_SNAPSHOT = {
 }
 #: The pipeline's steps: from text, ``passthrough`` leaves one out (``mapping``: ``transform``).
 STEPS = ("encoder", "reducer", "clusterer", "map_reducer", "mapping")
-#: The post-processing switches whose settings the pipeline checks (``inputs.check_switches``).
-SWITCHES = ("outlier_floor", "refine_neighbors", "merge_alpha", "twin_distance", "split_distance", "mix_twins",
-            "reproducible_below", "consensus", "polish")
 
 _OFF = {"none", "off", "null"}
 _TRUE, _FALSE = {"true", "yes", "on"}, {"false", "no"}
@@ -103,10 +100,10 @@ def check_engine_options(options: dict) -> dict:
             raise InputError(f"engine option {name}: the snapshot sets it ({SET_BY_SNAPSHOT[name]})")
         if name not in names:
             raise InputError(f"unknown engine option {name!r}; the options are: {', '.join(names)}")
+    from segmentation.engine.inputs import SWITCHES, check_switches  # here: it loads pandas
+
     switches = {name: value for name, value in options.items() if name in SWITCHES and not isinstance(value, str)}
     if switches:
-        from segmentation.engine.inputs import check_switches
-
         try:  # the pipeline's own check, before any work rather than when the fit starts
             check_switches(**{**{name: getattr(DEFAULTS, name) for name in SWITCHES}, **switches})
         except ValueError as error:
