@@ -57,12 +57,13 @@ DIGITS_SETTINGS = dict(scaler="global", latent_dim=32, hidden_dims=(256, 128), d
 def methods(n_classes: int, extra: dict | None = None, **settings) -> dict[str, SegmentationPipeline]:
     """Our pipeline, the three baselines and the ablation, sharing ``settings`` (pipeline parameters).
 
-    The baselines have neither the neighbour vote nor the discriminant polish (ours has both, and so
+    The baselines have neither the neighbour vote, the noise join nor the discriminant polish (ours has them, and so
     has the ablation, which only leaves out the autoencoder).
     ``extra`` (engine options, e.g. ``{"consensus": 5}``) goes to every method that clusters with
     HDBSCAN: ours, the ablation and UMAP+HDBSCAN (KMeans' ten starts are its own consensus)."""
     kmeans = KMeans(n_clusters=n_classes, n_init=10, random_state=settings.get("random_state", 0))
-    plain = {**settings, "refine_neighbors": None, "polish": None}  # the baselines without our post-processing
+    # the baselines without our post-processing
+    plain = {**settings, "refine_neighbors": None, "polish": None, "join_noise": None}
     extra = extra or {}
     return {
         "ours": SegmentationPipeline(**{**settings, **extra}),

@@ -9,7 +9,7 @@ Each (scenario, data seed) is written as a CSV with its own column names, import
 
 * ``ours``: the snapshot's pipeline, exactly as ``run`` builds it (pipeline seeds 0, 1, 2);
 * ``ours, no autoencoder``: the same with ``encoder="passthrough"`` (ablation);
-* ``ours, no post-processing``: ours before the neighbour vote and the twin merge (the
+* ``ours, no post-processing``: ours before the neighbour vote, the noise join and the twin merge (the
   post-processing shown as its own row, read off the same fits);
 * ``kmeans (true k)``, ``kmeans (silhouette k)``, ``gmm (BIC k)``: on the analyst's table;
 * ``umap+hdbscan (share table)``: UMAP (8-d) + HDBSCAN with our segment floor on the analyst's table;
@@ -135,7 +135,7 @@ def _umap_hdbscan(X: np.ndarray, seed: int, floor: float) -> np.ndarray:
     from segmentation.engine.pipeline import SegmentationPipeline
 
     pipeline = SegmentationPipeline(encoder="passthrough", map_reducer="passthrough", refine_neighbors=None,
-                                    polish=None, min_cluster_size=floor, scaler="standard", random_state=seed)
+                                    polish=None, join_noise=None, min_cluster_size=floor, scaler="standard", random_state=seed)
     return pipeline.fit(X).labels_
 
 

@@ -16,6 +16,7 @@ import numpy as np
 from segmentation.constants import NOISE as _NOISE
 from segmentation.engine.defaults import REST_ALIKE
 from segmentation.engine.granularity import choose_granularity
+from segmentation.engine.mapping import join_noise as join_noise_rows
 from segmentation.engine.mapping import neighbour_vote
 
 __all__ = ["SampleSegments", "n_clusters", "reduce_outliers", "relabel", "segment_fit_sample", "keep_segments_whole"]
@@ -30,6 +31,7 @@ class SampleSegments(NamedTuple):
     label_map: Any
     granularity: Any
     refined_share: float
+    joined_share: float = 0.0
 
 
 def n_clusters(clusterer) -> int:
@@ -75,7 +77,7 @@ def segment_fit_sample(clusterer, Z_sample: np.ndarray, *, outlier_floor: float 
                        min_size: int = 1, split_distance: float | None = None,
                        mix_columns: list[int] | None = None, halves=None, mix_twins: bool = False,
                        space: np.ndarray | None = None, reproducible_below: int | None = None,
-                       min_samples: float | None = None) -> SampleSegments:
+                       min_samples: float | None = None, join_noise: float | None = None) -> SampleSegments:
     """The segments of the fit sample from a fitted ``clusterer`` and its preprocessed rows ``Z_sample``.
 
     Probabilities are HDBSCAN's membership strengths (1 for other clusterers); ``outlier_floor``
@@ -93,7 +95,9 @@ def segment_fit_sample(clusterer, Z_sample: np.ndarray, *, outlier_floor: float 
     was fitted on; None: off): after the twins, a segment of fewer rows that is one of HDBSCAN's
     clusters as found (not a split part, not merged twins) and that resamples do not find again joins
     the segments around it (:mod:`segmentation.engine.reproducible`); ``min_samples``: the pipeline's
-    (a share below 1 is scaled to each resample, as the clusterer's floor is).
+    (a share below 1 is scaled to each resample, as the clusterer's floor is). Last, ``join_noise``
+    (None: off): a noise row whose nearest segmented rows are more than that share one segment's, and
+    which is within reach of them, joins it (:func:`~segmentation.engine.mapping.join_noise`).
     """
     labels = np.asarray(clusterer.labels_, dtype=np.int64)
     is_hdbscan = isinstance(clusterer, hdbscan.HDBSCAN)
@@ -134,7 +138,13 @@ def segment_fit_sample(clusterer, Z_sample: np.ndarray, *, outlier_floor: float 
         moved = refined != labels
         labels, probs = refined, np.where(moved, share, probs).astype(np.float32)
         refined_share = float(moved.mean())
-    return SampleSegments(labels, probs, raw_labels, label_map, granularity, refined_share)
+    joined_share = 0.0
+    if join_noise is not None and labels.max() >= 0:
+        joined, share = join_noise_rows(Z_sample, labels, join_noise, random_state=random_state)
+        moved = joined != labels
+        labels, probs = joined, np.where(moved, share, probs).astype(np.float32)
+        joined_share = float(moved.mean())
+    return SampleSegments(labels, probs, raw_labels, label_map, granularity, refined_share, joined_share)
 
 
 def _keep_reproducible(clusterer, space, Z_sample, labels, probs, clustered, label_map, granularity: dict, below: int,

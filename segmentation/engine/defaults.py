@@ -15,7 +15,7 @@ The spellings, the same for every step and switch:
 * a step (``encoder``, ``reducer``, ``map_reducer``): ``None`` is the default step,
   :data:`SKIP` (``"passthrough"``, as in scikit-learn) leaves it out;
 * a post-processing switch (``outlier_floor``, ``refine_neighbors``, ``merge_alpha``,
-  ``twin_distance``, ``split_distance``, ``reproducible_below``): ``None`` is off; any other value turns it on with that setting.
+  ``twin_distance``, ``split_distance``, ``reproducible_below``, ``join_noise``): ``None`` is off; any other value turns it on with that setting.
 
 :data:`BEFORE_ADDED` holds, for the parameters added after models were first saved, the value
 the versions before them used: a stored model that lacks one is scored the way it was fitted.
@@ -99,6 +99,12 @@ class EngineDefaults:
     # it again (segmentation/engine/reproducible.py); None: off, the clusterer's floor alone decides.
     reproducible_below: float | None = None
     refine_neighbors: int | None = 15
+    # A noise customer joins the segment that holds more than this share of its 30 nearest segmented
+    # customers in the preprocessed features, when it is within reach of them (DBSCAN's border rows;
+    # segmentation/engine/mapping.py, join_noise). HDBSCAN's
+    # min_samples grows with the fit sample (1,000 rows at 50,000), so at scale it leaves out the thin
+    # edges of segments: 6.3 % noise on a 200,000-customer demo, 1.5 % after the join (README v28).
+    join_noise: float | None = 0.8
     # The segments' edges redrawn by a linear discriminant in the preprocessed features, and noise within
     # this quantile of a segment's own spread joining it (segmentation/engine/polish.py). An option,
     # off (v26: benchmarks/results/polish_tuning.md; README v26 says what it costs: digits' pixels and
@@ -126,4 +132,4 @@ BEFORE_ADDED = {"ensemble_size": 1, "input_weight": 0.0, "count_loss": 0.0, "cou
                 "feature_weights": None, "cluster_selection_method": "eom", "merge_alpha": None,
                 "twin_distance": None, "split_distance": None, "mix_columns": None, "mix_twins": False,
                 "reproducible_below": None, "consensus": 1, "cross_halves": 0.0,
-                "polish": None}
+                "polish": None, "join_noise": None}

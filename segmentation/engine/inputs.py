@@ -136,15 +136,21 @@ def check_enough_rows(n_rows: int, n_sample: int, min_cluster_size: int) -> None
 
 
 def check_switches(*, outlier_floor, refine_neighbors, merge_alpha, twin_distance, split_distance=None,
-                   mix_twins=True, reproducible_below=None, consensus=1, polish=None) -> None:
+                   mix_twins=True, reproducible_below=None, consensus=1, polish=None, join_noise=None) -> None:
     """Raise ``ValueError`` for a post-processing switch that is neither None (off) nor a setting.
 
     ``refine_neighbors`` is a positive number of neighbours (0 is refused: None turns the vote
     off); ``merge_alpha`` a significance level between 0 and 1; ``outlier_floor``,
     ``twin_distance`` and ``split_distance`` numbers; ``mix_twins`` True, False or ``"rest alike"``;
     ``reproducible_below`` a positive share (below 1) or number of rows; ``consensus`` a whole
-    number of fits, 1 or more (1: one fit); ``polish`` a quantile between 0 and 1.
+    number of fits, 1 or more (1: one fit); ``polish`` a quantile between 0 and 1; ``join_noise``
+    a share of the votes from 0 up to (not including) 1.
     """
+    if join_noise is not None and (isinstance(join_noise, bool) or not isinstance(join_noise, Real)
+                                   or not 0 <= join_noise < 1):
+        raise ValueError(f"join_noise must be a share of the votes from 0 up to 1 (a noise customer joins the segment "
+                         f"holding more than it of its nearest segmented customers), or None to turn it off; "
+                         f"got {join_noise!r}")
     if polish is not None and (isinstance(polish, bool) or not isinstance(polish, Real) or not 0 <= polish <= 1):
         raise ValueError(f"polish must be a quantile between 0 and 1 (the share of a segment's own spread within "
                          f"which noise joins it), or None to turn the polish off; got {polish!r}")

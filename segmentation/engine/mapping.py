@@ -42,9 +42,14 @@ from sklearn.utils.validation import check_is_fitted
 from segmentation.constants import NOISE as _NOISE
 
 __all__ = ["NeighborMapping", "SampleMapping", "MappedRows", "approximate_predict_in_chunks",
-           "inverse_distance_mean", "neighbour_vote"]
+           "inverse_distance_mean", "neighbour_vote", "join_noise", "JOIN_NEIGHBOURS", "JOIN_REACH"]
 
 APPROXIMATE_FROM = 20_000  # sample rows: below, the exact k-d tree is fast enough (and needs no compiling)
+#: :func:`join_noise`: a noise row's nearest segmented rows that vote, and the quantile of the segmented
+#: rows' own distance to their farthest such neighbour: a noise row farther than it from every
+#: segmented row stays noise.
+JOIN_NEIGHBOURS = 30
+JOIN_REACH = 0.99
 
 
 def inverse_distance_mean(distances: np.ndarray, indices: np.ndarray, targets: np.ndarray) -> np.ndarray:
@@ -254,6 +259,46 @@ def neighbour_vote(X, labels, n_neighbors: int = 15, random_state: int | None = 
     refined = np.where(segmented & (counts[rows, winner] > own), winner, labels)
     share[segmented] = counts[rows, refined][segmented] / k
     return refined, share
+
+
+def join_noise(X, labels, majority: float, n_neighbors: int = JOIN_NEIGHBOURS, reach: float | None = JOIN_REACH,
+               random_state: int | None = 0, probe_rows: int = 5_000) -> tuple[np.ndarray, np.ndarray]:
+    """Noise rows on the border of one segment's crowd join it: labels and vote shares.
+
+    ``X``: rows x dims (the space whose neighbours count: the preprocessed features); ``labels``:
+    one per row, −1 = noise. A density clusterer (HDBSCAN) leaves out the border of its clusters,
+    the rows that are not dense themselves; DBSCAN would have kept a border row within reach of
+    a cluster's rows. Here a noise row's ``n_neighbors`` nearest *segmented* rows vote (other noise
+    abstains), and the row joins the segment holding more than ``majority`` of the votes when it
+    is within reach of the crowd: its nearest segmented row no farther than the ``reach`` quantile
+    of the segmented rows' own distance to their ``n_neighbors``-th segmented neighbour (measured
+    on at most ``probe_rows`` of them, seeded; None: no such bound). A row between two segments
+    (no clear majority) or away from every crowd stays noise. The share is the winning segment's
+    fraction of the votes (0 for a row left noise); segmented rows are unchanged (share 0). The
+    search is :class:`NeighborMapping`'s.
+    """
+    labels = np.asarray(labels, dtype=np.int64)
+    out, share = labels.copy(), np.zeros(len(labels), dtype=np.float32)
+    segmented, noise = np.flatnonzero(labels >= 0), np.flatnonzero(labels < 0)
+    k = int(n_neighbors)
+    if len(noise) == 0 or len(segmented) <= k:
+        return out, share
+    X = np.ascontiguousarray(X, dtype=np.float32)
+    index = NeighborMapping(n_neighbors=k + 1, random_state=random_state).fit(X[segmented], labels[segmented])
+    limit = np.inf
+    if reach is not None:
+        rng = np.random.default_rng(random_state)
+        probe = segmented if len(segmented) <= probe_rows else rng.choice(segmented, probe_rows, replace=False)
+        own, _ = index.kneighbors(X[probe])  # the row itself first, at distance 0
+        limit = float(np.quantile(own[:, k], reach))
+    distances, neighbours = index.kneighbors(X[noise])
+    votes = labels[segmented][neighbours[:, :k]]
+    counts = np.stack([(votes == segment).sum(axis=1) for segment in range(labels.max() + 1)], axis=1)
+    winner = counts.argmax(axis=1)
+    won = counts[np.arange(len(noise)), winner] / k
+    move = (won > majority) & (distances[:, 0] <= limit)
+    out[noise[move]], share[noise[move]] = winner[move], won[move]
+    return out, share
 
 
 def approximate_predict_in_chunks(clusterer, points, chunk_rows: int = 10_000) -> tuple[np.ndarray, np.ndarray]:

@@ -97,19 +97,16 @@ class SegmentationPipeline(BaseEstimator):
     ``None``): ``outlier_floor`` (default 0.1) moves a noise row into
     the segment of its highest soft membership when that membership is at
     least the floor (like BERTopic's ``reduce_outliers``); ``refine_neighbors``
-    (default 15; a positive count; applied after the outlier floor) moves each segmented
-    customer of the fit sample to the segment most of its ``refine_neighbors``
-    nearest customers in the preprocessed feature space hold (itself
-    included; a tie keeps its own, noise stays noise): the cluster space
-    tears a few border customers away from the customers they resemble, and
-    the vote puts them back (its probability is then the vote share); ``scaler`` is passed
-    to :class:`FeaturePreprocessor`, with ``share_counts`` (share column → the count
-    column it is a share of: empirical-Bayes smoothing), ``share_weight_power`` and
-    ``feature_weights`` (column → weight multiplying the scaled column, e.g. from its
-    split-half reliability, :func:`segmentation.features.signal.reliability_weights`).
-    ``min_samples`` (None = ``min_cluster_size``; below 1 a share of the fit sample, as
-    ``min_cluster_size``) and ``cluster_selection_method``
-    (``"eom"``) are HDBSCAN's;
+    (default 15; a positive count; applied after the outlier floor) moves each segmented customer of the
+    fit sample to the segment most of its ``refine_neighbors`` nearest customers in the preprocessed feature
+    space hold (itself included; a tie keeps its own, noise stays noise): the cluster space tears a few
+    border customers away from the customers they resemble, and the vote puts them back (its probability is
+    then the vote share); ``scaler`` is passed to :class:`FeaturePreprocessor`, with ``share_counts`` (share
+    column → the count column it is a share of: empirical-Bayes smoothing), ``share_weight_power`` and
+    ``feature_weights`` (column → weight multiplying the scaled column, e.g. from its split-half reliability,
+    :func:`segmentation.features.signal.reliability_weights`). ``min_samples`` (None = ``min_cluster_size``;
+    below 1 a share of the fit sample, as ``min_cluster_size``) and ``cluster_selection_method`` (``"eom"``)
+    are HDBSCAN's;
     ``merge_alpha`` (default off) merges neighbouring segments whose union is one mode
     (:mod:`segmentation.engine.granularity`); ``twin_distance`` (default
     :data:`~segmentation.engine.resemblance.TWIN`) merges segments whose lift profiles are
@@ -125,7 +122,10 @@ class SegmentationPipeline(BaseEstimator):
     only when the other columns' lift profiles are within ``twin_distance`` too. ``reproducible_below``
     (default off; a share of the fit sample below 1, else rows) keeps a segment smaller than it only
     when HDBSCAN refitted on resamples finds it again, and gives the rows of the others to the
-    segments around them (:mod:`segmentation.engine.reproducible`). Last, ``polish`` (default None: off; an
+    segments around them (:mod:`segmentation.engine.reproducible`). ``join_noise`` (default 0.8; None: off)
+    puts a noise row whose 30 nearest segmented rows in the preprocessed features are more than that share
+    one segment's, within reach of them, in that segment (:func:`~segmentation.engine.mapping.join_noise`);
+    the rows scored later inherit it through the mapping. Last, ``polish`` (default None: off; an
     option, e.g. 0.99) redraws the segments' edges with a linear discriminant in the preprocessed features and lets
     noise within that quantile of a segment's spread join it (:mod:`segmentation.engine.polish`),
     for the fit sample and every row scored later. The autoencoder (``latent_dim``, ``hidden_dims``, ``max_epochs``)
@@ -149,14 +149,13 @@ class SegmentationPipeline(BaseEstimator):
     ``labels_`` (−1 = noise), ``probabilities_`` (membership
     strength of the assigned segment, 0–1), ``map_embedding_`` (n x 2), ``cluster_space_``
     (n x cluster dims: the fit sample's embedding, the other rows as :meth:`transform` maps them),
-    ``reconstruction_error_``, ``n_segments_``, ``noise_share_`` (0–1),
-    ``feature_names_in_``, ``n_features_in_``, ``fit_sample_index_`` (row
-    positions of the fit sample), ``min_cluster_size_`` (rows),
-    ``refined_share_`` (0–1: fit-sample rows the neighbour vote moved), ``polish_`` (None or the
-    :class:`~segmentation.engine.polish.DiscriminantPolish`), ``raw_labels_``
-    (the fit sample's clusters before any post-processing), ``label_map_``, ``fold_map_``
-    (None, or the segments :meth:`fold_segments` folded after the fit) and ``granularity_``
-    (why this many segments: see :func:`~segmentation.engine.granularity.choose_granularity`).
+    ``reconstruction_error_``, ``n_segments_``, ``noise_share_`` (0–1), ``feature_names_in_``, ``n_features_in_``,
+    ``fit_sample_index_`` (row positions of the fit sample), ``min_cluster_size_`` (rows), ``refined_share_``
+    and ``joined_share_`` (0–1: fit-sample rows the neighbour vote moved, noise rows the join put in a segment),
+    ``polish_`` (None or the :class:`~segmentation.engine.polish.DiscriminantPolish`), ``raw_labels_`` (the fit
+    sample's clusters before any post-processing), ``label_map_``, ``fold_map_`` (None, or the segments
+    :meth:`fold_segments` folded after the fit) and ``granularity_`` (why this many segments: see
+    :func:`~segmentation.engine.granularity.choose_granularity`).
     """
 
     def __init__(self, *, encoder="autoencoder", reducer=None, clusterer=None, map_reducer=None, mapping=None,
@@ -173,7 +172,8 @@ class SegmentationPipeline(BaseEstimator):
                  fit_sample_size=DEFAULTS.fit_sample_size, outlier_floor=DEFAULTS.outlier_floor,
                  refine_neighbors=DEFAULTS.refine_neighbors, split_distance=DEFAULTS.split_distance, mix_columns=None,
                  mix_twins=DEFAULTS.mix_twins, reproducible_below=DEFAULTS.reproducible_below,
-                 consensus=DEFAULTS.consensus, polish=DEFAULTS.polish, random_state=DEFAULTS.random_state):
+                 consensus=DEFAULTS.consensus, polish=DEFAULTS.polish, join_noise=DEFAULTS.join_noise,
+                 random_state=DEFAULTS.random_state):
         self.encoder = encoder
         self.reducer = reducer
         self.clusterer = clusterer
@@ -209,6 +209,7 @@ class SegmentationPipeline(BaseEstimator):
         self.split_distance = split_distance
         self.consensus = consensus
         self.polish = polish
+        self.join_noise = join_noise
         self.mix_columns = mix_columns
         self.mix_twins = mix_twins
         self.reproducible_below = reproducible_below
@@ -309,11 +310,12 @@ class SegmentationPipeline(BaseEstimator):
                                       reproducible_below=(None if self.reproducible_below is None else
                                                           resolve_min_cluster_size(self.reproducible_below,
                                                                                    len(sample))),
-                                      min_samples=self.min_samples)
+                                      min_samples=self.min_samples, join_noise=self.join_noise)
         sample_labels, sample_probs = segments.labels, segments.probabilities
         self.raw_labels_, self.label_map_ = segments.raw_labels, segments.label_map
         self.fold_map_ = None  # set by fold_segments after the fit
-        self.granularity_, self.refined_share_ = segments.granularity, segments.refined_share
+        self.granularity_, self.refined_share_, self.joined_share_ = (segments.granularity, segments.refined_share,
+                                                                      segments.joined_share)
         if self.consensus > 1:
             sample_labels, sample_probs = self._consensus(X, sample, sample_labels, halves, step)
         self.polish_ = None if self.polish is None else DiscriminantPolish(self.polish).fit(Z_sample, sample_labels)

@@ -102,7 +102,7 @@ SNAPSHOT_CONFIGURATION = {
         "split_distance": 0.85, "mix_columns": ["share_app", "night_share"], "mix_twins": True,
         "reproducible_below": None, "count_loss": 10.0,
         "count_columns": {"share_app": "frequency", "night_share": "frequency"}, "consensus": 1, "polish": None,
-        "cross_halves": 0.0,
+        "cross_halves": 0.0, "join_noise": 0.8,
     },
     "preprocessor": {"column_weights": {0: 1.0, 1: 1.0, 2: 0.8, 3: 0.3162}, "log_columns": [0, 1],
                      "random_state": 0, "scaler": "standard", "share_counts": None, "share_weight_power": 0.0},

@@ -10,7 +10,7 @@ from sklearn.datasets import make_blobs
 from sklearn.exceptions import NotFittedError
 from sklearn.neighbors import KNeighborsRegressor
 
-from segmentation.engine.mapping import NeighborMapping, SampleMapping, neighbour_vote
+from segmentation.engine.mapping import NeighborMapping, SampleMapping, join_noise, neighbour_vote
 from segmentation.engine.metrics import adjusted_rand
 from segmentation.engine.pipeline import SegmentationPipeline
 
@@ -244,6 +244,55 @@ def test_neighbour_vote_tie_keeps_own_segment_and_noise_abstains():
     # Nothing to vote on: all noise.
     refined, share = neighbour_vote(X, np.array([-1, -1, -1, -1]), n_neighbors=2)
     assert refined.tolist() == [-1] * 4 and share.tolist() == [0.0] * 4
+
+
+def test_noise_joins_only_a_clear_majority_within_the_crowd():
+    """Noise inside one segment's crowd joins it; noise where two segments meet, or far from both, stays."""
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(0, 1, (300, 2)), rng.normal((3, 0), 1, (300, 2))
+    inside = rng.normal(0, 0.3, (10, 2)) + (-1.5, 0)  # deep in a's crowd, away from b
+    between = np.array([[1.5, 0.0], [1.5, 0.3]])  # where the two crowds meet: about half the votes each
+    far = np.array([[40.0, 40.0], [-30.0, 5.0]])  # every vote a's or b's, but out of their reach
+    X = np.vstack([a, b, inside, between, far])
+    labels = np.r_[np.zeros(300, int), np.ones(300, int), -np.ones(14, int)]
+    joined, share = join_noise(X, labels, majority=0.8, n_neighbors=30)
+    assert joined[600:610].tolist() == [0] * 10 and (share[600:610] > 0.8).all()
+    assert joined[610:].tolist() == [-1] * 4 and share[610:].tolist() == [0.0] * 4
+    assert np.array_equal(joined[:600], labels[:600]) and (share[:600] == 0).all()  # segmented rows unchanged
+    assert (labels[600:] == -1).all()  # the input is not modified
+    # Without the reach, the far rows would join (all their votes are one segment's); without the
+    # majority, the rows between would.
+    loose, _ = join_noise(X, labels, majority=0.8, n_neighbors=30, reach=None)
+    assert loose[612:].tolist() == [1, 0]  # the segment nearer each
+    anywhere, _ = join_noise(X, labels, majority=0.0, n_neighbors=30)
+    assert (anywhere[610:612] >= 0).all()
+    # Nothing to do: no noise, or fewer segmented rows than voters.
+    assert np.array_equal(join_noise(X[:600], labels[:600], 0.8)[0], labels[:600])
+    few = np.r_[np.zeros(5, int), -np.ones(609, int)]
+    assert (join_noise(X, few, 0.8, n_neighbors=30)[0] == few).all()
+
+
+def test_the_noise_join_puts_back_the_thin_edges_of_density_clusters():
+    """HDBSCAN with a high min_samples leaves out the border of touching blobs (14 % of their rows); the
+    join puts it back in its blob and leaves the scattered outliers out."""
+    centers = [(0, 0, 0), (6, 0, 0), (0, 6, 0), (0, 0, 6)]
+    X, y = make_blobs(n_samples=2000, centers=centers, cluster_std=1.0, random_state=1)
+    outliers = np.random.default_rng(1).uniform(-25, 25, (40, 3))
+    outliers = outliers[np.linalg.norm(outliers, axis=1) > 15]  # far from every blob
+    X, y = np.vstack([X, outliers]), np.r_[y, -np.ones(len(outliers), int)]
+    steps = dict(encoder="passthrough", reducer="passthrough", map_reducer="passthrough", refine_neighbors=None,
+                 outlier_floor=None, twin_distance=None, split_distance=None, min_cluster_size=100, min_samples=50,
+                 random_state=0)
+    off = SegmentationPipeline(join_noise=None, **steps).fit(X)
+    on = SegmentationPipeline(join_noise=0.8, **steps).fit(X)
+    blob = y >= 0
+    assert off.n_segments_ == on.n_segments_ == 4
+    assert (off.labels_[blob] < 0).mean() > 0.10  # the border left out
+    assert (on.labels_[blob] < 0).mean() < 0.03 and on.joined_share_ > 0.10
+    assert adjusted_rand(y[blob], off.labels_[blob]) < 0.85 and adjusted_rand(y[blob], on.labels_[blob]) > 0.95
+    assert (on.labels_[~blob] < 0).all()  # the outliers stay noise
+    moved = (off.labels_ < 0) & (on.labels_ >= 0)
+    assert (on.probabilities_[moved] > 0.8).all()  # a joined row's probability is its vote share
 
 
 def test_the_neighbour_vote_does_not_dissolve_a_small_segment():
