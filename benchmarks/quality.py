@@ -140,7 +140,10 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     """Print the digits and demo tables and save them as CSV; returns them."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--out", type=Path, default=RESULTS / "quality.csv")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="the results' CSV (its .md and _runs.csv beside it; default benchmarks/results/"
+                             "quality.csv); scenario suite: its CSV, .md and .partial.csv (default "
+                             "benchmarks/results/scenarios_<data seeds>.csv)")
     parser.add_argument("--skip-digits", action="store_true")
     parser.add_argument("--skip-demo", action="store_true")
     parser.add_argument("--suite", choices=["classic", "scenarios"], default="classic",
@@ -175,9 +178,10 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
         tables.append(compare("digits", X, truth, seeds=args.seeds, extra=extra, **DIGITS_SETTINGS))
     runs = pd.concat(tables, ignore_index=True)
     table = summarise(runs)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    runs.to_csv(args.out.with_name(args.out.stem + "_runs.csv"), index=False)
-    table.to_csv(args.out, index=False)
+    out = args.out or RESULTS / "quality.csv"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    runs.to_csv(out.with_name(out.stem + "_runs.csv"), index=False)
+    table.to_csv(out, index=False)
     with pd.option_context("display.float_format", "{:.3f}".format, "display.width", 160):
         text = table.to_string(index=False)
     verdicts = []
@@ -187,7 +191,7 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
         verdicts.append(f"{dataset}: ours {ours:.3f} vs best baseline {best['method']} {best['ari']:.3f} "
                         f"({'ours ≥ every baseline' if ours >= best['ari'] else 'a baseline is better'})")
     print(text, *verdicts, sep="\n")
-    args.out.with_suffix(".md").write_text(
+    out.with_suffix(".md").write_text(
         "# Quality benchmark\n\nMean over seeds " + ", ".join(map(str, args.seeds)) + ".\n\n```\n" + text
         + "\n```\n\n" + "\n".join(f"- {v}" for v in verdicts) + "\n")
     return table
@@ -208,25 +212,30 @@ def _scenario_suite(args) -> pd.DataFrame:
             s = scenarios.SCENARIOS[name]
             scenarios.SCENARIOS[name] = replace(s, customers=int(round(s.customers * args.scale)))
     label = args.data_seeds if args.data_seeds in ("heldout", "tuning") else "seeds_" + args.data_seeds.replace(",", "_")
-    RESULTS.mkdir(parents=True, exist_ok=True)
+    stem = args.out.with_suffix("") if args.out else RESULTS / f"scenarios_{label}"
+    stem.parent.mkdir(parents=True, exist_ok=True)
     if args.combine:
         runs = pd.concat([pd.read_csv(path) for path in args.combine], ignore_index=True)
         runs = runs[runs["data_seed"].isin(seeds) & runs["scenario"].isin(names)]
         missing = sorted(set(seeds) - set(runs["data_seed"]))
         if missing:
             raise SystemExit(f"--combine: no runs of data seed(s) {missing} in {', '.join(map(str, args.combine))}")
+        ours = runs["method"] == scenario_quality.OURS
+
+        def seeds_of(rows: pd.DataFrame) -> str:
+            return ", ".join(map(str, sorted(rows["pipeline_seed"].dropna().astype(int).unique())))
+
         title = (f"Scenario suite, {args.data_seeds} data seeds {', '.join(map(str, seeds))}, pipeline seeds "
-                 f"{', '.join(map(str, args.seeds))} (ablation and baselines: "
-                 f"{', '.join(map(str, args.baseline_seeds or args.seeds))}), customers × {args.scale:g}; "
-                 "combined from " + ", ".join(path.name for path in args.combine))
-        print(scenario_quality.report(runs, title, RESULTS / f"scenarios_{label}"))
+                 f"{seeds_of(runs[ours])} (ablation and baselines: {seeds_of(runs[~ours])}), customers × "
+                 f"{args.scale:g}; combined from " + ", ".join(path.name for path in args.combine))
+        print(scenario_quality.report(runs, title, stem))
         return runs
     reuse = args.reuse_baselines is not None
     extra = _extra(args.extra)
     params_for = (lambda s: SnapshotParams(window_days=s.window_days, extra=extra)) if extra else None
     runs = scenario_quality.run_suite(names, seeds, pipeline_seeds=tuple(args.seeds), baseline_seeds=args.baseline_seeds,
                                       baselines=not reuse, ablation=True, params_for=params_for,
-                                      partial=RESULTS / f"scenarios_{label}.partial.csv")
+                                      partial=stem.with_name(stem.name + ".partial.csv"))
     title = (f"Scenario suite, {args.data_seeds} data seeds {', '.join(map(str, seeds))}, pipeline seeds "
              f"{', '.join(map(str, args.seeds))} (ablation and baselines: "
              f"{', '.join(map(str, args.baseline_seeds or args.seeds))}), customers × {args.scale:g}")
@@ -238,7 +247,7 @@ def _scenario_suite(args) -> pd.DataFrame:
                           & earlier["scenario"].isin(names)]
         runs = pd.concat([runs, earlier], ignore_index=True)
         title += f"; baselines from {args.reuse_baselines.name}"
-    print(scenario_quality.report(runs, title, RESULTS / f"scenarios_{label}"))
+    print(scenario_quality.report(runs, title, stem))
     return runs
 
 

@@ -9,6 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from benchmarks import scenario_quality as q
@@ -181,3 +182,26 @@ def test_the_scenario_suite_gives_its_engine_options_to_every_fit_of_ours(monkey
     assert seen["names"] == ["sparse_overlap_7"] and tuple(seen["seeds"]) == (100, 101)
     assert seen["params"].extra == {"consensus": 3, "cross_halves": 0.0}
     assert seen["params"].window_days == sc.SCENARIOS["sparse_overlap_7"].window_days
+
+
+def test_combining_runs_writes_where_out_says_and_reads_the_seeds_from_the_runs(monkeypatch, tmp_path):
+    """``--combine`` once ignored ``--out`` (overwriting the tracked default report) and titled the report
+    with the command line's seeds, not those of the runs it combined."""
+    from benchmarks import quality
+
+    results = tmp_path / "results"
+    monkeypatch.setattr(quality, "RESULTS", results)
+    rows = [dict(scenario="rich_7", data_seed=seed, method=method, pipeline_seed=p, ari=0.9, nmi=0.9,
+                 noise_share=0.0, n_segments=7, true_k=7, sparse=False, purchase_only=False, planted_random=0.0,
+                 seconds=1.0, spend_eta2=0.3, purchases_eta2=0.3, granularity="", seed_agreement=1.0, floor=None,
+                 events_median=20)
+            for seed in (100, 101) for method, seeds in ((q.OURS, (0, 1, 2)), (q.KMEANS_K, (0,))) for p in seeds]
+    first, second = tmp_path / "a.csv", tmp_path / "b.csv"
+    pd.DataFrame(rows[:4]).to_csv(first, index=False)
+    pd.DataFrame(rows[4:]).to_csv(second, index=False)
+    quality.main(["--suite", "scenarios", "--data-seeds", "100,101", "--scenarios", "rich_7", "--scale", "0.5",
+                  "--combine", str(first), str(second), "--out", str(tmp_path / "mine.csv")])
+    assert not results.exists()
+    assert len(pd.read_csv(tmp_path / "mine.csv")) == len(rows)
+    title = (tmp_path / "mine.md").read_text().splitlines()[0]
+    assert "pipeline seeds 0, 1, 2 (ablation and baselines: 0), customers × 0.5" in title
