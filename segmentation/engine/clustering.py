@@ -131,20 +131,20 @@ def segment_fit_sample(clusterer, Z_sample: np.ndarray, *, outlier_floor: float 
         labels, probs, label_map, granularity = _keep_reproducible(
             clusterer, space, Z_sample, labels, probs, clustered, label_map, granularity, reproducible_below,
             random_state, min_samples)
-    refined_share = 0.0
+    refined_share = joined_share = 0.0
     if refine_neighbors is not None:
         refined, share = neighbour_vote(Z_sample, labels, refine_neighbors, random_state)
-        refined = keep_segments_whole(labels, refined, min_size)
-        moved = refined != labels
-        labels, probs = refined, np.where(moved, share, probs).astype(np.float32)
-        refined_share = float(moved.mean())
-    joined_share = 0.0
+        labels, probs, refined_share = _moved_to(labels, probs, keep_segments_whole(labels, refined, min_size), share)
     if join_noise is not None and labels.max() >= 0:
-        joined, share = join_noise_rows(Z_sample, labels, join_noise, random_state=random_state)
-        moved = joined != labels
-        labels, probs = joined, np.where(moved, share, probs).astype(np.float32)
-        joined_share = float(moved.mean())
+        labels, probs, joined_share = _moved_to(
+            labels, probs, *join_noise_rows(Z_sample, labels, join_noise, random_state=random_state))
     return SampleSegments(labels, probs, raw_labels, label_map, granularity, refined_share, joined_share)
+
+
+def _moved_to(labels: np.ndarray, probs: np.ndarray, new: np.ndarray, share: np.ndarray):
+    """``new`` labels, with a moved row's probability its vote ``share``: labels, probabilities, share of rows moved."""
+    moved = new != labels
+    return new, np.where(moved, share, probs).astype(np.float32), float(moved.mean())
 
 
 def _keep_reproducible(clusterer, space, Z_sample, labels, probs, clustered, label_map, granularity: dict, below: int,

@@ -231,6 +231,11 @@ class SampleMapping(_NeighborParams):
         return self.predict(X).cluster_space
 
 
+def _segment_votes(votes: np.ndarray, n_segments: int) -> np.ndarray:
+    """Rows x segments: how many of each row's neighbours' labels (``votes``, −1 abstains) are each segment."""
+    return np.stack([(votes == segment).sum(axis=1) for segment in range(n_segments)], axis=1)
+
+
 def neighbour_vote(X, labels, n_neighbors: int = 15, random_state: int | None = 0) -> tuple[np.ndarray, np.ndarray]:
     """Each segmented row moved to the segment most of its nearest rows hold: labels and vote shares.
 
@@ -251,8 +256,7 @@ def neighbour_vote(X, labels, n_neighbors: int = 15, random_state: int | None = 
     k = min(int(n_neighbors) + 1, len(labels))
     index = NeighborMapping(n_neighbors=k, random_state=random_state).fit(X, labels)
     _, neighbours = index.kneighbors(X)
-    votes = labels[neighbours]
-    counts = np.stack([(votes == segment).sum(axis=1) for segment in range(labels.max() + 1)], axis=1)
+    counts = _segment_votes(labels[neighbours], labels.max() + 1)
     rows = np.arange(len(labels))
     own = np.where(segmented, counts[rows, np.maximum(labels, 0)], -1)
     winner = counts.argmax(axis=1)
@@ -292,8 +296,7 @@ def join_noise(X, labels, majority: float, n_neighbors: int = JOIN_NEIGHBOURS, r
         own, _ = index.kneighbors(X[probe])  # the row itself first, at distance 0
         limit = float(np.quantile(own[:, k], reach))
     distances, neighbours = index.kneighbors(X[noise])
-    votes = labels[segmented][neighbours[:, :k]]
-    counts = np.stack([(votes == segment).sum(axis=1) for segment in range(labels.max() + 1)], axis=1)
+    counts = _segment_votes(labels[segmented][neighbours[:, :k]], labels.max() + 1)
     winner = counts.argmax(axis=1)
     won = counts[np.arange(len(noise)), winner] / k
     move = (won > majority) & (distances[:, 0] <= limit)

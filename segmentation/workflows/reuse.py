@@ -207,7 +207,7 @@ def fit_or_reuse(db: Any, as_of: date, features: pd.DataFrame, pipeline, params:
     if pipeline.refined_share_:
         say(progress, Stage.ASSIGNING, f"  neighbour vote: {pipeline.refined_share_:.1%} of the fitted customers "
                                        "moved to the segment of the customers they most resemble")
-    if getattr(pipeline, "joined_share_", 0.0):
+    if pipeline.joined_share_:
         say(progress, Stage.ASSIGNING, f"  noise join: {pipeline.joined_share_:.1%} of the fitted customers, left out by "
                                        "the clusterer, joined the segment most of their nearest customers are in")
     moved = pipeline.polish_.moved_share_ if pipeline.polish_ is not None else 0.0
