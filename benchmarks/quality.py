@@ -220,14 +220,7 @@ def _scenario_suite(args) -> pd.DataFrame:
         missing = sorted(set(seeds) - set(runs["data_seed"]))
         if missing:
             raise SystemExit(f"--combine: no runs of data seed(s) {missing} in {', '.join(map(str, args.combine))}")
-        ours = runs["method"] == scenario_quality.OURS
-
-        def seeds_of(rows: pd.DataFrame) -> str:
-            return ", ".join(map(str, sorted(rows["pipeline_seed"].dropna().astype(int).unique())))
-
-        title = (f"Scenario suite, {args.data_seeds} data seeds {', '.join(map(str, seeds))}, pipeline seeds "
-                 f"{seeds_of(runs[ours])} (ablation and baselines: {seeds_of(runs[~ours])}), customers × "
-                 f"{args.scale:g}; combined from " + ", ".join(path.name for path in args.combine))
+        title = _suite_title(args, seeds, runs) + "; combined from " + ", ".join(path.name for path in args.combine)
         print(scenario_quality.report(runs, title, stem))
         return runs
     reuse = args.reuse_baselines is not None
@@ -236,19 +229,32 @@ def _scenario_suite(args) -> pd.DataFrame:
     runs = scenario_quality.run_suite(names, seeds, pipeline_seeds=tuple(args.seeds), baseline_seeds=args.baseline_seeds,
                                       baselines=not reuse, ablation=True, params_for=params_for,
                                       partial=stem.with_name(stem.name + ".partial.csv"))
-    title = (f"Scenario suite, {args.data_seeds} data seeds {', '.join(map(str, seeds))}, pipeline seeds "
-             f"{', '.join(map(str, args.seeds))} (ablation and baselines: "
-             f"{', '.join(map(str, args.baseline_seeds or args.seeds))}), customers × {args.scale:g}")
-    if extra:
-        title += f"; engine options {extra}"
     if reuse:
         earlier = pd.read_csv(args.reuse_baselines)
         earlier = earlier[~earlier["method"].isin(set(runs["method"])) & earlier["data_seed"].isin(seeds)
                           & earlier["scenario"].isin(names)]
         runs = pd.concat([runs, earlier], ignore_index=True)
+    title = _suite_title(args, seeds, runs)
+    if extra:
+        title += f"; engine options {extra}"
+    if reuse:
         title += f"; baselines from {args.reuse_baselines.name}"
     print(scenario_quality.report(runs, title, stem))
     return runs
+
+
+def _suite_title(args, seeds, runs: pd.DataFrame) -> str:
+    """The scenario report's title, with the pipeline seeds read from ``runs``: ours' (and its no-post-processing
+    row, read off the same fits), then the ablation's and baselines'."""
+    from .scenario_quality import OURS, RAW
+
+    ours = runs["method"].isin([OURS, RAW])
+
+    def seeds_of(rows: pd.DataFrame) -> str:
+        return ", ".join(map(str, sorted(rows["pipeline_seed"].dropna().astype(int).unique())))
+
+    return (f"Scenario suite, {args.data_seeds} data seeds {', '.join(map(str, seeds))}, pipeline seeds "
+            f"{seeds_of(runs[ours])} (ablation and baselines: {seeds_of(runs[~ours])}), customers × {args.scale:g}")
 
 
 def _extra(pairs: list[str]) -> dict:

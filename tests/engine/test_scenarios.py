@@ -195,10 +195,10 @@ def test_combining_runs_writes_where_out_says_and_reads_the_seeds_from_the_runs(
                  noise_share=0.0, n_segments=7, true_k=7, sparse=False, purchase_only=False, planted_random=0.0,
                  seconds=1.0, spend_eta2=0.3, purchases_eta2=0.3, granularity="", seed_agreement=1.0, floor=None,
                  events_median=20)
-            for seed in (100, 101) for method, seeds in ((q.OURS, (0, 1, 2)), (q.KMEANS_K, (0,))) for p in seeds]
+            for seed in (100, 101) for method, seeds in ((q.OURS, (0, 1, 2)), (q.RAW, (0, 1, 2)), (q.KMEANS_K, (0,))) for p in seeds]
     first, second = tmp_path / "a.csv", tmp_path / "b.csv"
-    pd.DataFrame(rows[:4]).to_csv(first, index=False)
-    pd.DataFrame(rows[4:]).to_csv(second, index=False)
+    pd.DataFrame(rows[:7]).to_csv(first, index=False)
+    pd.DataFrame(rows[7:]).to_csv(second, index=False)
     quality.main(["--suite", "scenarios", "--data-seeds", "100,101", "--scenarios", "rich_7", "--scale", "0.5",
                   "--combine", str(first), str(second), "--out", str(tmp_path / "mine.csv")])
     assert not results.exists()
