@@ -10,9 +10,9 @@ second on two cores.
 
 :class:`SampleMapping` instead finds each new customer's ``n_neighbors``
 nearest fit-sample customers in the encoder's latent space and takes the
-inverse-distance-weighted mean of their cluster-space and map coordinates and
-the weighted vote of their segments (scikit-learn's ``weights="distance"``
-rule; one neighbour query gives all of it). A customer who *is* in the sample
+inverse-distance-weighted mean of their cluster-space and map coordinates
+(scikit-learn's ``weights="distance"`` rule) and the plain majority of their
+``vote_neighbors`` nearest rows' segments (one neighbour query gives all of it). A customer who *is* in the sample
 (distance 0) gets its fitted coordinates, segment and probability. This is
 UMAP's own starting point for ``transform`` (a weighted mean of the
 neighbours' embeddings) without the optimisation epochs, and for segments a
@@ -42,7 +42,8 @@ from sklearn.utils.validation import check_is_fitted
 from segmentation.constants import NOISE as _NOISE
 
 __all__ = ["NeighborMapping", "SampleMapping", "MappedRows", "approximate_predict_in_chunks",
-           "inverse_distance_mean", "neighbour_vote", "join_noise", "JOIN_NEIGHBOURS", "JOIN_REACH"]
+           "inverse_distance_mean", "neighbour_vote", "join_noise", "JOIN_NEIGHBOURS", "JOIN_REACH",
+           "VOTE_NEIGHBOURS", "VOTE_EPSILON"]
 
 APPROXIMATE_FROM = 20_000  # sample rows: below, the exact k-d tree is fast enough (and needs no compiling)
 #: :func:`join_noise`: a noise row's nearest segmented rows that vote, and the quantile of the segmented
@@ -50,6 +51,12 @@ APPROXIMATE_FROM = 20_000  # sample rows: below, the exact k-d tree is fast enou
 #: segmented row stays noise.
 JOIN_NEIGHBOURS = 30
 JOIN_REACH = 0.99
+#: :class:`SampleMapping`: the nearest fit-sample customers whose segments vote for a new customer's
+#: (chosen on the 1M demo's tuning data seeds 0 and 1: benchmarks/results/mapping_vote_tuning.md).
+VOTE_NEIGHBOURS = 30
+#: and NNDescent's search width for them (0.2 elsewhere): 30 neighbours at 0.2 scored ~22,000 customers/s
+#: on two cores, too near the 20,000 the product promises for ``assign``; at 0.1 ~29,000.
+VOTE_EPSILON = 0.1
 
 
 def inverse_distance_mean(distances: np.ndarray, indices: np.ndarray, targets: np.ndarray) -> np.ndarray:
@@ -133,16 +140,18 @@ class NeighborMapping(TransformerMixin, _NeighborParams):
         self.n_outputs_ = Y.shape[1]
         return self
 
-    def kneighbors(self, X) -> tuple[np.ndarray, np.ndarray]:
-        """Distances and sample-row indices of the ``n_neighbors`` nearest sample rows (rows x k each)."""
+    def kneighbors(self, X, n_neighbors: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Distances and sample-row indices of the ``n_neighbors`` (default: the fitted number) nearest
+        sample rows (rows x k each, nearest first; k at most the sample's rows)."""
         check_is_fitted(self, "index_")
         X = np.ascontiguousarray(X, dtype=np.float32)
         if X.ndim != 2 or X.shape[1] != self.n_features_in_:
             raise ValueError(f"expected rows x {self.n_features_in_} inputs, got shape {X.shape}")
+        k = self.n_neighbors_ if n_neighbors is None else min(int(n_neighbors), len(self.targets_))
         if self.algorithm_ == "nndescent":
-            indices, distances = self.index_.query(X, k=self.n_neighbors_, epsilon=self.epsilon)
+            indices, distances = self.index_.query(X, k=k, epsilon=self.epsilon)
             return distances, indices
-        return self.index_.kneighbors(X, n_neighbors=self.n_neighbors_)
+        return self.index_.kneighbors(X, n_neighbors=k)
 
     def transform(self, X) -> np.ndarray:
         """Mapped targets of ``X`` (rows x targets, float32), ``batch_size`` rows per query."""
@@ -168,16 +177,29 @@ class MappedRows(NamedTuple):
 class SampleMapping(_NeighborParams):
     """The fit sample's cluster-space coordinates, map, segments and probabilities, mapped to new rows.
 
-    One :class:`NeighborMapping` (``n_neighbors``, inverse-distance weights) is
-    fitted on the sample's latent vectors with, as targets, the cluster-space
-    embedding, the 2-D map, a one-hot column per segment (noise included) and
-    the same columns multiplied by the membership probability. For a new row:
-    the segment is the one with the largest weighted vote (ties go to the
-    lowest id, as in ``KNeighborsClassifier``), its probability is the
-    weighted mean probability of the neighbours in that segment (0 for noise).
-    ``algorithm``, ``epsilon``, ``batch_size``, ``n_jobs`` and ``random_state``
-    go to :class:`NeighborMapping`.
+    One neighbour index (:class:`NeighborMapping`) of the sample's latent vectors answers one query
+    per new row for its ``max(n_neighbors, vote_neighbors)`` nearest sample rows:
+
+    * its cluster-space and map coordinates are the inverse-distance-weighted mean of its
+      ``n_neighbors`` nearest rows' (UMAP's own starting point for ``transform``);
+    * its segment is the plain majority of its ``vote_neighbors`` nearest rows' segments (noise
+      included; ties go to the lowest id, as in ``KNeighborsClassifier``), and its probability the
+      mean probability of the voters in that segment (0 for noise). Ten voters (v28) drew the
+      edges between segments with more chance than thirty: on the 1M demo's tuning seeds thirty
+      raised the ARI of everyone by 0.002–0.003; weighting them by 1/distance changed it by less
+      than 0.0005 (benchmarks/results/mapping_vote_tuning.md).
+
+    A row at distance 0 from sample rows (a sample customer scored again, or its exact twin) takes
+    their coordinates, segment and probability. ``algorithm``, ``epsilon``, ``batch_size``,
+    ``n_jobs`` and ``random_state`` go to :class:`NeighborMapping`.
     """
+
+    def __init__(self, n_neighbors: int = 10, vote_neighbors: int = VOTE_NEIGHBOURS, algorithm: str = "auto",
+                 epsilon: float = VOTE_EPSILON, batch_size: int = 20_000, n_jobs: int | None = -1,
+                 random_state: int | None = 0):
+        super().__init__(n_neighbors=n_neighbors, algorithm=algorithm, epsilon=epsilon, batch_size=batch_size,
+                         n_jobs=n_jobs, random_state=random_state)
+        self.vote_neighbors = vote_neighbors
 
     def fit(self, X, cluster_space, map_embedding, labels, probabilities) -> "SampleMapping":
         """Learn the mapping from the sample's latent vectors ``X`` to what the fitted models gave them.
@@ -193,21 +215,64 @@ class SampleMapping(_NeighborParams):
         n = len(X)
         if not (len(space) == len(labels) == len(probabilities) == n):
             raise ValueError("X, cluster_space, labels and probabilities must have one row per sample row")
+        if int(self.vote_neighbors) < 1:
+            raise ValueError(f"vote_neighbors must be at least 1, got {self.vote_neighbors}")
         has_map = map_embedding is not None and not np.isnan(np.asarray(map_embedding, dtype=np.float64)).all()
         parts = [space]
         if has_map:
             parts.append(np.asarray(map_embedding, dtype=np.float64).reshape(n, 2))
-        self.classes_ = np.unique(labels)
-        one_hot = (labels[:, None] == self.classes_[None, :]).astype(np.float64)
-        parts += [one_hot, one_hot * probabilities[:, None]]
+        self.classes_, self.sample_classes_ = np.unique(labels, return_inverse=True)
+        self.sample_probabilities_ = probabilities.astype(np.float32)
         self.n_space_dims_ = space.shape[1]
         self.has_map_ = bool(has_map)
-        self.neighbors_ = NeighborMapping(**self.get_params()).fit(X, np.hstack(parts))
+        search = {name: value for name, value in self.get_params().items() if name != "vote_neighbors"}
+        self.neighbors_ = NeighborMapping(**search).fit(X, np.hstack(parts))
         return self
+
+    def __setstate__(self, state: dict) -> None:
+        if "neighbors_" in state and "sample_classes_" not in state:  # saved before v29: no majority vote
+            state.setdefault("vote_neighbors", None)
+        super().__setstate__(state)
 
     def predict(self, X) -> MappedRows:
         """Cluster space, map, segment and membership probability of each row of latent vectors ``X``."""
         check_is_fitted(self, "neighbors_")
+        if not hasattr(self, "sample_classes_"):  # fitted before the majority vote (v28 and earlier)
+            return self._predict_weighted(X)
+        X = np.ascontiguousarray(X, dtype=np.float32)
+        n, d = len(X), self.n_space_dims_
+        coordinates = np.empty((n, self.neighbors_.n_outputs_), dtype=np.float32)
+        labels, probabilities = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.float32)
+        near = self.neighbors_.n_neighbors_
+        voters = min(int(self.vote_neighbors), len(self.sample_classes_))
+        step = max(1, int(self.batch_size))
+        for start in range(0, n, step):
+            part = slice(start, start + step)
+            distances, indices = self.neighbors_.kneighbors(X[part], max(near, voters))
+            coordinates[part] = inverse_distance_mean(distances[:, :near], indices[:, :near], self.neighbors_.targets_)
+            labels[part], probabilities[part] = self._vote(distances[:, :voters], indices[:, :voters])
+        xy = coordinates[:, d:d + 2] if self.has_map_ else np.full((n, 2), np.nan, dtype=np.float32)
+        return MappedRows(np.ascontiguousarray(coordinates[:, :d]), np.ascontiguousarray(xy), labels, probabilities)
+
+    def _vote(self, distances: np.ndarray, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Segments and probabilities of rows from their voters (rows x k): the majority, or the rows at distance 0."""
+        weights = (distances <= 0).astype(np.float64)
+        weights[~weights.any(axis=1)] = 1.0
+        classes = self.sample_classes_[indices]
+        votes = np.zeros((len(indices), len(self.classes_)))
+        held = np.zeros_like(votes)
+        rows = np.repeat(np.arange(len(indices)), indices.shape[1])
+        np.add.at(votes, (rows, classes.ravel()), weights.ravel())
+        np.add.at(held, (rows, classes.ravel()), (weights * self.sample_probabilities_[indices]).ravel())
+        best = votes.argmax(axis=1)
+        picked = np.arange(len(indices))
+        labels = self.classes_[best].astype(np.int64)
+        probabilities = np.clip(held[picked, best] / votes[picked, best], 0.0, 1.0).astype(np.float32)
+        probabilities[labels == _NOISE] = 0.0
+        return labels, probabilities
+
+    def _predict_weighted(self, X) -> MappedRows:
+        """A mapping fitted before v29: one-hot segments among its targets, the vote weighted by 1/distance."""
         mapped = self.neighbors_.transform(X)
         d, k = self.n_space_dims_, len(self.classes_)
         space = mapped[:, :d]

@@ -129,18 +129,46 @@ def test_vote_and_probability_numbers():
     X = np.array([[0.0], [1.0], [2.0], [10.0]])
     labels = np.array([0, 0, 1, -1])
     probabilities = np.array([0.2, 0.8, 1.0, 0.0])
-    mapping = SampleMapping(n_neighbors=3).fit(X, X * 2, None, labels, probabilities)
-    rows = mapping.predict(np.array([[0.5], [1.8], [9.0]]))
-    # 0.5: rows 0 and 1 at distance 0.5 (weights 2, 2), row 2 at 1.5 (2/3): segment 0, mean prob 0.5.
-    # 1.8: row 2 at 0.2 (weight 5) outvotes rows 1 (1.25) and 0 (1/1.8): segment 1, its prob 1.0.
-    # 9.0: row 3 at 1 (weight 1) outvotes rows 2 (1/7) and 1 (1/8): noise, probability 0.
-    assert rows.labels.tolist() == [0, 1, -1]
-    np.testing.assert_allclose(rows.probabilities, [0.5, 1.0, 0.0], rtol=1e-6)
+    mapping = SampleMapping(n_neighbors=3, vote_neighbors=3).fit(X, X * 2, None, labels, probabilities)
+    rows = mapping.predict(np.array([[0.5], [1.8], [9.0], [2.0]]))
+    # The segment is the plain majority of the 3 nearest, however near each one is:
+    # 0.5: rows 0, 1, 2 → 0, 0, 1: segment 0, the mean probability of its voters (0.2 + 0.8) / 2.
+    # 1.8: rows 2 (at 0.2), 1, 0 → 1, 0, 0: segment 0 (1/distance gave row 2's segment 1), prob 0.5.
+    # 9.0: rows 3, 2, 1 → noise, 1, 0: a tie goes to the lowest id, noise, probability 0.
+    # 2.0: row 2 at distance 0 → its segment 1 and probability 1.0 (a sample row scored again).
+    assert rows.labels.tolist() == [0, 0, -1, 1]
+    np.testing.assert_allclose(rows.probabilities, [0.5, 0.5, 0.0, 1.0], rtol=1e-6)
+    # The place is still the 1/distance mean of the n_neighbors nearest.
     weights = [np.array([2, 2, 2 / 3]), np.array([1 / 1.8, 1.25, 5]), np.array([1 / 8, 1 / 7, 1])]
     targets = [np.array([0, 2, 4]), np.array([0, 2, 4]), np.array([2, 4, 20])]
-    expected = [float(w @ t / w.sum()) for w, t in zip(weights, targets)]
+    expected = [float(w @ t / w.sum()) for w, t in zip(weights, targets)] + [4.0]
     np.testing.assert_allclose(rows.cluster_space[:, 0], expected, rtol=1e-6)
     assert np.isnan(rows.map_embedding).all()  # no map was given
+
+
+def test_the_place_and_the_vote_have_their_own_neighbours():
+    X = np.array([[0.0], [1.0], [2.0], [3.0]])
+    mapping = SampleMapping(n_neighbors=1, vote_neighbors=3).fit(X, X, None, np.array([0, 1, 1, 0]), np.ones(4))
+    rows = mapping.predict(np.array([[0.1]]))
+    assert rows.labels.tolist() == [1]  # rows 0, 1, 2 vote: 1 wins two to one
+    np.testing.assert_allclose(rows.cluster_space[:, 0], [0.0])  # row 0 alone places it
+    with pytest.raises(ValueError, match="vote_neighbors"):
+        SampleMapping(vote_neighbors=0).fit(X, X, None, np.zeros(4), np.ones(4))
+
+
+def test_a_mapping_saved_before_the_majority_vote_still_votes_by_distance():
+    X = np.array([[0.0], [1.0], [2.0], [10.0]])
+    mapping = SampleMapping(n_neighbors=3).fit(X, X * 2, None, np.array([0, 0, 1, -1]), np.array([0.2, 0.8, 1.0, 0.0]))
+    # The v28 layout: one-hot segments and probability-weighted one-hots among the neighbour targets.
+    one_hot = (np.array([0, 0, 1, -1])[:, None] == mapping.classes_[None, :]).astype(np.float32)
+    targets = np.hstack([mapping.neighbors_.targets_, one_hot, one_hot * np.array([[0.2], [0.8], [1.0], [0.0]])])
+    state = {key: value for key, value in mapping.__dict__.items()
+             if key not in ("sample_classes_", "sample_probabilities_", "vote_neighbors")}
+    state["neighbors_"] = NeighborMapping(n_neighbors=3).fit(X, targets)
+    old = SampleMapping.__new__(SampleMapping)
+    old.__setstate__(state)
+    assert old.vote_neighbors is None
+    assert old.predict(np.array([[0.5], [1.8], [9.0]])).labels.tolist() == [0, 1, -1]  # 1/distance: row 2 decides 1.8
 
 
 def test_noise_vote_gives_zero_probability():
