@@ -12,8 +12,9 @@ second on two cores.
 nearest fit-sample customers in the encoder's latent space and takes the
 inverse-distance-weighted mean of their cluster-space and map coordinates
 (scikit-learn's ``weights="distance"`` rule) and the plain majority of their
-``vote_neighbors`` nearest rows' segments (one neighbour query gives all of it). A customer who *is* in the sample
-(distance 0) gets its fitted coordinates, segment and probability. This is
+``vote_neighbors`` nearest rows' segments (one neighbour query gives all of
+it). A customer who *is* in the sample (distance 0) gets its fitted
+coordinates, segment and probability. This is
 UMAP's own starting point for ``transform`` (a weighted mean of the
 neighbours' embeddings) without the optimisation epochs, and for segments a
 k-NN vote in place of HDBSCAN's nearest mutual-reachability neighbour.
