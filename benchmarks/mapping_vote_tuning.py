@@ -74,8 +74,7 @@ def score(seed: int, customers: int) -> list[dict]:
         mapping = SampleMapping(random_state=0, **settings).fit(latent[sample], pipeline.cluster_space_[sample], None,
                                                                 sample_labels, sample_probs)
         if weighted:  # the v28 rule: every voter weighs 1/distance
-            mapping.vote_neighbors = mapping.n_neighbors
-            del mapping.sample_classes_
+            del mapping.sample_classes_  # predict takes the v28 path
             mapping = _weighted(mapping, latent[sample], pipeline.cluster_space_[sample], sample_labels, sample_probs)
         started = time.perf_counter()
         mapped = mapping.predict(latent[rest])

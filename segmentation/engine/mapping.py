@@ -259,16 +259,14 @@ class SampleMapping(_NeighborParams):
         """Segments and probabilities of rows from their voters (rows x k): the majority, or the rows at distance 0."""
         weights = (distances <= 0).astype(np.float64)
         weights[~weights.any(axis=1)] = 1.0
-        classes = self.sample_classes_[indices]
-        votes = np.zeros((len(indices), len(self.classes_)))
-        held = np.zeros_like(votes)
-        rows = np.repeat(np.arange(len(indices)), indices.shape[1])
-        np.add.at(votes, (rows, classes.ravel()), weights.ravel())
-        np.add.at(held, (rows, classes.ravel()), (weights * self.sample_probabilities_[indices]).ravel())
+        n, k = len(indices), len(self.classes_)
+        cells = (np.arange(n)[:, None] * k + self.sample_classes_[indices]).ravel()  # (row, segment) per voter
+        votes = np.bincount(cells, weights.ravel(), minlength=n * k).reshape(n, k)
+        held = np.bincount(cells, (weights * self.sample_probabilities_[indices]).ravel(), minlength=n * k).reshape(n, k)
         best = votes.argmax(axis=1)
-        picked = np.arange(len(indices))
+        rows = np.arange(n)
         labels = self.classes_[best].astype(np.int64)
-        probabilities = np.clip(held[picked, best] / votes[picked, best], 0.0, 1.0).astype(np.float32)
+        probabilities = np.clip(held[rows, best] / votes[rows, best], 0.0, 1.0).astype(np.float32)
         probabilities[labels == _NOISE] = 0.0
         return labels, probabilities
 
