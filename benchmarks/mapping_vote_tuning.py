@@ -36,11 +36,16 @@ CANDIDATES = {
     "1/distance, k=30, ε 0.2": {"n_neighbors": 30, "epsilon": 0.2, "weighted": True},
     **{f"majority, k={k}, ε {e:g}": {"vote_neighbors": k, "epsilon": e}
        for k, e in ((10, 0.2), (20, 0.1), (30, 0.1), (30, 0.2), (50, 0.2))},
+    # v30 candidates: a linear discriminant of the sample's segments in the latent space, for everyone
+    # outside the sample or only where the majority of 30 is weak.
+    "LDA (latent), everyone": {"discriminant": None},
+    **{f"majority of 30, LDA where it holds < {b:.0%}": {"discriminant": b} for b in (0.6, 0.8)},
 }
 
 
-def fitted(seed: int, customers: int, folder: Path):
-    """The demo month's pipeline fitted as a snapshot fits it, its preprocessed rows and the truth."""
+def fitted(seed: int, customers: int, folder: Path, keep: bool = False):
+    """The demo month's pipeline fitted as a snapshot fits it, its latent rows, the truth and KMeans told
+    k's ARI; with ``keep`` also ``{"Z": preprocessed rows, "halves": the fit sample's two halves}``."""
     from sklearn.cluster import KMeans
 
     from segmentation.data import store
@@ -58,18 +63,54 @@ def fitted(seed: int, customers: int, folder: Path):
     pipeline.fit(frame, halves=table.halves)
     Z = pipeline.preprocessor_.transform(frame.to_numpy(dtype=float))
     kmeans = KMeans(len(np.unique(y)), n_init=10, random_state=0).fit(Z)
-    return pipeline, scoring.latent(pipeline, Z), y, adjusted_rand(y, kmeans.labels_)
+    found = pipeline, scoring.latent(pipeline, Z), y, adjusted_rand(y, kmeans.labels_)
+    if not keep:
+        return found
+    halves = pipeline._sample_halves(table.halves, frame.index, pipeline.fit_sample_index_)
+    return (*found, {"Z": Z, "halves": halves})
 
 
-def score(seed: int, customers: int) -> list[dict]:
+def _discriminant_row(seed, name, below, pipeline, latent, y, sample, rest) -> dict:
+    """Customers outside the sample by a shrunk LDA of the sample's segments (``below`` None: everyone;
+    else only those whose majority vote holds less than ``below`` of the voters)."""
+    from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+
+    labels_sample = pipeline.labels_[sample]
+    segmented = labels_sample >= 0
+    started = time.perf_counter()
+    lda = LinearDiscriminantAnalysis(solver="lsqr", shrinkage="auto").fit(latent[sample][segmented],
+                                                                        labels_sample[segmented])
+    mapping = SampleMapping(random_state=0).fit(latent[sample], pipeline.cluster_space_[sample], None,
+                                                labels_sample, pipeline.probabilities_[sample])
+    predicted = lda.predict(latent[rest])
+    if below is not None:
+        distances, indices = mapping.neighbors_.kneighbors(latent[rest], mapping.vote_neighbors)
+        voted, _ = mapping._vote(distances, indices)
+        votes = mapping.classes_[mapping.sample_classes_[indices]]
+        share = (votes == voted[:, None]).mean(axis=1)
+        predicted = np.where(share < below, predicted, voted)
+    seconds = time.perf_counter() - started
+    labels = pipeline.labels_.copy()
+    labels[rest] = predicted
+    return {"data_seed": seed, "candidate": name, "ari": adjusted_rand(y, labels),
+            "ari_outside_sample": adjusted_rand(y[rest], predicted), "noise_share": float(np.mean(labels == -1)),
+            "customers_per_second": round(len(rest) / seconds)}
+
+
+def score(seed: int, customers: int, candidates: dict | None = None) -> list[dict]:
+    candidates = CANDIDATES if candidates is None else candidates
     with tempfile.TemporaryDirectory(prefix="vote-") as folder:
         pipeline, latent, y, kmeans_ari = fitted(seed, customers, Path(folder))
     sample = pipeline.fit_sample_index_
     rest = np.setdiff1d(np.arange(len(y)), sample)
     sample_labels, sample_probs = pipeline.labels_[sample], pipeline.probabilities_[sample]
     rows = [{"data_seed": seed, "candidate": "reference: kmeans (true k)", "ari": kmeans_ari}]
-    for name, settings in CANDIDATES.items():
+    for name, settings in candidates.items():
         settings = dict(settings)
+        if "discriminant" in settings:  # a linear discriminant of the sample's segments in the latent space
+            rows.append(_discriminant_row(seed, name, settings["discriminant"], pipeline, latent, y, sample, rest))
+            print(rows[-1], flush=True)
+            continue
         weighted = settings.pop("weighted", False)
         mapping = SampleMapping(random_state=0, **settings).fit(latent[sample], pipeline.cluster_space_[sample], None,
                                                                 sample_labels, sample_probs)
@@ -115,11 +156,13 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1], help="demo data seeds (tuning: not 7)")
     parser.add_argument("--customers", type=int, default=1_000_000)
+    parser.add_argument("--candidates", nargs="+", default=list(CANDIDATES), choices=list(CANDIDATES))
     parser.add_argument("--out", type=Path, default=RESULTS / "mapping_vote_tuning.csv")
     args = parser.parse_args(argv)
     if 7 in args.seeds:
         parser.error("data seed 7 is the one benchmarks/scale.py reports: choose on other seeds")
-    frame = pd.DataFrame([row for seed in args.seeds for row in score(seed, args.customers)])
+    frame = pd.DataFrame([row for seed in args.seeds
+                           for row in score(seed, args.customers, {c: CANDIDATES[c] for c in args.candidates})])
     frame.to_csv(args.out, index=False)
     text = report(frame)
     args.out.with_suffix(".md").write_text(text)

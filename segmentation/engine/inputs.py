@@ -136,7 +136,8 @@ def check_enough_rows(n_rows: int, n_sample: int, min_cluster_size: int) -> None
 
 
 def check_switches(*, outlier_floor, refine_neighbors, merge_alpha, twin_distance, split_distance=None,
-                   mix_twins=True, reproducible_below=None, consensus=1, polish=None, join_noise=None) -> None:
+                   mix_twins=True, reproducible_below=None, consensus=1, polish=None, join_noise=None,
+                   neighbors_share=None) -> None:
     """Raise ``ValueError`` for a post-processing switch that is neither None (off) nor a setting.
 
     ``refine_neighbors`` is a positive number of neighbours (0 is refused: None turns the vote
@@ -144,8 +145,14 @@ def check_switches(*, outlier_floor, refine_neighbors, merge_alpha, twin_distanc
     ``twin_distance`` and ``split_distance`` numbers; ``mix_twins`` True, False or ``"rest alike"``;
     ``reproducible_below`` a positive share (below 1) or number of rows; ``consensus`` a whole
     number of fits, 1 or more (1: one fit); ``polish`` a quantile between 0 and 1; ``join_noise``
-    a share of the votes from 0 up to (not including) 1.
+    a share of the votes from 0 up to (not including) 1; ``neighbors_share`` a share of the fit sample
+    from 0 up to (not including) 1.
     """
+    if neighbors_share is not None and (isinstance(neighbors_share, bool) or not isinstance(neighbors_share, Real)
+                                        or not 0 <= neighbors_share < 1):
+        raise ValueError(f"neighbors_share must be a share of the fit sample from 0 up to 1 (UMAP's neighbours in "
+                         f"the cluster space are at least that share of it), or None for n_neighbors alone; "
+                         f"got {neighbors_share!r}")
     if join_noise is not None and (isinstance(join_noise, bool) or not isinstance(join_noise, Real)
                                    or not 0 <= join_noise < 1):
         raise ValueError(f"join_noise must be a share of the votes from 0 up to 1 (a noise customer joins the segment "

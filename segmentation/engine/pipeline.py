@@ -125,7 +125,9 @@ class SegmentationPipeline(BaseEstimator):
     segments around them (:mod:`segmentation.engine.reproducible`). ``join_noise`` (default 0.8; None: off)
     puts a noise row whose 30 nearest segmented rows in the preprocessed features are more than that share
     one segment's, within reach of them, in that segment (:func:`~segmentation.engine.mapping.join_noise`);
-    the rows scored later inherit it through the mapping. Last, ``polish`` (default None: off; an
+    the rows scored later inherit it through the mapping. ``n_neighbors`` (default 15) are UMAP's
+    neighbours, and the cluster space's are at least ``neighbors_share`` (default None: off; an option, e.g.
+    0.0006: 15 up to 25,000 rows, 30 at 50,000) of the fit sample (README v30). Last, ``polish`` (default None: off; an
     option, e.g. 0.99) redraws the segments' edges with a linear discriminant in the preprocessed features and lets
     noise within that quantile of a segment's spread join it (:mod:`segmentation.engine.polish`),
     for the fit sample and every row scored later. The autoencoder (``latent_dim``, ``hidden_dims``, ``max_epochs``)
@@ -173,7 +175,7 @@ class SegmentationPipeline(BaseEstimator):
                  refine_neighbors=DEFAULTS.refine_neighbors, split_distance=DEFAULTS.split_distance, mix_columns=None,
                  mix_twins=DEFAULTS.mix_twins, reproducible_below=DEFAULTS.reproducible_below,
                  consensus=DEFAULTS.consensus, polish=DEFAULTS.polish, join_noise=DEFAULTS.join_noise,
-                 random_state=DEFAULTS.random_state):
+                 neighbors_share=DEFAULTS.neighbors_share, random_state=DEFAULTS.random_state):
         self.encoder = encoder
         self.reducer = reducer
         self.clusterer = clusterer
@@ -210,6 +212,7 @@ class SegmentationPipeline(BaseEstimator):
         self.consensus = consensus
         self.polish = polish
         self.join_noise = join_noise
+        self.neighbors_share = neighbors_share
         self.mix_columns = mix_columns
         self.mix_twins = mix_twins
         self.reproducible_below = reproducible_below

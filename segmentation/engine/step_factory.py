@@ -8,6 +8,7 @@ Any other string is refused with the spellings that are understood. Nothing is f
 from __future__ import annotations
 
 import hdbscan
+import numpy as np
 from sklearn.base import clone
 
 from segmentation.engine.defaults import AUTOENCODER_PARAMS, SKIP
@@ -37,8 +38,19 @@ def make_encoder(pipeline):
     return clone(pipeline.encoder)
 
 
-def make_umap(pipeline, n_components: int, min_dist: float, n_rows: int):
-    """A UMAP of ``n_components`` with the pipeline's neighbours (fewer than ``n_rows``) and seed."""
+def cluster_neighbours(pipeline, n_rows: int) -> int:
+    """The cluster space's UMAP neighbours for ``n_rows`` fitted rows: ``n_neighbors``, or the
+    ``neighbors_share`` of the rows when that is more (rounded up)."""
+    share = getattr(pipeline, "neighbors_share", None)
+    wanted = int(pipeline.n_neighbors)
+    if share is not None:
+        wanted = max(wanted, int(np.ceil(share * n_rows - 1e-9)))
+    return wanted
+
+
+def make_umap(pipeline, n_components: int, min_dist: float, n_rows: int, n_neighbors: int | None = None):
+    """A UMAP of ``n_components`` with ``n_neighbors`` (default the pipeline's; fewer than ``n_rows``) and
+    the pipeline's seed."""
     import umap  # heavy import (numba); only when the default is used
 
     from segmentation.engine.numba_cache import cache_umap_kernels
@@ -46,14 +58,14 @@ def make_umap(pipeline, n_components: int, min_dist: float, n_rows: int):
 
     # With a random_state UMAP runs single-threaded anyway; saying so avoids its warning.
     n_jobs = 1 if pipeline.random_state is not None else -1
-    return umap.UMAP(n_components=n_components, n_neighbors=min(pipeline.n_neighbors, n_rows - 1),
+    return umap.UMAP(n_components=n_components, n_neighbors=min(n_neighbors or pipeline.n_neighbors, n_rows - 1),
                      min_dist=min_dist, random_state=pipeline.random_state, n_jobs=n_jobs, n_epochs=UMAP_EPOCHS)
 
 
 def make_reducer(pipeline, n_rows: int):
     """The cluster-space reducer: UMAP to ``cluster_dims`` (None), :class:`Identity` (skip) or a clone."""
     if pipeline.reducer is None:
-        return make_umap(pipeline, pipeline.cluster_dims, 0.0, n_rows)
+        return make_umap(pipeline, pipeline.cluster_dims, 0.0, n_rows, cluster_neighbours(pipeline, n_rows))
     if is_skip(pipeline.reducer):
         return Identity()
     if isinstance(pipeline.reducer, str):

@@ -365,3 +365,21 @@ def test_small_data_umap_gets_the_same_exact_neighbours_from_scikit_learn():
     kept = umap.UMAP(n_components=3, n_neighbors=15, random_state=0, n_jobs=1)
     fit_transform_umap(kept, X, mapping="transform")  # UMAP's own transform is needed: own search kept
     assert kept.precomputed_knn[0] is None and kept.transform(X[:5]).shape == (5, 3)
+
+
+def test_the_cluster_space_takes_more_neighbours_only_on_a_large_fit_sample():
+    """v30's option: UMAP's cluster-space neighbours at least 0.06 % of the fit sample (README v30), so
+    every sample under 25,000 rows keeps 15 and a 50,000-row one gets 30; the 2-D map keeps 15. Off by
+    default."""
+    from segmentation.engine.step_factory import cluster_neighbours, make_map_reducer, make_reducer
+
+    assert make_reducer(SegmentationPipeline(), 50_000).n_neighbors == 15
+    pipeline = SegmentationPipeline(neighbors_share=0.0006)
+    assert [cluster_neighbours(pipeline, n) for n in (4_000, 20_000, 25_000, 25_001, 50_000, 100_000)] == [
+        15, 15, 15, 16, 30, 60]
+    assert make_reducer(pipeline, 50_000).n_neighbors == 30
+    assert make_map_reducer(pipeline, 50_000).n_neighbors == 15
+    assert make_reducer(pipeline.set_params(neighbors_share=None), 50_000).n_neighbors == 15
+    assert make_reducer(SegmentationPipeline(n_neighbors=40), 50_000).n_neighbors == 40  # never fewer than asked
+    with pytest.raises(ValueError, match="neighbors_share must be a share of the fit sample"):
+        SegmentationPipeline(neighbors_share=1.5).fit(np.random.default_rng(0).normal(size=(60, 3)))
