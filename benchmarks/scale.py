@@ -69,6 +69,9 @@ STAGES = {
     Stage.STORED: "done",
 }
 
+#: The stages of the whole fit, preprocessing to the assignment of everyone (the "whole fit" row).
+FIT_STAGES = (Stage.FITTING, Stage.TRAINING, Stage.EMBEDDING, Stage.CLUSTERING, Stage.MAPPING, Stage.ASSIGNING)
+
 
 class MemorySampler:
     """Peak resident memory (bytes) of this process, overall and per stage, sampled in a thread."""
@@ -223,7 +226,7 @@ def tables(ours: dict, assign: dict, baselines: dict[str, dict]) -> tuple[pd.Dat
     stage_table = pd.DataFrame(rows)
 
     seconds = ours["stage_seconds"]
-    fit_seconds = sum(seconds.get(s, 0) for s in stages[1:7])  # preprocessing .. assignment of everyone
+    fit_seconds = sum(seconds.get(STAGES[stage], 0) for stage in FIT_STAGES)
     # Like for like with "UMAP+HDBSCAN on all": the same two models on the sample, plus assigning the rest.
     design_seconds = sum(seconds.get(s, 0) for s in ("embedding (UMAP, cluster space)", "clustering (HDBSCAN)",
                                                      "assignment of everyone"))
