@@ -78,9 +78,9 @@ class EngineDefaults:
     n_neighbors: int = 15
     # The cluster space's UMAP takes at least this share of the fit sample as each row's neighbours
     # (None: n_neighbors alone). An option: 0.0006 (30 neighbours at 50,000 rows, 15 under 25,000)
-    # lifted the 1M demo's tuning seeds (0.833 -> 0.870 and 0.884 -> 0.887,
-    # benchmarks/results/umap_neighbours_tuning.md) but lowered the reported seed 7 (0.881 -> 0.872,
-    # benchmarks/results/scale_1000000_v30_neighbours.md), so it is not the default (README v30).
+    # moved the 1M demo's tuning seeds 0-3 by +0.037, +0.002, -0.008, +0.010
+    # (benchmarks/results/umap_neighbours_tuning.md) and the reported seed 7 by -0.009 (0.881 -> 0.872,
+    # benchmarks/results/scale_1000000_v30_neighbours.md): not the default (README v30).
     neighbors_share: float | None = None
     min_cluster_size: float = 0.01  # a share of the fit sample below 1, else rows
     min_samples: float | None = None  # None: min_cluster_size (HDBSCAN's own rule); below 1 a share
