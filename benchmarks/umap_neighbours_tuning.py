@@ -45,10 +45,12 @@ from segmentation.engine.metrics import adjusted_rand
 
 RESULTS = Path(__file__).resolve().parent / "results"
 #: name → (UMAP n_neighbors for the cluster space, None: the pipeline's own space; HDBSCAN min_samples
-#: in rows, None: the default rule, min_cluster_size)
+#: in rows, None: the default rule, min_cluster_size[; UMAP's seed for the layout, default the pipeline's])
 CANDIDATES = {"defaults (15 neighbours, min_samples = the floor)": (None, None),
               **{f"min_samples {m}": (None, m) for m in (50, 100, 200, 400)},
-              **{f"UMAP {k} neighbours": (k, None) for k in (30, 50)}}
+              **{f"UMAP {k} neighbours": (k, None) for k in (30, 50)},
+              # how far the layout's own seed moves the same sample (the autoencoder is the same fit)
+              **{f"UMAP 15 neighbours, UMAP seed {s}": (15, None, s) for s in (1, 2, 3)}}
 
 
 def score(seed: int, customers: int, candidates: dict) -> list[dict]:
@@ -67,13 +69,15 @@ def score(seed: int, customers: int, candidates: dict) -> list[dict]:
     rows = [{"data_seed": seed, "candidate": "reference: kmeans (true k)", "ari": kmeans_ari}]
     floor = int(pipeline.min_cluster_size_)
     spaces: dict = {None: (pipeline.cluster_space_[sample], 0.0)}
-    for name, (neighbours, min_samples) in candidates.items():
-        if neighbours not in spaces:  # the cluster space again, from the same latent vectors
+    for name, (neighbours, min_samples, *umap_seed) in candidates.items():
+        key = (neighbours, *umap_seed) if neighbours is not None else None
+        if key not in spaces:  # the cluster space again, from the same latent vectors
             started = time.perf_counter()
-            again = clone(pipeline).set_params(n_neighbors=neighbours, neighbors_share=None)
-            spaces[neighbours] = (fit_transform_umap(make_reducer(again, len(sample)), latent[sample],
-                                                     pipeline.mapping), time.perf_counter() - started)
-        space, embedding_seconds = spaces[neighbours]
+            again = clone(pipeline).set_params(n_neighbors=neighbours, neighbors_share=None,
+                                               random_state=umap_seed[0] if umap_seed else pipeline.random_state)
+            spaces[key] = (fit_transform_umap(make_reducer(again, len(sample)), latent[sample],
+                                              pipeline.mapping), time.perf_counter() - started)
+        space, embedding_seconds = spaces[key]
         started = time.perf_counter()
         clusterer = hdbscan.HDBSCAN(min_cluster_size=floor, min_samples=min_samples,
                                     cluster_selection_method=pipeline.cluster_selection_method,
