@@ -80,10 +80,10 @@ def _discriminant_row(seed, name, below, pipeline, latent, y, sample, rest) -> d
     started = time.perf_counter()
     lda = LinearDiscriminantAnalysis(solver="lsqr", shrinkage="auto").fit(latent[sample][segmented],
                                                                         labels_sample[segmented])
-    mapping = SampleMapping(random_state=0).fit(latent[sample], pipeline.cluster_space_[sample], None,
-                                                labels_sample, pipeline.probabilities_[sample])
     predicted = lda.predict(latent[rest])
-    if below is not None:
+    if below is not None:  # the vote, where it is clear (its index built only here)
+        mapping = SampleMapping(random_state=0).fit(latent[sample], pipeline.cluster_space_[sample], None,
+                                                    labels_sample, pipeline.probabilities_[sample])
         distances, indices = mapping.neighbors_.kneighbors(latent[rest], mapping.vote_neighbors)
         voted, _ = mapping._vote(distances, indices)
         votes = mapping.classes_[mapping.sample_classes_[indices]]
@@ -152,21 +152,27 @@ def report(frame: pd.DataFrame) -> str:
                       "```", table.round(4).to_string(), "```", ""])
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def run_tuning(argv: list[str] | None, doc: str, candidates: dict, score, report, out: Path) -> None:
+    """The command line of a 1M tuning benchmark: ``score(seed, customers, candidates)`` rows for each
+    tuning data seed, written to ``--out`` (CSV) and its .md (``report(frame)``)."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1], help="demo data seeds (tuning: not 7)")
     parser.add_argument("--customers", type=int, default=1_000_000)
-    parser.add_argument("--candidates", nargs="+", default=list(CANDIDATES), choices=list(CANDIDATES))
-    parser.add_argument("--out", type=Path, default=RESULTS / "mapping_vote_tuning.csv")
+    parser.add_argument("--candidates", nargs="+", default=list(candidates), choices=list(candidates))
+    parser.add_argument("--out", type=Path, default=out)
     args = parser.parse_args(argv)
     if 7 in args.seeds:
         parser.error("data seed 7 is the one benchmarks/scale.py reports: choose on other seeds")
-    frame = pd.DataFrame([row for seed in args.seeds
-                           for row in score(seed, args.customers, {c: CANDIDATES[c] for c in args.candidates})])
+    chosen = {name: candidates[name] for name in args.candidates}
+    frame = pd.DataFrame([row for seed in args.seeds for row in score(seed, args.customers, chosen)])
     frame.to_csv(args.out, index=False)
     text = report(frame)
     args.out.with_suffix(".md").write_text(text)
     print(text)
+
+
+def main(argv: list[str] | None = None) -> None:
+    run_tuning(argv, __doc__, CANDIDATES, score, report, RESULTS / "mapping_vote_tuning.csv")
 
 
 if __name__ == "__main__":

@@ -126,7 +126,8 @@ def report(frame: pd.DataFrame, data_seeds) -> str:
     g = frame.groupby("candidate", sort=False)
     table = pd.DataFrame({"mean ARI": g["ari"].mean(), "least agreeing pair: mean": g["least_agreeing_pair"].mean(),
                           "min": g["least_agreeing_pair"].min(),
-                          "data sets ≥ 0.95": g["least_agreeing_pair"].apply(lambda s: f"{(s >= 0.95).sum()} of {len(s)}")})
+                          "data sets ≥ 0.95": g["least_agreeing_pair"].apply(
+                              lambda pairs: f"{(pairs >= 0.95).sum()} of {len(pairs)}")})
     return "\n".join([
         "# Post-processing one fit for seed agreement (tuning data seeds "
         + ", ".join(map(str, data_seeds)) + "; customers × 0.5)", "",

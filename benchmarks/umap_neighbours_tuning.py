@@ -9,8 +9,7 @@ sixth of one persona left as noise on data seed 0 and a tenth of it in its neigh
 ``min_samples``: HDBSCAN's own rule makes ``min_samples`` equal to ``min_cluster_size``, and the segment floor is a
 share of the fit sample, so at 50,000 rows each core distance is measured to the 500th or 1,000th
 neighbour: the density estimate is smoothed over a region as large as the smallest segment, and
-two touching segments blur into each other (v28/v29: a sixth of one persona left as noise on data
-seed 0 and a tenth of it in its neighbour's segment). A density estimate needs a fixed number of
+two touching segments blur into each other. A density estimate needs a fixed number of
 neighbours, not a share of the sample; a cap on ``min_samples`` leaves every sample whose floor is
 under it as it is. Measured: every cap lowered the ARI (the blur is not in the density estimate).
 
@@ -31,7 +30,6 @@ pipeline's settings), and the customers outside the sample are scored by the pip
 
 from __future__ import annotations
 
-import argparse
 import tempfile
 import time
 from pathlib import Path
@@ -39,7 +37,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from benchmarks.mapping_vote_tuning import fitted
+from benchmarks.mapping_vote_tuning import fitted, run_tuning
 from segmentation.engine.mapping import SampleMapping
 from segmentation.engine.metrics import adjusted_rand
 
@@ -106,7 +104,8 @@ def score(seed: int, customers: int, candidates: dict) -> list[dict]:
 def report(frame: pd.DataFrame) -> str:
     table = frame.pivot_table(index="candidate", columns="data_seed", values="ari", sort=False)
     table["mean"] = table.mean(axis=1)
-    for column, label in (("segments", "segments"), ("noise_share", "noise"), ("seconds", "seconds (embedding + clustering)")):
+    for column, label in (("segments", "segments"), ("noise_share", "noise"),
+                          ("seconds", "seconds (embedding + clustering)")):
         table[label] = frame.groupby("candidate", sort=False)[column].mean()
     return "\n".join(["# UMAP's neighbours and HDBSCAN's min_samples on the 1M demo's tuning data seeds", "",
                       "Written by `python -m benchmarks.umap_neighbours_tuning` (see its docstring). ARI of all the "
@@ -116,20 +115,7 @@ def report(frame: pd.DataFrame) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1], help="demo data seeds (tuning: not 7)")
-    parser.add_argument("--customers", type=int, default=1_000_000)
-    parser.add_argument("--candidates", nargs="+", default=list(CANDIDATES), choices=list(CANDIDATES))
-    parser.add_argument("--out", type=Path, default=RESULTS / "umap_neighbours_tuning.csv")
-    args = parser.parse_args(argv)
-    if 7 in args.seeds:
-        parser.error("data seed 7 is the one benchmarks/scale.py reports: choose on other seeds")
-    frame = pd.DataFrame([row for seed in args.seeds for row in score(seed, args.customers, {c: CANDIDATES[c] for c in args.candidates})])
-    frame.to_csv(args.out, index=False)
-    text = report(frame)
-    args.out.with_suffix(".md").write_text(text)
-    print(text)
-
+    run_tuning(argv, __doc__, CANDIDATES, score, report, RESULTS / "umap_neighbours_tuning.csv")
 
 if __name__ == "__main__":
     main()
