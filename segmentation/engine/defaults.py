@@ -116,6 +116,9 @@ class EngineDefaults:
     # off (v26: benchmarks/results/polish_tuning.md; README v26 says what it costs: digits' pixels and
     # the web timelines' false events).
     polish: float | None = None
+    # Where the polish draws its discriminant: "features" (the preprocessed features, v26) or "latent"
+    # (what UMAP and the mapping see: the autoencoder's code beside the features).
+    polish_space: str = "features"
     # Fits of the fit sample with their own seeds whose agreement gives the segments (1: one fit; an
     # option: segmentation/engine/consensus.py, benchmarks/results/consensus_tuning.md).
     consensus: int = 1
@@ -139,4 +142,4 @@ BEFORE_ADDED = {"ensemble_size": 1, "input_weight": 0.0, "count_loss": 0.0, "cou
                 "twin_distance": None, "split_distance": None, "mix_columns": None, "mix_twins": False,
                 "reproducible_below": None, "consensus": 1, "cross_halves": 0.0,
                 "polish": None, "join_noise": None,
-                "neighbors_share": None}
+                "neighbors_share": None, "polish_space": "features"}

@@ -135,9 +135,13 @@ def check_enough_rows(n_rows: int, n_sample: int, min_cluster_size: int) -> None
             f"(two segments of min_cluster_size={min_cluster_size})")
 
 
+#: Where the discriminant polish can be drawn (:mod:`segmentation.engine.polish`).
+POLISH_SPACES = ("features", "latent")
+
+
 def check_switches(*, outlier_floor, refine_neighbors, merge_alpha, twin_distance, split_distance=None,
                    mix_twins=True, reproducible_below=None, consensus=1, polish=None, join_noise=None,
-                   neighbors_share=None) -> None:
+                   neighbors_share=None, polish_space="features") -> None:
     """Raise ``ValueError`` for a post-processing switch that is neither None (off) nor a setting.
 
     ``refine_neighbors`` is a positive number of neighbours (0 is refused: None turns the vote
@@ -146,8 +150,12 @@ def check_switches(*, outlier_floor, refine_neighbors, merge_alpha, twin_distanc
     ``reproducible_below`` a positive share (below 1) or number of rows; ``consensus`` a whole
     number of fits, 1 or more (1: one fit); ``polish`` a quantile between 0 and 1; ``join_noise``
     a share of the votes from 0 up to (not including) 1; ``neighbors_share`` a share of the fit sample
-    from 0 up to (not including) 1.
+    from 0 up to (not including) 1; ``polish_space`` ``"features"`` or ``"latent"``.
     """
+    if polish_space not in POLISH_SPACES:
+        raise ValueError(f"polish_space must be one of {', '.join(map(repr, POLISH_SPACES))} (where the polish's "
+                         f"discriminant is drawn: the preprocessed features, or the latent rows UMAP sees); "
+                         f"got {polish_space!r}")
     if neighbors_share is not None and (isinstance(neighbors_share, bool) or not isinstance(neighbors_share, Real)
                                         or not 0 <= neighbors_share < 1):
         raise ValueError(f"neighbors_share must be a share of the fit sample from 0 up to 1 (UMAP's neighbours in "

@@ -130,7 +130,8 @@ class SegmentationPipeline(BaseEstimator):
     0.0006: 15 up to 25,000 rows, 30 at 50,000) of the fit sample (README v30). Last, ``polish`` (default None: off; an
     option, e.g. 0.99) redraws the segments' edges with a linear discriminant in the preprocessed features and lets
     noise within that quantile of a segment's spread join it (:mod:`segmentation.engine.polish`),
-    for the fit sample and every row scored later. The autoencoder (``latent_dim``, ``hidden_dims``, ``max_epochs``)
+    for the fit sample and every row scored later; ``polish_space="latent"`` draws it in the latent rows
+    UMAP sees (the code beside the features) instead. The autoencoder (``latent_dim``, ``hidden_dims``, ``max_epochs``)
     is the default encoder; its training input is corrupted
     (denoising) by zeroing features with probability ``input_dropout`` and adding
     Gaussian noise of standard deviation ``noise_std``; ``dropout`` acts between its layers;
@@ -174,7 +175,8 @@ class SegmentationPipeline(BaseEstimator):
                  fit_sample_size=DEFAULTS.fit_sample_size, outlier_floor=DEFAULTS.outlier_floor,
                  refine_neighbors=DEFAULTS.refine_neighbors, split_distance=DEFAULTS.split_distance, mix_columns=None,
                  mix_twins=DEFAULTS.mix_twins, reproducible_below=DEFAULTS.reproducible_below,
-                 consensus=DEFAULTS.consensus, polish=DEFAULTS.polish, join_noise=DEFAULTS.join_noise,
+                 consensus=DEFAULTS.consensus, polish=DEFAULTS.polish, polish_space=DEFAULTS.polish_space,
+                 join_noise=DEFAULTS.join_noise,
                  neighbors_share=DEFAULTS.neighbors_share, random_state=DEFAULTS.random_state):
         self.encoder = encoder
         self.reducer = reducer
@@ -211,6 +213,7 @@ class SegmentationPipeline(BaseEstimator):
         self.split_distance = split_distance
         self.consensus = consensus
         self.polish = polish
+        self.polish_space = polish_space
         self.join_noise = join_noise
         self.neighbors_share = neighbors_share
         self.mix_columns = mix_columns
@@ -321,9 +324,10 @@ class SegmentationPipeline(BaseEstimator):
                                                                       segments.joined_share)
         if self.consensus > 1:
             sample_labels, sample_probs = self._consensus(X, sample, sample_labels, halves, step)
-        self.polish_ = None if self.polish is None else DiscriminantPolish(self.polish).fit(Z_sample, sample_labels)
+        polish_rows = scoring.polish_rows(self, Z_sample, latent)
+        self.polish_ = None if self.polish is None else DiscriminantPolish(self.polish).fit(polish_rows, sample_labels)
         if self.polish_ is not None:
-            sample_labels, sample_probs = self.polish_.apply(Z_sample, sample_labels, sample_probs)
+            sample_labels, sample_probs = self.polish_.apply(polish_rows, sample_labels, sample_probs)
 
         step("mapping")
         self.map_reducer_ = make_map_reducer(self, len(sample))

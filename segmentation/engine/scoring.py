@@ -19,13 +19,19 @@ from segmentation.constants import NOISE as _NOISE
 from segmentation.engine.clustering import n_clusters, reduce_outliers, relabel
 from segmentation.engine.mapping import SampleMapping, approximate_predict_in_chunks
 
-__all__ = ["latent", "reconstructs", "reconstruction_error", "fit_mapping", "cluster_space", "predict_by_models", "score_rows"]
+__all__ = ["latent", "reconstructs", "reconstruction_error", "fit_mapping", "cluster_space", "predict_by_models", "polish_rows", "score_rows"]
 
 
 def latent(pipeline, Z: np.ndarray) -> np.ndarray:
     """The encoder's output for preprocessed rows ``Z`` (float32): the autoencoder's latent vectors,
     beside the rows themselves when its ``input_weight`` is set; what UMAP and the mapping see."""
     return np.asarray(pipeline.encoder_.transform(Z), dtype=np.float32)
+
+
+def polish_rows(pipeline, Z: np.ndarray, latent_rows: np.ndarray) -> np.ndarray:
+    """The rows the polish's discriminant sees: the preprocessed ``Z`` or, with ``polish_space="latent"``,
+    their ``latent_rows`` (models saved before the option existed drew it in the features)."""
+    return latent_rows if getattr(pipeline, "polish_space", "features") == "latent" else Z
 
 
 def reconstructs(encoder) -> bool:
@@ -111,7 +117,7 @@ def score_rows(pipeline, Z: np.ndarray, with_error: bool = False, spaces: list |
         spaces.append(space)
     polish = getattr(pipeline, "polish_", None)  # models saved before the polish existed have none
     if polish is not None:
-        labels, probs = polish.apply(Z, labels, probs)
+        labels, probs = polish.apply(polish_rows(pipeline, Z, rows), labels, probs)
     fold_map = getattr(pipeline, "fold_map_", None)  # segments folded into others after the fit
     if fold_map is not None:
         labels = relabel(np.asarray(labels, dtype=np.int64), fold_map)

@@ -90,7 +90,7 @@ def fitted_configuration(pipeline, X: pd.DataFrame, monkeypatch) -> dict:
 # (benchmarks/results/count_features_tuning.md); until then ``count_loss`` was 0 and ``count_columns`` None.
 # v26 added the discriminant polish as an option (``polish``, off: benchmarks/results/polish_tuning.md).
 # v30 added ``neighbors_share`` as an option (off): the cluster space's UMAP neighbours at least that
-# share of the fit sample.
+# share of the fit sample. v31 added ``polish_space`` (where the polish's discriminant is drawn; v26's "features").
 SNAPSHOT_CONFIGURATION = {
     "pipeline": {
         "cluster_dims": 8, "cluster_selection_epsilon": 0.0, "cluster_selection_method": "eom", "clusterer": None,
@@ -104,7 +104,7 @@ SNAPSHOT_CONFIGURATION = {
         "split_distance": 0.85, "mix_columns": ["share_app", "night_share"], "mix_twins": True,
         "reproducible_below": None, "count_loss": 10.0,
         "count_columns": {"share_app": "frequency", "night_share": "frequency"}, "consensus": 1, "polish": None,
-        "cross_halves": 0.0, "join_noise": 0.8, "neighbors_share": None,
+        "cross_halves": 0.0, "join_noise": 0.8, "neighbors_share": None, "polish_space": "features",
     },
     "preprocessor": {"column_weights": {0: 1.0, 1: 1.0, 2: 0.8, 3: 0.3162}, "log_columns": [0, 1],
                      "random_state": 0, "scaler": "standard", "share_counts": None, "share_weight_power": 0.0},

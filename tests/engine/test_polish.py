@@ -122,3 +122,21 @@ def test_the_kept_discriminant_is_fitted_on_the_labels_its_round_moved():
     assert np.mean(first != labels) > 0.05 and polish.moved_share_ == pytest.approx(np.mean(first != labels))
     means = np.stack([X[first == c].mean(axis=0) for c in polish.discriminant_.classes_])
     np.testing.assert_allclose(polish.discriminant_.means_, means)
+
+
+def test_the_latent_polish_draws_its_edges_where_the_encoder_put_the_customers():
+    # polish_space="latent": the discriminant sees the encoder's rows (here a 2-D PCA that mixes up the
+    # blobs' borders), not the 6 features, so it cannot mend what the features would; assign draws the same edges.
+    X, y = make_blobs(n_samples=1200, n_features=6, centers=4, cluster_std=2.0, random_state=3)
+    steps = dict(encoder=PCA(n_components=2), reducer="passthrough", map_reducer="passthrough",
+                 clusterer=KMeans(n_clusters=4, n_init=1, random_state=0), refine_neighbors=None, polish=0.99)
+    assert SegmentationPipeline().get_params()["polish_space"] == "features"  # v26's, the default
+    features = SegmentationPipeline(**steps).fit(X)
+    latent = SegmentationPipeline(polish_space="latent", **steps).fit(X)
+    assert features.polish_.discriminant_.means_.shape == (4, 6)
+    assert latent.polish_.discriminant_.means_.shape == (4, 2)
+    assert adjusted_rand(y, features.labels_) >= 0.99
+    assert adjusted_rand(y, latent.labels_) < 0.97
+    np.testing.assert_array_equal(latent.predict(X), latent.labels_)
+    with pytest.raises(ValueError, match="polish_space must be one of 'features', 'latent'"):
+        SegmentationPipeline(encoder="passthrough", polish=0.99, polish_space="code").fit(X)
