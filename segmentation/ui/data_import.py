@@ -105,6 +105,14 @@ FIELDS: dict[str, tuple[str, str]] = {
 }
 CONTACT = ("email", "phone", "first_name", "last_name")
 PREVIEW_ROWS = 5
+#: Folded file column names that hold contact details, whatever the file is said to hold (an events
+#: file with a phone column, a customer file with a second ``mobile`` column): masked in the preview.
+CONTACT_NAMES = frozenset({name for canon in CONTACT for name in (canon, *SYNONYMS[canon])}
+                          | {"name", "full_name", "fullname", "customer_name", "contact_name", "mobile_phone",
+                             "mobile_number", "phone_mobile", "msisdn", "address", "street", "street_address"})
+# A value written like a phone number: international (+49 …, 0049 …) or a national number with a gap
+# (0151 2345678, (030) 1234567); dates (2025-06-30) and plain ids (7781) are not.
+_PHONE_LIKE = re.compile(r"^(\+|00)\d[\d\s().\-/]{5,}$|^\(?0\d{1,5}\)?[\s/\-]\d[\d\s\-]{3,}$")
 
 # What the command line's options are called in this form (errors are shared with the command line).
 _IN_APP_WORDS = (
@@ -131,7 +139,10 @@ def in_app_words(message: str, stored: Path | None = None, name: str | None = No
 
 
 def preview_rows(data: bytes, header: list[str] | None, kind: str, n: int = PREVIEW_ROWS):
-    """The first ``n`` rows of an uploaded file as text, contact columns masked (``a•••``); None if unreadable."""
+    """The first ``n`` rows of an uploaded file as text, contact columns masked (``a•••``); None if unreadable.
+
+    A column is masked when the form would map it to a contact field, when its name says it holds
+    contact details (:data:`CONTACT_NAMES`), or when a value in it looks like an e-mail or a phone number."""
     import pandas as pd
 
     try:  # only the file's first bytes (CSV) or first row group batch (Parquet) are read
@@ -149,7 +160,8 @@ def preview_rows(data: bytes, header: list[str] | None, kind: str, n: int = PREV
     contact = {v for k, v in default_mapping(kind, header or list(frame.columns)).items() if k in CONTACT}
     for column in frame.columns:
         values = frame[column].astype(str)
-        if column in contact or values.str.contains("@", regex=False).any():
+        if (column in contact or fold_column(str(column)) in CONTACT_NAMES
+                or values.str.contains("@", regex=False).any() or values.str.strip().str.match(_PHONE_LIKE).any()):
             frame[column] = values.map(lambda v: (v[:1] + "•••") if v else v)
     return frame
 

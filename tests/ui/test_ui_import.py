@@ -184,3 +184,23 @@ def test_everyday_column_names_are_matched_without_a_manual_choice():
     assert default_mapping("customers", ["Client", "E-Mail", "Mobile", "Surname", "Postcode", "Opt-in"]) == {
         "customer_id": "Client", "email": "E-Mail", "phone": "Mobile", "last_name": "Surname",
         "zip": "Postcode", "consent_ads": "Opt-in"}
+
+
+def test_the_preview_masks_contact_details_in_any_file_and_any_column():
+    """The helper's browser walk found an events file's phone and names, and a customer file's second
+    phone column (``mobile``), shown in clear in the preview."""
+    from segmentation.ui.data_import import preview_rows
+
+    events = (b"customer_id,ts,event_type,phone,first_name,surname,note\n"
+              b"7,2025-06-30,purchase,+4915112345678,Alice,Schmidt,call 0151 2345678\n")
+    shown = preview_rows(events, None, "events")
+    assert shown.loc[0, "phone"] == "+•••" and shown.loc[0, "first_name"] == "A•••"
+    assert shown.loc[0, "surname"] == "S•••" and shown.loc[0, "customer_id"] == "7"
+    assert shown.loc[0, "ts"] == "2025-06-30" and shown.loc[0, "event_type"] == "purchase"
+    people = (b"id,email,phone,mobile,Full Name,plz\n"
+              b"7,ana@example.com,+49 30 1234567,0151 2345678,Ana Silva,10115\n")
+    shown = preview_rows(people, None, "customers")
+    assert shown.loc[0].tolist() == ["7", "a•••", "+•••", "0•••", "A•••", "10115"]
+    # a value alone gives a column away, whatever its name
+    loose = preview_rows(b"customer_id,contact\n7,(030) 1234567\n8,\n", None, "customers")
+    assert loose["contact"].tolist() == ["(•••", ""]
