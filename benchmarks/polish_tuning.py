@@ -10,7 +10,9 @@ pipeline seeds; sparse scenarios apart), the least agreeing pair of pipeline see
 sets reach 0.95, the noise share and how much of the planted random behaviour stays noise.
 ``--cache DIR`` keeps each data set's fits (a pickle) and reuses them.
 
-Writes ``benchmarks/results/polish_tuning.{md,csv}``.
+Writes ``benchmarks/results/polish_tuning.{md,csv}`` (``--out``: elsewhere). v31 added the variants in
+the latent space (``polish_space="latent"``: the discriminant drawn in the rows UMAP sees, the
+autoencoder's code beside the features); ``--variants`` picks some, ``--combine`` reports runs together.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from segmentation.engine import scoring
 from segmentation.engine.metrics import adjusted_rand
 from segmentation.engine.polish import DiscriminantPolish
 from segmentation.workflows.snapshot import SnapshotParams, clustering_frame
@@ -32,10 +35,13 @@ from .scenario_quality import _ours, prepare
 from .scratch import scratch
 
 RESULTS = Path(__file__).resolve().parent / "results"
-#: name → (max_rounds, spread); None: the segments as the clusterer and its post-processing left them.
+#: name → (max_rounds, spread[, space: "Z" the preprocessed features, "latent" the rows UMAP sees]); None:
+#: the segments as the clusterer and its post-processing left them.
 VARIANTS = {"off": None, "one round, noise within 0.99 (the option's setting)": (1, 0.99),
             "one round, noise stays noise": (1, None), "one round, noise within 0.9": (1, 0.9),
-            "to a fixed point (≤ 10 rounds), noise within 0.99": (10, 0.99)}
+            "to a fixed point (≤ 10 rounds), noise within 0.99": (10, 0.99),
+            "latent space: one round, noise within 0.99": (1, 0.99, "latent"),
+            "latent space: one round, noise stays noise": (1, None, "latent")}
 
 
 def fits(name: str, seed: int, cache: Path | None) -> dict:
@@ -52,8 +58,9 @@ def fits(name: str, seed: int, cache: Path | None) -> dict:
         out = {"truth": truth.to_numpy(), "fits": []}
         for pipeline_seed in (0, 1, 2):
             pipeline = _ours(table, replace(params, seed=pipeline_seed))
-            out["fits"].append({"labels": pipeline.labels_, "probs": pipeline.probabilities_,
-                                "Z": pipeline.preprocessor_.transform(frame.to_numpy()).astype(np.float32)})
+            Z = pipeline.preprocessor_.transform(frame.to_numpy()).astype(np.float32)
+            out["fits"].append({"labels": pipeline.labels_, "probs": pipeline.probabilities_, "Z": Z,
+                                "latent": scoring.latent(pipeline, Z)})
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(pickle.dumps(out))
@@ -63,16 +70,18 @@ def fits(name: str, seed: int, cache: Path | None) -> dict:
 def polished(fit: dict, variant) -> np.ndarray:
     if variant is None:
         return fit["labels"]
-    rounds, spread = variant
-    polish = DiscriminantPolish(spread, max_rounds=rounds).fit(fit["Z"], fit["labels"])
-    return polish.apply(fit["Z"], fit["labels"], fit["probs"])[0]
+    rounds, spread, *space = variant
+    rows = fit[space[0] if space else "Z"]
+    polish = DiscriminantPolish(spread, max_rounds=rounds).fit(rows, fit["labels"])
+    return polish.apply(rows, fit["labels"], fit["probs"])[0]
 
 
-def score(name: str, seed: int, data: dict) -> list[dict]:
+def score(name: str, seed: int, data: dict, variants=tuple(VARIANTS)) -> list[dict]:
     truth = data["truth"]
     known = truth != sc.RANDOM
     rows = []
-    for variant, setting in VARIANTS.items():
+    for variant in variants:
+        setting = VARIANTS[variant]
         labels = [polished(fit, setting) for fit in data["fits"]]
         pairs = [adjusted_rand(a, b) for i, a in enumerate(labels) for b in labels[i + 1:]]
         rows.append({"scenario": name, "data_seed": seed, "variant": variant, "sparse": sc.SCENARIOS[name].sparse,
@@ -103,18 +112,24 @@ def main(argv=None) -> None:
     parser.add_argument("--data-seeds", type=int, nargs="+", default=[0, 1, 2, 3])
     parser.add_argument("--scenarios", nargs="+", default=list(sc.SCENARIOS))
     parser.add_argument("--cache", type=Path, default=None)
+    parser.add_argument("--variants", nargs="+", choices=list(VARIANTS), default=list(VARIANTS))
+    parser.add_argument("--combine", type=Path, nargs="+", help="report these runs' CSVs together instead of fitting")
+    parser.add_argument("--out", type=Path, default=RESULTS / "polish_tuning.csv")
     args = parser.parse_args(argv)
     if set(args.data_seeds) & set(sc.HELDOUT_SEEDS):
         parser.error("the polish is tuned on tuning seeds only (0-9)")
-    rows = []
-    for name in args.scenarios:
-        for seed in args.data_seeds:
-            rows += score(name, seed, fits(name, seed, args.cache))
-            print(f"{name} seed {seed} done", flush=True)
-    runs = pd.DataFrame(rows)
-    runs.to_csv(RESULTS / "polish_tuning.csv", index=False)
-    text = report(runs, args.data_seeds)
-    (RESULTS / "polish_tuning.md").write_text(text)
+    if args.combine:
+        runs = pd.concat([pd.read_csv(path) for path in args.combine], ignore_index=True)
+    else:
+        rows = []
+        for name in args.scenarios:
+            for seed in args.data_seeds:
+                rows += score(name, seed, fits(name, seed, args.cache), args.variants)
+                print(f"{name} seed {seed} done", flush=True)
+        runs = pd.DataFrame(rows)
+    runs.to_csv(args.out, index=False)
+    text = report(runs, sorted(runs["data_seed"].unique()))
+    args.out.with_suffix(".md").write_text(text)
     print(text)
 
 
