@@ -6,6 +6,7 @@ sidebar of every page, and the notice that one has landed.
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 import streamlit as st
 
@@ -15,6 +16,8 @@ from segmentation.ui import common
 
 SESSION_KEY = "_session_token"
 SEEN_JOBS_KEY = "_seen_jobs"
+# When this browser session first looked for landed jobs: it is told only about those that landed after.
+OPENED_KEY = "_opened_at"
 
 
 @st.cache_resource(show_spinner=False)
@@ -99,7 +102,8 @@ def landed_jobs() -> list:
     A snapshot this session started is shown at once: it becomes the chosen snapshot.
     """
     seen = st.session_state.setdefault(SEEN_JOBS_KEY, set())
-    landed = job_registry().landed(str(common.current_db()), seen)
+    opened = st.session_state.setdefault(OPENED_KEY, datetime.now())
+    landed = job_registry().landed(str(common.current_db()), seen, since=opened, owner=session_token())
     for job in landed:
         seen.add(job.job_id)
         if job.state == "done" and job.run_ids and job.owner == session_token():

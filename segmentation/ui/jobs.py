@@ -172,9 +172,12 @@ class Jobs:
         """Waiting and running jobs of ``db``, oldest first."""
         return [j for j in self.jobs(db) if not j.finished]
 
-    def landed(self, db: str, seen: set[int]) -> list[Job]:
-        """Finished jobs of ``db`` not in ``seen`` (job ids a session has already told about)."""
-        return [j for j in self.jobs(db) if j.finished and j.job_id not in seen]
+    def landed(self, db: str, seen: set[int], since: datetime | None = None, owner: str | None = None) -> list[Job]:
+        """Finished jobs of ``db`` not in ``seen`` (job ids a session has already told about); with
+        ``since``, only those that finished at or after it, unless ``owner`` started them: a page opened
+        (or reloaded) after a snapshot landed is not told about it again."""
+        return [j for j in self.jobs(db) if j.finished and j.job_id not in seen
+                and (since is None or j.owner == owner or (j.finished_at is not None and j.finished_at >= since))]
 
     def wait(self, job: Job, seconds: float) -> bool:
         """Block until ``job`` has finished (tests, scripts); True when it did within ``seconds``."""

@@ -187,7 +187,7 @@ def _why_segments(row) -> None:
         return
     with st.expander(f"Why run {int(row['run_id'])} has {int(row['n_segments'])} segments"):
         if floor:
-            st.markdown(f"**Smallest segment.** {floor['why'][0].upper()}{floor['why'][1:]}.")
+            st.markdown(f"**Smallest segment allowed.** {floor['why'][0].upper()}{floor['why'][1:]}.")
         if granularity:
             st.markdown(f"**Segments.** {granularity['why']}.")
             for fold in granularity.get("folded") or []:

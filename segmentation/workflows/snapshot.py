@@ -195,20 +195,20 @@ def segment_floor(table, params: SnapshotParams, previous: dict | None = None) -
     """
     if params.min_cluster_share is not None:
         share = float(params.min_cluster_share)
-        return share, f"the smallest segment holds {share:.1%} of the fitted customers, as configured"
+        return share, f"a segment must hold at least {share:.1%} of the fitted customers, as configured"
     frame = table.frame
     events = float(frame["frequency"].median()) if "frequency" in frame.columns and len(frame) else 0.0
     kept = (previous or {}).get("share")
     low, high = EITHER_FLOOR_EVENTS
     if kept in (RICH_FLOOR, SPARSE_FLOOR) and low <= events <= high:
-        return kept, (f"the smallest segment holds {kept:.0%} of the fitted customers, as the data chose at the "
+        return kept, (f"a segment must hold at least {kept:.0%} of the fitted customers, as the data chose at the "
                       f"previous snapshot: the median customer has {events:g} events in the window, between "
                       f"{low} and {high}, where either floor fits")
     if events > RICH_EVENTS:
-        return RICH_FLOOR, (f"the smallest segment holds {RICH_FLOOR:.0%} of the fitted customers: the median "
+        return RICH_FLOOR, (f"a segment must hold at least {RICH_FLOOR:.0%} of the fitted customers: the median "
                             f"customer has {events:g} events in the window (more than {RICH_EVENTS}), enough "
                             "for a group that small to be a habit rather than chance")
-    return SPARSE_FLOOR, (f"the smallest segment holds {SPARSE_FLOOR:.0%} of the fitted customers: the median "
+    return SPARSE_FLOOR, (f"a segment must hold at least {SPARSE_FLOOR:.0%} of the fitted customers: the median "
                           f"customer has {events:g} events in the window ({RICH_EVENTS} or fewer), and with so "
                           "few events chance alone forms groups of 1 %")
 

@@ -208,7 +208,7 @@ def test_the_segment_floor_is_chosen_by_how_many_events_the_median_customer_has(
     assert share == floor
     assert f"median customer has {float(np.median(events)):g} events" in why
     assert segment_floor(table, SnapshotParams(min_cluster_share=0.05)) == (
-        0.05, "the smallest segment holds 5.0% of the fitted customers, as configured")
+        0.05, "a segment must hold at least 5.0% of the fitted customers, as configured")
     assert segment_floor(SimpleNamespace(frame=pd.DataFrame({"event_view": [0.5]})), SnapshotParams())[0] == 0.02
     table.catalog, table.reliability, table.choices = [], None, {}
     assert make_pipeline(table, SnapshotParams()).min_cluster_size == floor

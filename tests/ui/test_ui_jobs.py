@@ -183,3 +183,17 @@ def test_the_app_marks_its_snapshot_jobs_as_the_command_line_marks_run_and_timel
         [("run", {"as_of": "2025-06-30", "window_days": 60})] if timeline is None else
         [("timeline", {"start": "2025-04-30", "end": "2025-06-30", "every": 30, "window_days": 60})])
     assert list(journal.journal_dir(db_file).iterdir()) == []  # removed when the work ends
+
+
+def test_a_page_opened_after_a_snapshot_landed_is_not_told_about_it_again():
+    """The browser walk saw "New snapshot stored … is run 3" on every reload and new tab, long after."""
+    from datetime import datetime, timedelta
+
+    jobs = Jobs()
+    job = jobs.start("db.duckdb", "snapshot", "snapshot of 2025-06-30 (60-day window)", "session-a", lambda job: [3])
+    assert jobs.wait(job, 10)
+    before, after = job.finished_at - timedelta(seconds=1), job.finished_at + timedelta(seconds=1)
+    assert jobs.landed("db.duckdb", set(), since=before, owner="session-b") == [job]  # open while it ran
+    assert jobs.landed("db.duckdb", set(), since=after, owner="session-b") == []  # opened (or reloaded) later
+    assert jobs.landed("db.duckdb", set(), since=after, owner="session-a") == [job]  # the session that started it
+    assert jobs.landed("db.duckdb", set(), since=None) == [job] and datetime.now() >= job.finished_at

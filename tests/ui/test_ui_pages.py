@@ -332,7 +332,7 @@ def test_run_page_says_why_the_latest_snapshot_has_its_segments_and_features(dem
     assert f"{latest['found']} dense groups" in text
     assert latest["choice"] in text and "profile-only" in latest["choice"]  # the demo is not a purchase log
     assert "two random halves" in text
-    assert "**Smallest segment.** The smallest segment holds 2.0% of the fitted customers, as configured." in text
+    assert "**Smallest segment allowed.** A segment must hold at least 2.0% of the fitted customers, as configured." in text
     # the twins were judged on what the customers repeat on the halves of their events (v14)
     assert "the same behaviour mix in what their customers repeat on both halves of their events" in text
 
