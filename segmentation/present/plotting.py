@@ -12,7 +12,7 @@ import plotly.express as px
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-__all__ = ["event_mix_over_time", "sizes_over_time", "flow_sankey", "lineage_view", "lineage_colors",
+__all__ = ["short_label", "event_mix_over_time", "sizes_over_time", "flow_sankey", "lineage_view", "lineage_colors",
            "segment_lineage_colors", "segment_map", "trait_lifts", "distributions_vs_population",
            "probability_histogram", "lineage_history", "selection_breakdown", "value_over_time", "lookalike_curve"]
 
@@ -22,6 +22,24 @@ TEMPLATE = "plotly_white"
 PALETTE = px.colors.qualitative.Bold + px.colors.qualitative.Pastel
 NOISE_COLOR = "#CBD5E1"
 MARGIN = dict(l=10, r=10, t=30, b=10)
+#: Characters of a segment name shown in a legend or beside a node; the hover shows it whole. A name of
+#: 200 characters (the most the Segment page takes) in a legend squeezed the map to a thumbnail.
+LABEL_CHARS = 32
+
+
+def short_label(name: str, width: int = LABEL_CHARS) -> str:
+    """``name`` cut to ``width`` characters at a word where it can, with "…" when cut."""
+    name = str(name)
+    if len(name) <= width:
+        return name
+    cut = name[:width - 1]
+    space = cut.rfind(" ")
+    return (cut[:space] if space >= width // 2 else cut).rstrip(" ,;:-–·") + "…"
+
+
+def _hover_text(name: str) -> str:
+    """``name`` as literal text inside a plotly hover template."""
+    return str(name).replace("%{", "%\u200b{").replace("<", "&lt;")
 
 
 def _lineage_key(lineage_id) -> int | None:
@@ -74,11 +92,12 @@ def sizes_over_time(sizes: pd.DataFrame) -> go.Figure:
     colors = lineage_colors(sizes["lineage_id"])
     for lineage, rows in sizes.sort_values("as_of").groupby("lineage_id", sort=True, dropna=False):
         color = colors[_lineage_key(lineage)]
+        name = str(rows["label"].iloc[-1])
         figure.add_trace(go.Scatter(
-            x=rows["as_of"], y=rows["size"], name=str(rows["label"].iloc[-1]), mode="lines+markers",
+            x=rows["as_of"], y=rows["size"], name=short_label(name), mode="lines+markers",
             stackgroup="sizes", line=dict(color=color, width=1.5), marker=dict(color=color, size=6),
             fillcolor=translucent(color, 0.55), customdata=rows["share"],
-            hovertemplate="%{fullData.name}: %{y:,} customers (%{customdata:.1%})<extra></extra>"))
+            hovertemplate=_hover_text(name) + ": %{y:,} customers (%{customdata:.1%})<extra></extra>"))
     figure.update_layout(template=TEMPLATE, xaxis_title="snapshot", yaxis_title="customers",
                          legend_title_text="segment")
     stacked = sizes.sort_values(["as_of", "lineage_id"]).copy()
@@ -123,16 +142,17 @@ def flow_sankey(flows: pd.DataFrame, labels: dict[str, str] | None = None,
     colors_before, colors_after = colors_before or {}, colors_after or {}
     sources = list(dict.fromkeys(flows["source"]))
     targets = list(dict.fromkeys(flows["target"]))
-    names = ([labels.get(s, s) for s in sources]
-             + [LEFT if t == "left" else target_labels.get(t, t) for t in targets])
+    full = ([labels.get(s, s) for s in sources]
+            + [LEFT if t == "left" else target_labels.get(t, t) for t in targets])
+    names = [short_label(n, 2 * LABEL_CHARS) for n in full]
     colors = [_node_color(s, colors_before) for s in sources] + [_node_color(t, colors_after) for t in targets]
     source_index = {s: i for i, s in enumerate(sources)}
     target_index = {t: len(sources) + i for i, t in enumerate(targets)}
     figure = go.Figure(go.Sankey(
         arrangement="snap",
-        node=dict(label=names, color=colors, pad=12, thickness=14,
+        node=dict(label=names, color=colors, pad=12, thickness=14, customdata=full,
                   x=[0.001] * len(sources) + [0.999] * len(targets),
-                  hovertemplate="%{label}: %{value:,} customers<extra></extra>"),
+                  hovertemplate="%{customdata}: %{value:,} customers<extra></extra>"),
         link=dict(source=[source_index[s] for s in flows["source"]],
                   target=[target_index[t] for t in flows["target"]],
                   value=flows["customers"].tolist(),
@@ -175,12 +195,13 @@ def segment_map(points: pd.DataFrame, labels: dict[int, str], colors: dict[int, 
     for segment_id in order:
         mask = (points["segment_id"] == segment_id).to_numpy()
         rows = points[mask]
+        name = labels.get(int(segment_id), f"segment {segment_id}")
         figure.add_trace(go.Scattergl(
-            x=rows["x"], y=rows["y"], mode="markers", name=labels.get(int(segment_id), f"segment {segment_id}"),
+            x=rows["x"], y=rows["y"], mode="markers", name=short_label(name),
             marker=dict(size=4 if segment_id != -1 else 3, color=colors[int(segment_id)],
                         opacity=0.75 if segment_id != -1 else 0.5),
             customdata=np.column_stack([positions[mask], rows["probability"].fillna(0).to_numpy()]),
-            hovertemplate="%{fullData.name}<br>membership %{customdata[1]:.0%}<extra></extra>",
+            hovertemplate=_hover_text(name) + "<br>membership %{customdata[1]:.0%}<extra></extra>",
         ))
     figure.update_layout(template=TEMPLATE, margin=MARGIN, dragmode="select", legend_title_text="segment",
                          xaxis=dict(showticklabels=False, title=None, zeroline=False),
@@ -203,11 +224,13 @@ def trait_lifts(traits: pd.DataFrame, top: int = 12) -> go.Figure:
     words = strongest["phrase"].where(strongest["phrase"].notna() & (strongest["phrase"] != ""), strongest["label"])
     figure = go.Figure(go.Bar(
         x=strongest["std_diff"], y=words, orientation="h", marker_color=colors,
-        hovertemplate="%{y}<extra></extra>",
+        hovertemplate="%{y}<br>%{x:+.1f} standard deviations from all customers' average<extra></extra>",
     ))
+    # The bar is how far the segment's average lies from everyone's, in standard deviations; the label's
+    # ratio is not (a trait nearly nobody has can be 100× rarer and still only a short bar away).
     figure.update_layout(template=TEMPLATE, margin=MARGIN, height=max(260, 28 * len(strongest) + 60),
-                         xaxis=dict(title="how unusual, compared with all customers", showticklabels=False,
-                                    zeroline=False),
+                         xaxis=dict(title="bar: distance from all customers' average, in standard deviations",
+                                    showticklabels=True, zeroline=False),
                          yaxis=dict(title=None, automargin=True))
     figure.add_vline(x=0, line_color="#94A3B8", line_width=1)
     return figure

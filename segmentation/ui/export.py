@@ -74,11 +74,16 @@ def _expand(run_id: int, segment_id: int, size: int, stored: dict | None) -> int
                        "most similar customers. A random ranking finds 0.20.")
         st.caption(f"Distance to the segment's average customer finds {quality['baseline_recall_at_20']:.2f}; "
                    f"measured on {quality['held_out']:,} held-out members.")
-        added = st.number_input("Lookalikes to add", min_value=0,
-                                max_value=int(quality["candidates"] - quality["held_out"]),  # the non-members
-                                value=0, step=max(1, size // 10), key=f"export_lookalike_{run_id}_{segment_id}",
-                                help="The customers outside the segment who most resemble it; every check "
-                                     "below (consent, minimum size, hashing) applies to them too.")
+        most = int(quality["candidates"] - quality["held_out"])  # the non-members
+        # No min/max on the field: it would keep showing a typed -5 or 999999 while using its last valid value.
+        added = st.number_input("Lookalikes to add", value=0, step=max(1, size // 10),
+                                key=f"export_lookalike_{run_id}_{segment_id}",
+                                help=f"The customers outside the segment who most resemble it (0 to {most:,}); "
+                                     "every check below (consent, minimum size, hashing) applies to them too.")
+        if not 0 <= added <= most:
+            st.error(f"Lookalikes to add must be between 0 and {most:,}, not {int(added):,}: none are added.",
+                     icon=":material/error:")
+            added = 0
     with right:
         st.plotly_chart(plotting.lookalike_curve(quality["curve"]), key="lookalike_curve")
     return int(added)

@@ -64,6 +64,25 @@ def _jobs_panel() -> None:
         _job_status(job)
 
 
+WINDOW, EVERY, FIT_SAMPLE = "Window (days)", "Every (days)", "Customers to fit on"
+MIN_SHARE, EPOCHS = "Smallest segment (share), when set by hand", "Training epochs (at most)"
+#: Each number field's allowed range (None: no bound). Checked on submit rather than by the field itself:
+#: a form keeps a field's last valid value when an out-of-range one is typed, and ran with that value
+#: while the field showed the typed one (the browser walk: a window of 0 ran with 60 days).
+RANGES = {WINDOW: (7, 3650), EVERY: (1, 365), FIT_SAMPLE: (100, None), MIN_SHARE: (0.001, 0.5), EPOCHS: (1, 500)}
+
+
+def out_of_range(entered: dict) -> list[str]:
+    """What is wrong with the entered numbers (field → value), in words; empty when every one is in range."""
+    problems = []
+    for field, value in entered.items():
+        low, high = RANGES[field]
+        if (low is not None and value < low) or (high is not None and value > high):
+            allowed = f"between {low:,} and {high:,}" if high is not None else f"at least {low:,}"
+            problems.append(f"“{field}” must be {allowed}, not {value:,}")
+    return problems
+
+
 def _refusal(kind: str, params: SnapshotParams, when, start, end, again: bool) -> str | None:
     """Why the form's snapshot is not started (None: start it)."""
     if kind == "timeline":
@@ -117,31 +136,37 @@ def render() -> None:
             start = columns[0].date_input("First snapshot", value=max(first, last - timedelta(days=90)),
                                           min_value=first, max_value=last, key="run_start")
             end = columns[1].date_input("Last snapshot", value=last, min_value=first, max_value=last, key="run_end")
-            every = columns[2].number_input("Every (days)", min_value=1, max_value=365, value=30,
+            every = columns[2].number_input(EVERY, value=30,
                                             help=HELP["every"], key="run_every")
             when = end
-        window_days = st.number_input("Window (days)", min_value=7, max_value=3650, value=start_from.window_days,
+        window_days = st.number_input(WINDOW, value=start_from.window_days,
                                       help=HELP["window"], key="run_window")
         with st.expander("More parameters (for analysts)"):
             columns = st.columns(2)
             seed = columns[0].number_input("Seed", value=start_from.seed, step=1, help=HELP["seed"], key="run_seed")
-            fit_sample = columns[1].number_input("Customers to fit on", min_value=100, value=start_from.fit_sample_size,
+            fit_sample = columns[1].number_input(FIT_SAMPLE, value=start_from.fit_sample_size,
                                                  step=1000, help=HELP["fit_sample"], key="run_fit_sample")
             chosen = columns[0].checkbox("Let the data choose the smallest segment",
                                          value=start_from.min_cluster_share is None, help=HELP["floor_auto"],
                                          key="run_floor_auto")
-            min_share = columns[0].number_input("Smallest segment (share), when set by hand", min_value=0.001,
-                                                max_value=0.5, value=start_from.min_cluster_share or 0.02,
+            min_share = columns[0].number_input(MIN_SHARE, value=start_from.min_cluster_share or 0.02,
                                                 step=0.005, format="%.3f", help=HELP["min_share"],
                                                 key="run_min_share")
-            epochs = columns[1].number_input("Training epochs (at most)", min_value=1, max_value=500,
-                                             value=start_from.max_epochs, help=HELP["epochs"], key="run_epochs")
+            epochs = columns[1].number_input(EPOCHS, value=start_from.max_epochs, help=HELP["epochs"], key="run_epochs")
             refit = st.checkbox("Always fit new models", value=False, help=HELP["refit"], key="run_refit")
             again = st.checkbox("Compute again when the date already has a snapshot", value=False,
                                 key="run_again", help="Timelines always skip dates that have one.")
         label = "Run snapshot" if kind == "snapshot" else "Run timeline"
         submitted = st.form_submit_button(label, type="primary", icon=":material/play_arrow:")
     status_area = st.container()  # running snapshots and what the last ones came to, under the button
+    if submitted:
+        entered = {WINDOW: window_days, FIT_SAMPLE: fit_sample, EPOCHS: epochs}
+        entered.update({EVERY: every} if kind == "timeline" else {})
+        entered.update({} if chosen else {MIN_SHARE: min_share})
+        problems = out_of_range(entered)
+        if problems:
+            st.error("Nothing was started: " + "; ".join(problems) + ".", icon=":material/error:")
+            submitted = False
     if submitted:
         params = SnapshotParams(window_days=int(window_days), seed=int(seed), fit_sample_size=int(fit_sample),
                                 min_cluster_share=None if chosen else float(min_share),

@@ -282,6 +282,26 @@ def test_run_page_starts_from_the_latest_snapshots_parameters(demo_runs_db, monk
     assert len(at.dataframe[0].value) == len(sql(demo_runs_db, "SELECT * FROM runs"))
 
 
+def test_a_number_out_of_range_is_refused_by_name_and_nothing_starts(demo_runs_db, monkeypatch):
+    """The browser walk: a window of 0 turned the field red, and the snapshot ran with 60 days."""
+    from segmentation.ui import background
+
+    started = []
+    monkeypatch.setattr(background, "start_snapshot", lambda params, *args: started.append(params))
+    at = open_app(demo_runs_db, monkeypatch, "run")
+    at.number_input(key="run_window").set_value(0)
+    at.number_input(key="run_epochs").set_value(9000)
+    at.checkbox(key="run_again").check()
+    next(b for b in at.button if b.label == "Run snapshot").click().run()
+    assert not at.exception and started == []
+    assert [e.value for e in at.error] == ["Nothing was started: “Window (days)” must be between 7 and 3,650, not 0; "
+                                           "“Training epochs (at most)” must be between 1 and 500, not 9,000."]
+    at.number_input(key="run_window").set_value(30)
+    at.number_input(key="run_epochs").set_value(20)
+    next(b for b in at.button if b.label == "Run snapshot").click().run()
+    assert not at.error and [(p.window_days, p.max_epochs) for p in started] == [(30, 20)]
+
+
 def test_the_run_form_lets_the_data_choose_the_smallest_segment(demo_runs_db, monkeypatch):
     from segmentation.ui import background
 
@@ -494,6 +514,11 @@ def test_export_page_checks_previews_and_saves_the_file_with_an_audit_row(demo_r
     at.number_input(key=key).set_value(50).run()
     assert not at.exception
     assert metrics(at)["Members + lookalikes"] == f"{int(largest['size']) + 50:,}"
+    # a number out of range is said, and not half-used (the field kept showing it while 50 applied)
+    at.number_input(key=key).set_value(-5).run()
+    assert [e.value for e in at.error if e.value.startswith("Lookalikes to add")] == [
+        f"Lookalikes to add must be between 0 and {stored['candidates'] - stored['held_out']:,}, not -5: none are added."]
+    assert "Members + lookalikes" not in metrics(at)  # shown only when lookalikes are added
 
 
 def test_export_page_refuses_an_audience_below_the_platform_minimum(demo_runs_db, monkeypatch):
