@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import io
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -154,7 +155,38 @@ def read_raw(con, path: Path, name: str, info: FileInfo) -> list[str]:
         run_query(con, "ingest_05_skipped_create_csv", n_columns=len(header))
         return header
     except duckdb.Error as exc:
-        raise InputError(f"{name}: cannot read the file as {info.fmt.upper()}: {first_line(exc)}") from exc
+        where = _csv_problem(path, info) if info.fmt == "csv" else None
+        raise InputError(f"{name}: cannot read the file as {info.fmt.upper()}: "
+                         + (f"{where} (DuckDB: {first_line(exc)})" if where else first_line(exc))) from exc
+
+
+#: Text a failed CSV read is searched for the row that broke it (the whole file when smaller).
+_PROBLEM_SCAN_BYTES = 64 * 1024 * 1024
+
+
+def _csv_problem(path: Path, info: FileInfo) -> str | None:
+    """Where a CSV file DuckDB could not read goes wrong, in words, as Python's strict CSV reader finds
+    it (a quote never closed, a stray quote inside a value); None when it finds nothing in the first
+    :data:`_PROBLEM_SCAN_BYTES`."""
+    import csv
+
+    opener = gzip.open if info.compression == "gzip" else open
+    try:
+        with opener(path, "rt", encoding="utf-8-sig", errors="replace", newline="") as fh:
+            text = fh.read(_PROBLEM_SCAN_BYTES)
+    except (OSError, EOFError, zlib.error):
+        return None
+    reader = csv.reader(io.StringIO(text), delimiter=info.delimiter, strict=True)
+    started = 1
+    try:
+        for _ in reader:
+            started = reader.line_num + 1
+    except csv.Error as exc:
+        if "unexpected end of data" in str(exc) or reader.line_num > started + 100:
+            return (f"line {started} opens a quote (\") that is never closed, so the rest of the file reads "
+                    "as one value; close the quote or remove it")
+        return f"line {reader.line_num}: {exc}"
+    return None
 
 
 def stage_input(con, kind: str, sources: dict[str, int], constants: dict[str, str],

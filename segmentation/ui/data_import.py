@@ -116,6 +116,11 @@ _PHONE_LIKE = re.compile(r"^(\+|00)\d[\d\s().\-/]{5,}$|^\(?0\d{1,5}\)?[\s/\-]\d[
 
 # What the command line's options are called in this form (errors are shared with the command line).
 _IN_APP_WORDS = (
+    # whole phrases first: word for word they read "map them with the column chosen for …", "give a constant
+    # with a constant for …"
+    (re.compile(r"map them with --map (\w+)=YOUR_COLUMN"), lambda m: "choose their columns in the form below"),
+    (re.compile(r"give a constant with --set (\w+)=VALUE"),
+     lambda m: f"give “{FIELDS.get(m.group(1), (m.group(1),))[0]}” one value for every row"),
     (re.compile(r"--map (\w+)=[^\s,;)]+"), lambda m: f"the column chosen for “{FIELDS.get(m.group(1), (m.group(1),))[0]}”"),
     (re.compile(r"--set (\w+)=[^\s,;)]+"), lambda m: f"a constant for “{FIELDS.get(m.group(1), (m.group(1),))[0]}”"),
     (re.compile(r"--set (\w+)"), lambda m: f"a constant for “{FIELDS.get(m.group(1), (m.group(1),))[0]}”"),

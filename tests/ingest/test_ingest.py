@@ -422,6 +422,9 @@ def test_bad_input_is_refused_with_a_clear_message_and_changes_nothing(seeded, t
     ("broken_gzip", b"\x1f\x8b\x08\x00garbage-not-deflate", "not a readable gzip file"),
     ("utf16", "customer_id,ts\n1,2\n".encode("utf-16"), "UTF-16"),
     ("truncated_parquet", b"PAR1" + b"\x01" * 64, "cannot read the file as PARQUET"),
+    # the browser walk: DuckDB's own message ("Error when sniffing file") named no row
+    ("open_quote", b"customer_id,ts,event_type\n1,2025-06-01,view\n2,\"2025-06-02,view\n3,2025-06-03,view\n"
+                   b"4,2025-06-04,view\n", "line 3 opens a quote (\") that is never closed"),
 ])
 def test_unreadable_files_are_refused(seeded, tmp_path, case, content, expected):
     path = tmp_path / f"{case}.csv"

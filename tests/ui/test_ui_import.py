@@ -155,6 +155,12 @@ def test_command_line_words_become_the_forms_words():
         "shop.csv: missing required events columns ts; map it with the column chosen for “When it happened”, "
         "or give the timestamp format '%d.%m.%Y'; use “Import the good rows and keep the bad ones” or "
         "“Replace an earlier import of the same file”")
+    # the message of a file without two required columns, as the browser walk met it
+    missing = (f"{stored}: missing required events columns ts, event_type (columns found: a, b); rename them in "
+               "the file or map them with --map ts=YOUR_COLUMN, or give a constant with --set event_type=VALUE")
+    assert in_app_words(missing, stored, "shop.csv") == (
+        "shop.csv: missing required events columns ts, event_type (columns found: a, b); rename them in the file "
+        "or choose their columns in the form below, or give “What happened” one value for every row")
 
 
 @pytest.mark.parametrize("data, header", [
