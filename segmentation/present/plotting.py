@@ -23,8 +23,9 @@ PALETTE = px.colors.qualitative.Bold + px.colors.qualitative.Pastel
 NOISE_COLOR = "#CBD5E1"
 MARGIN = dict(l=10, r=10, t=30, b=10)
 #: Characters of a segment name shown in a legend or beside a node; the hover shows it whole. A name of
-#: 200 characters (the most the Segment page takes) in a legend squeezed the map to a thumbnail.
-LABEL_CHARS = 32
+#: 200 characters (the most the Segment page takes) in a legend squeezed the map to a thumbnail; 40 keeps
+#: the demo's suggested names whole.
+LABEL_CHARS = 40
 
 
 def short_label(name: str, width: int = LABEL_CHARS) -> str:

@@ -266,9 +266,10 @@ def segment_labels(frame: pd.DataFrame) -> dict[int, str]:
 
 
 def flow_labels(run_id: int) -> dict[str, str]:
-    """``segment N`` (as tracking names flows and sources) → that segment's name in run ``run_id``."""
+    """``segment N`` (as tracking names flows and sources) → that segment's name in run ``run_id``, and
+    ``noise`` → "Unassigned" (the glossary's word for it)."""
     labels = segment_labels(cached(read.segments, run_id=int(run_id)))
-    return {f"segment {k}": v for k, v in labels.items() if k != -1}
+    return {**{f"segment {k}": v for k, v in labels.items() if k != -1}, "noise": "Unassigned"}
 
 
 def changes_in_words(profile: dict) -> str:

@@ -32,6 +32,30 @@ PREVIEW_ROWS = 5
 PLAIN_CONTACT = {"email", "phone", "firstname", "lastname", "fn", "ln"}
 # Platforms whose files may carry plain contact columns when asked (export_formats: crm, linkedin).
 PII_PLATFORMS = ("crm", "linkedin")
+# The export's own messages are shared with the command line; in the page they name the page's controls.
+_IN_PAGE_WORDS = (
+    ("(--allow-unknown-consent)", "(“Include customers whose ad consent is unknown” is ticked)"),
+    ("(--include-pii)", "(“Plain contact columns” is ticked)"),
+    ("--include-pii changes nothing", "“Plain contact columns” changes nothing"),
+    ("choose another --out or pass --force to replace it", "choose another file name or tick “Replace the file if it exists”"),
+    ("--out ", "the file name "),
+)
+
+
+def in_page_words(message: str) -> str:
+    """An export message with the command line's options as the page's controls and reasons as the
+    page words them ("consent false 4" → "no ad consent 4")."""
+    for option, words in _IN_PAGE_WORDS:
+        message = message.replace(option, words)
+    def reasons(match: re.Match) -> str:
+        detail = match.group(1)
+        for reason, words in EXCLUSION_WORDS.items():
+            detail = re.sub(rf"\b{reason.replace('_', ' ')} (?=\d)", f"{words} ", detail)
+        return f"(excluded: {detail})"
+
+    return re.sub(r"\(excluded: ([^)]*)\)", reasons, message)
+
+
 EXCLUSION_WORDS = {
     "noise": "in no segment (noise)", "consent_false": "no ad consent", "consent_unknown": "consent unknown",
     "low_probability": "below the membership threshold", "no_identifier": "no usable e-mail, phone or name",
@@ -123,11 +147,11 @@ def _checks(plan) -> None:
     st.caption("Excluded — " + ("; ".join(reasons) if reasons else "nobody") +
                f". Minimum audience for {plan.spec.label}: {plan.min_size:,}.")
     if plan.refusal:
-        st.error(f"Cannot export: {escape_markdown(plan.refusal)}", icon=":material/block:")
+        st.error(f"Cannot export: {escape_markdown(in_page_words(plan.refusal))}", icon=":material/block:")
         if plan.n_rows < plan.min_size:  # too small (the other refusal, noise, is never offered here)
             _way_forward(plan)
     for warning in plan.warnings:
-        st.warning(escape_markdown(warning), icon=":material/warning:")
+        st.warning(escape_markdown(in_page_words(warning)), icon=":material/warning:")
     if plan.ok and not plan.warnings:
         st.success("All checks passed.", icon=":material/verified:")
 
@@ -152,7 +176,7 @@ def _save(plan) -> None:
         out = export.safe_export_path(EXPORT_DIR, name)
         result = export.write_export(str(common.current_db()), plan, out, overwrite=overwrite)
     except WorkbenchError as exc:
-        common.flash(False, escape_markdown(str(exc)))
+        common.flash(False, escape_markdown(in_page_words(str(exc))))
         return
     common.after_write()
     common.flash(True, f"Saved {result.n_rows:,} rows to {escape_markdown(str(result.path))} "

@@ -65,12 +65,15 @@ def _card(card: dict, run_id: int) -> None:
     with st.container(border=True):
         badge = f" :{BADGE_COLORS[card['badge']]}-badge[{card['badge']}]" if card["badge"] else ""
         st.markdown(f"**{digest.escape_markdown(card['label'])}**{badge}")
-        st.metric("customers", f"{card['size']:,} · {card['share']:.1%}", delta=card["change"],
+        unchanged = card["change"] in ("+0.0 pts", "-0.0 pts")  # no arrow, green or red, for no change
+        st.metric("customers", f"{card['size']:,} · {card['share']:.1%}",
+                  delta="no change" if unchanged else card["change"], delta_color="off" if unchanged else "normal",
                   label_visibility="collapsed")
         if pd.notna(card.get("revenue")):
             trend = card.get("revenue_change")
+            said = "about the same as" if pd.notna(trend) and round(trend, 2) == 0 else f"{trend:+.0%} since"
             st.caption(f"Revenue in the window {common.money(card['revenue'])}"
-                       + (f" · {trend:+.0%} since the previous snapshot" if pd.notna(trend) else ""))
+                       + (f" · {said} the previous snapshot" if pd.notna(trend) else ""))
         traits = card["top_traits"][:3]
         st.markdown("\n".join(f"- {t}" for t in traits) if traits else "_no distinctive trait_")
         note = "suggested name" if not card["named"] else "named"

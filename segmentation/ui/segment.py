@@ -124,12 +124,13 @@ def _kpis(row: dict, traits: pd.DataFrame, run: dict) -> None:
         label, fmt = KPI_LABELS[kpi]
         feature = KPI_FEATURES.get(kpi)
         base = population.get(feature) if feature else None
-        delta = None
+        delta, color = None, KPI_DELTA_COLORS.get(kpi, "normal")
         if base is not None and base and pd.notna(base):
-            delta = f"{kpis[kpi] / base - 1:+.0%} vs all"
+            ratio = kpis[kpi] / base - 1
+            delta, color = (("same as all", "off") if round(ratio, 2) == 0 else (f"{ratio:+.0%} vs all", color))
         money = kpi in ("avg_monetary", "avg_basket")
         column.metric(label, common.money(kpis[kpi]) if money else fmt.format(kpis[kpi]), delta=delta,
-                      delta_color=KPI_DELTA_COLORS.get(kpi, "normal"),
+                      delta_color=color,
                       help="Shown in the currency chosen in the sidebar." if money else None)
 
 

@@ -116,16 +116,16 @@ def test_a_long_segment_name_is_cut_in_legends_and_whole_in_the_hover():
     import numpy as np
 
     long = "Weeknight grocery regulars who open the app after work and buy fresh produce " * 2
-    assert plotting.short_label(long) == "Weeknight grocery regulars who…"
+    assert plotting.short_label(long) == "Weeknight grocery regulars who open…"
     assert len(plotting.short_label(long)) <= plotting.LABEL_CHARS
     assert plotting.short_label("Bargain hunters") == "Bargain hunters"
-    assert plotting.short_label("x" * 40) == "x" * 31 + "…"  # no space to cut at
+    assert plotting.short_label("x" * 50) == "x" * 39 + "…"  # no space to cut at
     points = pd.DataFrame({"segment_id": [0, 0, 1], "x": [0.0, 1.0, 2.0], "y": [0.0, 1.0, 2.0],
                            "probability": [1.0, 0.9, np.nan]})
     figure = plotting.segment_map(points, {0: long, 1: "Bargain hunters"})
-    assert [t.name for t in figure.data] == ["Weeknight grocery regulars who…", "Bargain hunters"]
+    assert [t.name for t in figure.data] == ["Weeknight grocery regulars who open…", "Bargain hunters"]
     assert figure.data[0].hovertemplate.startswith(long.replace("<", "&lt;"))
     sizes = pd.DataFrame({"as_of": [date(2025, 1, 31), date(2025, 2, 28)], "lineage_id": [1, 1],
                           "label": [long, long], "size": [10, 12], "share": [0.5, 0.6], "transition": ["new", "survived"]})
     figure = plotting.sizes_over_time(sizes)
-    assert figure.data[0].name == "Weeknight grocery regulars who…" and long in figure.data[0].hovertemplate
+    assert figure.data[0].name == "Weeknight grocery regulars who open…" and long in figure.data[0].hovertemplate

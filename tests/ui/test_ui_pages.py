@@ -225,7 +225,8 @@ def test_map_shows_every_segment_without_ids_and_summarises_a_selection(demo_run
     shown = metrics(at)
     assert shown["Points selected"] == "5" and shown["Customers (estimated)"] == "5"
     breakdown = at.dataframe[-1].value
-    assert breakdown["label"].tolist() == [trace["name"]] and breakdown["points"].tolist() == [5]
+    assert [plotting.short_label(x) for x in breakdown["label"]] == [trace["name"]]  # the legend cuts long names
+    assert breakdown["points"].tolist() == [5]
 
 
 def test_evolution_counts_transitions_and_draws_sizes_and_sankey(demo_runs_db, monkeypatch):
@@ -559,3 +560,20 @@ def test_segment_page_keeps_the_segment_in_the_address_and_exports_it(demo_runs_
     assert any(h.value == "Checks" for h in at.subheader)  # the Export page, with the checks of that segment
     chosen = at.multiselect(key=f"export_segments_{int(run['run_id'])}").value
     assert chosen == [int(smallest["segment_id"])]
+
+
+def test_the_export_pages_messages_name_its_controls_not_command_line_options():
+    """The browser walk read "(--allow-unknown-consent)", "pass --force" and "consent false 4" on the page."""
+    from segmentation.ui.export import in_page_words
+
+    assert in_page_words("12 customers with unknown ad consent are included (--allow-unknown-consent): make sure "
+                         "your legal basis covers them") == (
+        "12 customers with unknown ad consent are included (“Include customers whose ad consent is unknown” is "
+        "ticked): make sure your legal basis covers them")
+    assert in_page_words("a.csv already exists; choose another --out or pass --force to replace it") == (
+        "a.csv already exists; choose another file name or tick “Replace the file if it exists”")
+    assert in_page_words("audience too small for TikTok: 201 customers left of 222 (excluded: consent false 4, "
+                         "low probability 17); it needs at least 1,000") == (
+        "audience too small for TikTok: 201 customers left of 222 (excluded: no ad consent 4, below the membership "
+        "threshold 17); it needs at least 1,000")
+    assert in_page_words("segment -1 is noise (customers no segment fits)") == "segment -1 is noise (customers no segment fits)"
