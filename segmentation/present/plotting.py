@@ -145,7 +145,7 @@ def flow_sankey(flows: pd.DataFrame, labels: dict[str, str] | None = None,
     targets = list(dict.fromkeys(flows["target"]))
     full = ([labels.get(s, s) for s in sources]
             + [LEFT if t == "left" else target_labels.get(t, t) for t in targets])
-    names = [short_label(n, 2 * LABEL_CHARS) for n in full]
+    names = [short_label(n) for n in full]
     colors = [_node_color(s, colors_before) for s in sources] + [_node_color(t, colors_after) for t in targets]
     source_index = {s: i for i, s in enumerate(sources)}
     target_index = {t: len(sources) + i for i, t in enumerate(targets)}

@@ -102,7 +102,8 @@ def check_engine_options(options: dict) -> dict:
             raise InputError(f"unknown engine option {name!r}; the options are: {', '.join(names)}")
     from segmentation.engine.inputs import SWITCHES, check_switches  # here: it loads pandas
 
-    switches = {name: value for name, value in options.items() if name in SWITCHES and not isinstance(value, str)}
+    switches = {name: value for name, value in options.items() if name in SWITCHES
+                and (not isinstance(value, str) or isinstance(getattr(DEFAULTS, name), str))}  # text only where it is the value
     if switches:
         try:  # the pipeline's own check, before any work rather than when the fit starts
             check_switches(**{**{name: getattr(DEFAULTS, name) for name in SWITCHES}, **switches})

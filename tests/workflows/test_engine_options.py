@@ -36,6 +36,7 @@ def test_values_take_the_type_of_the_option():
     ("polish=1.5", "engine option polish must be a quantile between 0 and 1"),
     ("consensus=0", "engine option consensus must be a whole number of fits"),
     ("refine_neighbors=0", "engine option refine_neighbors must be a positive number"),
+    ("polish_space=code", "engine option polish_space must be one of 'features', 'latent'"),  # text as the value
 ])
 def test_bad_options_are_refused_with_what_to_do(pair, fragment):
     with pytest.raises(InputError) as caught:
