@@ -335,7 +335,8 @@ def import_section() -> None:
                    icon=":material/warning:")
     preview = preview_rows(data, header, kind)
     if preview is not None:
-        st.markdown(f"**The first {len(preview)} rows** as read (contact details masked)")
+        shown = "The first row" if len(preview) == 1 else f"The first {len(preview)} rows"
+        st.markdown(f"**{shown}** as read (contact details masked)")
         st.dataframe(preview, hide_index=True, width="stretch")
     key = f"{kind}_{hashlib.sha256(data).hexdigest()[:8]}"
     options = _mapping_form(kind, header, key)

@@ -72,6 +72,16 @@ MIN_SHARE, EPOCHS = "Smallest segment (share), when set by hand", "Training epoc
 RANGES = {WINDOW: (7, 3650), EVERY: (1, 365), FIT_SAMPLE: (100, None), MIN_SHARE: (0.001, 0.5), EPOCHS: (1, 500)}
 
 
+def in_words(note: str) -> str:
+    """A stored run note with the feature it starts with named in words: ``event_other left out: …`` →
+    ``“share of other events” (event_other) left out: …`` (the notes are the command line's too)."""
+    from segmentation.features.catalog import STATIC_FEATURES
+
+    name, _, rest = note.partition(" left out")
+    labels = {feature.name: feature.label for feature, _ in STATIC_FEATURES}
+    return f"“{labels[name]}” ({name}) left out{rest}" if rest and name in labels else note
+
+
 def out_of_range(entered: dict) -> list[str]:
     """What is wrong with the entered numbers (field → value), in words; empty when every one is in range."""
     problems = []
@@ -205,7 +215,7 @@ def _why_segments(row) -> None:
     metrics, params = common.as_dict(row["metrics"]), common.as_dict(row["params"])
     notes = metrics.get("notes") or []
     if notes:
-        st.info(f"Notes on run {int(row['run_id'])}:\n" + "\n".join(f"- {escape_markdown(n)}" for n in notes),
+        st.info(f"Notes on run {int(row['run_id'])}:\n" + "\n".join(f"- {escape_markdown(in_words(n))}" for n in notes),
                 icon=":material/info:")
     granularity, choice, floor = metrics.get("granularity"), params.get("feature_choice"), params.get("segment_floor")
     if not granularity and not choice and not floor:

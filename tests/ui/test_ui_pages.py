@@ -362,13 +362,15 @@ def test_run_page_shows_the_notes_the_latest_snapshot_stored(demo_runs_db, monke
     run = latest_run(demo_runs_db)
     con = duckdb.connect(str(demo_runs_db))
     note = "3 customers had undefined values (NaN or infinity) in 1 feature, set to the value for no such activity"
+    left = "event_other left out: no 'other' events in the window"  # a feature named in words, as the page says it
     con.execute("UPDATE runs SET metrics = json_merge_patch(metrics, ?) WHERE run_id = ?",
-                [json.dumps({"notes": [note]}), int(run["run_id"])])
+                [json.dumps({"notes": [note, left]}), int(run["run_id"])])
     con.close()
     at = open_app(demo_runs_db, monkeypatch, "run")
     assert not at.exception
+    in_words = "“other activity” (event_other) left out: no 'other' events in the window"
     assert [i.value for i in at.info if i.value.startswith("Notes on run")] == [
-        f"Notes on run {int(run['run_id'])}:\n- {escape_markdown(note)}"]
+        f"Notes on run {int(run['run_id'])}:\n- {escape_markdown(note)}\n- {escape_markdown(in_words)}"]
 
 
 def test_run_page_says_which_cut_a_refit_folded_back(demo_runs_db, monkeypatch):
