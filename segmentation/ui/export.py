@@ -183,6 +183,17 @@ def _save(plan) -> None:
                        f"(export #{result.export_id}, SHA-256 {result.sha256[:12]}…)")
 
 
+def _segment_names(run_id, segment_ids) -> str:
+    """The exported segments' names in run ``run_id`` ("Bargain hunters, Night owls"), else their numbers."""
+    if segment_ids is None or (not isinstance(segment_ids, (list, tuple)) and pd.isna(segment_ids)):
+        return "—"
+    try:
+        names = common.segment_labels(common.cached(read.segments, run_id=int(run_id)))
+    except WorkbenchError:
+        names = {}
+    return ", ".join(names.get(int(i), f"segment {int(i)}") for i in segment_ids)
+
+
 def _history() -> None:
     st.subheader("Export history")
     try:
@@ -193,6 +204,9 @@ def _history() -> None:
     if frame.empty:
         st.caption("Nothing exported yet.")
         return
+    if "segment_ids" in frame.columns:  # the segments by name, as in the run they were exported from
+        frame = frame.assign(segment_ids=[_segment_names(run_id, ids)
+                                          for run_id, ids in zip(frame["run_id"], frame["segment_ids"])])
     shown = [c for c in ("export_id", "created_at", "run_id", "segment_ids", "platform", "kind", "n_rows",
                          "n_excluded", "path", "sha256") if c in frame.columns]
     st.dataframe(frame[shown], hide_index=True, width="stretch", column_config={

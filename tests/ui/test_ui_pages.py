@@ -20,7 +20,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from segmentation.present import plotting
-from segmentation.present.digest import escape_markdown
+from segmentation.present.digest import display_name, escape_markdown
 from segmentation.workflows.snapshot import SnapshotParams
 from tests.helpers import ROOT
 
@@ -508,6 +508,8 @@ def test_export_page_checks_previews_and_saves_the_file_with_an_audit_row(demo_r
     assert (row["platform"], row["path"], int(row["n_rows"])) == ("google", str(out), len(lines) - 1)
     assert int(row["n_rows"]) + int(row["n_excluded"]) == int(largest["size"])
     assert int(at.dataframe[-1].value["export_id"].iloc[0]) == int(row["export_id"])  # history on the page
+    # the exported segment by name, not as "[0]"
+    assert at.dataframe[-1].value["segment_ids"].tolist() == [display_name(largest["name"], largest["suggested_name"])]
     # Expand: the measured recall, and lookalikes join the candidates (every check applies to them)
     assert any(h.value == "Expand with lookalikes" for h in at.subheader)
     stored = json.loads(largest["profile"])["lookalike"]  # measured with the snapshot
