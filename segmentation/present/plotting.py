@@ -78,8 +78,9 @@ def event_mix_over_time(mix: pd.DataFrame, by: str = "event_type") -> go.Figure:
         weekly, x="week", y="events", color=by, template=TEMPLATE,
         labels={"week": "week", "events": "events", by: by.replace("_", " ")},
     )
+    figure.update_traces(hovertemplate="%{fullData.name}: %{y:,} events<extra></extra>")
     figure.update_layout(margin=MARGIN, legend_title_text=by.replace("_", " "),
-                         hovermode="x unified")
+                         hovermode="x unified", xaxis=dict(hoverformat="week of %b %d, %Y"))
     return figure
 
 
@@ -255,7 +256,7 @@ def distributions_vs_population(distributions: pd.DataFrame) -> go.Figure:
             figure.add_trace(go.Box(
                 x=[row.group], q1=[row.q25], median=[row.q50], q3=[row.q75], lowerfence=[row.q10],
                 upperfence=[row.q90], name=row.group, marker_color=group_colors.get(row.group),
-                showlegend=False, hoverinfo="y",
+                showlegend=False, hoverinfo="skip",
             ), row=1, col=col)
     figure.update_layout(template=TEMPLATE, margin=dict(l=10, r=10, t=60, b=10), height=340)
     figure.update_annotations(font_size=12)  # the panel titles, one or two short lines each
@@ -299,7 +300,8 @@ def lineage_history(history: pd.DataFrame, color: str = "#4F46E5") -> go.Figure:
         customdata=history["size"], line=dict(color=color), marker=dict(color=color),
         hovertemplate="%{x}: %{y:.1%} of customers (%{customdata:,})<extra></extra>",
     ))
-    figure.update_layout(template=TEMPLATE, margin=MARGIN, height=260, yaxis=dict(tickformat=".0%", title="share"),
+    # tick labels with a decimal: a share between 27.6 % and 28.4 % read "28% 28% 28%" with none
+    figure.update_layout(template=TEMPLATE, margin=MARGIN, height=260, yaxis=dict(tickformat=".1%", title="share"),
                          xaxis_title="snapshot")
     return figure
 
