@@ -65,11 +65,12 @@ def segment_lineage_colors(segments: pd.DataFrame) -> dict[int, str]:
             for s, lineage in zip(segments["segment_id"], segments["lineage_id"])}
 
 
-def event_mix_over_time(mix: pd.DataFrame, by: str = "event_type") -> go.Figure:
+def event_mix_over_time(mix: pd.DataFrame, by: str = "event_type", last_event=None) -> go.Figure:
     """Stacked weekly event counts by ``by`` (``event_type`` or ``channel``).
 
     ``mix`` has columns ``week``, ``event_type``, ``channel``, ``events``
-    (see queries/ui/events_count_by_week.sql).
+    (see queries/ui/events_count_by_week.sql). ``last_event`` (the data's last timestamp): when the last
+    week ends after it, that week is marked as partial, so its lower count does not read as a collapse.
     """
     if by not in ("event_type", "channel"):
         raise ValueError("by must be 'event_type' or 'channel'")
@@ -79,6 +80,13 @@ def event_mix_over_time(mix: pd.DataFrame, by: str = "event_type") -> go.Figure:
         labels={"week": "week", "events": "events", by: by.replace("_", " ")},
     )
     figure.update_traces(hovertemplate="%{fullData.name}: %{y:,} events<extra></extra>")
+    if last_event is not None and len(weekly):
+        last_week, end = pd.Timestamp(weekly["week"].max()), pd.Timestamp(last_event).normalize()
+        if end < last_week + pd.Timedelta(days=6):  # the week's last day is not in the data
+            days = (end - last_week).days + 1
+            figure.add_vline(x=last_week, line_dash="dot", line_color="#94A3B8",
+                             annotation_text=f"partial week: {days} of 7 days", annotation_position="top left",
+                             annotation_font_size=11)
     figure.update_layout(margin=MARGIN, legend_title_text=by.replace("_", " "),
                          hovermode="x unified", xaxis=dict(hoverformat="week of %b %d, %Y"))
     return figure

@@ -52,7 +52,8 @@ def _sankey(frame: pd.DataFrame, run: dict) -> None:
     new = flows.loc[flows["source"] == tracking.NEW_CUSTOMERS, "customers"].sum()
     gone = flows.loc[flows["target"] == "left", "customers"].sum()
     st.caption(f"{int(stayed):,} customers are in both snapshots; {int(new):,} are new and "
-               f"{int(gone):,} were not active in the later window.")
+               f"{int(gone):,} were not active in the later window. Each side names its segments as its own "
+               "snapshot does (a segment renamed since shows its earlier name on the left).")
 
 
 def _transitions(run: dict) -> None:

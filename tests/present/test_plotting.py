@@ -129,3 +129,13 @@ def test_a_long_segment_name_is_cut_in_legends_and_whole_in_the_hover():
                           "label": [long, long], "size": [10, 12], "share": [0.5, 0.6], "transition": ["new", "survived"]})
     figure = plotting.sizes_over_time(sizes)
     assert figure.data[0].name == "Weeknight grocery regulars who open…" and long in figure.data[0].hovertemplate
+
+
+def test_a_last_week_the_data_ends_in_is_marked_partial():
+    """The browser walk: the weekly chart's last, partial week read as a collapse."""
+    mix = pd.DataFrame({"week": [date(2025, 6, 16), date(2025, 6, 23), date(2025, 6, 30)],
+                        "event_type": ["view"] * 3, "channel": ["web"] * 3, "events": [700, 690, 95]})
+    marks = plotting.event_mix_over_time(mix, last_event=pd.Timestamp("2025-06-30 18:00")).layout.annotations
+    assert [a.text for a in marks] == ["partial week: 1 of 7 days"]
+    assert not plotting.event_mix_over_time(mix, last_event=pd.Timestamp("2025-07-06 10:00")).layout.annotations
+    assert not plotting.event_mix_over_time(mix).layout.annotations
