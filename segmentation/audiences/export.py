@@ -341,8 +341,9 @@ def plan_export(
         warnings.append(f"the minimum size is lowered to {minimum:,}, below the {spec.label} minimum of "
                         f"{spec.min_size:,}: the platform will refuse or not serve a smaller audience")
     if refusal is None and spec.hashed and len(rows) < 3 * minimum:
-        warnings.append(f"{len(rows):,} rows is close to the {spec.label} minimum of {minimum:,}: platforms "
-                        "count matched users (often 30-70 % of rows), so the audience may be too small to serve")
+        warnings.append(f"{len(rows):,} rows may match fewer than the {spec.label} minimum of {minimum:,} users: "
+                        "platforms count matched users (often 30-70 % of rows), so the audience may be too small "
+                        "to serve")
 
     plan = ExportPlan(
         platform=platform, run_id=int(run_id), run_date=run_date, segment_ids=ids,
