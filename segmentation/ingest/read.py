@@ -157,7 +157,7 @@ def read_raw(con, path: Path, name: str, info: FileInfo) -> list[str]:
     except duckdb.Error as exc:
         where = _csv_problem(path, info) if info.fmt == "csv" else None
         raise InputError(f"{name}: cannot read the file as {info.fmt.upper()}: "
-                         + (f"{where} (DuckDB: {first_line(exc)})" if where else first_line(exc))) from exc
+                         + (where or first_line(exc))) from exc  # DuckDB's own words only when Python's found nothing
 
 
 #: Text a failed CSV read is searched for the row that broke it (the whole file when smaller).

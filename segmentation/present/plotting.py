@@ -65,12 +65,13 @@ def segment_lineage_colors(segments: pd.DataFrame) -> dict[int, str]:
             for s, lineage in zip(segments["segment_id"], segments["lineage_id"])}
 
 
-def event_mix_over_time(mix: pd.DataFrame, by: str = "event_type", last_event=None) -> go.Figure:
+def event_mix_over_time(mix: pd.DataFrame, by: str = "event_type", last_event=None, first_event=None) -> go.Figure:
     """Stacked weekly event counts by ``by`` (``event_type`` or ``channel``).
 
     ``mix`` has columns ``week``, ``event_type``, ``channel``, ``events``
-    (see queries/ui/events_count_by_week.sql). ``last_event`` (the data's last timestamp): when the last
-    week ends after it, that week is marked as partial, so its lower count does not read as a collapse.
+    (see queries/ui/events_count_by_week.sql). ``last_event`` / ``first_event`` (the data's last and first
+    timestamps): a first or last week the data covers only in part is marked as partial, so its lower
+    count does not read as a collapse.
     """
     if by not in ("event_type", "channel"):
         raise ValueError("by must be 'event_type' or 'channel'")
@@ -80,13 +81,18 @@ def event_mix_over_time(mix: pd.DataFrame, by: str = "event_type", last_event=No
         labels={"week": "week", "events": "events", by: by.replace("_", " ")},
     )
     figure.update_traces(hovertemplate="%{fullData.name}: %{y:,} events<extra></extra>")
-    if last_event is not None and len(weekly):
-        last_week, end = pd.Timestamp(weekly["week"].max()), pd.Timestamp(last_event).normalize()
-        if end < last_week + pd.Timedelta(days=6):  # the week's last day is not in the data
-            days = (end - last_week).days + 1
-            figure.add_vline(x=last_week, line_dash="dot", line_color="#94A3B8",
-                             annotation_text=f"partial week: {days} of 7 days", annotation_position="top left",
-                             annotation_font_size=11)
+    if len(weekly):
+        weeks = (pd.Timestamp(weekly["week"].min()), pd.Timestamp(weekly["week"].max()))
+        if first_event is not None:  # the week's first days are not in the data
+            days = 7 - (pd.Timestamp(first_event).normalize() - weeks[0]).days
+            if days < 7:
+                figure.add_vline(x=weeks[0], line_dash="dot", line_color="#94A3B8", annotation_font_size=11,
+                                 annotation_text=f"partial week: {days} of 7 days", annotation_position="top right")
+        if last_event is not None:  # the week's last days are not in the data
+            days = (pd.Timestamp(last_event).normalize() - weeks[1]).days + 1
+            if days < 7:
+                figure.add_vline(x=weeks[1], line_dash="dot", line_color="#94A3B8", annotation_font_size=11,
+                                 annotation_text=f"partial week: {days} of 7 days", annotation_position="top left")
     figure.update_layout(margin=MARGIN, legend_title_text=by.replace("_", " "),
                          hovermode="x unified", xaxis=dict(hoverformat="week of %b %d, %Y"))
     return figure
@@ -355,9 +361,9 @@ def value_over_time(value: pd.DataFrame, measure: str = "revenue", currency: str
         named = rows["label"].dropna() if "label" in rows else pd.Series(dtype=object)
         name = str(named.iloc[-1]) if len(named) else f"segment {int(rows['segment_id'].iloc[-1])}"
         figure.add_trace(go.Scatter(
-            x=rows["as_of"], y=rows[measure], name=name, mode="lines+markers",
+            x=rows["as_of"], y=rows[measure], name=short_label(name), mode="lines+markers",
             line=dict(color=color), marker=dict(color=color),
-            hovertemplate=f"%{{fullData.name}}: {prefix}%{{y:{number}}}<extra></extra>"))
+            hovertemplate=_hover_text(name) + f": {prefix}%{{y:{number}}}<extra></extra>"))
     figure.update_layout(template=TEMPLATE, margin=MARGIN, hovermode="x unified", xaxis_title="snapshot",
                          yaxis_title=VALUE_MEASURES.get(measure, measure), legend_title_text="segment")
     if measure == "quiet_share":

@@ -64,9 +64,11 @@ def render() -> None:
     mix = common.events_cached(read.event_mix, summary)
     by_type, by_channel = st.tabs(["Events by type", "Events by channel"])
     with by_type:
-        st.plotly_chart(plotting.event_mix_over_time(mix, by="event_type", last_event=summary["last_event"]), key="mix_type")
+        st.plotly_chart(plotting.event_mix_over_time(mix, by="event_type", last_event=summary["last_event"],
+                                                            first_event=summary["first_event"]), key="mix_type")
     with by_channel:
-        st.plotly_chart(plotting.event_mix_over_time(mix, by="channel", last_event=summary["last_event"]), key="mix_channel")
+        st.plotly_chart(plotting.event_mix_over_time(mix, by="channel", last_event=summary["last_event"],
+                                                            first_event=summary["first_event"]), key="mix_channel")
 
     st.subheader("Imports")
     imports = common.cached(read.imports)

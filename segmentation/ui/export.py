@@ -274,8 +274,11 @@ def render() -> None:
                    + (" (identifiers SHA-256 hashed as the platform asks)" if spec.hashed else ""))
         st.dataframe(_preview(plan), hide_index=True, width="stretch")
         if plan.has_delta:
-            st.caption(f"Compared with export #{plan.previous_export_id}: {len(plan.adds):,} to add, "
-                       f"{len(plan.removes):,} to remove (saved next to the file as .adds/.removes).")
+            if len(plan.adds) or len(plan.removes):
+                st.caption(f"Compared with export #{plan.previous_export_id}: {len(plan.adds):,} to add, "
+                           f"{len(plan.removes):,} to remove (saved next to the file as .adds/.removes).")
+            else:
+                st.caption(f"The same customers as export #{plan.previous_export_id}: nothing to add or remove.")
         download, save = st.columns(2)
         download.download_button("Download", data=_saved_download(plan), file_name=plan.filename,
                                  mime="text/csv", type="primary", icon=":material/download:", key="export_download",

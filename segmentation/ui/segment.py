@@ -213,7 +213,7 @@ def _rules(run_id: int, segment_id: int, profile: dict) -> None:
     st.markdown("\n".join(f"{i}. {escape_markdown(rule['text'])} — *precision {rule['precision']:.0%}, "
                            f"recall {rule['recall']:.0%}*" for i, rule in enumerate(found["rules"], start=1)))
     st.caption("A customer who matches any rule. Measured on this snapshot's customers; the SQL runs on the "
-               "feature table (one row per customer, `segments --json` lists its columns).")
+               "feature table (one row per customer; an analyst finds its columns in the workbench's data).")
     st.code(f"WHERE {found['sql']}", language="sql", wrap_lines=True)
 
 

@@ -129,6 +129,9 @@ def test_a_long_segment_name_is_cut_in_legends_and_whole_in_the_hover():
                           "label": [long, long], "size": [10, 12], "share": [0.5, 0.6], "transition": ["new", "survived"]})
     figure = plotting.sizes_over_time(sizes)
     assert figure.data[0].name == "Weeknight grocery regulars who open…" and long in figure.data[0].hovertemplate
+    value = sizes.assign(segment_id=[0, 0], run_id=[1, 2], revenue=[100.0, 120.0])
+    figure = plotting.value_over_time(value, "revenue")
+    assert figure.data[0].name == "Weeknight grocery regulars who open…" and long in figure.data[0].hovertemplate
 
 
 def test_a_last_week_the_data_ends_in_is_marked_partial():
@@ -139,3 +142,8 @@ def test_a_last_week_the_data_ends_in_is_marked_partial():
     assert [a.text for a in marks] == ["partial week: 1 of 7 days"]
     assert not plotting.event_mix_over_time(mix, last_event=pd.Timestamp("2025-07-06 10:00")).layout.annotations
     assert not plotting.event_mix_over_time(mix).layout.annotations
+    # a first week the data starts in the middle of (Jun 16 is a Monday; data from Thursday the 19th)
+    both = plotting.event_mix_over_time(mix, first_event=pd.Timestamp("2025-06-19 08:00"),
+                                        last_event=pd.Timestamp("2025-06-30 18:00")).layout.annotations
+    assert [a.text for a in both] == ["partial week: 4 of 7 days", "partial week: 1 of 7 days"]
+    assert not plotting.event_mix_over_time(mix, first_event=pd.Timestamp("2025-06-16")).layout.annotations
