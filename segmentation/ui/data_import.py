@@ -305,7 +305,8 @@ def import_section() -> None:
     st.subheader("Import a file")
     st.caption(f"A CSV (also .csv.gz) or Parquet file, up to {UPLOAD_LIMIT_MB} MB here; an analyst can import "
                "bigger files with the command line (same checks, no size limit).")
-    kind = st.segmented_control("The file holds", ["events", "customers"], default="events", key="import_kind")
+    kind = st.segmented_control("The file holds", ["events", "customers"], default="events", required=True,
+                                key="import_kind")
     kind = kind or "events"
     uploaded = st.file_uploader("File", type=["csv", "gz", "parquet"], key=f"upload_{kind}",
                                 max_upload_size=UPLOAD_LIMIT_MB)

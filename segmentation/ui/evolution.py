@@ -119,7 +119,8 @@ def _value(run: dict) -> None:
     by_lineage = {int(r.lineage_id): names.get((int(r.run_id), int(r.segment_id)), f"segment {r.segment_id}")
                   for r in latest.itertuples(index=False) if pd.notna(r.lineage_id)}
     value = value.assign(label=value["lineage_id"].map(by_lineage))
-    measure = st.segmented_control("Measure", list(plotting.VALUE_MEASURES), default="revenue", key="value_measure",
+    measure = st.segmented_control("Measure", list(plotting.VALUE_MEASURES), default="revenue", required=True,
+                                   key="value_measure",
                                    format_func=plotting.VALUE_MEASURES.get) or "revenue"
     st.plotly_chart(plotting.value_over_time(value, measure, common.currency()), key="value_over_time")
     st.caption("Revenue: purchase amounts of the segment's customers in the snapshot's window (before refunds). "

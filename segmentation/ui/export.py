@@ -213,7 +213,7 @@ def _history() -> None:
         "export_id": st.column_config.NumberColumn("Export", format="#%d"),
         "created_at": st.column_config.DatetimeColumn("When", format="YYYY-MM-DD HH:mm"),
         "run_id": st.column_config.NumberColumn("Snapshot", format="run %d"),
-        "segment_ids": st.column_config.TextColumn("Segments"),
+        "segment_ids": st.column_config.TextColumn("Segments", width="medium"),  # long names: the rest stays in view
         "platform": st.column_config.TextColumn("Platform"),
         "kind": st.column_config.TextColumn("File"),
         "n_rows": st.column_config.NumberColumn("Rows", format="localized"),

@@ -132,7 +132,8 @@ def render() -> None:
         st.caption(f"The form starts from the parameters of the latest snapshot (run {from_run}), so the next "
                    "one can be compared with it" + (f"; its engine options carry over too ({options})." if options
                                                      else "."))
-    kind = st.segmented_control("What to compute", ["snapshot", "timeline"], default="snapshot", key="run_kind",
+    kind = st.segmented_control("What to compute", ["snapshot", "timeline"], default="snapshot", required=True,
+                                key="run_kind",
                                 format_func={"snapshot": "One snapshot", "timeline": "A timeline"}.get)
     kind = kind or "snapshot"
     with st.form("run_form"):
