@@ -38,9 +38,13 @@ def short_label(name: str, width: int = LABEL_CHARS) -> str:
     return (cut[:space] if space >= width // 2 else cut).rstrip(" ,;:-–·") + "…"
 
 
-def _hover_text(name: str) -> str:
-    """``name`` as literal text inside a plotly hover template."""
-    return str(name).replace("%{", "%\u200b{").replace("<", "&lt;")
+def _hover_text(name: str, width: int = 60) -> str:
+    """``name`` as literal text inside a plotly hover template, on lines of at most ``width`` characters
+    (a long name on one line ran past the plot)."""
+    import textwrap
+
+    lines = textwrap.wrap(str(name), width) or [""]
+    return "<br>".join(line.replace("%{", "%\u200b{").replace("<", "&lt;") for line in lines)
 
 
 def _lineage_key(lineage_id) -> int | None:

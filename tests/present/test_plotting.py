@@ -124,14 +124,17 @@ def test_a_long_segment_name_is_cut_in_legends_and_whole_in_the_hover():
                            "probability": [1.0, 0.9, np.nan]})
     figure = plotting.segment_map(points, {0: long, 1: "Bargain hunters"})
     assert [t.name for t in figure.data] == ["Weeknight grocery regulars who open…", "Bargain hunters"]
-    assert figure.data[0].hovertemplate.startswith(long.replace("<", "&lt;"))
+    shown = figure.data[0].hovertemplate.split("<br>membership")[0]
+    assert shown.replace("<br>", " ") == long.strip() and max(len(x) for x in shown.split("<br>")) <= 60
     sizes = pd.DataFrame({"as_of": [date(2025, 1, 31), date(2025, 2, 28)], "lineage_id": [1, 1],
                           "label": [long, long], "size": [10, 12], "share": [0.5, 0.6], "transition": ["new", "survived"]})
     figure = plotting.sizes_over_time(sizes)
-    assert figure.data[0].name == "Weeknight grocery regulars who open…" and long in figure.data[0].hovertemplate
+    assert figure.data[0].name == "Weeknight grocery regulars who open…"
+    assert long.strip() in figure.data[0].hovertemplate.replace("<br>", " ")
     value = sizes.assign(segment_id=[0, 0], run_id=[1, 2], revenue=[100.0, 120.0])
     figure = plotting.value_over_time(value, "revenue")
-    assert figure.data[0].name == "Weeknight grocery regulars who open…" and long in figure.data[0].hovertemplate
+    assert figure.data[0].name == "Weeknight grocery regulars who open…"
+    assert long.strip() in figure.data[0].hovertemplate.replace("<br>", " ")
 
 
 def test_a_last_week_the_data_ends_in_is_marked_partial():
