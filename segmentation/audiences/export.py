@@ -34,7 +34,7 @@ from segmentation.audiences.write import ExportResult, delta_paths, list_exports
 from segmentation.data.queries import load_query
 
 __all__ = [
-    "PLATFORMS", "PlatformSpec", "MIN_AUDIENCE_SIZE", "EXCLUSION_REASONS", "ExportPlan",
+    "PLATFORMS", "PlatformSpec", "MIN_AUDIENCE_SIZE", "EXCLUSION_REASONS", "EXCLUSION_WORDS", "ExportPlan",
     "ExportResult", "plan_export", "write_export", "list_exports", "delta_paths", "sensitive_terms",
     "safe_export_path",
     "normalise_email", "normalise_email_tiktok", "normalise_phone", "phone_digits",
@@ -44,6 +44,11 @@ __all__ = [
 
 # Why a segment member is left out, in the order they are checked (the first that applies counts).
 EXCLUSION_REASONS = ("noise", "consent_false", "consent_unknown", "low_probability", "no_identifier")
+#: Each reason in words, as the messages (and the app) say it.
+EXCLUSION_WORDS = {
+    "noise": "in no segment (noise)", "consent_false": "no ad consent", "consent_unknown": "consent unknown",
+    "low_probability": "below the membership threshold", "no_identifier": "no usable e-mail, phone or name",
+}
 
 # Words in a segment's name or description that suggest health or financial status: Meta
 # flags such custom audiences (since 2 Sep 2025) and Google's personalised-ads policy restricts them.
@@ -332,7 +337,7 @@ def plan_export(
     if set(ids) == {-1}:
         refusal = "segment -1 is noise (customers no segment fits) and is never exported"
     elif len(rows) < minimum:
-        detail = ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in excluded.items() if v)
+        detail = ", ".join(f"{EXCLUSION_WORDS[k]} {v:,}" for k, v in excluded.items() if v)
         refusal = (f"audience too small for {spec.label}: {len(rows):,} customers left of "
                    f"{len(candidates):,}" + (f" (excluded: {detail})" if detail else "")
                    + f"; it needs at least {minimum:,}")

@@ -43,23 +43,10 @@ _IN_PAGE_WORDS = (
 
 
 def in_page_words(message: str) -> str:
-    """An export message with the command line's options as the page's controls and reasons as the
-    page words them ("consent false 4" → "no ad consent 4")."""
+    """An export message with the command line's options as the page's controls."""
     for option, words in _IN_PAGE_WORDS:
         message = message.replace(option, words)
-    def reasons(match: re.Match) -> str:
-        detail = match.group(1)
-        for reason, words in EXCLUSION_WORDS.items():
-            detail = re.sub(rf"\b{reason.replace('_', ' ')} (?=\d)", f"{words} ", detail)
-        return f"(excluded: {detail})"
-
-    return re.sub(r"\(excluded: ([^)]*)\)", reasons, message)
-
-
-EXCLUSION_WORDS = {
-    "noise": "in no segment (noise)", "consent_false": "no ad consent", "consent_unknown": "consent unknown",
-    "low_probability": "below the membership threshold", "no_identifier": "no usable e-mail, phone or name",
-}
+    return message
 
 
 @st.cache_data(show_spinner="Checking the audience …", max_entries=8)
@@ -143,7 +130,7 @@ def _checks(plan) -> None:
                       f"{plan.n_candidates:,}")
     columns[1].metric("Rows in the file", f"{plan.n_rows:,}")
     columns[2].metric("Excluded", f"{plan.n_excluded:,}")
-    reasons = [f"{EXCLUSION_WORDS.get(k, k)}: {v:,}" for k, v in plan.excluded.items() if v]
+    reasons = [f"{export.EXCLUSION_WORDS.get(k, k)}: {v:,}" for k, v in plan.excluded.items() if v]
     st.caption("Excluded — " + ("; ".join(reasons) if reasons else "nobody") +
                f". Minimum audience for {plan.spec.label}: {plan.min_size:,}.")
     if plan.refusal:
