@@ -14,7 +14,7 @@ import pandas as pd
 
 from segmentation.constants import GROWTH, NOISE
 
-__all__ = ["GROWTH", "display_name", "badge", "segment_cards", "alerts", "format_change", "selection_summary",
+__all__ = ["GROWTH", "NO_CHANGE", "display_name", "badge", "segment_cards", "alerts", "format_change", "selection_summary",
            "escape_markdown"]
 
 # A survivor whose share of the customers changed by at least this much (relative) is
@@ -63,11 +63,17 @@ def badge(transition: Any, share: float, share_before: float | None) -> str | No
     return None
 
 
+#: :func:`format_change` of a share that moved less than 0.05 points (shown without an arrow).
+NO_CHANGE = "no change"
+
+
 def format_change(share: float, share_before: float | None) -> str | None:
-    """``"+1.2 pts"`` style change of the share of customers, or None without a predecessor."""
+    """``"+1.2 pts"`` style change of the share of customers, :data:`NO_CHANGE` when it rounds to 0.0
+    (a "+0.0 pts" read as growth), or None without a predecessor."""
     if share_before is None or pd.isna(share_before):
         return None
-    return f"{(share - share_before) * 100:+.1f} pts"
+    points = round((share - share_before) * 100, 1)
+    return NO_CHANGE if points == 0 else f"{points:+.1f} pts"
 
 
 def _profile(value: Any) -> dict:

@@ -86,17 +86,18 @@ def event_mix_over_time(mix: pd.DataFrame, by: str = "event_type", last_event=No
     )
     figure.update_traces(hovertemplate="%{fullData.name}: %{y:,} events<extra></extra>")
     if len(weekly):
-        weeks = (pd.Timestamp(weekly["week"].min()), pd.Timestamp(weekly["week"].max()))
-        if first_event is not None:  # the week's first days are not in the data
-            days = 7 - (pd.Timestamp(first_event).normalize() - weeks[0]).days
+        first_week, last_week = pd.Timestamp(weekly["week"].min()), pd.Timestamp(weekly["week"].max())
+        covered = {}  # week start → the days of it the data covers, where the data starts or ends in it
+        if first_event is not None:
+            covered[first_week] = 7 - (pd.Timestamp(first_event).normalize() - first_week).days
+        if last_event is not None:
+            ends = (pd.Timestamp(last_event).normalize() - last_week).days + 1
+            covered[last_week] = covered.get(last_week, 7) + ends - 7  # one week only: from the start to the end
+        for week, days in covered.items():
             if days < 7:
-                figure.add_vline(x=weeks[0], line_dash="dot", line_color="#94A3B8", annotation_font_size=11,
-                                 annotation_text=f"partial week: {days} of 7 days", annotation_position="top right")
-        if last_event is not None:  # the week's last days are not in the data
-            days = (pd.Timestamp(last_event).normalize() - weeks[1]).days + 1
-            if days < 7:
-                figure.add_vline(x=weeks[1], line_dash="dot", line_color="#94A3B8", annotation_font_size=11,
-                                 annotation_text=f"partial week: {days} of 7 days", annotation_position="top left")
+                figure.add_vline(x=week, line_dash="dot", line_color="#94A3B8", annotation_font_size=11,
+                                 annotation_text=f"partial week: {days} of 7 days",
+                                 annotation_position="top right" if week < last_week else "top left")
     figure.update_layout(margin=MARGIN, legend_title_text=by.replace("_", " "),
                          hovermode="x unified", xaxis=dict(hoverformat="week of %b %d, %Y"))
     return figure

@@ -172,7 +172,7 @@ def _save(plan) -> None:
 
 def _segment_names(run_id, segment_ids) -> str:
     """The exported segments' names in run ``run_id`` ("Bargain hunters, Night owls"), else their numbers."""
-    if segment_ids is None or (not isinstance(segment_ids, (list, tuple)) and pd.isna(segment_ids)):
+    if not isinstance(segment_ids, (list, tuple)):  # none recorded
         return "—"
     try:
         names = common.segment_labels(common.cached(read.segments, run_id=int(run_id)))

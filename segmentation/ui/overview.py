@@ -65,9 +65,8 @@ def _card(card: dict, run_id: int) -> None:
     with st.container(border=True):
         badge = f" :{BADGE_COLORS[card['badge']]}-badge[{card['badge']}]" if card["badge"] else ""
         st.markdown(f"**{digest.escape_markdown(card['label'])}**{badge}")
-        unchanged = card["change"] in ("+0.0 pts", "-0.0 pts")  # no arrow, green or red, for no change
-        st.metric("customers", f"{card['size']:,} · {card['share']:.1%}",
-                  delta="no change" if unchanged else card["change"], delta_color="off" if unchanged else "normal",
+        st.metric("customers", f"{card['size']:,} · {card['share']:.1%}", delta=card["change"],
+                  delta_color="off" if card["change"] == digest.NO_CHANGE else "normal",  # no arrow for no change
                   label_visibility="collapsed")
         if pd.notna(card.get("revenue")):
             trend = card.get("revenue_change")

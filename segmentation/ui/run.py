@@ -74,7 +74,7 @@ RANGES = {WINDOW: (7, 3650), EVERY: (1, 365), FIT_SAMPLE: (100, None), MIN_SHARE
 
 def in_words(note: str) -> str:
     """A stored run note with the feature it starts with named in words: ``event_other left out: …`` →
-    ``“share of other events” (event_other) left out: …`` (the notes are the command line's too)."""
+    ``“other activity” (event_other) left out: …`` (the notes are the command line's too)."""
     from segmentation.features.catalog import STATIC_FEATURES
 
     name, _, rest = note.partition(" left out")

@@ -49,6 +49,9 @@ def test_segment_cards_compare_each_lineage_with_its_previous_share():
     assert cards.at[1, "label"] == "Store fans" and not cards.at[1, "named"]
     assert cards.at[0, "share_before"] == pytest.approx(500 / 1010)
     assert cards.at[0, "change"] == f"{(0.45 - 500 / 1010) * 100:+.1f} pts"
+    # a share that moved less than 0.05 points has no sign to show (the browser walk: "+0.0 pts", a green arrow)
+    assert digest.format_change(0.3000, 0.3004) == digest.NO_CHANGE == digest.format_change(0.3004, 0.3000)
+    assert digest.format_change(0.3, 0.3006) == "-0.1 pts" and digest.format_change(0.3, None) is None
     assert cards.at[0, "badge"] is None                      # 0.450 vs 0.495: −9 %, within the wobble
     assert cards.at[1, "badge"] == "GROWING"                 # 0.420 vs 0.297
     assert cards.at[2, "badge"] == "NEW" and cards.at[2, "share_before"] is None
