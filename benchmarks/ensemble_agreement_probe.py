@@ -31,8 +31,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 
-from benchmarks.seed_agreement_probe import PIPELINE_SEEDS, SCENARIOS
-from segmentation.engine.metrics import adjusted_rand
+from benchmarks.seed_agreement_probe import PIPELINE_SEEDS, SCENARIOS, agreement, agreement_table
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -146,23 +145,16 @@ def score(data_seeds, candidates) -> pd.DataFrame:
                     for seed in PIPELINE_SEEDS:
                         params = SnapshotParams(window_days=scenario.window_days, seed=seed)
                         labels.append(np.asarray(fit_labels(table, params, CANDIDATES[candidate]), dtype=np.int64))
-                    pairs = [adjusted_rand(a, b) for i, a in enumerate(labels) for b in labels[i + 1:]]
                     rows.append({"scenario": name, "data_seed": data_seed, "candidate": candidate,
-                                 "least_agreeing_pair": min(pairs),
-                                 "ari": float(np.mean([adjusted_rand(truth[known], x[known]) for x in labels])),
-                                 "segments": "/".join(str(len(np.unique(x[x >= 0]))) for x in labels),
+                                 **agreement(labels, truth, known),
                                  "seconds_per_fit": (time.perf_counter() - started) / len(PIPELINE_SEEDS)})
                     print(rows[-1], flush=True)
     return pd.DataFrame(rows)
 
 
 def report(frame: pd.DataFrame, data_seeds) -> str:
-    g = frame.groupby("candidate", sort=False)
-    table = pd.DataFrame({"mean ARI": g["ari"].mean(), "least agreeing pair: mean": g["least_agreeing_pair"].mean(),
-                          "min": g["least_agreeing_pair"].min(),
-                          "data sets ≥ 0.95": g["least_agreeing_pair"].apply(
-                              lambda pairs: f"{(pairs >= 0.95).sum()} of {len(pairs)}"),
-                          "seconds per fit": g["seconds_per_fit"].mean()})
+    table = agreement_table(frame)
+    table["seconds per fit"] = frame.groupby("candidate", sort=False)["seconds_per_fit"].mean()
     return "\n".join([
         "# Ensembles inside one fit, for seed agreement (tuning data seeds "
         + ", ".join(map(str, data_seeds)) + "; customers × 0.5)", "",

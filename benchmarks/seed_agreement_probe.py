@@ -113,21 +113,32 @@ def score(data_seeds, cache: Path) -> pd.DataFrame:
             known = truth != "(random)"
             for candidate, make in CANDIDATES.items():
                 labels = [np.asarray(make(fits, s), dtype=np.int64) for s in PIPELINE_SEEDS]
-                pairs = [adjusted_rand(a, b) for i, a in enumerate(labels) for b in labels[i + 1:]]
                 rows.append({"scenario": name, "data_seed": data_seed, "candidate": candidate,
-                             "least_agreeing_pair": min(pairs),
-                             "ari": float(np.mean([adjusted_rand(truth[known], x[known]) for x in labels])),
-                             "segments": "/".join(str(len(np.unique(x[x >= 0]))) for x in labels)})
+                             **agreement(labels, truth, known)})
             print(name, data_seed, flush=True)
     return pd.DataFrame(rows)
 
 
-def report(frame: pd.DataFrame, data_seeds) -> str:
+def agreement(labels: list[np.ndarray], truth: np.ndarray, known: np.ndarray) -> dict:
+    """One data set's row: the least agreeing pair of the pipeline seeds' ``labels`` (ARI, noise a label of
+    its own, every customer), their mean ARI with the personas (customers with one) and segment counts."""
+    pairs = [adjusted_rand(a, b) for i, a in enumerate(labels) for b in labels[i + 1:]]
+    return {"least_agreeing_pair": min(pairs),
+            "ari": float(np.mean([adjusted_rand(truth[known], x[known]) for x in labels])),
+            "segments": "/".join(str(len(np.unique(x[x >= 0]))) for x in labels)}
+
+
+def agreement_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """Per candidate: mean ARI, the least agreeing pair's mean and min, and how many data sets reach 0.95."""
     g = frame.groupby("candidate", sort=False)
-    table = pd.DataFrame({"mean ARI": g["ari"].mean(), "least agreeing pair: mean": g["least_agreeing_pair"].mean(),
-                          "min": g["least_agreeing_pair"].min(),
-                          "data sets ≥ 0.95": g["least_agreeing_pair"].apply(
-                              lambda pairs: f"{(pairs >= 0.95).sum()} of {len(pairs)}")})
+    return pd.DataFrame({"mean ARI": g["ari"].mean(), "least agreeing pair: mean": g["least_agreeing_pair"].mean(),
+                         "min": g["least_agreeing_pair"].min(),
+                         "data sets ≥ 0.95": g["least_agreeing_pair"].apply(
+                             lambda pairs: f"{(pairs >= 0.95).sum()} of {len(pairs)}")})
+
+
+def report(frame: pd.DataFrame, data_seeds) -> str:
+    table = agreement_table(frame)
     return "\n".join([
         "# Post-processing one fit for seed agreement (tuning data seeds "
         + ", ".join(map(str, data_seeds)) + "; customers × 0.5)", "",
