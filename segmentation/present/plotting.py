@@ -47,6 +47,11 @@ def _hover_text(name: str, width: int = 60) -> str:
     return "<br>".join(line.replace("%{", "%\u200b{").replace("<", "&lt;") for line in lines)
 
 
+def customers_text(count: int) -> str:
+    """``1 customer``, ``2,345 customers``: plotly's hover templates cannot pluralise."""
+    return f"{int(count):,} customer{'' if int(count) == 1 else 's'}"
+
+
 def _lineage_key(lineage_id) -> int | None:
     return None if lineage_id is None or pd.isna(lineage_id) else int(lineage_id)
 
@@ -169,16 +174,20 @@ def flow_sankey(flows: pd.DataFrame, labels: dict[str, str] | None = None,
     colors = [_node_color(s, colors_before) for s in sources] + [_node_color(t, colors_after) for t in targets]
     source_index = {s: i for i, s in enumerate(sources)}
     target_index = {t: len(sources) + i for i, t in enumerate(targets)}
+    totals = ([int(flows.loc[flows["source"] == s, "customers"].sum()) for s in sources]
+              + [int(flows.loc[flows["target"] == t, "customers"].sum()) for t in targets])
     figure = go.Figure(go.Sankey(
         arrangement="snap",
-        node=dict(label=names, color=colors, pad=12, thickness=14, customdata=full,
+        node=dict(label=names, color=colors, pad=12, thickness=14,
+                  customdata=[f"{_hover_text(name)}: {customers_text(n)}" for name, n in zip(full, totals)],
                   x=[0.001] * len(sources) + [0.999] * len(targets),
-                  hovertemplate="%{customdata}: %{value:,} customers<extra></extra>"),
+                  hovertemplate="%{customdata}<extra></extra>"),
         link=dict(source=[source_index[s] for s in flows["source"]],
                   target=[target_index[t] for t in flows["target"]],
                   value=flows["customers"].tolist(),
+                  customdata=[customers_text(n) for n in flows["customers"]],
                   color=[translucent(colors[source_index[s]]) for s in flows["source"]],
-                  hovertemplate="%{source.label} → %{target.label}: %{value:,} customers<extra></extra>"),
+                  hovertemplate="%{source.label} → %{target.label}: %{customdata}<extra></extra>"),
     ))
     figure.update_layout(template=TEMPLATE, margin=MARGIN)
     return figure
@@ -299,7 +308,8 @@ def probability_histogram(histogram: pd.DataFrame) -> go.Figure:
     """Membership probability of a segment's customers (``bin_start``, ``customers``; bins of 0.05)."""
     figure = go.Figure(go.Bar(
         x=histogram["bin_start"] + 0.025, y=histogram["customers"], width=0.048, marker_color="#4F46E5",
-        hovertemplate="membership %{x:.2f} ± 0.025: %{y:,} customers<extra></extra>",
+        customdata=[customers_text(n) for n in histogram["customers"]],
+        hovertemplate="membership %{x:.2f} ± 0.025: %{customdata}<extra></extra>",
     ))
     figure.update_layout(template=TEMPLATE, margin=MARGIN, height=280, bargap=0.02,
                          xaxis=dict(range=[0, 1], title="membership probability", tickformat=".0%"),

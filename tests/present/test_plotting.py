@@ -53,6 +53,12 @@ def test_flows_and_sankey():
     zero = labels.index("segment 0")
     assert len({c for (s, _), c in colours.items() if s == zero}) == 1
     assert not any(customer in str(figure.to_dict()) for customer in ('"a"', '"e"'))
+    # hover words: one customer is "1 customer"; a node's count is all the customers through it
+    assert list(sankey.link.customdata) == ["1 customer"] * 5
+    nodes = list(sankey.node.customdata)
+    assert nodes[zero] == "segment 0: 2 customers"  # the earlier snapshot's: a and b left it
+    assert nodes[labels.index("Social shoppers")] == "Social shoppers: 3 customers"
+    assert plotting.customers_text(12345) == "12,345 customers"
 
 
 def test_lineage_view_has_a_line_per_lineage():

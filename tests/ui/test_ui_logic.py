@@ -155,9 +155,10 @@ def test_distribution_boxes_use_the_stored_quantiles():
 
 
 def test_probability_histogram_and_selection_breakdown():
-    histogram = pd.DataFrame({"bin_start": [0.5, 0.95], "customers": [3, 7]})
+    histogram = pd.DataFrame({"bin_start": [0.5, 0.95], "customers": [1, 7]})
     bars = plotting.probability_histogram(histogram).data[0]
-    assert np.allclose(bars.x, [0.525, 0.975]) and list(bars.y) == [3, 7]
+    assert np.allclose(bars.x, [0.525, 0.975]) and list(bars.y) == [1, 7]
+    assert list(bars.customdata) == ["1 customer", "7 customers"]
     breakdown = pd.DataFrame({"label": ["a", "b"], "selected_share": [0.75, 0.25], "overall_share": [0.5, 0.5]})
     figure = plotting.selection_breakdown(breakdown)
     assert [list(t.x) for t in figure.data] == [[0.75, 0.25], [0.5, 0.5]]
