@@ -111,6 +111,17 @@ def _refusal(kind: str, params: SnapshotParams, when, start, end, again: bool) -
     return None
 
 
+def _covered_hint(last, window_days: int) -> None:
+    """Say before the form when its default date (the last day with events) already has a snapshot."""
+    from segmentation.workflows.snapshot import existing_run
+
+    existing = existing_run(common.current_db(), last, window_days)
+    if existing is not None:
+        st.caption(f"Run {existing} already covers {last}, the last day with events, with a {window_days}-day "
+                   "window: a new snapshot needs newer events (import them on the Data page), another date, "
+                   "another window, or “Compute again” under More parameters.")
+
+
 def render() -> None:
     summary = common.page_summary(
         "Run", "Find the segments of a snapshot date, or of a series of dates tracked one after the other.",
@@ -136,6 +147,8 @@ def render() -> None:
                                 key="run_kind",
                                 format_func={"snapshot": "One snapshot", "timeline": "A timeline"}.get)
     kind = kind or "snapshot"
+    if kind == "snapshot":
+        _covered_hint(last, start_from.window_days)
     with st.form("run_form"):
         if kind == "snapshot":
             when = st.date_input("Snapshot date (as of)", value=last, min_value=first, max_value=last + timedelta(days=365),

@@ -281,6 +281,13 @@ def test_run_page_starts_from_the_latest_snapshots_parameters(demo_runs_db, monk
     assert at.number_input(key="run_min_share").value == pytest.approx(params["min_cluster_share"])
     assert any(f"latest snapshot (run {int(latest['run_id'])})" in c.value for c in at.caption)
     assert len(at.dataframe[0].value) == len(sql(demo_runs_db, "SELECT * FROM runs"))
+    # the default date already has a snapshot: said before the form, not only after a click
+    covering = sql(demo_runs_db, "SELECT max(run_id) AS r FROM runs WHERE status = 'complete' AND as_of::DATE = $d "
+                   "AND window_days = 60", {"d": last})["r"].iloc[0]
+    assert [c.value for c in at.caption if "already covers" in c.value] == [
+        f"Run {int(covering)} already covers {pd.Timestamp(last).date()}, the last day with events, with a 60-day "
+        "window: a new snapshot needs newer events (import them on the Data page), another date, another window, "
+        "or “Compute again” under More parameters."]
 
 
 def test_a_number_out_of_range_is_refused_by_name_and_nothing_starts(demo_runs_db, monkeypatch):
