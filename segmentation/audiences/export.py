@@ -168,6 +168,12 @@ class ExportPlan:
         return self.previous_export_id is not None
 
     @property
+    def delta_files(self) -> bool:
+        """Whether the delta needs its adds and removes files: not when the audience is the previous
+        export's customers exactly (nothing to add, remove or count as unremovable)."""
+        return self.has_delta and bool(len(self.adds) or len(self.removes) or self.removes_without_identifier)
+
+    @property
     def filename(self) -> str:
         """A suggested file name from the platform, the segments' names and the snapshot date,
         e.g. ``google_weekend-family-shoppers_2025-06-30.csv`` (plain ASCII, safe on every system)."""

@@ -57,7 +57,10 @@ def export(
             typer.echo(f"  lookalikes in the file: {plan.options['lookalike']['in_file']:,} of "
                        f"{plan.options['lookalike']['requested']:,} asked for")
         typer.echo(f"  sha256 {result.sha256}")
-        if result.previous_export_id is not None:
+        if result.previous_export_id is not None and result.adds_path is None:
+            typer.echo(f"  the same customers as export {result.previous_export_id}: nothing to add or remove "
+                       "(no adds/removes files written)")
+        elif result.previous_export_id is not None:
             typer.echo(f"  delta vs export {result.previous_export_id}: {result.n_adds:,} adds in {result.adds_path}, "
                        f"{result.n_removes:,} removes in {result.removes_path}")
 

@@ -371,6 +371,16 @@ def test_deltas_across_two_runs(db_file, tmp_path):
     # another platform or lineage has its own history: no delta
     assert not plan_export(db_file, 2, [3], "crm").has_delta
 
+    # the same audience again: the same full file, and no empty adds/removes files or audit rows for them
+    before = len(export.list_exports(db_file))
+    again = write_export(db_file, plan_export(db_file, 2, [3], "tiktok", min_size=100), tmp_path / "c.csv")
+    assert again.previous_export_id == result.export_id and (again.n_adds, again.n_removes) == (0, 0)
+    assert again.adds_path is None and again.removes_path is None
+    assert sorted(p.name for p in tmp_path.glob("c*")) == ["c.csv"]
+    assert Path(again.path).read_bytes() == Path(result.path).read_bytes()
+    audit = export.list_exports(db_file)
+    assert len(audit) == before + 1 and audit.iloc[0]["kind"] == "full"
+
 
 def test_unknown_run_segment_platform(small_db):
     with pytest.raises(NotFoundError, match="no run 9"):
