@@ -137,12 +137,16 @@ class _FileSwap:
                 backup.unlink(missing_ok=True)
 
 
+class StalePlan(InputError):
+    """The plan's inputs (members, names, contact data, consent or earlier exports) changed before its write."""
+
+
 def _check_unchanged(con: duckdb.DuckDBPyConnection, plan: ExportPlan) -> None:
     segments = export_read.segments(con, plan.run_id, plan.segment_ids)
     candidates = export_read.candidates(con, plan.run_id, plan.run_date, segments, plan.lookalikes)
     previous = export_read.previous_export(con, plan.platform, plan.lineage_key)
     if export_read.fingerprint(candidates, previous) != plan.fingerprint:
-        raise InputError("the segment members or names, their contact data or consent, or the earlier exports "
+        raise StalePlan("the segment members or names, their contact data or consent, or the earlier exports "
                          "changed since this export was planned; plan it again (nothing was written)")
 
 

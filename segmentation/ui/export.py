@@ -49,16 +49,21 @@ def in_page_words(message: str) -> str:
     return message
 
 
-@st.cache_data(show_spinner="Checking the audience …", max_entries=8)
-def _plan(path: str, version: float, run_id: int, segment_ids: tuple, platform: str, min_probability: float,
-          allow_unknown_consent: bool, include_pii: bool, lookalike: int = 0):
-    """The export plan (cached per database version and options)."""
+def _fresh_plan(path: str, run_id: int, segment_ids: tuple, platform: str, min_probability: float,
+                allow_unknown_consent: bool, include_pii: bool, lookalike: int = 0):
+    """The export plan of the page's choices, read now."""
     from segmentation.workflows.segment_actions import ranked_lookalikes
 
     return export.plan_export(path, run_id, list(segment_ids), platform, min_probability=min_probability,
                               allow_unknown_consent=allow_unknown_consent, include_pii=include_pii,
                               lookalike=lookalike,
                               lookalikes=ranked_lookalikes(path, run_id, list(segment_ids), lookalike))
+
+
+@st.cache_data(show_spinner="Checking the audience …", max_entries=8)
+def _plan(path: str, version: float, *choices):
+    """The export plan (cached per database version and the page's choices)."""
+    return _fresh_plan(path, *choices)
 
 
 @st.cache_data(show_spinner="Measuring lookalikes …", max_entries=8)
@@ -143,14 +148,25 @@ def _checks(plan) -> None:
         st.success("All checks passed.", icon=":material/verified:")
 
 
-def _saved_download(plan):
-    """Data for the download button: save + audit first, then hand the same bytes to the browser."""
+def _saved_download(plan, choices: tuple):
+    """Data for the download button: save + audit first, then hand the same bytes to the browser.
+
+    The button runs this on its own thread at each click, while the page's plan stays as it was
+    shown. A second click finds that plan stale (the first click's export is now the last one):
+    the choices are planned again, and the file is written when it holds exactly the bytes the
+    page previewed; anything else changed is refused as before (nothing written)."""
     db = str(common.current_db())
 
     def produce() -> bytes:
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S-%f")
         out = EXPORT_DIR / f"{Path(plan.filename).stem}_{stamp}{plan.spec.suffix}"
-        export.write_export(db, plan, out)
+        try:
+            export.write_export(db, plan, out)
+        except export.StalePlan:
+            fresh = _fresh_plan(db, *choices)
+            if not (fresh.ok and fresh.to_bytes("full") == plan.to_bytes("full")):
+                raise
+            export.write_export(db, fresh, out)
         return out.read_bytes()
 
     return produce
@@ -245,10 +261,10 @@ def render() -> None:
         profile = common.as_dict(frame.loc[frame["segment_id"] == chosen[0], "profile"].iloc[0])
         added = _expand(run_id, int(chosen[0]), sizes[int(chosen[0])], profile.get("lookalike"))
     path = common.current_db()
+    choices = (run_id, tuple(sorted(chosen)), platform, float(min_probability), bool(unknown),
+               bool(include_pii and platform in PII_PLATFORMS), added)
     try:
-        plan = _plan(str(path), common.db_version(path), run_id, tuple(sorted(chosen)), platform,
-                     float(min_probability), bool(unknown), bool(include_pii and platform in PII_PLATFORMS),
-                     added)
+        plan = _plan(str(path), common.db_version(path), *choices)
     except WorkbenchError as exc:
         common.show_error(exc)
         _history()
@@ -267,7 +283,7 @@ def render() -> None:
             else:
                 st.caption(f"The same customers as export #{plan.previous_export_id}: nothing to add or remove.")
         download, save = st.columns(2)
-        download.download_button("Download", data=_saved_download(plan), file_name=plan.filename,
+        download.download_button("Download", data=_saved_download(plan, choices), file_name=plan.filename,
                                  mime="text/csv", type="primary", icon=":material/download:", key="export_download",
                                  help=f"Also saved under {EXPORT_DIR}/ and recorded in the export history.")
         with save.popover("Save on the server", icon=":material/save:"):

@@ -590,3 +590,30 @@ def test_the_export_pages_messages_name_its_controls_not_command_line_options():
     assert in_page_words("a.csv already exists; choose another --out or pass --force to replace it") == (
         "a.csv already exists; choose another file name or tick “Replace the file if it exists”")
     assert in_page_words("segment -1 is noise (customers no segment fits)") == "segment -1 is noise (customers no segment fits)"
+
+
+def test_a_second_download_of_the_same_audience_gives_the_file_again(demo_runs_db, monkeypatch, tmp_path):
+    """The browser walk: a second click on Download gave nothing (the page's plan was stale: the first
+    click's export had become the last one) and said nothing."""
+    from segmentation.audiences.export import StalePlan
+    from segmentation.ui import common
+    from segmentation.ui import export as page
+
+    folder = tmp_path / "exports"
+    monkeypatch.setattr(page, "EXPORT_DIR", folder)
+    monkeypatch.setattr(common, "current_db", lambda: demo_runs_db)
+    run_id = int(latest_run(demo_runs_db)["run_id"])
+    largest = int(real_segments(demo_runs_db, run_id).iloc[0]["segment_id"])
+    choices = (run_id, (largest,), "google", 0.0, False, False, 0)
+    plan = page._fresh_plan(str(demo_runs_db), *choices)
+    produce = page._saved_download(plan, choices)  # what the button calls at each click
+    assert produce() == produce() == plan.to_bytes("full")
+    assert sql(demo_runs_db, "SELECT kind FROM exports ORDER BY export_id")["kind"].tolist() == ["full", "full"]
+    assert len(list(folder.iterdir())) == 2
+    # when more than the last export changed (consent withdrawn), the click is refused and nothing is written
+    con = duckdb.connect(str(demo_runs_db))
+    con.execute("UPDATE customers SET consent_ads = false")
+    con.close()
+    with pytest.raises(StalePlan):
+        produce()
+    assert len(sql(demo_runs_db, "SELECT * FROM exports")) == 2 and len(list(folder.iterdir())) == 2
