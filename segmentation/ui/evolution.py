@@ -39,6 +39,12 @@ def _sankey(frame: pd.DataFrame, run: dict) -> None:
     if before == after:
         st.caption("Choose two different snapshots.")
         return
+    dates = {int(r["run_id"]): pd.Timestamp(r["as_of"]) for r in frame.to_dict(orient="records")}
+    if dates[int(before)] > dates[int(after)]:
+        st.warning(f"“From snapshot” ({labels[before]}) is later than “To snapshot” ({labels[after]}): the flow "
+                   "reads forward in time, so new customers and those who left would swap places. Choose an "
+                   "earlier “From” or a later “To”.", icon=":material/swap_horiz:")
+        return
     windows = {int(r["run_id"]): int(r["window_days"]) for r in frame.to_dict(orient="records")}
     if windows[int(before)] != windows[int(after)]:
         st.warning(f"These snapshots describe customers over different windows ({windows[int(before)]} and "

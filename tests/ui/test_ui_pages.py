@@ -267,6 +267,13 @@ def test_evolution_counts_transitions_and_draws_sizes_and_sankey(demo_runs_db, m
          AND e.ts >= r.as_of - r.window_days AND e.ts < r.as_of + 1
         WHERE a.run_id = $r AND a.segment_id <> -1""", {"r": int(run["run_id"])})["r"].iloc[0]
     assert drawn == pytest.approx(revenue, rel=1e-6)
+    # From later than To (the browser walk: new customers flowed into the older snapshot): refused, no chart
+    at.selectbox(key="sankey_before").set_value(int(run["run_id"]))
+    at.selectbox(key="sankey_after").set_value(int(sql(demo_runs_db, "SELECT min(run_id) AS r FROM runs")["r"].iloc[0]))
+    at.run()
+    assert not at.exception
+    assert [w.value for w in at.warning if "is later than" in w.value]
+    assert "sankey" not in [json.loads(c.proto.spec)["data"][0]["type"] for c in at.get("plotly_chart")]
 
 
 def test_run_page_starts_from_the_latest_snapshots_parameters(demo_runs_db, monkeypatch):
