@@ -14,7 +14,7 @@ import pandas as pd
 
 from segmentation.constants import GROWTH, NOISE
 
-__all__ = ["GROWTH", "NO_CHANGE", "display_name", "badge", "segment_cards", "alerts", "format_change", "selection_summary",
+__all__ = ["share_text", "customers_text", "GROWTH", "NO_CHANGE", "display_name", "badge", "segment_cards", "alerts", "format_change", "selection_summary",
            "escape_markdown"]
 
 # A survivor whose share of the customers changed by at least this much (relative) is
@@ -127,7 +127,17 @@ def segment_cards(current: pd.DataFrame, n_customers: int, previous: pd.DataFram
 
 
 def _percent(value: float) -> str:
-    return f"{value:.0%}" if value >= 0.01 else f"{value:.1%}"
+    return f"{value:.0%}" if value >= 0.01 else share_text(value)
+
+
+def share_text(share: float) -> str:
+    """A share to one decimal, never "0.0%" for some: ``"<0.1%"`` (a single customer of thousands)."""
+    return "<0.1%" if 0 < share < 0.0005 else f"{share:.1%}"
+
+
+def customers_text(count: int) -> str:
+    """``1 customer``, ``2,345 customers``."""
+    return f"{int(count):,} customer{'' if int(count) == 1 else 's'}"
 
 
 def _sources_text(sources: list[dict], names: dict[str, str]) -> str:

@@ -12,6 +12,8 @@ import plotly.express as px
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from segmentation.present.digest import customers_text
+
 __all__ = ["short_label", "event_mix_over_time", "sizes_over_time", "flow_sankey", "lineage_view", "lineage_colors",
            "segment_lineage_colors", "segment_map", "trait_lifts", "distributions_vs_population",
            "probability_histogram", "lineage_history", "selection_breakdown", "value_over_time", "lookalike_curve"]
@@ -45,11 +47,6 @@ def _hover_text(name: str, width: int = 60) -> str:
 
     lines = textwrap.wrap(str(name), width) or [""]
     return "<br>".join(line.replace("%{", "%\u200b{").replace("<", "&lt;") for line in lines)
-
-
-def customers_text(count: int) -> str:
-    """``1 customer``, ``2,345 customers``: plotly's hover templates cannot pluralise."""
-    return f"{int(count):,} customer{'' if int(count) == 1 else 's'}"
 
 
 def _lineage_key(lineage_id) -> int | None:

@@ -30,8 +30,9 @@ def _headline(run: dict, frame: pd.DataFrame, previous: dict | None) -> None:
                       help="Change since the previous snapshot below the number.")
     columns[1].metric("Customers covered", f"{int(run['n_customers']):,}",
                       help="Customers active in the snapshot's window, each in a segment or unassigned.")
-    columns[2].metric("Unassigned", f"{run['noise_share']:.1%}",
-                      help=f"{int(noise):,} customers behave unlike every segment; they are in no audience.")
+    columns[2].metric("Unassigned", digest.share_text(run["noise_share"]),
+                      help=f"{digest.customers_text(noise)} "
+                           f"{'behaves' if int(noise) == 1 else 'behave'} unlike every segment: in no audience.")
     stability = run["metrics"].get("stability", {})
     stable = sum(1 for s in stability.values() if s.get("label") == "stable")
     columns[3].metric("Reliable segments", f"{stable} of {len(stability)}" if stability else "—",

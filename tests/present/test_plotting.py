@@ -58,7 +58,7 @@ def test_flows_and_sankey():
     nodes = list(sankey.node.customdata)
     assert nodes[zero] == "segment 0: 2 customers"  # the earlier snapshot's: a and b left it
     assert nodes[labels.index("Social shoppers")] == "Social shoppers: 3 customers"
-    assert plotting.customers_text(12345) == "12,345 customers"
+    assert plotting.customers_text(12345) == "12,345 customers"  # present.digest's, shared
 
 
 def test_lineage_view_has_a_line_per_lineage():

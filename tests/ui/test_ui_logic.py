@@ -42,6 +42,13 @@ def test_badge(transition, share, before, expected):
     assert digest.badge(transition, share, before) == expected
 
 
+def test_one_customer_of_thousands_is_not_shown_as_none():
+    """The browser walk: "Unassigned 0.0%" beside "1 customers behave unlike every segment"."""
+    assert [digest.share_text(s) for s in (0.0, 1 / 2195, 0.0005, 0.0123)] == ["0.0%", "<0.1%", "0.1%", "1.2%"]
+    assert [digest.customers_text(n) for n in (0, 1, 2, 12345)] == [
+        "0 customers", "1 customer", "2 customers", "12,345 customers"]
+
+
 def test_segment_cards_compare_each_lineage_with_its_previous_share():
     cards = digest.segment_cards(AFTER, 1000, BEFORE, 1010).set_index("segment_id")
     assert cards.index.tolist() == [0, 1, 2, 3]  # largest first, noise left out
