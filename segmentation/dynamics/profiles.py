@@ -69,12 +69,20 @@ def _category_noun(feature: str) -> str | None:
     return None
 
 
+# A segment whose average is at most this share of everyone's has "almost no" of it.
+ALMOST_NONE = 0.1
+
+
 def trait_phrase(label: str, kind: str, segment_mean: float, population_mean: float, std_diff: float) -> str:
-    """A trait in plain words, e.g. ``"3.1× more app use"`` or ``"2.0× less refunds"``."""
+    """A trait in plain words, e.g. ``"3.1× more app use"``, ``"2.0× less refunds"``, or ``"almost no
+    web use"`` below a tenth of everyone's average ("113.0× less" is precision a marketer cannot use,
+    and on the bar chart it sat beside a shorter bar than "13.1× less")."""
     if population_mean > 0 and segment_mean > 0:
         ratio = segment_mean / population_mean
         if ratio >= 1.25:
             return f"{ratio:.1f}× more {label}"
+        if ratio <= ALMOST_NONE:
+            return f"almost no {label}"
         if ratio <= 0.8:
             return f"{1 / ratio:.1f}× less {label}"
     if population_mean > 0 and segment_mean == 0:

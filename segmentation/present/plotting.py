@@ -241,10 +241,11 @@ def trait_lifts(traits: pd.DataFrame, top: int = 12) -> go.Figure:
     """Horizontal bars of the strongest traits: how far the segment is from the population (standardised).
 
     ``traits``: ``label, phrase, std_diff`` (one row per feature, as in a segment
-    profile); the ``top`` largest absolute differences are drawn, strongest on top.
+    profile); the ``top`` largest absolute differences are drawn, what the segment has more of on
+    top (the most first), what it has less of below (the least at the bottom).
     """
     strongest = traits.reindex(traits["std_diff"].abs().sort_values(ascending=False).index).head(top)
-    strongest = strongest.iloc[::-1]
+    strongest = strongest.sort_values("std_diff", kind="stable")  # plotly draws the first row at the bottom
     colors = np.where(strongest["std_diff"] >= 0, "#4F46E5", "#F97316")
     # each bar is labelled with its trait in words ("13.6× more social media activity", "half as much
     # in-store buying"); the labels sit on the axis, where they always fit
@@ -256,7 +257,7 @@ def trait_lifts(traits: pd.DataFrame, top: int = 12) -> go.Figure:
     # The bar is how far the segment's average lies from everyone's, in standard deviations; the label's
     # ratio is not (a trait nearly nobody has can be 100× rarer and still only a short bar away).
     figure.update_layout(template=TEMPLATE, margin=MARGIN, height=max(260, 28 * len(strongest) + 60),
-                         xaxis=dict(title="bar: distance from all customers' average, in standard deviations",
+                         xaxis=dict(title="distance from the average (standard deviations)",
                                     showticklabels=True, zeroline=False),
                          yaxis=dict(title=None, automargin=True))
     figure.add_vline(x=0, line_color="#94A3B8", line_width=1)

@@ -78,6 +78,8 @@ def test_top_traits_in_words_and_names(table_and_assignments):
 def test_trait_phrase_wording():
     assert trait_phrase("app use", "share", 0.62, 0.2, 2.0) == "3.1× more app use"
     assert trait_phrase("refunds", "rate", 0.01, 0.05, -1.0) == "5.0× less refunds"
+    assert trait_phrase("web use", "share", 0.006, 0.5, -1.1) == "almost no web use"  # not "83.3× less"
+    assert trait_phrase("web use", "share", 0.051, 0.5, -1.1) == "9.8× less web use"
     assert trait_phrase("email opens", "rate", 0.0, 0.3, -1.2) == "no email opens"
     assert trait_phrase("trend", "share", 0.55, 0.5, 0.6) == "higher trend"
 

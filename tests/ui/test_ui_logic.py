@@ -144,12 +144,16 @@ def test_segment_map_has_one_trace_per_segment_and_no_ids():
     assert "customer" not in json.dumps(figure.to_plotly_json()["data"], default=str)
 
 
-def test_trait_lifts_draws_the_strongest_first_on_top():
-    traits = pd.DataFrame({"label": ["app use", "refunds", "spend"], "phrase": ["3× more app use", "no refunds", "x"],
-                           "std_diff": [1.5, -2.0, 0.1]})
-    bar = plotting.trait_lifts(traits, top=2).data[0]
-    assert list(bar.y) == ["3× more app use", "no refunds"] and list(bar.x) == [1.5, -2.0]  # traits in words
-    assert list(bar.marker.color) == ["#4F46E5", "#F97316"]
+def test_trait_lifts_draws_the_strongest_more_on_top_and_less_below():
+    """The browser walk: bars sorted by strength alone alternated "more" and "less"."""
+    traits = pd.DataFrame({"label": ["app use", "refunds", "spend", "web", "night"],
+                           "phrase": ["3× more app use", "no refunds", "x", "2× less web use", "4× more night"],
+                           "std_diff": [1.5, -2.0, 0.1, -1.0, 2.5]})
+    bar = plotting.trait_lifts(traits, top=4).data[0]
+    # plotly draws the first bar at the bottom: less of (the least lowest), then more of (the most on top)
+    assert list(bar.y) == ["no refunds", "2× less web use", "3× more app use", "4× more night"]  # traits in words
+    assert list(bar.x) == [-2.0, -1.0, 1.5, 2.5]
+    assert list(bar.marker.color) == ["#F97316", "#F97316", "#4F46E5", "#4F46E5"]
 
 
 def test_distribution_boxes_use_the_stored_quantiles():
