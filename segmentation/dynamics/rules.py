@@ -99,7 +99,8 @@ def condition_text(condition: Condition, label: str, kind: str) -> str:
 
 
 def rule_text(rule: list[Condition], kinds: dict[str, str], labels: dict[str, str]) -> str:
-    """The conditions joined by "and"; two bounds on one feature read "between A and B"."""
+    """The conditions joined by "and"; two bounds on one feature read "from 3 to 5" (whole numbers) or
+    "more than 50 % and at most 60 %" (what the SQL selects; "above 50 % to 60 %" read as garbled)."""
     parts, done = [], set()
     for c in rule:
         if c.feature in done:
@@ -109,9 +110,11 @@ def rule_text(rule: list[Condition], kinds: dict[str, str], labels: dict[str, st
         if len(pair) == 2:
             low = next(d for d in pair if d.op == ">")
             high = next(d for d in pair if d.op == "<=")
-            start = low.threshold + 1 if kind == "integer" else low.threshold
-            lower = "from" if kind == "integer" else "above"
-            parts.append(f"{label} {lower} {_number(start, kind)} to {_number(high.threshold, kind)}")
+            if kind == "integer":
+                parts.append(f"{label} from {_number(low.threshold + 1, kind)} to {_number(high.threshold, kind)}")
+            else:
+                parts.append(f"{label} more than {_number(low.threshold, kind)} and at most "
+                             f"{_number(high.threshold, kind)}")
         else:
             parts.append(condition_text(c, label, kind))
         done.add(c.feature)

@@ -55,6 +55,18 @@ def _check_text_matches_sql(rule: dict, kinds: dict[str, str]) -> None:
         assert f'"{condition["feature"]}" {condition["op"]} {value!r}' in rule["sql"]
 
 
+def test_two_bounds_on_one_feature_read_as_a_range():
+    """The browser walk read "evening activity above 50 % to 60 %"."""
+    from segmentation.dynamics.rules import Condition, rule_text
+
+    rule = [Condition("evening", ">", 0.5), Condition("evening", "<=", 0.6), Condition("visits", ">", 2.0),
+            Condition("visits", "<=", 5.0), Condition("grocery", ">", 0.12)]
+    kinds = {"evening": "percent", "visits": "integer", "grocery": "percent"}
+    labels = {"evening": "evening activity", "visits": "visits", "grocery": "grocery activity"}
+    assert rule_text(rule, kinds, labels) == ("evening activity more than 50 % and at most 60 % and visits from 3 "
+                                              "to 5 and grocery activity > 12 %")
+
+
 def test_planted_rule_is_found_rounded_and_the_sql_selects_what_the_text_says():
     frame, member = _planted()
     kinds = display_kinds(frame, CATALOG)
