@@ -62,6 +62,21 @@ def _sankey(frame: pd.DataFrame, run: dict) -> None:
                "snapshot does (a segment renamed since shows its earlier name on the left).")
 
 
+def transitions_table(transitions: pd.DataFrame) -> pd.DataFrame:
+    """The transitions as the page shows them: a segment that emerged had nothing before it, one that
+    disappeared has nothing after it, and that empty side reads "—" (numbers as words), not "None"."""
+    table = transitions[["kind", "from_label", "from_size", "to_label", "to_size", "overlap"]].rename(
+        columns={"kind": "what happened", "from_label": "before", "from_size": "size before", "to_label": "after",
+                 "to_size": "size after", "overlap": "share kept"})
+    nothing = table["what happened"].isin(["emerged", "disappeared"]) | table["share kept"].isna()
+    table["share kept"] = ["—" if gone else f"{kept:.0%}" for gone, kept in zip(nothing, table["share kept"])]
+    for column in ("size before", "size after"):
+        table[column] = [f"{int(n):,}" if pd.notna(n) else "—" for n in table[column]]
+    for column in ("before", "after"):
+        table[column] = table[column].fillna("—")
+    return table
+
+
 def _transitions(run: dict) -> None:
     run_id = int(run["run_id"])
     transitions = common.cached(read.transitions, run_id=run_id)
@@ -75,18 +90,9 @@ def _transitions(run: dict) -> None:
     columns = st.columns(len(KIND_ORDER))
     for column, kind in zip(columns, KIND_ORDER):
         column.metric(kind, int(counts.get(kind, 0)))
-    table = transitions[["kind", "from_label", "from_size", "to_label", "to_size", "overlap"]].rename(
-        columns={"kind": "what happened", "from_label": "before", "from_size": "size before", "to_label": "after",
-                 "to_size": "size after", "overlap": "share kept"})
-    # a segment that emerged had nothing before it, one that disappeared has nothing after it
-    table["share kept"] = table["share kept"].where(~table["what happened"].isin(["emerged", "disappeared"]))
-    for column in ("before", "after"):
-        table[column] = table[column].fillna("—")
-    st.dataframe(table, hide_index=True, width="stretch",
-                 column_config={"share kept": st.column_config.NumberColumn(
-                                    format="percent", help="Of the customers before, the share still together after."),
-                                "size before": st.column_config.NumberColumn(format="localized"),
-                                "size after": st.column_config.NumberColumn(format="localized")})
+    st.dataframe(transitions_table(transitions), hide_index=True, width="stretch",
+                 column_config={"share kept": st.column_config.TextColumn(
+                     help="Of the customers before, the share still together after.")})
     current = common.cached(read.segments, run_id=run_id)
     previous_names = common.flow_labels(int(transitions["from_run"].iloc[0]))
     st.markdown("**Who moved, and why**")

@@ -56,9 +56,13 @@ def _summary(points: pd.DataFrame, positions: list[int], labels: dict[int, str],
                    f"category **{row['top_category'] or '—'}**.")
     st.plotly_chart(plotting.selection_breakdown(summary["breakdown"]), key="selection_breakdown")
     st.dataframe(summary["breakdown"].drop(columns=["segment_id"]), hide_index=True, width="stretch",
-                 column_config={"selected_share": st.column_config.NumberColumn("share of selection", format="percent"),
-                                "overall_share": st.column_config.NumberColumn("share of all", format="percent"),
-                                "estimated_customers": st.column_config.NumberColumn(format="%d")})
+                 column_config={"label": st.column_config.TextColumn("Segment"),
+                                "points": st.column_config.NumberColumn("Points selected", format="localized"),
+                                "selected_share": st.column_config.NumberColumn("Share of selection", format="percent"),
+                                "overall_share": st.column_config.NumberColumn("Share of all", format="percent"),
+                                "estimated_customers": st.column_config.NumberColumn(
+                                    "Customers (estimated)", format="localized",
+                                    help="The map shows a sample of the customers: its points scaled up.")})
 
 
 def render() -> None:

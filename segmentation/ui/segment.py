@@ -35,6 +35,27 @@ TRANSITION_WORDS = {"new": "first snapshot", "survived": "survived", "emerged": 
                     "forming": f"forming (announced once it holds {ANNOUNCE_SHARE:.0%} of customers)"}
 
 
+# The tables' columns in words (the stored names are snake_case).
+HISTORY_COLUMNS = {
+    "as_of": st.column_config.DateColumn("Snapshot"), "run_id": st.column_config.NumberColumn("Run", format="%d"),
+    "segment_id": st.column_config.NumberColumn("Segment number", format="%d"),
+    "size": st.column_config.NumberColumn("Customers", format="localized"),
+    "share": st.column_config.NumberColumn("Share", format="percent"),
+    "transition": st.column_config.TextColumn("What happened"), "label": st.column_config.TextColumn("Name")}
+NAME_CHANGE_COLUMNS = {
+    "changed_at": st.column_config.DatetimeColumn("When", format="YYYY-MM-DD HH:mm"),
+    "changed_by": st.column_config.TextColumn("Who"), "run_id": st.column_config.NumberColumn("Run", format="%d"),
+    "segment_id": st.column_config.NumberColumn("Segment number", format="%d"),
+    "name": st.column_config.TextColumn("Name"), "description": st.column_config.TextColumn("Description")}
+MEMBER_COLUMNS = {
+    "customer_id": st.column_config.TextColumn("Customer"),
+    "membership_probability": st.column_config.NumberColumn(
+        "Membership", format="percent", help="How surely the customer belongs to the segment (Glossary)."),
+    "email": st.column_config.TextColumn("E-mail (masked)"), "phone": st.column_config.TextColumn("Phone (masked)"),
+    "initials": st.column_config.TextColumn("Initials"), "country": st.column_config.TextColumn("Country"),
+    "consent_ads": st.column_config.CheckboxColumn("Ad consent", help="Empty: never recorded.")}
+
+
 # ------------------------------------------------------------------ naming
 def _save(run_id: int, segment_id: int, keys: tuple[str, str], **change) -> None:
     """Save a name and/or description at once; on a conflict or bad input say why and reload the fields.
@@ -154,11 +175,10 @@ def _history(row: dict) -> None:
     if len(history) > 1:
         color = plotting.lineage_colors([lineage])[int(lineage)]  # as on the Map and Evolution pages
         st.plotly_chart(plotting.lineage_history(history, color), key="lineage_chart")
-    table = history.assign(label=[display_name(n, s) for n, s in zip(history["name"], history["suggested_name"])])
+    table = history.assign(label=[display_name(n, s) for n, s in zip(history["name"], history["suggested_name"])],
+                           transition=history["transition"].map(lambda t: TRANSITION_WORDS.get(t, t)).fillna("—"))
     st.dataframe(table[["as_of", "run_id", "segment_id", "size", "share", "transition", "label"]],
-                 hide_index=True, width="stretch",
-                 column_config={"share": st.column_config.NumberColumn(format="percent"),
-                                "as_of": st.column_config.DateColumn("snapshot")})
+                 hide_index=True, width="stretch", column_config=HISTORY_COLUMNS)
     parents = profile.get("lineage_parents") or []
     if parents and row["transition"] in ("split", "merged"):
         names = common.cached(read.segments_timeline)
@@ -180,7 +200,7 @@ def _history(row: dict) -> None:
     changes = common.cached(read.name_history, lineage_id=int(lineage))
     if not changes.empty:
         st.markdown("**Name changes**")
-        st.dataframe(changes, hide_index=True, width="stretch")
+        st.dataframe(changes, hide_index=True, width="stretch", column_config=NAME_CHANGE_COLUMNS)
 
 
 @st.cache_data(show_spinner="Finding rules …", max_entries=16)
@@ -292,7 +312,7 @@ def render() -> None:
     st.subheader("Sample of members")
     members = common.cached(read.members_sample, run_id=run_id, segment_id=segment_id, limit=MEMBER_SAMPLE)
     st.caption("Contact data is masked; exports use the full (hashed) identifiers.")
-    st.dataframe(members, hide_index=True, width="stretch")
+    st.dataframe(members, hide_index=True, width="stretch", column_config=MEMBER_COLUMNS)
 
 
 render()

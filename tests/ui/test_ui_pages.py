@@ -185,8 +185,9 @@ def test_segment_page_profile_history_and_masked_members(demo_runs_db, monkeypat
     assert len(charts) >= 3  # trait lifts, distributions, membership (+ lineage when it has history)
     lifts = json.loads(charts[0].proto.spec)["data"][0]
     strongest = max(profile["traits"], key=lambda t: abs(t["std_diff"]))
-    assert list(lifts["y"])[-1] == strongest["phrase"]  # the trait in words, e.g. "2.3× more app use"
-    assert array(lifts["x"])[-1] == pytest.approx(strongest["std_diff"])
+    drawn = list(lifts["y"]).index(strongest["phrase"])  # the trait in words, e.g. "2.3× more app use"
+    assert array(lifts["x"])[drawn] == pytest.approx(strongest["std_diff"])
+    assert (np.diff(array(lifts["x"])) >= 0).all()  # less-of at the bottom, more-of on top
     histogram = json.loads(charts[2].proto.spec)["data"][0]
     assert array(histogram["y"]).sum() == int(largest["size"])
     history = sql(demo_runs_db, "SELECT * FROM segments WHERE lineage_id = $l", {"l": int(largest["lineage_id"])})
@@ -202,6 +203,11 @@ def test_segment_page_profile_history_and_masked_members(demo_runs_db, monkeypat
     emails = members["email"].dropna()
     assert len(emails) and emails.str.contains("•••@").all()
     assert members["phone"].dropna().str.fullmatch(r"••• ••\d\d").all()
+    # every table's columns in words (the browser walk read run_id, membership_probability, consent_ads)
+    for table in at.dataframe:
+        labels = {c: (config.get("label") or c) for c, config in json.loads(table.proto.columns).items()}
+        shown_names = [labels.get(c, c) for c in table.value.columns]
+        assert not [n for n in shown_names if "_" in n], shown_names
 
 
 def test_map_shows_every_segment_without_ids_and_summarises_a_selection(demo_runs_db, monkeypatch):
@@ -267,6 +273,8 @@ def test_evolution_counts_transitions_and_draws_sizes_and_sankey(demo_runs_db, m
          AND e.ts >= r.as_of - r.window_days AND e.ts < r.as_of + 1
         WHERE a.run_id = $r AND a.segment_id <> -1""", {"r": int(run["run_id"])})["r"].iloc[0]
     assert drawn == pytest.approx(revenue, rel=1e-6)
+    moves = next(d.value for d in at.dataframe if "what happened" in d.value.columns)
+    assert not moves.isna().any().any()  # see test_an_emerged_segments_empty_side_reads_a_dash
     # From later than To (the browser walk: new customers flowed into the older snapshot): refused, no chart
     at.selectbox(key="sankey_before").set_value(int(run["run_id"]))
     at.selectbox(key="sankey_after").set_value(int(sql(demo_runs_db, "SELECT min(run_id) AS r FROM runs")["r"].iloc[0]))
@@ -624,3 +632,17 @@ def test_a_second_download_of_the_same_audience_gives_the_file_again(demo_runs_d
     with pytest.raises(StalePlan):
         produce()
     assert len(sql(demo_runs_db, "SELECT * FROM exports")) == 2 and len(list(folder.iterdir())) == 2
+
+
+def test_an_emerged_segments_empty_side_reads_a_dash():
+    """The browser walk read "None" under "size before" and "share kept" for an emerged segment."""
+    from segmentation.ui.evolution import transitions_table
+
+    transitions = pd.DataFrame({"kind": ["emerged", "survived", "disappeared"], "from_label": [None, "Owls", "Fans"],
+                                "from_size": [np.nan, 1200.0, 80.0], "to_label": ["New", "Owls", None],
+                                "to_size": [300.0, 1100.0, np.nan], "overlap": [0.0, 0.874, 0.0]})
+    table = transitions_table(transitions)
+    assert table.to_dict(orient="list") == {
+        "what happened": ["emerged", "survived", "disappeared"], "before": ["—", "Owls", "Fans"],
+        "size before": ["—", "1,200", "80"], "after": ["New", "Owls", "—"], "size after": ["300", "1,100", "—"],
+        "share kept": ["—", "87%", "—"]}
