@@ -71,6 +71,12 @@ def segment_lineage_colors(segments: pd.DataFrame) -> dict[int, str]:
             for s, lineage in zip(segments["segment_id"], segments["lineage_id"])}
 
 
+# The data contract's event types in words (the Data page's legend read app_open, email_click).
+EVENT_WORDS = {"view": "views", "search": "searches", "cart": "cart additions", "purchase": "purchases",
+               "refund": "refunds", "email_open": "e-mail opens", "email_click": "e-mail clicks",
+               "app_open": "app opens", "store_visit": "store visits", "other": "other"}
+
+
 def event_mix_over_time(mix: pd.DataFrame, by: str = "event_type", last_event=None, first_event=None) -> go.Figure:
     """Stacked weekly event counts by ``by`` (``event_type`` or ``channel``).
 
@@ -82,6 +88,7 @@ def event_mix_over_time(mix: pd.DataFrame, by: str = "event_type", last_event=No
     if by not in ("event_type", "channel"):
         raise ValueError("by must be 'event_type' or 'channel'")
     weekly = mix.groupby(["week", by], as_index=False)["events"].sum()
+    weekly[by] = weekly[by].map(lambda v: EVENT_WORDS.get(v, str(v).replace("_", " ")))
     figure = px.area(
         weekly, x="week", y="events", color=by, template=TEMPLATE,
         labels={"week": "week", "events": "events", by: by.replace("_", " ")},

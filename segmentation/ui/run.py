@@ -74,12 +74,12 @@ RANGES = {WINDOW: (7, 3650), EVERY: (1, 365), FIT_SAMPLE: (100, None), MIN_SHARE
 
 def in_words(note: str) -> str:
     """A stored run note with the feature it starts with named in words: ``event_other left out: …`` →
-    ``“other activity” (event_other) left out: …`` (the notes are the command line's too)."""
+    ``“other activity” left out: …`` (the notes are the command line's too)."""
     from segmentation.features.catalog import STATIC_FEATURES
 
     name, _, rest = note.partition(" left out")
     labels = {feature.name: feature.label for feature, _ in STATIC_FEATURES}
-    return f"“{labels[name]}” ({name}) left out{rest}" if rest and name in labels else note
+    return f"“{labels[name]}” left out{rest}" if rest and name in labels else note
 
 
 def out_of_range(entered: dict) -> list[str]:

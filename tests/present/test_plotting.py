@@ -156,3 +156,11 @@ def test_a_last_week_the_data_ends_in_is_marked_partial():
                                         last_event=pd.Timestamp("2025-06-30 18:00")).layout.annotations
     assert [a.text for a in both] == ["partial week: 4 of 7 days", "partial week: 1 of 7 days"]
     assert not plotting.event_mix_over_time(mix, first_event=pd.Timestamp("2025-06-16")).layout.annotations
+
+
+def test_the_weekly_mix_names_event_types_in_words():
+    """The browser walk read app_open, email_click and store_visit in the Data page's legend."""
+    mix = pd.DataFrame({"week": [date(2025, 6, 16)] * 3, "event_type": ["app_open", "email_click", "store_visit"],
+                        "channel": ["app", "email", "store"], "events": [5, 6, 7]})
+    assert [t.name for t in plotting.event_mix_over_time(mix).data] == ["app opens", "e-mail clicks", "store visits"]
+    assert [t.name for t in plotting.event_mix_over_time(mix, by="channel").data] == ["app", "email", "store"]

@@ -390,7 +390,7 @@ def test_run_page_shows_the_notes_the_latest_snapshot_stored(demo_runs_db, monke
     con.close()
     at = open_app(demo_runs_db, monkeypatch, "run")
     assert not at.exception
-    in_words = "“other activity” (event_other) left out: no 'other' events in the window"
+    in_words = "“other activity” left out: no 'other' events in the window"
     assert [i.value for i in at.info if i.value.startswith("Notes on run")] == [
         f"Notes on run {int(run['run_id'])}:\n- {escape_markdown(note)}\n- {escape_markdown(in_words)}"]
 
