@@ -67,7 +67,8 @@ def _card(card: dict, run_id: int) -> None:
         badge = f" :{BADGE_COLORS[card['badge']]}-badge[{card['badge']}]" if card["badge"] else ""
         st.markdown(f"**{digest.escape_markdown(card['label'])}**{badge}")
         st.metric("customers", f"{card['size']:,} · {card['share']:.1%}", delta=card["change"],
-                  delta_color="off" if card["change"] == digest.NO_CHANGE else "normal",  # no arrow for no change
+                  delta_color="off" if card["change"] == digest.NO_CHANGE else "normal",
+                  delta_arrow="off" if card["change"] == digest.NO_CHANGE else "auto",  # no arrow for no change
                   label_visibility="collapsed")
         if pd.notna(card.get("revenue")):
             trend = card.get("revenue_change")

@@ -151,7 +151,7 @@ def _kpis(row: dict, traits: pd.DataFrame, run: dict) -> None:
             delta, color = (("same as all", "off") if round(ratio, 2) == 0 else (f"{ratio:+.0%} vs all", color))
         money = kpi in ("avg_monetary", "avg_basket")
         column.metric(label, common.money(kpis[kpi]) if money else fmt.format(kpis[kpi]), delta=delta,
-                      delta_color=color,
+                      delta_color=color, delta_arrow="off" if color == "off" else "auto",  # none for "same as all"
                       help="Shown in the currency chosen in the sidebar." if money else None)
 
 
