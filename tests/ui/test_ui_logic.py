@@ -185,3 +185,15 @@ def test_probability_histogram_and_selection_breakdown():
 ])
 def test_user_text_is_escaped_for_markdown(text, escaped):
     assert digest.escape_markdown(text) == escaped
+
+
+def test_the_glossary_explains_every_transition_and_badge_the_pages_show():
+    """The browser walk: "forming", "dissolved", GROWING and FADING, "share kept" were not explained."""
+    from segmentation.ui.evolution import KIND_ORDER
+    from segmentation.ui.glossary import TERMS
+
+    words = " ".join(term for term, _ in TERMS).casefold()
+    badges = [*digest.BADGES.values(), "GROWING", "FADING"]
+    missing = [w for w in [*KIND_ORDER, *badges, "share kept", "gone quiet", "stability", "pts"]
+               if w.casefold() not in words]
+    assert missing == []
