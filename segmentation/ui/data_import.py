@@ -126,7 +126,11 @@ _IN_APP_WORDS = (
     (re.compile(r"--set (\w+)"), lambda m: f"a constant for “{FIELDS.get(m.group(1), (m.group(1),))[0]}”"),
     (re.compile(r"--map"), lambda m: "the column choice"),
     (re.compile(r"--set"), lambda m: "a constant"),
+    (re.compile(r"give other formats with --ts-format"),
+     lambda m: "for other formats, write how the dates are written in “How the dates are written”"),
     (re.compile(r"--ts-format"), lambda m: "the timestamp format"),
+    (re.compile(r"(?<!file )column '(\w+)'"),
+     lambda m: f"column “{FIELDS[m.group(1)][0]}”" if m.group(1) in FIELDS else m.group(0)),
     (re.compile(r"--quarantine"), lambda m: "“Import the good rows and keep the bad ones”"),
     (re.compile(r"--replace"), lambda m: "“Replace an earlier import of the same file”"),
     (re.compile(r"\(python -m segmentation ingest FILE\)"), lambda m: "(ask an analyst to run the import command)"),
@@ -140,6 +144,8 @@ def in_app_words(message: str, stored: Path | None = None, name: str | None = No
         message = message.replace(str(stored), name)
     for pattern, words in _IN_APP_WORDS:
         message = pattern.sub(words, message)
+    if re.search(r"\(rows? \d", message):  # the numbers count data rows, not a spreadsheet's lines
+        message += " (Row 1 is the first line after the column names.)"
     return message
 
 

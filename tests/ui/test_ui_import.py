@@ -68,7 +68,7 @@ def test_a_bad_row_is_reported_like_the_command_line_and_nothing_is_imported(db_
     assert [e.value for e in at.error] == ["Nothing was imported:"]
     message = at.code[0].value
     assert message.startswith("bad.csv: 1 bad row, nothing was imported")  # the upload's name, not a server path
-    assert "column 'ts' (file column 'When')" in message and "(row 4): 'yesterday'" in message
+    assert "column “When it happened” (file column 'When')" in message and "(row 4): 'yesterday'" in message
     assert _events(db_file) == []
 
 
@@ -161,6 +161,17 @@ def test_command_line_words_become_the_forms_words():
     assert in_app_words(missing, stored, "shop.csv") == (
         "shop.csv: missing required events columns ts, event_type (columns found: a, b); rename them in the file "
         "or choose their columns in the form below, or give “What happened” one value for every row")
+    # a bad value, as the third browser walk met it: our column names and the option were shown
+    bad = (f"{stored}: 1 bad row, nothing was imported — column 'ts' (file column 'Date'): unparseable timestamp "
+           "(expected ISO 8601 such as 2024-01-31 or 2024-01-31 13:45:00; give other formats with --ts-format) "
+           "in 1 row (row 3): '31/05/2025'. Fix the file, or use --quarantine to import the good rows and keep the "
+           "bad ones in the rejects table.")
+    assert in_app_words(bad, stored, "shop.csv") == (
+        "shop.csv: 1 bad row, nothing was imported — column “When it happened” (file column 'Date'): unparseable "
+        "timestamp (expected ISO 8601 such as 2024-01-31 or 2024-01-31 13:45:00; for other formats, write how the "
+        "dates are written in “How the dates are written”) in 1 row (row 3): '31/05/2025'. Fix the file, or use "
+        "“Import the good rows and keep the bad ones” to import the good rows and keep the bad ones in the rejects "
+        "table. (Row 1 is the first line after the column names.)")
 
 
 @pytest.mark.parametrize("data, header", [
