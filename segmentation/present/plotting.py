@@ -21,7 +21,10 @@ __all__ = ["short_label", "event_mix_over_time", "sizes_over_time", "flow_sankey
 TRANSITION_MARKERS = {"emerged": "NEW", "split": "SPLIT", "merged": "MERGED"}
 
 TEMPLATE = "plotly_white"
-PALETTE = px.colors.qualitative.Bold + px.colors.qualitative.Pastel
+# Tableau's ten without its grey (grey is the unassigned customers'), then five more that differ from
+# them; Bold + Pastel drew two lineages in nearly the same pink (the browser walk).
+PALETTE = [c for c in px.colors.qualitative.T10 if c != "#BAB0AC"] + [
+    "#8C2D04", "#17BECF", "#7F3C8D", "#11A579", "#CF1C90"]
 NOISE_COLOR = "#CBD5E1"
 MARGIN = dict(l=10, r=10, t=30, b=10)
 #: Characters of a segment name shown in a legend or beside a node; the hover shows it whole. A name of

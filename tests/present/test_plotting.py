@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
+import numpy as np
 import pandas as pd
 
 from segmentation.present import plotting
@@ -164,3 +165,17 @@ def test_the_weekly_mix_names_event_types_in_words():
                         "channel": ["app", "email", "store"], "events": [5, 6, 7]})
     assert [t.name for t in plotting.event_mix_over_time(mix).data] == ["app opens", "e-mail clicks", "store visits"]
     assert [t.name for t in plotting.event_mix_over_time(mix, by="channel").data] == ["app", "email", "store"]
+
+
+def test_lineage_colours_are_told_apart_and_none_is_the_unassigned_grey():
+    """The browser walk: two segments of one map in nearly the same pink (Bold's #E73F74 and #CF1C90)."""
+    import itertools
+
+    import plotly.express as px
+
+    def rgb(color):
+        return np.array(px.colors.hex_to_rgb(color), dtype=float)
+
+    distances = [np.linalg.norm(rgb(a) - rgb(b)) for a, b in itertools.combinations(plotting.PALETTE, 2)]
+    assert len(plotting.PALETTE) >= 14 and min(distances) > 70
+    assert min(np.linalg.norm(rgb(c) - rgb(plotting.NOISE_COLOR)) for c in plotting.PALETTE) > 90
