@@ -265,6 +265,19 @@ def segment_labels(frame: pd.DataFrame) -> dict[int, str]:
     return {int(r.segment_id): display_name(r.name, r.suggested_name) for r in frame.itertuples(index=False)}
 
 
+def earlier_labels(previous: pd.DataFrame, current: pd.DataFrame) -> dict[int, str]:
+    """An earlier snapshot's segment id → its name there, with ``(now …)`` where its lineage goes on in
+    ``current`` under another name: a renamed segment's customers read "from Night owls (now Late gamers)"."""
+    now = {int(r.lineage_id): display_name(r.name, r.suggested_name) for r in current.itertuples(index=False)
+           if r.segment_id != -1 and pd.notna(r.lineage_id)}
+    labels = segment_labels(previous)
+    for r in previous.itertuples(index=False):
+        later = now.get(int(r.lineage_id)) if pd.notna(r.lineage_id) else None
+        if later and later != labels[int(r.segment_id)]:
+            labels[int(r.segment_id)] = f"{labels[int(r.segment_id)]} (now {later})"
+    return labels
+
+
 def flow_labels(run_id: int) -> dict[str, str]:
     """``segment N`` (as tracking names flows and sources) → that segment's name in run ``run_id``, and
     ``noise`` → "Unassigned" (the glossary's word for it)."""

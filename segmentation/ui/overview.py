@@ -41,7 +41,7 @@ def _headline(run: dict, frame: pd.DataFrame, previous: dict | None) -> None:
 
 
 def _alerts(frame: pd.DataFrame, run: dict, transitions: pd.DataFrame, previous_frame: pd.DataFrame | None) -> None:
-    labels = common.segment_labels(previous_frame) if previous_frame is not None else {}
+    labels = common.earlier_labels(previous_frame, frame) if previous_frame is not None else {}
     items = digest.alerts(frame, transitions, int(run["n_customers"]), labels)
     if not items:
         if transitions.empty:

@@ -197,3 +197,15 @@ def test_the_glossary_explains_every_transition_and_badge_the_pages_show():
     missing = [w for w in [*KIND_ORDER, *badges, "share kept", "gone quiet", "stability", "pts"]
                if w.casefold() not in words]
     assert missing == []
+
+
+def test_an_earlier_segment_renamed_since_is_named_as_now():
+    """The browser walk: after a rename the Overview's banner still said "2% from Night owls", a name no
+    longer on the page."""
+    from segmentation.ui.common import earlier_labels
+
+    previous = pd.DataFrame({"segment_id": [-1, 0, 1], "lineage_id": [None, 7, 8],
+                             "name": [None, None, "Store fans"], "suggested_name": ["Unassigned", "Night owls", "x"]})
+    current = pd.DataFrame({"segment_id": [-1, 0, 3], "lineage_id": [None, 7, 9],
+                            "name": [None, "Late gamers", None], "suggested_name": ["Unassigned", "Night owls", "New"]})
+    assert earlier_labels(previous, current) == {-1: "Unassigned", 0: "Night owls (now Late gamers)", 1: "Store fans"}
