@@ -21,12 +21,21 @@ from segmentation.ui import common
 
 MEMBER_SAMPLE = 20
 KPI_LABELS = {
-    "avg_monetary": ("Average spend in the window", "{:,.0f}"),
+    "avg_monetary": ("Spend per customer", "{:,.0f}"),
     "avg_basket": ("Average basket", "{:,.0f}"),
     "frequency": ("Events per customer", "{:,.1f}"),
-    "recency_days": ("Days since last activity", "{:,.1f}"),
+    "recency_days": ("Days since active", "{:,.1f}"),
     "conversion": ("View → purchase", "{:.1%}"),
     "refund_rate": ("Refund rate", "{:.1%}"),
+}
+# The labels are short (six share one row, and a longer one was cut: "Average spend in t…"); the help says more.
+KPI_HELP = {
+    "avg_monetary": "Average spend per customer in the snapshot's window, before refunds.",
+    "avg_basket": "Average amount of one purchase in the window.",
+    "frequency": "Average number of events per customer in the window.",
+    "recency_days": "Average days between a customer's last activity and the snapshot date.",
+    "conversion": "Purchases per product view.",
+    "refund_rate": "Refunds per purchase.",
 }
 # Where a rise is bad news (shown red), or neither good nor bad (grey); elsewhere a rise is green.
 KPI_DELTA_COLORS = {"refund_rate": "inverse", "recency_days": "inverse"}
@@ -152,7 +161,7 @@ def _kpis(row: dict, traits: pd.DataFrame, run: dict) -> None:
         money = kpi in ("avg_monetary", "avg_basket")
         column.metric(label, common.money(kpis[kpi]) if money else fmt.format(kpis[kpi]), delta=delta,
                       delta_color=color, delta_arrow="off" if color == "off" else "auto",  # none for "same as all"
-                      help="Shown in the currency chosen in the sidebar." if money else None)
+                      help=KPI_HELP.get(kpi, "") + (" Shown in the currency chosen in the sidebar." if money else ""))
 
 
 def _distributions(profile: dict, labels: dict[str, str]) -> pd.DataFrame:

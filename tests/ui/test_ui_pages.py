@@ -153,7 +153,7 @@ def test_money_shows_in_the_currency_chosen_in_the_sidebar(demo_runs_db, monkeyp
     revenue = [c.value for c in at.caption if c.value.startswith("Revenue in the window")]
     assert revenue and all(r.startswith("Revenue in the window €") for r in revenue)
     at.switch_page("segmentation/ui/segment.py").run()  # the choice is kept across pages
-    assert {m.label: m.value for m in at.metric}["Average spend in the window"].startswith("€")
+    assert {m.label: m.value for m in at.metric}["Spend per customer"].startswith("€")
     at.switch_page("segmentation/ui/evolution.py").run()
     value_chart = json.loads(at.get("plotly_chart")[-1].proto.spec)
     assert value_chart["layout"]["yaxis"]["tickprefix"] == "€"
@@ -180,7 +180,7 @@ def test_segment_page_profile_history_and_masked_members(demo_runs_db, monkeypat
     assert at.header[0].value == largest["suggested_name"]
     assert shown["Customers"] == f"{int(largest['size']):,}"
     assert shown["Share of customers"] == f"{profile['share']:.1%}"
-    assert shown["Average spend in the window"] == f"{profile['kpis']['avg_monetary']:,.0f}"
+    assert shown["Spend per customer"] == f"{profile['kpis']['avg_monetary']:,.0f}"
     charts = at.get("plotly_chart")
     assert len(charts) >= 3  # trait lifts, distributions, membership (+ lineage when it has history)
     lifts = json.loads(charts[0].proto.spec)["data"][0]
