@@ -15,7 +15,7 @@ from segmentation.present import plotting
 from segmentation.data import read, results, store
 from segmentation.present.digest import display_name, escape_markdown
 from segmentation.constants import ANNOUNCE_SHARE
-from segmentation.errors import WorkbenchError
+from segmentation.errors import ConflictError, WorkbenchError
 from segmentation.dynamics.profiles import KPI_FEATURES
 from segmentation.ui import common
 
@@ -75,11 +75,14 @@ def _save(run_id: int, segment_id: int, keys: tuple[str, str], **change) -> None
     try:
         with store.connect(common.current_db()) as con:
             saved = results.name_segment(con, run_id, segment_id, who=common.who(), **change)
-    except WorkbenchError as exc:
+    except ConflictError as exc:  # changed by someone else meanwhile: show what is stored now
         common.flash(False, escape_markdown(str(exc)))
-        for key in keys:  # show what is stored now
+        for key in keys:
             st.session_state.pop(key, None)
         common.after_write()
+        return
+    except WorkbenchError as exc:  # refused as typed (a name taken, too long): keep the text to edit
+        common.flash(False, escape_markdown(str(exc)))
         return
     common.after_write()
     what = "name" if change.get("name") is not None else "description"

@@ -496,6 +496,8 @@ def test_a_name_another_segment_is_shown_under_is_refused(demo_runs_db, monkeypa
                  {"r": run_id, "s": segment_id})["name"].iloc[0]
     assert stored == second["name"] or (pd.isna(stored) and pd.isna(second["name"]))
     assert sql(demo_runs_db, "SELECT count(*) AS n FROM name_history")["n"].iloc[0] == 0
+    # the typed name stays in the field to be edited (the browser walk: the field was emptied)
+    assert at.text_input(key=f"name_{run_id}_{segment_id}").value == taken.upper()
 
 
 def test_export_page_checks_previews_and_saves_the_file_with_an_audit_row(demo_runs_db, monkeypatch, tmp_path):
