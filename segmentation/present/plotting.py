@@ -196,6 +196,7 @@ def flow_sankey(flows: pd.DataFrame, labels: dict[str, str] | None = None,
                   color=[translucent(colors[source_index[s]]) for s in flows["source"]],
                   hovertemplate="%{source.label} → %{target.label}: %{customdata}<extra></extra>"),
     ))
+    figure.update_traces(textfont=dict(color="#0F172A", size=12, shadow="auto"))  # readable where links cross
     figure.update_layout(template=TEMPLATE, margin=MARGIN)
     return figure
 

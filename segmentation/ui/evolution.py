@@ -137,7 +137,8 @@ def _value(run: dict) -> None:
     st.plotly_chart(plotting.value_over_time(value, measure, common.currency()), key="value_over_time")
     st.caption("Revenue: purchase amounts of the segment's customers in the snapshot's window (before refunds). "
                "Gone quiet: of the customers the segment held at the previous snapshot, the share with no "
-               "activity in this window. Each segment is named as in its latest snapshot.")
+               "activity in this window; a segment's first snapshot has no value, so a segment seen twice shows "
+               "one point. Each segment is named as in its latest snapshot.")
 
 
 def render() -> None:
