@@ -83,8 +83,9 @@ def trait_phrase(label: str, kind: str, segment_mean: float, population_mean: fl
             return f"{ratio:.1f}× more {label}"
         if ratio <= ALMOST_NONE:
             return f"almost no {label}"
-        if ratio <= 0.8:
-            return f"{1 / ratio:.1f}× less {label}"
+        if ratio <= 0.8:  # "fewer" for what is counted in the plural ("active days", "purchases")
+            less = "fewer" if kind == "count" and label.endswith("s") else "less"
+            return f"{1 / ratio:.1f}× {less} {label}"
     if population_mean > 0 and segment_mean == 0:
         return f"no {label}"
     return f"{'higher' if std_diff > 0 else 'lower'} {label}"

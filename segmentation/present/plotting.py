@@ -258,7 +258,7 @@ def trait_lifts(traits: pd.DataFrame, top: int = 12) -> go.Figure:
     strongest = traits.reindex(traits["std_diff"].abs().sort_values(ascending=False).index).head(top)
     strongest = strongest.sort_values("std_diff", kind="stable")  # plotly draws the first row at the bottom
     colors = np.where(strongest["std_diff"] >= 0, "#4F46E5", "#F97316")
-    # each bar is labelled with its trait in words ("13.6× more social media activity", "half as much
+    # each bar is labelled with its trait in words ("13.6× more social media activity", "almost no
     # in-store buying"); the labels sit on the axis, where they always fit
     words = strongest["phrase"].where(strongest["phrase"].notna() & (strongest["phrase"] != ""), strongest["label"])
     figure = go.Figure(go.Bar(

@@ -134,9 +134,15 @@ def after_write() -> None:
     st.cache_data.clear()
 
 
+def sentence(text: str) -> str:
+    """A message as a sentence on the page: its first letter upper-case ("segment 7 of this snapshot …" comes
+    from the command line's messages, which continue "error: …")."""
+    return text[:1].upper() + text[1:] if text[:1].isalpha() else text
+
+
 def show_error(exc: WorkbenchError) -> None:
     """A one-line error, shown literally (messages quote file names and values)."""
-    st.error(escape_markdown(str(exc)), icon=":material/error:")
+    st.error(escape_markdown(sentence(str(exc))), icon=":material/error:")
 
 
 def environment_db_note() -> str:
@@ -305,7 +311,7 @@ def sources_table(profile: dict, previous_names: dict[str, str]) -> pd.DataFrame
 
 def flash(ok: bool, text: str) -> None:
     """Keep a message from a widget callback for :func:`show_flash` on the rerun that follows."""
-    st.session_state[FLASH_KEY] = (ok, text)
+    st.session_state[FLASH_KEY] = (ok, sentence(text))
 
 
 def show_flash() -> None:

@@ -114,6 +114,7 @@ CONTACT_NAMES = frozenset({name for canon in CONTACT for name in (canon, *SYNONY
 # (0151 2345678, (030) 1234567); dates (2025-06-30) and plain ids (7781) are not.
 _PHONE_LIKE = re.compile(r"^(\+|00)\d[\d\s().\-/]{5,}$|^\(?0\d{1,5}\)?[\s/\-]\d[\d\s\-]{3,}$")
 
+QUARANTINE = "Import the good rows and keep the bad ones in the rejects table"  # the checkbox, quoted by messages
 # What the command line's options are called in this form (errors are shared with the command line).
 _IN_APP_WORDS = (
     # whole phrases first: word for word they read "map them with the column chosen for …", "give a constant
@@ -131,7 +132,9 @@ _IN_APP_WORDS = (
     (re.compile(r"--ts-format"), lambda m: "the timestamp format"),
     (re.compile(r"(?<!file )column '(\w+)'"),
      lambda m: f"column “{FIELDS[m.group(1)][0]}”" if m.group(1) in FIELDS else m.group(0)),
-    (re.compile(r"--quarantine"), lambda m: "“Import the good rows and keep the bad ones”"),
+    (re.compile(r"use --quarantine to import the good rows and keep the bad ones in the rejects table"),
+     lambda m: f"tick “{QUARANTINE}”"),
+    (re.compile(r"--quarantine"), lambda m: f"“{QUARANTINE}”"),
     (re.compile(r"--replace"), lambda m: "“Replace an earlier import of the same file”"),
     (re.compile(r"\(python -m segmentation ingest FILE\)"), lambda m: "(ask an analyst to run the import command)"),
 )
@@ -239,7 +242,7 @@ def _mapping_form(kind: str, header: list[str] | None, key: str) -> dict | None:
                                       help="Dates like 2025-06-30 or 2025-06-30 14:05 are always understood. "
                                            "Otherwise write the pattern: %d day, %m month, %Y year, %H:%M time "
                                            "(Python strptime codes).") or None
-        quarantine = st.checkbox("Import the good rows and keep the bad ones in the rejects table",
+        quarantine = st.checkbox(QUARANTINE,
                                  key=f"quarantine_{key}",
                                  help="By default any bad row stops the import and nothing changes.")
         replace = st.checkbox("Replace an earlier import of the same file", key=f"replace_{key}")

@@ -24,7 +24,7 @@ TERMS = (
     ("Suggested name", "A name written from a segment's strongest traits. Give it your own name on the Segment "
                        "page; your name stays with the segment in later snapshots while its behaviour continues."),
     ("Trait", "What sets a segment apart, compared with all customers: “2.3× more app use”, "
-              "“half as much in-store buying”."),
+              "“2.0× less in-store buying”, “almost no web use”."),
     ("Lineage", "The same segment followed from snapshot to snapshot, even when its number changes. "
                 "It keeps one colour on every chart."),
     ("Emerged (NEW)", "A segment unlike any segment of the previous snapshot: new behaviour worth a look."),

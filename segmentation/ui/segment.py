@@ -212,6 +212,8 @@ def _history(row: dict) -> None:
     changes = common.cached(read.name_history, lineage_id=int(lineage))
     if not changes.empty:
         st.markdown("**Name changes**")
+        changes = changes.assign(changed_by=changes["changed_by"].map(common.person),
+                                 description=changes["description"].fillna(""))
         st.dataframe(changes, hide_index=True, width="stretch", column_config=NAME_CHANGE_COLUMNS)
 
 

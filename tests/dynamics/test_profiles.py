@@ -80,6 +80,8 @@ def test_trait_phrase_wording():
     assert trait_phrase("refunds", "rate", 0.01, 0.05, -1.0) == "5.0× less refunds"
     assert trait_phrase("web use", "share", 0.006, 0.5, -1.1) == "almost no web use"  # not "83.3× less"
     assert trait_phrase("web use", "share", 0.051, 0.5, -1.1) == "9.8× less web use"
+    assert trait_phrase("active days", "count", 2.0, 4.0, -0.9) == "2.0× fewer active days"
+    assert trait_phrase("activity", "count", 2.0, 4.0, -0.9) == "2.0× less activity"
     assert trait_phrase("email opens", "rate", 0.0, 0.3, -1.2) == "no email opens"
     assert trait_phrase("trend", "share", 0.55, 0.5, 0.6) == "higher trend"
 

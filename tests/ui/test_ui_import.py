@@ -153,7 +153,8 @@ def test_command_line_words_become_the_forms_words():
                "--ts-format '%d.%m.%Y'; use --quarantine or --replace")
     assert in_app_words(message, stored, "shop.csv") == (
         "shop.csv: missing required events columns ts; map it with the column chosen for “When it happened”, "
-        "or give the timestamp format '%d.%m.%Y'; use “Import the good rows and keep the bad ones” or "
+        "or give the timestamp format '%d.%m.%Y'; use “Import the good rows and keep the bad ones in the rejects "
+        "table” or "
         "“Replace an earlier import of the same file”")
     # the message of a file without two required columns, as the browser walk met it
     missing = (f"{stored}: missing required events columns ts, event_type (columns found: a, b); rename them in "
@@ -169,9 +170,9 @@ def test_command_line_words_become_the_forms_words():
     assert in_app_words(bad, stored, "shop.csv") == (
         "shop.csv: 1 bad row, nothing was imported — column “When it happened” (file column 'Date'): unparseable "
         "timestamp (expected ISO 8601 such as 2024-01-31 or 2024-01-31 13:45:00; for other formats, write how the "
-        "dates are written in “How the dates are written”) in 1 row (row 3): '31/05/2025'. Fix the file, or use "
-        "“Import the good rows and keep the bad ones” to import the good rows and keep the bad ones in the rejects "
-        "table. (Row 1 is the first line after the column names.)")
+        "dates are written in “How the dates are written”) in 1 row (row 3): '31/05/2025'. Fix the file, or tick "
+        "“Import the good rows and keep the bad ones in the rejects table”. (Row 1 is the first line after the "
+        "column names.)")
 
 
 @pytest.mark.parametrize("data, header", [

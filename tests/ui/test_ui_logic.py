@@ -209,3 +209,11 @@ def test_an_earlier_segment_renamed_since_is_named_as_now():
     current = pd.DataFrame({"segment_id": [-1, 0, 3], "lineage_id": [None, 7, 9],
                             "name": [None, "Late gamers", None], "suggested_name": ["Unassigned", "Night owls", "New"]})
     assert earlier_labels(previous, current) == {-1: "Unassigned", 0: "Night owls (now Late gamers)", 1: "Store fans"}
+
+
+def test_messages_on_the_page_start_as_sentences():
+    """The browser walk: "segment 7 of this snapshot is already called …" (the command line's wording)."""
+    from segmentation.ui.common import sentence
+
+    assert sentence("segment 7 of this snapshot is already called “A”") == "Segment 7 of this snapshot is already called “A”"
+    assert [sentence(t) for t in ("", "“A” exists", "3 rows", "Saved")] == ["", "“A” exists", "3 rows", "Saved"]

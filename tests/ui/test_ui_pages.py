@@ -490,7 +490,7 @@ def test_a_name_another_segment_is_shown_under_is_refused(demo_runs_db, monkeypa
     at.text_input(key=f"name_{run_id}_{segment_id}").input(taken.upper()).run()
     assert not at.exception
     assert [e.value for e in at.error] == [
-        f"segment {int(first['segment_id'])} of this snapshot is already called “{escape_markdown(taken)}”; "
+        f"Segment {int(first['segment_id'])} of this snapshot is already called “{escape_markdown(taken)}”; "
         "two segments cannot share a name, choose another one"]
     stored = sql(demo_runs_db, "SELECT name FROM segments WHERE run_id = $r AND segment_id = $s",
                  {"r": run_id, "s": segment_id})["name"].iloc[0]
