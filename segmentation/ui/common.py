@@ -136,8 +136,10 @@ def after_write() -> None:
 
 def sentence(text: str) -> str:
     """A message as a sentence on the page: its first letter upper-case ("segment 7 of this snapshot …" comes
-    from the command line's messages, which continue "error: …")."""
-    return text[:1].upper() + text[1:] if text[:1].isalpha() else text
+    from the command line's messages, which continue "error: …"). A first word that is not a plain
+    lower-case word (a file name such as ``a.csv``, a path, a name) is left as it is."""
+    first = text.split(" ", 1)[0]
+    return text[:1].upper() + text[1:] if first.isalpha() and first.islower() else text
 
 
 def show_error(exc: WorkbenchError) -> None:

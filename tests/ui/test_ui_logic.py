@@ -216,4 +216,6 @@ def test_messages_on_the_page_start_as_sentences():
     from segmentation.ui.common import sentence
 
     assert sentence("segment 7 of this snapshot is already called “A”") == "Segment 7 of this snapshot is already called “A”"
-    assert [sentence(t) for t in ("", "“A” exists", "3 rows", "Saved")] == ["", "“A” exists", "3 rows", "Saved"]
+    assert [sentence(t) for t in ("", "“A” exists", "3 rows", "Saved", "a.csv already exists", "/srv/a.csv: bad",
+                                  "iPhone users")] == [
+        "", "“A” exists", "3 rows", "Saved", "a.csv already exists", "/srv/a.csv: bad", "iPhone users"]
