@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 import os
 import re
+import threading
 from pathlib import Path
 
 import pandas as pd
@@ -27,6 +28,7 @@ from segmentation.ui import common
 # Files saved from the app stay in this folder (names are checked by export.safe_export_path).
 EXPORT_DIR = Path(os.environ.get("SEGMENTATION_EXPORT_DIR", "exports"))
 PREVIEW_ROWS = 5
+DOWNLOAD_WAIT = 20.0  # seconds a rerun after a download click waits for the file's audit row
 # Plain contact columns are never shown in the page, even when a CRM file carries them
 # (compared in lower case without spaces and underscores).
 PLAIN_CONTACT = {"email", "phone", "firstname", "lastname", "fn", "ln"}
@@ -148,26 +150,39 @@ def _checks(plan) -> None:
         st.success("All checks passed.", icon=":material/verified:")
 
 
-def _saved_download(plan, choices: tuple):
+def _await_download(written: threading.Event) -> None:
+    """The download button's on_click, run as the page reruns after a click: the file is written on the
+    button's own thread meanwhile, so wait for it (at most :data:`DOWNLOAD_WAIT` seconds) and drop the
+    cached reads, so the history below shows the new export at once instead of at the next refresh."""
+    written.wait(DOWNLOAD_WAIT)
+    common.after_write()
+
+
+def _saved_download(plan, choices: tuple, written: threading.Event | None = None):
     """Data for the download button: save + audit first, then hand the same bytes to the browser.
 
     The button runs this on its own thread at each click, while the page's plan stays as it was
     shown. A second click finds that plan stale (the first click's export is now the last one):
     the choices are planned again, and the file is written when it holds exactly the bytes the
-    page previewed; anything else changed is refused as before (nothing written)."""
+    page previewed; anything else changed is refused as before (nothing written). ``written`` is set
+    when the click's work is over, written or not (:func:`_await_download` waits for it)."""
     db = str(common.current_db())
 
     def produce() -> bytes:
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S-%f")
         out = EXPORT_DIR / f"{Path(plan.filename).stem}_{stamp}{plan.spec.suffix}"
         try:
-            export.write_export(db, plan, out)
-        except export.StalePlan:
-            fresh = _fresh_plan(db, *choices)
-            if not (fresh.ok and fresh.to_bytes("full") == plan.to_bytes("full")):
-                raise
-            export.write_export(db, fresh, out)
-        return out.read_bytes()
+            try:
+                export.write_export(db, plan, out)
+            except export.StalePlan:
+                fresh = _fresh_plan(db, *choices)
+                if not (fresh.ok and fresh.to_bytes("full") == plan.to_bytes("full")):
+                    raise
+                export.write_export(db, fresh, out)
+            return out.read_bytes()
+        finally:
+            if written is not None:
+                written.set()
 
     return produce
 
@@ -283,7 +298,9 @@ def render() -> None:
             else:
                 st.caption(f"The same customers as export #{plan.previous_export_id}: nothing to add or remove.")
         download, save = st.columns(2)
-        download.download_button("Download", data=_saved_download(plan, choices), file_name=plan.filename,
+        written = threading.Event()
+        download.download_button("Download", data=_saved_download(plan, choices, written), file_name=plan.filename,
+                                 on_click=_await_download, args=(written,),
                                  mime="text/csv", type="primary", icon=":material/download:", key="export_download",
                                  help=f"Also saved under {EXPORT_DIR}/ and recorded in the export history.")
         with save.popover("Save on the server", icon=":material/save:"):

@@ -625,15 +625,34 @@ def test_a_second_download_of_the_same_audience_gives_the_file_again(demo_runs_d
     plan = page._fresh_plan(str(demo_runs_db), *choices)
     produce = page._saved_download(plan, choices)  # what the button calls at each click
     assert produce() == produce() == plan.to_bytes("full")
-    assert sql(demo_runs_db, "SELECT kind FROM exports ORDER BY export_id")["kind"].tolist() == ["full", "full"]
-    assert len(list(folder.iterdir())) == 2
+    # the page's rerun after a click waits for the click's file (the browser walk: the history showed it only at
+    # the next refresh), and a click that failed does not keep it waiting
+    import threading
+
+    cleared = []
+    monkeypatch.setattr(common, "after_write", lambda: cleared.append(len(sql(demo_runs_db, "SELECT * FROM exports"))))
+    written = threading.Event()
+    clicked = threading.Timer(0.5, page._saved_download(plan, choices, written))
+    clicked.start()
+    page._await_download(written)
+    assert cleared == [3]  # the third export's audit row was in before the history is drawn
+    failing = threading.Event()
+    with pytest.raises(ZeroDivisionError):
+        monkeypatch.setattr(page.export, "write_export", lambda *a, **k: 1 / 0)
+        page._saved_download(plan, choices, failing)()
+    assert failing.is_set()
+    monkeypatch.undo()
+    monkeypatch.setattr(page, "EXPORT_DIR", folder)
+    monkeypatch.setattr(common, "current_db", lambda: demo_runs_db)
+    assert sql(demo_runs_db, "SELECT kind FROM exports ORDER BY export_id")["kind"].tolist() == ["full"] * 3
+    assert len(list(folder.iterdir())) == 3
     # when more than the last export changed (consent withdrawn), the click is refused and nothing is written
     con = duckdb.connect(str(demo_runs_db))
     con.execute("UPDATE customers SET consent_ads = false")
     con.close()
     with pytest.raises(StalePlan):
         produce()
-    assert len(sql(demo_runs_db, "SELECT * FROM exports")) == 2 and len(list(folder.iterdir())) == 2
+    assert len(sql(demo_runs_db, "SELECT * FROM exports")) == 3 and len(list(folder.iterdir())) == 3
 
 
 def test_an_emerged_segments_empty_side_reads_a_dash():
