@@ -177,7 +177,9 @@ def write_export(db: Any, plan: ExportPlan, out_path: str | os.PathLike, *,
         raise InputError(f"--out {out} is a folder; give a file name such as {out / plan.filename}")
     adds_path, removes_path = delta_paths(out)
     files: dict[str, Path] = {"full": out}
-    if plan.delta_files:  # the same customers as last time: no empty adds/removes files, no audit rows for them
+    # The same customers as last time: no empty adds/removes files and no audit rows for them, unless files of
+    # an earlier export lie at those paths (replaced, with --force, so they never read as this export's delta).
+    if plan.delta_files or (plan.has_delta and (adds_path.exists() or removes_path.exists())):
         files.update(adds=adds_path, removes=removes_path)
     existing = [str(p) for p in files.values() if p.exists()]
     if existing and not overwrite:

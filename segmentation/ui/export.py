@@ -28,7 +28,7 @@ from segmentation.ui import common
 # Files saved from the app stay in this folder (names are checked by export.safe_export_path).
 EXPORT_DIR = Path(os.environ.get("SEGMENTATION_EXPORT_DIR", "exports"))
 PREVIEW_ROWS = 5
-DOWNLOAD_WAIT = 20.0  # seconds a rerun after a download click waits for the file's audit row
+DOWNLOAD_WAIT = 5.0  # seconds a rerun after a download click waits for the file's audit row
 # Plain contact columns are never shown in the page, even when a CRM file carries them
 # (compared in lower case without spaces and underscores).
 PLAIN_CONTACT = {"email", "phone", "firstname", "lastname", "fn", "ln"}
@@ -292,9 +292,12 @@ def render() -> None:
                    + (" (identifiers SHA-256 hashed as the platform asks)" if spec.hashed else ""))
         st.dataframe(_preview(plan), hide_index=True, width="stretch")
         if plan.has_delta:
-            if len(plan.adds) or len(plan.removes):
+            if plan.delta_files:
+                unremovable = (f"; {plan.removes_without_identifier:,} who left cannot be removed (no usable "
+                               "identifier)" if plan.removes_without_identifier else "")
                 st.caption(f"Compared with export #{plan.previous_export_id}: {len(plan.adds):,} to add, "
-                           f"{len(plan.removes):,} to remove (saved next to the file as .adds/.removes).")
+                           f"{len(plan.removes):,} to remove{unremovable} (saved next to the file as "
+                           ".adds/.removes).")
             else:
                 st.caption(f"The same customers as export #{plan.previous_export_id}: nothing to add or remove.")
         download, save = st.columns(2)

@@ -13,6 +13,7 @@ from datetime import timedelta
 import pandas as pd
 import streamlit as st
 
+from segmentation.errors import WorkbenchError
 from segmentation.workflows.snapshot import FLOOR_RULE, SnapshotParams
 from segmentation.data import read
 from segmentation.dynamics.refit_review import fold_sentence
@@ -115,7 +116,10 @@ def _covered_hint(last, window_days: int) -> None:
     """Say before the form when its default date (the last day with events) already has a snapshot."""
     from segmentation.workflows.snapshot import existing_run
 
-    existing = existing_run(common.current_db(), last, window_days)
+    try:
+        existing = existing_run(common.current_db(), last, window_days)
+    except WorkbenchError:  # the database busy or unreadable: the form still works, and says so on submit
+        return
     if existing is not None:
         st.caption(f"Run {existing} already covers {last}, the last day with events, with a {window_days}-day "
                    "window: a new snapshot needs newer events (import them on the Data page), another date, "

@@ -380,6 +380,12 @@ def test_deltas_across_two_runs(db_file, tmp_path):
     assert Path(again.path).read_bytes() == Path(result.path).read_bytes()
     audit = export.list_exports(db_file)
     assert len(audit) == before + 1 and audit.iloc[0]["kind"] == "full"
+    # over b.csv (--force), whose delta files of the earlier export lie beside it: they are replaced too (empty),
+    # never left to read as this export's delta (the review)
+    replaced = write_export(db_file, plan_export(db_file, 2, [3], "tiktok", min_size=100), tmp_path / "b.csv",
+                            overwrite=True)
+    assert (replaced.n_adds, replaced.n_removes) == (0, 0) and replaced.adds_path == result.adds_path
+    assert len(pd.read_csv(replaced.adds_path)) == 0 and len(pd.read_csv(replaced.removes_path)) == 0
 
 
 def test_unknown_run_segment_platform(small_db):

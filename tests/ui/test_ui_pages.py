@@ -646,10 +646,12 @@ def test_a_second_download_of_the_same_audience_gives_the_file_again(demo_runs_d
     monkeypatch.setattr(common, "current_db", lambda: demo_runs_db)
     assert sql(demo_runs_db, "SELECT kind FROM exports ORDER BY export_id")["kind"].tolist() == ["full"] * 3
     assert len(list(folder.iterdir())) == 3
-    # when more than the last export changed (consent withdrawn), the click is refused and nothing is written
+    # when more than the last export changed (one member withdrew consent: the audience is still fine, its file
+    # is not the one previewed), the click is refused and nothing is written
     con = duckdb.connect(str(demo_runs_db))
-    con.execute("UPDATE customers SET consent_ads = false")
+    con.execute("UPDATE customers SET consent_ads = false WHERE customer_id = $c", {"c": str(plan.customer_ids.iloc[0])})
     con.close()
+    assert page._fresh_plan(str(demo_runs_db), *choices).ok
     with pytest.raises(StalePlan):
         produce()
     assert len(sql(demo_runs_db, "SELECT * FROM exports")) == 3 and len(list(folder.iterdir())) == 3
