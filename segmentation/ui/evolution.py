@@ -39,13 +39,13 @@ def _sankey(frame: pd.DataFrame, run: dict) -> None:
     if before == after:
         st.caption("Choose two different snapshots.")
         return
-    dates = {int(r["run_id"]): pd.Timestamp(r["as_of"]) for r in frame.to_dict(orient="records")}
-    if dates[int(before)] > dates[int(after)]:
+    runs = {int(r["run_id"]): r for r in frame.to_dict(orient="records")}
+    if pd.Timestamp(runs[int(before)]["as_of"]) > pd.Timestamp(runs[int(after)]["as_of"]):
         st.warning(f"“From snapshot” ({labels[before]}) is later than “To snapshot” ({labels[after]}): the flow "
                    "reads forward in time, so new customers and those who left would swap places. Choose an "
                    "earlier “From” or a later “To”.", icon=":material/swap_horiz:")
         return
-    windows = {int(r["run_id"]): int(r["window_days"]) for r in frame.to_dict(orient="records")}
+    windows = {run_id: int(r["window_days"]) for run_id, r in runs.items()}
     if windows[int(before)] != windows[int(after)]:
         st.warning(f"These snapshots describe customers over different windows ({windows[int(before)]} and "
                    f"{windows[int(after)]} days): some moves come from the longer or shorter view, not from "

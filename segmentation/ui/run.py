@@ -13,7 +13,6 @@ from datetime import timedelta
 import pandas as pd
 import streamlit as st
 
-from segmentation.errors import WorkbenchError
 from segmentation.workflows.snapshot import FLOOR_RULE, SnapshotParams
 from segmentation.data import read
 from segmentation.dynamics.refit_review import fold_sentence
@@ -112,16 +111,13 @@ def _refusal(kind: str, params: SnapshotParams, when, start, end, again: bool) -
     return None
 
 
-def _covered_hint(last, window_days: int) -> None:
-    """Say before the form when its default date (the last day with events) already has a snapshot."""
-    from segmentation.workflows.snapshot import existing_run
-
-    try:
-        existing = existing_run(common.current_db(), last, window_days)
-    except WorkbenchError:  # the database busy or unreadable: the form still works, and says so on submit
-        return
-    if existing is not None:
-        st.caption(f"Run {existing} already covers {last}, the last day with events, with a {window_days}-day "
+def _covered_hint(runs: pd.DataFrame, last, window_days: int) -> None:
+    """Say before the form when its default date (the last day with events) already has a snapshot: one of
+    ``runs`` (the complete runs, as the page lists them) as of that day with that window."""
+    covering = runs.loc[(pd.to_datetime(runs["as_of"]).dt.date == last) & (runs["window_days"] == window_days),
+                        "run_id"]
+    if len(covering):
+        st.caption(f"Run {int(covering.min())} already covers {last}, the last day with events, with a {window_days}-day "
                    "window: a new snapshot needs newer events (import them on the Data page), another date, "
                    "another window, or “Compute again” under More parameters.")
 
@@ -152,7 +148,7 @@ def render() -> None:
                                 format_func={"snapshot": "One snapshot", "timeline": "A timeline"}.get)
     kind = kind or "snapshot"
     if kind == "snapshot":
-        _covered_hint(last, start_from.window_days)
+        _covered_hint(common.cached(read.runs), last, start_from.window_days)
     with st.form("run_form"):
         if kind == "snapshot":
             when = st.date_input("Snapshot date (as of)", value=last, min_value=first, max_value=last + timedelta(days=365),
