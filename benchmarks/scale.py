@@ -158,25 +158,32 @@ def child_assign(db: Path, run_id: int) -> dict:
             "agreement_with_run": document["agreement_with_run"], "peak_rss": memory.overall}
 
 
+def baseline_inputs(db: Path):
+    """What a baseline fitted on all customers sees: the snapshot's feature table ``X``, the personas ``y``
+    and the pipeline settings the baselines share (fitted on everyone, nobody left to map)."""
+    from segmentation.workflows.snapshot import SnapshotParams, clustering_frame, make_pipeline, snapshot_inputs
+
+    table, truth = snapshot_inputs(db, AS_OF, WINDOW_DAYS)
+    params = SnapshotParams(window_days=WINDOW_DAYS)
+    settings = make_pipeline(table, params).get_params()
+    for step in ("encoder", "reducer", "clusterer", "map_reducer", "mapping"):
+        settings.pop(step, None)
+    settings["fit_sample_size"] = None  # everyone
+    settings["mapping"] = "transform"  # nobody is left to assign: no neighbour index to build
+    settings["split_distance"] = None  # the split by mix needs the neighbour mapping (refused with transform)
+    X = clustering_frame(table, params)
+    return X, truth.reindex(X.index).fillna("(unknown)").to_numpy(), settings
+
+
 def child_baseline(db: Path, method: str) -> dict:
     """A baseline of benchmarks.quality fitted on all customers of the snapshot's feature table."""
     import numpy as np
 
     from benchmarks.quality import methods
     from segmentation.engine.metrics import adjusted_rand
-    from segmentation.workflows.snapshot import SnapshotParams, clustering_frame, make_pipeline, snapshot_inputs
 
     with MemorySampler() as memory:
-        table, truth = snapshot_inputs(db, AS_OF, WINDOW_DAYS)
-        params = SnapshotParams(window_days=WINDOW_DAYS)
-        settings = make_pipeline(table, params).get_params()
-        for step in ("encoder", "reducer", "clusterer", "map_reducer", "mapping"):
-            settings.pop(step, None)
-        settings["fit_sample_size"] = None  # everyone
-        settings["mapping"] = "transform"  # nobody is left to assign: no neighbour index to build
-        settings["split_distance"] = None  # the split by mix needs the neighbour mapping (refused with transform)
-        X = clustering_frame(table, params)
-        y = truth.reindex(X.index).fillna("(unknown)").to_numpy()
+        X, y, settings = baseline_inputs(db)
         pipeline = methods(len(np.unique(y)), **settings)[method]
         started = time.perf_counter()
         pipeline.fit(X)

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from benchmarks.scale import AS_OF, RESULTS, WINDOW_DAYS
+from benchmarks.scale import AS_OF, RESULTS, WINDOW_DAYS, baseline_inputs
 
 
 def ours(db: Path, seed: int) -> tuple[dict, pd.Series]:
@@ -46,16 +46,8 @@ def kmeans(db: Path, seeds) -> list[dict]:
     """``benchmarks.scale``'s KMeans baseline (told k, all customers, best of ten starts) with each seed."""
     from benchmarks.quality import methods
     from segmentation.engine.metrics import adjusted_rand
-    from segmentation.workflows.snapshot import SnapshotParams, clustering_frame, make_pipeline, snapshot_inputs
 
-    table, truth = snapshot_inputs(db, AS_OF, WINDOW_DAYS)
-    params = SnapshotParams(window_days=WINDOW_DAYS)
-    settings = make_pipeline(table, params).get_params()
-    for step in ("encoder", "reducer", "clusterer", "map_reducer", "mapping"):
-        settings.pop(step, None)
-    settings.update(fit_sample_size=None, mapping="transform", split_distance=None)
-    X = clustering_frame(table, params)
-    y = truth.reindex(X.index).fillna("(unknown)").to_numpy()
+    X, y, settings = baseline_inputs(db)
     rows = []
     for seed in seeds:
         pipeline = methods(len(np.unique(y)), **{**settings, "random_state": seed})["kmeans"]
