@@ -227,6 +227,12 @@ def test_a_marketers_walk_in_a_real_browser(app, demo_runs_db, tmp_path):
         expect(page.get_by_text("Cannot export", exact=False)).to_have_count(0)
         expect(page.get_by_test_id("stDownloadButton")).to_be_visible()
         _shoot(page, "export")
+        # the preview's hashed rows leave only through the audited button, not the table's own toolbar
+        preview = page.get_by_test_id("stDataFrame").first
+        preview.scroll_into_view_if_needed()
+        preview.hover()
+        expect(page.get_by_role("button", name="Fullscreen").first).to_be_visible()  # the toolbar is shown
+        expect(page.get_by_role("button", name="Download as CSV")).to_have_count(0)
         page.get_by_role("heading", name="Expand with lookalikes").scroll_into_view_if_needed()
         expect(page.get_by_test_id("stMetricLabel").filter(has_text="Recall at the top 20 %")).to_be_visible()
         _shoot(page, "export_expand")
