@@ -1,0 +1,119 @@
+"""The 1M snapshot's clustering regime, with every pipeline seed, on the demo's TUNING data seeds.
+
+    .venv/bin/python -m benchmarks.sample_seeds_probe --data-seed 0 [--customers 50000] [--seeds 0 1 2]
+        [--candidates defaults "min_samples 100"]   # -> results/sample_seeds_probe_<data seed>.csv/.md
+
+At 1,000,000 customers the snapshot fits a 50,000-customer sample and every other customer takes the
+segment its nearest fitted customers hold (``segmentation.engine.mapping``), so the segments and their
+ARI are the sample's (README v25: the fit sample and the rest agree with the personas alike). This
+fits the pipeline the snapshot makes (``make_pipeline``, the one-month window of ``benchmarks.scale``)
+on a demo month of ``--customers`` customers, all of them in the fit, once per pipeline seed and
+candidate, beside ``benchmarks.scale``'s KMeans told k on the same features: ARI with the personas
+(every customer, noise a label of its own), noise share and segment count. The reported 1M data seed
+is 7 (``benchmarks.scale``); choose with seeds 0-6 here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from benchmarks.scratch import scratch
+
+RESULTS = Path(__file__).resolve().parent / "results"
+CANDIDATES = {"defaults": {}, "min_samples 100": {"min_samples": 100}}
+REPORTED_DATA_SEED = 7
+
+
+def demo_month(folder: Path, customers: int, data_seed: int):
+    """The snapshot's feature table and the personas of a one-month demo (``benchmarks.scale``'s data)."""
+    from benchmarks.scale import AS_OF, WINDOW_DAYS
+    from segmentation.data import store
+    from segmentation.demo.generate import create_demo
+    from segmentation.workflows.snapshot import snapshot_inputs
+
+    db = folder / "month.duckdb"
+    with store.connect(db) as con:
+        create_demo(con, customers=customers, months=1, seed=data_seed, stationary=True)
+    return snapshot_inputs(db, AS_OF, WINDOW_DAYS)
+
+
+def score(customers: int, data_seed: int, seeds: list[int], candidates: list[str]) -> pd.DataFrame:
+    from benchmarks.quality import methods
+    from benchmarks.scale import WINDOW_DAYS
+    from segmentation.engine.metrics import adjusted_rand
+    from segmentation.workflows.snapshot import SnapshotParams, clustering_frame, make_pipeline
+
+    with scratch("sample-seeds-") as folder:
+        table, truth = demo_month(folder, customers, data_seed)
+    rows = []
+    for seed in seeds:
+        params = SnapshotParams(window_days=WINDOW_DAYS, seed=seed)
+        X = clustering_frame(table, params)
+        y = truth.reindex(X.index).fillna("(unknown)").to_numpy()
+        for candidate in candidates:
+            started = time.perf_counter()
+            pipeline = make_pipeline(table, params).set_params(**CANDIDATES[candidate]).fit(X)
+            labels = pipeline.labels_
+            rows.append({"data_seed": data_seed, "candidate": candidate, "seed": seed,
+                         "ari": adjusted_rand(y, labels), "noise_share": float(np.mean(labels < 0)),
+                         "segments": int(pipeline.n_segments_), "seconds": time.perf_counter() - started})
+            print(json.dumps(rows[-1]), flush=True)
+    # KMeans told k as benchmarks.scale fits it (scale.baseline_inputs' settings on this table)
+    params = SnapshotParams(window_days=WINDOW_DAYS)
+    settings = make_pipeline(table, params).get_params()
+    for step in ("encoder", "reducer", "clusterer", "map_reducer", "mapping"):
+        settings.pop(step, None)
+    settings.update(fit_sample_size=None, mapping="transform", split_distance=None)
+    X = clustering_frame(table, params)
+    y = truth.reindex(X.index).fillna("(unknown)").to_numpy()
+    kmeans = methods(len(np.unique(y)), **settings)["kmeans"].fit(X)
+    rows.append({"data_seed": data_seed, "candidate": "reference: kmeans (true k)", "seed": 0,
+                 "ari": adjusted_rand(y, kmeans.labels_), "noise_share": 0.0,
+                 "segments": int(kmeans.n_segments_), "seconds": np.nan})
+    return pd.DataFrame(rows)
+
+
+def report(frame: pd.DataFrame, customers: int) -> str:
+    by_seed = frame.pivot_table(index="candidate", columns="seed", values="ari", sort=False)
+    summary = frame.groupby("candidate", sort=False).agg(mean_ari=("ari", "mean"), min_ari=("ari", "min"),
+                                                          noise=("noise_share", "mean"),
+                                                          segments=("segments", lambda s: "/".join(map(str, s))))
+    seeds = ", ".join(str(s) for s in sorted(frame["data_seed"].unique()))
+    return "\n".join([
+        f"# The 1M snapshot's clustering regime with every pipeline seed (demo data seed(s) {seeds}, "
+        f"{customers:,} customers, all fitted)", "",
+        "Written by `python -m benchmarks.sample_seeds_probe` (see its docstring). ARI of every customer "
+        "with the personas; columns of the first table are pipeline seeds.", "",
+        "```", by_seed.round(4).to_string(), "", summary.round(4).to_string(), "```", ""])
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-seed", type=int, default=0)
+    parser.add_argument("--customers", type=int, default=50_000)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--candidates", nargs="+", default=list(CANDIDATES), choices=list(CANDIDATES))
+    parser.add_argument("--combine", type=Path, nargs="+", help="report these runs' CSVs together instead of fitting")
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args(argv)
+    if args.data_seed == REPORTED_DATA_SEED and not args.combine:
+        parser.error(f"data seed {REPORTED_DATA_SEED} is the one benchmarks.scale reports: probe on others")
+    out = args.out or RESULTS / f"sample_seeds_probe_{args.data_seed}.csv"
+    if args.combine:
+        frame = pd.concat([pd.read_csv(path) for path in args.combine], ignore_index=True)
+    else:
+        frame = score(args.customers, args.data_seed, args.seeds, args.candidates)
+    frame.to_csv(out, index=False)
+    text = report(frame, args.customers)
+    out.with_suffix(".md").write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
