@@ -30,48 +30,40 @@ CANDIDATES = {"defaults": {}, "min_samples 100": {"min_samples": 100}}
 REPORTED_DATA_SEED = 7
 
 
-def demo_month(folder: Path, customers: int, data_seed: int):
-    """The snapshot's feature table and the personas of a one-month demo (``benchmarks.scale``'s data)."""
-    from benchmarks.scale import AS_OF, WINDOW_DAYS
+def demo_month(folder: Path, customers: int, data_seed: int) -> Path:
+    """A one-month demo of ``customers`` customers (``benchmarks.scale``'s data) in ``folder``: its database."""
     from segmentation.data import store
     from segmentation.demo.generate import create_demo
-    from segmentation.workflows.snapshot import snapshot_inputs
 
     db = folder / "month.duckdb"
     with store.connect(db) as con:
         create_demo(con, customers=customers, months=1, seed=data_seed, stationary=True)
-    return snapshot_inputs(db, AS_OF, WINDOW_DAYS)
+    return db
 
 
 def score(customers: int, data_seed: int, seeds: list[int], candidates: list[str]) -> pd.DataFrame:
     from benchmarks.quality import methods
-    from benchmarks.scale import WINDOW_DAYS
+    from benchmarks.scale import AS_OF, WINDOW_DAYS, baseline_inputs
     from segmentation.engine.metrics import adjusted_rand
-    from segmentation.workflows.snapshot import SnapshotParams, clustering_frame, make_pipeline
+    from segmentation.workflows.snapshot import SnapshotParams, clustering_frame, make_pipeline, snapshot_inputs
 
-    with scratch("sample-seeds-") as folder:
-        table, truth = demo_month(folder, customers, data_seed)
     rows = []
-    for seed in seeds:
-        params = SnapshotParams(window_days=WINDOW_DAYS, seed=seed)
-        X = clustering_frame(table, params)
-        y = truth.reindex(X.index).fillna("(unknown)").to_numpy()
-        for candidate in candidates:
-            started = time.perf_counter()
-            pipeline = make_pipeline(table, params).set_params(**CANDIDATES[candidate]).fit(X)
-            labels = pipeline.labels_
-            rows.append({"data_seed": data_seed, "candidate": candidate, "seed": seed,
-                         "ari": adjusted_rand(y, labels), "noise_share": float(np.mean(labels < 0)),
-                         "segments": int(pipeline.n_segments_), "seconds": time.perf_counter() - started})
-            print(json.dumps(rows[-1]), flush=True)
-    # KMeans told k as benchmarks.scale fits it (scale.baseline_inputs' settings on this table)
-    params = SnapshotParams(window_days=WINDOW_DAYS)
-    settings = make_pipeline(table, params).get_params()
-    for step in ("encoder", "reducer", "clusterer", "map_reducer", "mapping"):
-        settings.pop(step, None)
-    settings.update(fit_sample_size=None, mapping="transform", split_distance=None)
-    X = clustering_frame(table, params)
-    y = truth.reindex(X.index).fillna("(unknown)").to_numpy()
+    with scratch("sample-seeds-") as folder:
+        db = demo_month(folder, customers, data_seed)
+        table, truth = snapshot_inputs(db, AS_OF, WINDOW_DAYS)
+        for seed in seeds:
+            params = SnapshotParams(window_days=WINDOW_DAYS, seed=seed)
+            X = clustering_frame(table, params)
+            y = truth.reindex(X.index).fillna("(unknown)").to_numpy()
+            for candidate in candidates:
+                started = time.perf_counter()
+                pipeline = make_pipeline(table, params).set_params(**CANDIDATES[candidate]).fit(X)
+                labels = pipeline.labels_
+                rows.append({"data_seed": data_seed, "candidate": candidate, "seed": seed,
+                             "ari": adjusted_rand(y, labels), "noise_share": float(np.mean(labels < 0)),
+                             "segments": int(pipeline.n_segments_), "seconds": time.perf_counter() - started})
+                print(json.dumps(rows[-1]), flush=True)
+        X, y, settings = baseline_inputs(db)  # KMeans told k exactly as benchmarks.scale fits it
     kmeans = methods(len(np.unique(y)), **settings)["kmeans"].fit(X)
     rows.append({"data_seed": data_seed, "candidate": "reference: kmeans (true k)", "seed": 0,
                  "ari": adjusted_rand(y, kmeans.labels_), "noise_share": 0.0,
@@ -80,7 +72,7 @@ def score(customers: int, data_seed: int, seeds: list[int], candidates: list[str
 
 
 def report(frame: pd.DataFrame, customers: int) -> str:
-    by_seed = frame.pivot_table(index="candidate", columns="seed", values="ari", sort=False)
+    by_seed = frame.pivot_table(index=["data_seed", "candidate"], columns="seed", values="ari", sort=False)
     summary = frame.groupby("candidate", sort=False).agg(mean_ari=("ari", "mean"), min_ari=("ari", "min"),
                                                           noise=("noise_share", "mean"),
                                                           segments=("segments", lambda s: "/".join(map(str, s))))
@@ -89,7 +81,8 @@ def report(frame: pd.DataFrame, customers: int) -> str:
         f"# The 1M snapshot's clustering regime with every pipeline seed (demo data seed(s) {seeds}, "
         f"{customers:,} customers, all fitted)", "",
         "Written by `python -m benchmarks.sample_seeds_probe` (see its docstring). ARI of every customer "
-        "with the personas; columns of the first table are pipeline seeds.", "",
+        "with the personas; columns of the first table are pipeline seeds, the second is over every data "
+        "seed and pipeline seed.", "",
         "```", by_seed.round(4).to_string(), "", summary.round(4).to_string(), "```", ""])
 
 
