@@ -164,7 +164,7 @@ def report(frame: pd.DataFrame, data_seeds) -> str:
     table = agreement_table(frame)
     table["seconds per fit"] = frame.groupby("candidate", sort=False)["seconds_per_fit"].mean()
     return "\n".join([
-        "# Ensembles inside one fit, for seed agreement (tuning data seeds "
+        "# Ensembles or a steadier cluster space inside one fit, for seed agreement (tuning data seeds "
         + ", ".join(map(str, data_seeds)) + "; customers × 0.5)", "",
         "Written by `python -m benchmarks.ensemble_agreement_probe` (see its docstring). Five sparse or "
         "overlapping scenarios; each candidate fitted with pipeline seeds 0, 1, 2.", "",
