@@ -220,6 +220,15 @@ def money(amount: float, decimals: int = 0) -> str:
     return f"{currency()}{amount:,.{decimals}f}"
 
 
+def percent_column(label: str | None = None, help: str | None = None) -> Any:
+    """A table column of shares (0-1) shown as percentages with one decimal: ``5.0%``, ``12.3%``.
+
+    Streamlit's plain ``"percent"`` format trims decimals row by row (``5%`` above ``12.35%``); the
+    step fixes them (its precision minus the two digits the percentage takes).
+    """
+    return st.column_config.NumberColumn(label, format="percent", step=0.001, help=help)
+
+
 def currency_setting() -> None:
     """The sidebar's currency choice (kept across pages); every amount of money uses it."""
     current = currency()

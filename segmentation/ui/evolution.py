@@ -112,7 +112,7 @@ def _transitions(run: dict) -> None:
         sources = common.sources_table(profile, previous_names)
         if not sources.empty and row.transition != "survived":
             st.dataframe(sources, hide_index=True, width="stretch",
-                         column_config={"share": st.column_config.NumberColumn(format="percent")})
+                         column_config={"share": common.percent_column()})
 
 
 def _value(run: dict) -> None:

@@ -58,8 +58,8 @@ def _summary(points: pd.DataFrame, positions: list[int], labels: dict[int, str],
     st.dataframe(summary["breakdown"].drop(columns=["segment_id"]), hide_index=True, width="stretch",
                  column_config={"label": st.column_config.TextColumn("Segment"),
                                 "points": st.column_config.NumberColumn("Points selected", format="localized"),
-                                "selected_share": st.column_config.NumberColumn("Share of selection", format="percent"),
-                                "overall_share": st.column_config.NumberColumn("Share of all", format="percent"),
+                                "selected_share": common.percent_column("Share of selection"),
+                                "overall_share": common.percent_column("Share of all"),
                                 "estimated_customers": st.column_config.NumberColumn(
                                     "Customers (estimated)", format="localized",
                                     help="The map shows a sample of the customers: its points scaled up.")})

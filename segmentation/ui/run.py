@@ -216,8 +216,8 @@ def render() -> None:
                                     "window_days": st.column_config.NumberColumn("Days of behaviour", format="%d"),
                                     "n_customers": st.column_config.NumberColumn("Customers", format="localized"),
                                     "n_segments": st.column_config.NumberColumn("Segments"),
-                                    "noise_share": st.column_config.NumberColumn(
-                                        "In no segment", format="percent",
+                                    "noise_share": common.percent_column(
+                                        "In no segment",
                                         help="Customers who fit no segment well (shown as “unassigned”)."),
                                     "created_at": st.column_config.DatetimeColumn("Computed", format="YYYY-MM-DD HH:mm")})
         _why_segments(runs.iloc[0])

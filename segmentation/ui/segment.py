@@ -49,7 +49,7 @@ HISTORY_COLUMNS = {
     "as_of": st.column_config.DateColumn("Snapshot"), "run_id": st.column_config.NumberColumn("Run", format="%d"),
     "segment_id": st.column_config.NumberColumn("Segment number", format="%d"),
     "size": st.column_config.NumberColumn("Customers", format="localized"),
-    "share": st.column_config.NumberColumn("Share", format="percent"),
+    "share": common.percent_column("Share"),
     "transition": st.column_config.TextColumn("What happened"), "label": st.column_config.TextColumn("Name")}
 NAME_CHANGE_COLUMNS = {
     "changed_at": st.column_config.DatetimeColumn("When", format="YYYY-MM-DD HH:mm"),
@@ -58,8 +58,8 @@ NAME_CHANGE_COLUMNS = {
     "name": st.column_config.TextColumn("Name"), "description": st.column_config.TextColumn("Description")}
 MEMBER_COLUMNS = {
     "customer_id": st.column_config.TextColumn("Customer"),
-    "membership_probability": st.column_config.NumberColumn(
-        "Membership", format="percent", help="How surely the customer belongs to the segment (Glossary)."),
+    "membership_probability": common.percent_column(
+        "Membership", help="How surely the customer belongs to the segment (Glossary)."),
     "email": st.column_config.TextColumn("E-mail (masked)"), "phone": st.column_config.TextColumn("Phone (masked)"),
     "initials": st.column_config.TextColumn("Initials"), "country": st.column_config.TextColumn("Country"),
     "consent_ads": st.column_config.CheckboxColumn("Ad consent", help="Empty: never recorded.")}
