@@ -1,7 +1,7 @@
 """How far the seeds move the 1M comparison: ours with pipeline seeds 0, 1, 2 beside KMeans told k with seeds 0–4.
 
     .venv/bin/python -m benchmarks.scale_seeds [--customers 1000000] [--seed 7] [--pipeline-seeds 0 1 2]
-        [--kmeans-seeds 0 1 2 3 4]                 # -> results/scale_seeds_<N>.md / .csv
+        [--kmeans-seeds 0 1 2 3 4] [--extra NAME=VALUE ...] [--tag _NAME]   # -> results/scale_seeds_<N><tag>.md / .csv
 
 Issue 14 asks, at 1M customers, for ours ≥ KMeans told the true k; ``benchmarks.scale`` compares one fit of
 each (pipeline seed 0; KMeans ``random_state=0``, best of ten starts). This benchmark builds the same
@@ -9,7 +9,8 @@ demo (data seed 7, the reported one: nothing is chosen here) and measures what t
 sides: ours is the snapshot (``run_snapshot``, the fit sample and the neighbour vote) with each pipeline
 seed, each on its own copy of the database; KMeans is ``benchmarks.scale``'s baseline with each
 ``random_state``. Ours' seeds are also compared pairwise (ARI of every customer's segment, noise a label
-of its own), issue 14's seed item at this scale.
+of its own), issue 14's seed item at this scale. ``--extra`` runs ours with engine options (read as ``run
+--engine-option`` reads them); ``--tag`` keeps such a run's results apart.
 """
 
 from __future__ import annotations
@@ -26,13 +27,13 @@ import pandas as pd
 from benchmarks.scale import AS_OF, RESULTS, WINDOW_DAYS, baseline_inputs
 
 
-def ours(db: Path, seed: int) -> tuple[dict, pd.Series]:
+def ours(db: Path, seed: int, extra: dict | None = None) -> tuple[dict, pd.Series]:
     """One snapshot with pipeline seed ``seed``: its ARI and every customer's segment."""
     from segmentation.data import store
     from segmentation.workflows.snapshot import SnapshotParams, run_snapshot
 
     started = time.perf_counter()
-    document = run_snapshot(db, AS_OF, SnapshotParams(window_days=WINDOW_DAYS, seed=seed))
+    document = run_snapshot(db, AS_OF, SnapshotParams(window_days=WINDOW_DAYS, seed=seed, extra=dict(extra or {})))
     seconds = time.perf_counter() - started
     with store.connect(db, read_only=True) as con:
         labels = con.execute("SELECT customer_id, segment_id FROM assignments WHERE run_id = $r",
@@ -60,10 +61,11 @@ def kmeans(db: Path, seeds) -> list[dict]:
     return rows
 
 
-def report(frame: pd.DataFrame, agreement: list[float], n: int, seed: int) -> str:
+def report(frame: pd.DataFrame, agreement: list[float], n: int, seed: int, extra: dict | None = None) -> str:
     summary = frame.groupby("method", sort=False)["ari"].agg(["mean", "min", "max", "count"]).round(4)
     return "\n".join([
-        f"# The seeds at {n:,} customers (demo data seed {seed})", "",
+        f"# The seeds at {n:,} customers (demo data seed {seed})"
+        + (f"; ours with {', '.join(f'{k}={v!r}' for k, v in extra.items())}" if extra else ""), "",
         "Written by `python -m benchmarks.scale_seeds` (see its docstring). ARI of every customer against the "
         "demo's personas; ours is the snapshot with each pipeline seed, KMeans told k is `benchmarks.scale`'s "
         "baseline with each `random_state`.", "",
@@ -83,8 +85,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--pipeline-seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--kmeans-seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
+    parser.add_argument("--extra", nargs="*", default=[], metavar="NAME=VALUE", help="engine options for ours")
+    parser.add_argument("--tag", default="", help="appended to the results' file name")
     parser.add_argument("--out-dir", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
+    from segmentation.workflows.engine_options import parse_engine_options
+
+    extra = parse_engine_options(args.extra)
     rows, labelings = [], []
     with tempfile.TemporaryDirectory(prefix="scale-seeds-") as tmp:
         work = Path(tmp)
@@ -96,7 +103,7 @@ def main(argv: list[str] | None = None) -> None:
         for seed in args.pipeline_seeds:
             db = work / f"seed{seed}.duckdb"
             shutil.copyfile(demo, db)
-            row, labels = ours(db, seed)
+            row, labels = ours(db, seed, extra)
             rows.append(row)
             labelings.append(labels)
             print(row, flush=True)
@@ -107,9 +114,9 @@ def main(argv: list[str] | None = None) -> None:
                  for i, a in enumerate(labelings) for b in labelings[i + 1:]]
     frame = pd.DataFrame(rows)
     args.out_dir.mkdir(parents=True, exist_ok=True)
-    out = args.out_dir / f"scale_seeds_{args.customers}.csv"
+    out = args.out_dir / f"scale_seeds_{args.customers}{args.tag}.csv"
     frame.to_csv(out, index=False)
-    text = report(frame, agreement, args.customers, args.seed)
+    text = report(frame, agreement, args.customers, args.seed, extra)
     out.with_suffix(".md").write_text(text)
     print(text)
 
