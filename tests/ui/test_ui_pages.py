@@ -170,6 +170,14 @@ def test_a_card_opens_its_segment_page(demo_runs_db, monkeypatch):
     assert metrics(at)["Customers"] == f"{int(smallest['size']):,}"
 
 
+def assert_shares_with_one_decimal(table) -> None:
+    """Every percent column of ``table`` shows one decimal in every row (Streamlit's plain percent format
+    trims them row by row: "5%" above "12.35%"; common.percent_column sets the step that fixes them)."""
+    numbers = [config.get("type_config") or {} for config in json.loads(table.proto.columns).values()]
+    percents = [n for n in numbers if n.get("format") == "percent"]
+    assert all(n.get("step") == 0.001 for n in percents), percents
+
+
 def test_segment_page_profile_history_and_masked_members(demo_runs_db, monkeypatch):
     at = open_app(demo_runs_db, monkeypatch, "segment")
     assert not at.exception
@@ -208,6 +216,7 @@ def test_segment_page_profile_history_and_masked_members(demo_runs_db, monkeypat
         labels = {c: (config.get("label") or c) for c, config in json.loads(table.proto.columns).items()}
         shown_names = [labels.get(c, c) for c in table.value.columns]
         assert not [n for n in shown_names if "_" in n], shown_names
+        assert_shares_with_one_decimal(table)
 
 
 def test_map_shows_every_segment_without_ids_and_summarises_a_selection(demo_runs_db, monkeypatch):
@@ -232,6 +241,7 @@ def test_map_shows_every_segment_without_ids_and_summarises_a_selection(demo_run
     assert shown["Points selected"] == "5" and shown["Customers (estimated)"] == "5"
     breakdown = at.dataframe[-1].value
     assert [plotting.short_label(x) for x in breakdown["label"]] == [trace["name"]]  # the legend cuts long names
+    assert_shares_with_one_decimal(at.dataframe[-1])
     assert breakdown["points"].tolist() == [5]
 
 
