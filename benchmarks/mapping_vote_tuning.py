@@ -48,13 +48,11 @@ def fitted(seed: int, customers: int, folder: Path, keep: bool = False):
     k's ARI; with ``keep`` also ``{"Z": preprocessed rows, "halves": the fit sample's two halves}``."""
     from sklearn.cluster import KMeans
 
-    from segmentation.data import store
-    from segmentation.demo.generate import create_demo
+    from benchmarks.scale import demo_month
     from segmentation.workflows.snapshot import SnapshotParams, clustering_frame, make_pipeline, snapshot_inputs
 
     db = folder / f"demo_{seed}.duckdb"
-    with store.connect(db) as con:
-        create_demo(con, customers=customers, months=1, seed=seed, stationary=True)
+    demo_month(db, customers, seed)
     table, truth = snapshot_inputs(db, AS_OF, WINDOW_DAYS)
     params = SnapshotParams(window_days=WINDOW_DAYS, fit_sample_size=50_000, seed=0)
     pipeline = make_pipeline(table, params)

@@ -32,26 +32,16 @@ CANDIDATES = {"defaults": {}, "min_samples 100": {"min_samples": 100},
 REPORTED_DATA_SEED = 7
 
 
-def demo_month(folder: Path, customers: int, data_seed: int) -> Path:
-    """A one-month demo of ``customers`` customers (``benchmarks.scale``'s data) in ``folder``: its database."""
-    from segmentation.data import store
-    from segmentation.demo.generate import create_demo
-
-    db = folder / "month.duckdb"
-    with store.connect(db) as con:
-        create_demo(con, customers=customers, months=1, seed=data_seed, stationary=True)
-    return db
-
-
 def score(customers: int, data_seed: int, seeds: list[int], candidates: list[str]) -> pd.DataFrame:
-    from benchmarks.quality import methods
-    from benchmarks.scale import AS_OF, WINDOW_DAYS, baseline_inputs
+    from benchmarks.scale import AS_OF, WINDOW_DAYS, demo_month
+    from benchmarks.scale_seeds import kmeans
     from segmentation.engine.metrics import adjusted_rand
     from segmentation.workflows.snapshot import SnapshotParams, clustering_frame, make_pipeline, snapshot_inputs
 
     rows = []
     with scratch("sample-seeds-") as folder:
-        db = demo_month(folder, customers, data_seed)
+        db = folder / "month.duckdb"
+        demo_month(db, customers, data_seed)
         table, truth = snapshot_inputs(db, AS_OF, WINDOW_DAYS)
         for seed in seeds:
             params = SnapshotParams(window_days=WINDOW_DAYS, seed=seed)
@@ -65,11 +55,11 @@ def score(customers: int, data_seed: int, seeds: list[int], candidates: list[str
                              "ari": adjusted_rand(y, labels), "noise_share": float(np.mean(labels < 0)),
                              "segments": int(pipeline.n_segments_), "seconds": time.perf_counter() - started})
                 print(json.dumps(rows[-1]), flush=True)
-        X, y, settings = baseline_inputs(db)  # KMeans told k exactly as benchmarks.scale fits it
-    kmeans = methods(len(np.unique(y)), **settings)["kmeans"].fit(X)
-    rows.append({"data_seed": data_seed, "candidate": "reference: kmeans (true k)", "seed": 0,
-                 "ari": adjusted_rand(y, kmeans.labels_), "noise_share": 0.0,
-                 "segments": int(kmeans.n_segments_), "seconds": np.nan})
+        # KMeans told k exactly as benchmarks.scale fits it (its random_state 0)
+        reference, = kmeans(db, [0])
+    rows.append({"data_seed": data_seed, "candidate": "reference: kmeans (true k)", "seed": reference["seed"],
+                 "ari": reference["ari"], "noise_share": reference["noise_share"],
+                 "segments": int(reference["n_segments"]), "seconds": np.nan})
     return pd.DataFrame(rows)
 
 

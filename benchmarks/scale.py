@@ -158,6 +158,16 @@ def child_assign(db: Path, run_id: int) -> dict:
             "agreement_with_run": document["agreement_with_run"], "peak_rss": memory.overall}
 
 
+def demo_month(db: Path, customers: int, seed: int) -> dict:
+    """The benchmark's data in a new database ``db``: ``customers`` demo customers all active in one month
+    (``stationary``); returns ``create_demo``'s summary."""
+    from segmentation.data import store
+    from segmentation.demo.generate import create_demo
+
+    with store.connect(db) as con:
+        return create_demo(con, customers=customers, months=1, seed=seed, stationary=True)
+
+
 def baseline_inputs(db: Path):
     """What a baseline fitted on all customers sees: the snapshot's feature table ``X``, the personas ``y``
     and the pipeline settings the baselines share (fitted on everyone, nobody left to map)."""
@@ -302,16 +312,12 @@ def main(argv: list[str] | None = None) -> None:
         _child(args.child, args.db, args.child_out, args.child_extra)
         return
 
-    from segmentation.data import store
-    from segmentation.demo.generate import create_demo
-
     n = args.customers
     with tempfile.TemporaryDirectory(prefix="scale-") as tmp:
         work = Path(tmp)
         db = work / "scale.duckdb"
         print(f"demo data: {n:,} customers, one month …", flush=True)
-        with store.connect(db) as con:
-            demo = create_demo(con, customers=n, months=1, seed=args.seed, stationary=True)
+        demo = demo_month(db, n, args.seed)
         ours = run_child("snapshot", db, str(args.fit_sample), work)
         assign = run_child("assign", db, str(ours["run_id"]), work)
         baselines = {}

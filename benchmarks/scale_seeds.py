@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from benchmarks.scale import AS_OF, RESULTS, WINDOW_DAYS, baseline_inputs
+from benchmarks.scale import AS_OF, RESULTS, WINDOW_DAYS, baseline_inputs, demo_month
 
 
 def ours(db: Path, seed: int, extra: dict | None = None) -> tuple[dict, pd.Series]:
@@ -76,8 +76,6 @@ def report(frame: pd.DataFrame, agreement: list[float], n: int, seed: int, extra
 
 
 def main(argv: list[str] | None = None) -> None:
-    from segmentation.data import store
-    from segmentation.demo.generate import create_demo
     from segmentation.engine.metrics import adjusted_rand
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -97,8 +95,7 @@ def main(argv: list[str] | None = None) -> None:
         work = Path(tmp)
         demo = work / "demo.duckdb"
         print(f"demo data: {args.customers:,} customers, one month …", flush=True)
-        with store.connect(demo) as con:
-            create_demo(con, customers=args.customers, months=1, seed=args.seed, stationary=True)
+        demo_month(demo, args.customers, args.seed)
         rows += kmeans(demo, args.kmeans_seeds)
         for seed in args.pipeline_seeds:
             db = work / f"seed{seed}.duckdb"
