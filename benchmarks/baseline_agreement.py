@@ -27,10 +27,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn.cluster import KMeans
-from sklearn.preprocessing import StandardScaler
-
-from benchmarks.seed_agreement_probe import agreement, agreement_table
+from benchmarks.seed_agreement_probe import SCENARIOS as HARD, agreement, agreement_table
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SEEDS = (0, 1, 2)
@@ -49,12 +46,11 @@ def labelings(name: str, data_seed: int, scale: float = 0.5) -> tuple[dict[str, 
         table, truth, share, _ = q.prepare(scenario, data_seed, Path(folder))
     known = (truth != sc.RANDOM).to_numpy()
     k = len(np.unique(truth.to_numpy()[known]))
-    X = StandardScaler().fit_transform(share.to_numpy())
-    X = X[:, np.isfinite(X).all(axis=0)]
+    X = q.share_matrix(share)
     floor = segment_floor(table, SnapshotParams(window_days=scenario.window_days))[0]
     makers = {
-        q.KMEANS_K: lambda s: KMeans(n_clusters=k, n_init=10, random_state=s).fit_predict(X),
-        f"{q.KMEANS_K}, one start": lambda s: KMeans(n_clusters=k, n_init=1, random_state=s).fit_predict(X),
+        q.KMEANS_K: lambda s: q.kmeans_told_k(X, k, s),
+        f"{q.KMEANS_K}, one start": lambda s: q.kmeans_told_k(X, k, s, n_init=1),
         q.KMEANS_SIL: lambda s: q._by_silhouette(X, s),
         q.UMAP_HDBSCAN: lambda s: q._umap_hdbscan(share.to_numpy(), s, floor),
     }
@@ -89,8 +85,7 @@ def ours_rows(path: Path, data_seeds) -> pd.DataFrame:
 
 
 def report(frame: pd.DataFrame, data_seeds, ours_from: str) -> str:
-    hard = frame[frame["scenario"].isin(("heavy_overlap_8", "sparse_noisy_6", "sparse_overlap_7", "purchases_6",
-                                         "purchases_noisy_5"))]
+    hard = frame[frame["scenario"].isin(HARD)]
     by_scenario = frame.pivot_table(index="scenario", columns="candidate", values="least_agreeing_pair",
                                     aggfunc="min", sort=False)
     return "\n".join([

@@ -109,6 +109,17 @@ def rfm_segments(rfm: pd.DataFrame) -> np.ndarray:
     return labels
 
 
+def share_matrix(share: pd.DataFrame) -> np.ndarray:
+    """The share table as the KMeans, silhouette and BIC baselines see it: standardised, constant columns out."""
+    X = StandardScaler().fit_transform(share.to_numpy())
+    return X[:, np.isfinite(X).all(axis=0)]
+
+
+def kmeans_told_k(X: np.ndarray, k: int, seed: int, n_init: int = 10) -> np.ndarray:
+    """KMeans told the true ``k``, the best of ``n_init`` starts."""
+    return KMeans(n_clusters=k, n_init=n_init, random_state=seed).fit_predict(X)
+
+
 def _by_silhouette(X: np.ndarray, seed: int) -> np.ndarray:
     best, best_labels = -2.0, None
     sample = np.random.default_rng(seed).choice(len(X), size=min(3000, len(X)), replace=False)
@@ -207,9 +218,8 @@ def _score_dataset(scenario, seed, pipeline_seeds, params, baselines, ablation, 
         if row["method"] == OURS:
             row["seed_agreement"] = min(pairs) if pairs else None
     if baselines:
-        X = StandardScaler().fit_transform(share.to_numpy())
-        X = X[:, np.isfinite(X).all(axis=0)]
-        makers = ((KMEANS_K, lambda s: KMeans(n_clusters=k, n_init=10, random_state=s).fit_predict(X)),
+        X = share_matrix(share)
+        makers = ((KMEANS_K, lambda s: kmeans_told_k(X, k, s)),
                   (KMEANS_SIL, lambda s: _by_silhouette(X, s)), (GMM_BIC, lambda s: _by_bic(X, s)))
         for method, make in makers if baselines is True else makers[:1]:
             for pipeline_seed in baseline_seeds:
