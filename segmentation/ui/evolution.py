@@ -69,7 +69,7 @@ def transitions_table(transitions: pd.DataFrame) -> pd.DataFrame:
         columns={"kind": "what happened", "from_label": "before", "from_size": "size before", "to_label": "after",
                  "to_size": "size after", "overlap": "share kept"})
     nothing = table["what happened"].isin(["emerged", "disappeared"]) | table["share kept"].isna()
-    table["share kept"] = ["—" if gone else f"{kept:.0%}" for gone, kept in zip(nothing, table["share kept"])]
+    table["share kept"] = ["—" if gone else f"{kept:.1%}" for gone, kept in zip(nothing, table["share kept"])]
     for column in ("size before", "size after"):
         table[column] = [f"{int(n):,}" if pd.notna(n) else "—" for n in table[column]]
     for column in ("before", "after"):

@@ -668,7 +668,8 @@ def test_a_second_download_of_the_same_audience_gives_the_file_again(demo_runs_d
 
 
 def test_an_emerged_segments_empty_side_reads_a_dash():
-    """The browser walk read "None" under "size before" and "share kept" for an emerged segment."""
+    """The browser walk read "None" under "size before" and "share kept" for an emerged segment; shares
+    have one decimal, as every other share column in the app."""
     from segmentation.ui.evolution import transitions_table
 
     transitions = pd.DataFrame({"kind": ["emerged", "survived", "disappeared"], "from_label": [None, "Owls", "Fans"],
@@ -678,4 +679,4 @@ def test_an_emerged_segments_empty_side_reads_a_dash():
     assert table.to_dict(orient="list") == {
         "what happened": ["emerged", "survived", "disappeared"], "before": ["—", "Owls", "Fans"],
         "size before": ["—", "1,200", "80"], "after": ["New", "Owls", "—"], "size after": ["300", "1,100", "—"],
-        "share kept": ["—", "87%", "—"]}
+        "share kept": ["—", "87.4%", "—"]}
