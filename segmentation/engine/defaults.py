@@ -119,6 +119,14 @@ class EngineDefaults:
     # Where the polish draws its discriminant: "features" (the preprocessed features, v26) or "latent"
     # (what UMAP and the mapping see: the autoencoder's code beside the features).
     polish_space: str = "features"
+    # A fit sample of at least this many rows is polished (spread 0.99, in the latent space) when ``polish``
+    # is not set; None: the size never turns it on. At 50,000 rows HDBSCAN's density neighbourhood is
+    # 500-1,000 rows and blurs the edges between touching segments: on the 1M demo's sample (tuning data
+    # seeds 0 and 1, pipeline seeds 0-2) the polish lifted every fit, mean ARI 0.876 -> 0.894 against
+    # KMeans told k's 0.887 (benchmarks/results/sample_seeds_probe_polish.md, README v34). Below it (the
+    # scenarios, digits, the demo, the timelines: at most 20,000 rows) it stays off for what it costs there
+    # (README v26, v31).
+    polish_from: int | None = 25_000
     # Fits of the fit sample with their own seeds whose agreement gives the segments (1: one fit; an
     # option: segmentation/engine/consensus.py, benchmarks/results/consensus_tuning.md).
     consensus: int = 1
@@ -142,4 +150,4 @@ BEFORE_ADDED = {"ensemble_size": 1, "input_weight": 0.0, "count_loss": 0.0, "cou
                 "twin_distance": None, "split_distance": None, "mix_columns": None, "mix_twins": False,
                 "reproducible_below": None, "consensus": 1, "cross_halves": 0.0,
                 "polish": None, "join_noise": None,
-                "neighbors_share": None, "polish_space": "features"}
+                "neighbors_share": None, "polish_space": "features", "polish_from": None}

@@ -141,7 +141,7 @@ POLISH_SPACES = ("features", "latent")
 
 def check_switches(*, outlier_floor, refine_neighbors, merge_alpha, twin_distance, split_distance=None,
                    mix_twins=True, reproducible_below=None, consensus=1, polish=None, join_noise=None,
-                   neighbors_share=None, polish_space="features") -> None:
+                   neighbors_share=None, polish_space="features", polish_from=None) -> None:
     """Raise ``ValueError`` for a post-processing switch that is neither None (off) nor a setting.
 
     ``refine_neighbors`` is a positive number of neighbours (0 is refused: None turns the vote
@@ -150,8 +150,13 @@ def check_switches(*, outlier_floor, refine_neighbors, merge_alpha, twin_distanc
     ``reproducible_below`` a positive share (below 1) or number of rows; ``consensus`` a whole
     number of fits, 1 or more (1: one fit); ``polish`` a quantile between 0 and 1; ``join_noise``
     a share of the votes from 0 up to (not including) 1; ``neighbors_share`` a share of the fit sample
-    from 0 up to (not including) 1; ``polish_space`` ``"features"`` or ``"latent"``.
+    from 0 up to (not including) 1; ``polish_space`` ``"features"`` or ``"latent"``; ``polish_from`` a
+    positive number of rows.
     """
+    if polish_from is not None and (isinstance(polish_from, bool) or not isinstance(polish_from, Real)
+                                    or polish_from < 1):
+        raise ValueError(f"polish_from must be a number of fit-sample rows, 1 or more (from that size the polish is "
+                         f"on), or None for never by size; got {polish_from!r}")
     if polish_space not in POLISH_SPACES:
         raise ValueError(f"polish_space must be one of {', '.join(map(repr, POLISH_SPACES))} (where the polish's "
                          f"discriminant is drawn: the preprocessed features, or the latent rows UMAP sees); "

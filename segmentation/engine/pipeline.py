@@ -55,7 +55,7 @@ from segmentation.engine.inputs import (SWITCHES, PipelineInputError, check_enou
                                         resolve_min_cluster_size, share_positions)
 from segmentation.engine.mapping import SampleMapping
 from segmentation.engine.persistence import load_pipeline, save_pipeline
-from segmentation.engine.polish import DiscriminantPolish
+from segmentation.engine.polish import DiscriminantPolish, resolve as resolve_polish
 from segmentation.engine.step_factory import make_clusterer, make_encoder, make_map_reducer, make_reducer
 from segmentation.engine.steps import AutoEncoderTransformer, FeaturePreprocessor, Identity, fit_transform_umap
 
@@ -131,7 +131,9 @@ class SegmentationPipeline(BaseEstimator):
     option, e.g. 0.99) redraws the segments' edges with a linear discriminant in the preprocessed features and lets
     noise within that quantile of a segment's spread join it (:mod:`segmentation.engine.polish`),
     for the fit sample and every row scored later; ``polish_space="latent"`` draws it in the latent rows
-    UMAP sees (the code beside the features) instead. The autoencoder (``latent_dim``, ``hidden_dims``, ``max_epochs``)
+    UMAP sees (the code beside the features) instead; when ``polish`` is None, a fit sample of at least
+    ``polish_from`` rows (default 25,000; None: never) is polished with spread 0.99 in the latent rows
+    (:func:`~segmentation.engine.polish.resolve`, README v34). The autoencoder (``latent_dim``, ``hidden_dims``, ``max_epochs``)
     is the default encoder; its training input is corrupted
     (denoising) by zeroing features with probability ``input_dropout`` and adding
     Gaussian noise of standard deviation ``noise_std``; ``dropout`` acts between its layers;
@@ -155,7 +157,8 @@ class SegmentationPipeline(BaseEstimator):
     ``reconstruction_error_``, ``n_segments_``, ``noise_share_`` (0–1), ``feature_names_in_``, ``n_features_in_``,
     ``fit_sample_index_`` (row positions of the fit sample), ``min_cluster_size_`` (rows), ``refined_share_``
     and ``joined_share_`` (0–1: fit-sample rows the neighbour vote moved, noise rows the join put in a segment),
-    ``polish_`` (None or the :class:`~segmentation.engine.polish.DiscriminantPolish`), ``raw_labels_`` (the fit
+    ``polish_`` (None or the :class:`~segmentation.engine.polish.DiscriminantPolish`), ``polish_space_`` (where
+    it was drawn), ``raw_labels_`` (the fit
     sample's clusters before any post-processing), ``label_map_``, ``fold_map_`` (None, or the segments
     :meth:`fold_segments` folded after the fit) and ``granularity_`` (why this many segments: see
     :func:`~segmentation.engine.granularity.choose_granularity`).
@@ -176,7 +179,7 @@ class SegmentationPipeline(BaseEstimator):
                  refine_neighbors=DEFAULTS.refine_neighbors, split_distance=DEFAULTS.split_distance, mix_columns=None,
                  mix_twins=DEFAULTS.mix_twins, reproducible_below=DEFAULTS.reproducible_below,
                  consensus=DEFAULTS.consensus, polish=DEFAULTS.polish, polish_space=DEFAULTS.polish_space,
-                 join_noise=DEFAULTS.join_noise,
+                 polish_from=DEFAULTS.polish_from, join_noise=DEFAULTS.join_noise,
                  neighbors_share=DEFAULTS.neighbors_share, random_state=DEFAULTS.random_state):
         self.encoder = encoder
         self.reducer = reducer
@@ -214,6 +217,7 @@ class SegmentationPipeline(BaseEstimator):
         self.consensus = consensus
         self.polish = polish
         self.polish_space = polish_space
+        self.polish_from = polish_from
         self.join_noise = join_noise
         self.neighbors_share = neighbors_share
         self.mix_columns = mix_columns
@@ -324,8 +328,9 @@ class SegmentationPipeline(BaseEstimator):
                                                                       segments.joined_share)
         if self.consensus > 1:
             sample_labels, sample_probs = self._consensus(X, sample, sample_labels, halves, step)
+        spread, self.polish_space_ = resolve_polish(self.polish, self.polish_space, self.polish_from, len(sample))
         polish_rows = scoring.polish_rows(self, Z_sample, latent)
-        self.polish_ = None if self.polish is None else DiscriminantPolish(self.polish).fit(polish_rows, sample_labels)
+        self.polish_ = None if spread is None else DiscriminantPolish(spread).fit(polish_rows, sample_labels)
         if self.polish_ is not None:
             sample_labels, sample_probs = self.polish_.apply(polish_rows, sample_labels, sample_probs)
 
@@ -368,9 +373,10 @@ class SegmentationPipeline(BaseEstimator):
         runs = [first]
         for seed in seeds:
             step("consensus")
-            # the same rows, its own seed; no 2-D map (nobody sees it) and one fit each
+            # the same rows, its own seed; no 2-D map (nobody sees it) and one fit each; unpolished, as the
+            # first fit's labels are here (the polish comes after the consensus)
             replica = clone(self).set_params(random_state=int(seed) % 2**31, consensus=1, fit_sample_size=None,
-                                             map_reducer=SKIP)
+                                             map_reducer=SKIP, polish=None, polish_from=None)
             runs.append(replica.fit(rows, halves=halves).labels_)
         labels, probabilities = consensus_labels(runs, self.min_cluster_size_, random_state=self.random_state)
         counts = [int(len(np.unique(run[run >= 0]))) for run in runs]

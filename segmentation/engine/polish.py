@@ -22,7 +22,12 @@ The number of segments is the clusterer's: the polish moves customers between se
 the noise, it never makes a segment (one can empty, and is then gone). A moved customer's
 probability is the discriminant's posterior of its new segment.
 
-An option, off by default (``polish=0.99``; ``--engine-option polish=0.99``). Its setting was chosen
+By default it is on only for a fit sample of ``polish_from`` rows or more (25,000), drawn in the latent
+space (:func:`resolve`; README v34): there HDBSCAN's density neighbourhood (its ``min_samples``, the
+segment floor: 500-1,000 rows at 50,000) blurs the edges between touching segments, and on the 1M demo's
+sample the polish lifted every fit of the tuning seeds (mean ARI 0.876 -> 0.894, KMeans told k 0.887;
+benchmarks/results/sample_seeds_probe_polish.md). Below that size it is an option (``polish=0.99``;
+``--engine-option polish=0.99``). Its setting was chosen
 on the tuning seeds (benchmarks/results/polish_tuning.md, ``python -m benchmarks.polish_tuning``),
 where it raised the ARI and the pipeline seeds' agreement; held out it did too (README v26). It is
 not the default for two costs measured then: digits' pixels lie on curved manifolds, where the
@@ -40,13 +45,28 @@ from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 
 from segmentation.constants import NOISE as _NOISE
 
-__all__ = ["DiscriminantPolish", "MAX_ROUNDS", "SPREAD"]
+__all__ = ["DiscriminantPolish", "MAX_ROUNDS", "SPREAD", "BY_SIZE_SPACE", "resolve"]
 
 #: Rounds of refit-and-reassign on the fit sample (fewer when nobody moves).
 MAX_ROUNDS = 1
 #: A noise customer joins a segment when it is no further from the segment's mean than this
 #: quantile of the segment's own members (Mahalanobis distance, the discriminant's covariance).
 SPREAD = 0.99
+#: Where the polish that the fit sample's size turns on is drawn (``polish_from``).
+BY_SIZE_SPACE = "latent"
+
+
+def resolve(polish: float | None, polish_space: str, polish_from: int | None, n_rows: int) -> tuple[float | None, str]:
+    """The polish a fit of ``n_rows`` rows uses: ``(spread or None for none, space)``.
+
+    ``polish`` set: that spread in ``polish_space``, at any size. Otherwise a fit sample of at least
+    ``polish_from`` rows is polished with :data:`SPREAD` in :data:`BY_SIZE_SPACE`; a smaller one is not.
+    """
+    if polish is not None:
+        return float(polish), polish_space
+    if polish_from is not None and n_rows >= polish_from:
+        return SPREAD, BY_SIZE_SPACE
+    return None, polish_space
 
 
 class DiscriminantPolish:

@@ -31,7 +31,9 @@ def latent(pipeline, Z: np.ndarray) -> np.ndarray:
 def polish_rows(pipeline, Z: np.ndarray, latent_rows: np.ndarray) -> np.ndarray:
     """The rows the polish's discriminant sees: the preprocessed ``Z`` or, with ``polish_space="latent"``,
     their ``latent_rows`` (models saved before the option existed drew it in the features)."""
-    return latent_rows if getattr(pipeline, "polish_space", "features") == "latent" else Z
+    # the space the fit chose (polish_space_: the size may have turned the polish on); older fits: the parameter
+    space = getattr(pipeline, "polish_space_", None) or getattr(pipeline, "polish_space", "features")
+    return latent_rows if space == "latent" else Z
 
 
 def reconstructs(encoder) -> bool:

@@ -212,7 +212,9 @@ def fit_or_reuse(db: Any, as_of: date, features: pd.DataFrame, pipeline, params:
                                        "the clusterer, joined the segment most of their nearest customers are in")
     moved = pipeline.polish_.moved_share_ if pipeline.polish_ is not None else 0.0
     if moved:
-        say(progress, Stage.ASSIGNING, f"  discriminant polish: {moved:.1%} of the fitted customers moved to the "
+        why = ("" if pipeline.polish is not None or pipeline.polish_from is None else
+               f" (on for a fit of {pipeline.polish_from:,} customers or more)")
+        say(progress, Stage.ASSIGNING, f"  discriminant polish{why}: {moved:.1%} of the fitted customers moved to the "
                                        "segment a linear discriminant of their features draws them in")
     if reused is not None:
         previous, scores, decision, fitted_labels = reused

@@ -91,6 +91,7 @@ def fitted_configuration(pipeline, X: pd.DataFrame, monkeypatch) -> dict:
 # v26 added the discriminant polish as an option (``polish``, off: benchmarks/results/polish_tuning.md).
 # v30 added ``neighbors_share`` as an option (off): the cluster space's UMAP neighbours at least that
 # share of the fit sample. v31 added ``polish_space`` (where the polish's discriminant is drawn; v26's "features").
+# v34 turned the polish on by the fit sample's size (``polish_from``: 25,000 rows or more, in the latent space).
 SNAPSHOT_CONFIGURATION = {
     "pipeline": {
         "cluster_dims": 8, "cluster_selection_epsilon": 0.0, "cluster_selection_method": "eom", "clusterer": None,
@@ -105,6 +106,7 @@ SNAPSHOT_CONFIGURATION = {
         "reproducible_below": None, "count_loss": 10.0,
         "count_columns": {"share_app": "frequency", "night_share": "frequency"}, "consensus": 1, "polish": None,
         "cross_halves": 0.0, "join_noise": 0.8, "neighbors_share": None, "polish_space": "features",
+        "polish_from": 25000,
     },
     "preprocessor": {"column_weights": {0: 1.0, 1: 1.0, 2: 0.8, 3: 0.3162}, "log_columns": [0, 1],
                      "random_state": 0, "scaler": "standard", "share_counts": None, "share_weight_power": 0.0},
@@ -143,15 +145,18 @@ def test_the_snapshot_fits_the_configuration_it_always_did(monkeypatch):
     assert found == SNAPSHOT_CONFIGURATION
 
 
-def test_the_snapshot_polishes_only_when_asked():
+def test_the_snapshot_polishes_when_asked_or_from_25000_fitted_customers():
     from segmentation.workflows.engine_options import parse_engine_options
     from segmentation.workflows.snapshot import make_pipeline
 
     table = small_table()
-    assert make_pipeline(table, SnapshotParams()).get_params()["polish"] is None
+    settings = make_pipeline(table, SnapshotParams()).get_params()
+    assert settings["polish"] is None and settings["polish_from"] == 25_000
     extra = parse_engine_options(["polish=0.99"])
     assert make_pipeline(table, SnapshotParams(extra=extra)).get_params()["polish"] == 0.99
     assert parse_engine_options(["polish=off"]) == {"polish": None}
+    assert parse_engine_options(["polish_from=off"]) == {"polish_from": None}
+    assert parse_engine_options(["polish_from=10000"]) == {"polish_from": 10_000}
 
 
 # ---------------------------------------------------------------- one source of defaults

@@ -140,3 +140,31 @@ def test_the_latent_polish_draws_its_edges_where_the_encoder_put_the_customers()
     np.testing.assert_array_equal(latent.predict(X), latent.labels_)
     with pytest.raises(ValueError, match="polish_space must be one of 'features', 'latent'"):
         SegmentationPipeline(encoder="passthrough", polish=0.99, polish_space="code").fit(X)
+
+
+def test_a_fit_sample_that_large_is_polished_in_the_latent_space_and_a_smaller_one_is_not():
+    # polish None (the default): the fit sample's size decides (polish_from rows or more: spread 0.99, latent).
+    X, _ = make_blobs(n_samples=1200, n_features=6, centers=4, cluster_std=2.0, random_state=3)
+    steps = dict(encoder=PCA(n_components=2), reducer="passthrough", map_reducer="passthrough",
+                 clusterer=KMeans(n_clusters=4, n_init=1, random_state=0), refine_neighbors=None)
+    assert SegmentationPipeline().get_params()["polish_from"] == 25_000
+    at = SegmentationPipeline(polish_from=1200, **steps).fit(X)
+    assert at.polish_space_ == "latent" and at.polish_.spread == 0.99
+    assert at.polish_.discriminant_.means_.shape == (4, 2)  # the encoder's rows, not the 6 features
+    assert at.polish_.moved_share_ > 0.005
+    assert np.mean(at.labels_ != at.clusterer_.labels_) == pytest.approx(at.polish_.moved_share_, abs=0.005)
+    np.testing.assert_array_equal(at.predict(X), at.labels_)  # assign polishes in the same space
+    for below in (SegmentationPipeline(polish_from=1201, **steps), SegmentationPipeline(polish_from=None, **steps)):
+        below.fit(X)
+        assert below.polish_ is None
+        np.testing.assert_array_equal(below.labels_, below.clusterer_.labels_)
+    # polish set by hand: its spread and space at any size
+    asked = SegmentationPipeline(polish=0.9, polish_from=1201, **steps).fit(X)
+    assert asked.polish_space_ == "features" and asked.polish_.spread == 0.9
+
+
+@pytest.mark.parametrize("value", [0, -5, True, "big"])
+def test_a_polish_size_that_is_not_a_number_of_rows_is_refused_before_any_work(value):
+    X, _ = make_blobs(n_samples=300, n_features=4, centers=3, random_state=0)
+    with pytest.raises(ValueError, match="polish_from must be a number of fit-sample rows"):
+        SegmentationPipeline(encoder="passthrough", polish_from=value).fit(X)
