@@ -38,20 +38,23 @@ def month_ends(first_month: int, last_month: int, year: int = 2025) -> list[date
 
 
 def run_series(stationary: bool, customers: int, dates: list[date], window_days: int,
-               refit: bool = False, min_cluster_share: float | None = SnapshotParams.min_cluster_share) -> pd.DataFrame:
+               refit: bool = False, min_cluster_share: float | None = SnapshotParams.min_cluster_share,
+               extra: dict | None = None) -> pd.DataFrame:
+    """The demo's timeline: one snapshot per date, each row what it found; ``extra``: engine options."""
     with scratch("dynamics-") as folder:
-        return _run_series(folder / "dynamics.duckdb", stationary, customers, dates, window_days, refit, min_cluster_share)
+        return _run_series(folder / "dynamics.duckdb", stationary, customers, dates, window_days, refit, min_cluster_share,
+                           extra or {})
 
 
 def _run_series(db: Path, stationary: bool, customers: int, dates: list[date], window_days: int, refit: bool,
-                min_cluster_share: float | None) -> pd.DataFrame:
+                min_cluster_share: float | None, extra: dict) -> pd.DataFrame:
     with store.connect(db) as con:
         create_demo(con, customers=customers, months=12, seed=7, stationary=stationary)
     rows = []
     for when in dates:
         started = time.perf_counter()
         document = run_snapshot(db, when, SnapshotParams(window_days=window_days, refit=refit,
-                                                      min_cluster_share=min_cluster_share))
+                                                      min_cluster_share=min_cluster_share, extra=dict(extra)))
         with store.connect(db, read_only=True) as con:
             mix = con.execute(
                 """
