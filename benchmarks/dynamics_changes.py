@@ -95,11 +95,12 @@ def _read(db: Path, run_ids: list[int]) -> tuple[dict, dict, dict]:
     return assignments, segments, transitions
 
 
-def run_timeline(db: Path, dates: list[date], refit: bool) -> Timeline:
+def run_timeline(db: Path, dates: list[date], refit: bool, extra: dict | None = None) -> Timeline:
+    """One snapshot per date (``extra``: engine options), read back for scoring."""
     started = time.perf_counter()
     rows = []
     for when in dates:
-        document = run_snapshot(db, when, SnapshotParams(window_days=WINDOW, refit=refit))
+        document = run_snapshot(db, when, SnapshotParams(window_days=WINDOW, refit=refit, extra=dict(extra or {})))
         rows.append({"run_id": document["run_id"], "as_of": when, "refit": document["metrics"]["model"]["refit"],
                      "n_segments": document["n_segments"], "noise": document["noise_share"]})
     runs = pd.DataFrame(rows)
