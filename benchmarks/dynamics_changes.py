@@ -294,29 +294,30 @@ def score_case(change: ch.Change, truth: pd.DataFrame, timeline: Timeline, metho
 
 
 def run_case(change: ch.Change, seed: int, cadence: str, baselines: bool = True,
-             workdir: Path | None = None, ours: bool = True) -> list[dict]:
+             workdir: Path | None = None, ours: bool = True, extra: dict | None = None) -> list[dict]:
     """Every method on one (change, cadence, seed): one scored row per method.
 
     ``ours`` False: the refit baselines only (ours and the size alert scored on it measured elsewhere).
-    ``workdir`` None: a temporary folder, removed after the case.
+    ``workdir`` None: a temporary folder, removed after the case. ``extra``: engine options of every snapshot.
     """
     with scratch("changes-", workdir) as folder:
-        return _run_case(change, seed, cadence, baselines, folder, ours)
+        return _run_case(change, seed, cadence, baselines, folder, ours, extra)
 
 
-def _run_case(change: ch.Change, seed: int, cadence: str, baselines: bool, workdir: Path, ours: bool) -> list[dict]:
+def _run_case(change: ch.Change, seed: int, cadence: str, baselines: bool, workdir: Path, ours: bool,
+              extra: dict | None = None) -> list[dict]:
     dates = CADENCES[cadence]
     rows = []
     if ours:
         db = workdir / f"{change.name}_{seed}.duckdb"
         truth = ch.load_into(db, change, seed, workdir)
-        timeline = run_timeline(db, dates, refit=False)
+        timeline = run_timeline(db, dates, refit=False, extra=extra)
         rows.append(score_case(change, truth, timeline, OURS))
         rows.append(score_case(change, truth, timeline, SIZE_ALERT))
     if baselines:
         db_refit = workdir / f"{change.name}_{seed}_refit.duckdb"
         truth = ch.load_into(db_refit, change, seed, workdir / "refit")  # the same data, generated again
-        refitted = run_timeline(db_refit, dates, refit=True)
+        refitted = run_timeline(db_refit, dates, refit=True, extra=extra)
         rows.append(score_case(change, truth, refitted, OURS_REFIT))
         rows.append(score_case(change, truth, monic_timeline(refitted), MONIC))
     for row in rows:

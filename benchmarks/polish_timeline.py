@@ -45,18 +45,13 @@ def changes(names: list[str], customers: int, seed: int = 100) -> pd.DataFrame:
     from dataclasses import replace
 
     from benchmarks import changes as ch
-    from benchmarks.dynamics_changes import CADENCES, OURS, run_timeline, score_case
-    from benchmarks.scratch import scratch
+    from benchmarks.dynamics_changes import OURS, run_case
 
     rows = []
     for name in names:
         change = replace(ch.named(name), customers=customers)
         for variant, extra in VARIANTS.items():
-            with scratch("polish-changes-") as folder:
-                db = folder / "changes.duckdb"
-                truth = ch.load_into(db, change, seed, folder)
-                timeline = run_timeline(db, CADENCES["month ends"], refit=False, extra=extra)
-                row = score_case(change, truth, timeline, OURS)
+            row, = [r for r in run_case(change, seed, "month ends", baselines=False, extra=extra) if r["method"] == OURS]
             rows.append({"change": name, "variant": variant, **{k: row.get(k) for k in (
                 "expected", "detected", "false_events", "delay", "lineage_kept", "survived_share", "refits",
                 "snapshots", "seconds")}})

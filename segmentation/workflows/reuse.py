@@ -214,8 +214,9 @@ def fit_or_reuse(db: Any, as_of: date, features: pd.DataFrame, pipeline, params:
     if moved:
         why = ("" if pipeline.polish is not None or pipeline.polish_from is None else
                f" (on for a fit of {pipeline.polish_from:,} customers or more)")
+        rows = "code and features" if pipeline.polish_space_ == "latent" else "features"
         say(progress, Stage.ASSIGNING, f"  discriminant polish{why}: {moved:.1%} of the fitted customers moved to the "
-                                       "segment a linear discriminant of their features draws them in")
+                                       f"segment a linear discriminant of their {rows} draws them in")
     if reused is not None:
         previous, scores, decision, fitted_labels = reused
         end = reference_window(as_of, params.window_days, models_fitted_at(db, run))
