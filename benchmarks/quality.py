@@ -63,7 +63,7 @@ def methods(n_classes: int, extra: dict | None = None, **settings) -> dict[str, 
     HDBSCAN: ours, the ablation and UMAP+HDBSCAN (KMeans' ten starts are its own consensus)."""
     kmeans = KMeans(n_clusters=n_classes, n_init=10, random_state=settings.get("random_state", 0))
     # the baselines without our post-processing
-    plain = {**settings, "refine_neighbors": None, "polish": None, "join_noise": None}
+    plain = {**settings, "refine_neighbors": None, "polish": None, "polish_from": None, "join_noise": None}
     extra = extra or {}
     return {
         "ours": SegmentationPipeline(**{**settings, **extra}),

@@ -205,3 +205,16 @@ def test_combining_runs_writes_where_out_says_and_reads_the_seeds_from_the_runs(
     assert len(pd.read_csv(tmp_path / "mine.csv")) == len(rows)
     title = (tmp_path / "mine.md").read_text().splitlines()[0]
     assert "pipeline seeds 0, 1, 2 (ablation and baselines: 0), customers × 0.5" in title
+
+
+def test_the_baselines_get_none_of_our_post_processing_at_any_size():
+    # v34 found the KMeans baseline at 1M polished: the size polish (polish_from) was not switched off for it.
+    from benchmarks.quality import ABLATION, methods
+
+    fitted = methods(4, **{"polish_from": 25_000, "fit_sample_size": None})
+    for name in ("kmeans", "umap+hdbscan", "ae+kmeans"):
+        params = fitted[name].get_params()
+        assert (params["polish"], params["polish_from"], params["refine_neighbors"], params["join_noise"]) == (
+            None, None, None, None), name
+    assert fitted["ours"].get_params()["polish_from"] == 25_000
+    assert fitted[ABLATION].get_params()["polish_from"] == 25_000
