@@ -37,7 +37,10 @@ per_customer AS (
         count_if(event_type = 'app_open')                     AS n_app_open,
         count_if(event_type = 'store_visit')                  AS n_store_visit,
         count_if(event_type = 'other')                        AS n_other,
-        coalesce(sum(amount) FILTER (WHERE event_type = 'purchase'), 0) AS purchase_amount,
+        -- summed exactly (DECIMAL): a DOUBLE sum depends on the order the threads add it up in, and the
+        -- segments of the same data and seed must not (every fit starts from these values)
+        coalesce(CAST(sum(CAST(amount AS DECIMAL(38, 6))) FILTER (WHERE event_type = 'purchase') AS DOUBLE), 0)
+                                                              AS purchase_amount,
         bit_count(bitstring_agg(date_diff('day', CAST($as_of AS DATE), day) + CAST($window_days AS INTEGER),
                                 0, CAST($window_days AS INTEGER))
                   FILTER (WHERE event_type = 'purchase'))                   AS n_purchase_days,
