@@ -64,7 +64,7 @@ def score_table(table, data: str, seed: int, log=print) -> list[dict]:
     params = SnapshotParams(seed=0)
     started = time.perf_counter()
     features = clustering_frame(table, params)
-    pipeline = make_pipeline(table, params).fit(features)
+    pipeline = make_pipeline(table, params).fit(features, halves=table.halves)  # as the snapshot fits it
     labels = pipeline.labels_
     space = pipeline.transform(features)
     fit_seconds = time.perf_counter() - started
