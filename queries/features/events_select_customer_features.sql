@@ -10,6 +10,7 @@ WITH windowed AS (
         ts,
         event_type,
         coalesce(amount, 0)  AS amount,
+        TRY_CAST(coalesce(amount, 0) AS DECIMAL(38, 6)) AS exact_amount,  -- NULL for NaN, infinity, > 1e32
         CAST(ts AS DATE)     AS day,
         hour(ts)             AS hour_of_day
     FROM events
@@ -38,9 +39,12 @@ per_customer AS (
         count_if(event_type = 'store_visit')                  AS n_store_visit,
         count_if(event_type = 'other')                        AS n_other,
         -- summed exactly (DECIMAL): a DOUBLE sum depends on the order the threads add it up in, and the
-        -- segments of the same data and seed must not (every fit starts from these values)
-        coalesce(CAST(sum(CAST(amount AS DECIMAL(38, 6))) FILTER (WHERE event_type = 'purchase') AS DOUBLE), 0)
-                                                              AS purchase_amount,
+        -- segments of the same data and seed must not (every fit starts from these values). A customer
+        -- with an amount no decimal holds (NaN, infinity) keeps the DOUBLE sum: the feature table fills
+        -- what it gives and says so in a note.
+        CASE WHEN count_if(event_type = 'purchase' AND exact_amount IS NULL) = 0
+             THEN coalesce(CAST(sum(exact_amount) FILTER (WHERE event_type = 'purchase') AS DOUBLE), 0)
+             ELSE sum(amount) FILTER (WHERE event_type = 'purchase') END AS purchase_amount,
         bit_count(bitstring_agg(date_diff('day', CAST($as_of AS DATE), day) + CAST($window_days AS INTEGER),
                                 0, CAST($window_days AS INTEGER))
                   FILTER (WHERE event_type = 'purchase'))                   AS n_purchase_days,
