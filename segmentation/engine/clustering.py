@@ -12,6 +12,7 @@ from typing import Any, NamedTuple
 
 import hdbscan
 import numpy as np
+import pandas as pd
 
 from segmentation.constants import NOISE as _NOISE
 from segmentation.engine.defaults import REST_ALIKE
@@ -19,7 +20,8 @@ from segmentation.engine.granularity import choose_granularity
 from segmentation.engine.mapping import join_noise as join_noise_rows
 from segmentation.engine.mapping import neighbour_vote
 
-__all__ = ["SampleSegments", "n_clusters", "reduce_outliers", "relabel", "segment_fit_sample", "keep_segments_whole"]
+__all__ = ["SampleSegments", "n_clusters", "reduce_outliers", "relabel", "fold_id_map", "segment_fit_sample",
+           "keep_segments_whole"]
 
 
 class SampleSegments(NamedTuple):
@@ -57,6 +59,34 @@ def reduce_outliers(labels: np.ndarray, probs: np.ndarray, soft, floor: float) -
 def relabel(labels: np.ndarray, label_map) -> np.ndarray:
     """Cluster ids → segment ids through ``label_map`` (merged twins); noise stays noise."""
     return np.where(labels >= 0, label_map[np.maximum(labels, 0)], _NOISE)
+
+
+def fold_id_map(labels: np.ndarray, ids: np.ndarray, into: dict[int, int]) -> np.ndarray:
+    """Each segment id's id once segments are folded ``into`` others (index = old id, value = new id).
+
+    ``ids``: every segment id the models can give (one with no fitted row too); ``labels``: the fitted
+    rows' segments, whose counts number the segments left by size, largest first, as a fit numbers them.
+    A chain a → b → c ends in c. Raises ValueError for a fold into noise or folds in a circle.
+    """
+    if any(b < 0 for b in into.values()):
+        raise ValueError(f"a segment is folded into another segment, not into noise: {into}")
+
+    def final(segment: int) -> int:
+        seen = {segment}
+        while segment in into:
+            segment = into[segment]
+            if segment in seen:
+                raise ValueError(f"folds that go round in a circle: {into}")
+            seen.add(segment)
+        return segment
+
+    ids = ids[ids >= 0]
+    counts = pd.Series(labels[labels >= 0]).value_counts().reindex(ids, fill_value=0)
+    folded = counts.groupby([final(int(s)) for s in ids]).sum()
+    renumber = {int(s): i for i, s in enumerate(folded.sort_values(ascending=False, kind="stable").index)}
+    id_map = np.full(int(ids.max()) + 1 if len(ids) else 0, _NOISE, dtype=np.int64)
+    id_map[ids] = [renumber[final(int(s))] for s in ids]
+    return id_map
 
 
 def keep_segments_whole(before: np.ndarray, after: np.ndarray, min_size: int) -> np.ndarray:

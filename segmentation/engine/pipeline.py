@@ -48,7 +48,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from segmentation.constants import NOISE as _NOISE
 from segmentation.engine import scoring
-from segmentation.engine.clustering import n_clusters, relabel, segment_fit_sample
+from segmentation.engine.clustering import fold_id_map, n_clusters, relabel, segment_fit_sample
 from segmentation.engine.defaults import DEFAULTS, SKIP
 from segmentation.engine.inputs import (SWITCHES, PipelineInputError, check_enough_rows, check_features, check_switches,
                                         choose_fit_sample, column_positions, count_targets, cross_targets,
@@ -424,29 +424,11 @@ class SegmentationPipeline(BaseEstimator):
         """
         check_is_fitted(self, "clusterer_")
         target = {int(a): int(b) for a, b in into.items()}
-        if any(b < 0 for b in target.values()):
-            raise ValueError(f"a segment is folded into another segment, not into noise: {target}")
-
-        def final(segment: int) -> int:
-            seen = {segment}
-            while segment in target:  # a chain a -> b -> c ends in c
-                segment = target[segment]
-                if segment in seen:
-                    raise ValueError(f"folds that go round in a circle: {target}")
-                seen.add(segment)
-            return segment
-
-        # every id the models can give (a segment with no fitted row too), each with its fitted rows
+        # every id the models can give (a segment with no fitted row too)
         sources = [self.labels_, getattr(getattr(self, "mapping_", None), "classes_", None),
                    getattr(self, "label_map_", None)]
         ids = np.unique(np.concatenate([np.asarray(a, dtype=np.int64) for a in sources if a is not None]))
-        ids = ids[ids >= 0]
-        counts = pd.Series(self.labels_[self.labels_ >= 0]).value_counts().reindex(ids, fill_value=0)
-        folded = counts.groupby([final(int(s)) for s in ids]).sum()
-        order = folded.sort_values(ascending=False, kind="stable").index
-        renumber = {int(s): i for i, s in enumerate(order)}
-        id_map = np.full(int(ids.max()) + 1 if len(ids) else 0, _NOISE, dtype=np.int64)
-        id_map[ids] = [renumber[final(int(s))] for s in ids]
+        id_map = fold_id_map(self.labels_, ids, target)
         self.labels_ = relabel(self.labels_, id_map)
         earlier = getattr(self, "fold_map_", None)  # folded before: compose
         self.fold_map_ = id_map if earlier is None else relabel(earlier, id_map)
