@@ -349,8 +349,7 @@ def test_features_the_data_lack_get_the_value_for_no_such_activity(table):
 
 def test_the_same_events_give_bit_identical_features_whatever_order_the_threads_add_them_in(tmp_path):
     """Money is summed exactly: a DOUBLE sum over 300,000 events on four threads came out differently from
-    run to run (4 distinct results in 10), and every fit starts from these values, so the same data and
-    seed gave other segments at 1M customers (benchmarks.scale: 0.878 one run, 0.893 the next)."""
+    run to run (4 distinct results in 10), and every fit starts from these values."""
     from segmentation.demo.generate import create_demo
 
     path = tmp_path / "threads.duckdb"
