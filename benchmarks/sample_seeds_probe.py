@@ -19,6 +19,7 @@ import argparse
 import json
 import time
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -70,42 +71,61 @@ def score(customers: int, data_seed: int, seeds: list[int], candidates: list[str
     return pd.DataFrame(rows)
 
 
-def report(frame: pd.DataFrame, customers: int) -> str:
+def seed_tables(frame: pd.DataFrame, **more) -> str:
+    """ARI by data seed, candidate and pipeline seed, and each candidate's summary (``more``: further
+    named aggregations), as one fenced block."""
     by_seed = frame.pivot_table(index=["data_seed", "candidate"], columns="seed", values="ari", sort=False)
     summary = frame.groupby("candidate", sort=False).agg(mean_ari=("ari", "mean"), min_ari=("ari", "min"),
-                                                          noise=("noise_share", "mean"),
+                                                          noise=("noise_share", "mean"), **more,
                                                           segments=("segments", lambda s: "/".join(map(str, s))))
+    return "\n".join(["```", by_seed.round(4).to_string(), "", summary.round(4).to_string(), "```"])
+
+
+def report(frame: pd.DataFrame, customers: int) -> str:
     seeds = ", ".join(str(s) for s in sorted(frame["data_seed"].unique()))
     return "\n".join([
         f"# The 1M snapshot's clustering regime with every pipeline seed (demo data seed(s) {seeds}, "
         f"{customers:,} customers, all fitted)", "",
         "Written by `python -m benchmarks.sample_seeds_probe` (see its docstring). ARI of every customer "
         "with the personas; columns of the first table are pipeline seeds, the second is over every data "
-        "seed and pipeline seed.", "",
-        "```", by_seed.round(4).to_string(), "", summary.round(4).to_string(), "```", ""])
+        "seed and pipeline seed.", "", seed_tables(frame), ""])
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def probe_parser(description: str) -> argparse.ArgumentParser:
+    """The arguments every probe of the 1M regime takes (``--data-seed``, ``--customers``, ``--seeds``,
+    ``--combine``, ``--out``)."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--data-seed", type=int, default=0)
     parser.add_argument("--customers", type=int, default=50_000)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--candidates", nargs="+", default=list(CANDIDATES), choices=list(CANDIDATES))
     parser.add_argument("--combine", type=Path, nargs="+", help="report these runs' CSVs together instead of fitting")
     parser.add_argument("--out", type=Path)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def run_probe(parser: argparse.ArgumentParser, args, stem: str, score: Callable[[], pd.DataFrame],
+              report: Callable[[pd.DataFrame, int], str]) -> None:
+    """Refuse the reported data seed, then ``score()`` (or read ``--combine``'s CSVs), write the CSV and
+    ``report``'s markdown (``--out`` or results/<stem>_<data seed>.csv) and print the report."""
     if args.data_seed == REPORTED_DATA_SEED and not args.combine:
         parser.error(f"data seed {REPORTED_DATA_SEED} is the one benchmarks.scale reports: probe on others")
-    out = args.out or RESULTS / f"sample_seeds_probe_{args.data_seed}.csv"
+    out = args.out or RESULTS / f"{stem}_{args.data_seed}.csv"
     if args.combine:
         frame = pd.concat([pd.read_csv(path) for path in args.combine], ignore_index=True)
     else:
-        frame = score(args.customers, args.data_seed, args.seeds, args.candidates)
+        frame = score()
     frame.to_csv(out, index=False)
     text = report(frame, args.customers)
     out.with_suffix(".md").write_text(text)
     print(text)
 
+
+def main(argv: list[str] | None = None) -> None:
+    parser = probe_parser(__doc__.splitlines()[0])
+    parser.add_argument("--candidates", nargs="+", default=list(CANDIDATES), choices=list(CANDIDATES))
+    args = parser.parse_args(argv)
+    run_probe(parser, args, "sample_seeds_probe",
+              lambda: score(args.customers, args.data_seed, args.seeds, args.candidates), report)
 
 if __name__ == "__main__":
     main()

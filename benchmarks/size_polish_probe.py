@@ -23,19 +23,14 @@ data seed is 7 (``benchmarks.scale``); this refuses it.
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from benchmarks.scratch import scratch
-
-RESULTS = Path(__file__).resolve().parent / "results"
-REPORTED_DATA_SEED = 7
-NOISE = -1
+from segmentation.constants import NOISE
 
 
 def _quadratic(rows: np.ndarray, before: np.ndarray, polished: np.ndarray) -> np.ndarray:
@@ -112,39 +107,22 @@ def score(customers: int, data_seed: int, seeds: list[int]) -> pd.DataFrame:
 
 
 def report(frame: pd.DataFrame, customers: int) -> str:
-    by_seed = frame.pivot_table(index=["data_seed", "candidate"], columns="seed", values="ari", sort=False)
-    summary = frame.groupby("candidate", sort=False).agg(mean_ari=("ari", "mean"), min_ari=("ari", "min"),
-                                                          noise=("noise_share", "mean"), moved=("moved", "mean"),
-                                                          segments=("segments", lambda s: "/".join(map(str, s))))
+    from benchmarks.sample_seeds_probe import seed_tables
+
     seeds = ", ".join(str(s) for s in sorted(frame["data_seed"].unique()))
     return "\n".join([
         f"# The size polish redrawn on the same fits (demo data seed(s) {seeds}, {customers:,} customers, all fitted)",
         "", "Written by `python -m benchmarks.size_polish_probe` (see its docstring). ARI of every customer with the "
         "personas; columns of the first table are pipeline seeds; `moved` is the share of customers in another "
-        "segment than the default's.", "",
-        "```", by_seed.round(4).to_string(), "", summary.round(4).to_string(), "```", ""])
+        "segment than the default's.", "", seed_tables(frame, moved=("moved", "mean")), ""])
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-seed", type=int, default=0)
-    parser.add_argument("--customers", type=int, default=50_000)
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--combine", type=Path, nargs="+", help="report these runs' CSVs together instead of fitting")
-    parser.add_argument("--out", type=Path)
-    args = parser.parse_args(argv)
-    if args.data_seed == REPORTED_DATA_SEED and not args.combine:
-        parser.error(f"data seed {REPORTED_DATA_SEED} is the one benchmarks.scale reports: probe on others")
-    out = args.out or RESULTS / f"size_polish_probe_{args.data_seed}.csv"
-    if args.combine:
-        frame = pd.concat([pd.read_csv(path) for path in args.combine], ignore_index=True)
-    else:
-        frame = score(args.customers, args.data_seed, args.seeds)
-    frame.to_csv(out, index=False)
-    text = report(frame, args.customers)
-    out.with_suffix(".md").write_text(text)
-    print(text)
+    from benchmarks.sample_seeds_probe import probe_parser, run_probe
 
+    parser = probe_parser(__doc__.splitlines()[0])
+    args = parser.parse_args(argv)
+    run_probe(parser, args, "size_polish_probe", lambda: score(args.customers, args.data_seed, args.seeds), report)
 
 if __name__ == "__main__":
     main()
