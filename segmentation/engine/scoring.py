@@ -19,7 +19,8 @@ from segmentation.constants import NOISE as _NOISE
 from segmentation.engine.clustering import n_clusters, reduce_outliers, relabel
 from segmentation.engine.mapping import SampleMapping, approximate_predict_in_chunks
 
-__all__ = ["latent", "reconstructs", "reconstruction_error", "fit_mapping", "cluster_space", "predict_by_models", "polish_rows", "score_rows"]
+__all__ = ["latent", "reconstructs", "reconstruction_error", "fit_mapping", "cluster_space", "predict_by_models",
+           "polish_space", "polish_rows", "score_rows"]
 
 
 def latent(pipeline, Z: np.ndarray) -> np.ndarray:
@@ -28,12 +29,17 @@ def latent(pipeline, Z: np.ndarray) -> np.ndarray:
     return np.asarray(pipeline.encoder_.transform(Z), dtype=np.float32)
 
 
+def polish_space(pipeline) -> str:
+    """Where a fitted pipeline's polish is drawn, ``"features"`` or ``"latent"``: the space its fit chose
+    (``polish_space_``: the size may have turned the polish on); older fits, the parameter (models saved
+    before the option existed drew it in the features)."""
+    return getattr(pipeline, "polish_space_", None) or getattr(pipeline, "polish_space", "features")
+
+
 def polish_rows(pipeline, Z: np.ndarray, latent_rows: np.ndarray) -> np.ndarray:
-    """The rows the polish's discriminant sees: the preprocessed ``Z`` or, with ``polish_space="latent"``,
-    their ``latent_rows`` (models saved before the option existed drew it in the features)."""
-    # the space the fit chose (polish_space_: the size may have turned the polish on); older fits: the parameter
-    space = getattr(pipeline, "polish_space_", None) or getattr(pipeline, "polish_space", "features")
-    return latent_rows if space == "latent" else Z
+    """The rows the polish's discriminant sees: the preprocessed ``Z`` or, drawn in the latent space,
+    their ``latent_rows``."""
+    return latent_rows if polish_space(pipeline) == "latent" else Z
 
 
 def reconstructs(encoder) -> bool:

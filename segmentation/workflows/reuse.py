@@ -212,9 +212,11 @@ def fit_or_reuse(db: Any, as_of: date, features: pd.DataFrame, pipeline, params:
                                        "the clusterer, joined the segment most of their nearest customers are in")
     moved = pipeline.polish_.moved_share_ if pipeline.polish_ is not None else 0.0
     if moved:
+        from segmentation.engine.scoring import polish_space  # here: the engine loads hdbscan
+
         why = ("" if pipeline.polish is not None or pipeline.polish_from is None else
                f" (on for a fit of {pipeline.polish_from:,} customers or more)")
-        rows = "code and features" if pipeline.polish_space_ == "latent" else "features"
+        rows = "code and features" if polish_space(pipeline) == "latent" else "features"
         say(progress, Stage.ASSIGNING, f"  discriminant polish{why}: {moved:.1%} of the fitted customers moved to the "
                                        f"segment a linear discriminant of their {rows} draws them in")
     if reused is not None:

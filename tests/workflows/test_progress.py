@@ -89,3 +89,18 @@ def test_a_timeline_of_stored_dates_reports_each_one_skipped(demo_runs_db):
     assert [(e.stage, e.snapshot, e.snapshots, e.fraction) for e in events] == [
         (Stage.SKIPPED, 1, 2, 0.5), (Stage.SKIPPED, 2, 2, 1.0)]
     assert events[0].message.startswith("[1/2] 2025-04-30: run ") and events[0].message.endswith(" exists, skipped")
+
+
+def test_a_fit_the_size_polishes_says_so_and_names_the_rows_it_was_drawn_in(demo_runs_db):
+    """The polish turned on by the fit sample's size (``polish_from``) is drawn in the code beside the features,
+    and the progress line says both, with the share of fitted customers it moved."""
+    from segmentation.workflows.snapshot import SnapshotParams, run_snapshot
+
+    lines: list[str] = []
+    run_snapshot(demo_runs_db, date(2025, 6, 30),
+                 SnapshotParams(**DEMO_RUNS_PARAMS, refit=True, extra={"polish_from": 100}),
+                 progress=as_lines(lines.append))
+    [line] = [line for line in lines if "discriminant polish" in line]
+    assert line.startswith("  discriminant polish (on for a fit of 100 customers or more): ")
+    assert line.endswith("of the fitted customers moved to the segment a linear discriminant of their code and "
+                         "features draws them in")
