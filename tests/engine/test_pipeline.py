@@ -367,6 +367,25 @@ def test_small_data_umap_gets_the_same_exact_neighbours_from_scikit_learn():
     assert kept.precomputed_knn[0] is None and kept.transform(X[:5]).shape == (5, 3)
 
 
+def test_the_umap_layout_does_not_depend_on_how_many_threads_blas_has():
+    """Above ~10,000 rows UMAP's spectral start differs in its last bits between one BLAS thread and
+    two, and the layout grows apart from there (12,000 rows, 30 epochs: up to 4.6 apart without the
+    limit). The fit runs on one BLAS thread whatever the machine has, so the layouts are the same."""
+    import umap
+    from threadpoolctl import threadpool_limits
+
+    from segmentation.engine.steps import fit_transform_umap
+
+    X, _ = make_blobs(n_samples=12_000, n_features=10, centers=8, cluster_std=3.0, random_state=0)
+    X = X.astype(np.float32)
+    layouts = []
+    for threads in (1, 2):
+        with threadpool_limits(limits=threads, user_api="blas"):
+            reducer = umap.UMAP(n_components=5, n_neighbors=15, min_dist=0.0, n_epochs=30, random_state=0)
+            layouts.append(fit_transform_umap(reducer, X, mapping=None))
+    assert np.array_equal(layouts[0], layouts[1])
+
+
 def test_the_cluster_space_takes_more_neighbours_only_on_a_large_fit_sample():
     """v30's option: UMAP's cluster-space neighbours at least 0.06 % of the fit sample (README v30), so
     every sample under 25,000 rows keeps 15 and a 50,000-row one gets 30; the 2-D map keeps 15. Off by
