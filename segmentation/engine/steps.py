@@ -7,6 +7,7 @@ reducer, clusterer and map; they are importable from :mod:`segmentation.engine.p
 
 from __future__ import annotations
 
+import threading
 from typing import Iterable, Sequence
 
 import numpy as np
@@ -310,11 +311,26 @@ def fit_transform_umap(reducer, X: np.ndarray, mapping) -> np.ndarray:
     are handed to UMAP as ``precomputed_knn``. UMAP then keeps no search index, so its own
     ``transform`` is unavailable: with ``mapping="transform"`` (scoring by UMAP's own transform)
     UMAP's own path is kept.
-    """
-    from threadpoolctl import threadpool_limits
 
-    with threadpool_limits(limits=1, user_api="blas"):
-        return _fit_transform_umap(reducer, X, mapping)
+    OpenBLAS (the BLAS numpy and scipy ship) has one thread pool for the whole process, and
+    threadpoolctl lets only one Python thread set it: a limit asked for in any other live thread is
+    silently not applied. The app fits in its job threads, so each fit takes that control for its
+    UMAP (and hands it back after), and fits in two threads of one process (the app's snapshots on
+    two databases) take turns: otherwise the first to finish would give the other its threads back
+    in the middle of its fit, and the last to finish would leave the process on the wrong count.
+    """
+    from threadpoolctl import OpenBLASController, threadpool_limits
+
+    with _ONE_BLAS_THREAD:
+        OpenBLASController.clear_controlling_thread(force=True)
+        try:
+            with threadpool_limits(limits=1, user_api="blas"):
+                return _fit_transform_umap(reducer, X, mapping)
+        finally:
+            OpenBLASController.clear_controlling_thread()
+
+
+_ONE_BLAS_THREAD = threading.Lock()
 
 
 def _fit_transform_umap(reducer, X: np.ndarray, mapping) -> np.ndarray:

@@ -386,6 +386,49 @@ def test_the_umap_layout_does_not_depend_on_how_many_threads_blas_has():
     assert np.array_equal(layouts[0], layouts[1])
 
 
+def test_umap_fits_in_two_threads_each_run_on_one_blas_thread_and_give_the_threads_back():
+    """The BLAS limit belongs to the process: two fits at once (the app's snapshots on two databases)
+    take turns, so the first to finish cannot hand the other its threads back mid-fit, and the count
+    the process had is restored at the end."""
+    import threading
+
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    from segmentation.engine.steps import fit_transform_umap
+
+    def blas_threads():
+        return max(pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas")
+
+    first_in, second_in, first_done = threading.Event(), threading.Event(), threading.Event()
+    seen = {}
+
+    class Reducer:  # not a UMAP: handed straight to fit_transform
+        def __init__(self, name, entered, wait_for):
+            self.name, self.entered, self.wait_for = name, entered, wait_for
+
+        def fit_transform(self, X):
+            self.entered.set()
+            self.wait_for.wait(timeout=2)  # the other fit, were it let in meanwhile
+            seen[self.name] = blas_threads()
+            return X
+
+    def fit(name, entered, wait_for):
+        fit_transform_umap(Reducer(name, entered, wait_for), np.zeros((3, 2), np.float32), mapping=None)
+        if name == "first":
+            first_done.set()
+
+    with threadpool_limits(limits=2, user_api="blas"):
+        before = blas_threads()
+        first = threading.Thread(target=fit, args=("first", first_in, second_in))
+        first.start()
+        assert first_in.wait(timeout=5)
+        second = threading.Thread(target=fit, args=("second", second_in, first_done))
+        second.start()
+        first.join(), second.join()
+        after = blas_threads()
+    assert seen == {"first": 1, "second": 1} and after == before == 2
+
+
 def test_the_cluster_space_takes_more_neighbours_only_on_a_large_fit_sample():
     """v30's option: UMAP's cluster-space neighbours at least 0.06 % of the fit sample (README v30), so
     every sample under 25,000 rows keeps 15 and a 50,000-row one gets 30; the 2-D map keeps 15. Off by
