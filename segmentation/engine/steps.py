@@ -312,22 +312,46 @@ def fit_transform_umap(reducer, X: np.ndarray, mapping) -> np.ndarray:
     ``transform`` is unavailable: with ``mapping="transform"`` (scoring by UMAP's own transform)
     UMAP's own path is kept.
 
-    OpenBLAS (the BLAS numpy and scipy ship) has one thread pool for the whole process, and
-    threadpoolctl lets only one Python thread set it: a limit asked for in any other live thread is
-    silently not applied. The app fits in its job threads, so each fit takes that control for its
-    UMAP (and hands it back after), and fits in two threads of one process (the app's snapshots on
-    two databases) take turns: otherwise the first to finish would give the other its threads back
-    in the middle of its fit, and the last to finish would leave the process on the wrong count.
+    OpenBLAS (numpy and scipy each ship one) built with its own threads keeps one pool per library
+    for the whole process, and threadpoolctl lets only one Python thread set those pools: a limit
+    asked for in any other live thread is silently not applied. The app fits in its job threads, and
+    scikit-learn limits BLAS inside its own calls in whatever thread runs them, so each fit makes its
+    thread the controlling one (at once, under threadpoolctl's own lock, so that no other thread's
+    call can come in between) and releases that control after. Another thread's limit is then not
+    applied during the fit. Fits in two threads of one process (the app's snapshots on two
+    databases) take turns: otherwise the first to finish would give the other its threads back in
+    the middle of its fit. A limit another thread began before the fit and ends during it cannot give
+    its count back (threadpoolctl ignores it), so the process may stay on one BLAS thread: slower BLAS
+    work, the same results.
     """
-    from threadpoolctl import OpenBLASController, threadpool_limits
+    from threadpoolctl import threadpool_limits
 
     with _ONE_BLAS_THREAD:
-        OpenBLASController.clear_controlling_thread(force=True)
+        _control_openblas()
         try:
             with threadpool_limits(limits=1, user_api="blas"):
                 return _fit_transform_umap(reducer, X, mapping)
         finally:
-            OpenBLASController.clear_controlling_thread()
+            _release_openblas()
+
+
+def _control_openblas() -> None:
+    """Make this thread the one threadpoolctl lets set OpenBLAS's pools (its ``_SHARED_STATE``,
+    threadpoolctl 3.8; with another version, whose state differs, its public forced reset)."""
+    from threadpoolctl import OpenBLASController
+
+    shared = getattr(OpenBLASController, "_SHARED_STATE", None)
+    if shared is None or not hasattr(shared, "lock") or not hasattr(shared, "controlling_thread"):
+        OpenBLASController.clear_controlling_thread(force=True)
+        return
+    with shared.lock:
+        shared.controlling_thread = threading.current_thread()
+
+
+def _release_openblas() -> None:
+    from threadpoolctl import OpenBLASController
+
+    OpenBLASController.clear_controlling_thread()
 
 
 _ONE_BLAS_THREAD = threading.Lock()

@@ -419,6 +419,8 @@ def test_umap_fits_in_two_threads_each_run_on_one_blas_thread_and_give_the_threa
 
     with threadpool_limits(limits=2, user_api="blas"):
         before = blas_threads()
+        if before < 2:
+            pytest.skip("this BLAS runs on one thread whatever it is told: there is nothing to limit")
         first = threading.Thread(target=fit, args=("first", first_in, second_in))
         first.start()
         assert first_in.wait(timeout=5)
@@ -427,6 +429,53 @@ def test_umap_fits_in_two_threads_each_run_on_one_blas_thread_and_give_the_threa
         first.join(), second.join()
         after = blas_threads()
     assert seen == {"first": 1, "second": 1} and after == before == 2
+
+
+def test_a_limit_another_thread_sets_as_the_fit_starts_does_not_take_the_fits_one_blas_thread(monkeypatch):
+    """scikit-learn limits BLAS in its own calls (nearest neighbours, KMeans), in whatever thread runs
+    them: another job's call landing just as a fit starts must not take threadpoolctl's control of
+    OpenBLAS from the fit (it would skip the fit's limit and later restore its own count mid-fit)."""
+    import threading
+
+    import threadpoolctl
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    from segmentation.engine.steps import fit_transform_umap
+
+    def blas_threads():
+        return max(pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas")
+
+    other_limits, release = [], threading.Event()
+
+    def other_job():  # asks for 2 threads, holds them, gives them back when released
+        other_limits.append(threadpool_limits(limits=2, user_api="blas"))
+        release.wait(timeout=10)
+        other_limits[0].restore_original_limits()
+
+    real = threadpoolctl.threadpool_limits
+
+    def other_job_lands_first(*args, **kwargs):  # the other job's call arrives right before the fit's own
+        other = threading.Thread(target=other_job)
+        other.start()
+        while not other_limits:
+            other.join(timeout=0.01)
+        return real(*args, **kwargs)
+
+    class Reducer:  # not a UMAP: handed straight to fit_transform
+        def fit_transform(self, X):
+            seen.append(blas_threads())
+            return X
+
+    with threadpool_limits(limits=2, user_api="blas"):
+        if blas_threads() < 2:
+            pytest.skip("this BLAS runs on one thread whatever it is told: there is nothing to limit")
+    seen = []
+    monkeypatch.setattr(threadpoolctl, "threadpool_limits", other_job_lands_first)
+    try:
+        fit_transform_umap(Reducer(), np.zeros((3, 2), np.float32), mapping=None)
+    finally:
+        release.set()
+    assert seen == [1]
 
 
 def test_the_cluster_space_takes_more_neighbours_only_on_a_large_fit_sample():
