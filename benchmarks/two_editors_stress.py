@@ -26,10 +26,8 @@ import tempfile
 import time
 from pathlib import Path
 
-import duckdb
-
 from tests.guarantees.guarantee_tools import env
-from tests.guarantees.test_guarantee_concurrency import _EDITOR, _history
+from tests.guarantees.test_guarantee_concurrency import _EDITOR, _history, _segments
 from tests.helpers import ROOT
 
 
@@ -40,11 +38,9 @@ def _hog(seconds: float) -> None:
 
 
 def _segment_ids(db: Path) -> tuple[int, int]:
-    with duckdb.connect(str(db), read_only=True) as con:
-        run_id = con.execute("SELECT max(run_id) FROM runs WHERE status = 'complete'").fetchone()[0]
-        ids = [r[0] for r in con.execute("SELECT segment_id FROM segments WHERE run_id = ? AND segment_id <> -1 "
-                                         "ORDER BY segment_id LIMIT 2", [run_id]).fetchall()]
-    if run_id != 1 or len(ids) < 2:
+    """The first two segments of run 1, which the editors edit (as the test picks them)."""
+    ids = [int(s) for s in _segments(db)["segment_id"] if s != -1][:2]
+    if len(ids) < 2:
         raise SystemExit(f"{db}: the editors edit run 1, which needs at least two segments")
     return ids[0], ids[1]
 

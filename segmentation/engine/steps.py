@@ -14,6 +14,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.preprocessing import QuantileTransformer, StandardScaler
 from sklearn.utils.validation import check_is_fitted
+from threadpoolctl import OpenBLASController, threadpool_limits
 
 from segmentation.engine import autoencoder as ae
 from segmentation.engine.defaults import DEFAULTS, SKIP
@@ -324,37 +325,27 @@ def fit_transform_umap(reducer, X: np.ndarray, mapping) -> np.ndarray:
     its count back (threadpoolctl ignores it), so the process may stay on one BLAS thread: slower BLAS
     work, the same results.
     """
-    from threadpoolctl import threadpool_limits
-
     with _ONE_BLAS_THREAD:
         _control_openblas()
         try:
             with threadpool_limits(limits=1, user_api="blas"):
                 return _fit_transform_umap(reducer, X, mapping)
         finally:
-            _release_openblas()
+            OpenBLASController.clear_controlling_thread()  # only if this thread still holds it
+
+
+_ONE_BLAS_THREAD = threading.Lock()
 
 
 def _control_openblas() -> None:
-    """Make this thread the one threadpoolctl lets set OpenBLAS's pools (its ``_SHARED_STATE``,
-    threadpoolctl 3.8; with another version, whose state differs, its public forced reset)."""
-    from threadpoolctl import OpenBLASController
-
+    """Make this thread the one threadpoolctl lets set OpenBLAS's pools, in one step under its lock
+    (its ``_SHARED_STATE``, threadpoolctl 3.8; another version: its public forced reset)."""
     shared = getattr(OpenBLASController, "_SHARED_STATE", None)
-    if shared is None or not hasattr(shared, "lock") or not hasattr(shared, "controlling_thread"):
+    if shared is None:
         OpenBLASController.clear_controlling_thread(force=True)
         return
     with shared.lock:
         shared.controlling_thread = threading.current_thread()
-
-
-def _release_openblas() -> None:
-    from threadpoolctl import OpenBLASController
-
-    OpenBLASController.clear_controlling_thread()
-
-
-_ONE_BLAS_THREAD = threading.Lock()
 
 
 def _fit_transform_umap(reducer, X: np.ndarray, mapping) -> np.ndarray:

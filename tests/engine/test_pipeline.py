@@ -367,6 +367,36 @@ def test_small_data_umap_gets_the_same_exact_neighbours_from_scikit_learn():
     assert kept.precomputed_knn[0] is None and kept.transform(X[:5]).shape == (5, 3)
 
 
+def _blas_threads() -> int:
+    from threadpoolctl import threadpool_info
+
+    return max(pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas")
+
+
+def _skip_without_blas_threads() -> None:
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=2, user_api="blas"):
+        if _blas_threads() < 2:
+            pytest.skip("this BLAS runs on one thread whatever it is told: there is nothing to limit")
+
+
+class _Seen:
+    """Not a UMAP (handed straight to fit_transform): notes the BLAS threads its fit runs on, after
+    ``entered`` is set and ``wait_for`` is set (or 2 s have passed)."""
+
+    def __init__(self, seen: dict, name: str = "fit", entered=None, wait_for=None):
+        self.seen, self.name, self.entered, self.wait_for = seen, name, entered, wait_for
+
+    def fit_transform(self, X):
+        if self.entered is not None:
+            self.entered.set()
+        if self.wait_for is not None:
+            self.wait_for.wait(timeout=2)  # the other fit, were it let in meanwhile
+        self.seen[self.name] = _blas_threads()
+        return X
+
+
 def test_the_umap_layout_does_not_depend_on_how_many_threads_blas_has():
     """Above ~10,000 rows UMAP's spectral start differs in its last bits between one BLAS thread and
     two, and the layout grows apart from there (12,000 rows, 30 epochs: up to 4.6 apart without the
@@ -392,42 +422,28 @@ def test_umap_fits_in_two_threads_each_run_on_one_blas_thread_and_give_the_threa
     the process had is restored at the end."""
     import threading
 
-    from threadpoolctl import threadpool_info, threadpool_limits
+    from threadpoolctl import threadpool_limits
 
     from segmentation.engine.steps import fit_transform_umap
 
-    def blas_threads():
-        return max(pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas")
-
+    _skip_without_blas_threads()
     first_in, second_in, first_done = threading.Event(), threading.Event(), threading.Event()
     seen = {}
 
-    class Reducer:  # not a UMAP: handed straight to fit_transform
-        def __init__(self, name, entered, wait_for):
-            self.name, self.entered, self.wait_for = name, entered, wait_for
-
-        def fit_transform(self, X):
-            self.entered.set()
-            self.wait_for.wait(timeout=2)  # the other fit, were it let in meanwhile
-            seen[self.name] = blas_threads()
-            return X
-
     def fit(name, entered, wait_for):
-        fit_transform_umap(Reducer(name, entered, wait_for), np.zeros((3, 2), np.float32), mapping=None)
+        fit_transform_umap(_Seen(seen, name, entered, wait_for), np.zeros((3, 2), np.float32), mapping=None)
         if name == "first":
             first_done.set()
 
     with threadpool_limits(limits=2, user_api="blas"):
-        before = blas_threads()
-        if before < 2:
-            pytest.skip("this BLAS runs on one thread whatever it is told: there is nothing to limit")
+        before = _blas_threads()
         first = threading.Thread(target=fit, args=("first", first_in, second_in))
         first.start()
         assert first_in.wait(timeout=5)
         second = threading.Thread(target=fit, args=("second", second_in, first_done))
         second.start()
         first.join(), second.join()
-        after = blas_threads()
+        after = _blas_threads()
     assert seen == {"first": 1, "second": 1} and after == before == 2
 
 
@@ -437,14 +453,11 @@ def test_a_limit_another_thread_sets_as_the_fit_starts_does_not_take_the_fits_on
     OpenBLAS from the fit (it would skip the fit's limit and later restore its own count mid-fit)."""
     import threading
 
-    import threadpoolctl
-    from threadpoolctl import threadpool_info, threadpool_limits
+    from threadpoolctl import threadpool_limits
 
-    from segmentation.engine.steps import fit_transform_umap
+    from segmentation.engine import steps
 
-    def blas_threads():
-        return max(pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas")
-
+    _skip_without_blas_threads()
     other_limits, release = [], threading.Event()
 
     def other_job():  # asks for 2 threads, holds them, gives them back when released
@@ -452,30 +465,20 @@ def test_a_limit_another_thread_sets_as_the_fit_starts_does_not_take_the_fits_on
         release.wait(timeout=10)
         other_limits[0].restore_original_limits()
 
-    real = threadpoolctl.threadpool_limits
-
     def other_job_lands_first(*args, **kwargs):  # the other job's call arrives right before the fit's own
         other = threading.Thread(target=other_job)
         other.start()
         while not other_limits:
             other.join(timeout=0.01)
-        return real(*args, **kwargs)
+        return threadpool_limits(*args, **kwargs)
 
-    class Reducer:  # not a UMAP: handed straight to fit_transform
-        def fit_transform(self, X):
-            seen.append(blas_threads())
-            return X
-
-    with threadpool_limits(limits=2, user_api="blas"):
-        if blas_threads() < 2:
-            pytest.skip("this BLAS runs on one thread whatever it is told: there is nothing to limit")
-    seen = []
-    monkeypatch.setattr(threadpoolctl, "threadpool_limits", other_job_lands_first)
+    seen = {}
+    monkeypatch.setattr(steps, "threadpool_limits", other_job_lands_first)
     try:
-        fit_transform_umap(Reducer(), np.zeros((3, 2), np.float32), mapping=None)
+        steps.fit_transform_umap(_Seen(seen), np.zeros((3, 2), np.float32), mapping=None)
     finally:
         release.set()
-    assert seen == [1]
+    assert seen == {"fit": 1}
 
 
 def test_the_cluster_space_takes_more_neighbours_only_on_a_large_fit_sample():
