@@ -7,9 +7,15 @@ Rules (DESIGN.md §2, STYLE.md "DuckDB and SQL"):
 * DuckDB lets one process write a file at a time. When another process holds
   the lock we retry for ``wait_seconds`` (``$SEGMENTATION_BUSY_WAIT``, default 10)
   and then raise :class:`StoreBusyError` with a message that names the file and,
-  when DuckDB tells, the process. A writer that finds the file locked leaves a
-  *writer-waiting* marker next to it (``.<db name>.writer-waiting-<pid>-<thread>``,
-  holding the time it gives up); readers of other processes hold back while one is
+  when it can be told, the process.
+* Our processes also hold a lock of their own on ``.<db name>.lock`` beside the file
+  (``flock``: shared for readers, exclusive for a writer) from before DuckDB opens the
+  file until after it has closed it. DuckDB 2.0 reads the file's headers *before* it
+  takes its own lock, so without this a process that opens the file while another
+  one commits starts from the headers before that commit, and its own checkpoint
+  then drops the other's write (an edit lost, or "Could not read enough bytes").
+* A writer that finds the file locked (either lock) leaves a *writer-waiting* marker
+  next to it (``.<db name>.writer-waiting-<pid>-<thread>``, holding the time it gives up); readers of other processes hold back while one is
   there, so back-to-back reads (the app) cannot keep a command-line writer out.
   Inside one process (the app's sessions) DuckDB refuses a read-write connection
   while a read-only one is open and vice versa: that is waited for the same way.
@@ -22,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import sys
 import threading
 import time
 from pathlib import Path
@@ -29,6 +36,11 @@ from typing import Any, Iterator
 
 import duckdb
 import psutil
+
+if sys.platform != "win32":
+    import fcntl
+else:  # pragma: no cover - Windows has no flock; DuckDB's own lock is all there is
+    fcntl = None
 
 from segmentation.errors import StoreBusyError, WorkbenchError
 from segmentation.data.queries import load_query
@@ -119,11 +131,74 @@ def _busy_or_retry(exc: duckdb.Error, path: Path, read_only: bool, in_process: b
     pid = _PID_PATTERN.search(message)
     if in_process:
         holder = " another session of this program has it open " + ("for writing" if read_only else "for reading")
-    else:
-        holder = f" another process{f' (process {pid.group(1)})' if pid else ''} is using it"
-    raise StoreBusyError(
-        f"Database {path} is busy:{holder}. Waited {wait_seconds:g} s; try again when it has finished."
-    ) from exc
+        raise StoreBusyError(f"Database {path} is busy:{holder}. Waited {wait_seconds:g} s; "
+                             "try again when it has finished.") from exc
+    raise _busy(path, int(pid.group(1)) if pid else None, wait_seconds) from exc
+
+
+def _busy(path: Path, pid: int | None, wait_seconds: float) -> StoreBusyError:
+    holder = f"another process{f' (process {pid})' if pid else ''} is using it"
+    return StoreBusyError(f"Database {path} is busy: {holder}. Waited {wait_seconds:g} s; "
+                          "try again when it has finished.")
+
+
+def _lock_file(path: Path) -> Path:
+    return path.with_name(f".{path.name}.lock")
+
+
+def _lock_across_processes(path: Path, read_only: bool, wait_seconds: float, deadline: float) -> int | None:
+    """Take this process's ``flock`` on the database's lock file and return its descriptor
+    (closing it lets go): shared for a reader, exclusive for a writer, waited for until
+    ``deadline``. None where there is no ``flock`` or the lock file cannot be opened (a
+    read-only folder): DuckDB's own lock is then all there is.
+
+    A lock file, not the database file: a POSIX lock on the database file itself (DuckDB's)
+    is dropped whenever the process closes *any* descriptor of that file.
+    """
+    if fcntl is None:
+        return None
+    try:
+        fd = os.open(_lock_file(path), os.O_RDWR | os.O_CREAT, 0o666)
+    except OSError:
+        try:
+            fd = os.open(_lock_file(path), os.O_RDONLY)
+        except OSError:
+            return None
+    delay, marker, announced = 0.005, None, False
+    try:
+        while True:
+            try:
+                fcntl.flock(fd, (fcntl.LOCK_SH if read_only else fcntl.LOCK_EX) | fcntl.LOCK_NB)
+                return fd
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise _busy(path, _flock_holder(fd), wait_seconds) from None
+                if not (read_only or announced):
+                    marker, announced = _announce_writer(path, deadline), True
+                time.sleep(delay)
+                delay = min(delay * 2, 0.1)
+    except BaseException:
+        os.close(fd)
+        raise
+    finally:
+        if marker is not None:
+            marker.unlink(missing_ok=True)
+
+
+def _flock_holder(fd: int) -> int | None:
+    """A process of another pid that holds a ``flock`` on ``fd``'s file, from ``/proc/locks`` (Linux)."""
+    st = os.fstat(fd)
+    file_id = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"
+    try:
+        lines = Path("/proc/locks").read_text().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        fields = line.split()
+        if len(fields) >= 6 and fields[1] == "FLOCK" and fields[5] == file_id and fields[4].isdigit():
+            if int(fields[4]) != os.getpid():
+                return int(fields[4])
+    return None
 
 
 _MARKER_INFIX = ".writer-waiting-"
@@ -218,7 +293,8 @@ class _Turns:
     segment) could wait in vain behind back-to-back readers (the other sessions).
     Here readers share a turn, writers share a turn, and a waiting writer goes before
     readers that arrive after it. A thread that already holds a turn on the file gets
-    in at once (nested connections); across processes DuckDB's file lock decides.
+    in at once (nested connections). Across processes, the lock file decides (shared by the
+    readers of a process, exclusive for its writers), then DuckDB's own lock.
     """
 
     def __init__(self) -> None:
@@ -227,6 +303,10 @@ class _Turns:
         self._holders = 0
         self._writers_waiting = 0
         self._mine = threading.local()
+        # The lock across processes (_lock_across_processes), held while any turn here is held.
+        self._across = threading.Lock()
+        self._across_fd: int | None = None
+        self._across_users = 0
 
     def _may_enter(self, read_only: bool) -> bool:
         if self._holders == 0:
@@ -263,7 +343,11 @@ class _Turns:
             self._mode, self._holders = read_only, self._holders + 1
         self._mine.held = 1
         try:
-            yield
+            self._enter_across(path, read_only, wait_seconds, deadline)
+            try:
+                yield
+            finally:
+                self._leave_across()
         finally:
             self._mine.held = 0
             with self._changed:
@@ -271,6 +355,20 @@ class _Turns:
                 if self._holders == 0:
                     self._mode = None
                 self._changed.notify_all()
+
+    def _enter_across(self, path: Path, read_only: bool, wait_seconds: float, deadline: float) -> None:
+        # Holders of a turn share one mode, so the first takes the lock in that mode for all of them.
+        with self._across:
+            if self._across_users == 0:
+                self._across_fd = _lock_across_processes(path, read_only, wait_seconds, deadline)
+            self._across_users += 1
+
+    def _leave_across(self) -> None:
+        with self._across:
+            self._across_users -= 1
+            if self._across_users == 0 and self._across_fd is not None:
+                os.close(self._across_fd)  # lets the lock go
+                self._across_fd = None
 
 
 _TURNS: dict[str, _Turns] = {}
