@@ -10,7 +10,7 @@ Rules (DESIGN.md §2, STYLE.md "DuckDB and SQL"):
   when it can be told, the process.
 * Our processes also hold a lock of their own on ``.<db name>.lock`` beside the file
   (``flock``: shared for readers, exclusive for a writer) from before DuckDB opens the
-  file until after it has closed it. DuckDB 2.0 reads the file's headers *before* it
+  file until after it has closed it. DuckDB 2.0.1 reads the file's headers *before* it
   takes its own lock, so without this a process that opens the file while another
   one commits starts from the headers before that commit, and its own checkpoint
   then drops the other's write (an edit lost, or "Could not read enough bytes").
@@ -143,6 +143,7 @@ def _busy(path: Path, pid: int | None, wait_seconds: float) -> StoreBusyError:
 
 
 def _lock_file(path: Path) -> Path:
+    path = path.resolve()  # one lock file however the database is named (a symlink, a relative path)
     return path.with_name(f".{path.name}.lock")
 
 
@@ -177,6 +178,9 @@ def _lock_across_processes(path: Path, read_only: bool, wait_seconds: float, dea
                     marker, announced = _announce_writer(path, deadline), True
                 time.sleep(delay)
                 delay = min(delay * 2, 0.1)
+            except OSError:  # no locks here (ENOLCK, an NFS mount): DuckDB's own lock is all there is
+                os.close(fd)
+                return None
     except BaseException:
         os.close(fd)
         raise
@@ -186,17 +190,20 @@ def _lock_across_processes(path: Path, read_only: bool, wait_seconds: float, dea
 
 
 def _flock_holder(fd: int) -> int | None:
-    """A process of another pid that holds a ``flock`` on ``fd``'s file, from ``/proc/locks`` (Linux)."""
-    st = os.fstat(fd)
-    file_id = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"
+    """A process of another pid that holds a ``flock`` on ``fd``'s file, from ``/proc/locks`` (Linux).
+
+    Matched by inode alone: on btrfs ``st_dev`` is the subvolume's number, not the one listed. Only
+    the busy message uses it, so a rare match of another device's file costs nothing but a wrong pid.
+    """
+    inode = f":{os.fstat(fd).st_ino}"
     try:
         lines = Path("/proc/locks").read_text().splitlines()
     except OSError:
         return None
     for line in lines:
-        fields = line.split()
-        if len(fields) >= 6 and fields[1] == "FLOCK" and fields[5] == file_id and fields[4].isdigit():
-            if int(fields[4]) != os.getpid():
+        fields = line.split()  # "1: FLOCK  ADVISORY  WRITE 8662 fe:00:2146888 0 EOF"; waiters have "->"
+        if len(fields) >= 6 and fields[1] == "FLOCK" and fields[5].endswith(inode) and fields[4].isdigit():
+            if int(fields[4]) not in (0, os.getpid()):  # 0: a process of another pid namespace
                 return int(fields[4])
     return None
 
@@ -206,6 +213,7 @@ _MARKER_INFIX = ".writer-waiting-"
 
 def _announce_writer(path: Path, deadline: float) -> Path | None:
     """Leave the marker that makes other processes' readers hold back; None when it cannot be written."""
+    path = path.resolve()  # the same marker however the database is named
     marker = path.with_name(f".{path.name}{_MARKER_INFIX}{os.getpid()}-{threading.get_ident()}")
     try:
         marker.write_text(f"{time.time() + max(0.0, deadline - time.monotonic()):.3f}\n")
@@ -219,6 +227,7 @@ def _writer_waiting_elsewhere(path: Path) -> bool:
 
     Markers left behind (their writer crashed, or gave up without cleaning) are removed.
     """
+    path = path.resolve()
     prefix = f".{path.name}{_MARKER_INFIX}"
     try:
         entries = [e for e in os.scandir(path.parent) if e.name.startswith(prefix)]
@@ -357,22 +366,48 @@ class _Turns:
                 self._changed.notify_all()
 
     def _enter_across(self, path: Path, read_only: bool, wait_seconds: float, deadline: float) -> None:
-        # Holders of a turn share one mode, so the first takes the lock in that mode for all of them.
-        with self._across:
+        # Holders of a turn share one mode, so the first takes the lock in that mode for all of them;
+        # the others wait for it no longer than their own wait.
+        if not self._across.acquire(timeout=max(0.0, deadline - time.monotonic())):
+            raise _busy(path, None, wait_seconds)
+        try:
             if self._across_users == 0:
                 self._across_fd = _lock_across_processes(path, read_only, wait_seconds, deadline)
             self._across_users += 1
+        finally:
+            self._across.release()
 
     def _leave_across(self) -> None:
         with self._across:
+            if self._across_users == 1 and self._across_fd is not None:
+                fd, self._across_fd = self._across_fd, None
+                os.close(fd)  # lets the lock go
             self._across_users -= 1
-            if self._across_users == 0 and self._across_fd is not None:
-                os.close(self._across_fd)  # lets the lock go
-                self._across_fd = None
+
+    def close_in_child(self) -> None:
+        """After a fork: close the child's copy of the lock's descriptor (it would hold the lock on)."""
+        fd, self._across_fd = self._across_fd, None
+        if fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(fd)
 
 
 _TURNS: dict[str, _Turns] = {}
 _TURNS_LOCK = threading.Lock()
+
+
+def _forget_turns_in_child() -> None:
+    # A forked child would otherwise keep this process's lock held through its copy of the descriptor,
+    # and count turns of threads it does not have: its connections start afresh.
+    global _TURNS_LOCK
+    _TURNS_LOCK = threading.Lock()
+    for turns in _TURNS.values():
+        turns.close_in_child()
+    _TURNS.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_turns_in_child)
 
 
 def _turns(path: Path) -> _Turns:

@@ -199,12 +199,15 @@ def test_duckdb_is_not_asked_to_open_the_file_while_another_of_our_processes_wri
     """DuckDB 2.0 reads a file's headers before it takes its lock: opened while another process
     commits, it works from the headers before that commit and its checkpoint drops the other's
     write (benchmarks/two_editors_stress.py found edits lost so). So our processes keep out of
-    DuckDB's open altogether while one of them writes, and a writer kept out says it waits."""
+    DuckDB's open altogether while one of them writes, and a writer kept out says it waits. Ours names
+    the file by a symlink: the same file, so the same lock."""
     import threading
     import time
 
     with store.connect(db_file):
         pass
+    link = tmp_path / "link.duckdb"
+    link.symlink_to(db_file)
     asked, markers = [], []
     real_connect = duckdb.connect
 
@@ -217,7 +220,7 @@ def test_duckdb_is_not_asked_to_open_the_file_while_another_of_our_processes_wri
     holder = _our_holder(db_file, "write", stop)
     try:
         def write() -> None:
-            with store.connect(db_file, wait_seconds=30) as con:
+            with store.connect(link, wait_seconds=30) as con:
                 con.execute("INSERT INTO demo_truth VALUES ('waited', DATE '2025-01-01', 'p')")
 
         writer = threading.Thread(target=write)
@@ -236,7 +239,7 @@ def test_duckdb_is_not_asked_to_open_the_file_while_another_of_our_processes_wri
         stop.touch()
         holder.kill()
         holder.wait()
-    assert markers and asked and min(asked) >= released  # not one open (or failed try) before the holder let go
+    assert markers and asked and min(asked) >= released  # not one open (or failed try) before the holder was done
     with store.connect(db_file, read_only=True) as con:  # both writes are kept
         assert con.execute("SELECT customer_id FROM demo_truth ORDER BY customer_id").fetchall() == [
             ("held",), ("waited",)]
@@ -264,6 +267,78 @@ def test_readers_of_two_processes_read_at_once_and_a_writer_waits_for_both(db_fi
         holder.wait(30)
     with store.connect(db_file, wait_seconds=5) as con:  # the reader gone, the writer gets in
         assert store.table_count(con, "runs") == 0
+
+
+def test_a_thread_waits_for_the_lock_no_longer_than_its_own_wait_while_another_thread_waits_longer(db_file,
+                                                                                                   tmp_path):
+    import threading
+    import time
+
+    with store.connect(db_file):
+        pass
+    stop = tmp_path / "stop"
+    holder = _our_holder(db_file, "write", stop)
+    patient_saw = []
+
+    def patient() -> None:  # waits 4 s for the other process's lock, holding this process's place
+        try:
+            with store.connect(db_file, wait_seconds=4):
+                pass
+        except StoreBusyError as exc:
+            patient_saw.append(exc)
+
+    try:
+        waiting = threading.Thread(target=patient)
+        waiting.start()
+        time.sleep(0.3)
+        started = time.monotonic()
+        with pytest.raises(StoreBusyError) as info:
+            with store.connect(db_file, wait_seconds=0.5):
+                pass
+        assert time.monotonic() - started < 2.0  # its own 0.5 s, not the other thread's 4 s
+        assert str(info.value).startswith(f"Database {db_file} is busy: another process")
+        waiting.join(30)
+        assert len(patient_saw) == 1  # the patient one waited its 4 s out too
+    finally:
+        stop.touch()
+        holder.wait(30)
+
+
+def test_where_the_lock_file_cannot_be_locked_duckdbs_own_lock_is_used(db_file, monkeypatch):
+    import errno
+
+    def no_locks(fd, operation):
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(store.fcntl, "flock", no_locks)
+    with store.connect(db_file) as con:
+        con.execute("INSERT INTO demo_truth VALUES ('C1', DATE '2025-01-01', 'p')")
+    with store.connect(db_file, read_only=True) as con:
+        assert store.table_count(con, "demo_truth") == 1
+
+
+def test_a_forked_child_does_not_keep_its_parents_lock(db_file):
+    """The child of a fork gets a copy of the lock's descriptor; it closes it, so a writer of another
+    process gets in once the parent has closed, while the child lives on."""
+    with store.connect(db_file):
+        pass
+    with store.connect(db_file, read_only=True):
+        child = os.fork()
+        if child == 0:  # the child lives on a while, doing nothing with the database
+            import time
+            time.sleep(8)
+            os._exit(0)
+    try:
+        writer = subprocess.run([sys.executable, "-c", textwrap.dedent(f"""
+            from segmentation.data import store
+            with store.connect({str(db_file)!r}, wait_seconds=2) as con:
+                con.execute("CHECKPOINT")
+            print("in")
+        """)], capture_output=True, text=True, timeout=60)
+        assert writer.returncode == 0 and writer.stdout.strip() == "in", writer.stderr
+    finally:
+        os.kill(child, 9)
+        os.waitpid(child, 0)
 
 
 def test_transaction_commits_or_rolls_back_everything(db_file):
