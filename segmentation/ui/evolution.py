@@ -27,12 +27,41 @@ def _node_colors(run_id: int) -> dict[str, str]:
     return {f"segment {k}": v for k, v in colors.items()}
 
 
-def _sankey(frame: pd.DataFrame, run: dict) -> None:
+def one_window(frame: pd.DataFrame, run: dict) -> tuple[list[int], str]:
+    """The snapshots a timeline of ``run`` compares: those with its window, one per date (``run`` at its
+    own date, else the latest computed), oldest first; and a sentence saying which were left out.
+
+    Snapshots over other windows describe customers differently (a 45-day window holds more of each
+    customer than a 30-day one) and are tracked apart, so one chart of both reads as a collapse.
+    """
+    window, own = int(run["window_days"]), int(run["run_id"])
+    same = frame[frame["window_days"].astype(int) == window]
+    own_date = same.loc[same["run_id"].astype(int) == own, "as_of"].iloc[0]
+    others = same[same["as_of"] != own_date].sort_values(["as_of", "run_id"]).groupby("as_of").tail(1)
+    kept = pd.concat([others, same[same["run_id"].astype(int) == own]]).sort_values("as_of")
+    other_windows, again = int(len(frame) - len(same)), int(len(same) - len(kept))
+    said = f"Snapshots over a {window}-day window, as the one chosen in the sidebar"
+    if other_windows:
+        said += (f"; {other_windows:,} {'snapshot' if other_windows == 1 else 'snapshots'} over another window "
+                 "left out (choose one in the sidebar to see its own timeline)")
+    if again:
+        said += f"; {again:,} earlier {'computation' if again == 1 else 'computations'} of a date shown once"
+    return kept["run_id"].astype(int).tolist(), said + "."
+
+
+def _sankey(frame: pd.DataFrame, run: dict, timeline_runs: list[int]) -> None:
     st.subheader("Where customers moved")
     ids = frame["run_id"].astype(int).tolist()  # newest first
     labels = {int(r["run_id"]): common.run_label(r) for r in frame.to_dict(orient="records")}
     after_default = ids.index(int(run["run_id"]))
-    before_default = min(after_default + 1, len(ids) - 1)
+    # From: the snapshot before this one on its own timeline (same window), as the transitions compare
+    position = timeline_runs.index(int(run["run_id"]))
+    before_default = (ids.index(timeline_runs[position - 1]) if position > 0
+                      else min(after_default + 1, len(ids) - 1))
+    if st.session_state.get("sankey_for") != int(run["run_id"]):  # another snapshot chosen: its defaults
+        for key in ("sankey_before", "sankey_after"):
+            st.session_state.pop(key, None)
+        st.session_state["sankey_for"] = int(run["run_id"])
     left, right = st.columns(2)
     before = left.selectbox("From snapshot", ids, index=before_default, format_func=labels.get, key="sankey_before")
     after = right.selectbox("To snapshot", ids, index=after_default, format_func=labels.get, key="sankey_after")
@@ -111,8 +140,9 @@ def _transitions(run: dict) -> None:
                     + (f"; against where they came from: {changed}" if changed else ""))
         sources = common.sources_table(profile, previous_names)
         if not sources.empty and row.transition != "survived":
-            st.dataframe(sources, hide_index=True, width="stretch",
-                         column_config={"share": common.percent_column()})
+            columns = {"share": common.percent_column()}
+            st.dataframe(common.shares_rounded(sources, columns), hide_index=True, width="stretch",
+                         column_config=columns)
 
 
 def _value(run: dict) -> None:
@@ -146,15 +176,17 @@ def render() -> None:
     if run is None:
         return
     frame = common.cached(read.runs)
+    timeline_runs, which = one_window(frame, run)
     timeline = common.cached(read.segments_timeline)
-    sizes = tracking.sizes_over_time(timeline)
+    sizes = tracking.sizes_over_time(timeline[timeline["run_id"].astype(int).isin(timeline_runs)])
     st.subheader("Segment sizes over time")
-    if frame["as_of"].nunique() < 2:
-        st.info("Only one snapshot date so far. Compute a timeline on the Run page to see segments "
-                "emerge, split, merge, grow and fade.", icon=":material/timeline:")
+    if len(timeline_runs) < 2:
+        st.info("Only one snapshot date over this window so far. Compute a timeline on the Run page to see "
+                "segments emerge, split, merge, grow and fade.", icon=":material/timeline:")
     st.plotly_chart(plotting.sizes_over_time(sizes), key="sizes")
+    st.caption(which)
     if len(frame) >= 2:
-        _sankey(frame, run)
+        _sankey(frame, run, timeline_runs)
     _transitions(run)
     _value(run)
 
