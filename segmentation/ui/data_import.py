@@ -212,7 +212,7 @@ def _stored_copy(name: str, data: bytes) -> Path:
 def _mapping_form(kind: str, header: list[str] | None, key: str) -> dict | None:
     """The column-mapping form; returns the chosen options when submitted."""
     defaults = default_mapping(kind, header) if header else {}
-    with st.form(f"import_form_{key}"):
+    with st.form(f"import_form_{key}", enter_to_submit=False):  # only the button imports
         st.markdown("**Columns** — which column of your file holds each field (* required), "
                     "or one value for every row. Matched by name where we could: check them.")
         mapping, constants = {}, {}

@@ -149,7 +149,7 @@ def render() -> None:
     kind = kind or "snapshot"
     if kind == "snapshot":
         _covered_hint(common.cached(read.runs), last, start_from.window_days)
-    with st.form("run_form"):
+    with st.form("run_form", enter_to_submit=False):  # Enter in a field must not start a snapshot
         if kind == "snapshot":
             when = st.date_input("Snapshot date (as of)", value=last, min_value=first, max_value=last + timedelta(days=365),
                                  help=HELP["as_of"], key="run_as_of")
@@ -209,17 +209,18 @@ def render() -> None:
     runs = common.cached(read.runs)
     if not runs.empty:
         st.subheader("Stored snapshots")
-        st.dataframe(runs[["run_id", "as_of", "window_days", "n_customers", "n_segments", "noise_share", "created_at"]],
-                     hide_index=True, width="stretch",
-                     column_config={"run_id": st.column_config.NumberColumn("Snapshot", format="run %d"),
-                                    "as_of": st.column_config.DateColumn("Date"),
-                                    "window_days": st.column_config.NumberColumn("Days of behaviour", format="%d"),
-                                    "n_customers": st.column_config.NumberColumn("Customers", format="localized"),
-                                    "n_segments": st.column_config.NumberColumn("Segments"),
-                                    "noise_share": common.percent_column(
-                                        "In no segment",
-                                        help="Customers who fit no segment well (shown as “unassigned”)."),
-                                    "created_at": st.column_config.DatetimeColumn("Computed", format="YYYY-MM-DD HH:mm")})
+        stored_columns = {"run_id": st.column_config.NumberColumn("Snapshot", format="run %d"),
+                          "as_of": st.column_config.DateColumn("Date"),
+                          "window_days": st.column_config.NumberColumn("Days of behaviour", format="%d"),
+                          "n_customers": st.column_config.NumberColumn("Customers", format="localized"),
+                          "n_segments": st.column_config.NumberColumn("Segments"),
+                          "noise_share": common.percent_column(
+                              "In no segment",
+                              help="Customers who fit no segment well (shown as “unassigned”)."),
+                          "created_at": st.column_config.DatetimeColumn("Computed", format="YYYY-MM-DD HH:mm")}
+        stored = runs[["run_id", "as_of", "window_days", "n_customers", "n_segments", "noise_share", "created_at"]]
+        st.dataframe(common.shares_rounded(stored, stored_columns), hide_index=True, width="stretch",
+                     column_config=stored_columns)
         _why_segments(runs.iloc[0])
 
 

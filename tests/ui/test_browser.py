@@ -276,6 +276,14 @@ def test_a_marketers_walk_in_a_real_browser(app, demo_runs_db, tmp_path):
 
         # start a snapshot, leave after 4 s, come back: it is stored and the Overview says so
         _go(page, "Run")
+        # Enter in a field of the form does not start a snapshot (a browser walk: typing 45 and Enter did)
+        window = page.get_by_role("spinbutton", name="Window (days)")
+        window.fill("45")
+        window.press("Enter")
+        page.wait_for_timeout(2500)
+        assert page.get_by_role("heading", name="Computing now").count() == 0
+        window.fill(str(_sql(demo_runs_db, "SELECT window_days FROM runs WHERE run_id = ?", [run_id])[0][0]))
+        window.press("Tab")
         _start_snapshot_again(page)
         _shoot(page, "run_progress")
         page.wait_for_timeout(4000)
