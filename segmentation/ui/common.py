@@ -229,6 +229,17 @@ def percent_column(label: str | None = None, help: str | None = None) -> Any:
     return st.column_config.NumberColumn(label, format="percent", step=0.001, help=help)
 
 
+def shares_rounded(frame: pd.DataFrame, column_config: dict) -> pd.DataFrame:
+    """``frame`` with its :func:`percent_column` columns rounded to the shown tenth of a per cent.
+
+    Streamlit cuts a number down to its column's step instead of rounding it (0.2779 reads 27.7%
+    where the page's headline says 27.8%): the table gets the rounded share.
+    """
+    shares = [name for name, config in column_config.items() if name in frame.columns
+              and ((config or {}).get("type_config") or {}).get("format") == "percent"]
+    return frame.round({name: 3 for name in shares}) if shares else frame
+
+
 def currency_setting() -> None:
     """The sidebar's currency choice (kept across pages); every amount of money uses it."""
     current = currency()

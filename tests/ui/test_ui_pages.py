@@ -173,9 +173,15 @@ def test_a_card_opens_its_segment_page(demo_runs_db, monkeypatch):
 def assert_shares_with_one_decimal(table) -> None:
     """Every percent column of ``table`` shows one decimal in every row (Streamlit's plain percent format
     trims them row by row: "5%" above "12.35%"; common.percent_column sets the step that fixes them)."""
-    numbers = [config.get("type_config") or {} for config in json.loads(table.proto.columns).values()]
+    configs = json.loads(table.proto.columns)
+    numbers = [config.get("type_config") or {} for config in configs.values()]
     percents = [n for n in numbers if n.get("format") == "percent"]
     assert all(n.get("step") == 0.001 for n in percents), percents
+    # ...and Streamlit cuts a value down to that step (0.2779 reads 27.7%): the table holds it rounded
+    for name in [name for name, config in configs.items()
+                 if (config.get("type_config") or {}).get("format") == "percent" and name in table.value.columns]:
+        shares = table.value[name].dropna().astype(float)
+        assert (shares == shares.round(3)).all(), (name, shares.tolist()[:5])
 
 
 def test_segment_page_profile_history_and_masked_members(demo_runs_db, monkeypatch):
@@ -297,6 +303,8 @@ def test_evolution_counts_transitions_and_draws_sizes_and_sankey(demo_runs_db, m
 def test_run_page_starts_from_the_latest_snapshots_parameters(demo_runs_db, monkeypatch):
     at = open_app(demo_runs_db, monkeypatch, "run")
     assert not at.exception
+    for table in at.dataframe:  # the stored snapshots' "in no segment"
+        assert_shares_with_one_decimal(table)
     last = sql(demo_runs_db, "SELECT max(ts)::DATE AS d FROM events")["d"].iloc[0]
     assert at.date_input(key="run_as_of").value == pd.Timestamp(last).date()
     latest = latest_run(demo_runs_db)
