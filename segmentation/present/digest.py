@@ -64,7 +64,7 @@ def badge(transition: Any, share: float, share_before: float | None) -> str | No
 
 
 #: :func:`format_change` of a share that moved less than 0.05 points (shown without an arrow).
-NO_CHANGE = "no change"
+NO_CHANGE = "same share"  # the count may still move (Evolution: "grew" at +15 % customers)
 
 
 def format_change(share: float, share_before: float | None) -> str | None:

@@ -127,7 +127,9 @@ def render() -> None:
                 _card(card, run_id)
     noise = frame[frame["segment_id"] == -1]
     if not noise.empty:
-        st.caption(f"Unassigned: {int(noise['size'].iloc[0]):,} customers fit no segment well.")
+        unassigned = int(noise["size"].iloc[0])
+        st.caption(f"Unassigned: {unassigned:,} {'customer fits' if unassigned == 1 else 'customers fit'} "
+                   "no segment well.")
 
 
 render()
