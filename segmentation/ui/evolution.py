@@ -58,13 +58,14 @@ def _sankey(frame: pd.DataFrame, run: dict, timeline_runs: list[int]) -> None:
     position = timeline_runs.index(int(run["run_id"]))
     before_default = (ids.index(timeline_runs[position - 1]) if position > 0
                       else min(after_default + 1, len(ids) - 1))
-    if st.session_state.get("sankey_for") != int(run["run_id"]):  # another snapshot chosen: its defaults
-        for key in ("sankey_before", "sankey_after"):
-            st.session_state.pop(key, None)
-        st.session_state["sankey_for"] = int(run["run_id"])
     left, right = st.columns(2)
-    before = left.selectbox("From snapshot", ids, index=before_default, format_func=labels.get, key="sankey_before")
-    after = right.selectbox("To snapshot", ids, index=after_default, format_func=labels.get, key="sankey_after")
+    # Keyed by the sidebar's snapshot: choosing another one there starts from its defaults (the browser
+    # keeps a widget's value for as long as its key lives)
+    chosen = int(run["run_id"])
+    before = left.selectbox("From snapshot", ids, index=before_default, format_func=labels.get,
+                            key=f"sankey_before_{chosen}")
+    after = right.selectbox("To snapshot", ids, index=after_default, format_func=labels.get,
+                            key=f"sankey_after_{chosen}")
     if before == after:
         st.caption("Choose two different snapshots.")
         return

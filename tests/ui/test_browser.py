@@ -13,6 +13,7 @@ Screenshots are test artifacts, written to ``$TEST_ARTIFACTS/browser`` (default
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -266,6 +267,21 @@ def test_a_marketers_walk_in_a_real_browser(app, demo_runs_db, tmp_path):
         assert 0 < selected < n_customers
         expect(page.get_by_text("Nothing selected yet.")).to_have_count(0)
         _shoot(page, "map_selection")
+
+        # Evolution: where customers moved into the sidebar's snapshot, and into another one chosen there
+        # (a browser walk: the flow kept the first snapshot's choice, as the browser keeps a widget's value)
+        _go(page, "Evolution")
+        into = page.get_by_role("combobox", name="To snapshot")
+        expect(into).to_have_value(re.compile(f"^run {run_id} ·"))
+        older = _sql(demo_runs_db, "SELECT run_id FROM runs WHERE run_id <> ? ORDER BY as_of DESC, run_id DESC "
+                                   "LIMIT 1", [run_id])[0][0]
+        page.get_by_test_id("stSidebar").get_by_role("combobox").first.click()
+        page.get_by_role("option").filter(has_text=f"run {older} ·").click()
+        _settled(page)
+        expect(into).to_have_value(re.compile(f"^run {older} ·"))
+        page.get_by_test_id("stSidebar").get_by_role("combobox").first.click()
+        page.get_by_role("option").filter(has_text=f"run {run_id} ·").click()  # back to the latest
+        _settled(page)
 
         # the other pages, for the record
         for title in ("Evolution", "Data", "Glossary"):

@@ -49,6 +49,7 @@ def test_the_timeline_holds_the_chosen_snapshots_window_only(demo_runs_db, monke
     assert [c.value for c in at.caption if c.value.startswith("Snapshots over a 45-day window")] == [
         f"Snapshots over a 45-day window, as the one chosen in the sidebar; {len(same_window)} snapshots over "
         "another window left out (choose one in the sidebar to see its own timeline)."]
+    assert at.selectbox(key=f"sankey_after_{new}").value == new  # into the chosen snapshot
 
     at.session_state["run_id"] = before  # the sidebar's choice, kept across pages
     at.switch_page("segmentation/ui/evolution.py").run()
@@ -61,5 +62,5 @@ def test_the_timeline_holds_the_chosen_snapshots_window_only(demo_runs_db, monke
                in c.value for c in at.caption)
     # Where customers moved: from the snapshot before on the same timeline, not the 45-day one
     earlier = same_window.sort_values("as_of")["run_id"].astype(int).tolist()
-    assert at.selectbox(key="sankey_before").value == earlier[earlier.index(before) - 1]
-    assert at.selectbox(key="sankey_after").value == before
+    assert at.selectbox(key=f"sankey_before_{before}").value == earlier[earlier.index(before) - 1]
+    assert at.selectbox(key=f"sankey_after_{before}").value == before

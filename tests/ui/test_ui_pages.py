@@ -292,8 +292,8 @@ def test_evolution_counts_transitions_and_draws_sizes_and_sankey(demo_runs_db, m
     moves = next(d.value for d in at.dataframe if "what happened" in d.value.columns)
     assert not moves.isna().any().any()  # see test_an_emerged_segments_empty_side_reads_a_dash
     # From later than To (the browser walk: new customers flowed into the older snapshot): refused, no chart
-    at.selectbox(key="sankey_before").set_value(int(run["run_id"]))
-    at.selectbox(key="sankey_after").set_value(int(sql(demo_runs_db, "SELECT min(run_id) AS r FROM runs")["r"].iloc[0]))
+    at.selectbox(key=f"sankey_before_{int(run['run_id'])}").set_value(int(run["run_id"]))
+    at.selectbox(key=f"sankey_after_{int(run['run_id'])}").set_value(int(sql(demo_runs_db, "SELECT min(run_id) AS r FROM runs")["r"].iloc[0]))
     at.run()
     assert not at.exception
     assert [w.value for w in at.warning if "is later than" in w.value]
