@@ -34,6 +34,14 @@ def test_sizes_over_time_tidy_and_annotated():
     assert sum(sum(trace.y) for trace in figure.data) == 60 + 40 + 55 + 35 + 20
 
 
+def test_one_snapshot_shows_its_date_not_milliseconds_around_it():
+    sizes = sizes_over_time(_segments().query("run_id == 2"))
+    axis = plotting.sizes_over_time(sizes).layout.xaxis
+    assert list(axis.ticktext) == ["Feb 28, 2025"] and len(axis.tickvals) == 1
+    assert [pd.Timestamp(x) for x in axis.range] == [pd.Timestamp("2025-02-21"), pd.Timestamp("2025-03-07")]
+    assert plotting.sizes_over_time(sizes_over_time(_segments())).layout.xaxis.tickvals is None  # two: plotly's own
+
+
 def test_flows_and_sankey():
     before = pd.DataFrame({"customer_id": ["a", "b", "c", "d"], "segment_id": [0, 0, 1, -1]})
     after = pd.DataFrame({"customer_id": ["a", "b", "d", "e"], "segment_id": [0, 2, 2, 2]})
