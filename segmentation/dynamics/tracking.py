@@ -395,6 +395,24 @@ def customer_flows(previous: pd.DataFrame, current: pd.DataFrame) -> pd.DataFram
     return flows.sort_values("customers", ascending=False).reset_index(drop=True)
 
 
+def one_window(runs: pd.DataFrame, run_id: int) -> tuple[list[int], int, int]:
+    """The snapshots a timeline of run ``run_id`` compares: those over its window, one per date (the
+    run itself at its own date, else the latest computed), oldest first; and how many snapshots were
+    left out for another window and as other computations of a date.
+
+    ``runs``: ``run_id, as_of, window_days`` of the complete runs, ``run_id`` among them. Snapshots
+    over other windows describe customers differently (45 days hold more of each customer than 30)
+    and are tracked apart: stacked on one chart, every segment drops to 0 at the other's date.
+    """
+    window = int(runs.loc[runs["run_id"].astype(int) == int(run_id), "window_days"].iloc[0])
+    same = runs[runs["window_days"].astype(int) == window]
+    own = same["run_id"].astype(int) == int(run_id)
+    own_date = same.loc[own, "as_of"].iloc[0]
+    others = same[same["as_of"] != own_date].sort_values(["as_of", "run_id"]).groupby("as_of").tail(1)
+    kept = pd.concat([others, same[own]]).sort_values("as_of")
+    return kept["run_id"].astype(int).tolist(), len(runs) - len(same), len(same) - len(kept)
+
+
 def sizes_over_time(segments: pd.DataFrame) -> pd.DataFrame:
     """Tidy sizes per lineage and snapshot, from stored segment rows.
 

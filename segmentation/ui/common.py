@@ -235,9 +235,11 @@ def shares_rounded(frame: pd.DataFrame, column_config: dict) -> pd.DataFrame:
     Streamlit cuts a number down to its column's step instead of rounding it (0.2779 reads 27.7%
     where the page's headline says 27.8%): the table gets the rounded share.
     """
-    shares = [name for name, config in column_config.items() if name in frame.columns
-              and ((config or {}).get("type_config") or {}).get("format") == "percent"]
-    return frame.round({name: 3 for name in shares}) if shares else frame
+    shares = [name for name, config in column_config.items() if name in frame.columns and isinstance(config, dict)
+              and (config.get("type_config") or {}).get("format") == "percent"]
+    # As ``f"{share:.1%}"`` rounds (the headlines): the per cent rounded, not the share (1/80: 1.2 %, not 1.3 %)
+    return frame.assign(**{name: pd.to_numeric(frame[name], errors="coerce").map(
+        lambda share: round(share * 100, 1) / 100 if pd.notna(share) else share) for name in shares})
 
 
 def currency_setting() -> None:

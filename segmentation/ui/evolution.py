@@ -27,26 +27,16 @@ def _node_colors(run_id: int) -> dict[str, str]:
     return {f"segment {k}": v for k, v in colors.items()}
 
 
-def one_window(frame: pd.DataFrame, run: dict) -> tuple[list[int], str]:
-    """The snapshots a timeline of ``run`` compares: those with its window, one per date (``run`` at its
-    own date, else the latest computed), oldest first; and a sentence saying which were left out.
-
-    Snapshots over other windows describe customers differently (a 45-day window holds more of each
-    customer than a 30-day one) and are tracked apart, so one chart of both reads as a collapse.
-    """
-    window, own = int(run["window_days"]), int(run["run_id"])
-    same = frame[frame["window_days"].astype(int) == window]
-    own_date = same.loc[same["run_id"].astype(int) == own, "as_of"].iloc[0]
-    others = same[same["as_of"] != own_date].sort_values(["as_of", "run_id"]).groupby("as_of").tail(1)
-    kept = pd.concat([others, same[same["run_id"].astype(int) == own]]).sort_values("as_of")
-    other_windows, again = int(len(frame) - len(same)), int(len(same) - len(kept))
-    said = f"Snapshots over a {window}-day window, as the one chosen in the sidebar"
+def timeline_caption(window: int, other_windows: int, other_computations: int) -> str:
+    """What the sizes chart holds, and what it left out (:func:`tracking.one_window`)."""
+    caption = f"Snapshots over a {window}-day window, as the one chosen in the sidebar"
     if other_windows:
-        said += (f"; {other_windows:,} {'snapshot' if other_windows == 1 else 'snapshots'} over another window "
-                 "left out (choose one in the sidebar to see its own timeline)")
-    if again:
-        said += f"; {again:,} earlier {'computation' if again == 1 else 'computations'} of a date shown once"
-    return kept["run_id"].astype(int).tolist(), said + "."
+        caption += (f"; {other_windows:,} {'snapshot' if other_windows == 1 else 'snapshots'} over another window "
+                    "left out (choose one in the sidebar to see its own timeline)")
+    if other_computations:
+        caption += (f"; {other_computations:,} other {'computation' if other_computations == 1 else 'computations'}"
+                    " of a date shown once")
+    return caption + "."
 
 
 def _sankey(frame: pd.DataFrame, run: dict, timeline_runs: list[int]) -> None:
@@ -54,10 +44,16 @@ def _sankey(frame: pd.DataFrame, run: dict, timeline_runs: list[int]) -> None:
     ids = frame["run_id"].astype(int).tolist()  # newest first
     labels = {int(r["run_id"]): common.run_label(r) for r in frame.to_dict(orient="records")}
     after_default = ids.index(int(run["run_id"]))
-    # From: the snapshot before this one on its own timeline (same window), as the transitions compare
+    # From: the snapshot this one was tracked against (its transitions), else the one before it on its
+    # own timeline (same window), else the next older one
+    tracked = common.cached(read.transitions, run_id=int(run["run_id"]))
     position = timeline_runs.index(int(run["run_id"]))
-    before_default = (ids.index(timeline_runs[position - 1]) if position > 0
-                      else min(after_default + 1, len(ids) - 1))
+    if not tracked.empty and int(tracked["from_run"].iloc[0]) in ids:
+        before_default = ids.index(int(tracked["from_run"].iloc[0]))
+    elif position > 0:
+        before_default = ids.index(timeline_runs[position - 1])
+    else:
+        before_default = min(after_default + 1, len(ids) - 1)
     left, right = st.columns(2)
     # Keyed by the sidebar's snapshot: choosing another one there starts from its defaults (the browser
     # keeps a widget's value for as long as its key lives)
@@ -146,12 +142,10 @@ def _transitions(run: dict) -> None:
                          column_config=columns)
 
 
-def _value(run: dict) -> None:
-    """Value over time per lineage, for the snapshots with this run's window."""
+def _value(timeline_runs: list[int]) -> None:
+    """Value over time per lineage, for the snapshots of the sizes chart (this run's window, one per date)."""
     st.subheader("Value over time")
-    runs = common.cached(read.runs)
-    same = runs[runs["window_days"] == run["window_days"]]["run_id"].astype(int).tolist()
-    value = common.cached(reports.segment_value, run_ids=same)
+    value = common.cached(reports.segment_value, run_ids=timeline_runs)
     if value.empty:
         return
     names = {}
@@ -177,7 +171,7 @@ def render() -> None:
     if run is None:
         return
     frame = common.cached(read.runs)
-    timeline_runs, which = one_window(frame, run)
+    timeline_runs, other_windows, other_computations = tracking.one_window(frame, int(run["run_id"]))
     timeline = common.cached(read.segments_timeline)
     sizes = tracking.sizes_over_time(timeline[timeline["run_id"].astype(int).isin(timeline_runs)])
     st.subheader("Segment sizes over time")
@@ -185,11 +179,11 @@ def render() -> None:
         st.info("Only one snapshot date over this window so far. Compute a timeline on the Run page to see "
                 "segments emerge, split, merge, grow and fade.", icon=":material/timeline:")
     st.plotly_chart(plotting.sizes_over_time(sizes), key="sizes")
-    st.caption(which)
+    st.caption(timeline_caption(int(run["window_days"]), other_windows, other_computations))
     if len(frame) >= 2:
         _sankey(frame, run, timeline_runs)
     _transitions(run)
-    _value(run)
+    _value(timeline_runs)
 
 
 render()

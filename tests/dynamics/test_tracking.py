@@ -153,3 +153,21 @@ def test_no_two_segments_are_shown_under_one_name():
     assert by_id.loc[3, "name"] == "Night owls" and by_id.loc[4, "name"] is None
     shown = [n if isinstance(n, str) else s for n, s in zip(by_id["name"], by_id["suggested_name"])]
     assert len({s.casefold() for s in shown}) == 3, shown
+
+
+def test_a_timeline_compares_one_window_one_snapshot_per_date():
+    from datetime import date
+
+    from segmentation.dynamics.tracking import one_window
+
+    runs = pd.DataFrame({"run_id": [1, 2, 3, 4, 5],
+                         "as_of": [date(2025, 1, 31), date(2025, 2, 28), date(2025, 2, 28), date(2025, 2, 14),
+                                   date(2025, 3, 31)],
+                         "window_days": [30, 30, 30, 45, 30]})
+    # run 3 computed 2025-02-28 again: the latest computation of a date stands for it
+    assert one_window(runs, 5) == ([1, 3, 5], 1, 1)
+    # ...unless the earlier one is the snapshot chosen
+    assert one_window(runs, 2) == ([1, 2, 5], 1, 1)
+    # alone over its window
+    assert one_window(runs, 4) == ([4], 4, 0)
+    assert one_window(runs.iloc[[0]], 1) == ([1], 0, 0)

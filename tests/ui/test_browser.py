@@ -296,7 +296,8 @@ def test_a_marketers_walk_in_a_real_browser(app, demo_runs_db, tmp_path):
         window = page.get_by_role("spinbutton", name="Window (days)")
         window.fill("45")
         window.press("Enter")
-        page.wait_for_timeout(2500)
+        page.wait_for_timeout(1000)
+        _settled(page)  # had Enter submitted, this run of the script would have started the job and said so
         assert page.get_by_role("heading", name="Computing now").count() == 0
         window.fill(str(_sql(demo_runs_db, "SELECT window_days FROM runs WHERE run_id = ?", [run_id])[0][0]))
         window.press("Tab")

@@ -219,3 +219,27 @@ def test_messages_on_the_page_start_as_sentences():
     assert [sentence(t) for t in ("", "“A” exists", "3 rows", "Saved", "a.csv already exists", "/srv/a.csv: bad",
                                   "iPhone users")] == [
         "", "“A” exists", "3 rows", "Saved", "a.csv already exists", "/srv/a.csv: bad", "iPhone users"]
+
+
+def test_tables_round_shares_as_the_headlines_do():
+    from segmentation.ui import common
+
+    shares = [1 / 80, 3 / 80, 0.2779, 0.03371, 0.0005, 0.9995, 1 / 3]
+    frame = pd.DataFrame({"share": shares + [None], "other": [0.12345] * (len(shares) + 1),
+                          "as_text": [str(v) for v in shares] + [None]})
+    columns = {"share": common.percent_column("Share"), "as_text": common.percent_column("As text"),
+               "other": "Other"}  # a plain label is a column config too
+    shown = common.shares_rounded(frame, columns)
+    # Streamlit shows a share cut down to the column's step: the rounded value reads as the headline's
+    assert [f"{v * 100:.1f}%" for v in shown["share"][:-1]] == [f"{v:.1%}" for v in shares]
+    assert [f"{v * 100:.1f}%" for v in shown["as_text"][:-1]] == [f"{v:.1%}" for v in shares]
+    assert shown["share"].isna().tolist()[-1] and shown["other"].tolist() == frame["other"].tolist()
+
+
+def test_the_timeline_caption_says_what_it_left_out():
+    from segmentation.ui.evolution import timeline_caption
+
+    assert timeline_caption(60, 0, 0) == "Snapshots over a 60-day window, as the one chosen in the sidebar."
+    assert timeline_caption(45, 3, 1) == (
+        "Snapshots over a 45-day window, as the one chosen in the sidebar; 3 snapshots over another window left "
+        "out (choose one in the sidebar to see its own timeline); 1 other computation of a date shown once.")
