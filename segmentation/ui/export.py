@@ -91,8 +91,8 @@ def _expand(run_id: int, segment_id: int, size: int, stored: dict | None) -> int
                   help="Held-out members (20 % of the segment, hidden from the ranking) found among the 20 % "
                        "most similar customers. A random ranking finds 0.20.")
         st.caption(f"Tested by hiding {quality['held_out']:,} of the segment's members: "
-                   f"{quality['recall_at_20']:.0%} of them came out among the 20 % of customers most like the "
-                   f"segment (by chance: 20 %; by likeness to its average customer alone: "
+                   f"{quality['recall_at_20']:.0%} of them came out among the 20% of customers most like the "
+                   f"segment (by chance: 20%; by likeness to its average customer alone: "
                    f"{quality['baseline_recall_at_20']:.0%}).")
         most = int(quality["candidates"] - quality["held_out"])  # the non-members
         # No min/max on the field: it would keep showing a typed -5 or 999999 while using its last valid value.

@@ -558,7 +558,7 @@ def test_export_page_checks_previews_and_saves_the_file_with_an_audit_row(demo_r
     assert metrics(at)["Recall at the top 20 %"] == f"{stored['recall_at_20']:.2f}"
     assert [c.value for c in at.caption if c.value.startswith("Tested by hiding")] == [  # the figure in words
         f"Tested by hiding {stored['held_out']:,} of the segment's members: {stored['recall_at_20']:.0%} of them "
-        "came out among the 20 % of customers most like the segment (by chance: 20 %; by likeness to its average "
+        "came out among the 20% of customers most like the segment (by chance: 20%; by likeness to its average "
         f"customer alone: {stored['baseline_recall_at_20']:.0%})."]
     assert 0.6 <= stored["recall_at_20"] <= 1.0 and len(stored["curve"]) == 5
     key = f"export_lookalike_{int(run['run_id'])}_{int(largest['segment_id'])}"
