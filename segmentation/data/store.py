@@ -15,8 +15,9 @@ Rules (DESIGN.md §2, STYLE.md "DuckDB and SQL"):
   one commits starts from the headers before that commit, and its own checkpoint
   then drops the other's write (an edit lost, or "Could not read enough bytes").
 * A writer that finds the file locked (either lock) leaves a *writer-waiting* marker
-  next to it (``.<db name>.writer-waiting-<pid>-<thread>``, holding the time it gives up); readers of other processes hold back while one is
-  there, so back-to-back reads (the app) cannot keep a command-line writer out.
+  next to it (``.<db name>.writer-waiting-<pid>-<thread>``, holding the time it gives up);
+  readers of other processes hold back while one is there, so back-to-back reads (the
+  app) cannot keep a command-line writer out.
   Inside one process (the app's sessions) DuckDB refuses a read-write connection
   while a read-only one is open and vice versa: that is waited for the same way.
 * The schema is created and migrated idempotently; ``schema_version`` records

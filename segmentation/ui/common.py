@@ -229,6 +229,13 @@ def percent_column(label: str | None = None, help: str | None = None) -> Any:
     return st.column_config.NumberColumn(label, format="percent", step=0.001, help=help)
 
 
+def table(frame: pd.DataFrame, column_config: dict, **kwargs: Any) -> None:
+    """``st.dataframe`` of ``frame`` without its index, the page's width, its shares as the headlines show them
+    (:func:`shares_rounded`): the tables of the pages that show shares."""
+    st.dataframe(shares_rounded(frame, column_config), hide_index=True, width="stretch", column_config=column_config,
+                 **kwargs)
+
+
 def shares_rounded(frame: pd.DataFrame, column_config: dict) -> pd.DataFrame:
     """``frame`` with its :func:`percent_column` columns rounded to the shown tenth of a per cent.
 

@@ -137,9 +137,7 @@ def _transitions(run: dict) -> None:
                     + (f"; against where they came from: {changed}" if changed else ""))
         sources = common.sources_table(profile, previous_names)
         if not sources.empty and row.transition != "survived":
-            columns = {"share": common.percent_column()}
-            st.dataframe(common.shares_rounded(sources, columns), hide_index=True, width="stretch",
-                         column_config=columns)
+            common.table(sources, {"share": common.percent_column()})
 
 
 def _value(timeline_runs: list[int]) -> None:

@@ -55,15 +55,14 @@ def _summary(points: pd.DataFrame, positions: list[int], labels: dict[int, str],
                    f"{int(row['purchases'] or 0):,} purchases; most often on **{row['top_channel'] or '—'}**, "
                    f"category **{row['top_category'] or '—'}**.")
     st.plotly_chart(plotting.selection_breakdown(summary["breakdown"]), key="selection_breakdown")
-    breakdown_columns = {"label": st.column_config.TextColumn("Segment"),
-                         "points": st.column_config.NumberColumn("Points selected", format="localized"),
-                         "selected_share": common.percent_column("Share of selection"),
-                         "overall_share": common.percent_column("Share of all"),
-                         "estimated_customers": st.column_config.NumberColumn(
-                             "Customers (estimated)", format="localized",
-                             help="The map shows a sample of the customers: its points scaled up.")}
-    st.dataframe(common.shares_rounded(summary["breakdown"].drop(columns=["segment_id"]), breakdown_columns),
-                 hide_index=True, width="stretch", column_config=breakdown_columns)
+    common.table(summary["breakdown"].drop(columns=["segment_id"]),
+                 {"label": st.column_config.TextColumn("Segment"),
+                  "points": st.column_config.NumberColumn("Points selected", format="localized"),
+                  "selected_share": common.percent_column("Share of selection"),
+                  "overall_share": common.percent_column("Share of all"),
+                  "estimated_customers": st.column_config.NumberColumn(
+                      "Customers (estimated)", format="localized",
+                      help="The map shows a sample of the customers: its points scaled up.")})
 
 
 def render() -> None:

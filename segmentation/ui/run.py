@@ -209,18 +209,15 @@ def render() -> None:
     runs = common.cached(read.runs)
     if not runs.empty:
         st.subheader("Stored snapshots")
-        stored_columns = {"run_id": st.column_config.NumberColumn("Snapshot", format="run %d"),
-                          "as_of": st.column_config.DateColumn("Date"),
-                          "window_days": st.column_config.NumberColumn("Days of behaviour", format="%d"),
-                          "n_customers": st.column_config.NumberColumn("Customers", format="localized"),
-                          "n_segments": st.column_config.NumberColumn("Segments"),
-                          "noise_share": common.percent_column(
-                              "In no segment",
-                              help="Customers who fit no segment well (shown as “unassigned”)."),
-                          "created_at": st.column_config.DatetimeColumn("Computed", format="YYYY-MM-DD HH:mm")}
-        stored = runs[["run_id", "as_of", "window_days", "n_customers", "n_segments", "noise_share", "created_at"]]
-        st.dataframe(common.shares_rounded(stored, stored_columns), hide_index=True, width="stretch",
-                     column_config=stored_columns)
+        common.table(runs[["run_id", "as_of", "window_days", "n_customers", "n_segments", "noise_share", "created_at"]],
+                     {"run_id": st.column_config.NumberColumn("Snapshot", format="run %d"),
+                      "as_of": st.column_config.DateColumn("Date"),
+                      "window_days": st.column_config.NumberColumn("Days of behaviour", format="%d"),
+                      "n_customers": st.column_config.NumberColumn("Customers", format="localized"),
+                      "n_segments": st.column_config.NumberColumn("Segments"),
+                      "noise_share": common.percent_column(
+                          "In no segment", help="Customers who fit no segment well (shown as “unassigned”)."),
+                      "created_at": st.column_config.DatetimeColumn("Computed", format="YYYY-MM-DD HH:mm")})
         _why_segments(runs.iloc[0])
 
 

@@ -189,9 +189,7 @@ def _history(row: dict) -> None:
         st.plotly_chart(plotting.lineage_history(history, color), key="lineage_chart")
     table = history.assign(label=[display_name(n, s) for n, s in zip(history["name"], history["suggested_name"])],
                            transition=history["transition"].map(lambda t: TRANSITION_WORDS.get(t, t)).fillna("—"))
-    table = table[["as_of", "run_id", "segment_id", "size", "share", "transition", "label"]]
-    st.dataframe(common.shares_rounded(table, HISTORY_COLUMNS), hide_index=True, width="stretch",
-                 column_config=HISTORY_COLUMNS)
+    common.table(table[["as_of", "run_id", "segment_id", "size", "share", "transition", "label"]], HISTORY_COLUMNS)
     parents = profile.get("lineage_parents") or []
     if parents and row["transition"] in ("split", "merged"):
         names = common.cached(read.segments_timeline)
@@ -327,8 +325,7 @@ def render() -> None:
     st.subheader("Sample of members")
     members = common.cached(read.members_sample, run_id=run_id, segment_id=segment_id, limit=MEMBER_SAMPLE)
     st.caption("Contact data is masked; exports use the full (hashed) identifiers.")
-    st.dataframe(common.shares_rounded(members, MEMBER_COLUMNS), hide_index=True, width="stretch",
-                 column_config=MEMBER_COLUMNS)
+    common.table(members, MEMBER_COLUMNS)
 
 
 render()
