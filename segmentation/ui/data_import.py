@@ -22,6 +22,7 @@ from segmentation.errors import InputError, WorkbenchError
 from segmentation.ingest.columns import COLUMNS, REQUIRED, fold_column
 from segmentation.ingest.files import ingest_file
 from segmentation.ingest.validate import check_upload_size
+from segmentation.present.digest import escape_markdown
 from segmentation.ui import background, common
 
 # Matches server.maxUploadSize in .streamlit/config.toml; bigger files go through the command line.
@@ -262,10 +263,11 @@ def _run_import(path: Path, name: str, kind: str, options: dict) -> None:
     finally:
         common.after_write()
     document = result.to_dict()
-    lines = [f"Imported {document['n_rows']:,} {kind} rows from {name} (import #{document['ingest_id']}, "
-             f"{document['seconds']:.1f} s)."]
-    if document.get("n_rejected"):
-        lines.append(f"{document['n_rejected']:,} bad rows were kept aside: see them below.")
+    rows, rejected = document["n_rows"], document.get("n_rejected") or 0
+    lines = [f"Imported {rows:,} row{'s' if rows != 1 else ''} of {kind} from {name} "
+             f"(import #{document['ingest_id']}, {document['seconds']:.1f} s)."]
+    if rejected:
+        lines.append(f"{rejected:,} bad row{' was' if rejected == 1 else 's were'} kept aside: see below.")
     lines += [f"Warning: {in_app_words(w, path, name)}" for w in document.get("warnings", [])]
     st.session_state[RESULT_KEY] = ("success", "\n".join(lines), document)
 
@@ -322,11 +324,11 @@ def import_section() -> None:
     result = st.session_state.pop(RESULT_KEY, None)
     if result:
         state, text, document = result
+        shown = "  \n".join(escape_markdown(line) for line in text.splitlines())
         if state == "error":
-            st.error("Nothing was imported:", icon=":material/error:")
+            st.error(f"**Nothing was imported.**  \n{shown}", icon=":material/error:")
         else:
-            st.success("Import finished:", icon=":material/check_circle:")
-        st.code(text, language=None, wrap_lines=True)
+            st.success(shown, icon=":material/check_circle:")
         if document:
             if document.get("n_rejected"):
                 _rejects(int(document["ingest_id"]))

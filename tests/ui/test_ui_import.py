@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import duckdb
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -23,6 +25,11 @@ def _data_page(db, monkeypatch) -> AppTest:
 
 def _key(at: AppTest, prefix: str, canonical: str) -> str:
     return next(k for k in at.session_state if k.startswith(prefix) and k.endswith(f"_{canonical}"))
+
+
+def _plain(markdown: str) -> str:
+    """A message as it reads on the page: markdown's escapes taken away."""
+    return re.sub(r"\\(.)", r"\1", markdown)
 
 
 def _events(db) -> list[tuple]:
@@ -52,7 +59,8 @@ def test_upload_is_mapped_to_the_canonical_columns_and_imported(db_file, monkeyp
     assert chosen == {"customer_id": "User", "ts": "When", "event_type": "What", "amount": "Spend"}
     at = _map_and_import(at, {})  # no manual choice
     assert not at.exception
-    assert at.code[0].value.startswith("Imported 3 events rows from shop events.csv (import #1")
+    assert not at.code  # said in words, not as a command line's output
+    assert _plain(at.success[0].value).startswith("Imported 3 rows of events from shop events.csv (import #1")
     assert _events(db_file) == [("007", "2025-03-01 10:00:00", "purchase", 12.5),
                                 ("008", "2025-03-02 00:00:00", "view", 0.0),
                                 ("007", "2025-03-03 00:00:00", "cart", 0.0)]
@@ -65,8 +73,10 @@ def test_a_bad_row_is_reported_like_the_command_line_and_nothing_is_imported(db_
     at.file_uploader[0].upload("bad.csv", bad, "text/csv").run()
     at = _map_and_import(at, {"customer_id": "User", "ts": "When", "event_type": "What"})
     assert not at.exception
-    assert [e.value for e in at.error] == ["Nothing was imported:"]
-    message = at.code[0].value
+    assert len(at.error) == 1 and not at.code
+    title, message = at.error[0].value.split("  \n")
+    message = _plain(message)
+    assert title == "**Nothing was imported.**"
     assert message.startswith("bad.csv: 1 bad row, nothing was imported")  # the upload's name, not a server path
     assert "column “When it happened” (file column 'When')" in message and "(row 4): 'yesterday'" in message
     assert _events(db_file) == []
@@ -77,7 +87,7 @@ def test_a_missing_required_column_names_what_to_map(db_file, monkeypatch):
     at.file_uploader[0].upload("nomap.csv", GOOD, "text/csv").run()
     not_in_file = "— not in the file —"  # the user takes the matched columns away
     at = _map_and_import(at, {"ts": not_in_file, "event_type": not_in_file})
-    assert "missing required events columns ts, event_type" in at.code[0].value
+    assert "missing required events columns ts, event_type" in _plain(at.error[0].value)
     assert _events(db_file) == []
 
 
@@ -125,8 +135,9 @@ def test_rows_kept_aside_are_listed_and_downloadable_and_a_snapshot_is_one_click
     at.checkbox(key=quarantine).check()
     at = _map_and_import(at, {})
     assert not at.exception
-    assert at.code[0].value.splitlines() == [
-        at.code[0].value.splitlines()[0], "1 bad rows were kept aside: see them below."]
+    lines = _plain(at.success[0].value).split("  \n")
+    assert lines[0].startswith("Imported 3 rows of events from mixed.csv") and lines[1:] == [
+        "1 bad row was kept aside: see below."]
     kept = next(d.value for d in at.dataframe if "row_number" in d.value.columns)
     assert kept["row_number"].tolist() == [4] and kept["reason"].tolist() == ["ts: unparseable timestamp"]
     assert [b.label for b in at.get("download_button")] == ["Download the rows kept aside (CSV)"]
