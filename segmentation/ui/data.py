@@ -9,7 +9,7 @@ from segmentation.present import plotting
 from segmentation.data import read, store
 from segmentation.errors import WorkbenchError
 from segmentation.ui import common
-from segmentation.ui.data_import import import_section
+from segmentation.ui.data_import import import_section, uploaded_name
 
 
 def _create_demo() -> None:
@@ -75,13 +75,14 @@ def render() -> None:
     if imports.empty:
         st.caption("No imports recorded.")
     else:
-        st.dataframe(imports, hide_index=True, width="stretch", column_config={
+        st.dataframe(imports.assign(file=imports["file"].map(uploaded_name)), hide_index=True, width="stretch",
+                     column_config={
             "ingest_id": st.column_config.NumberColumn("Import", format="#%d"),
             "created_at": st.column_config.DatetimeColumn("When", format="YYYY-MM-DD HH:mm"),
             "kind": st.column_config.TextColumn("What"),
             "file": st.column_config.TextColumn("File"),
             "n_rows": st.column_config.NumberColumn("Rows loaded", format="localized"),
-            "n_rejected": st.column_config.NumberColumn("Rows refused", format="localized"),
+            "n_rejected": st.column_config.NumberColumn("Rows kept aside", format="localized"),
             "n_warnings": st.column_config.NumberColumn("Warnings", format="localized")})
     import_section()
 

@@ -142,6 +142,8 @@ def test_rows_kept_aside_are_listed_and_downloadable_and_a_snapshot_is_one_click
     assert kept["row_number"].tolist() == [4] and kept["reason"].tolist() == ["ts: unparseable timestamp"]
     assert [b.label for b in at.get("download_button")] == ["Download the rows kept aside (CSV)"]
     assert len(_events(db_file)) == 3  # the good rows are in
+    imports = next(d.value for d in at.dataframe if "n_rejected" in d.value.columns)
+    assert imports[["file", "n_rows", "n_rejected"]].values.tolist() == [["mixed.csv (uploaded)", 3, 1]]  # not the server's path
     assert [b.label for b in at.button if b.key == "import_snapshot"] == ["Compute a snapshot now"]
     at.button(key="import_snapshot").click().run()
     from segmentation.ui.background import job_registry
