@@ -13,7 +13,9 @@ KMeans keeps the best of its starts:
 * ``medoid``: the fit that agrees most with the others (highest mean ARI to them, every customer, noise
   a label of its own), the most typical of the draws;
 * ``silhouette``, ``Calinski-Harabasz``: the fit scoring best on the preprocessed features, which no seed
-  touches (segmented customers only).
+  touches (segmented customers only);
+* ``medoid …, merged above τ``: the most typical fit, its segments merged pair by pair while the other fits
+  put the two segments' customers together more often than τ (coarser segments where the fits disagree).
 
 Every data set is fitted ``--fits`` times (pipeline seeds 0 … fits-1, cached as .npz); pipeline seed s
 chooses among fits s·members … s·members + members − 1, so the three pipeline seeds draw disjoint fits
@@ -100,6 +102,26 @@ def _calinski(Z, labels):
 
 
 CHOOSERS = {"medoid": medoid, "silhouette": _best_by(_silhouette), "Calinski-Harabasz": _best_by(_calinski)}
+#: The most typical fit with its segments merged, pair by pair, while the other fits put two of its segments'
+#: customers together more often than this (the mean, over the other fits, of the share of cross pairs they join).
+MERGE_ABOVE = (0.2, 0.4)
+
+
+def merged_where_others_join(chosen: np.ndarray, others: list[np.ndarray], above: float) -> np.ndarray:
+    """``chosen``'s segments merged, the most joined pair first, while the ``others`` join a pair's customers
+    more often than ``above`` (noise stays noise)."""
+    labels = chosen.copy()
+    while True:
+        segments = [s for s in np.unique(labels) if s >= 0]
+        counts = {s: [np.bincount(other[labels == s] + 1, minlength=other.max() + 2)[1:] for other in others]
+                  for s in segments}
+        sizes = {s: int((labels == s).sum()) for s in segments}
+        joined = {(a, b): np.mean([(ca * cb).sum() / (sizes[a] * sizes[b]) for ca, cb in zip(counts[a], counts[b])])
+                  for i, a in enumerate(segments) for b in segments[i + 1:]}
+        if not joined or max(joined.values()) <= above:
+            return labels
+        a, b = max(joined, key=joined.get)
+        labels = np.where(labels == b, a, labels)
 
 
 def score(scenarios, data_seeds, fits: int, members: int, cache: Path) -> pd.DataFrame:
@@ -119,6 +141,14 @@ def score(scenarios, data_seeds, fits: int, members: int, cache: Path) -> pd.Dat
                     group = labelings[s * members:(s + 1) * members]
                     picks.append(group[choose(group, Z)])
                 chosen[f"{label} of {members} fits"] = picks
+            for above in MERGE_ABOVE:
+                picks = []
+                for s in PIPELINE_SEEDS:
+                    group = labelings[s * members:(s + 1) * members]
+                    typical = medoid(group, Z)
+                    picks.append(merged_where_others_join(
+                        group[typical], [g for i, g in enumerate(group) if i != typical], above))
+                chosen[f"medoid of {members} fits, merged above {above}"] = picks
             for candidate, labels in chosen.items():
                 rows.append({"scenario": name, "data_seed": data_seed, "candidate": candidate,
                              **agreement(labels, truth, known)})
