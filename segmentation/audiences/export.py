@@ -30,12 +30,14 @@ from segmentation.data import results, store
 from segmentation.errors import InputError
 from segmentation.audiences.formats import MIN_AUDIENCE_SIZE, PLATFORMS, PlatformSpec, format_rows, neutralise_formula
 from segmentation.audiences.normalise import hash_or_none, letters_only, meta_zip, normalise_country, normalise_email, normalise_email_tiktok, normalise_name, normalise_phone, normalise_zip, phone_digits, sha256_hex
-from segmentation.audiences.write import ExportResult, StalePlan, delta_paths, list_exports, write_export
+from segmentation.audiences.write import (DOWNLOADED_AS, ExportResult, StalePlan, delta_paths, list_exports,
+                                          record_download, write_export)
 from segmentation.data.queries import load_query
 
 __all__ = [
     "PLATFORMS", "PlatformSpec", "MIN_AUDIENCE_SIZE", "EXCLUSION_REASONS", "EXCLUSION_WORDS", "ExportPlan",
-    "ExportResult", "StalePlan", "plan_export", "write_export", "list_exports", "delta_paths", "sensitive_terms",
+    "ExportResult", "StalePlan", "plan_export", "write_export", "record_download", "DOWNLOADED_AS", "list_exports",
+    "delta_paths", "sensitive_terms",
     "safe_export_path",
     "normalise_email", "normalise_email_tiktok", "normalise_phone", "phone_digits",
     "normalise_country", "normalise_name", "letters_only", "normalise_zip", "meta_zip",

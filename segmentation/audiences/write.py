@@ -36,7 +36,10 @@ from segmentation.data.store import fetch_row, transaction
 if TYPE_CHECKING:
     from segmentation.audiences.export import ExportPlan
 
-__all__ = ["ExportResult", "write_export", "list_exports", "delta_paths"]
+__all__ = ["ExportResult", "write_export", "record_download", "list_exports", "delta_paths", "DOWNLOADED_AS"]
+
+#: The audit row's ``path`` of a file handed to a browser and kept nowhere on the server (:func:`record_download`).
+DOWNLOADED_AS = "downloaded in the browser as "
 
 _JSON_COLUMNS = ("excluded_by_reason", "segment_ids", "options")
 
@@ -56,7 +59,7 @@ class ExportResult:
 
     export_id: int
     platform: str
-    path: Path
+    path: Path | None  # None: downloaded, no file kept (:func:`record_download`)
     sha256: str
     n_rows: int
     n_excluded: int
@@ -150,12 +153,48 @@ def _check_unchanged(con: duckdb.DuckDBPyConnection, plan: ExportPlan) -> None:
                          "changed since this export was planned; plan it again (nothing was written)")
 
 
-def _audit(con: duckdb.DuckDBPyConnection, plan: ExportPlan, export_id: int, kind: str, path: Path,
+def _members(con: duckdb.DuckDBPyConnection, plan: ExportPlan, export_id: int) -> None:
+    """The export's members (what the next export of its lineage to the platform is compared with)."""
+    con.register("staged_export_members", pd.DataFrame({"customer_id": plan.customer_ids.astype(str)}))
+    try:
+        con.execute(load_query("export_members_insert"), {"export_id": export_id})
+    finally:
+        with contextlib.suppress(Exception):
+            con.unregister("staged_export_members")
+
+
+def record_download(db: Any, plan: ExportPlan) -> tuple[ExportResult, bytes]:
+    """Record ``plan``'s audience file as handed to a browser, and return its bytes: its audit row (``path``
+    :data:`DOWNLOADED_AS` and the file's name) and members, in one transaction, and no file on the server
+    (a download leaves no copy of contact data behind; "Save on the server" keeps one, :func:`write_export`).
+    No adds or removes files: the next export of the lineage is compared with these members all the same.
+
+    Raises InputError when the plan was refused, :class:`~segmentation.audiences.export.StalePlan` when the data
+    changed since it was made; nothing is recorded then.
+    """
+    if not plan.ok:
+        raise InputError(f"export refused: {plan.refusal}")
+    data = plan.to_bytes("full")
+    digest = hashlib.sha256(data).hexdigest()
+    with store.using(db, read_only=False) as con:
+        with transaction(con):
+            _check_unchanged(con, plan)
+            export_id = int(fetch_row(con, "exports_next_id")[0])
+            _audit(con, plan, export_id, "full", DOWNLOADED_AS + plan.filename, digest, plan.n_rows, plan.excluded,
+                   None, datetime.now())
+            _members(con, plan, export_id)
+    return ExportResult(export_id=export_id, platform=plan.platform, path=None, sha256=digest, n_rows=plan.n_rows,
+                        n_excluded=plan.n_excluded, excluded=dict(plan.excluded), warnings=list(plan.warnings),
+                        previous_export_id=plan.previous_export_id,
+                        removes_without_identifier=plan.removes_without_identifier), data
+
+
+def _audit(con: duckdb.DuckDBPyConnection, plan: ExportPlan, export_id: int, kind: str, path: str,
            digest: str, n_rows: int, excluded: dict[str, int], parent: int | None, at: datetime) -> None:
     con.execute(load_query("exports_insert"), {
         "export_id": export_id, "created_at": at, "run_id": plan.run_id,
         "segment_id": plan.segment_ids[0], "platform": plan.platform, "n_rows": n_rows,
-        "n_excluded": int(sum(excluded.values())), "path": str(path), "sha256": digest,
+        "n_excluded": int(sum(excluded.values())), "path": path, "sha256": digest,
         "excluded_by_reason": json.dumps(excluded), "kind": kind, "lineage_key": plan.lineage_key,
         "segment_ids": json.dumps(plan.segment_ids), "parent_export_id": parent,
         "previous_export_id": plan.previous_export_id,
@@ -210,11 +249,9 @@ def write_export(db: Any, plan: ExportPlan, out_path: str | os.PathLike, *,
                     at = datetime.now()
                     ids = {"full": export_id, "adds": export_id + 1, "removes": export_id + 2}
                     for kind, path in files.items():
-                        _audit(con, plan, ids[kind], kind, path, digests[kind], counts[kind], excluded[kind],
+                        _audit(con, plan, ids[kind], kind, str(path), digests[kind], counts[kind], excluded[kind],
                                None if kind == "full" else export_id, at)
-                    con.register("staged_export_members",
-                                 pd.DataFrame({"customer_id": plan.customer_ids.astype(str)}))
-                    con.execute(load_query("export_members_insert"), {"export_id": export_id})
+                    _members(con, plan, export_id)
                     for kind, path in files.items():
                         swap.install(temps[kind], path)
                         del temps[kind]  # moved into place: no temporary file left to clean up
@@ -223,9 +260,6 @@ def write_export(db: Any, plan: ExportPlan, out_path: str | os.PathLike, *,
             except BaseException:
                 swap.undo()
                 raise
-            finally:
-                with contextlib.suppress(Exception):
-                    con.unregister("staged_export_members")
         swap.commit()
     finally:
         for temp in temps.values():

@@ -9,7 +9,6 @@ receives it, so every file that leaves the workbench has an audit row.
 
 from __future__ import annotations
 
-from datetime import datetime
 import os
 import re
 import threading
@@ -161,27 +160,25 @@ def _await_download(written: threading.Event) -> None:
 
 
 def _saved_download(plan, choices: tuple, written: threading.Event | None = None):
-    """Data for the download button: save + audit first, then hand the same bytes to the browser.
+    """Data for the download button: the export recorded first (its audit row and members, no file kept on the
+    server: :func:`~segmentation.audiences.write.record_download`), then its bytes handed to the browser.
 
     The button runs this on its own thread at each click, while the page's plan stays as it was
     shown. A second click finds that plan stale (the first click's export is now the last one):
-    the choices are planned again, and the file is written when it holds exactly the bytes the
-    page previewed; anything else changed is refused as before (nothing written). ``written`` is set
-    when the click's work is over, written or not (:func:`_await_download` waits for it)."""
+    the choices are planned again, and the download is recorded when the file holds exactly the bytes the
+    page previewed; anything else changed is refused as before (nothing recorded). ``written`` is set
+    when the click's work is over, recorded or not (:func:`_await_download` waits for it)."""
     db = str(common.current_db())
 
     def produce() -> bytes:
-        stamp = datetime.now().strftime("%Y%m%d-%H%M%S-%f")
-        out = EXPORT_DIR / f"{Path(plan.filename).stem}_{stamp}{plan.spec.suffix}"
         try:
             try:
-                export.write_export(db, plan, out)
+                return export.record_download(db, plan)[1]
             except export.StalePlan:
                 fresh = _fresh_plan(db, *choices)
                 if not (fresh.ok and fresh.to_bytes("full") == plan.to_bytes("full")):
                     raise
-                export.write_export(db, fresh, out)
-            return out.read_bytes()
+                return export.record_download(db, fresh)[1]
         finally:
             if written is not None:
                 written.set()
@@ -224,6 +221,10 @@ def _history() -> None:
     if frame.empty:
         st.caption("Nothing exported yet.")
         return
+    if "path" in frame.columns:  # a download's row says so instead of a path
+        frame = frame.assign(path=frame["path"].map(
+            lambda p: f"not kept (downloaded as {p.removeprefix(export.DOWNLOADED_AS)})"
+            if str(p).startswith(export.DOWNLOADED_AS) else p))
     if "segment_ids" in frame.columns:  # the segments by name, as in the run they were exported from
         frame = frame.assign(segment_ids=[_segment_names(run_id, ids)
                                           for run_id, ids in zip(frame["run_id"], frame["segment_ids"])])
@@ -298,8 +299,8 @@ def render() -> None:
                 unremovable = (f"; {plan.removes_without_identifier:,} who left cannot be removed (no usable "
                                "identifier)" if plan.removes_without_identifier else "")
                 st.caption(f"Compared with export #{plan.previous_export_id}: {len(plan.adds):,} to add, "
-                           f"{len(plan.removes):,} to remove{unremovable} (saved next to the file as "
-                           ".adds/.removes).")
+                           f"{len(plan.removes):,} to remove{unremovable} (“Save on the server” writes them next to "
+                           "the file as .adds/.removes; Download gives the whole list).")
             else:
                 st.caption(f"The same customers as export #{plan.previous_export_id}: nothing to add or remove.")
         download, save = st.columns(2)
@@ -307,7 +308,8 @@ def render() -> None:
         download.download_button("Download", data=_saved_download(plan, choices, written), file_name=plan.filename,
                                  on_click=_await_download, args=(written,),
                                  mime="text/csv", type="primary", icon=":material/download:", key="export_download",
-                                 help=f"Also saved under {EXPORT_DIR}/ and recorded in the export history.")
+                                 help="Recorded in the export history (who was in it, the file's fingerprint); no "
+                                      "copy is kept on the server: “Save on the server” keeps one.")
         with save.popover("Save on the server", icon=":material/save:"):
             st.text_input("File name", value=plan.filename, key="export_out",
                           help=f"Saved in {EXPORT_DIR.resolve()} (a plain file name ending in .csv).")

@@ -245,8 +245,9 @@ def test_a_marketers_walk_in_a_real_browser(app, demo_runs_db, tmp_path):
         assert download.suggested_filename == f"google_browser-named-shoppers_{as_of:%Y-%m-%d}.csv"
         lines = saved.read_text(encoding="utf-8").splitlines()
         assert lines[0] == GOOGLE_HEADER and len(lines) > 100
-        audit = _sql(demo_runs_db, "SELECT platform, n_rows, segment_id FROM exports")
-        assert audit == [("google", len(lines) - 1, emerging)]
+        audit = _sql(demo_runs_db, "SELECT platform, n_rows, segment_id, path FROM exports")
+        assert audit == [("google", len(lines) - 1, emerging, f"downloaded in the browser as {saved.name}")]
+        assert not (tmp_path / "cwd" / "exports").exists()  # no copy of the contact data kept on the server
 
         # Map: a box over the middle of the map → who is there
         _go(page, "Map")

@@ -8,6 +8,7 @@ snapshots, exports, imports) are checked in DuckDB afterwards.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import re
 from datetime import date
@@ -660,14 +661,19 @@ def test_a_second_download_of_the_same_audience_gives_the_file_again(demo_runs_d
     assert cleared == [3]  # the third export's audit row was in before the history is drawn
     failing = threading.Event()
     with pytest.raises(ZeroDivisionError):
-        monkeypatch.setattr(page.export, "write_export", lambda *a, **k: 1 / 0)
+        monkeypatch.setattr(page.export, "record_download", lambda *a, **k: 1 / 0)
         page._saved_download(plan, choices, failing)()
     assert failing.is_set()
     monkeypatch.undo()
     monkeypatch.setattr(page, "EXPORT_DIR", folder)
     monkeypatch.setattr(common, "current_db", lambda: demo_runs_db)
-    assert sql(demo_runs_db, "SELECT kind FROM exports ORDER BY export_id")["kind"].tolist() == ["full"] * 3
-    assert len(list(folder.iterdir())) == 3
+    audits = sql(demo_runs_db, "SELECT kind, path, sha256, n_rows FROM exports ORDER BY export_id")
+    assert audits["kind"].tolist() == ["full"] * 3
+    assert audits["path"].tolist() == [f"downloaded in the browser as {plan.filename}"] * 3
+    assert set(audits["sha256"]) == {hashlib.sha256(plan.to_bytes("full")).hexdigest()}
+    members = sql(demo_runs_db, "SELECT export_id, count(*) AS n FROM export_members GROUP BY ALL ORDER BY 1")
+    assert members["n"].tolist() == audits["n_rows"].tolist() == [plan.n_rows] * 3
+    assert not folder.exists()  # a download keeps no copy of the file (contact data) on the server
     # when more than the last export changed (one member withdrew consent: the audience is still fine, its file
     # is not the one previewed), the click is refused and nothing is written
     con = duckdb.connect(str(demo_runs_db))
@@ -676,7 +682,7 @@ def test_a_second_download_of_the_same_audience_gives_the_file_again(demo_runs_d
     assert page._fresh_plan(str(demo_runs_db), *choices).ok
     with pytest.raises(StalePlan):
         produce()
-    assert len(sql(demo_runs_db, "SELECT * FROM exports")) == 3 and len(list(folder.iterdir())) == 3
+    assert len(sql(demo_runs_db, "SELECT * FROM exports")) == 3 and not folder.exists()
 
 
 def test_an_emerged_segments_empty_side_reads_a_dash():
