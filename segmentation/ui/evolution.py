@@ -52,8 +52,14 @@ def _sankey(frame: pd.DataFrame, run: dict, timeline_runs: list[int]) -> None:
         before_default = ids.index(int(tracked["from_run"].iloc[0]))
     elif position > 0:
         before_default = ids.index(timeline_runs[position - 1])
-    else:
-        before_default = min(after_default + 1, len(ids) - 1)
+    elif after_default + 1 < len(ids):
+        before_default = after_default + 1
+    else:  # the oldest snapshot: from it to the next one on its timeline, else the next newer one
+        before_default = after_default
+        if position + 1 < len(timeline_runs):
+            after_default = ids.index(timeline_runs[position + 1])
+        elif after_default > 0:
+            after_default -= 1
     left, right = st.columns(2)
     # Keyed by the sidebar's snapshot: choosing another one there starts from its defaults (the browser
     # keeps a widget's value for as long as its key lives)

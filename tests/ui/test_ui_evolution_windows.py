@@ -64,3 +64,17 @@ def test_the_timeline_holds_the_chosen_snapshots_window_only(demo_runs_db, monke
     earlier = same_window.sort_values("as_of")["run_id"].astype(int).tolist()
     assert at.selectbox(key=f"sankey_before_{before}").value == earlier[earlier.index(before) - 1]
     assert at.selectbox(key=f"sankey_after_{before}").value == before
+
+
+def test_the_oldest_snapshot_opens_on_where_its_customers_went_next(demo_runs_db, monkeypatch):
+    """The browser walk: with the first snapshot chosen in the sidebar, From and To both read it and the
+    page opened on "Choose two different snapshots."."""
+    runs = sql(demo_runs_db, "SELECT run_id FROM runs ORDER BY as_of, run_id")["run_id"].astype(int).tolist()
+    first, second = runs[0], runs[1]
+    at = open_app(demo_runs_db, monkeypatch, "evolution")
+    at.session_state["run_id"] = first
+    at.switch_page("segmentation/ui/evolution.py").run()
+    assert not at.exception
+    assert at.selectbox(key=f"sankey_before_{first}").value == first
+    assert at.selectbox(key=f"sankey_after_{first}").value == second
+    assert "Choose two different snapshots." not in [c.value for c in at.caption]
