@@ -108,11 +108,25 @@ def _expand(run_id: int, segment_id: int, size: int, stored: dict | None) -> int
     return int(added)
 
 
-def _preview(plan) -> pd.DataFrame:
+def _preview(plan) -> tuple[pd.DataFrame, list[str]]:
+    """The file's first rows as the page shows them (an empty cell blank, not "None"), and the plain contact
+    columns the file fills (“Plain contact columns” ticked) that the page does not show."""
     rows = plan.preview(PREVIEW_ROWS)
     hidden = [c for c in rows.columns
               if c not in plan.spec.hashed_columns and re.sub(r"[\s_]", "", c).lower() in PLAIN_CONTACT]
-    return rows.drop(columns=hidden)
+    shown = rows.drop(columns=hidden)
+    return shown.astype(object).where(shown.notna(), ""), hidden if plan.options.get("include_pii") else []
+
+
+def preview_caption(plan, hidden: list[str]) -> str:
+    """What the preview is: the first rows of the file, hashed as the platform asks, and which plain contact
+    columns are in the file but not on the page."""
+    caption = f"First {PREVIEW_ROWS} rows of `{plan.filename}`"
+    notes = ["identifiers SHA-256 hashed as the platform asks"] if plan.spec.hashed else []
+    if hidden:
+        notes.append(f"the plain contact {'column' if len(hidden) == 1 else 'columns'} "
+                     f"{', '.join(hidden)} {'is' if len(hidden) == 1 else 'are'} in the file, not shown here")
+    return caption + (f" ({'; '.join(notes)})" if notes else "")
 
 
 def _way_forward(plan) -> None:
@@ -291,9 +305,9 @@ def render() -> None:
     _checks(plan)
     if plan.ok:
         st.subheader("Preview")
-        st.caption(f"First {PREVIEW_ROWS} rows of `{plan.filename}`"
-                   + (" (identifiers SHA-256 hashed as the platform asks)" if spec.hashed else ""))
-        st.dataframe(_preview(plan), hide_index=True, width="stretch")
+        preview, hidden = _preview(plan)
+        st.caption(preview_caption(plan, hidden))
+        st.dataframe(preview, hide_index=True, width="stretch")
         if plan.has_delta:
             if plan.delta_files:
                 unremovable = (f"; {plan.removes_without_identifier:,} who left cannot be removed (no usable "

@@ -83,3 +83,28 @@ def test_no_page_shows_an_email_phone_or_name(demo_runs_db, monkeypatch, caplog)
         assert re.sub(r"\D", "", phone) not in digits_in_blob
     for first, last in zip(members["first_name"], members["last_name"]):
         assert f"{first} {last}" not in blob
+
+
+def test_the_export_preview_says_which_plain_contact_columns_the_file_holds_without_showing_them(
+        demo_runs_db, monkeypatch):
+    """The browser walk: with “Plain contact columns” ticked for LinkedIn the caption still said only that
+    identifiers are hashed, and empty cells read "None"."""
+    monkeypatch.setenv("SEGMENTATION_DB", str(demo_runs_db))
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    at.switch_page("segmentation/ui/export.py").run()
+    run_key = next(k for k in at.session_state if k.startswith("export_segments_"))
+    at.multiselect(key=run_key).select(at.multiselect(key=run_key).options[0]).run()
+    at.selectbox(key="export_platform").select("linkedin").run()
+    captions = lambda: [c.value for c in at.caption if c.value.startswith("First ")]  # noqa: E731
+    assert captions() == ["First 5 rows of `" + captions()[0].split("`")[1] + "` (identifiers SHA-256 hashed as "
+                          "the platform asks)"]  # names not asked for: the file's name columns are empty
+    at.checkbox(key="export_pii").check().run()
+    assert not at.exception
+    assert captions()[0].endswith("(identifiers SHA-256 hashed as the platform asks; the plain contact columns "
+                                  "firstname, lastname are in the file, not shown here)")
+    preview = next(d.value for d in at.dataframe if "email" in d.value.columns)
+    assert {"firstname", "lastname"}.isdisjoint(preview.columns) and len(preview) == 5
+    assert not preview.isin(["None", None]).any().any()  # an empty cell is blank
+    blob = rendered(at)
+    assert not [f"{first} {last}" for first, last in contact_data(demo_runs_db)[["first_name", "last_name"]].values
+                if f"{first} {last}" in blob]
