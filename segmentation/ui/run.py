@@ -72,14 +72,44 @@ MIN_SHARE, EPOCHS = "Smallest segment (share), when set by hand", "Training epoc
 RANGES = {WINDOW: (7, 3650), EVERY: (1, 365), FIT_SAMPLE: (100, None), MIN_SHARE: (0.001, 0.5), EPOCHS: (1, 500)}
 
 
+def feature_words(name: str) -> str | None:
+    """A feature's column name as the pages say it (``email_click_rate`` → ``e-mail click rate``,
+    ``channel_app`` → its channel's label); None when the catalog does not know it."""
+    from segmentation.features.catalog import STATIC_FEATURES, category_feature, channel_feature
+
+    labels = {feature.name: feature.label for feature, _ in STATIC_FEATURES}
+    if name in labels:
+        return labels[name]
+    if name == "category_other":
+        return category_feature("", folded=True).label
+    if name.startswith("channel_"):
+        return channel_feature(name.removeprefix("channel_")).label
+    if name.startswith("category_"):
+        return category_feature(name.removeprefix("category_").replace("_", " ")).label
+    return None
+
+
 def in_words(note: str) -> str:
     """A stored run note with the feature it starts with named in words: ``event_other left out: …`` →
     ``“other activity” left out: …`` (the notes are the command line's too)."""
-    from segmentation.features.catalog import STATIC_FEATURES
-
     name, _, rest = note.partition(" left out")
-    labels = {feature.name: feature.label for feature, _ in STATIC_FEATURES}
-    return f"“{labels[name]}” left out{rest}" if rest and name in labels else note
+    label = feature_words(name) if rest else None
+    return f"“{label}” left out{rest}" if label else note
+
+
+def segments_in_words(granularity: dict) -> str | None:
+    """How many segments the snapshot kept and why, for a marketer (the stored ``why`` is for analysts)."""
+    found, final = granularity.get("clusters_found"), granularity.get("segments")
+    if found is None or final is None:
+        return None
+    text = f"The workbench found {int(found)} groups of customers who behave alike"
+    joined = int(found) - int(final)
+    if joined > 0:
+        text += (f"; {joined} of them behaved as another one did and {'was' if joined == 1 else 'were'} joined "
+                 f"to it, which leaves {int(final)} segments")
+    else:
+        text += ", each different enough from the others to be a segment of its own"
+    return text + ". Customers who fit none of them well are left unassigned."
 
 
 def out_of_range(entered: dict) -> list[str]:
@@ -236,7 +266,10 @@ def _why_segments(row) -> None:
         if floor:
             st.markdown(f"**Smallest segment allowed.** {floor['why'][0].upper()}{floor['why'][1:]}.")
         if granularity:
-            st.markdown(f"**Segments.** {granularity['why']}.")
+            plain = segments_in_words(granularity)
+            st.markdown(f"**Segments.** {plain or granularity['why'] + '.'}")
+            if plain:
+                st.caption(f"For analysts: {granularity['why']}.")
             for fold in granularity.get("folded") or []:
                 st.markdown(f"**Kept together.** {fold_sentence(fold)}")
         if choice:
@@ -244,7 +277,7 @@ def _why_segments(row) -> None:
         weights = params.get("feature_weights") or {}
         if weights:
             ranked = sorted(weights.items(), key=lambda item: item[1])
-            low = ", ".join(f"{name} ({weight:.2f})" for name, weight in ranked[:5])
+            low = ", ".join(f"{feature_words(name) or name} ({weight:.2f})" for name, weight in ranked[:5])
             st.markdown("**Signal.** A feature weighs less when two random halves of a customer's events "
                         "disagree on it (a habit counts fully, chance counts for nothing). "
                         f"The lightest: {low}.")

@@ -391,12 +391,18 @@ def test_run_page_says_why_the_latest_snapshot_has_its_segments_and_features(dem
     expander = [e for e in at.expander if e.label.startswith("Why run")]
     assert [e.label for e in expander] == [f"Why run {latest['run_id']} has {latest['n_segments']} segments"]
     text = " ".join(m.value for m in expander[0].markdown)
-    assert f"{latest['found']} dense groups" in text
+    assert f"**Segments.** The workbench found {latest['found']} groups of customers who behave alike" in text
+    analysts = [c.value for c in expander[0].caption if c.value.startswith("For analysts: ")]
+    assert len(analysts) == 1 and f"{latest['found']} dense groups" in analysts[0]  # the stored why, set apart
+    assert "HDBSCAN" not in text and "lift distance" not in text
     assert latest["choice"] in text and "profile-only" in latest["choice"]  # the demo is not a purchase log
     assert "two random halves" in text
     assert "**Smallest segment allowed.** A segment must hold at least 2.0% of the fitted customers, as configured." in text
     # the twins were judged on what the customers repeat on the halves of their events (v14)
-    assert "the same behaviour mix in what their customers repeat on both halves of their events" in text
+    assert "the same behaviour mix in what their customers repeat on both halves of their events" in analysts[0]
+    # the lightest features named as the pages name them, not by their columns
+    lightest = text.split("The lightest: ")[1]
+    assert "_" not in lightest and lightest.count("(") == 5, lightest
 
 
 def test_run_page_shows_the_notes_the_latest_snapshot_stored(demo_runs_db, monkeypatch):
