@@ -322,8 +322,9 @@ def probability_histogram(histogram: pd.DataFrame) -> go.Figure:
     """Membership probability of a segment's customers (``bin_start``, ``customers``; bins of 0.05)."""
     figure = go.Figure(go.Bar(
         x=histogram["bin_start"] + 0.025, y=histogram["customers"], width=0.048, marker_color="#4F46E5",
-        customdata=[customers_text(n) for n in histogram["customers"]],
-        hovertemplate="membership %{x:.2f} ± 0.025: %{customdata}<extra></extra>",
+        customdata=[[f"{start:.0%}–{start + 0.05:.0%}", customers_text(n)]
+                    for start, n in zip(histogram["bin_start"], histogram["customers"])],
+        hovertemplate="membership %{customdata[0]}: %{customdata[1]}<extra></extra>",  # in per cent, as the axis
     ))
     figure.update_layout(template=TEMPLATE, margin=MARGIN, height=280, bargap=0.02,
                          xaxis=dict(range=[0, 1], title="membership probability", tickformat=".0%"),

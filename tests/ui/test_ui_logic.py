@@ -169,7 +169,9 @@ def test_probability_histogram_and_selection_breakdown():
     histogram = pd.DataFrame({"bin_start": [0.5, 0.95], "customers": [1, 7]})
     bars = plotting.probability_histogram(histogram).data[0]
     assert np.allclose(bars.x, [0.525, 0.975]) and list(bars.y) == [1, 7]
-    assert list(bars.customdata) == ["1 customer", "7 customers"]
+    # the hover says the bar's range in per cent, as the axis does (the browser walk read "0.83 ± 0.025")
+    assert [list(c) for c in bars.customdata] == [["50%–55%", "1 customer"], ["95%–100%", "7 customers"]]
+    assert bars.hovertemplate == "membership %{customdata[0]}: %{customdata[1]}<extra></extra>"
     breakdown = pd.DataFrame({"label": ["a", "b"], "selected_share": [0.75, 0.25], "overall_share": [0.5, 0.5]})
     figure = plotting.selection_breakdown(breakdown)
     assert [list(t.x) for t in figure.data] == [[0.75, 0.25], [0.5, 0.5]]
