@@ -119,7 +119,10 @@ def render() -> None:
     per_customer = float(value["revenue"].sum() / max(1, value["customers"].sum())) if not value.empty else None
     cards = rank_rising(cards, per_customer)  # new, then growing, then the rest; by revenue trend, then size
     st.subheader("Segments")
-    st.caption("New segments first, then growing ones, then the rest; within each, by revenue trend, then size.")
+    st.caption("New segments first, then growing ones, then the rest; within each, "
+               + ("by revenue per customer, highest first" if cards["revenue_change"].isna().all() else
+                  "by revenue trend since the previous snapshot (for a segment without one: its revenue per customer)")
+               + ", then size.")
     records = cards.to_dict(orient="records")
     for start in range(0, len(records), CARDS_PER_ROW):
         for column, card in zip(st.columns(CARDS_PER_ROW), records[start:start + CARDS_PER_ROW]):

@@ -704,3 +704,23 @@ def test_an_emerged_segments_empty_side_reads_a_dash():
         "what happened": ["emerged", "survived", "disappeared"], "before": ["—", "Owls", "Fans"],
         "size before": ["—", "1,200", "80"], "after": ["New", "Owls", "—"], "size after": ["300", "1,100", "—"],
         "share kept": ["—", "87.4%", "—"]}
+
+
+def test_the_overviews_order_is_said_as_it_is_for_the_first_snapshot_and_a_later_one(demo_runs_db, monkeypatch):
+    """The browser walk: with the first snapshot chosen the caption said "by revenue trend, then size" while the
+    cards ran by revenue per customer (no trend without a previous snapshot)."""
+    first = int(sql(demo_runs_db, "SELECT run_id FROM runs ORDER BY as_of LIMIT 1")["run_id"].iloc[0])
+    at = open_app(demo_runs_db, monkeypatch)
+    order = lambda: [c.value for c in at.caption if c.value.startswith("New segments first")]  # noqa: E731
+    assert order() == ["New segments first, then growing ones, then the rest; within each, by revenue trend since "
+                       "the previous snapshot (for a segment without one: its revenue per customer), then size."]
+    at.session_state["run_id"] = first
+    at.switch_page("segmentation/ui/overview.py").run()
+    assert not at.exception
+    assert order() == ["New segments first, then growing ones, then the rest; within each, by revenue per customer, "
+                       "highest first, then size."]
+    revenue = [float(re.search(r"Revenue in the window ([\d,]+)", c.value).group(1).replace(",", ""))
+               for c in at.caption if c.value.startswith("Revenue in the window")]
+    sizes = [int(m.value.split(" · ")[0].replace(",", "")) for m in at.metric if m.label == "customers"]
+    per_customer = [r / n for r, n in zip(revenue, sizes)]
+    assert len(per_customer) >= 3 and per_customer == sorted(per_customer, reverse=True)
