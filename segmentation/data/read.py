@@ -24,7 +24,7 @@ from segmentation.data.store import fetch_row
 __all__ = [
     "runs", "run", "segments", "segment_history", "segments_timeline", "lineage_history", "transitions",
     "name_history", "assignments", "value_rows", "map_points", "members_sample", "probability_histogram",
-    "selection_behaviour", "data_summary", "customers_with_events", "event_mix", "imports", "rejects",
+    "selection_behaviour", "data_summary", "customers_with_events", "event_customers", "event_mix", "imports", "rejects",
 ]
 
 
@@ -124,6 +124,13 @@ def data_summary(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
 def customers_with_events(con: duckdb.DuckDBPyConnection) -> int:
     """Distinct customers with at least one event (a scan of the events: seconds on ~100 M of them)."""
     return int(fetch_row(con, "events_count_customers")[0])
+
+
+def event_customers(con: duckdb.DuckDBPyConnection) -> tuple[int, int]:
+    """Distinct customers with at least one event, and how many of them have no customer record (no contact
+    data: an export cannot reach them); a scan of the events."""
+    with_events, without_record = fetch_row(con, "events_count_customers")
+    return int(with_events), int(without_record)
 
 
 def event_mix(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:

@@ -114,8 +114,8 @@ def events_cached(reader: Callable[..., T], summary: dict) -> T:
     snapshots and exports leave unchanged: only an import or new demo data reads them again,
     not every write (:func:`after_write` clears only the per-version cache).
     """
-    fingerprint = tuple(str(summary[k]) for k in ("n_events", "max_ingest_id", "first_event", "last_event",
-                                                 "n_imports"))
+    fingerprint = tuple(str(summary.get(k)) for k in ("n_events", "max_ingest_id", "first_event", "last_event",
+                                                 "n_imports", "n_customers"))
     return copy.copy(_events_read(str(current_db()), fingerprint, _read_name(reader), reader))
 
 

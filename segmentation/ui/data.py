@@ -52,14 +52,18 @@ def render() -> None:
         import_section()
         return
 
-    with_events = common.events_cached(read.customers_with_events, summary)
+    with_events, without_record = common.events_cached(read.event_customers, summary)
     columns = st.columns(4)
     columns[0].metric("Customers with events", f"{with_events:,}")
     columns[1].metric("Events", f"{summary['n_events']:,}")
     columns[2].metric("First event", f"{pd.Timestamp(summary['first_event']):%Y-%m-%d}")
     columns[3].metric("Last event", f"{pd.Timestamp(summary['last_event']):%Y-%m-%d}")
     if summary["n_customers"]:
-        st.caption(f"{summary['n_customers']:,} customer records (contact data stays out of every chart).")
+        missing = (f"; {without_record:,} {'customer' if without_record == 1 else 'customers'} with events "
+                   f"{'has' if without_record == 1 else 'have'} none: in the segments, but no audience export can "
+                   f"reach {'them' if without_record != 1 else 'that customer'} (no contact data)"
+                   if without_record else "")
+        st.caption(f"{summary['n_customers']:,} customer records (contact data stays out of every chart){missing}.")
 
     mix = common.events_cached(read.event_mix, summary)
     by_type, by_channel = st.tabs(["Events by type", "Events by channel"])

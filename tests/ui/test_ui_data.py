@@ -54,3 +54,11 @@ def test_data_page_with_events(db_file, monkeypatch):
     assert len(charts) == 2
     # The chart carries aggregates only: no customer ids.
     assert all("C1" not in chart.proto.spec for chart in charts)
+    assert not [c.value for c in at.caption if "customer records" in c.value]  # no customer records: nothing to say
+    # two of the three have a customer record: the page says the third cannot be reached by an export
+    with store.connect(db_file) as con:
+        con.execute("INSERT INTO customers (customer_id, email) VALUES ('C1', 'a@example.com'), ('C2', NULL)")
+    at = _app(db_file, monkeypatch).run()
+    assert [c.value for c in at.caption if "customer records" in c.value] == [
+        "2 customer records (contact data stays out of every chart); 1 customer with events has none: in the "
+        "segments, but no audience export can reach that customer (no contact data)."]
