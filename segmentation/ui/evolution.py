@@ -39,6 +39,18 @@ def timeline_caption(window: int, other_windows: int, other_computations: int) -
     return caption + "."
 
 
+def internal_words(internal: dict) -> list[str]:
+    """A survivor's changes in words, its growth in customers with its numbers (the Overview's badge and
+    change are in share of all customers, which can stay the same while the count grows)."""
+    words = []
+    for label in internal.get("labels") or []:
+        if label in ("grew", "shrank") and internal.get("size_before"):
+            before, after = int(internal["size_before"]), int(internal["size_after"])
+            label += f" {after / before - 1:+.0%} in customers ({before:,} → {after:,})"
+        words.append(label)
+    return words
+
+
 def _sankey(frame: pd.DataFrame, run: dict, timeline_runs: list[int]) -> None:
     st.subheader("Where customers moved")
     ids = frame["run_id"].astype(int).tolist()  # newest first
@@ -137,7 +149,7 @@ def _transitions(run: dict) -> None:
         what = row.transition + (f" from {escape_markdown(profile['lineage_from'])}"
                                  if profile.get("lineage_from") else "")
         if internal:
-            what += " — " + ", ".join(internal)
+            what += " — " + ", ".join(internal_words(profile["internal"]))
         changed = common.changes_in_words(profile)
         st.markdown(f"**{name}** ({what}): {int(row.size):,} customers"
                     + (f"; against where they came from: {changed}" if changed else ""))

@@ -245,3 +245,15 @@ def test_the_timeline_caption_says_what_it_left_out():
     assert timeline_caption(45, 3, 1) == (
         "Snapshots over a 45-day window, as the one chosen in the sidebar; 3 snapshots over another window left "
         "out (choose one in the sidebar to see its own timeline); 1 other computation of a date shown once.")
+
+
+def test_a_survivors_growth_is_said_in_customers_with_its_numbers():
+    """The browser walk: Evolution said "grew" where the Overview said "same share" (a count can grow while
+    the share stays); the count's change is now said with its numbers."""
+    from segmentation.ui.evolution import internal_words
+
+    assert internal_words({"size_before": 63, "size_after": 74, "labels": ["grew", "shifted behaviour"]}) == [
+        "grew +17% in customers (63 → 74)", "shifted behaviour"]
+    assert internal_words({"size_before": 1200, "size_after": 900, "labels": ["shrank"]}) == [
+        "shrank -25% in customers (1,200 → 900)"]
+    assert internal_words({"labels": ["shifted behaviour"]}) == ["shifted behaviour"]
