@@ -91,11 +91,12 @@ def _number(value: float, kind: str) -> str:
 
 
 def condition_text(condition: Condition, label: str, kind: str) -> str:
-    """``"social media activity > 30 %"``; on whole numbers ``> 4`` reads ``≥ 5``."""
+    """``"social media activity more than 30 %"`` or ``"… at most 30 %"``, in the words of a range (below); on
+    whole numbers ``> 4`` reads ``at least 5``."""
     if kind == "integer" and condition.op == ">":
-        return f"{label} ≥ {_number(condition.threshold + 1, kind)}"
-    symbol = "≤" if condition.op == "<=" else ">"
-    return f"{label} {symbol} {_number(condition.threshold, kind)}"
+        return f"{label} at least {_number(condition.threshold + 1, kind)}"
+    words = "at most" if condition.op == "<=" else "more than"
+    return f"{label} {words} {_number(condition.threshold, kind)}"
 
 
 def rule_text(rule: list[Condition], kinds: dict[str, str], labels: dict[str, str]) -> str:

@@ -42,7 +42,7 @@ def _sql_members(frame: pd.DataFrame, clause: str) -> set[str]:
 
 
 def _check_text_matches_sql(rule: dict, kinds: dict[str, str]) -> None:
-    """Every threshold the text shows is the one the SQL uses (integers: '≥ 5' is '> 4')."""
+    """Every threshold the text shows is the one the SQL uses (integers: 'at least 5' is '> 4')."""
     for condition in rule["conditions"]:
         value = condition["threshold"]
         if kinds[condition["feature"]] == "percent":
@@ -64,7 +64,10 @@ def test_two_bounds_on_one_feature_read_as_a_range():
     kinds = {"evening": "percent", "visits": "integer", "grocery": "percent"}
     labels = {"evening": "evening activity", "visits": "visits", "grocery": "grocery activity"}
     assert rule_text(rule, kinds, labels) == ("evening activity more than 50 % and at most 60 % and visits from 3 "
-                                              "to 5 and grocery activity > 12 %")
+                                              "to 5 and grocery activity more than 12 %")
+    # one bound reads in the same words as a range (the browser walk: "> 60 %" beside "more than 50 % and …")
+    assert rule_text([Condition("grocery", "<=", 0.12), Condition("visits", ">", 4.0)], kinds, labels) == (
+        "grocery activity at most 12 % and visits at least 5")
 
 
 def test_planted_rule_is_found_rounded_and_the_sql_selects_what_the_text_says():
@@ -75,7 +78,7 @@ def test_planted_rule_is_found_rounded_and_the_sql_selects_what_the_text_says():
     assert 1 <= len(found["rules"]) <= MAX_RULES
     assert all(len(r["conditions"]) <= MAX_CONDITIONS for r in found["rules"])
     first = found["rules"][0]
-    assert "social media activity > 30 %" in first["text"] and "activity ≥ 5" in first["text"], first["text"]
+    assert "social media activity more than 30 %" in first["text"] and "activity at least 5" in first["text"], first["text"]
     for rule in found["rules"]:
         _check_text_matches_sql(rule, kinds)
     # the clause run in DuckDB selects the customers the reported precision and recall describe
