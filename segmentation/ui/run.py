@@ -242,7 +242,7 @@ def render() -> None:
         common.table(runs[["run_id", "as_of", "window_days", "n_customers", "n_segments", "noise_share", "created_at"]],
                      {"run_id": st.column_config.NumberColumn("Snapshot", format="run %d"),
                       "as_of": st.column_config.DateColumn("Date"),
-                      "window_days": st.column_config.NumberColumn("Days of behaviour", format="%d"),
+                      "window_days": st.column_config.NumberColumn(WINDOW, format="%d"),
                       "n_customers": st.column_config.NumberColumn("Customers", format="localized"),
                       "n_segments": st.column_config.NumberColumn("Segments"),
                       "noise_share": common.percent_column(
