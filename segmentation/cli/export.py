@@ -69,7 +69,7 @@ def export(
 
 @command
 def exports(as_json: bool = typer.Option(False, "--json", help="Print one JSON document.")) -> None:
-    """List the audit history of exports (one row per written file)."""
+    """List the audit history of exports (one row per written or downloaded file)."""
     from segmentation.audiences.export import list_exports
 
     frame = list_exports(db())

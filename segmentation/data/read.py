@@ -129,7 +129,7 @@ def customers_with_events(con: duckdb.DuckDBPyConnection) -> int:
 def event_customers(con: duckdb.DuckDBPyConnection) -> tuple[int, int]:
     """Distinct customers with at least one event, and how many of them have no customer record (no contact
     data: an export cannot reach them); a scan of the events."""
-    with_events, without_record = fetch_row(con, "events_count_customers")
+    with_events, without_record = fetch_row(con, "events_count_customers_unrecorded")
     return int(with_events), int(without_record)
 
 

@@ -214,8 +214,8 @@ def uploaded_name(file: str) -> str:
     """An import's file as the Imports table shows it: an upload's own name (not where the server keeps its copy,
     :func:`_stored_copy`), any other file's path as the command line was given it."""
     path = Path(str(file))
-    uploads = store.db_path(common.current_db()).parent / "uploads"
-    return f"{path.name} (uploaded)" if path.parent.parent == uploads else str(file)
+    uploads = store.db_path(common.current_db()).resolve().parent / "uploads"  # the import stores resolved paths
+    return f"{path.name} (uploaded)" if path.resolve().parent.parent == uploads else str(file)
 
 
 def _mapping_form(kind: str, header: list[str] | None, key: str) -> dict | None:

@@ -3,8 +3,9 @@
 Uses segmentation.audiences.export: ``plan_export`` reads and checks (consent, minimum
 size, exclusions, warnings) without writing; ``write_export`` writes the file and
 its audit row atomically; ``list_exports`` is the audit history. A download is an
-export too: the file is saved under ``exports/`` and recorded before the browser
-receives it, so every file that leaves the workbench has an audit row.
+export too: ``record_download`` records it (audit row, members) before the browser
+receives it and keeps no copy on the server, so every file that leaves the workbench
+has an audit row.
 """
 
 from __future__ import annotations

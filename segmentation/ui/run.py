@@ -72,29 +72,20 @@ MIN_SHARE, EPOCHS = "Smallest segment (share), when set by hand", "Training epoc
 RANGES = {WINDOW: (7, 3650), EVERY: (1, 365), FIT_SAMPLE: (100, None), MIN_SHARE: (0.001, 0.5), EPOCHS: (1, 500)}
 
 
-def feature_words(name: str) -> str | None:
-    """A feature's column name as the pages say it (``email_click_rate`` → ``e-mail click rate``,
-    ``channel_app`` → its channel's label); None when the catalog does not know it."""
-    from segmentation.features.catalog import STATIC_FEATURES, category_feature, channel_feature
+def feature_labels(con) -> dict[str, str]:
+    """Every feature's label as the other pages say it (``email_click_rate`` → "email click-through",
+    ``category_home_garden`` → "Home & Garden activity"): the catalog of the stored events' channels and
+    categories (a scan of the events: read through :func:`common.events_cached`)."""
+    from segmentation.features.catalog import feature_catalog
 
-    labels = {feature.name: feature.label for feature, _ in STATIC_FEATURES}
-    if name in labels:
-        return labels[name]
-    if name == "category_other":
-        return category_feature("", folded=True).label
-    if name.startswith("channel_"):
-        return channel_feature(name.removeprefix("channel_")).label
-    if name.startswith("category_"):
-        return category_feature(name.removeprefix("category_").replace("_", " ")).label
-    return None
+    return {feature.name: feature.label for feature in feature_catalog(con)}
 
 
-def in_words(note: str) -> str:
+def in_words(note: str, labels: dict[str, str]) -> str:
     """A stored run note with the feature it starts with named in words: ``event_other left out: …`` →
     ``“other activity” left out: …`` (the notes are the command line's too)."""
     name, _, rest = note.partition(" left out")
-    label = feature_words(name) if rest else None
-    return f"“{label}” left out{rest}" if label else note
+    return f"“{labels[name]}” left out{rest}" if rest and name in labels else note
 
 
 def segments_in_words(granularity: dict) -> str | None:
@@ -102,12 +93,13 @@ def segments_in_words(granularity: dict) -> str | None:
     found, final = granularity.get("clusters_found"), granularity.get("segments")
     if found is None or final is None:
         return None
-    text = f"The workbench found {int(found)} groups of customers who behave alike"
-    joined = int(found) - int(final)
+    found, final = int(found), int(final)
+    text = f"The workbench found {found} {'group' if found == 1 else 'groups'} of customers who behave alike"
+    joined = found - final
     if joined > 0:
         text += (f"; {joined} of them behaved as another one did and {'was' if joined == 1 else 'were'} joined "
-                 f"to it, which leaves {int(final)} segments")
-    else:
+                 f"to it, which leaves {final} {'segment' if final == 1 else 'segments'}")
+    elif found > 1:
         text += ", each different enough from the others to be a segment of its own"
     return text + ". Customers who fit none of them well are left unassigned."
 
@@ -256,8 +248,10 @@ def _why_segments(row) -> None:
     and the notes it stored (values filled in, drift checked without reconstruction, …)."""
     metrics, params = common.as_dict(row["metrics"]), common.as_dict(row["params"])
     notes = metrics.get("notes") or []
+    labels = common.events_cached(feature_labels, common.data_summary())
     if notes:
-        st.info(f"Notes on run {int(row['run_id'])}:\n" + "\n".join(f"- {escape_markdown(in_words(n))}" for n in notes),
+        st.info(f"Notes on run {int(row['run_id'])}:\n" + "\n".join(f"- {escape_markdown(in_words(n, labels))}"
+                                                                     for n in notes),
                 icon=":material/info:")
     granularity, choice, floor = metrics.get("granularity"), params.get("feature_choice"), params.get("segment_floor")
     if not granularity and not choice and not floor:
@@ -277,7 +271,7 @@ def _why_segments(row) -> None:
         weights = params.get("feature_weights") or {}
         if weights:
             ranked = sorted(weights.items(), key=lambda item: item[1])
-            low = ", ".join(f"{feature_words(name) or name} ({weight:.2f})" for name, weight in ranked[:5])
+            low = ", ".join(f"{labels.get(name, name)} ({weight:.2f})" for name, weight in ranked[:5])
             st.markdown("**Signal.** A feature weighs less when two random halves of a customer's events "
                         "disagree on it (a habit counts fully, chance counts for nothing). "
                         f"The lightest: {low}.")

@@ -235,3 +235,18 @@ def test_the_preview_masks_contact_details_in_any_file_and_any_column():
     # a value alone gives a column away, whatever its name
     loose = preview_rows(b"customer_id,contact\n7,(030) 1234567\n8,\n", None, "customers")
     assert loose["contact"].tolist() == ["(•••", ""]
+
+
+def test_an_upload_is_named_by_its_own_name_with_a_relative_or_symlinked_database(tmp_path, monkeypatch):
+    """A review: the import stores the upload's resolved path, and the default database name is relative
+    (data/workbench.duckdb), so the table showed the server's path."""
+    from segmentation.ui import common, data_import
+
+    (tmp_path / "real" / "uploads" / "5be08c9684a1").mkdir(parents=True)
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    monkeypatch.chdir(tmp_path)
+    stored = str((tmp_path / "real" / "uploads" / "5be08c9684a1" / "shop.csv").resolve())
+    for db in ("real/workbench.duckdb", "link/workbench.duckdb", str(tmp_path / "link" / "workbench.duckdb")):
+        monkeypatch.setattr(common, "current_db", lambda db=db: db)
+        assert data_import.uploaded_name(stored) == "shop.csv (uploaded)", db
+    assert data_import.uploaded_name("/srv/drop/shop.csv") == "/srv/drop/shop.csv"  # a command line's file

@@ -257,3 +257,32 @@ def test_a_survivors_growth_is_said_in_customers_with_its_numbers():
     assert internal_words({"size_before": 1200, "size_after": 900, "labels": ["shrank"]}) == [
         "shrank -25% in customers (1,200 → 900)"]
     assert internal_words({"labels": ["shifted behaviour"]}) == ["shifted behaviour"]
+
+
+def test_why_a_snapshot_has_its_segments_in_a_marketers_words():
+    from segmentation.ui.run import segments_in_words
+
+    assert segments_in_words({"clusters_found": 9, "segments": 8}) == (
+        "The workbench found 9 groups of customers who behave alike; 1 of them behaved as another one did and was "
+        "joined to it, which leaves 8 segments. Customers who fit none of them well are left unassigned.")
+    assert segments_in_words({"clusters_found": 1, "segments": 1}) == (
+        "The workbench found 1 group of customers who behave alike. Customers who fit none of them well are left "
+        "unassigned.")
+    assert segments_in_words({"why": "old run"}) is None
+
+
+def test_the_run_page_names_features_as_the_catalog_does(db_file):
+    """A review: labels rebuilt from column names read "home garden activity" where the other pages say
+    "Home & Garden activity"."""
+    from segmentation.data import store
+    from segmentation.ui.run import feature_labels, in_words
+
+    with store.connect(db_file) as con:
+        con.execute("INSERT INTO events (customer_id, ts, event_type, channel, category) VALUES "
+                    "('c1', TIMESTAMP '2025-03-01', 'view', 'Call Center', 'Home & Garden')")
+        labels = feature_labels(con)
+    assert labels["category_home_garden"] == "Home & Garden activity"
+    assert labels["channel_call_center"] == "Call Center channel activity"
+    assert in_words("category_home_garden left out: the same value for every customer", labels) == (
+        "“Home & Garden activity” left out: the same value for every customer")
+    assert in_words("3 customers had undefined values", labels) == "3 customers had undefined values"
