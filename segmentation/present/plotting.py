@@ -123,14 +123,22 @@ def sizes_over_time(sizes: pd.DataFrame) -> go.Figure:
     """
     figure = go.Figure()
     colors = lineage_colors(sizes["lineage_id"])
+    dates = sorted(pd.to_datetime(sizes["as_of"]).unique())
     for lineage, rows in sizes.sort_values("as_of").groupby("lineage_id", sort=True, dropna=False):
         color = colors[_lineage_key(lineage)]
         name = str(rows["label"].iloc[-1])
+        # Every snapshot's point, 0 where the lineage was not (yet, or any more) a segment: the stack infers
+        # those zeros anyway, and its hover then read "0 customers (-)" at a date the segment did not exist
+        rows = rows.assign(as_of=pd.to_datetime(rows["as_of"])).set_index("as_of").reindex(dates)
+        first = rows["size"].first_valid_index()
+        said = [f"{int(size):,} customers ({share:.1%})" if pd.notna(size) else
+                "not a segment yet" if when < first else "no longer a segment"
+                for when, size, share in zip(rows.index, rows["size"], rows["share"])]
         figure.add_trace(go.Scatter(
-            x=rows["as_of"], y=rows["size"], name=short_label(name), mode="lines+markers",
-            stackgroup="sizes", line=dict(color=color, width=1.5), marker=dict(color=color, size=6),
-            fillcolor=translucent(color, 0.55), customdata=rows["share"],
-            hovertemplate=_hover_text(name) + ": %{y:,} customers (%{customdata:.1%})<extra></extra>"))
+            x=rows.index, y=rows["size"].fillna(0).astype(int), name=short_label(name), mode="lines+markers",
+            stackgroup="sizes", line=dict(color=color, width=1.5), fillcolor=translucent(color, 0.55),
+            marker=dict(color=color, size=[6 if pd.notna(size) else 0 for size in rows["size"]]),
+            customdata=said, hovertemplate=_hover_text(name) + ": %{customdata}<extra></extra>"))
     figure.update_layout(template=TEMPLATE, xaxis_title="snapshot", yaxis_title="customers",
                          legend_title_text="segment")
     stacked = sizes.sort_values(["as_of", "lineage_id"]).copy()

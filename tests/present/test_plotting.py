@@ -32,6 +32,11 @@ def test_sizes_over_time_tidy_and_annotated():
     figure = plotting.sizes_over_time(sizes)
     assert [a.text for a in figure.layout.annotations] == ["NEW"]
     assert sum(sum(trace.y) for trace in figure.data) == 60 + 40 + 55 + 35 + 20
+    # a segment that emerged at the second snapshot: a point of 0 at the first, said so on hover (a browser walk
+    # read "0 customers (-)" there), with no marker
+    social = next(t for t in figure.data if t.name == "Social shoppers")
+    assert list(social.y) == [0, 20] and list(social.marker.size) == [0, 6]
+    assert list(social.customdata) == ["not a segment yet", "20 customers (18.2%)"]
 
 
 def test_one_snapshot_shows_its_date_not_milliseconds_around_it():
