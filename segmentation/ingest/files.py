@@ -148,7 +148,7 @@ def _import(con, path: Path, name: str, kind: str, info: FileInfo, mapping: dict
         run_query(con, delete, ingest_id=previous_id)
         run_query(con, "ingest_14_rejects_delete_of_ingest", ingest_id=previous_id)
         run_query(con, "ingest_15_ingests_update_replaced", ingest_id=previous_id, replaced_by=ingest_id)
-    warnings = import_warnings(con, name, kind, sources, constants)
+    warnings = import_warnings(con, name, kind, sources, constants, header)
     insert = "ingest_17_events_insert" if kind == "events" else "ingest_17_customers_upsert"
     [(n_rows,)] = run_query(con, insert, ingest_id=ingest_id)
     stored_file = str(path.resolve())

@@ -73,10 +73,13 @@ def check_options(con, kind: str, mapping: dict, constants: dict, ts_format: str
 def resolve_columns(name: str, kind: str, header: list[str], mapping: dict,
                     constants: dict) -> dict[str, int]:
     """Canonical column → position in the file: mapped first, else the same name ignoring case,
-    spaces and hyphens ('Customer ID' is customer_id)."""
+    spaces and hyphens ('Customer ID' is customer_id), else the same letters without any of them or
+    underscores ('E-Mail' is email, 'FirstName' is first_name)."""
     by_folded: dict[str, int] = {}
+    by_letters: dict[str, int] = {}
     for index, column in enumerate(header):
         by_folded.setdefault(fold_column(column), index)
+        by_letters.setdefault(fold_column(column).replace("_", ""), index)
     found = _quoted_list(header)
     sources: dict[str, int] = {}
     for canon, source in mapping.items():
@@ -88,6 +91,10 @@ def resolve_columns(name: str, kind: str, header: list[str], mapping: dict,
     for canon in COLUMNS[kind]:
         if canon not in sources and canon not in constants and canon in by_folded:
             sources[canon] = by_folded[canon]
+    for canon in COLUMNS[kind]:  # 'E-Mail' folds to e_mail: the same letters as email
+        index = by_letters.get(canon.replace("_", ""))
+        if canon not in sources and canon not in constants and index is not None and index not in sources.values():
+            sources[canon] = index
     missing = [c for c in REQUIRED[kind] if c not in sources and c not in constants]
     if missing:
         settable = [c for c in missing if c != "customer_id"]
@@ -116,10 +123,16 @@ def find_problems(con, kind: str, now: datetime) -> tuple[list[tuple], int]:
     return problems, n_bad
 
 
-def import_warnings(con, name: str, kind: str, sources: dict, constants: dict) -> list[str]:
-    """Warnings of an accepted import, one line each (no PII): unknown event types and channels
-    stored as 'other', no amount column, no consent column."""
+def import_warnings(con, name: str, kind: str, sources: dict, constants: dict,
+                    header: list[str] | None = None) -> list[str]:
+    """Warnings of an accepted import, one line each (no PII): the file's columns not imported, unknown event
+    types and channels stored as 'other', no amount column, no consent column."""
     warnings: list[str] = []
+    left = [column for index, column in enumerate(header or []) if index not in sources.values()]
+    if left:
+        warnings.append(f"{name}: {_count(len(left), 'column')} of the file not imported ({_quoted_list(left)}): "
+                        f"{'its name is' if len(left) == 1 else 'their names are'} not one of the {kind} columns; "
+                        "--map imports a column under one of them")
     if kind == "events":
         known = {"event_type": EVENT_TYPES, "channel": CHANNELS}
         for column, n_rows, n_distinct, sample in run_query(con, "ingest_16_staged_select_warnings_events"):
@@ -132,8 +145,8 @@ def import_warnings(con, name: str, kind: str, sources: dict, constants: dict) -
         if "amount" not in sources and "amount" not in constants:
             warnings.append(f"{name}: no amount column; amounts are stored as 0")
     elif "consent_ads" not in sources and "consent_ads" not in constants:
-        warnings.append(f"{name}: no consent_ads column; consent is unknown for these customers "
-                        "(exports leave them out unless asked)")
+        warnings.append(f"{name}: no consent_ads column; consent is unknown for the customers new in this file "
+                        "(exports leave them out unless asked), and those already stored keep theirs")
     return warnings
 
 

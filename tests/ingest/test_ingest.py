@@ -487,3 +487,21 @@ def test_every_ingest_query_is_used(con, tmp_path, monkeypatch):
     ingest_file(con, parquet, now=NOW)
     files = {p.stem for p in QUERIES_DIR.rglob("ingest_*.sql")}
     assert files - used == set()
+
+
+def test_contact_columns_named_with_hyphens_or_run_together_are_imported_and_others_are_named(con, tmp_path):
+    """An analyst's walk: 'E-Mail' folded to e_mail, matched nothing, and every e-mail was dropped without a word."""
+    path = write(tmp_path, "crm.csv", "Customer ID,E-Mail,Phone,FirstName,Loyalty tier\n"
+                                      "001,a@example.com,+49 30 1234567,Ana,gold\n002,b@example.org,,Bo,\n")
+    result = ingest_file(con, path, kind="customers", now=NOW)
+    rows = con.execute("SELECT customer_id, email, first_name FROM customers ORDER BY customer_id").fetchall()
+    assert rows == [("001", "a@example.com", "Ana"), ("002", "b@example.org", "Bo")]
+    assert result.warnings[0] == (f"{path}: 1 column of the file not imported ('Loyalty tier'): its name is not one "
+                                  "of the customers columns; --map imports a column under one of them")
+    # no consent column: only the customers new in the file have unknown consent
+    assert result.warnings[1].endswith("consent is unknown for the customers new in this file (exports leave them "
+                                       "out unless asked), and those already stored keep theirs")
+    # a column mapped by hand is not matched a second time by its letters
+    again = write(tmp_path, "crm2.csv", "id,EMail,e_mail\n003,c@example.com,d@example.com\n")
+    ingest_file(con, again, kind="customers", mapping={"customer_id": "id", "email": "e_mail"}, now=NOW)
+    assert con.execute("SELECT email FROM customers WHERE customer_id = '003'").fetchone() == ("d@example.com",)
