@@ -54,6 +54,13 @@ def _phone_or_keep(match: re.Match) -> str:
     return "[number]" if looks_like_phone else text
 
 
+def masked_value(value: str) -> str:
+    """A value a message quotes from a file, ``[e-mail]`` when it holds an e-mail address and ``[number]``
+    when it looks like a phone number (a customer id that is an e-mail address, a phone in an events file):
+    the messages of bad rows name the rows, so the value itself is not needed to find them."""
+    return _PHONE.sub(_phone_or_keep, _EMAIL.sub("[e-mail]", value))
+
+
 def redact(text: str) -> str:
     """``text`` without values that may be personal data: quoted values become ``'…'``,
     e-mail addresses ``[e-mail]`` and phone-like numbers ``[number]``.

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 
 import duckdb
 
-from segmentation.errors import InputError
+from segmentation.errors import InputError, masked_value
 from segmentation.ingest.columns import CHANNELS, COLUMNS, EVENT_TYPES, REQUIRED, fold_column
 from segmentation.ingest.read import first_line, run_query
 
@@ -68,6 +68,10 @@ def check_options(con, kind: str, mapping: dict, constants: dict, ts_format: str
         except duckdb.Error as exc:
             raise InputError(f"--ts-format {ts_format!r} is not a valid strptime format "
                              f"(e.g. %Y%m%d or '%d.%m.%Y %H:%M'): {first_line(exc)}") from exc
+
+
+#: The columns whose values a message masks (:func:`~segmentation.errors.masked_value`).
+_MASKED_COLUMNS = frozenset({"customer_id", "email", "phone", "first_name", "last_name", "zip", "city", "state"})
 
 
 def resolve_columns(name: str, kind: str, header: list[str], mapping: dict,
@@ -168,7 +172,9 @@ def problems_message(name: str, n_bad: int, problems: list[tuple], header: list[
         else:
             where = f"column {column!r}"
         rows = ", ".join(str(r) for r in first_rows) + (", …" if n_rows > len(first_rows) else "")
-        values = [v for v in sample if v]
+        # no contact data in a message: an id or contact column's values masked where they hold it (a shop keyed
+        # on e-mail addresses); dates, amounts and types are shown, they are what to fix
+        values = [masked_value(v) if column in _MASKED_COLUMNS else v for v in sample if v]
         shown = f": {_quoted_list(values)}" if values else ""
         parts.append(f"{where}: {problem} in {_count(n_rows, 'row')} "
                      f"(row{'s' if n_rows > 1 else ''} {rows}){shown}")

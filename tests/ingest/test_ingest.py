@@ -505,3 +505,24 @@ def test_contact_columns_named_with_hyphens_or_run_together_are_imported_and_oth
     again = write(tmp_path, "crm2.csv", "id,EMail,e_mail\n003,c@example.com,d@example.com\n")
     ingest_file(con, again, kind="customers", mapping={"customer_id": "id", "email": "e_mail"}, now=NOW)
     assert con.execute("SELECT email FROM customers WHERE customer_id = '003'").fetchone() == ("d@example.com",)
+
+
+def test_a_refused_files_message_names_rows_without_quoting_contact_data(con, tmp_path):
+    """An analyst's walk: a shop keyed on e-mail addresses saw them in the message of a repeated customer id."""
+    path = write(tmp_path, "by_email.csv", "customer_id,country\njane@example.com,DE\nbo@example.org,FR\n"
+                                           "jane@example.com,AT\n")
+    with pytest.raises(InputError) as excinfo:
+        ingest_file(con, path, kind="customers", now=NOW)
+    message = str(excinfo.value)
+    assert "customer id repeated from an earlier row in 1 row (row 3): '[e-mail]'" in message, message
+    assert "@" not in message
+    assert con.execute("SELECT count(*) FROM customers").fetchone() == (0,)
+    # a phone number as the id is masked too; a bad date is still quoted (it is what to fix)
+    phones = write(tmp_path, "by_phone.csv", "customer_id,country\n+49 30 1234567,DE\n+49 30 1234567,AT\n")
+    with pytest.raises(InputError) as excinfo:
+        ingest_file(con, phones, kind="customers", now=NOW)
+    assert "(row 2): '[number]'" in str(excinfo.value) and "1234567" not in str(excinfo.value)
+    bad = write(tmp_path, "bad.csv", "customer_id,ts,event_type\n7,2024-13-45,view\n")
+    with pytest.raises(InputError) as excinfo:
+        ingest_file(con, bad, now=NOW)
+    assert "(row 1): '2024-13-45'" in str(excinfo.value)
