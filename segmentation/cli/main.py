@@ -20,7 +20,7 @@ from typing import Any, Callable, Optional
 import typer
 
 from segmentation.data.journal import Operation
-from segmentation.errors import WorkbenchError, redact
+from segmentation.errors import NotFoundError, WorkbenchError, redact
 
 app = typer.Typer(
     add_completion=False,
@@ -139,6 +139,8 @@ def command(func: Callable | None = None, /, *, operation: Operation | None = No
         from segmentation.data import store
 
         try:
+            if name not in CREATE_DATABASE and not store.db_path(db()).exists():
+                raise NotFoundError(missing_database(store.db_path(db())))
             _recover(func.__name__, check_models)
             if operation is None:
                 return func(*args, **kwargs)
@@ -166,6 +168,18 @@ def command(func: Callable | None = None, /, *, operation: Operation | None = No
             raise typer.Exit(1)
 
     return app.command()(wrapper)
+
+
+#: The commands that may start a database where there is none; any other refuses a missing file (a mistyped
+#: --db read as an empty workbench, and left an empty database and its folders behind).
+CREATE_DATABASE = frozenset({"demo", "ingest", "first-run"})
+
+
+def missing_database(path: Path) -> str:
+    """The message of a command asked to work on a database file that does not exist."""
+    last = sorted(CREATE_DATABASE)[-1]
+    others = ", ".join(f"`{c}`" for c in sorted(CREATE_DATABASE)[:-1])
+    return f"no database at {path}: check --db (or $SEGMENTATION_DB); {others} or `{last}` start one"
 
 
 def _check_operation(func: Callable, name: str, operation: Operation) -> None:

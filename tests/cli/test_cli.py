@@ -185,3 +185,15 @@ def test_the_command_line_starts_without_the_heavy_libraries():
     code = f"import sys, segmentation.cli.main; print([m for m in {heavy!r} if m in sys.modules])"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
     assert result.stdout.strip() == "[]", result.stdout
+
+
+@pytest.mark.parametrize("args", [("status",), ("runs",), ("exports", "--json"), ("segments", "--run", "1")])
+def test_a_mistyped_database_path_is_refused_and_nothing_is_created(tmp_path, args):
+    """An analyst's walk: `--db` with a typo read as an empty workbench (exit 0) and left an empty database and
+    its folders behind."""
+    db = tmp_path / "no such folder" / "sub" / "w.duckdb"
+    result = cli(db, *args, check=False)
+    assert result.returncode == 4
+    assert result.stderr.strip() == (f"error: no database at {db}: check --db (or $SEGMENTATION_DB); `demo`, "
+                                     "`first-run` or `ingest` start one")
+    assert not (tmp_path / "no such folder").exists()
