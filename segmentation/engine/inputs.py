@@ -130,9 +130,10 @@ def check_enough_rows(n_rows: int, n_sample: int, min_cluster_size: int) -> None
     rows (and has at least 20 rows)."""
     needed = max(20, 2 * min_cluster_size)
     if n_sample < needed:
-        raise PipelineInputError(
-            f"{n_rows} customers are too few to segment: need at least {needed} "
-            f"(two segments of min_cluster_size={min_cluster_size})")
+        why = (f"two segments of at least {min_cluster_size:,} customers each" if needed > 20 else
+               "the fewest the workbench segments")
+        raise PipelineInputError(f"{n_rows:,} {'customer is' if n_rows == 1 else 'customers are'} too few to "
+                                 f"segment: need at least {needed:,} ({why})")
 
 
 #: Where the discriminant polish can be drawn (:mod:`segmentation.engine.polish`).

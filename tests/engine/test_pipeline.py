@@ -497,3 +497,16 @@ def test_the_cluster_space_takes_more_neighbours_only_on_a_large_fit_sample():
     assert make_reducer(SegmentationPipeline(n_neighbors=40), 50_000).n_neighbors == 40  # never fewer than asked
     with pytest.raises(ValueError, match="neighbors_share must be a share of the fit sample"):
         SegmentationPipeline(neighbors_share=1.5).fit(np.random.default_rng(0).normal(size=(60, 3)))
+
+
+def test_too_few_customers_says_how_many_are_needed_and_why():
+    """An analyst's walk read "need at least 20 (two segments of min_cluster_size=5)": 2 × 5 is not 20."""
+    from segmentation.engine.inputs import check_enough_rows
+
+    with pytest.raises(PipelineInputError, match=r"^6 customers are too few to segment: need at least 20 \(the "
+                                                 r"fewest the workbench segments\)$"):
+        check_enough_rows(6, 6, 5)
+    with pytest.raises(PipelineInputError, match=r"^1,000 customers are too few to segment: need at least 1,200 \(two "
+                                                 r"segments of at least 600 customers each\)$"):
+        check_enough_rows(1000, 1000, 600)
+    check_enough_rows(1200, 1200, 600)  # enough

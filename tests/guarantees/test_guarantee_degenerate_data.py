@@ -87,7 +87,7 @@ RUN = ("run", "--as-of", "2025-02-28", "--window-days", "60")
 
 @pytest.mark.parametrize("rows, options, code, message", [
     (_single_customer, ("--min-cluster-share", "0.05"), 2,
-     "error: 1 customers are too few to segment: need at least 20 (two segments of min_cluster_size=5)"),
+     "error: 1 customer is too few to segment: need at least 20 (the fewest the workbench segments)"),
     (_identical_customers, ("--min-cluster-share", "0.05"), 2,
      "error: no features left: all 0 feature columns are constant in the data"),
     (_three_equal_groups, ("--min-cluster-share", "0.5"), 2,

@@ -152,8 +152,8 @@ def test_rows_kept_aside_are_listed_and_downloadable_and_a_snapshot_is_one_click
     assert job.label == "snapshot of 2025-03-03 (90-day window)"
     assert at.title[0].value == "Run"  # where its progress shows
     assert job_registry().wait(job, 300)
-    assert (job.state, job.error) == ("failed", "2 customers are too few to segment: need at least 20 (two "
-                                               "segments of min_cluster_size=5)")  # three events are not enough
+    assert (job.state, job.error) == ("failed", "2 customers are too few to segment: need at least 20 (the "
+                                               "fewest the workbench segments)")  # three events are not enough
 
 
 def test_command_line_words_become_the_forms_words():
