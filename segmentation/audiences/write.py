@@ -95,9 +95,13 @@ def _backup_path(final: Path) -> Path:
     return final.with_name(f".{final.name}.{os.getpid()}.replaced")
 
 
-def _write_temp(temp: Path, payload: bytes) -> Path:
+def _write_temp(temp: Path, payload: bytes, private: bool = False) -> Path:
+    """``payload`` into the new file ``temp``, flushed to disk; ``private``: readable by its owner only (a file
+    with plain contact data), whatever the umask would give."""
     try:
-        with open(temp, "xb") as handle:
+        with open(temp, "xb", opener=(lambda path, flags: os.open(path, flags, 0o600)) if private else None) as handle:
+            if private:
+                os.fchmod(handle.fileno(), 0o600)
             handle.write(payload)
             handle.flush()
             os.fsync(handle.fileno())
@@ -238,8 +242,9 @@ def write_export(db: Any, plan: ExportPlan, out_path: str | os.PathLike, *,
         for kind, path in files.items()], run=plan.run_id, out=str(out))
     swap = _FileSwap()
     try:
+        private = bool(plan.options.get("include_pii"))  # plain names, e-mails or phones: the owner's eyes only
         for kind, data in payloads.items():
-            _write_temp(temps[kind], data)
+            _write_temp(temps[kind], data, private)
         journal.crash_point("export:temps-written")
         with store.using(db, read_only=False) as con:
             try:

@@ -464,3 +464,18 @@ def test_demo_timeline_deltas(demo_runs_db, tmp_path):
     # exited customers still in the customers table: their hashed e-mail is in the removes file
     assert set(pd.read_csv(result.removes_path)["email"]) == {sha(members[1][c]) for c in exited}
     assert (result.n_adds, result.n_removes) == (len(entered), len(exited))
+
+
+def test_a_file_with_plain_contact_data_is_readable_by_its_owner_only(small_db, tmp_path):
+    """An analyst's walk: --include-pii files were written 0644, readable by anyone on the machine."""
+    import os
+    import stat
+
+    umask = os.umask(0o022)  # a machine's usual: new files readable by everyone
+    try:
+        crm = write_export(small_db, plan_export(small_db, 1, [0], "crm", include_pii=True), tmp_path / "crm.csv")
+        hashed = write_export(small_db, plan_export(small_db, 1, [0], "google", min_size=1), tmp_path / "google.csv")
+    finally:
+        os.umask(umask)
+    assert stat.S_IMODE(crm.path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(hashed.path.stat().st_mode) == 0o644  # hashed identifiers: as the umask gives
