@@ -35,7 +35,7 @@ def export(
 
     Deltas are written when the same segment lineage was exported to the platform before.
     """
-    from segmentation.audiences.export import plan_export, write_export
+    from segmentation.audiences.export import EXCLUSION_WORDS, plan_export, write_export
     from segmentation.workflows.segment_actions import ranked_lookalikes
 
     plan = plan_export(
@@ -50,7 +50,8 @@ def export(
                 "segment_ids": plan.segment_ids, "lineage_key": plan.lineage_key}
 
     def human() -> None:
-        excluded = ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in result.excluded.items() if v) or "none"
+        excluded = ", ".join(f"{EXCLUSION_WORDS.get(k, k.replace('_', ' '))} {v:,}"  # as the refusals say them
+                             for k, v in result.excluded.items() if v) or "none"
         typer.echo(f"export {result.export_id}: {result.n_rows:,} rows for {plan.spec.label} in {result.path}")
         typer.echo(f"  excluded: {excluded}")
         if "lookalike" in plan.options:

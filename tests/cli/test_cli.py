@@ -197,3 +197,12 @@ def test_a_mistyped_database_path_is_refused_and_nothing_is_created(tmp_path, ar
     assert result.stderr.strip() == (f"error: no database at {db}: check --db (or $SEGMENTATION_DB); `demo`, "
                                      "`first-run` or `ingest` start one")
     assert not (tmp_path / "no such folder").exists()
+
+
+def test_an_exports_summary_names_its_exclusions_as_its_refusals_do(stored_run, tmp_path):
+    """An analyst's walk read "consent false 60" in the summary and "no ad consent 6" in a refusal."""
+    db, _, run = stored_run
+    result = cli(db, "export", "--run", str(run["run_id"]), "--segment", "0", "--platform", "google",
+                 "--min-size", "1", "--out", str(tmp_path / "g.csv"))
+    excluded = next(line for line in result.stdout.splitlines() if line.startswith("  excluded: "))
+    assert "no ad consent " in excluded and "consent false" not in excluded, excluded
