@@ -33,7 +33,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from benchmarks.seed_agreement_probe import PIPELINE_SEEDS, SCENARIOS, agreement, agreement_table
+from benchmarks.seed_agreement_probe import (PIPELINE_SEEDS, SCENARIOS, agreement, agreement_table, save,
+                                             tuning_args)
 from segmentation.engine.metrics import adjusted_rand
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -134,21 +135,15 @@ def score(scenarios, data_seeds, fits: int, members: int, cache: Path) -> pd.Dat
             truth, Z = found["truth"], found["Z"]
             known = truth != "(random)"
             labelings = [np.asarray(found[f"labels{seed}"], dtype=np.int64) for seed in range(fits)]
+            groups = [labelings[s * members:(s + 1) * members] for s in PIPELINE_SEEDS]  # each seed's own fits
             chosen = {"one fit": [labelings[s] for s in PIPELINE_SEEDS]}
-            for label, choose in CHOOSERS.items():
-                picks = []
-                for s in PIPELINE_SEEDS:
-                    group = labelings[s * members:(s + 1) * members]
-                    picks.append(group[choose(group, Z)])
-                chosen[f"{label} of {members} fits"] = picks
+            picked = {label: [choose(group, Z) for group in groups] for label, choose in CHOOSERS.items()}
+            for label, picks in picked.items():
+                chosen[f"{label} of {members} fits"] = [group[i] for group, i in zip(groups, picks)]
             for above in MERGE_ABOVE:
-                picks = []
-                for s in PIPELINE_SEEDS:
-                    group = labelings[s * members:(s + 1) * members]
-                    typical = medoid(group, Z)
-                    picks.append(merged_where_others_join(
-                        group[typical], [g for i, g in enumerate(group) if i != typical], above))
-                chosen[f"medoid of {members} fits, merged above {above}"] = picks
+                chosen[f"medoid of {members} fits, merged above {above}"] = [
+                    merged_where_others_join(group[i], group[:i] + group[i + 1:], above)
+                    for group, i in zip(groups, picked["medoid"])]
             for candidate, labels in chosen.items():
                 rows.append({"scenario": name, "data_seed": data_seed, "candidate": candidate,
                              **agreement(labels, truth, known)})
@@ -177,15 +172,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--members", type=int, default=5)
     parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "medoid-fits")
     parser.add_argument("--out", type=Path, default=RESULTS / "medoid_fit_probe.csv")
-    args = parser.parse_args(argv)
-    if any(seed >= 100 for seed in args.data_seeds):
-        parser.error("data seeds 100-104 are held out: probe on tuning seeds (0-9)")
-    args.cache.mkdir(parents=True, exist_ok=True)
+    args = tuning_args(parser, argv)
     frame = score(args.scenarios, args.data_seeds, args.fits, args.members, args.cache)
-    frame.to_csv(args.out, index=False)
-    text = report(frame, args.data_seeds, args.members)
-    args.out.with_suffix(".md").write_text(text)
-    print(text)
+    save(frame, args.out, report(frame, args.data_seeds, args.members))
 
 
 if __name__ == "__main__":

@@ -152,14 +152,24 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--data-seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "seed-agreement-fits")
     parser.add_argument("--out", type=Path, default=RESULTS / "seed_agreement_probe.csv")
+    args = tuning_args(parser, argv)
+    frame = score(args.data_seeds, args.cache)
+    save(frame, args.out, report(frame, args.data_seeds))
+
+
+def tuning_args(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
+    """A probe's parsed options: refused on held-out data seeds, its ``--cache`` folder made."""
     args = parser.parse_args(argv)
     if any(seed >= 100 for seed in args.data_seeds):
         parser.error("data seeds 100-104 are held out: probe on tuning seeds (0-9)")
     args.cache.mkdir(parents=True, exist_ok=True)
-    frame = score(args.data_seeds, args.cache)
-    frame.to_csv(args.out, index=False)
-    text = report(frame, args.data_seeds)
-    args.out.with_suffix(".md").write_text(text)
+    return args
+
+
+def save(frame: pd.DataFrame, out: Path, text: str) -> None:
+    """A probe's rows to ``out`` (CSV), its report beside them (.md) and on the screen."""
+    frame.to_csv(out, index=False)
+    out.with_suffix(".md").write_text(text)
     print(text)
 
 
