@@ -139,12 +139,13 @@ def command(func: Callable | None = None, /, *, operation: Operation | None = No
         from segmentation.data import store
 
         try:
-            if name not in CREATE_DATABASE and not store.db_path(db()).exists():
-                raise NotFoundError(missing_database(store.db_path(db())))
+            path = store.db_path(db())
+            if name not in CREATE_DATABASE and not path.exists():
+                raise NotFoundError(missing_database(path))
             _recover(func.__name__, check_models)
             if operation is None:
                 return func(*args, **kwargs)
-            with operation.mark(store.db_path(db()), **kwargs):
+            with operation.mark(path, **kwargs):
                 return func(*args, **kwargs)
         except WorkbenchError as exc:
             if _state["debug"]:
@@ -177,9 +178,8 @@ CREATE_DATABASE = frozenset({"demo", "ingest", "first-run"})
 
 def missing_database(path: Path) -> str:
     """The message of a command asked to work on a database file that does not exist."""
-    last = sorted(CREATE_DATABASE)[-1]
-    others = ", ".join(f"`{c}`" for c in sorted(CREATE_DATABASE)[:-1])
-    return f"no database at {path}: check --db (or $SEGMENTATION_DB); {others} or `{last}` start one"
+    *others, last = (f"`{c}`" for c in sorted(CREATE_DATABASE))
+    return f"no database at {path}: check --db (or $SEGMENTATION_DB); {', '.join(others)} or {last} start one"
 
 
 def _check_operation(func: Callable, name: str, operation: Operation) -> None:

@@ -127,12 +127,11 @@ def find_problems(con, kind: str, now: datetime) -> tuple[list[tuple], int]:
     return problems, n_bad
 
 
-def import_warnings(con, name: str, kind: str, sources: dict, constants: dict,
-                    header: list[str] | None = None) -> list[str]:
+def import_warnings(con, name: str, kind: str, sources: dict, constants: dict, header: list[str]) -> list[str]:
     """Warnings of an accepted import, one line each (no PII): the file's columns not imported, unknown event
     types and channels stored as 'other', no amount column, no consent column."""
     warnings: list[str] = []
-    left = [column for index, column in enumerate(header or []) if index not in sources.values()]
+    left = [column for index, column in enumerate(header) if index not in sources.values()]
     if left:
         warnings.append(f"{name}: {_count(len(left), 'column')} of the file not imported ({_quoted_list(left)}): "
                         f"{'its name is' if len(left) == 1 else 'their names are'} not one of the {kind} columns; "

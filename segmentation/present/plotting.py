@@ -147,9 +147,8 @@ def sizes_over_time(sizes: pd.DataFrame) -> go.Figure:
         figure.add_annotation(x=row.as_of, y=row.top, text=TRANSITION_MARKERS[row.transition],
                               showarrow=True, arrowhead=2, ax=0, ay=-25, font=dict(size=10))
     figure.update_layout(margin=MARGIN, hovermode="x unified")
-    dates = pd.to_datetime(sizes["as_of"]).drop_duplicates()
     if len(dates) == 1:  # one snapshot: its date on a fortnight's axis, not plotly's milliseconds around it
-        day = dates.iloc[0]
+        day = pd.Timestamp(dates[0])
         figure.update_xaxes(range=[day - pd.Timedelta(days=7), day + pd.Timedelta(days=7)], tickvals=[day],
                             ticktext=[f"{day:%b} {day.day}, {day.year}"])
     return figure

@@ -247,8 +247,9 @@ def _why_segments(row) -> None:
     """How the latest snapshot chose its number of segments and its features (runs.metrics/params),
     and the notes it stored (values filled in, drift checked without reconstruction, …)."""
     metrics, params = common.as_dict(row["metrics"]), common.as_dict(row["params"])
-    notes = metrics.get("notes") or []
-    labels = common.events_cached(feature_labels, common.data_summary())
+    notes, weights = metrics.get("notes") or [], params.get("feature_weights") or {}
+    # a scan of the events (cached per data): only when a note or the weights name features
+    labels = common.events_cached(feature_labels, common.data_summary()) if notes or weights else {}
     if notes:
         st.info(f"Notes on run {int(row['run_id'])}:\n" + "\n".join(f"- {escape_markdown(in_words(n, labels))}"
                                                                      for n in notes),
@@ -268,7 +269,6 @@ def _why_segments(row) -> None:
                 st.markdown(f"**Kept together.** {fold_sentence(fold)}")
         if choice:
             st.markdown(f"**Features.** {choice}.")
-        weights = params.get("feature_weights") or {}
         if weights:
             ranked = sorted(weights.items(), key=lambda item: item[1])
             low = ", ".join(f"{labels.get(name, name)} ({weight:.2f})" for name, weight in ranked[:5])
