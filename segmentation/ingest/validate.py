@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 import duckdb
 
 from segmentation.errors import InputError, masked_value
-from segmentation.ingest.columns import CHANNELS, COLUMNS, EVENT_TYPES, REQUIRED, fold_column
+from segmentation.ingest.columns import CHANNELS, COLUMNS, EVENT_TYPES, REQUIRED, fold_column, match_columns
 from segmentation.ingest.read import first_line, run_query
 
 __all__ = ["MAX_UPLOAD_BYTES", "FUTURE_SLACK", "check_upload_size", "check_options", "resolve_columns",
@@ -76,14 +76,11 @@ _MASKED_COLUMNS = frozenset({"customer_id", "email", "phone", "first_name", "las
 
 def resolve_columns(name: str, kind: str, header: list[str], mapping: dict,
                     constants: dict) -> dict[str, int]:
-    """Canonical column → position in the file: mapped first, else the same name ignoring case,
-    spaces and hyphens ('Customer ID' is customer_id), else the same letters without any of them or
-    underscores ('E-Mail' is email, 'FirstName' is first_name)."""
+    """Canonical column → position in the file: mapped first, else named by the file itself
+    (:func:`~segmentation.ingest.columns.match_columns`: 'Customer ID', 'E-Mail', 'FirstName')."""
     by_folded: dict[str, int] = {}
-    by_letters: dict[str, int] = {}
     for index, column in enumerate(header):
         by_folded.setdefault(fold_column(column), index)
-        by_letters.setdefault(fold_column(column).replace("_", ""), index)
     found = _quoted_list(header)
     sources: dict[str, int] = {}
     for canon, source in mapping.items():
@@ -92,13 +89,7 @@ def resolve_columns(name: str, kind: str, header: list[str], mapping: dict,
             raise InputError(f"{name}: --map {canon}={source}: the file has no column {source!r} "
                              f"(columns found: {found})")
         sources[canon] = index
-    for canon in COLUMNS[kind]:
-        if canon not in sources and canon not in constants and canon in by_folded:
-            sources[canon] = by_folded[canon]
-    for canon in COLUMNS[kind]:  # 'E-Mail' folds to e_mail: the same letters as email
-        index = by_letters.get(canon.replace("_", ""))
-        if canon not in sources and canon not in constants and index is not None and index not in sources.values():
-            sources[canon] = index
+    sources.update(match_columns(kind, header, sources, constants))
     missing = [c for c in REQUIRED[kind] if c not in sources and c not in constants]
     if missing:
         settable = [c for c in missing if c != "customer_id"]

@@ -19,7 +19,7 @@ import streamlit as st
 
 from segmentation.data import read, store
 from segmentation.errors import InputError, WorkbenchError
-from segmentation.ingest.columns import COLUMNS, REQUIRED, fold_column
+from segmentation.ingest.columns import COLUMNS, REQUIRED, fold_column, match_columns
 from segmentation.ingest.files import ingest_file
 from segmentation.ingest.validate import check_upload_size
 from segmentation.present.digest import escape_markdown
@@ -182,13 +182,13 @@ def preview_rows(data: bytes, header: list[str] | None, kind: str, n: int = PREV
 
 
 def default_mapping(kind: str, header: list[str]) -> dict[str, str]:
-    """canonical column → the file column that names it: the same folded name (what ingest itself
-    would pick), else the first of its :data:`SYNONYMS` (``user`` → customer_id, ``when`` → ts,
-    ``price`` → amount); a file column is matched to one canonical column at most."""
+    """canonical column → the file column that names it: what ingest itself would pick
+    (:func:`~segmentation.ingest.columns.match_columns`), else the first of its :data:`SYNONYMS` (``user`` →
+    customer_id, ``when`` → ts, ``price`` → amount); a file column is matched to one canonical column at most."""
     by_fold: dict[str, str] = {}
     for column in header:
         by_fold.setdefault(fold_column(column), column)
-    mapping = {canon: by_fold[canon] for canon in COLUMNS[kind] if canon in by_fold}
+    mapping = {canon: header[index] for canon, index in match_columns(kind, header, {}).items()}
     used = set(mapping.values())
     for canon in COLUMNS[kind]:
         if canon in mapping:

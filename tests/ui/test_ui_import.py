@@ -250,3 +250,15 @@ def test_an_upload_is_named_by_its_own_name_with_a_relative_or_symlinked_databas
         monkeypatch.setattr(common, "current_db", lambda db=db: db)
         assert data_import.uploaded_name(stored) == "shop.csv (uploaded)", db
     assert data_import.uploaded_name("/srv/drop/shop.csv") == "/srv/drop/shop.csv"  # a command line's file
+
+
+def test_the_form_starts_from_the_columns_ingest_itself_would_pick():
+    """A review: ingest matched 'CustomerID' and 'E-Mail' by their letters while the form offered "not in the
+    file" for them; both now use ingest.columns.match_columns."""
+    from segmentation.ui.data_import import default_mapping
+
+    assert default_mapping("customers", ["CustomerID", "E-Mail", "Mobile", "ConsentAds", "Notes"]) == {
+        "customer_id": "CustomerID", "email": "E-Mail", "consent_ads": "ConsentAds",
+        "phone": "Mobile"}  # Mobile: a synonym, as before
+    assert default_mapping("events", ["Customer ID", "TS", "EventType"]) == {
+        "customer_id": "Customer ID", "ts": "TS", "event_type": "EventType"}
